@@ -1,0 +1,34 @@
+/*
+ * util.h - small parsers shared by slabd, libshmslab and the tests.
+ * Pure functions: no state, no I/O except where named.
+ */
+#ifndef SHMSLAB_UTIL_H
+#define SHMSLAB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parse a size with an optional K, M, G or T suffix (powers of 1024, case
+ * insensitive, optional trailing "B" or "iB": "256M", "1GiB", "4096").
+ * Returns 0, or -EINVAL (not a size) or -ERANGE (overflows 64 bits).
+ */
+int parse_size(const char *s, uint64_t *out);
+
+/* Parse a decimal unsigned integer in [min, max]: 0, -EINVAL or -ERANGE. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Parse a CPU or node list as the kernel prints it ("0-3,8,10-11") into a
+ * bitmap of nbits bits.  Returns the number of bits set, or -EINVAL
+ * (syntax) or -ERANGE (a number >= nbits).
+ */
+int parse_cpu_list(const char *s, uint64_t *bits, unsigned int nbits);
+
+/*
+ * Number of possible CPUs: one more than the highest CPU listed in
+ * /sys/devices/system/cpu/possible (falls back to sysconf when missing).
+ */
+int possible_cpus(void);
+
+#endif /* SHMSLAB_UTIL_H */

@@ -1,0 +1,50 @@
+/*
+ * harness.h - start and stop a real slabd for integration tests.
+ *
+ * The daemon binary is $SLABD (set by make check).  Each daemon gets its own
+ * temporary directory under $TMPDIR (or /tmp) holding its socket; the
+ * directory is removed by harness_stop().  harness_stop() is also called at
+ * exit for every daemon still running, so no test leaves a daemon behind,
+ * even when it bails out.
+ */
+#ifndef SHMSLAB_HARNESS_H
+#define SHMSLAB_HARNESS_H
+
+#include <sys/types.h>
+
+struct harness_daemon {
+	pid_t pid;
+	char dir[256];		/* temporary directory */
+	char socket[300];	/* socket path inside dir */
+	char log[300];		/* daemon's stderr, inside dir */
+};
+
+/*
+ * Start slabd in the foreground on a fresh socket, with the extra
+ * arguments given (NULL-terminated list, may be empty), and wait until it
+ * accepts connections (up to 20 s).  Returns 0, or -1 after printing a TAP
+ * diagnostic with the daemon's log when it did not come up (it may have
+ * exited: d->pid is then 0 and harness_exit_status holds its status).
+ */
+int harness_start(struct harness_daemon *d, const char *const *args);
+
+/* The wait status of the last daemon that exited on its own during start. */
+extern int harness_exit_status;
+
+/*
+ * SIGTERM the daemon, wait for it (SIGKILL after 10 s), and remove its
+ * directory.  Returns the daemon's wait status, or -1 if it was not
+ * running.
+ */
+int harness_stop(struct harness_daemon *d);
+
+/* 1 if the daemon process is still alive. */
+int harness_alive(const struct harness_daemon *d);
+
+/* Print the daemon's log as TAP diagnostics. */
+void harness_dump_log(const struct harness_daemon *d);
+
+/* Connect a raw stream socket to the daemon: fd or -1. */
+int harness_connect(const struct harness_daemon *d);
+
+#endif /* SHMSLAB_HARNESS_H */

@@ -47,7 +47,7 @@ struct buddy {
 };
 
 /* Flags for buddy_alloc(). */
-#define BUDDY_THISNODE	0x1u	/* no fallback to other nodes */
+#define BUDDY_THISNODE	0x100u	/* no fallback to other nodes */
 
 /*
  * Attach to a region whose node table (first_pfn, nr_pages, distance) and

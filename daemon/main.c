@@ -1,0 +1,456 @@
+/*
+ * main.c - slabd: options, start-up order, detaching, signals.
+ *
+ * Start-up runs in an order that lets every failure reach the terminal
+ * before slabd detaches: parse options, discover the NUMA topology, create
+ * and format the region, take the socket, then (without -f) detach, then
+ * serve on one libevent loop until SIGTERM or SIGINT.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "daemon/log.h"
+#include "daemon/memory.h"
+#include "daemon/numa.h"
+#include "daemon/server.h"
+#include "daemon/slabd.h"
+
+enum {
+	OPT_ALLOW_GID = 256, OPT_ALLOW_UID, OPT_BASE, OPT_FAKE_NUMA,
+	OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE, OPT_LOG, OPT_MAX_CLIENTS,
+	OPT_NODES, OPT_PIDFILE, OPT_SOCKET_GROUP, OPT_SOCKET_MODE,
+};
+
+static const struct option long_options[] = {
+	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
+	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+	{ "base-address", required_argument, NULL, OPT_BASE },
+	{ "fake-numa", required_argument, NULL, OPT_FAKE_NUMA },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
+	{ "hugetlbfs", required_argument, NULL, OPT_HUGETLBFS },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "nodes", required_argument, NULL, OPT_NODES },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "size", required_argument, NULL, 'm' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: slabd [-fhVv] [-m size] [-s socket] [options]\n"
+"\n"
+"Own a shared-memory region and serve shmslab clients on a Unix socket.\n"
+"\n"
+"  -s, --socket PATH        socket (default: $SLABD_SOCKET, else\n"
+"                           " SHMSLAB_DEFAULT_SOCKET ")\n"
+"  -m, --size SIZE          region size, K/M/G/T suffixes (default 256M,\n"
+"                           rounded up to 2 MiB; 8M to 1T)\n"
+"  -f, --foreground         do not detach; log to stderr\n"
+"  -v, --verbose            log debug messages too\n"
+"      --log stderr|syslog  where the log goes\n"
+"      --pidfile FILE       write the daemon's pid to FILE\n"
+"      --socket-mode MODE   octal permissions of the socket (default 0660)\n"
+"      --socket-group GROUP group owning the socket\n"
+"      --allow-uid LIST     users allowed to connect (names or numbers)\n"
+"      --allow-gid LIST     groups allowed to connect (names or numbers)\n"
+"      --max-clients N      connections served at once (default 1024)\n"
+"      --idle-timeout SECS  drop a client stuck mid-frame (default 30)\n"
+"      --hugepages MODE     try (default), require or never\n"
+"      --hugetlbfs DIR      region as a file in this hugetlbfs mount\n"
+"      --nodes LIST         NUMA nodes to use, e.g. 0-1 (default: all\n"
+"                           nodes with memory)\n"
+"      --base-address ADDR  address to map at and propose to clients\n"
+"                           (hex; default 0x%llx; 0: anywhere)\n"
+"      --fake-numa N        TESTING AID ONLY: split the region into N\n"
+"                           logical nodes on one physical node\n"
+"  -h, --help               this help\n"
+"  -V, --version            print the version\n"
+"\n"
+"See slabd(8).\n", (unsigned long long)SLABD_DEFAULT_BASE);
+}
+
+__attribute__((noreturn, format(printf, 1, 2))) static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("slabd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'slabd --help' for more information.\n", stderr);
+	exit(2);
+}
+
+static int
+parse_id_list(const char *arg, int groups, uint32_t **ids, size_t *nr)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int r = 0;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+		uint32_t *n;
+
+		if (parse_uint(tok, 0, UINT32_MAX - 1, &v) < 0) {
+			if (groups) {
+				struct group *g = getgrnam(tok);
+
+				if (g == NULL)
+					usage_error("--allow-gid: no group "
+						    "'%s'", tok);
+				v = g->gr_gid;
+			} else {
+				struct passwd *p = getpwnam(tok);
+
+				if (p == NULL)
+					usage_error("--allow-uid: no user "
+						    "'%s'", tok);
+				v = p->pw_uid;
+			}
+		}
+		n = realloc(*ids, (*nr + 1) * sizeof(**ids));
+		if (n == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		*ids = n;
+		(*ids)[(*nr)++] = (uint32_t)v;
+	}
+	free(copy);
+	if (r == 0 && *nr == 0)
+		usage_error("--allow-%s: empty list", groups ? "gid" : "uid");
+	return r;
+}
+
+static void
+parse_options(int argc, char **argv, struct slabd_config *cfg)
+{
+	uint64_t v;
+	int c, r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->socket_path = getenv("SLABD_SOCKET");
+	if (cfg->socket_path == NULL || *cfg->socket_path == '\0')
+		cfg->socket_path = SHMSLAB_DEFAULT_SOCKET;
+	cfg->region_size = SLABD_DEFAULT_SIZE;
+	cfg->log_syslog = -1;
+	cfg->socket_mode = 0660;
+	cfg->hugepages = HUGEPAGES_TRY;
+	cfg->base_address = SLABD_DEFAULT_BASE;
+	cfg->max_clients = 1024;
+	cfg->idle_timeout = 30;
+
+	while ((c = getopt_long(argc, argv, "fhm:s:Vv", long_options,
+				NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			cfg->foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'm':
+			r = parse_size(optarg, &v);
+			if (r < 0)
+				usage_error("invalid region size '%s': expected "
+					    "a number with an optional K, M, G "
+					    "or T suffix", optarg);
+			if (v < REGION_MIN_SIZE || v > REGION_MAX_SIZE)
+				usage_error("region size '%s' is out of range: "
+					    "8M to 1T", optarg);
+			/* whole huge pages */
+			cfg->region_size = (v + REGION_HUGE_SIZE - 1) &
+					   ~(uint64_t)(REGION_HUGE_SIZE - 1);
+			break;
+		case 's':
+			if (*optarg == '\0')
+				usage_error("empty socket path");
+			cfg->socket_path = optarg;
+			break;
+		case 'V':
+			printf("slabd (shmslab) %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'v':
+			cfg->verbose = 1;
+			break;
+		case OPT_LOG:
+			if (strcmp(optarg, "stderr") == 0)
+				cfg->log_syslog = 0;
+			else if (strcmp(optarg, "syslog") == 0)
+				cfg->log_syslog = 1;
+			else
+				usage_error("--log: '%s' is neither stderr "
+					    "nor syslog", optarg);
+			break;
+		case OPT_PIDFILE:
+			cfg->pidfile = optarg;
+			break;
+		case OPT_SOCKET_MODE: {
+			char *end;
+			unsigned long m;
+
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
+			    m > 0777)
+				usage_error("--socket-mode: '%s' is not an "
+					    "octal mode from 0 to 0777", optarg);
+			cfg->socket_mode = (mode_t)m;
+			break;
+		}
+		case OPT_SOCKET_GROUP:
+			if (parse_uint(optarg, 0, UINT32_MAX - 1, &v) == 0) {
+				cfg->socket_group = (gid_t)v;
+			} else {
+				struct group *g = getgrnam(optarg);
+
+				if (g == NULL)
+					usage_error("--socket-group: no group "
+						    "'%s'", optarg);
+				cfg->socket_group = g->gr_gid;
+			}
+			cfg->have_socket_group = 1;
+			break;
+		case OPT_ALLOW_UID:
+			if (parse_id_list(optarg, 0, &cfg->allow_uids,
+					  &cfg->nr_allow_uids) < 0)
+				usage_error("out of memory");
+			break;
+		case OPT_ALLOW_GID:
+			if (parse_id_list(optarg, 1, &cfg->allow_gids,
+					  &cfg->nr_allow_gids) < 0)
+				usage_error("out of memory");
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_uint(optarg, 1, 1000000, &v) < 0)
+				usage_error("--max-clients: '%s' is not a "
+					    "number from 1 to 1000000", optarg);
+			cfg->max_clients = (unsigned int)v;
+			break;
+		case OPT_IDLE:
+			if (parse_uint(optarg, 0, 86400, &v) < 0)
+				usage_error("--idle-timeout: '%s' is not a "
+					    "number of seconds from 0 to 86400",
+					    optarg);
+			cfg->idle_timeout = (unsigned int)v;
+			break;
+		case OPT_HUGEPAGES:
+			if (strcmp(optarg, "try") == 0)
+				cfg->hugepages = HUGEPAGES_TRY;
+			else if (strcmp(optarg, "require") == 0)
+				cfg->hugepages = HUGEPAGES_REQUIRE;
+			else if (strcmp(optarg, "never") == 0)
+				cfg->hugepages = HUGEPAGES_NEVER;
+			else
+				usage_error("--hugepages: '%s' is not try, "
+					    "require or never", optarg);
+			break;
+		case OPT_HUGETLBFS:
+			cfg->hugetlbfs_dir = optarg;
+			break;
+		case OPT_NODES:
+			r = parse_cpu_list(optarg, cfg->nodes, SLABD_MAX_OS_NODES);
+			if (r <= 0)
+				usage_error("--nodes: '%s' is not a node list "
+					    "such as 0 or 0-1,3", optarg);
+			cfg->have_nodes = 1;
+			break;
+		case OPT_FAKE_NUMA:
+			if (parse_uint(optarg, 1, REGION_MAX_NODES, &v) < 0)
+				usage_error("--fake-numa: '%s' is not a number "
+					    "from 1 to %u", optarg,
+					    REGION_MAX_NODES);
+			cfg->fake_numa = (unsigned int)v;
+			break;
+		case OPT_BASE: {
+			char *end;
+			unsigned long long a;
+
+			errno = 0;
+			a = strtoull(optarg, &end, 16);
+			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
+			    a % REGION_HUGE_SIZE != 0 || a >= (1ull << 47))
+				usage_error("--base-address: '%s' is not a "
+					    "2 MiB-aligned user-space address "
+					    "in hex", optarg);
+			cfg->base_address = a;
+			break;
+		}
+		default:
+			usage_error("unknown option or missing argument");
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg->hugetlbfs_dir != NULL && cfg->hugepages == HUGEPAGES_NEVER)
+		usage_error("--hugetlbfs and --hugepages=never contradict "
+			    "each other");
+	if (cfg->log_syslog < 0)
+		cfg->log_syslog = !cfg->foreground;
+}
+
+/*
+ * Detach: the parent exits 0 once the child has started, so that the
+ * exit status of `slabd` says whether start-up worked.
+ */
+static int
+detach(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") < 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_notice("%s: shutting down", strsignal((int)sig));
+	event_base_loopexit(base, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event *ev_term = NULL, *ev_int = NULL;
+	struct event_base *base = NULL;
+	struct server *srv = NULL;
+	struct topology *topo;
+	struct slabd d;
+	char err[512];
+	int status = 1;
+
+	parse_options(argc, argv, &d.cfg);
+	log_open(d.cfg.log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
+		 d.cfg.verbose);
+	d.map.fd = -1;
+	d.map.base = NULL;
+	signal(SIGPIPE, SIG_IGN);
+
+	/* errors before detaching also go to stderr, where someone sees them */
+	topo = calloc(1, sizeof(*topo));
+	if (topo == NULL) {
+		fprintf(stderr, "slabd: out of memory\n");
+		return 1;
+	}
+	if (topology_discover(&d.cfg, topo, err, sizeof(err)) < 0)
+		goto fail_msg;
+	/* the socket first: a second slabd must not reserve a region */
+	srv = server_listen(&d, err, sizeof(err));
+	if (srv == NULL)
+		goto fail_msg;
+	if (memory_create(&d, topo, err, sizeof(err)) < 0)
+		goto fail_msg;
+
+	if (!d.cfg.foreground && detach() < 0) {
+		snprintf(err, sizeof(err), "cannot detach: %s", strerror(errno));
+		goto fail_msg;
+	}
+	/* the region names its daemon: the detached child from here on */
+	((struct region_super *)d.map.base)->daemon_pid = (int32_t)getpid();
+
+	base = event_base_new();
+	if (base == NULL) {
+		snprintf(err, sizeof(err), "cannot create the event loop");
+		goto fail_msg;
+	}
+	ev_term = evsignal_new(base, SIGTERM, signal_cb, base);
+	ev_int = evsignal_new(base, SIGINT, signal_cb, base);
+	if (ev_term == NULL || ev_int == NULL || event_add(ev_term, NULL) < 0 ||
+	    event_add(ev_int, NULL) < 0) {
+		snprintf(err, sizeof(err), "cannot install signal handlers");
+		goto fail_msg;
+	}
+	signal(SIGHUP, SIG_IGN);
+	if (server_start(srv, base, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0)
+		log_warn("cannot write pid file %s: %s", d.cfg.pidfile,
+			 strerror(errno));
+
+	if (event_base_dispatch(base) < 0)
+		log_err("event loop failed");
+	else
+		status = 0;
+	goto out;
+
+fail_msg:
+	if (d.cfg.log_syslog)
+		fprintf(stderr, "slabd: %s\n", err);
+	log_err("%s", err);
+out:
+	server_free(srv);
+	if (d.cfg.pidfile != NULL && status == 0)
+		unlink(d.cfg.pidfile);
+	if (ev_term != NULL)
+		event_free(ev_term);
+	if (ev_int != NULL)
+		event_free(ev_int);
+	if (base != NULL)
+		event_base_free(base);
+	memory_destroy(&d);
+	free(topo);
+	free(d.cfg.allow_uids);
+	free(d.cfg.allow_gids);
+	log_close();
+	return status;
+}

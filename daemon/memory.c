@@ -1,0 +1,262 @@
+/*
+ * memory.c - the region's memory: backing, placement, reservation and the
+ * format written into it before any client sees it.
+ *
+ * Who may change what (DESIGN.md): the superblock, node table and CPU table
+ * are written here once, before the socket accepts anyone, and are
+ * read-only afterwards; the buddy state is handed to daemon/buddy.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "daemon/buddy.h"
+#include "daemon/log.h"
+#include "daemon/memory.h"
+#include "daemon/numa.h"
+#include "daemon/prim.h"
+#include "daemon/slabd.h"
+
+static long
+hugepages_free(void)
+{
+	char line[128];
+	long n = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Get a descriptor, size it, map it, bind it and fault it all in.  On
+ * failure everything taken is released, and a negative errno returned
+ * with the step that failed in *step.
+ */
+static int
+backing_create(struct slabd *d, const struct topology *t,
+	       const struct region_layout *l, int hugetlb, const char **step)
+{
+	struct region_map *m = &d->map;
+	uint64_t hint = d->cfg.base_address;
+	unsigned int i;
+	int r;
+
+	m->fd = -1;
+	m->base = NULL;
+	m->size = l->region_size;
+	m->flags = 0;
+
+	*step = "create the memory file";
+	if (hugetlb && d->cfg.hugetlbfs_dir != NULL) {
+		r = prim_hugetlbfs_file(d->cfg.hugetlbfs_dir);
+		m->flags |= REGION_F_HUGETLBFS;
+	} else {
+		r = prim_memfd("shmslab-region", hugetlb);
+	}
+	if (r < 0)
+		goto fail;
+	m->fd = r;
+	if (hugetlb)
+		m->flags |= REGION_F_HUGETLB;
+
+	*step = "size the memory file";
+	r = prim_truncate(m->fd, m->size);
+	if (r < 0)
+		goto fail;
+	if (!(m->flags & REGION_F_HUGETLBFS)) {
+		*step = "seal the memory file";
+		r = prim_seal(m->fd);
+		if (r < 0)
+			goto fail;
+	}
+
+	*step = "map the region";
+	r = prim_map(m->fd, m->size, hint, &m->base);
+	if (r == -EEXIST) {
+		log_warn("address 0x%" PRIx64 " is taken; mapping the region "
+			 "elsewhere", hint);
+		r = prim_map(m->fd, m->size, 0, &m->base);
+	}
+	if (r < 0)
+		goto fail;
+
+	if (t->can_bind) {
+		*step = "bind the region to its NUMA nodes";
+		r = prim_bind(m->base, l->data_off, t->os_node[0]);
+		for (i = 0; r == 0 && i < t->nr_nodes; i++)
+			r = prim_bind((char *)m->base +
+				      ((uint64_t)l->node_first_pfn[i] << REGION_PAGE_SHIFT),
+				      (uint64_t)l->node_nr_pages[i] << REGION_PAGE_SHIFT,
+				      t->os_node[i]);
+		if (r < 0)
+			goto fail;
+	}
+	if (!hugetlb)
+		(void)prim_advise_thp(m->base, m->size);
+
+	*step = "reserve the region's memory";
+	r = prim_populate(m->fd, m->base, 0, m->size);
+	if (r < 0)
+		goto fail;
+	return 0;
+
+fail:
+	prim_unmap(m->base, m->size);
+	m->base = NULL;
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	return r;
+}
+
+static void
+region_format(struct slabd *d, const struct topology *t,
+	      const struct region_layout *l)
+{
+	struct region_super *sb = d->map.base;
+	struct region_node *nodes;
+	uint32_t *cpu_node;
+	unsigned int i, j;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = REGION_MAGIC;
+	sb->version = REGION_VERSION;
+	sb->super_size = sizeof(*sb);
+	sb->region_size = l->region_size;
+	sb->page_shift = REGION_PAGE_SHIFT;
+	sb->nr_orders = REGION_NR_ORDERS;
+	sb->nr_pages = l->nr_pages;
+	sb->nr_nodes = t->nr_nodes;
+	sb->nr_cpu_slots = t->nr_cpus;
+	sb->flags = d->map.flags | (t->fake ? REGION_F_FAKE_NUMA : 0);
+	sb->slot_guard = REGION_GUARD_NONE;
+	sb->state = REGION_STATE_FORMATTING;
+	sb->base_hint = (uint64_t)(uintptr_t)d->map.base;
+	if (sb->base_hint % REGION_HUGE_SIZE != 0)
+		sb->base_hint = 0;	/* nothing a client could map at */
+	sb->region_id = prim_random64();
+	sb->created = (uint64_t)time(NULL);
+	sb->daemon_pid = (int32_t)getpid();
+	sb->node_table_off = l->node_table_off;
+	sb->cpu_node_off = l->cpu_node_off;
+	sb->page_desc_off = l->page_desc_off;
+	sb->data_off = l->data_off;
+	sb->meta_size = l->data_off;
+
+	nodes = region_nodes(sb);
+	for (i = 0; i < t->nr_nodes; i++) {
+		memset(&nodes[i], 0, sizeof(nodes[i]));
+		nodes[i].id = i;
+		nodes[i].os_node = t->os_node[i];
+		nodes[i].first_pfn = l->node_first_pfn[i];
+		nodes[i].nr_pages = l->node_nr_pages[i];
+		for (j = 0; j < t->nr_nodes; j++)
+			nodes[i].distance[j] = t->distance[i][j];
+	}
+	cpu_node = region_cpu_node(sb);
+	for (i = 0; i < t->nr_cpus; i++)
+		cpu_node[i] = t->cpu_node[i];
+}
+
+int
+memory_create(struct slabd *d, const struct topology *t, char *err,
+	      size_t len)
+{
+	struct region_geometry g = {
+		.region_size = d->cfg.region_size,
+		.nr_nodes = t->nr_nodes,
+		.nr_cpu_slots = t->nr_cpus,
+	};
+	struct region_layout l;
+	const char *step = "";
+	int r, hugetlb;
+
+	r = region_layout(&g, &l);
+	if (r == -ENOSPC) {
+		snprintf(err, len, "a %" PRIu64 " MiB region is too small for "
+			 "%u node(s): each needs 2 MiB after %" PRIu64
+			 " KiB of metadata", g.region_size >> 20, g.nr_nodes,
+			 l.data_off >> 10);
+		return -1;
+	}
+	if (r < 0) {
+		snprintf(err, len, "invalid region geometry: %" PRIu64
+			 " bytes, %u node(s), %u CPUs", g.region_size,
+			 g.nr_nodes, g.nr_cpu_slots);
+		return -1;
+	}
+
+	hugetlb = d->cfg.hugepages != HUGEPAGES_NEVER;
+	r = hugetlb ? backing_create(d, t, &l, 1, &step) : -1;
+	if (hugetlb && r < 0) {
+		long avail = hugepages_free();
+		uint64_t need = l.region_size / REGION_HUGE_SIZE;
+
+		if (d->cfg.hugepages == HUGEPAGES_REQUIRE ||
+		    d->cfg.hugetlbfs_dir != NULL) {
+			snprintf(err, len, "cannot back the region with huge "
+				 "pages: failed to %s: %s (%" PRIu64 " pages of "
+				 "2 MiB needed, HugePages_Free is %ld; reserve "
+				 "them with 'sysctl vm.nr_hugepages=N')",
+				 step, strerror(-r), need, avail);
+			return -1;
+		}
+		log_notice("no huge pages for the region (failed to %s: %s; "
+			   "%" PRIu64 " needed, HugePages_Free is %ld): falling "
+			   "back to ordinary shared memory", step,
+			   strerror(-r), need, avail);
+		hugetlb = 0;
+	}
+	if (!hugetlb) {
+		r = backing_create(d, t, &l, 0, &step);
+		if (r < 0) {
+			snprintf(err, len, "cannot create the region: failed "
+				 "to %s: %s", step, strerror(-r));
+			return -1;
+		}
+	}
+
+	region_format(d, t, &l);
+	r = buddy_init(&d->buddy, region_pages(d->map.base), l.nr_pages,
+		       region_nodes(d->map.base), t->nr_nodes, 1);
+	if (r < 0) {
+		snprintf(err, len, "formatting the page allocator failed: %s",
+			 strerror(-r));
+		memory_destroy(d);
+		return -1;
+	}
+	__atomic_store_n(&((struct region_super *)d->map.base)->state,
+			 REGION_STATE_READY, __ATOMIC_RELEASE);
+
+	log_info("region: %" PRIu64 " MiB of %s%s at %p, %u %snode(s), "
+		 "%u CPU slots, %" PRIu64 " KiB metadata",
+		 l.region_size >> 20,
+		 hugetlb ? "2 MiB huge pages" : "ordinary shared memory",
+		 (d->map.flags & REGION_F_HUGETLBFS) ? " (hugetlbfs file)" :
+		 " (memfd)", d->map.base, t->nr_nodes,
+		 t->fake ? "logical (--fake-numa testing aid) " : "",
+		 t->nr_cpus, l.data_off >> 10);
+	return 0;
+}
+
+void
+memory_destroy(struct slabd *d)
+{
+	prim_unmap(d->map.base, d->map.size);
+	d->map.base = NULL;
+	if (d->map.fd >= 0)
+		close(d->map.fd);
+	d->map.fd = -1;
+}

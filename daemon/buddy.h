@@ -14,7 +14,8 @@
  *	-EALREADY the block is already free (double free), or pfn is not the
  *		head of an allocated block
  *	-ENOMEM	no block of that order anywhere, even after reclaim
- * A refused call changes nothing.
+ * A refused call changes nothing, except that -ENOMEM still counts in
+ * stat_fail (and stat_reclaim, with whatever the hook gave back).
  */
 #ifndef SHMSLAB_BUDDY_H
 #define SHMSLAB_BUDDY_H
@@ -32,6 +33,7 @@ struct buddy;
  * the number of pages it gave back (with buddy_free()).  The slab layer
  * fills it; until then it is NULL.
  */
+/* The hook may call buddy_free() but never buddy_alloc(). */
 typedef uint64_t (*buddy_reclaim_fn)(struct buddy *b, int node,
 				     unsigned int order, void *arg);
 
@@ -55,15 +57,18 @@ struct buddy {
  * scratch: every page of every node area becomes free, in the largest
  * aligned blocks that fit; metadata pages are marked PG_RESERVED.  Always
  * computes the zonelists from the distance tables and sets the low
- * watermarks (low_pages) when format != 0.
- * Returns 0, or -EINVAL if the node table is inconsistent with nr_pages.
+ * watermarks (low_pages) when format != 0.  Clears the reclaim hook: set
+ * it after.  Returns 0, or -EINVAL if the node table is inconsistent (node
+ * count outside 1..REGION_MAX_NODES, an empty area, areas that overlap or
+ * pass nr_pages; on attach, a node whose id is not its index).
  */
 int buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 	       struct region_node *nodes, uint32_t nr_nodes, int format);
 
 /*
  * Allocate a block of 1 << order pages.  node is a logical node, or -1 for
- * node 0's fallback order.  Fast path: the nodes of zonelist[node] whose
+ * node 0's fallback order (counted as node 0's).  Flags other than
+ * BUDDY_THISNODE, PG_SLAB and PG_CLIENT give -EINVAL.  Fast path: the nodes of zonelist[node] whose
  * free pages stay at or above low_pages after the allocation; slow path:
  * call the reclaim hook, then any node of the zonelist regardless of the
  * watermark; else -ENOMEM.  On success stores the head pfn in *pfn, marks

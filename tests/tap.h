@@ -17,7 +17,7 @@
 static int tap_count;
 static int tap_failed;
 
-static inline void
+__attribute__((format(printf, 3, 0))) static inline void
 tap_vline(int pass, const char *directive, const char *fmt, va_list ap)
 {
 	tap_count++;

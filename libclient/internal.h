@@ -1,0 +1,133 @@
+/*
+ * internal.h - libshmslab's private structures and cross-file prototypes.
+ *
+ * struct slab_pool is defined here, for pool.c (open, map, close, the
+ * accessors and offset conversions), rpc.c (the connection to slabd: hello,
+ * request/reply exchange, reconnect, fork safety) and pages.c (the buddy
+ * page RPCs).  Prototypes are grouped under the file that defines them.
+ * Nothing here is exported: the library is built with -fvisibility=hidden
+ * and only functions marked SHMSLAB_EXPORT (and listed in libshmslab.sym)
+ * are visible to programs.
+ */
+#ifndef SHMSLAB_INTERNAL_H
+#define SHMSLAB_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/frame.h"
+#include "shmslab.h"
+
+#define SHMSLAB_EXPORT	__attribute__((visibility("default")))
+
+/*
+ * One connection to slabd and the region it mapped.
+ *
+ * The first group is set by slab_pool_open() before the pool is returned
+ * and never changes, so any thread reads it without a lock.  Values that
+ * came from the region's superblock are copied here once, after
+ * region_super_check(); the library never re-reads them from shared
+ * memory, which any client could overwrite.
+ *
+ * The second group is the connection, guarded by lock (rpc.c):
+ *	sock >= 0	connected, by process pid
+ *	sock < 0	disconnected: the next RPC reconnects once
+ *	pid != getpid()	sock was inherited through fork(): the child closes
+ *			its copy, never writes to it, and reconnects
+ * Lock order: the fork registry lock (rpc.c), then pool->lock.
+ */
+struct slab_pool {
+	void *base;			/* where the region is mapped */
+	size_t size;			/* region_size */
+	uint64_t data_off;		/* first page area: [data_off, size) */
+	uint64_t region_id;		/* names the region instance */
+	uint32_t nr_nodes;		/* 1 .. REGION_MAX_NODES */
+	uint32_t nr_cpu_slots;
+	int shared_pointers;		/* mapped at the daemon's base_hint */
+	char *path;			/* socket path, for reconnecting */
+
+	pthread_mutex_t lock;		/* one request/reply exchange at a time */
+	int sock;			/* -1: disconnected */
+	pid_t pid;			/* process that connected sock */
+	uint64_t seq;			/* last request's seq */
+
+	struct slab_pool *reg_next;	/* fork registry (rpc.c) */
+	struct slab_pool **reg_pprev;
+};
+
+/* ---------------------------------------------------------------- rpc.c */
+
+/* What a hello reply says about the daemon's region. */
+struct rpc_hello {
+	uint64_t region_size;
+	uint64_t base_hint;
+	uint64_t region_id;
+	uint32_t nr_nodes;
+	uint32_t nr_cpu_slots;
+	uint32_t region_flags;
+	uint32_t client_id;
+	int fd;				/* the region; the caller closes it */
+};
+
+/*
+ * Connect to the daemon at path and say hello with sequence number seq.
+ * Returns the connected socket (close-on-exec) and fills *h, whose fd the
+ * caller must close; or a negative errno: -ENOENT, -ECONNREFUSED, -EACCES,
+ * -ENAMETOOLONG, -EMFILE, ... from connecting; the daemon's status as
+ * -status; -EPROTO when the versions in the reply differ from ours;
+ * -EBADMSG for a malformed reply, a wrong seq or no descriptor; -EPIPE or
+ * another I/O errno when the connection failed during the exchange.
+ */
+int rpc_hello(const char *path, uint64_t seq, struct rpc_hello *h);
+
+/*
+ * Prepare pool's connection state (lock, sock -1) before anything else
+ * touches it.  0 or -errno from pthread_mutex_init.
+ */
+int rpc_init(struct slab_pool *pool);
+
+/*
+ * Adopt sock, connected by rpc_hello() in this process, as the pool's
+ * connection, and add the pool to the fork registry (once the pool is
+ * complete: the fork handlers then lock it).  0 or -ENOMEM (the fork
+ * handlers could not be installed).
+ */
+int rpc_attach(struct slab_pool *pool, int sock);
+
+/*
+ * Remove pool from the fork registry (if rpc_attach() put it there), close
+ * its socket without sending anything, destroy its lock.
+ */
+void rpc_fini(struct slab_pool *pool);
+
+/*
+ * Send req (rpc_call() sets req->seq) and wait for its reply, reconnecting
+ * first if the pool is disconnected or was inherited through fork().
+ * Returns 0 with *repp the reply (status 0; free it with
+ * shmslab__reply__free_unpacked()), or a negative errno with *repp NULL:
+ *	-ENOTCONN	the daemon cannot be reached (I/O error now, or the
+ *			reconnect failed); the connection is dropped
+ *	-EBADMSG	the reply was malformed or answered another seq; the
+ *			connection is dropped
+ *	-ENOMEM		out of memory
+ *	-status		the daemon refused the request (status != 0)
+ */
+int rpc_call(struct slab_pool *pool, Shmslab__Request *req,
+	     Shmslab__Reply **repp);
+
+/* ---------------------------------------------------------------- pool.c */
+
+/*
+ * Whether [off, off + len) lies in the page areas [data_off, size).
+ * Overflow-safe.
+ */
+static inline int
+pool_range_ok(const struct slab_pool *pool, uint64_t off, uint64_t len)
+{
+	return off >= pool->data_off && off <= pool->size &&
+	       len <= pool->size - off;
+}
+
+#endif /* SHMSLAB_INTERNAL_H */

@@ -1,0 +1,416 @@
+/*
+ * rpc.c - libshmslab's connection to slabd.
+ *
+ * Owns the client end of the wire protocol (proto/slabd.proto): connecting,
+ * the hello that brings back the region's descriptor, and one
+ * request/reply exchange at a time per pool.  pool.c calls rpc_hello() and
+ * rpc_attach() to open a pool and rpc_fini() to close it; pages.c (and
+ * later the slab layer's slow paths) call rpc_call().  None of this touches
+ * the shared region.
+ *
+ * Connection state machine, all under pool->lock:
+ *	connected --I/O error, bad frame, wrong seq--> disconnected
+ *	disconnected --next rpc_call(): one reconnect--> connected, or the
+ *		call fails with ENOTCONN and stays disconnected
+ *	connected, pid != getpid() (we are a fork()ed child sharing the
+ *		parent's socket) --> close our copy of the descriptor without
+ *		writing to it, then reconnect as above
+ * A reconnect says hello again and accepts only the region instance
+ * already mapped (same region_id and size); the descriptor it brings is
+ * closed, the mapping is kept.
+ *
+ * Fork safety: every open pool is in a registry.  The pthread_atfork
+ * handlers take the registry lock and then every pool's lock before fork()
+ * and release them after it in both processes, so a child never inherits
+ * a lock held by a thread that does not exist in it, nor half a frame.
+ * Lock order: registry_lock, then pool->lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/region.h"
+#include "common/sock.h"
+#include "libclient/internal.h"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slab_pool *registry;	/* open pools, under registry_lock */
+static int registry_atfork;		/* handlers installed */
+
+/* ---------------------------------------------------------------- fork */
+
+static void
+rpc_atfork_prepare(void)
+{
+	struct slab_pool *pool;
+
+	pthread_mutex_lock(&registry_lock);
+	for (pool = registry; pool != NULL; pool = pool->reg_next)
+		pthread_mutex_lock(&pool->lock);
+}
+
+/* Both parent and child: the forking thread holds every lock. */
+static void
+rpc_atfork_release(void)
+{
+	struct slab_pool *pool;
+
+	for (pool = registry; pool != NULL; pool = pool->reg_next)
+		pthread_mutex_unlock(&pool->lock);
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * Add pool to the registry, installing the fork handlers the first time.
+ * Not pthread_once(): it cannot report that pthread_atfork() failed, and
+ * this way a later open retries instead of running fork-unsafe.
+ */
+static int
+rpc_register(struct slab_pool *pool)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	if (!registry_atfork) {
+		if (pthread_atfork(rpc_atfork_prepare, rpc_atfork_release,
+				   rpc_atfork_release) != 0) {
+			err = -ENOMEM;
+			goto out;
+		}
+		registry_atfork = 1;
+	}
+	pool->reg_next = registry;
+	pool->reg_pprev = &registry;
+	if (registry != NULL)
+		registry->reg_pprev = &pool->reg_next;
+	registry = pool;
+out:
+	pthread_mutex_unlock(&registry_lock);
+	return err;
+}
+
+static void
+rpc_unregister(struct slab_pool *pool)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (pool->reg_pprev != NULL) {
+		*pool->reg_pprev = pool->reg_next;
+		if (pool->reg_next != NULL)
+			pool->reg_next->reg_pprev = pool->reg_pprev;
+		pool->reg_next = NULL;
+		pool->reg_pprev = NULL;
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/*
+ * Read exactly len bytes, keeping the first descriptor that arrives with
+ * any of them in *fd (the caller initialises it to -1).  0, -EPIPE at end
+ * of file, or -errno.
+ */
+static int
+rpc_read_all(int sock, void *buf, size_t len, int *fd)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = sock_recv_with_fd(sock, p, len, fd);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Encode and send one request frame: 0 or -errno. */
+static int
+rpc_send(int sock, const Shmslab__Request *req)
+{
+	uint8_t *frame;
+	size_t len;
+	int err;
+
+	frame = frame_encode_request(req, &len);
+	if (frame == NULL)
+		return -errno;
+	err = sock_write_all(sock, frame, len);
+	free(frame);
+	return err;
+}
+
+/*
+ * Receive one reply frame.  A descriptor sent with it is stored in *fdp
+ * when fdp is not NULL (which must hold -1 on entry), else closed.
+ * Returns 0 with *repp set, -EBADMSG for a bad header or an undecodable
+ * payload, -ENOMEM, or an I/O error (-EPIPE at end of file).
+ */
+static int
+rpc_recv(int sock, Shmslab__Reply **repp, int *fdp)
+{
+	uint8_t hdr[FRAME_HDR_SIZE];
+	uint8_t *buf = NULL;
+	uint32_t len;
+	int fd = -1, err;
+
+	*repp = NULL;
+	err = rpc_read_all(sock, hdr, sizeof(hdr), &fd);
+	if (err)
+		goto out;
+	if (frame_header_parse(hdr, &len) != 0) {
+		err = -EBADMSG;
+		goto out;
+	}
+	buf = malloc(len);
+	if (buf == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = rpc_read_all(sock, buf, len, &fd);
+	if (err)
+		goto out;
+	*repp = frame_decode_reply(buf, len);
+	if (*repp == NULL)
+		err = -EBADMSG;
+out:
+	free(buf);
+	if (fdp != NULL && err == 0) {
+		*fdp = fd;
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* ---------------------------------------------------------------- hello */
+
+/* A connected, close-on-exec stream socket, or -errno. */
+static int
+rpc_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int len, sock, err;
+
+	len = sock_addr(&sun, path);
+	if (len == -EINVAL)		/* empty path: nothing there */
+		return -ENOENT;
+	if (len < 0)
+		return len;
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	if (connect(sock, (const struct sockaddr *)&sun, (socklen_t)len) < 0) {
+		err = errno;
+		close(sock);
+		switch (err) {
+		case ENOTDIR:		/* a path component is a file */
+			return -ENOENT;
+		case EPERM:		/* refused by a security module */
+			return -EACCES;
+		default:
+			return -err;
+		}
+	}
+	return sock;
+}
+
+int
+rpc_hello(const char *path, uint64_t seq, struct rpc_hello *h)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Hello hello = SHMSLAB__HELLO__INIT;
+	const Shmslab__HelloReply *hr;
+	Shmslab__Reply *rep = NULL;
+	int sock, fd = -1, err;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	sock = rpc_connect(path);
+	if (sock < 0)
+		return sock;
+
+	hello.protocol_version = PROTOCOL_VERSION;
+	hello.region_version = REGION_VERSION;
+	hello.client_name = program_invocation_short_name;
+	req.seq = seq;
+	req.body_case = SHMSLAB__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	err = rpc_send(sock, &req);
+	if (err)
+		goto out;
+	err = rpc_recv(sock, &rep, &fd);
+	if (err)
+		goto out;
+
+	if (rep->seq != seq) {
+		err = -EBADMSG;
+		goto out;
+	}
+	if (rep->status != 0) {
+		err = -rep->status;
+		goto out;
+	}
+	if (rep->body_case != SHMSLAB__REPLY__BODY_HELLO ||
+	    rep->hello == NULL) {
+		err = -EBADMSG;
+		goto out;
+	}
+	hr = rep->hello;
+	if (hr->protocol_version != PROTOCOL_VERSION ||
+	    hr->region_version != REGION_VERSION) {
+		err = -EPROTO;
+		goto out;
+	}
+	if (fd < 0) {			/* no region descriptor came with it */
+		err = -EBADMSG;
+		goto out;
+	}
+	h->region_size = hr->region_size;
+	h->base_hint = hr->base_hint;
+	h->region_id = hr->region_id;
+	h->nr_nodes = hr->nr_nodes;
+	h->nr_cpu_slots = hr->nr_cpu_slots;
+	h->region_flags = hr->region_flags;
+	h->client_id = hr->client_id;
+	h->fd = fd;
+	fd = -1;
+out:
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		close(sock);
+		return err;
+	}
+	return sock;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+int
+rpc_init(struct slab_pool *pool)
+{
+	pool->sock = -1;
+	pool->reg_next = NULL;
+	pool->reg_pprev = NULL;
+	return -pthread_mutex_init(&pool->lock, NULL);
+}
+
+int
+rpc_attach(struct slab_pool *pool, int sock)
+{
+	int err;
+
+	err = rpc_register(pool);
+	if (err)
+		return err;
+	pool->sock = sock;
+	pool->pid = getpid();
+	return 0;
+}
+
+/* Close the connection without writing to it.  Caller holds pool->lock. */
+static void
+rpc_drop(struct slab_pool *pool)
+{
+	if (pool->sock >= 0)
+		close(pool->sock);
+	pool->sock = -1;
+}
+
+void
+rpc_fini(struct slab_pool *pool)
+{
+	rpc_unregister(pool);
+	rpc_drop(pool);
+	pthread_mutex_destroy(&pool->lock);
+}
+
+/*
+ * Connect again to the daemon that owns the region we mapped.  Caller
+ * holds pool->lock.  0 or -ENOTCONN, whatever went wrong: the caller's
+ * request cannot be served either way.
+ */
+static int
+rpc_reconnect(struct slab_pool *pool)
+{
+	struct rpc_hello h;
+	int sock;
+
+	sock = rpc_hello(pool->path, ++pool->seq, &h);
+	if (sock < 0)
+		return -ENOTCONN;
+	close(h.fd);			/* the region is mapped already */
+	if (h.region_id != pool->region_id || h.region_size != pool->size) {
+		close(sock);		/* another region: not ours */
+		return -ENOTCONN;
+	}
+	pool->sock = sock;
+	pool->pid = getpid();
+	return 0;
+}
+
+int
+rpc_call(struct slab_pool *pool, Shmslab__Request *req,
+	 Shmslab__Reply **repp)
+{
+	Shmslab__Reply *rep = NULL;
+	uint8_t *frame = NULL;
+	size_t len;
+	int err;
+
+	*repp = NULL;
+	pthread_mutex_lock(&pool->lock);
+	if (pool->sock >= 0 && pool->pid != getpid())
+		rpc_drop(pool);		/* the parent's connection */
+	if (pool->sock < 0) {
+		err = rpc_reconnect(pool);
+		if (err)
+			goto out;
+	}
+
+	req->seq = ++pool->seq;
+	frame = frame_encode_request(req, &len);
+	if (frame == NULL) {
+		err = -errno;		/* nothing was sent: still in step */
+		goto out;
+	}
+	err = sock_write_all(pool->sock, frame, len);
+	if (err == 0)
+		err = rpc_recv(pool->sock, &rep, NULL);
+	if (err == 0 && rep->seq != req->seq)
+		err = -EBADMSG;
+	if (err) {
+		/* Out of step with the daemon: start afresh next time. */
+		rpc_drop(pool);
+		if (err != -EBADMSG && err != -ENOMEM)
+			err = -ENOTCONN;
+		goto out;
+	}
+	if (rep->status != 0) {
+		err = -rep->status;
+		goto out;
+	}
+	*repp = rep;
+	rep = NULL;
+out:
+	pthread_mutex_unlock(&pool->lock);
+	free(frame);
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	return err;
+}

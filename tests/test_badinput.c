@@ -1,0 +1,497 @@
+/*
+ * test_badinput.c - bad input on slabd's socket.  After each kind of bad
+ * client (garbage, an oversized or zero length prefix, half a frame then
+ * silence, a request before the hello, a wrong version, a client that
+ * vanishes mid-request or never reads its replies, out-of-range fields,
+ * refused credentials, too many clients) the daemon must answer with the
+ * documented error where one is due, and go on serving a well-behaved
+ * client whose pages stay intact.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/region.h"
+#include "common/sock.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/tap.h"
+
+static struct harness_daemon d;
+static struct slab_pool *good;	/* the well-behaved client */
+static void *good_page;		/* its page, pattern checked throughout */
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Read one reply frame within timeout_ms: decoded reply, or NULL with
+ * errno ETIMEDOUT, EPIPE (closed) or EBADMSG. */
+static Shmslab__Reply *
+read_reply(int fd, int timeout_ms, int *region_fd)
+{
+	uint8_t hdr[FRAME_HDR_SIZE], *buf;
+	size_t have = 0;
+	uint32_t len;
+	double end = now() + timeout_ms / 1000.0;
+	Shmslab__Reply *rep;
+
+	while (have < sizeof(hdr)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)((end - now()) * 1000);
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0) {
+			errno = ETIMEDOUT;
+			return NULL;
+		}
+		n = sock_recv_with_fd(fd, hdr + have, sizeof(hdr) - have,
+				      region_fd);
+		if (n <= 0) {
+			errno = EPIPE;
+			return NULL;
+		}
+		have += (size_t)n;
+	}
+	if (frame_header_parse(hdr, &len) < 0) {
+		errno = EBADMSG;
+		return NULL;
+	}
+	buf = malloc(len);
+	if (sock_read_all(fd, buf, len) < 0) {
+		free(buf);
+		errno = EPIPE;
+		return NULL;
+	}
+	rep = frame_decode_reply(buf, len);
+	free(buf);
+	return rep;
+}
+
+/* 1 if the peer closed the connection within timeout_ms. */
+static int
+closed_within(int fd, int timeout_ms)
+{
+	double end = now() + timeout_ms / 1000.0;
+	char c;
+
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)((end - now()) * 1000);
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return 0;
+		if (recv(fd, &c, 1, 0) <= 0)
+			return 1;
+	}
+}
+
+static int
+send_request(int fd, Shmslab__Request *req)
+{
+	size_t len;
+	uint8_t *buf = frame_encode_request(req, &len);
+	int r;
+
+	if (buf == NULL)
+		return -1;
+	r = sock_write_all(fd, buf, len);
+	free(buf);
+	return r;
+}
+
+static int
+send_hello(int fd, uint32_t proto, uint32_t region)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Hello h = SHMSLAB__HELLO__INIT;
+
+	h.protocol_version = proto;
+	h.region_version = region;
+	req.seq = 1;
+	req.body_case = SHMSLAB__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	return send_request(fd, &req);
+}
+
+/* A raw connection that has said hello: fd, or -1. */
+static int
+raw_client(void)
+{
+	int fd = harness_connect(&d), rfd = -1;
+	Shmslab__Reply *rep;
+
+	if (fd < 0 || send_hello(fd, PROTOCOL_VERSION, REGION_VERSION) < 0)
+		return -1;
+	rep = read_reply(fd, 5000, &rfd);
+	if (rep == NULL || rep->status != 0 || rfd < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (rfd >= 0)
+		close(rfd);
+	return fd;
+}
+
+/* The daemon still serves the good client, and its page is intact. */
+static void
+still_serving(const char *after)
+{
+	void *p;
+	int pattern_ok = 1;
+	size_t i;
+
+	for (i = 0; i < SLAB_PAGE_SIZE; i++)
+		if (((unsigned char *)good_page)[i] != (unsigned char)(i * 7))
+			pattern_ok = 0;
+	p = slab_alloc_pages(good, 0, -1);
+	if (p != NULL)
+		slab_free_pages(good, p, 0);
+	ok(harness_alive(&d) && p != NULL && pattern_ok,
+	   "after %s: slabd alive, serves others, pool intact", after);
+}
+
+static void
+expect_error_and_close(int fd, int status, const char *what)
+{
+	Shmslab__Reply *rep = read_reply(fd, 5000, NULL);
+
+	ok(rep != NULL && rep->status == status && rep->error != NULL &&
+	   rep->error[0] != '\0',
+	   "%s: error reply %d (%s)", what, status,
+	   rep && rep->error ? rep->error : "none");
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	ok(closed_within(fd, 5000), "%s: connection closed", what);
+	close(fd);
+}
+
+static void
+test_frames(void)
+{
+	uint8_t junk[512];
+	uint8_t hdr[FRAME_HDR_SIZE];
+	unsigned int seed = 12345, i;
+	int fd;
+
+	/* garbage: a plausible length, then random bytes */
+	fd = harness_connect(&d);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)rand_r(&seed);
+	frame_header_put(junk, sizeof(junk) - FRAME_HDR_SIZE);
+	sock_write_all(fd, junk, sizeof(junk));
+	expect_error_and_close(fd, EBADMSG, "garbage payload");
+	still_serving("garbage");
+
+	fd = harness_connect(&d);
+	frame_header_put(hdr, 0xffffffffu);
+	sock_write_all(fd, hdr, sizeof(hdr));
+	expect_error_and_close(fd, EMSGSIZE, "length prefix 0xffffffff");
+	fd = harness_connect(&d);
+	frame_header_put(hdr, FRAME_MAX + 1);
+	sock_write_all(fd, hdr, sizeof(hdr));
+	expect_error_and_close(fd, EMSGSIZE, "length prefix FRAME_MAX+1");
+	fd = harness_connect(&d);
+	frame_header_put(hdr, 0);
+	sock_write_all(fd, hdr, sizeof(hdr));
+	expect_error_and_close(fd, EBADMSG, "length prefix 0");
+	still_serving("bad length prefixes");
+
+	/* a valid request before the hello */
+	{
+		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+		Shmslab__AllocPages a = SHMSLAB__ALLOC_PAGES__INIT;
+
+		fd = harness_connect(&d);
+		req.seq = 9;
+		req.body_case = SHMSLAB__REQUEST__BODY_ALLOC_PAGES;
+		req.alloc_pages = &a;
+		send_request(fd, &req);
+		expect_error_and_close(fd, EPROTO, "request before hello");
+	}
+	fd = harness_connect(&d);
+	send_hello(fd, PROTOCOL_VERSION + 1, REGION_VERSION);
+	expect_error_and_close(fd, EPROTO, "wrong protocol version");
+	fd = harness_connect(&d);
+	send_hello(fd, PROTOCOL_VERSION, REGION_VERSION + 7);
+	expect_error_and_close(fd, EPROTO, "wrong region version");
+	fd = raw_client();
+	send_hello(fd, PROTOCOL_VERSION, REGION_VERSION);
+	expect_error_and_close(fd, EPROTO, "second hello");
+	/* a well-formed protobuf without a body */
+	{
+		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+		size_t len;
+		uint8_t *buf;
+
+		req.seq = 3;
+		buf = frame_encode_request(&req, &len);
+		fd = raw_client();
+		sock_write_all(fd, buf, len);
+		free(buf);
+		expect_error_and_close(fd, EBADMSG, "request without a body");
+	}
+	still_serving("protocol violations");
+}
+
+static void
+test_stalls(void)
+{
+	uint8_t hdr[FRAME_HDR_SIZE];
+	int stuck, quiet, rude, i;
+	double t0;
+
+	/* half a frame, then silence: nobody else waits for it */
+	stuck = raw_client();
+	frame_header_put(hdr, 100);
+	sock_write_all(stuck, hdr, 3);
+	quiet = raw_client();	/* an idle client must never be dropped */
+	t0 = now();
+	still_serving("a client sent half a header and stopped");
+	ok(now() - t0 < 2.0, "the stalled client delayed no one (%.3f s)",
+	   now() - t0);
+	ok(closed_within(stuck, 6000),
+	   "the stalled client is dropped after --idle-timeout");
+	close(stuck);
+	ok(!closed_within(quiet, 200), "an idle client between requests "
+	   "is kept");
+	close(quiet);
+
+	/* vanish mid-request: half a frame, then gone */
+	for (i = 0; i < 20; i++) {
+		int fd = raw_client();
+
+		frame_header_put(hdr, 50);
+		sock_write_all(fd, hdr, sizeof(hdr));
+		sock_write_all(fd, "xxxxxxxx", 8);
+		close(fd);
+	}
+	/* vanish after a full request, before reading the reply */
+	for (i = 0; i < 20; i++) {
+		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+		Shmslab__NodeStats ns = SHMSLAB__NODE_STATS__INIT;
+		int fd = raw_client();
+
+		req.seq = 2;
+		req.body_case = SHMSLAB__REQUEST__BODY_NODE_STATS;
+		req.node_stats = &ns;
+		send_request(fd, &req);
+		close(fd);
+	}
+	still_serving("40 clients vanished mid-request");
+
+	/* a client that sends requests and never reads the replies */
+	rude = raw_client();
+	{
+		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+		Shmslab__NodeStats ns = SHMSLAB__NODE_STATS__INIT;
+		size_t len;
+		uint8_t *buf;
+
+		req.seq = 5;
+		req.body_case = SHMSLAB__REQUEST__BODY_NODE_STATS;
+		req.node_stats = &ns;
+		buf = frame_encode_request(&req, &len);
+		for (i = 0; i < 200000; i++)
+			if (send(rude, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				break;
+		free(buf);
+	}
+	t0 = now();
+	still_serving("a client flooded requests without reading replies");
+	ok(now() - t0 < 2.0, "the flood delayed no one (%.3f s)", now() - t0);
+	close(rude);
+}
+
+static void
+test_fields(void)
+{
+	const struct region_super *sb = slab_pool_base(good);
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__AllocPages a = SHMSLAB__ALLOC_PAGES__INIT;
+	Shmslab__FreePages f = SHMSLAB__FREE_PAGES__INIT;
+	Shmslab__Reply *rep;
+	int fd = raw_client();
+	/* a page nobody holds: the good client has exactly one */
+	uint64_t good_off = slab_ptr_to_off(good, good_page);
+	uint64_t free_off = good_off == sb->data_off ?
+			    sb->data_off + SLAB_PAGE_SIZE : sb->data_off;
+	struct {
+		int is_alloc;
+		uint32_t order;
+		int32_t node;
+		uint64_t off;
+		int want;
+		const char *what;
+	} cases[] = {
+		{ 1, 99, 0, 0, EINVAL, "alloc order 99" },
+		{ 1, 0, 1000, 0, EINVAL, "alloc on node 1000" },
+		{ 1, 0, -5, 0, EINVAL, "alloc on node -5" },
+		{ 0, 0, 0, UINT64_MAX, ERANGE, "free at offset 2^64-1" },
+		{ 0, 0, 0, sb->region_size, ERANGE, "free past the end" },
+		{ 0, 0, 0, 0, ERANGE, "free the superblock" },
+		{ 0, 0, 0, sb->page_desc_off, ERANGE, "free page descriptors" },
+		{ 0, 0, 0, sb->data_off + 100, EINVAL, "free off a page boundary" },
+		{ 0, 40, 0, sb->data_off, EINVAL, "free with order 40" },
+		{ 0, 0, 0, free_off, EALREADY, "free a free page" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		req.seq = 100 + i;
+		if (cases[i].is_alloc) {
+			a.order = cases[i].order;
+			a.node = cases[i].node;
+			req.body_case = SHMSLAB__REQUEST__BODY_ALLOC_PAGES;
+			req.alloc_pages = &a;
+		} else {
+			f.offset = cases[i].off;
+			f.order = cases[i].order;
+			req.body_case = SHMSLAB__REQUEST__BODY_FREE_PAGES;
+			req.free_pages = &f;
+		}
+		send_request(fd, &req);
+		rep = read_reply(fd, 5000, NULL);
+		ok(rep != NULL && rep->seq == req.seq &&
+		   rep->status == cases[i].want,
+		   "%s: status %d (%s)", cases[i].what,
+		   rep ? rep->status : -1,
+		   rep && rep->error ? rep->error : "no reply");
+		if (rep != NULL)
+			shmslab__reply__free_unpacked(rep, NULL);
+	}
+	ok(!closed_within(fd, 100), "refused requests keep the connection");
+	close(fd);
+	still_serving("out-of-range fields");
+}
+
+static int
+log_contains(const struct harness_daemon *hd, const char *text)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(hd->log, "r");
+
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* Access policy: needs root to act as another user. */
+static void
+test_policy(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never",
+			       "--socket-mode", "0666", "--allow-uid", "4242",
+			       "--max-clients", "3", NULL };
+	struct harness_daemon pd;
+	int fds[3], fd, i, st;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip(4, "access-policy cases need root to switch users");
+		return;
+	}
+	if (harness_start(&pd, args) < 0) {
+		skip(4, "policy daemon did not start");
+		return;
+	}
+	/* let other users reach the socket: the policy must be what refuses */
+	chmod(pd.dir, 0711);
+	pid = fork();
+	if (pid == 0) {
+		struct slab_pool *p;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		errno = 0;
+		p = slab_pool_open(pd.socket);
+		_exit(p == NULL && errno == EACCES ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	   log_contains(&pd, "is not allowed by slabd's access policy"),
+	   "a uid outside --allow-uid is refused with EACCES by the policy");
+	pid = fork();
+	if (pid == 0) {
+		struct slab_pool *p;
+
+		if (setgid(4242) < 0 || setuid(4242) < 0)
+			_exit(3);
+		p = slab_pool_open(pd.socket);
+		_exit(p != NULL && slab_alloc_pages(p, 0, -1) != NULL ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "uid 4242, on the allow list, is served");
+
+	for (i = 0; i < 3; i++)
+		fds[i] = harness_connect(&pd);
+	fd = harness_connect(&pd);
+	send_hello(fd, PROTOCOL_VERSION, REGION_VERSION);
+	{
+		Shmslab__Reply *rep = read_reply(fd, 5000, NULL);
+
+		ok(rep != NULL && rep->status == EAGAIN,
+		   "beyond --max-clients a hello gets EAGAIN (%s)",
+		   rep && rep->error ? rep->error : "no reply");
+		if (rep != NULL)
+			shmslab__reply__free_unpacked(rep, NULL);
+	}
+	close(fd);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	ok(harness_stop(&pd) == 0, "policy daemon exits cleanly on SIGTERM");
+}
+
+int
+main(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never",
+			       "--idle-timeout", "2", NULL };
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	good = slab_pool_open(d.socket);
+	if (good == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	good_page = slab_alloc_pages(good, 0, -1);
+	if (good_page == NULL)
+		bail_out("cannot allocate: %s", strerror(errno));
+	for (i = 0; i < SLAB_PAGE_SIZE; i++)
+		((unsigned char *)good_page)[i] = (unsigned char)(i * 7);
+
+	test_frames();
+	test_stalls();
+	test_fields();
+	test_policy();
+
+	slab_free_pages(good, good_page, 0);
+	slab_pool_close(good);
+	ok(harness_stop(&d) == 0, "slabd exits cleanly on SIGTERM");
+	return done_testing();
+}

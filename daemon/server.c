@@ -222,11 +222,9 @@ server_listen(struct slabd *d, char *err, size_t len)
 			 strerror(errno));
 		goto fail_unlink;
 	}
-	if (listen(s->fd, 128) < 0) {
-		snprintf(err, len, "cannot listen on %s: %s", s->path,
-			 strerror(errno));
-		goto fail_unlink;
-	}
+	/* listen() waits for server_start(): until the region is ready a
+	 * client gets ECONNREFUSED, and the lock keeps rival daemons from
+	 * taking this bound socket for a stale one */
 	return s;
 
 fail_unlink:
@@ -534,6 +532,11 @@ server_start(struct server *s, struct event_base *base, char *err,
 	     size_t len)
 {
 	write_lock_pid(s);
+	if (listen(s->fd, 128) < 0) {
+		snprintf(err, len, "cannot listen on %s: %s", s->path,
+			 strerror(errno));
+		return -1;
+	}
 	s->listener = evconnlistener_new(base, accept_cb, s,
 					 LEV_OPT_CLOSE_ON_EXEC |
 					 LEV_OPT_CLOSE_ON_FREE, -1, s->fd);

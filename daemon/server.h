@@ -12,8 +12,9 @@ struct slabd;
 
 /*
  * Take the socket path: hold PATH.lock, refuse if another slabd answers
- * on PATH or PATH is not a socket, replace a stale socket, bind and listen
- * with the configured mode and group.  No event loop yet, so that errors
+ * on PATH or PATH is not a socket, replace a stale socket, bind with the
+ * configured mode and group; listening starts in server_start(), once the
+ * region is ready.  No event loop yet, so that errors
  * reach the terminal before slabd detaches.  NULL with a message in err.
  */
 struct server *server_listen(struct slabd *d, char *err, size_t len);

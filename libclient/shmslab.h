@@ -36,10 +36,11 @@ typedef uint64_t slab_off_t;	/* reference into the region; 0 means none */
  * Connect to slabd at socket_path (NULL: $SLABD_SOCKET, else the
  * compiled-in default), check protocol and region versions, and map the
  * region.  Errors: ENOENT or ECONNREFUSED (no daemon there), EACCES
- * (refused by the daemon's access policy or the socket's mode), EPROTO
- * (protocol or region-format version mismatch), EBADMSG (the daemon's
- * replies or the region's superblock failed their checks), ENAMETOOLONG,
- * ENOMEM, EMFILE.
+ * (refused by the daemon's access policy or the socket's mode), EAGAIN
+ * (the daemon already serves its --max-clients), EPROTO (protocol or
+ * region-format version mismatch), EBADMSG (the daemon's replies or the
+ * region's superblock failed their checks), ENAMETOOLONG, ENOMEM, EMFILE,
+ * or another error of socket(2), connect(2) or mmap(2).
  */
 struct slab_pool *slab_pool_open(const char *socket_path);
 
@@ -50,7 +51,11 @@ struct slab_pool *slab_pool_open(const char *socket_path);
  */
 void slab_pool_close(struct slab_pool *pool);
 
-/* Number of (logical) NUMA nodes of the pool, >= 1. */
+/*
+ * Number of (logical) NUMA nodes of the pool, >= 1.  Here and below, a
+ * NULL pool fails with EINVAL (-1, NULL, 0 or no effect as the function
+ * returns).
+ */
 int slab_pool_nr_nodes(const struct slab_pool *pool);
 
 /*
@@ -69,9 +74,10 @@ size_t slab_pool_size(const struct slab_pool *pool);
  * from the buddy allocator of `node` (a node of the pool, or -1 for the
  * node of the calling CPU); if that node has none free, from the nearest
  * node that has.  The block is aligned to its own size relative to its
- * node's area and to at least 4 KiB.  Errors: EINVAL (order or node out of
- * range), ENOMEM (no free block of that order in the pool), ENOTCONN (the
- * daemon cannot be reached).
+ * node's area and to at least 4 KiB.  The pages are not cleared.  Errors:
+ * EINVAL (order or node out of range), ENOMEM (no free block of that order
+ * in the pool), ENOTCONN (the daemon cannot be reached), EBADMSG (the
+ * daemon's reply failed its checks).
  */
 void *slab_alloc_pages(struct slab_pool *pool, unsigned int order, int node);
 
@@ -80,7 +86,10 @@ void *slab_alloc_pages(struct slab_pool *pool, unsigned int order, int node);
  * allocated with.  NULL is a no-op.  A pointer outside the region, not the
  * start of an allocated block, of another order, or already freed is
  * refused and changes nothing; errno is then set to ERANGE (outside the
- * region), EINVAL (misaligned or wrong order) or EALREADY (not allocated).
+ * region), EINVAL (misaligned or wrong order) or EALREADY (not allocated);
+ * ENOTCONN or EBADMSG when the daemon could not be asked.  errno is left
+ * alone on success.  Any process of the pool may free a block another
+ * process allocated.
  */
 void slab_free_pages(struct slab_pool *pool, void *addr, unsigned int order);
 

@@ -1294,7 +1294,11 @@ int
 main(int argc, char **argv)
 {
 	uint64_t nops = DEFAULT_OPS, seed = DEFAULT_SEED;
+	const char *scale = getenv("SHMSLAB_TEST_SCALE");
 
+	/* make check-long: SHMSLAB_TEST_SCALE=10 */
+	if (scale != NULL && strtoull(scale, NULL, 10) > 1)
+		nops *= strtoull(scale, NULL, 10);
 	if (argc > 1)
 		nops = strtoull(argv[1], NULL, 0);
 	if (argc > 2)

@@ -327,6 +327,9 @@ test_exhaustion(struct slab_pool *pool)
 	}
 }
 
+/* SHMSLAB_TEST_SCALE multiplies the threads' work (make check-long). */
+static int test_scale = 1;
+
 struct thread_arg {
 	struct slab_pool *pool;
 	int id;
@@ -340,7 +343,7 @@ thread_main(void *arg)
 	void *held[8] = { 0 };
 	int i;
 
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < 2000 * test_scale; i++) {
 		int k = i % 8;
 
 		if (held[k] != NULL) {
@@ -380,8 +383,8 @@ test_threads(struct slab_pool *pool)
 		pthread_join(th[i], NULL);
 		failures += args[i].failures;
 	}
-	is_int(failures, 0, "4 threads sharing one pool: 8000 page "
-	       "allocations each checked and freed");
+	is_int(failures, 0, "4 threads sharing one pool: %d page "
+	       "allocations each checked and freed", 8000 * test_scale);
 }
 
 static void
@@ -450,6 +453,9 @@ main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "peer") == 0)
 		return peer_main(argv[2]);
+	if (getenv("SHMSLAB_TEST_SCALE") != NULL &&
+	    atoi(getenv("SHMSLAB_TEST_SCALE")) > 1)
+		test_scale = atoi(getenv("SHMSLAB_TEST_SCALE"));
 
 	errno = 0;
 	ok(slab_pool_open("/nonexistent/slabd.sock") == NULL &&

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Build shmslab, start slabd with its built-in defaults (a 256 MiB region,
+# in huge pages when the machine has them reserved) on a temporary socket,
+# run the demonstration client against it, and stop the daemon.
+set -eu
+. "$(dirname "$0")/common.sh"
+
+ensure_packages
+build build
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/shmslab-demo.XXXXXX")
+sock="$work/slabd.sock"
+pid=""
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+echo "==> starting slabd on $sock"
+"$top/build/slabd" -f -s "$sock" 2>"$work/slabd.log" &
+pid=$!
+i=0
+while [ ! -S "$sock" ]; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "slabd did not start:" >&2
+		cat "$work/slabd.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+sed 's/^/    /' "$work/slabd.log"
+
+echo "==> running the demonstration client"
+"$top/build/examples/shmslab-demo" -s "$sock"
+
+echo "==> stopping slabd"
+kill -TERM "$pid"
+wait "$pid" || { echo "slabd exited with an error" >&2; exit 1; }
+pid=""
+sed 's/^/    /' "$work/slabd.log" | tail -n 3
+echo
+echo "Run it yourself:  build/slabd -f -s /tmp/slabd.sock -m 512M"
+echo "                  build/examples/shmslab-demo -s /tmp/slabd.sock"
+echo "Read more:        man build/../man/slabd.8   (or: man -l man/slabd.8)"

@@ -12,7 +12,7 @@
 #include "daemon/buddy.h"
 
 #define SLABD_DEFAULT_SIZE	(256ull << 20)
-#define SLABD_DEFAULT_BASE	0x600000000000ull
+#define SLABD_DEFAULT_BASE	0x500000000000ull
 #define SLABD_MAX_OS_NODES	1024
 
 enum hugepage_mode { HUGEPAGES_TRY, HUGEPAGES_REQUIRE, HUGEPAGES_NEVER };

@@ -26,6 +26,9 @@
 #include "tests/harness.h"
 #include "tests/tap.h"
 
+/* slabd's default --base-address (daemon/slabd.h) */
+#define BASE 0x500000000000ull
+
 static const char *const daemon_args[] = {
 	"-m", "64M", "--hugepages=never", NULL
 };
@@ -68,7 +71,7 @@ peer_main(const char *sock)
 	char line[128];
 	void *block;
 
-	block = mmap((void *)0x600000000000ull, 2u << 20, PROT_NONE,
+	block = mmap((void *)BASE, 2u << 20, PROT_NONE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	(void)block;
 	pool = slab_pool_open(sock);
@@ -470,7 +473,7 @@ main(int argc, char **argv)
 	is_int(slab_pool_nr_nodes(pool), 1, "one node");
 	is_int(slab_pool_size(pool), 64u << 20, "the region is 64 MiB");
 	ok(slab_pool_shared_pointers(pool) == 1 &&
-	   slab_pool_base(pool) == (void *)0x600000000000ull,
+	   slab_pool_base(pool) == (void *)BASE,
 	   "mapped at the proposed address: plain pointers are shared");
 
 	test_errors(pool);

@@ -37,18 +37,33 @@
 #include "tests/harness.h"
 #include "tests/tap.h"
 
-#define START_TIMEOUT_MS	20000
-#define STOP_TIMEOUT_MS		10000
-#define POLL_MS			20
-#define MAX_DAEMONS		16
-#define MAX_ARGS		64
+#define START_TIMEOUT_MS 20000
+#define STOP_TIMEOUT_MS  10000
+#define POLL_MS          20
+#define MAX_DAEMONS      16
+#define MAX_ARGS         64
 
 int harness_exit_status;
+char harness_exit_log[8192];
+
+/* Copy the start of d's log into harness_exit_log before it is removed. */
+static void
+keep_log(const struct harness_daemon *d)
+{
+	FILE *f = fopen(d->log, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(harness_exit_log, 1, sizeof(harness_exit_log) - 1, f);
+		fclose(f);
+	}
+	harness_exit_log[n] = '\0';
+}
 
 /* Daemons started and not yet stopped: pid 0 marks a free slot. */
 static struct running {
 	pid_t pid;
-	pid_t owner;			/* the process that started it */
+	pid_t owner; /* the process that started it */
 	char dir[sizeof(((struct harness_daemon *)0)->dir)];
 } running[MAX_DAEMONS];
 
@@ -57,7 +72,7 @@ static int atexit_done;
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	/* finish the whole sleep even if a signal cuts it short */
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -150,8 +165,8 @@ terminate(pid_t pid)
 			break;
 		sleep_ms(POLL_MS);
 	}
-	diag("harness: slabd %d ignored SIGTERM for %d s, killing it",
-	     (int)pid, STOP_TIMEOUT_MS / 1000);
+	diag("harness: slabd %d ignored SIGTERM for %d s, killing it", (int)pid,
+	     STOP_TIMEOUT_MS / 1000);
 	kill(pid, SIGKILL);
 	r = wait_retry(pid, &status, 0);
 	return r == pid ? status : -1;
@@ -272,7 +287,8 @@ harness_start(struct harness_daemon *d, const char *const *args)
 	snprintf(d->log, sizeof(d->log), "%s/slabd.log", d->dir);
 	if (strlen(d->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		diag("harness: socket path %s is too long for a Unix socket "
-		     "(set TMPDIR to a shorter directory)", d->socket);
+		     "(set TMPDIR to a shorter directory)",
+		     d->socket);
 		remove_dir(d->dir);
 		return -1;
 	}
@@ -312,6 +328,7 @@ harness_start(struct harness_daemon *d, const char *const *args)
 
 		if (r == d->pid) {
 			harness_exit_status = status;
+			keep_log(d);
 			describe_status("exited during start", status);
 			harness_dump_log(d);
 			slot->pid = 0;

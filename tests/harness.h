@@ -28,8 +28,11 @@ struct harness_daemon {
  */
 int harness_start(struct harness_daemon *d, const char *const *args);
 
-/* The wait status of the last daemon that exited on its own during start. */
+/* The wait status of the last daemon that exited on its own during start,
+ * and the start of its log (NUL-terminated), for tests that check what it
+ * said. */
 extern int harness_exit_status;
+extern char harness_exit_log[8192];
 
 /*
  * SIGTERM the daemon, wait for it (SIGKILL after 10 s), and remove its

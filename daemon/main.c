@@ -320,19 +320,45 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 }
 
 /*
- * Detach: the parent exits 0 once the child has started, so that the
- * exit status of `slabd` says whether start-up worked.
+ * Detach.  The parent waits on a pipe until the child reports that it
+ * listens and has written its pid file ("" ) or why it failed (a message,
+ * printed by the parent), so that the exit status of `slabd` says whether
+ * start-up worked and the pid file exists when it returns.  Returns the
+ * child's end of the pipe, or -1.
  */
 static int
 detach(void)
 {
-	pid_t pid = fork();
-	int fd;
+	char msg[600];
+	ssize_t n, got = 0;
+	int p[2], fd;
+	pid_t pid;
 
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid < 0)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		while ((n = read(p[0], msg + got,
+				 sizeof(msg) - 1 - (size_t)got)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			got += n;
+			if ((size_t)got == sizeof(msg) - 1)
+				break;
+		}
+		msg[got] = '\0';
+		if (got == 1 && msg[0] == '\n')
+			_exit(0);
+		fprintf(stderr, "slabd: %s\n", got > 0 ? msg :
+			"the daemon exited during start-up (see the system log)");
+		_exit(1);
+	}
+	close(p[0]);
 	if (setsid() < 0)
 		return -1;
 	if (chdir("/") < 0)
@@ -345,7 +371,40 @@ detach(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	return 0;
+	return p[1];
+}
+
+/* Tell the waiting parent how start-up ended: msg NULL for success. */
+static void
+report_start(int fd, const char *msg)
+{
+	const char *s = msg != NULL ? msg : "\n";
+	size_t len = strlen(s);
+
+	if (fd < 0)
+		return;
+	if (write(fd, s, len) != (ssize_t)len)
+		log_warn("cannot report start-up to the parent");
+	close(fd);
+}
+
+/*
+ * Make a path absolute, since the detached daemon runs in /.  Returns a
+ * malloc'ed string, or NULL (out of memory, or no working directory).
+ */
+static char *
+absolute(const char *path)
+{
+	char cwd[4096];
+	char *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
 }
 
 static int
@@ -375,11 +434,22 @@ main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct server *srv = NULL;
 	struct topology *topo;
+	char *socket_path = NULL, *pidfile = NULL;
 	struct slabd d;
 	char err[512];
-	int status = 1;
+	int status = 1, ready_fd = -1;
 
 	parse_options(argc, argv, &d.cfg);
+	socket_path = absolute(d.cfg.socket_path);
+	if (d.cfg.pidfile != NULL)
+		pidfile = absolute(d.cfg.pidfile);
+	if (socket_path == NULL || (d.cfg.pidfile != NULL && pidfile == NULL)) {
+		fprintf(stderr, "slabd: cannot make the socket or pid file "
+			"path absolute: %s\n", strerror(errno));
+		return 1;
+	}
+	d.cfg.socket_path = socket_path;
+	d.cfg.pidfile = pidfile;
 	log_open(d.cfg.log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
 		 d.cfg.verbose);
 	d.map.fd = -1;
@@ -401,9 +471,13 @@ main(int argc, char **argv)
 	if (memory_create(&d, topo, err, sizeof(err)) < 0)
 		goto fail_msg;
 
-	if (!d.cfg.foreground && detach() < 0) {
-		snprintf(err, sizeof(err), "cannot detach: %s", strerror(errno));
-		goto fail_msg;
+	if (!d.cfg.foreground) {
+		ready_fd = detach();
+		if (ready_fd < 0) {
+			snprintf(err, sizeof(err), "cannot detach: %s",
+				 strerror(errno));
+			goto fail_msg;
+		}
 	}
 	/* the region names its daemon: the detached child from here on */
 	((struct region_super *)d.map.base)->daemon_pid = (int32_t)getpid();
@@ -423,9 +497,13 @@ main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
-	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0)
-		log_warn("cannot write pid file %s: %s", d.cfg.pidfile,
-			 strerror(errno));
+	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0) {
+		snprintf(err, sizeof(err), "cannot write pid file %s: %s",
+			 d.cfg.pidfile, strerror(errno));
+		goto fail_msg;
+	}
+	report_start(ready_fd, NULL);
+	ready_fd = -1;
 
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
@@ -434,7 +512,9 @@ main(int argc, char **argv)
 	goto out;
 
 fail_msg:
-	if (d.cfg.log_syslog)
+	if (ready_fd >= 0)
+		report_start(ready_fd, err);	/* the parent prints it */
+	else if (d.cfg.log_syslog)
 		fprintf(stderr, "slabd: %s\n", err);
 	log_err("%s", err);
 out:
@@ -451,6 +531,8 @@ out:
 	free(topo);
 	free(d.cfg.allow_uids);
 	free(d.cfg.allow_gids);
+	free(socket_path);
+	free(pidfile);
 	log_close();
 	return status;
 }

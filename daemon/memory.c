@@ -200,6 +200,13 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 
 	hugetlb = d->cfg.hugepages != HUGEPAGES_NEVER;
 	r = hugetlb ? backing_create(d, t, &l, 1, &step) : -1;
+	if (r < 0 && d->cfg.hugetlbfs_dir != NULL &&
+	    strcmp(step, "create the memory file") == 0) {
+		snprintf(err, len, "--hugetlbfs %s: %s", d->cfg.hugetlbfs_dir,
+			 r == -EINVAL ? "not a hugetlbfs mount (mount one "
+			 "with 'mount -t hugetlbfs none DIR')" : strerror(-r));
+		return -1;
+	}
 	if (hugetlb && r < 0) {
 		long avail = hugepages_free();
 		uint64_t need = l.region_size / REGION_HUGE_SIZE;

@@ -23,8 +23,9 @@ trap cleanup EXIT INT TERM
 echo "==> starting slabd on $sock"
 "$top/build/slabd" -f -s "$sock" 2>"$work/slabd.log" &
 pid=$!
+# ready when it says it listens (the socket file exists a little earlier)
 i=0
-while [ ! -S "$sock" ]; do
+while ! grep -q "listening on" "$work/slabd.log" 2>/dev/null; do
 	i=$((i + 1))
 	if [ $i -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
 		echo "slabd did not start:" >&2
@@ -46,4 +47,4 @@ sed 's/^/    /' "$work/slabd.log" | tail -n 3
 echo
 echo "Run it yourself:  build/slabd -f -s /tmp/slabd.sock -m 512M"
 echo "                  build/examples/shmslab-demo -s /tmp/slabd.sock"
-echo "Read more:        man build/../man/slabd.8   (or: man -l man/slabd.8)"
+echo "Read more:        man -l man/slabd.8    man -l man/shmslab.3"

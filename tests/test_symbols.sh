@@ -1,0 +1,64 @@
+#!/bin/sh
+# test_symbols.sh - the link contract of libshmslab: the shared library
+# exports exactly the functions of libclient/libshmslab.sym, each at
+# version SHMSLAB_1 and each declared in shmslab.h; the static library
+# defines no global name outside slab_*, shmslab_* (common/namespace.h)
+# and the generated protobuf code's shmslab__*, so it cannot clash with a
+# program's own functions.
+set -u
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
+
+so="$TEST_BUILDDIR/.libs/libshmslab.so"
+a="$TEST_BUILDDIR/.libs/libshmslab.a"
+sym="$TEST_SRCDIR/libclient/libshmslab.sym"
+hdr="$TEST_SRCDIR/libclient/shmslab.h"
+
+if ! command -v nm >/dev/null 2>&1; then
+	echo "ok 1 - symbols # SKIP nm not installed"
+	echo "1..1"
+	exit 0
+fi
+
+if [ -f "$so" ]; then
+	exported=$(nm -D --defined-only "$so" | awk 'NF == 3 && $3 != "SHMSLAB_1" { print $3 }' | sort)
+	listed=$(sed -n 's/^[[:space:]]*\(slab_[a-z_]*\);.*/\1@@SHMSLAB_1/p' "$sym" | sort)
+	if [ "$exported" = "$listed" ]; then
+		ok "libshmslab.so exports exactly the version script's $(echo "$listed" | wc -l) functions at SHMSLAB_1"
+	else
+		not_ok "libshmslab.so exports exactly the version script's functions"
+		echo "$exported" | sed 's/^/# exported: /'
+		echo "$listed" | sed 's/^/# listed:   /'
+	fi
+	missing=""
+	for f in $(echo "$listed" | sed 's/@@.*//'); do
+		grep -q "[[:space:]*]$f(" "$hdr" || missing="$missing $f"
+	done
+	if [ -z "$missing" ]; then
+		ok "every exported function is declared in shmslab.h"
+	else
+		not_ok "exported but not declared in shmslab.h:$missing"
+	fi
+else
+	echo "ok 1 - shared library # SKIP built without shared libraries"
+	echo "ok 2 - header # SKIP built without shared libraries"
+	n=2
+fi
+
+if [ -f "$a" ]; then
+	stray=$(nm -g --defined-only "$a" 2>/dev/null |
+		awk 'NF == 3 { print $3 }' | grep -vE '^(slab_|shmslab_)' | sort -u)
+	if [ -z "$stray" ]; then
+		ok "libshmslab.a defines no global name outside slab_* and shmslab_*"
+	else
+		not_ok "libshmslab.a defines names a program could clash with"
+		echo "$stray" | sed 's/^/# stray: /'
+	fi
+else
+	n=$((n + 1))
+	echo "ok $n - static library # SKIP built without static libraries"
+fi
+
+echo "1..$n"
+exit $failed

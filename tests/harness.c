@@ -453,3 +453,17 @@ harness_connect(const struct harness_daemon *d)
 			return -1;
 	}
 }
+
+int
+harness_log_contains(const struct harness_daemon *d, const char *text)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(d->log, "r");
+
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}

@@ -385,19 +385,6 @@ test_fields(void)
 	still_serving("out-of-range fields");
 }
 
-static int
-log_contains(const struct harness_daemon *hd, const char *text)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(hd->log, "r");
-
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
-}
 
 /* Access policy: needs root to act as another user. */
 static void
@@ -432,7 +419,7 @@ test_policy(void)
 	}
 	waitpid(pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-	   log_contains(&pd, "is not allowed by slabd's access policy"),
+	   harness_log_contains(&pd, "is not allowed by slabd's access policy"),
 	   "a uid outside --allow-uid is refused with EACCES by the policy");
 	pid = fork();
 	if (pid == 0) {

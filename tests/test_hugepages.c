@@ -98,19 +98,6 @@ on_signal(int sig)
 	raise(sig);
 }
 
-static int
-log_contains(const struct harness_daemon *d, const char *text)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(d->log, "r");
-
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
-}
 
 /* With no free huge pages: the fallback and the refusal. */
 static void
@@ -136,7 +123,7 @@ test_without(void)
 				     REGION_F_HUGETLB),
 		   "--hugepages=try without huge pages serves from ordinary "
 		   "shared memory");
-		ok(log_contains(&d, "falling back to ordinary shared memory"),
+		ok(harness_log_contains(&d, "falling back to ordinary shared memory"),
 		   "and says so in its log");
 		slab_pool_close(pool);
 		harness_stop(&d);

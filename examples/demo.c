@@ -88,8 +88,8 @@ child(struct slab_pool *pool, int rfd)
 	own = slab_alloc_pages(pool, 0, -1);
 	if (own == NULL)
 		return fail("child: slab_alloc_pages");
-	printf("   the child can allocate too: it got a page at offset 0x%llx"
-	       " and freed it\n",
+	printf("   it can allocate too: it got a page at offset 0x%llx and "
+	       "freed it\n",
 	       (unsigned long long)slab_ptr_to_off(pool, own));
 	errno = 0;
 	slab_free_pages(pool, own, 0);
@@ -98,7 +98,7 @@ child(struct slab_pool *pool, int rfd)
 
 	snprintf(page, SLAB_PAGE_SIZE, "Hello back from the child, pid %d.",
 		 (int)getpid());
-	printf("   the child writes its answer into the same page\n");
+	printf("   and it writes its answer into the same page.\n");
 	return 0;
 }
 
@@ -117,7 +117,7 @@ share_a_page(struct slab_pool *pool)
 	off = slab_ptr_to_off(pool, page);
 	snprintf(page, SLAB_PAGE_SIZE, "Hello from the parent, pid %d.",
 		 (int)getpid());
-	printf("1. The parent allocates one page (order 0, node of this CPU)"
+	printf("1. The parent allocates one page (order 0, this CPU's node)"
 	       " at offset 0x%llx\n"
 	       "   and writes into it: \"%s\"\n",
 	       (unsigned long long)off, page);
@@ -138,6 +138,7 @@ share_a_page(struct slab_pool *pool)
 	if (pid == 0) {
 		close(pfd[1]);
 		status = child(pool, pfd[0]);
+		slab_pool_close(pool);	/* the child's copy; the page stays */
 		fflush(stdout);
 		_exit(status);
 	}

@@ -78,12 +78,12 @@ slab_free_pages(struct slab_pool *pool, void *addr, unsigned int order)
 	int saved = errno, err;
 	uint64_t off;
 
-	if (addr == NULL)
-		return;
 	if (pool == NULL) {
 		errno = EINVAL;
 		return;
 	}
+	if (addr == NULL)
+		return;
 	b = (uintptr_t)pool->base;
 	if (p < b || !pool_range_ok(pool, p - b, 1)) {
 		errno = ERANGE;

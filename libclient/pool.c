@@ -55,7 +55,7 @@ pool_socket_path(const char *path)
  * it brought, and map it: at the daemon's base_hint if that range is free
  * here, so that plain pointers mean the same in every process, else
  * wherever the kernel likes.  Returns 0, -EBADMSG (the reply or the
- * descriptor is not a plausible region) or -ENOMEM.
+ * descriptor is not a plausible region) or mmap's -errno.
  */
 static int
 pool_map(struct slab_pool *pool, const struct rpc_hello *h)
@@ -90,7 +90,7 @@ pool_map(struct slab_pool *pool, const struct rpc_hello *h)
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			    h->fd, 0);
 	if (base == MAP_FAILED)
-		return errno == ENOMEM ? -ENOMEM : -EBADMSG;
+		return -errno;
 	pool->base = base;
 	pool->size = size;
 	pool->shared_pointers = hint != NULL && base == hint;
@@ -206,19 +206,31 @@ slab_pool_nr_nodes(const struct slab_pool *pool)
 SHMSLAB_EXPORT int
 slab_pool_shared_pointers(const struct slab_pool *pool)
 {
-	return pool != NULL && pool->shared_pointers;
+	if (pool == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
+	return pool->shared_pointers;
 }
 
 SHMSLAB_EXPORT void *
 slab_pool_base(const struct slab_pool *pool)
 {
-	return pool != NULL ? pool->base : NULL;
+	if (pool == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return pool->base;
 }
 
 SHMSLAB_EXPORT size_t
 slab_pool_size(const struct slab_pool *pool)
 {
-	return pool != NULL ? pool->size : 0;
+	if (pool == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
+	return pool->size;
 }
 
 SHMSLAB_EXPORT slab_off_t
@@ -226,12 +238,12 @@ slab_ptr_to_off(const struct slab_pool *pool, const void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr, b;
 
-	if (ptr == NULL)
-		return 0;
 	if (pool == NULL) {
 		errno = EINVAL;
 		return 0;
 	}
+	if (ptr == NULL)
+		return 0;
 	b = (uintptr_t)pool->base;
 	if (p < b || !pool_range_ok(pool, p - b, 1)) {
 		errno = ERANGE;
@@ -243,12 +255,12 @@ slab_ptr_to_off(const struct slab_pool *pool, const void *ptr)
 SHMSLAB_EXPORT void *
 slab_off_to_ptr(const struct slab_pool *pool, slab_off_t off)
 {
-	if (off == 0)
-		return NULL;
 	if (pool == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (off == 0)
+		return NULL;
 	if (!pool_range_ok(pool, off, 1)) {
 		errno = ERANGE;
 		return NULL;

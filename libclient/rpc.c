@@ -365,15 +365,17 @@ rpc_reconnect(struct slab_pool *pool)
 }
 
 int
-rpc_call(struct slab_pool *pool, Shmslab__Request *req,
-	 Shmslab__Reply **repp)
+rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 {
 	Shmslab__Reply *rep = NULL;
 	uint8_t *frame = NULL;
 	size_t len;
-	int err;
+	int err, cancel;
 
 	*repp = NULL;
+	/* A thread cancelled in recvmsg() would leave the lock held and
+	 * half an exchange on the wire: no cancellation until it is done. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&pool->lock);
 	if (pool->sock >= 0 && pool->pid != getpid())
 		rpc_drop(pool);		/* the parent's connection */
@@ -412,5 +414,6 @@ out:
 	free(frame);
 	if (rep != NULL)
 		shmslab__reply__free_unpacked(rep, NULL);
+	pthread_setcancelstate(cancel, NULL);
 	return err;
 }

@@ -19,102 +19,11 @@ set -u
 : "${SLABD:?SLABD must name the slabd binary}"
 : "${DEMO:?DEMO must name the shmslab-demo binary}"
 
-n=0
-failed=0
-pids=
+. "${TEST_SRCDIR:?TEST_SRCDIR must name the source tree}/tests/tap.sh"
 unset SLABD_SOCKET
-
-# Socket paths must stay well under the 108 bytes of sun_path.
-tmpbase=${TMPDIR:-/tmp}
-[ ${#tmpbase} -le 60 ] || tmpbase=/tmp
-tmp=$(mktemp -d "$tmpbase/test_demo.XXXXXX") || {
-	echo "Bail out! cannot create a temporary directory"
-	exit 1
-}
+setup_tmp test_demo
 
 # ---------------------------------------------------------------- helpers
-
-# Is pid a live (not zombie) process?
-alive() {
-	_st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	_st=${_st##*") "}
-	_st=${_st%% *}
-	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
-}
-
-gone() {
-	! alive "$1"
-}
-
-# Stop whatever this script started and is still running.
-cleanup() {
-	for _p in $pids; do
-		alive "$_p" && kill -TERM "$_p" 2>/dev/null
-	done
-	for _p in $pids; do
-		_i=0
-		while alive "$_p" && [ $_i -lt 100 ]; do
-			sleep 0.05
-			_i=$((_i + 1))
-		done
-		alive "$_p" && kill -KILL "$_p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 1' HUP INT PIPE TERM
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# Print a file's lines as TAP diagnostics.
-diag() {
-	[ -s "$1" ] && sed "s/^/# ${2:-}/" "$1"
-	return 0
-}
-
-# poll COMMAND...: run COMMAND every 0.05 s until it succeeds, 10 s at most.
-poll() {
-	_i=0
-	while [ $_i -lt 200 ]; do
-		"$@" && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
-}
-
-has() {	# has FILE STRING: FILE contains STRING
-	grep -qF -e "$2" "$1"
-}
-
-# run NAME COMMAND...: run COMMAND to completion, 10 s at most, with
-# stdout in $tmp/NAME.out and stderr in $tmp/NAME.err; its exit status
-# in $rc (124 if it had to be killed).
-run() {
-	_name=$1
-	shift
-	"$@" >"$tmp/$_name.out" 2>"$tmp/$_name.err" </dev/null &
-	_pid=$!
-	pids="$pids $_pid"
-	if poll gone "$_pid"; then
-		wait "$_pid"
-		rc=$?
-	else
-		kill -KILL "$_pid" 2>/dev/null
-		wait "$_pid"
-		rc=124
-		echo "# $* did not finish within 10 s"
-	fi
-}
 
 # The line after the first line of FILE that contains STRING.
 line_after() {
@@ -124,21 +33,8 @@ line_after() {
 # ---------------------------------------------------------------- the daemon
 
 sock=$tmp/slabd.sock
-"$SLABD" -f -s "$sock" --hugepages=never -m 16M \
-    >"$tmp/slabd.out" 2>"$tmp/slabd.err" </dev/null &
-daemon=$!
-pids="$pids $daemon"
-ready() {
-	gone "$daemon" && return 0
-	[ -S "$sock" ] && has "$tmp/slabd.err" "listening on"
-}
-poll ready
-if alive "$daemon" && [ -S "$sock" ]; then
-	ok "slabd -f listens on $sock"
-else
-	not_ok "slabd -f listens on $sock"
-	diag "$tmp/slabd.err" "slabd: "
-fi
+check "slabd -f listens on $sock" start slabd "$sock"
+daemon=$pid
 
 # ---------------------------------------------------------------- the demo
 
@@ -268,16 +164,7 @@ else
 	ok "the daemon logged no error or warning while serving the demo"
 fi
 
-kill -TERM "$daemon" 2>/dev/null
-if poll gone "$daemon"; then
-	wait "$daemon"
-	rc=$?
-else
-	kill -KILL "$daemon" 2>/dev/null
-	wait "$daemon"
-	rc=124
-	echo "# slabd did not exit within 10 s of SIGTERM"
-fi
+stop "$daemon"
 if [ $rc -eq 0 ] && [ ! -e "$sock" ] && [ ! -e "$sock.lock" ]; then
 	ok "slabd exits 0 on SIGTERM and removes its socket and lock file"
 else
@@ -286,6 +173,4 @@ else
 	diag "$tmp/slabd.err" "slabd: "
 fi
 
-echo "1..$n"
-[ $failed -eq 0 ] || exit 1
-exit 0
+done_testing

@@ -15,33 +15,14 @@
 #
 # Exits 1 if any case failed.
 
-srcdir=${TEST_SRCDIR:-$(dirname "$0")/..}
+. "${TEST_SRCDIR:?TEST_SRCDIR must name the source tree}/tests/tap.sh"
+setup_tmp test_man
+
+srcdir=$TEST_SRCDIR
 mandir=$srcdir/man
 header=$srcdir/libclient/shmslab.h
 MANDOC=${MANDOC:-}
 GROFF=${GROFF:-}
-
-n=0
-failed=0
-tmp=${TMPDIR:-/tmp}/test_man.$$
-trap 'rm -f "$tmp"' EXIT
-trap 'rm -f "$tmp"; exit 1' HUP INT TERM
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# Print a file's lines as TAP diagnostics.
-diag() {
-	sed 's/^/# /' "$1"
-}
 
 # The target of a page that is nothing but a ".so man3/x.3" link, or
 # nothing if the page has content of its own.
@@ -64,8 +45,7 @@ fi
 
 # ---------------------------------------------------------------- lint
 if [ -z "$MANDOC" ] && [ -z "$GROFF" ]; then
-	echo "ok $((n + 1)) - man lint # SKIP no mandoc or groff"
-	n=$((n + 1))
+	skip "man lint" "no mandoc or groff"
 	linter=
 elif [ -n "$MANDOC" ]; then
 	linter=mandoc
@@ -97,16 +77,16 @@ for f in $pages; do
 	fi
 	[ -n "$linter" ] || continue
 	if [ "$linter" = mandoc ]; then
-		"$MANDOC" -Tlint -W warning "$f" >"$tmp" 2>&1
+		"$MANDOC" -Tlint -W warning "$f" >"$tmp/lint" 2>&1
 	else
-		"$GROFF" -mdoc -ww -z "$f" >"$tmp" 2>&1
+		"$GROFF" -mdoc -ww -z "$f" >"$tmp/lint" 2>&1
 	fi
 	rc=$?
-	if [ $rc -eq 0 ] && [ ! -s "$tmp" ]; then
+	if [ $rc -eq 0 ] && [ ! -s "$tmp/lint" ]; then
 		ok "$name: $linter lint"
 	else
 		not_ok "$name: $linter lint (exit $rc)"
-		diag "$tmp"
+		diag "$tmp/lint"
 	fi
 done
 
@@ -173,14 +153,11 @@ if [ -f "$srcdir/Makefile.am" ]; then
 		ok "man/ matches dist_man_MANS"
 	else
 		not_ok "man/ matches dist_man_MANS"
-		printf '%s\n' "$listed" >"$tmp.l"
-		printf '%s\n' "$present" >"$tmp.p"
-		comm -23 "$tmp.l" "$tmp.p" | sed 's/^/# listed, missing: /'
-		comm -13 "$tmp.l" "$tmp.p" | sed 's/^/# present, not listed: /'
-		rm -f "$tmp.l" "$tmp.p"
+		printf '%s\n' "$listed" >"$tmp/listed"
+		printf '%s\n' "$present" >"$tmp/present"
+		comm -23 "$tmp/listed" "$tmp/present" | sed 's/^/# listed, missing: /'
+		comm -13 "$tmp/listed" "$tmp/present" | sed 's/^/# present, not listed: /'
 	fi
 fi
 
-echo "1..$n"
-[ $failed -eq 0 ] || exit 1
-exit 0
+done_testing

@@ -55,6 +55,18 @@ pattern_word(pid_t pid, uint64_t tag, size_t i)
 	return ((uint64_t)pid << 40) ^ (tag << 16) ^ (uint64_t)i;
 }
 
+/* 1 if the block of 4 KiB << order at p still holds pattern tag of pid. */
+static int
+block_intact(const uint64_t *p, unsigned int order, pid_t pid, uint64_t tag)
+{
+	size_t words = ((size_t)SLAB_PAGE_SIZE << order) / 8, w;
+
+	for (w = 0; w < words; w++)
+		if (p[w] != pattern_word(pid, tag, w))
+			return 0;
+	return 1;
+}
+
 static void
 on_usr1(int sig)
 {
@@ -109,11 +121,10 @@ worker(const char *sock, int slot, unsigned int seed)
 			nheld++;
 		} else {
 			int k = (r >> 4) % nheld;
-			size_t words = ((size_t)SLAB_PAGE_SIZE << held[k].order) / 8;
 
-			for (size_t w = 0; w < words; w++)
-				if (held[k].p[w] != pattern_word(me, held[k].tag, w))
-					return 3;
+			if (!block_intact(held[k].p, held[k].order, me,
+					  held[k].tag))
+				return 3;
 			errno = 0;
 			slab_free_pages(pool, held[k].p, held[k].order);
 			if (errno != 0)
@@ -123,11 +134,8 @@ worker(const char *sock, int slot, unsigned int seed)
 		progress[slot]++;
 	}
 	for (i = 0; i < nheld; i++) {
-		size_t words = ((size_t)SLAB_PAGE_SIZE << held[i].order) / 8;
-
-		for (size_t w = 0; w < words; w++)
-			if (held[i].p[w] != pattern_word(me, held[i].tag, w))
-				return 3;
+		if (!block_intact(held[i].p, held[i].order, me, held[i].tag))
+			return 3;
 		errno = 0;
 		slab_free_pages(pool, held[i].p, held[i].order);
 		if (errno != 0)

@@ -273,12 +273,26 @@ client_free(struct client *c)
 	free(c);
 }
 
+/*
+ * Arm the connection's timeouts: replies must leave within WRITE_TIMEOUT
+ * seconds whenever output is queued (libevent counts it only then); with
+ * a partial frame buffered, the rest must come within --idle-timeout.
+ */
+static void
+client_timeouts(struct client *c, int partial)
+{
+	struct timeval rtv = { c->srv->d->cfg.idle_timeout, 0 };
+	struct timeval wtv = { WRITE_TIMEOUT, 0 };
+
+	bufferevent_set_timeouts(c->bev,
+				 partial && rtv.tv_sec > 0 ? &rtv : NULL, &wtv);
+}
+
 /* Close once everything queued has been written. */
 static void
 client_close_after_reply(struct client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct timeval tv = { WRITE_TIMEOUT, 0 };
 
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
@@ -287,7 +301,7 @@ client_close_after_reply(struct client *c)
 		return;
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	client_timeouts(c, 0);
 }
 
 /*
@@ -386,7 +400,6 @@ client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct timeval tv = { c->srv->d->cfg.idle_timeout, 0 };
 
 	while (!c->closing) {
 		uint8_t hdr[FRAME_HDR_SIZE];
@@ -429,10 +442,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 		}
 	}
 	/* a partial frame must complete within the idle timeout */
-	if (evbuffer_get_length(in) > 0 && c->srv->d->cfg.idle_timeout > 0)
-		bufferevent_set_timeouts(bev, &tv, NULL);
-	else
-		bufferevent_set_timeouts(bev, NULL, NULL);
+	client_timeouts(c, evbuffer_get_length(in) > 0);
 }
 
 static void
@@ -513,6 +523,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_HIGH / 2, 0);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 			  client_event_cb, c);
+	client_timeouts(c, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("connection %u from pid %d uid %u", c->info.id,
 		  (int)c->info.pid, (unsigned)c->info.uid);

@@ -300,26 +300,62 @@ test_stalls(void)
 	}
 	still_serving("40 clients vanished mid-request");
 
-	/* a client that sends requests and never reads the replies */
+	/*
+	 * A client that keeps sending requests and never reads a reply.  The
+	 * kernel's socket buffers fill first, then slabd's own output queue
+	 * (to 1 MiB), then slabd stops reading from it: its sends stall.
+	 * Others must be served meanwhile, and once no reply has left for
+	 * 10 s slabd must hang up on it.
+	 */
 	rude = raw_client();
 	{
 		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 		Shmslab__NodeStats ns = SHMSLAB__NODE_STATS__INIT;
-		size_t len;
+		uint8_t batch[64 * 16];
+		size_t len, k;
 		uint8_t *buf;
+		int stalled = 0, hung_up = 0;
+		double start = now();
 
 		req.seq = 5;
 		req.body_case = SHMSLAB__REQUEST__BODY_NODE_STATS;
 		req.node_stats = &ns;
 		buf = frame_encode_request(&req, &len);
-		for (i = 0; i < 200000; i++)
-			if (send(rude, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-				break;
+		for (k = 0; k + len <= sizeof(batch); k += len)
+			memcpy(batch + k, buf, len);
 		free(buf);
+		/* flood until slabd has not taken a byte for a second */
+		while (!stalled && !hung_up && now() - start < 30) {
+			struct pollfd p = { rude, POLLOUT, 0 };
+
+			if (poll(&p, 1, 1000) == 0)
+				stalled = 1;
+			else if (send(rude, batch, k, MSG_DONTWAIT |
+				      MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+				hung_up = 1;
+		}
+		ok(stalled, "a flooding client that reads nothing is stopped "
+		   "by back-pressure (after %.1f s)", now() - start);
+		t0 = now();
+		still_serving("a client flooded requests without reading replies");
+		ok(now() - t0 < 2.0, "the flood delayed no one (%.3f s)",
+		   now() - t0);
+		/* read nothing for longer than the 10 s write timeout, then
+		 * drain: slabd must have hung up meanwhile */
+		{
+			struct timespec ts = { 12, 0 };
+			char sink[65536];
+			ssize_t n;
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			do
+				n = recv(rude, sink, sizeof(sink), MSG_DONTWAIT);
+			while (n > 0);
+			ok(n == 0 || (n < 0 && errno == ECONNRESET),
+			   "and it is dropped once no reply left for 10 s");
+		}
 	}
-	t0 = now();
-	still_serving("a client flooded requests without reading replies");
-	ok(now() - t0 < 2.0, "the flood delayed no one (%.3f s)", now() - t0);
 	close(rude);
 }
 

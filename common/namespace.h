@@ -19,6 +19,27 @@
 /* common/region.c */
 #define region_layout		shmslab_region_layout
 #define region_super_check	shmslab_region_super_check
+/* common/slab_geom.c, common/slabops.c */
+#define slab_cas		shmslab_slab_cas
+#define slab_format		shmslab_slab_format
+#define slab_geometry		shmslab_slab_geometry
+#define slab_give_back		shmslab_slab_give_back
+#define slab_head		shmslab_slab_head
+#define slab_link_ok		shmslab_slab_link_ok
+#define slab_lock		shmslab_slab_lock
+#define slab_lock_init		shmslab_slab_lock_init
+#define slab_move		shmslab_slab_move
+#define slab_name_ok		shmslab_slab_name_ok
+#define slab_node_add		shmslab_slab_node_add
+#define slab_node_add_tail	shmslab_slab_node_add_tail
+#define slab_node_del		shmslab_slab_node_del
+#define slab_node_rebuild	shmslab_slab_node_rebuild
+#define slab_read		shmslab_slab_read
+#define slab_return_list	shmslab_slab_return_list
+#define slab_slot_recover	shmslab_slab_slot_recover
+#define slab_trylock		shmslab_slab_trylock
+#define slab_unlock		shmslab_slab_unlock
+#define slab_view_init		shmslab_slab_view_init
 /* common/sock.c */
 #define sock_addr		shmslab_sock_addr
 #define sock_peer_cred		shmslab_sock_peer_cred
@@ -31,6 +52,9 @@
 #define parse_size		shmslab_parse_size
 #define parse_uint		shmslab_parse_uint
 #define possible_cpus		shmslab_possible_cpus
+/* libclient/slab.c */
+#define slab_pool_fini		shmslab_slab_pool_fini
+#define slab_pool_init		shmslab_slab_pool_init
 /* libclient/rpc.c */
 #define rpc_attach		shmslab_rpc_attach
 #define rpc_call		shmslab_rpc_call

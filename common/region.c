@@ -1,9 +1,10 @@
 /*
  * region.c - layout arithmetic and superblock checks for the region format.
  *
- * Called by the daemon when it formats a region (daemon/region.c) and by
+ * Called by the daemon when it formats a region (daemon/memory.c) and by
  * every client before it trusts a region it has just mapped
- * (libclient/pool.c).  Pure functions: no state, no system calls.
+ * (libclient/pool.c).  Pure functions: no state, no system calls.  The
+ * slab layer's header is included only for the size of the cache table.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "common/region.h"
+#include "common/slab.h"
 
 static uint64_t
 align_up(uint64_t x, uint64_t a)
@@ -43,6 +45,10 @@ region_layout(const struct region_geometry *g, struct region_layout *out)
 		       REGION_PAGE_SIZE);
 	out->cpu_node_off = off;
 	off = align_up(off + (uint64_t)g->nr_cpu_slots * sizeof(uint32_t),
+		       REGION_PAGE_SIZE);
+	out->cache_table_off = off;
+	off = align_up(off + (uint64_t)SLAB_MAX_CACHES *
+				     sizeof(struct slab_cache_desc),
 		       REGION_PAGE_SIZE);
 	out->page_desc_off = off;
 	off = align_up(off + (uint64_t)out->nr_pages * sizeof(struct page_desc),
@@ -117,12 +123,16 @@ region_super_check(const struct region_super *sb, uint64_t mapped_size,
 		FAIL("page count inconsistent with region size");
 	if (sb->node_table_off != l.node_table_off ||
 	    sb->cpu_node_off != l.cpu_node_off ||
+	    sb->cache_table_off != l.cache_table_off ||
 	    sb->page_desc_off != l.page_desc_off ||
 	    sb->data_off != l.data_off || sb->meta_size != l.data_off)
 		FAIL("metadata offsets inconsistent with the geometry");
-	if (sb->cache_table_off != 0 || sb->cpu_slot_off != 0)
-		FAIL("slab tables present in a format-1 region");
-	if (sb->slot_guard != REGION_GUARD_NONE)
-		FAIL("slot guard set in a format-1 region");
+	if (sb->max_caches != SLAB_MAX_CACHES)
+		FAIL("cache table size (max_caches) does not match format");
+	if (sb->cpu_slot_off != 0)
+		FAIL("cpu_slot_off set: format 2 keeps slots per cache");
+	if (sb->slot_guard != REGION_GUARD_CAS &&
+	    sb->slot_guard != REGION_GUARD_RSEQ)
+		FAIL("unknown slot guard (neither CAS nor rseq)");
 	return 0;
 }

@@ -1,11 +1,12 @@
 /*
- * region.h - the shared region's format, version 1.
+ * region.h - the shared region's format, version 2.
  *
  * The one definition of what lies in the region that slabd owns and every
- * client maps.  The daemon writes it (daemon/region.c formats it, the buddy
- * allocator in daemon/buddy.c keeps the free lists and page states); clients
- * and slabctl only read the parts this file marks read-only for them.  See
- * docs/region-format.md for the picture and the reasons.
+ * client maps.  The daemon writes it (daemon/memory.c formats it, the buddy
+ * allocator in daemon/buddy.c keeps the free lists and page states,
+ * daemon/cache.c the cache table); clients and slabctl only read the parts
+ * this file marks read-only for them.  See docs/region-format.md for the
+ * picture and the reasons.
  *
  * Everything stored in the region refers to other parts of the region by
  * byte offset from the region's start or by page frame number (pfn, the
@@ -17,19 +18,28 @@
  *	0			struct region_super
  *	node_table_off		struct region_node[nr_nodes]
  *	cpu_node_off		uint32_t[nr_cpu_slots]: logical node of each CPU
+ *	cache_table_off		struct slab_cache_desc[SLAB_MAX_CACHES]
+ *				(common/slab.h), the slab caches
  *	page_desc_off		struct page_desc[nr_pages], one per 4 KiB page
  *				of the whole region, metadata pages included
  *	data_off		node 0's page area, then node 1's, ...
  *				(each REGION_HUGE_SIZE aligned and sized)
  *	region_size
  *
- * cache_table_off and cpu_slot_off are zero in format 1: the slab layer
- * places its cache table and per-CPU slots there and raises the version.
+ * Format 2 added the cache table.  The per-CPU slots are not a table of
+ * their own: each cache keeps its slots in its ext block, a buddy block
+ * the daemon allocates from the node areas (slab_cache_desc.slot_off), so
+ * cpu_slot_off stays 0.  Format 1 had no cache table (cache_table_off 0)
+ * and no slot guard.
  *
  * "Who may change what" (DESIGN.md) for the state defined here:
  *	region_super, cpu_node table	daemon, once, before the first client
  *	region_node free lists, counts	daemon event-loop thread only
- *	page_desc flags/order/links	daemon event-loop thread only (buddy)
+ *	page_desc flags/order/links	daemon event-loop thread only (buddy),
+ *					but next/prev of a slab head: the
+ *					holder of its partial list's lock
+ *	cache table			daemon event-loop thread only
+ *					(common/slab.h says how it publishes)
  *	page_desc freelist/counters	slab layer: 16-byte CAS (format 2)
  * Readers other than the daemon must treat every index read from here as
  * untrusted and check it against nr_pages / nr_nodes before use.
@@ -41,7 +51,7 @@
 #include <stdint.h>
 
 #define REGION_MAGIC		0x42414c534d485321ULL	/* "!SHMSLAB" LE */
-#define REGION_VERSION		1u
+#define REGION_VERSION		2u
 
 #define REGION_PAGE_SHIFT	12
 #define REGION_PAGE_SIZE	(1u << REGION_PAGE_SHIFT)
@@ -67,8 +77,13 @@
 #define REGION_F_FAKE_NUMA	0x2u	/* logical nodes split from one (testing aid) */
 #define REGION_F_HUGETLBFS	0x4u	/* a file in a hugetlbfs mount, not a memfd */
 
-/* region_super.slot_guard: how per-CPU slots are guarded (slab layer). */
-#define REGION_GUARD_NONE	0u	/* format 1: no per-CPU slots yet */
+/*
+ * region_super.slot_guard: how every cache's per-CPU slots are guarded
+ * (common/slab.h, struct slab_slot).  Chosen by slabd at start
+ * (--slot-guard) and fixed for the region's life: the two must never be
+ * mixed on one slot.
+ */
+#define REGION_GUARD_NONE	0u	/* format 1 only: no per-CPU slots */
 #define REGION_GUARD_CAS	1u	/* double-width CAS with a tid */
 #define REGION_GUARD_RSEQ	2u	/* restartable sequences */
 
@@ -93,12 +108,12 @@ struct region_super {
 	uint64_t region_id;		/* random; names this instance */
 	uint64_t created;		/* CLOCK_REALTIME seconds */
 	int32_t daemon_pid;
-	uint32_t reserved0;
+	uint32_t max_caches;		/* cache table size: SLAB_MAX_CACHES */
 	uint64_t node_table_off;
 	uint64_t cpu_node_off;
 	uint64_t page_desc_off;
-	uint64_t cache_table_off;	/* 0 in format 1 (slab layer) */
-	uint64_t cpu_slot_off;		/* 0 in format 1 (slab layer) */
+	uint64_t cache_table_off;	/* struct slab_cache_desc[max_caches] */
+	uint64_t cpu_slot_off;		/* 0: slots are in caches' ext blocks */
 	uint64_t data_off;		/* first node area */
 	uint64_t meta_size;		/* == data_off: bytes of metadata */
 	uint64_t reserved[16];
@@ -181,6 +196,7 @@ struct region_layout {
 	uint32_t nr_pages;
 	uint64_t node_table_off;
 	uint64_t cpu_node_off;
+	uint64_t cache_table_off;
 	uint64_t page_desc_off;
 	uint64_t data_off;
 	/* node i's area: [node_first_pfn[i], + node_nr_pages[i]) */
@@ -203,8 +219,9 @@ int region_layout(const struct region_geometry *g, struct region_layout *out);
  * magic, version, sizes, and that every offset and count agrees with
  * region_layout() for its geometry and with mapped_size.  On failure
  * returns a negative errno (-EPROTO bad magic/version, -EBADMSG
- * inconsistent) and, if why is not NULL, a static message naming the
- * field that was wrong.
+ * inconsistent: an offset, max_caches, cpu_slot_off other than 0, or a
+ * slot_guard other than REGION_GUARD_CAS or REGION_GUARD_RSEQ) and, if
+ * why is not NULL, a static message naming the field that was wrong.
  */
 int region_super_check(const struct region_super *sb, uint64_t mapped_size,
 		       const char **why);

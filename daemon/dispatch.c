@@ -1,10 +1,15 @@
 /*
  * dispatch.c - the request handlers of slabd.
  *
- * Runs on the event-loop thread only: it is the one caller of the buddy
- * allocator ("buddy free lists" row of DESIGN.md's who-may-change-what).
- * Every field of a request is checked here before use; a refused request
- * gets a status and a sentence saying what was wrong, and changes nothing.
+ * Runs on the event-loop thread only: with daemon/cache.c, it is the one
+ * caller of the buddy allocator ("buddy free lists" row of DESIGN.md's
+ * who-may-change-what).  Every field of a request is checked before use
+ * (here, or in cache.c for cache requests); a refused request gets a
+ * status and a sentence saying what was wrong, and changes nothing.
+ *
+ * Replies must fit one frame (FRAME_MAX, 64 KiB).  Only Stats can grow:
+ * it measures every entry it adds with protobuf-c's packed size and stops
+ * at STATS_BUDGET, saying in next_start where to continue.
  */
 #include "config.h"
 
@@ -12,12 +17,36 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/slab.h"
 #include "daemon/buddy.h"
+#include "daemon/cache.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/slabd.h"
+
+/* Stats: room for the reply's other fields, the error text and framing. */
+#define STATS_BUDGET		(FRAME_MAX - 4096u)
+/* Clients take at most this much of the first page. */
+#define STATS_CLIENT_BUDGET	(FRAME_MAX / 2u)
+#define STATS_MAX_NODE_STATS	4096u
+#define STATS_MAX_CLIENTS	1024u
+
+/* What a Stats reply points into, allocated on the first Stats request. */
+struct stats_scratch {
+	Shmslab__CacheStats cs[SLAB_MAX_CACHES];
+	Shmslab__CacheStats *csp[SLAB_MAX_CACHES];
+	char names[SLAB_MAX_CACHES][SLAB_NAME_MAX];
+	uint64_t stat[SLAB_MAX_CACHES][ST_NR];
+	Shmslab__CacheNodeStats ns[STATS_MAX_NODE_STATS];
+	Shmslab__CacheNodeStats *nsp[STATS_MAX_NODE_STATS];
+	Shmslab__ClientStats cl[STATS_MAX_CLIENTS];
+	Shmslab__ClientStats *clp[STATS_MAX_CLIENTS];
+	uint64_t cpu_stat[(size_t)ST_NR * REGION_MAX_CPUS];
+	struct cache_stats one;
+};
 
 void
 dispatch_error(struct dispatch_reply *out, uint64_t seq, int err,
@@ -32,6 +61,38 @@ dispatch_error(struct dispatch_reply *out, uint64_t seq, int err,
 	vsnprintf(out->error, sizeof(out->error), fmt, ap);
 	va_end(ap);
 	out->rep.error = out->error;
+}
+
+void
+dispatch_reply_free(struct dispatch_reply *out)
+{
+	free(out->scratch);
+	out->scratch = NULL;
+}
+
+/* Remember that ci uses cache index (a small set: the first ones kept). */
+static void
+client_note_cache(struct client_info *ci, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < ci->nr_caches; i++)
+		if (ci->caches[i] == index)
+			return;
+	if (ci->nr_caches < CLIENT_MAX_CACHES)
+		ci->caches[ci->nr_caches++] = index;
+}
+
+static void
+client_forget_cache(struct client_info *ci, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < ci->nr_caches; i++)
+		if (ci->caches[i] == index) {
+			ci->caches[i] = ci->caches[--ci->nr_caches];
+			return;
+		}
 }
 
 static int
@@ -222,6 +283,317 @@ do_node_stats(struct slabd *d, const Shmslab__Request *req,
 	return 0;
 }
 
+static void
+cache_reply(struct dispatch_reply *out, const struct cache_ref *ref,
+	    int created)
+{
+	shmslab__cache_reply__init(&out->cache);
+	out->cache.index = ref->index;
+	out->cache.gen = ref->gen;
+	out->cache.created = created != 0;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_CACHE;
+	out->rep.cache = &out->cache;
+}
+
+static int
+do_cache_create(struct slabd *d, struct client_info *ci,
+		const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	const Shmslab__CacheCreate *c = req->cache_create;
+	struct cache_ref ref;
+	char why[256];
+	int created, r;
+
+	r = cache_create(d, c->name, c->size, c->align, c->flags, &ref,
+			 &created, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cannot create cache: %s",
+			       why);
+		return 0;
+	}
+	client_note_cache(ci, ref.index);
+	if (!created)
+		log_debug("client %u attached to cache %s (index %u)", ci->id,
+			  c->name, ref.index);
+	cache_reply(out, &ref, created);
+	return 0;
+}
+
+static int
+do_cache_lookup(struct slabd *d, struct client_info *ci,
+		const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	struct cache_ref ref;
+	char why[256];
+	int r;
+
+	r = cache_lookup(d, req->cache_lookup->name, &ref, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cache lookup: %s", why);
+		return 0;
+	}
+	client_note_cache(ci, ref.index);
+	cache_reply(out, &ref, 0);
+	return 0;
+}
+
+static int
+do_cache_destroy(struct slabd *d, struct client_info *ci,
+		 const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	const Shmslab__CacheRef *c = req->cache_destroy;
+	char why[256];
+	int r;
+
+	r = cache_destroy(d, c->index, c->gen, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cannot destroy cache: %s",
+			       why);
+		return 0;
+	}
+	client_forget_cache(ci, c->index);
+	return 0;
+}
+
+static int
+do_cache_shrink(struct slabd *d, struct client_info *ci,
+		const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	const Shmslab__CacheRef *c = req->cache_shrink;
+	uint64_t freed;
+	char why[256];
+	int r;
+
+	r = cache_shrink(d, c->index, c->gen, &freed, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cannot shrink cache: %s",
+			       why);
+		return 0;
+	}
+	shmslab__shrink_reply__init(&out->shrink);
+	out->shrink.slabs_freed = freed;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_SHRINK;
+	out->rep.shrink = &out->shrink;
+	(void)ci;
+	return 0;
+}
+
+static int
+do_refill(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
+	  struct dispatch_reply *out)
+{
+	const Shmslab__Refill *f = req->refill;
+	uint32_t slabs, landed;
+	char why[256];
+	int r;
+
+	r = cache_refill(d, f->index, f->gen, f->node, &slabs, &landed, why,
+			 sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cannot refill: %s", why);
+		return 0;
+	}
+	client_note_cache(ci, f->index);
+	shmslab__refill_reply__init(&out->refill);
+	out->refill.slabs = slabs;
+	out->refill.node = landed;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_REFILL;
+	out->rep.refill = &out->refill;
+	return 0;
+}
+
+static size_t
+varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Bytes a length-delimited field of len bytes takes: tag, length, body. */
+static size_t
+field_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+/*
+ * Fill scratch entry k with LIVE cache index from the last census, its
+ * node entries taken from the pool at *nsn.  Returns its encoded size as
+ * a field of StatsReply, or 0 if the node pool is used up.
+ */
+static size_t
+stats_cache(struct slabd *d, struct stats_scratch *sc, uint32_t k,
+	    uint32_t index, uint32_t *nsn, uint64_t *cpu_stat,
+	    uint32_t max_slots)
+{
+	struct cache_stats *st = &sc->one;
+	Shmslab__CacheStats *cs = &sc->cs[k];
+	uint32_t n;
+
+	if (cache_stats(d, index, st, cpu_stat, max_slots) < 0)
+		return 0;
+	if (*nsn + st->nr_nodes > STATS_MAX_NODE_STATS)
+		return 0;
+	shmslab__cache_stats__init(cs);
+	memcpy(sc->names[k], st->name, SLAB_NAME_MAX);
+	memcpy(sc->stat[k], st->stat, sizeof(sc->stat[k]));
+	cs->index = index;
+	cs->name = sc->names[k];
+	cs->size = st->geo.size;
+	cs->object_size = st->geo.object_size;
+	cs->stride = st->geo.stride;
+	cs->align = st->geo.align;
+	cs->flags = st->flags;
+	cs->order = st->geo.order;
+	cs->objects_per_slab = st->geo.objects;
+	cs->colours = st->geo.colours;
+	cs->n_stat = ST_NR;
+	cs->stat = sc->stat[k];
+	cs->n_nodes = st->nr_nodes;
+	cs->nodes = &sc->nsp[*nsn];
+	for (n = 0; n < st->nr_nodes; n++) {
+		Shmslab__CacheNodeStats *ns = &sc->ns[*nsn + n];
+
+		shmslab__cache_node_stats__init(ns);
+		ns->node = n;
+		ns->slabs = st->node[n].slabs;
+		ns->partial_slabs = st->node[n].partial;
+		ns->objects = st->node[n].objects;
+		ns->objects_inuse = st->node[n].inuse;
+		ns->slabs_alloc = st->node[n].slabs_alloc;
+		ns->slabs_free = st->node[n].slabs_free;
+		ns->refills = st->node[n].refills;
+		sc->nsp[*nsn + n] = ns;
+	}
+	*nsn += st->nr_nodes;
+	sc->csp[k] = cs;
+	return field_size(shmslab__cache_stats__get_packed_size(cs));
+}
+
+/* The connected clients, as many as fit budget.  Returns bytes used. */
+static size_t
+stats_clients(struct slabd *d, struct stats_scratch *sc,
+	      Shmslab__StatsReply *sr, size_t budget)
+{
+	struct client_info *ci;
+	size_t used = 0;
+
+	sr->clients = sc->clp;
+	TAILQ_FOREACH(ci, &d->clients, link) {
+		Shmslab__ClientStats *cl = &sc->cl[sr->n_clients];
+		size_t sz;
+
+		if (!ci->hello_done)
+			continue;
+		if (sr->n_clients == STATS_MAX_CLIENTS)
+			break;
+		shmslab__client_stats__init(cl);
+		cl->id = ci->id;
+		cl->pid = (int32_t)ci->pid;
+		cl->uid = (uint32_t)ci->uid;
+		cl->comm = ci->comm;
+		cl->rpcs = ci->rpcs;
+		cl->n_caches = ci->nr_caches;
+		cl->caches = ci->caches;
+		sz = field_size(shmslab__client_stats__get_packed_size(cl));
+		if (used + sz > budget)
+			break;
+		used += sz;
+		sc->clp[sr->n_clients++] = cl;
+	}
+	return used;
+}
+
+static int
+do_stats(struct slabd *d, const Shmslab__Request *req,
+	 struct dispatch_reply *out)
+{
+	const Shmslab__Stats *s = req->stats;
+	const struct region_super *sb = d->map.base;
+	Shmslab__StatsReply *sr = &out->cstats;
+	struct stats_scratch *sc = out->scratch;
+	uint32_t start = s->has_start ? s->start : 0, nsn = 0, i;
+	size_t used = 16, sz;
+
+	if (sc == NULL) {
+		sc = out->scratch = malloc(sizeof(*sc));
+		if (sc == NULL) {
+			dispatch_error(out, req->seq, ENOMEM, "out of memory "
+				       "for the statistics reply");
+			return 0;
+		}
+	}
+	shmslab__stats_reply__init(sr);
+	sr->slot_guard = sb->slot_guard;
+	sr->caches = sc->csp;
+
+	if (s->cache != NULL) {
+		uint32_t slots = cache_nr_slots(d), fit = 0, k;
+		int idx;
+
+		if (!slab_name_ok(s->cache)) {
+			dispatch_error(out, req->seq, EINVAL, "statistics: "
+				       "'%.64s' is not a cache name (1 to %u "
+				       "bytes of [A-Za-z0-9_.:-])", s->cache,
+				       SLAB_NAME_MAX - 1);
+			return 0;
+		}
+		idx = cache_find(d, s->cache);
+		if (idx < 0) {
+			dispatch_error(out, req->seq, ENOENT, "statistics: "
+				       "no cache called '%s'", s->cache);
+			return 0;
+		}
+		cache_census(d, idx);
+		used += stats_cache(d, sc, 0, (uint32_t)idx, &nsn,
+				    sc->cpu_stat, REGION_MAX_CPUS);
+		sr->n_caches = 1;
+		/* as many whole slots of counters as the frame holds */
+		for (; fit < slots; fit++) {
+			for (sz = 0, k = 0; k < ST_NR; k++)
+				sz += 1 + varint_size(
+					sc->cpu_stat[(size_t)fit * ST_NR + k]);
+			if (used + sz > STATS_BUDGET)
+				break;
+			used += sz;
+		}
+		sc->cs[0].n_cpu_stat = (size_t)fit * ST_NR;
+		sc->cs[0].cpu_stat = sc->cpu_stat;
+	} else {
+		if (start > SLAB_MAX_CACHES) {
+			dispatch_error(out, req->seq, EINVAL, "statistics: "
+				       "start %u is past the cache table (%u "
+				       "entries)", start, SLAB_MAX_CACHES);
+			return 0;
+		}
+		if (start == 0)
+			used += stats_clients(d, sc, sr, STATS_CLIENT_BUDGET);
+		cache_census(d, -1);
+		sr->has_next_start = 1;
+		sr->next_start = 0;
+		for (i = start; i < SLAB_MAX_CACHES; i++) {
+			if (!cache_live(d, i))
+				continue;
+			sz = stats_cache(d, sc, (uint32_t)sr->n_caches, i,
+					 &nsn, NULL, 0);
+			if (sz == 0 || used + sz > STATS_BUDGET) {
+				sr->next_start = i;
+				break;
+			}
+			used += sz;
+			sr->n_caches++;
+		}
+	}
+	out->rep.body_case = SHMSLAB__REPLY__BODY_STATS;
+	out->rep.stats = sr;
+	return 0;
+}
+
 int
 dispatch_request(struct slabd *d, struct client_info *ci,
 		 const Shmslab__Request *req, struct dispatch_reply *out)
@@ -229,6 +601,7 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 	shmslab__reply__init(&out->rep);
 	out->rep.seq = req->seq;
 	out->rep.status = 0;
+	ci->rpcs++;
 
 	if (req->body_case == SHMSLAB__REQUEST__BODY_HELLO)
 		return do_hello(d, ci, req, out);
@@ -244,6 +617,18 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 		return do_free_pages(d, ci, req, out);
 	case SHMSLAB__REQUEST__BODY_NODE_STATS:
 		return do_node_stats(d, req, out);
+	case SHMSLAB__REQUEST__BODY_CACHE_CREATE:
+		return do_cache_create(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_CACHE_LOOKUP:
+		return do_cache_lookup(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_CACHE_DESTROY:
+		return do_cache_destroy(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_CACHE_SHRINK:
+		return do_cache_shrink(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_REFILL:
+		return do_refill(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_STATS:
+		return do_stats(d, req, out);
 	default:
 		dispatch_error(out, req->seq, EOPNOTSUPP,
 			       "unknown request type %d", (int)req->body_case);

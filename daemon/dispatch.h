@@ -1,17 +1,23 @@
 /*
  * dispatch.h - what slabd does for each request (proto/slabd.proto).
  * Called by server.c on the event-loop thread for one decoded request of
- * a client that has passed the access check.
+ * a client that has passed the access check.  Cache requests are carried
+ * out by daemon/cache.c.
  */
 #ifndef SLABD_DISPATCH_H
 #define SLABD_DISPATCH_H
 
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/frame.h"
 #include "common/region.h"
 
 struct slabd;
+struct stats_scratch;
+
+/* Caches a client is known to use, as Stats reports them. */
+#define CLIENT_MAX_CACHES	16
 
 struct client_info {
 	uint32_t id;
@@ -20,6 +26,11 @@ struct client_info {
 	gid_t gid;
 	char comm[16];
 	int hello_done;
+	uint64_t rpcs;			/* requests received */
+	uint32_t nr_caches;
+	uint32_t caches[CLIENT_MAX_CACHES];	/* created, attached, looked
+						 * up or refilled */
+	TAILQ_ENTRY(client_info) link;	/* in slabd.clients (server.c) */
 };
 
 /* A reply and the storage its body points into. */
@@ -32,7 +43,15 @@ struct dispatch_reply {
 	Shmslab__NodeInfo info[REGION_MAX_NODES];
 	Shmslab__NodeInfo *infop[REGION_MAX_NODES];
 	uint64_t nr_free[REGION_MAX_NODES][REGION_NR_ORDERS];
+	Shmslab__CacheReply cache;
+	Shmslab__ShrinkReply shrink;
+	Shmslab__RefillReply refill;
+	Shmslab__StatsReply cstats;
+	struct stats_scratch *scratch;	/* Stats storage, made on first use */
 };
+
+/* Free what dispatch_request() allocated into out (not out itself). */
+void dispatch_reply_free(struct dispatch_reply *out);
 
 /* What the server must do after sending the reply. */
 #define DISPATCH_SEND_FD	0x1	/* attach the region's descriptor */

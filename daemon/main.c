@@ -2,9 +2,10 @@
  * main.c - slabd: options, start-up order, detaching, signals.
  *
  * Start-up runs in an order that lets every failure reach the terminal
- * before slabd detaches: parse options, discover the NUMA topology, create
- * and format the region, take the socket, then (without -f) detach, then
- * serve on one libevent loop until SIGTERM or SIGINT.
+ * before slabd detaches: parse options, discover the NUMA topology, take
+ * the socket, create and format the region, create the general caches,
+ * then (without -f) detach, then serve on one libevent loop until SIGTERM
+ * or SIGINT.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "daemon/cache.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
 #include "daemon/numa.h"
@@ -33,7 +35,8 @@
 enum {
 	OPT_ALLOW_GID = 256, OPT_ALLOW_UID, OPT_BASE, OPT_FAKE_NUMA,
 	OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE, OPT_LOG, OPT_MAX_CLIENTS,
-	OPT_NODES, OPT_PIDFILE, OPT_SOCKET_GROUP, OPT_SOCKET_MODE,
+	OPT_NODES, OPT_PIDFILE, OPT_SLOT_GUARD, OPT_SOCKET_GROUP,
+	OPT_SOCKET_MODE,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +54,7 @@ static const struct option long_options[] = {
 	{ "nodes", required_argument, NULL, OPT_NODES },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "size", required_argument, NULL, 'm' },
+	{ "slot-guard", required_argument, NULL, OPT_SLOT_GUARD },
 	{ "socket", required_argument, NULL, 's' },
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
@@ -87,6 +91,9 @@ usage(FILE *f)
 "                           nodes with memory)\n"
 "      --base-address ADDR  address to map at and propose to clients\n"
 "                           (hex; default 0x%llx; 0: anywhere)\n"
+"      --slot-guard MODE    guard of the per-CPU slots: auto (default:\n"
+"                           rseq if glibc registered it, else cas),\n"
+"                           rseq or cas\n"
 "      --fake-numa N        TESTING AID ONLY: split the region into N\n"
 "                           logical nodes on one physical node\n"
 "  -h, --help               this help\n"
@@ -169,6 +176,7 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 	cfg->base_address = SLABD_DEFAULT_BASE;
 	cfg->max_clients = 1024;
 	cfg->idle_timeout = 30;
+	cfg->slot_guard = SLOT_GUARD_AUTO;
 
 	while ((c = getopt_long(argc, argv, "fhm:s:Vv", long_options,
 				NULL)) != -1) {
@@ -277,6 +285,17 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 			break;
 		case OPT_HUGETLBFS:
 			cfg->hugetlbfs_dir = optarg;
+			break;
+		case OPT_SLOT_GUARD:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->slot_guard = SLOT_GUARD_AUTO;
+			else if (strcmp(optarg, "rseq") == 0)
+				cfg->slot_guard = SLOT_GUARD_RSEQ;
+			else if (strcmp(optarg, "cas") == 0)
+				cfg->slot_guard = SLOT_GUARD_CAS;
+			else
+				usage_error("--slot-guard: '%s' is not auto, "
+					    "rseq or cas", optarg);
 			break;
 		case OPT_NODES:
 			r = parse_cpu_list(optarg, cfg->nodes, SLABD_MAX_OS_NODES);
@@ -454,6 +473,8 @@ main(int argc, char **argv)
 		 d.cfg.verbose);
 	d.map.fd = -1;
 	d.map.base = NULL;
+	d.caches = NULL;
+	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* errors before detaching also go to stderr, where someone sees them */
@@ -469,6 +490,8 @@ main(int argc, char **argv)
 	if (srv == NULL)
 		goto fail_msg;
 	if (memory_create(&d, topo, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (cache_init(&d, err, sizeof(err)) < 0)
 		goto fail_msg;
 
 	if (!d.cfg.foreground) {
@@ -495,6 +518,8 @@ main(int argc, char **argv)
 		goto fail_msg;
 	}
 	signal(SIGHUP, SIG_IGN);
+	if (cache_start(&d, base, err, sizeof(err)) < 0)
+		goto fail_msg;
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
 	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0) {
@@ -525,6 +550,7 @@ out:
 		event_free(ev_term);
 	if (ev_int != NULL)
 		event_free(ev_int);
+	cache_exit(&d);
 	if (base != NULL)
 		event_base_free(base);
 	memory_destroy(&d);

@@ -4,7 +4,10 @@
  *
  * Who may change what (DESIGN.md): the superblock, node table and CPU table
  * are written here once, before the socket accepts anyone, and are
- * read-only afterwards; the buddy state is handed to daemon/buddy.c.
+ * read-only afterwards; the buddy state is handed to daemon/buddy.c, the
+ * cache table (zeroed here) to daemon/cache.c.  The slot guard of every
+ * cache's per-CPU slots is chosen here, once, and written into the
+ * superblock (--slot-guard).
  */
 #include "config.h"
 
@@ -14,8 +17,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_GLIBC_RSEQ 1
+#endif
+#endif
 
 #include "common/region.h"
+#include "common/slab.h"
 #include "daemon/buddy.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
@@ -121,6 +131,56 @@ fail:
 	return r;
 }
 
+/*
+ * Whether glibc registered an rseq area for this thread and the kernel
+ * filled it in: __rseq_size > 0 and the area's cpu_id is a CPU number
+ * (negative: RSEQ_CPU_ID_UNINITIALIZED or _REGISTRATION_FAILED).  Clients
+ * of the same system then normally have it too (GLIBC_TUNABLES
+ * glibc.pthread.rseq=0 and valgrind are the exceptions; they fall back).
+ */
+static int
+rseq_registered(void)
+{
+#ifdef HAVE_GLIBC_RSEQ
+	const struct rseq *rs;
+
+	if (__rseq_size == 0)
+		return 0;
+	rs = (const struct rseq *)((char *)__builtin_thread_pointer() +
+				   __rseq_offset);
+	return (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED) >= 0;
+#else
+	return 0;
+#endif
+}
+
+/* REGION_GUARD_* for --slot-guard, logged. */
+static uint32_t
+slot_guard_choose(enum slot_guard_mode mode)
+{
+	int have = rseq_registered();
+
+	switch (mode) {
+	case SLOT_GUARD_RSEQ:
+		if (!have)
+			log_warn("--slot-guard=rseq, but slabd's own glibc did "
+				 "not register rseq; clients that cannot use "
+				 "it will take their slow path");
+		log_notice("per-CPU slots guarded by rseq (--slot-guard=rseq)");
+		return REGION_GUARD_RSEQ;
+	case SLOT_GUARD_CAS:
+		log_notice("per-CPU slots guarded by a 16-byte CAS with a tid "
+			   "(--slot-guard=cas)");
+		return REGION_GUARD_CAS;
+	default:
+		log_notice("per-CPU slots guarded by %s (--slot-guard=auto: "
+			   "glibc %s rseq)", have ? "rseq" :
+			   "a 16-byte CAS with a tid", have ? "registered" :
+			   "did not register");
+		return have ? REGION_GUARD_RSEQ : REGION_GUARD_CAS;
+	}
+}
+
 static void
 region_format(struct slabd *d, const struct topology *t,
 	      const struct region_layout *l)
@@ -141,7 +201,7 @@ region_format(struct slabd *d, const struct topology *t,
 	sb->nr_nodes = t->nr_nodes;
 	sb->nr_cpu_slots = t->nr_cpus;
 	sb->flags = d->map.flags | (t->fake ? REGION_F_FAKE_NUMA : 0);
-	sb->slot_guard = REGION_GUARD_NONE;
+	sb->slot_guard = slot_guard_choose(d->cfg.slot_guard);
 	sb->state = REGION_STATE_FORMATTING;
 	sb->base_hint = (uint64_t)(uintptr_t)d->map.base;
 	if (sb->base_hint % REGION_HUGE_SIZE != 0)
@@ -149,8 +209,11 @@ region_format(struct slabd *d, const struct topology *t,
 	sb->region_id = prim_random64();
 	sb->created = (uint64_t)time(NULL);
 	sb->daemon_pid = (int32_t)getpid();
+	sb->max_caches = SLAB_MAX_CACHES;
 	sb->node_table_off = l->node_table_off;
 	sb->cpu_node_off = l->cpu_node_off;
+	sb->cache_table_off = l->cache_table_off;
+	sb->cpu_slot_off = 0;	/* slots live in each cache's ext block */
 	sb->page_desc_off = l->page_desc_off;
 	sb->data_off = l->data_off;
 	sb->meta_size = l->data_off;
@@ -168,6 +231,9 @@ region_format(struct slabd *d, const struct topology *t,
 	cpu_node = region_cpu_node(sb);
 	for (i = 0; i < t->nr_cpus; i++)
 		cpu_node[i] = t->cpu_node[i];
+	/* every cache CACHE_FREE, generation 0 */
+	memset(region_at(sb, l->cache_table_off), 0,
+	       SLAB_MAX_CACHES * sizeof(struct slab_cache_desc));
 }
 
 int

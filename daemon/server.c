@@ -11,6 +11,9 @@
  * beyond OUT_HIGH bytes stops reading from that client until it drains; a
  * partial frame older than --idle-timeout, or a reply nobody reads for
  * WRITE_TIMEOUT seconds, closes the connection.
+ *
+ * Every connection's client_info is on slabd.clients from accept to close,
+ * so that the Stats request (dispatch.c) can list the clients.
  */
 #include "config.h"
 
@@ -268,6 +271,7 @@ client_free(struct client *c)
 		log_info("client %u (pid %d) disconnected", c->info.id,
 			 (int)c->info.pid);
 	TAILQ_REMOVE(&s->clients, c, link);
+	TAILQ_REMOVE(&s->d->clients, &c->info, link);
 	s->nr_clients--;
 	bufferevent_free(c->bev);
 	free(c);
@@ -517,6 +521,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
+	TAILQ_INSERT_TAIL(&s->d->clients, &c->info, link);
 	s->nr_clients++;
 	/* at most one frame buffered: the next is read once it is handled */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, FRAME_HDR_SIZE + FRAME_MAX);
@@ -579,5 +584,6 @@ server_free(struct server *s)
 	unlink(s->lock_path);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	dispatch_reply_free(&s->reply);
 	free(s);
 }

@@ -1,11 +1,12 @@
 /*
  * slabd.h - the daemon's configuration and top-level state, shared by
- * main.c (which fills them), memory.c, server.c and dispatch.c.
+ * main.c (which fills them), memory.c, server.c, dispatch.c and cache.c.
  */
 #ifndef SLABD_SLABD_H
 #define SLABD_SLABD_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/region.h"
@@ -16,6 +17,9 @@
 #define SLABD_MAX_OS_NODES	1024
 
 enum hugepage_mode { HUGEPAGES_TRY, HUGEPAGES_REQUIRE, HUGEPAGES_NEVER };
+
+/* --slot-guard: how the per-CPU slots of every cache are guarded. */
+enum slot_guard_mode { SLOT_GUARD_AUTO, SLOT_GUARD_RSEQ, SLOT_GUARD_CAS };
 
 struct slabd_config {
 	const char *socket_path;
@@ -39,6 +43,7 @@ struct slabd_config {
 	uint64_t base_address;
 	unsigned int max_clients;
 	unsigned int idle_timeout;	/* seconds */
+	enum slot_guard_mode slot_guard;
 };
 
 /* The mapped region as the daemon holds it. */
@@ -49,10 +54,18 @@ struct region_map {
 	uint32_t flags;			/* REGION_F_* */
 };
 
+struct client_info;
+struct cache_mgr;
+
+/* The connected clients (daemon/dispatch.h), for the Stats request. */
+TAILQ_HEAD(client_list, client_info);
+
 struct slabd {
 	struct slabd_config cfg;
 	struct region_map map;
 	struct buddy buddy;
+	struct cache_mgr *caches;	/* daemon/cache.c */
+	struct client_list clients;	/* kept by daemon/server.c */
 };
 
 #endif /* SLABD_SLABD_H */

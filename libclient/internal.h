@@ -53,6 +53,16 @@ struct slab_pool {
 	pid_t pid;			/* process that connected sock */
 	uint64_t seq;			/* last request's seq */
 
+	/* The slab layer (slab.c); set at open, then read-only but for the
+	 * handle table, whose entries are set once under cache_lock. */
+	uint32_t nr_pages;
+	uint32_t slot_guard;		/* REGION_GUARD_* of the region */
+	uint8_t *cpu_node;		/* node of each CPU slot (checked copy) */
+	pthread_mutex_t cache_lock;	/* handle creation and the list */
+	struct slab_cache *by_index[256];	/* local views, for free() */
+	struct slab_cache *general[16];	/* kmalloc-* handles */
+	struct slab_cache *handles;	/* every handle, freed at close */
+
 	struct slab_pool *reg_next;	/* fork registry (rpc.c) */
 	struct slab_pool **reg_pprev;
 };
@@ -116,6 +126,12 @@ void rpc_fini(struct slab_pool *pool);
  */
 int rpc_call(struct slab_pool *pool, Shmslab__Request *req,
 	     Shmslab__Reply **repp);
+
+/* ---------------------------------------------------------------- slab.c */
+
+/* Set up and tear down the slab layer's part of a pool.  0 or -errno. */
+int slab_pool_init(struct slab_pool *pool);
+void slab_pool_fini(struct slab_pool *pool);
 
 /* ---------------------------------------------------------------- pool.c */
 

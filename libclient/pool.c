@@ -119,6 +119,8 @@ pool_check_super(struct slab_pool *pool, const struct rpc_hello *h)
 	pool->region_id = sb.region_id;
 	pool->nr_nodes = sb.nr_nodes;
 	pool->nr_cpu_slots = sb.nr_cpu_slots;
+	pool->nr_pages = sb.nr_pages;
+	pool->slot_guard = sb.slot_guard;
 	return 0;
 }
 
@@ -158,6 +160,9 @@ slab_pool_open(const char *socket_path)
 	err = pool_check_super(pool, &h);
 	if (err)
 		goto out;
+	err = slab_pool_init(pool);
+	if (err)
+		goto out;
 	err = rpc_attach(pool, sock);
 	if (err)
 		goto out;
@@ -170,6 +175,7 @@ out:
 			close(sock);
 		if (pool->base != NULL)
 			munmap(pool->base, pool->size);
+		slab_pool_fini(pool);
 		rpc_fini(pool);
 		free(pool->path);
 		free(pool);
@@ -187,6 +193,7 @@ slab_pool_close(struct slab_pool *pool)
 	if (pool == NULL)
 		return;
 	rpc_fini(pool);
+	slab_pool_fini(pool);
 	munmap(pool->base, pool->size);
 	free(pool->path);
 	free(pool);

@@ -102,6 +102,123 @@ void slab_free_pages(struct slab_pool *pool, void *addr, unsigned int order);
 slab_off_t slab_ptr_to_off(const struct slab_pool *pool, const void *ptr);
 void *slab_off_to_ptr(const struct slab_pool *pool, slab_off_t off);
 
+/* ---------------------------------------------------------------- caches */
+
+struct slab_cache;		/* a handle to one cache of a pool */
+
+/* Cache flags (the kernel's values). */
+#define SLAB_HWCACHE_ALIGN	0x00002000u	/* align objects on cache lines */
+#define SLAB_POISON		0x00000800u	/* poison free objects, check on allocation */
+#define SLAB_RED_ZONE		0x00000400u	/* guard zones around objects, checked on free */
+#define SLAB_STORE_USER		0x00010000u	/* record allocating pid and time per object */
+
+/* Allocation flags. */
+#define SLAB_ZERO		0x1u		/* return zeroed memory */
+
+/* Longest cache name, without the NUL. */
+#define SLAB_CACHE_NAME_MAX	63
+
+/*
+ * Create the cache `name` of objects of `size` bytes, or attach to it if it
+ * exists with the same size, alignment, flags and constructor presence.
+ * align 0 or a power of two up to SLAB_PAGE_SIZE; objects are at least
+ * 8-byte aligned.  ctor, if not NULL, runs in the process that receives a
+ * fresh slab, over each of its objects, before any is handed out.  Errors:
+ * EINVAL (bad name: 1..63 bytes of [A-Za-z0-9_.:-]; size 0 or too large;
+ * bad align; unknown flags), EEXIST (the name exists with another
+ * geometry), ENOSPC (the cache table is full), ENOMEM, ENOTCONN, EBADMSG.
+ */
+struct slab_cache *slab_cache_create(struct slab_pool *pool, const char *name,
+				     size_t size, size_t align,
+				     unsigned int flags, void (*ctor)(void *obj));
+
+/* Attach to an existing cache.  ENOENT if there is none; EINVAL, ENOTCONN. */
+struct slab_cache *slab_cache_lookup(struct slab_pool *pool, const char *name);
+
+/*
+ * Give the cache's empty slabs back to the page allocator (every CPU's
+ * slabs are drained first).  0, or -1 with ESTALE, ENOTCONN, EBADMSG.
+ */
+int slab_cache_shrink(struct slab_cache *cache);
+
+/*
+ * Destroy the cache if no object of it is allocated, and free the handle.
+ * While objects live: -1 with EBUSY, the cache and the handle still work.
+ * ESTALE (already destroyed: the handle is freed), ENOTCONN, EBADMSG.
+ */
+int slab_cache_destroy(struct slab_cache *cache);
+
+/* The object size given at creation, and the name.  0 / NULL for NULL. */
+size_t slab_cache_object_size(const struct slab_cache *cache);
+const char *slab_cache_name(const struct slab_cache *cache);
+
+/*
+ * Allocate an object: from the calling CPU's slab without a lock or a
+ * system call; when that is exhausted from partial slabs; only then from
+ * the daemon.  flags: SLAB_ZERO.  NULL with ENOMEM (pool exhausted),
+ * ESTALE (cache destroyed), EINVAL (bad flags or node), ENOTCONN.
+ * slab_cache_alloc_node() takes the object from `node` (-1: the calling
+ * CPU's node).
+ */
+void *slab_cache_alloc(struct slab_cache *cache, unsigned int flags);
+void *slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags,
+			    int node);
+
+/*
+ * Free an object of this cache, allocated by any process of the pool.
+ * NULL is a no-op.  A pointer outside the region, not in a slab of this
+ * cache, or not on an object's start is ignored (errno EINVAL) and
+ * counted; with SLAB_POISON or SLAB_RED_ZONE a double free or an
+ * overwritten guard is reported on stderr and the process aborts.
+ */
+void slab_cache_free(struct slab_cache *cache, void *obj);
+
+/*
+ * Statistics of one cache, summed over every CPU slot (the counters live in
+ * the region, so they cover every process of the pool).  Fast-path counts
+ * may miss an event when a thread migrates at the wrong instant.
+ * 0, or -1 with EINVAL (NULL) or ESTALE.
+ */
+struct slab_cache_stats {
+	uint64_t alloc_fast;		/* popped from a CPU slot */
+	uint64_t free_fast;		/* pushed onto a CPU slot */
+	uint64_t alloc_slow;		/* allocations that left the fast path */
+	uint64_t free_slow;		/* frees that left the fast path */
+	uint64_t free_remote;		/* frees onto another slab's freelist */
+	uint64_t cpu_partial_hit;	/* slabs taken from a CPU partial list */
+	uint64_t node_partial_hit;	/* slabs taken from a node partial list */
+	uint64_t refill_rpc;		/* refills asked of slabd */
+	uint64_t freeze;		/* full slabs frozen by a remote free */
+	uint64_t unfreeze;		/* slabs returned to a node list */
+	uint64_t cpu_partial_drain;	/* CPU partial list overflows */
+	uint64_t recover;		/* repairs after a dead lock holder */
+	uint64_t bad_free;		/* pointers refused by free */
+	uint64_t reserved[19];
+};
+int slab_cache_stats(const struct slab_cache *cache,
+		     struct slab_cache_stats *st);
+
+/* ---------------------------------------------------------------- malloc */
+
+/*
+ * General-purpose allocation from the pool's size classes (8, 16, 32, 64,
+ * 96, 128, 192, 256, 512, 1k, 2k, 4k and 8k bytes); larger sizes take
+ * whole pages.  size 0 returns a unique minimal object.  NULL with ENOMEM
+ * (or EINVAL for sizes above 4 MiB, ENOTCONN).
+ */
+void *slab_malloc(struct slab_pool *pool, size_t size);
+void *slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size);
+
+/*
+ * Free what slab_malloc() or slab_calloc() returned, in any process of the
+ * pool.  NULL is a no-op; a pointer the pool did not hand out is ignored
+ * with errno EINVAL.
+ */
+void slab_free(struct slab_pool *pool, void *ptr);
+
+/* Bytes usable at ptr (its size class), or 0 with EINVAL. */
+size_t slab_usable_size(struct slab_pool *pool, const void *ptr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,10 @@
  * client (garbage, an oversized or zero length prefix, half a frame then
  * silence, a request before the hello, a wrong version, a client that
  * vanishes mid-request or never reads its replies, out-of-range fields,
- * refused credentials, too many clients) the daemon must answer with the
- * documented error where one is due, and go on serving a well-behaved
- * client whose pages stay intact.
+ * refused credentials, too many clients, cache requests with bad names,
+ * sizes, alignments, flags, indexes, generations and nodes) the daemon
+ * must answer with the documented error where one is due, and go on
+ * serving a well-behaved client whose pages stay intact.
  */
 #include "config.h"
 
@@ -25,6 +26,7 @@
 
 #include "common/frame.h"
 #include "common/region.h"
+#include "common/slab.h"
 #include "common/sock.h"
 #include "shmslab.h"
 #include "tests/harness.h"
@@ -363,15 +365,19 @@ static void
 test_fields(void)
 {
 	const struct region_super *sb = slab_pool_base(good);
+	const struct page_desc *pages = region_pages((void *)sb);
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__AllocPages a = SHMSLAB__ALLOC_PAGES__INIT;
 	Shmslab__FreePages f = SHMSLAB__FREE_PAGES__INIT;
 	Shmslab__Reply *rep;
 	int fd = raw_client();
-	/* a page nobody holds: the good client has exactly one */
-	uint64_t good_off = slab_ptr_to_off(good, good_page);
-	uint64_t free_off = good_off == sb->data_off ?
-			    sb->data_off + SLAB_PAGE_SIZE : sb->data_off;
+	/*
+	 * A page nobody holds: inside a free block near the region's end
+	 * (slabd keeps slabs and its caches' blocks from the start).  A slab
+	 * and a cache's own block (PG_HEAD without PG_CLIENT) are slabd's.
+	 */
+	uint64_t free_off = 0, slab_off = 0, ext_off = 0;
+	uint32_t pfn;
 	struct {
 		int is_alloc;
 		uint32_t order;
@@ -387,13 +393,37 @@ test_fields(void)
 		{ 0, 0, 0, sb->region_size, ERANGE, "free past the end" },
 		{ 0, 0, 0, 0, ERANGE, "free the superblock" },
 		{ 0, 0, 0, sb->page_desc_off, ERANGE, "free page descriptors" },
+		{ 0, 0, 0, sb->cache_table_off, ERANGE, "free the cache table" },
 		{ 0, 0, 0, sb->data_off + 100, EINVAL, "free off a page boundary" },
 		{ 0, 40, 0, sb->data_off, EINVAL, "free with order 40" },
-		{ 0, 0, 0, free_off, EALREADY, "free a free page" },
+		{ 0, 0, 0, 0, EALREADY, "free a free page" },
+		{ 0, 0, 0, 0, EINVAL, "free a slab of a general cache" },
+		{ 0, 0, 0, 0, EINVAL, "free a cache's per-CPU block" },
 	};
-	size_t i;
+	size_t i, nc = sizeof(cases) / sizeof(cases[0]);
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (pfn = sb->nr_pages - 1; pfn > 0 && free_off == 0; pfn--)
+		if ((pages[pfn].flags & (PG_RESERVED | PG_HEAD | PG_TAIL)) == 0)
+			free_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+	for (pfn = 0; pfn < sb->nr_pages; pfn++) {
+		if ((pages[pfn].flags & (PG_HEAD | PG_SLAB)) ==
+		    (PG_HEAD | PG_SLAB) && slab_off == 0)
+			slab_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+		if ((pages[pfn].flags & (PG_HEAD | PG_SLAB | PG_CLIENT)) ==
+		    PG_HEAD && ext_off == 0)
+			ext_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+	}
+	cases[nc - 3].off = free_off;
+	cases[nc - 2].off = slab_off;
+	cases[nc - 2].order = slab_off ?
+			      pages[slab_off >> REGION_PAGE_SHIFT].order : 0;
+	cases[nc - 1].off = ext_off;
+	cases[nc - 1].order = ext_off ?
+			      pages[ext_off >> REGION_PAGE_SHIFT].order : 0;
+	ok(free_off != 0 && slab_off != 0 && ext_off != 0,
+	   "the region holds a free page, a slab and a cache's block");
+
+	for (i = 0; i < nc; i++) {
 		req.seq = 100 + i;
 		if (cases[i].is_alloc) {
 			a.order = cases[i].order;
@@ -421,6 +451,318 @@ test_fields(void)
 	still_serving("out-of-range fields");
 }
 
+
+/* One request on fd, its reply (NULL if none came within 5 s). */
+static Shmslab__Reply *
+rpc(int fd, Shmslab__Request *req)
+{
+	static uint64_t seq = 1000;
+
+	req->seq = ++seq;
+	if (send_request(fd, req) < 0)
+		return NULL;
+	return read_reply(fd, 5000, NULL);
+}
+
+/* Send req, expect status want; returns the reply for more checks. */
+static Shmslab__Reply *
+expect_status(int fd, Shmslab__Request *req, int want, const char *what)
+{
+	Shmslab__Reply *rep = rpc(fd, req);
+
+	ok(rep != NULL && rep->seq == req->seq && rep->status == want &&
+	   (want == 0 || (rep->error != NULL && rep->error[0] != '\0')),
+	   "%s: status %d (%s)", what, rep ? rep->status : -1,
+	   rep == NULL ? "no reply" : rep->error ? rep->error : "no error");
+	return rep;
+}
+
+static void
+check_status(int fd, Shmslab__Request *req, int want, const char *what)
+{
+	Shmslab__Reply *rep = expect_status(fd, req, want, what);
+
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+}
+
+static Shmslab__Reply *
+cache_create(int fd, const char *name, uint64_t size, uint64_t align,
+	     uint32_t flags, int want, const char *what)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheCreate c = SHMSLAB__CACHE_CREATE__INIT;
+
+	c.name = (char *)name;
+	c.size = size;
+	c.align = align;
+	c.flags = flags;
+	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_CREATE;
+	req.cache_create = &c;
+	return expect_status(fd, &req, want, what);
+}
+
+static void
+cache_ref(int fd, int body, uint32_t index, uint32_t gen, int want,
+	  const char *what)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheRef r = SHMSLAB__CACHE_REF__INIT;
+
+	r.index = index;
+	r.gen = gen;
+	req.body_case = body;
+	if (body == SHMSLAB__REQUEST__BODY_CACHE_DESTROY)
+		req.cache_destroy = &r;
+	else
+		req.cache_shrink = &r;
+	check_status(fd, &req, want, what);
+}
+
+static Shmslab__Reply *
+refill(int fd, uint32_t index, uint32_t gen, uint32_t node, int want,
+       const char *what)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Refill r = SHMSLAB__REFILL__INIT;
+
+	r.index = index;
+	r.gen = gen;
+	r.node = node;
+	req.body_case = SHMSLAB__REQUEST__BODY_REFILL;
+	req.refill = &r;
+	return expect_status(fd, &req, want, what);
+}
+
+static Shmslab__Reply *
+stats(int fd, const char *cache, int want, const char *what)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Stats s = SHMSLAB__STATS__INIT;
+
+	s.cache = (char *)cache;
+	req.body_case = SHMSLAB__REQUEST__BODY_STATS;
+	req.stats = &s;
+	return expect_status(fd, &req, want, what);
+}
+
+/* Cache requests with bad fields: each refused, the daemon unharmed. */
+static void
+test_caches(void)
+{
+	static const char *const general[] = {
+		"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64",
+		"kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256",
+		"kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k",
+		"kmalloc-8k",
+	};
+	const struct region_super *sb = slab_pool_base(good);
+	char long_name[80];
+	Shmslab__Reply *rep;
+	uint32_t idx = 0, gen = 0, i;
+	int fd = raw_client();
+
+	memset(long_name, 'a', 64);
+	long_name[64] = '\0';
+	rep = cache_create(fd, "bad name", 64, 0, 0, EINVAL,
+			   "create with a space in the name");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "", 64, 0, 0, EINVAL, "create with an empty "
+			   "name");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, long_name, 64, 0, 0, EINVAL,
+			   "create with a 64-byte name");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t\x01\xff", 64, 0, 0, EINVAL,
+			   "create with control bytes in the name");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-zero", 0, 0, 0, EINVAL, "create size 0");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-huge", UINT64_MAX, 0, 0, EINVAL,
+			   "create size 2^64-1");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-huge", 5u << 20, 0, 0, EINVAL,
+			   "create size 5 MiB (above the largest slab)");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-align", 64, 3, 0, EINVAL, "create align 3");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-align", 64, 8192, 0, EINVAL,
+			   "create align 8192 (above a page)");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-flags", 64, 0, 0x1, EINVAL,
+			   "create with unknown flag 0x1");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-flags", 64, 0, SLAB_F_GENERAL, EINVAL,
+			   "create with slabd's own SLAB_F_GENERAL flag");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "kmalloc-64", 64, 0, 0, EEXIST,
+			   "create kmalloc-64 with other flags");
+	shmslab__reply__free_unpacked(rep, NULL);
+
+	rep = cache_create(fd, "t-ok", 100, 16, SLAB_F_CTOR, 0,
+			   "create t-ok");
+	if (rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_CACHE) {
+		idx = rep->cache->index;
+		gen = rep->cache->gen;
+		ok(rep->cache->created && idx >= 13 && idx < SLAB_MAX_CACHES,
+		   "t-ok is new, past the 13 general caches (index %u)", idx);
+	} else {
+		ok(0, "t-ok created");
+	}
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-ok", 100, 16, SLAB_F_CTOR, 0,
+			   "create t-ok again, same geometry");
+	ok(rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_CACHE &&
+	   !rep->cache->created && rep->cache->index == idx &&
+	   rep->cache->gen == gen, "the second create attaches to it");
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-ok", 200, 16, SLAB_F_CTOR, EEXIST,
+			   "create t-ok with another size");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-ok", 100, 16, 0, EEXIST,
+			   "create t-ok without the constructor bit");
+	shmslab__reply__free_unpacked(rep, NULL);
+	{
+		Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+		Shmslab__CacheLookup l = SHMSLAB__CACHE_LOOKUP__INIT;
+
+		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_LOOKUP;
+		req.cache_lookup = &l;
+		l.name = "t-ok";
+		rep = expect_status(fd, &req, 0, "lookup t-ok");
+		ok(rep != NULL && rep->body_case ==
+		   SHMSLAB__REPLY__BODY_CACHE && rep->cache->index == idx &&
+		   rep->cache->gen == gen, "lookup finds t-ok's index and gen");
+		if (rep != NULL)
+			shmslab__reply__free_unpacked(rep, NULL);
+		l.name = "t-none";
+		check_status(fd, &req, ENOENT, "lookup of a missing cache");
+		l.name = "no/slash";
+		check_status(fd, &req, EINVAL, "lookup of a bad name");
+	}
+
+	rep = refill(fd, SLAB_MAX_CACHES, 0, 0, EINVAL,
+		     "refill index 256 (outside the table)");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, UINT32_MAX, 0, 0, EINVAL, "refill index 2^32-1");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, SLAB_MAX_CACHES - 1, 0, 0, ESTALE,
+		     "refill of a free table entry");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, idx, gen + 1, 0, ESTALE, "refill with a wrong gen");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, idx, gen, sb->nr_nodes, EINVAL,
+		     "refill of a node past the last");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, idx, gen, UINT32_MAX, EINVAL,
+		     "refill of node 2^32-1");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, idx, gen, 0, 0, "a good refill");
+	ok(rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_REFILL &&
+	   rep->refill->slabs >= 1 && rep->refill->node == 0,
+	   "it adds slabs to node 0 (%u)", rep && rep->refill ?
+	   rep->refill->slabs : 0);
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+
+	/* Stats: every general cache, t-ok, this client, the slot guard */
+	rep = stats(fd, NULL, 0, "stats of every cache");
+	if (rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_STATS) {
+		Shmslab__StatsReply *sr = rep->stats;
+		int found = 0, geo = 1, self = 0, tok = 0;
+		size_t k;
+
+		for (i = 0; i < 13; i++)
+			for (k = 0; k < sr->n_caches; k++)
+				if (strcmp(sr->caches[k]->name,
+					   general[i]) == 0 &&
+				    sr->caches[k]->index == i) {
+					found++;
+					if (sr->caches[k]->objects_per_slab ==
+						    0 ||
+					    sr->caches[k]->n_stat != ST_NR ||
+					    sr->caches[k]->n_nodes !=
+						    sb->nr_nodes)
+						geo = 0;
+				}
+		for (k = 0; k < sr->n_caches; k++)
+			if (strcmp(sr->caches[k]->name, "t-ok") == 0 &&
+			    sr->caches[k]->nodes[0]->slabs >= 1 &&
+			    sr->caches[k]->nodes[0]->objects_inuse == 0 &&
+			    sr->caches[k]->nodes[0]->refills == 1)
+				tok = 1;
+		for (k = 0; k < sr->n_clients; k++)
+			if (sr->clients[k]->pid == (int32_t)getpid() &&
+			    sr->clients[k]->rpcs > 10 &&
+			    sr->clients[k]->n_caches >= 1)
+				self++;
+		is_int(found, 13, "stats lists the 13 kmalloc caches at "
+		       "indexes 0..12");
+		ok(geo, "each with its geometry, %u counters and %u node(s)",
+		   ST_NR, sb->nr_nodes);
+		ok(tok, "t-ok has the refilled slabs, none in use, 1 refill");
+		ok(self >= 1, "the clients include this one, with its "
+		   "requests and caches");
+		ok(sr->slot_guard == REGION_GUARD_CAS ||
+		   sr->slot_guard == REGION_GUARD_RSEQ,
+		   "slot_guard %u is CAS or RSEQ", sr->slot_guard);
+		is_int(sr->slot_guard, sb->slot_guard,
+		       "and the superblock's guard");
+		ok(sr->has_next_start && sr->next_start == 0,
+		   "everything fits one reply (next_start 0)");
+	} else {
+		skip(7, "no stats reply");
+	}
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats(fd, "kmalloc-64", 0, "stats of kmalloc-64");
+	ok(rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_STATS &&
+	   rep->stats->n_caches == 1 &&
+	   rep->stats->caches[0]->n_cpu_stat ==
+		   (size_t)ST_NR * sb->nr_cpu_slots,
+	   "it has %u counters per CPU slot", ST_NR);
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats(fd, "t-none", ENOENT, "stats of a missing cache");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats(fd, "bad name", EINVAL, "stats of a bad name");
+	shmslab__reply__free_unpacked(rep, NULL);
+
+	/* shrink and destroy */
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, 0, 0, EPERM,
+		  "destroy kmalloc-8, a general cache");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, 999, 0, EINVAL,
+		  "destroy index 999");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, idx, gen + 7,
+		  ESTALE, "destroy with a wrong gen");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_SHRINK, idx, gen + 7,
+		  ESTALE, "shrink with a wrong gen");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_SHRINK, 3, 0, 0,
+		  "shrink kmalloc-64");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, idx, gen, 0,
+		  "destroy t-ok (no object allocated)");
+	cache_ref(fd, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, idx, gen, ESTALE,
+		  "destroy t-ok a second time");
+	rep = refill(fd, idx, gen, 0, ESTALE, "refill of the destroyed t-ok");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = cache_create(fd, "t-new", 48, 0, 0, 0,
+			   "create t-new after the destroy");
+	ok(rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_CACHE &&
+	   rep->cache->index == idx && rep->cache->gen == gen + 1,
+	   "it reuses t-ok's index with the next generation");
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = refill(fd, idx, gen, 0, ESTALE, "refill of t-ok's old "
+		     "generation after the index was reused");
+	shmslab__reply__free_unpacked(rep, NULL);
+
+	ok(!closed_within(fd, 100), "refused cache requests keep the "
+	   "connection");
+	close(fd);
+	still_serving("bad cache requests");
+}
 
 /* Access policy: needs root to act as another user. */
 static void
@@ -511,6 +853,7 @@ main(void)
 	test_frames();
 	test_stalls();
 	test_fields();
+	test_caches();
 	test_policy();
 
 	slab_free_pages(good, good_page, 0);

@@ -5,8 +5,9 @@
  * region_layout() decides where everything lies in a region the daemon
  * formats; region_super_check() is what every client runs before trusting
  * a region it has mapped.  The layout is checked on a table of geometries
- * against the rules region.h states (page-aligned metadata, huge-page
- * aligned node areas that tile the data pages exactly), on two geometries
+ * against the rules region.h states (page-aligned metadata in order:
+ * nodes, CPUs, the cache table of format 2, page descriptors; huge-page
+ * aligned node areas that tile the data pages exactly), on geometries
  * worked out by hand, and on every geometry it must refuse.  The check is
  * fed a valid superblock and then one corruption at a time, each of which
  * must be caught with the documented error and a message.
@@ -21,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "common/region.h"
+#include "common/slab.h"
 #include "tests/tap.h"
 
 #define MiB (1ull << 20)
@@ -32,6 +34,8 @@
 #define PAGE       ((uint64_t)REGION_PAGE_SIZE)
 #define HUGE       ((uint64_t)REGION_HUGE_SIZE)
 #define HUGE_PAGES (REGION_HUGE_SIZE / REGION_PAGE_SIZE) /* 512 */
+/* the cache table: 256 descriptors of 208 bytes, 13 pages exactly */
+#define CACHE_TABLE ((uint64_t)SLAB_MAX_CACHES * sizeof(struct slab_cache_desc))
 
 static int
 layout(uint64_t size, uint32_t nodes, uint32_t cpus, struct region_layout *l)
@@ -57,6 +61,7 @@ layout_broken(uint64_t size, uint32_t nodes, uint32_t cpus,
 	uint64_t nodes_end =
 		l->node_table_off + nodes * sizeof(struct region_node);
 	uint64_t cpus_end = l->cpu_node_off + cpus * sizeof(uint32_t);
+	uint64_t caches_end = l->cache_table_off + CACHE_TABLE;
 	uint64_t desc_end = l->page_desc_off +
 			    (uint64_t)l->nr_pages * sizeof(struct page_desc);
 	uint32_t first = l->node_nr_pages[0],
@@ -77,6 +82,8 @@ layout_broken(uint64_t size, uint32_t nodes, uint32_t cpus,
 	RULE(l->nr_pages == size / PAGE, "nr_pages %u", l->nr_pages);
 	RULE(l->node_table_off % PAGE == 0, "node_table_off not page aligned");
 	RULE(l->cpu_node_off % PAGE == 0, "cpu_node_off not page aligned");
+	RULE(l->cache_table_off % PAGE == 0,
+	     "cache_table_off not page aligned");
 	RULE(l->page_desc_off % PAGE == 0, "page_desc_off not page aligned");
 	RULE(l->data_off % HUGE == 0, "data_off %llu not 2 MiB aligned",
 	     (unsigned long long)l->data_off);
@@ -84,7 +91,14 @@ layout_broken(uint64_t size, uint32_t nodes, uint32_t cpus,
 	RULE(l->node_table_off >= sizeof(struct region_super),
 	     "node table overlaps the superblock");
 	RULE(l->cpu_node_off >= nodes_end, "cpu table overlaps node table");
-	RULE(l->page_desc_off >= cpus_end, "page_desc overlaps cpu table");
+	RULE(l->cache_table_off >= cpus_end, "cache table overlaps cpu table");
+	RULE(l->page_desc_off >= caches_end,
+	     "page_desc overlaps the cache table");
+	/* ... each table starting on the page after the one before */
+	RULE(l->cache_table_off < cpus_end + PAGE,
+	     "a page wasted before the cache table");
+	RULE(l->page_desc_off < caches_end + PAGE,
+	     "a page wasted before page_desc");
 	RULE(l->data_off >= desc_end, "data overlaps page_desc");
 	/* ... and waste no more than the alignment asks */
 	RULE(l->data_off < desc_end + HUGE, "a huge page wasted before data");
@@ -119,14 +133,16 @@ layout_broken(uint64_t size, uint32_t nodes, uint32_t cpus,
 }
 
 /*
- * The smallest metadata a layout could use for a geometry: the page
- * descriptors alone end past this, rounded up to a huge page.  A geometry
+ * The smallest metadata a layout could use for a geometry: the cache
+ * table and the page descriptors alone end past this, rounded up to a
+ * huge page.  A geometry
  * with fewer huge pages than nodes after it cannot be laid out.
  */
 static int
 must_fit(uint64_t size, uint32_t nodes)
 {
-	uint64_t meta = PAGE + (size / PAGE) * sizeof(struct page_desc);
+	uint64_t meta = PAGE + CACHE_TABLE +
+			(size / PAGE) * sizeof(struct page_desc);
 
 	meta = (meta + HUGE - 1) & ~(HUGE - 1);
 	return meta + nodes * HUGE <= size;
@@ -172,7 +188,8 @@ test_layout_table(void)
 
 /*
  * Layouts worked out by hand from region.h's rules, with
- * sizeof(struct region_node) == 336 and sizeof(struct page_desc) == 64.
+ * sizeof(struct region_node) == 336, sizeof(struct page_desc) == 64 and
+ * a cache table of 256 * 208 = 53248 bytes (13 pages).
  */
 static void
 test_layout_exact(void)
@@ -182,27 +199,32 @@ test_layout_exact(void)
 	is_int(sizeof(struct region_node), 336,
 	       "struct region_node is 336 bytes (format 1)");
 	is_int(sizeof(struct page_desc), 64, "struct page_desc is 64 bytes");
+	is_int(sizeof(struct slab_cache_desc), 208,
+	       "struct slab_cache_desc is 208 bytes (format 2)");
+	is_int(CACHE_TABLE, 13 * PAGE, "the cache table is 13 pages");
 
 	/*
 	 * 256 MiB, 1 node, 2 cpus: 65536 pages.  Superblock page, node table
-	 * at 4096 (336 bytes), cpu table at 8192 (8 bytes), page descriptors
-	 * at 12288 ending at 12288 + 65536 * 64 = 4206592, data at the next
-	 * 2 MiB boundary, 6 MiB = pfn 1536; the one node takes the other
-	 * 64000 pages.
+	 * at 4096 (336 bytes), cpu table at 8192 (8 bytes), cache table at
+	 * 12288 (13 pages), page descriptors at 65536 ending at 65536 +
+	 * 65536 * 64 = 4259840, data at the next 2 MiB boundary, 6 MiB = pfn
+	 * 1536; the one node takes the other 64000 pages.
 	 */
 	is_int(layout(256 * MiB, 1, 2, &l), 0, "256M/1/2: succeeds");
 	is_int(l.nr_pages, 65536, "256M/1/2: nr_pages");
 	is_int(l.node_table_off, 4096, "256M/1/2: node_table_off");
 	is_int(l.cpu_node_off, 8192, "256M/1/2: cpu_node_off");
-	is_int(l.page_desc_off, 12288, "256M/1/2: page_desc_off");
+	is_int(l.cache_table_off, 12288, "256M/1/2: cache_table_off");
+	is_int(l.page_desc_off, 65536, "256M/1/2: page_desc_off");
 	is_int(l.data_off, 6 * MiB, "256M/1/2: data_off");
 	is_int(l.node_first_pfn[0], 1536, "256M/1/2: node 0 first_pfn");
 	is_int(l.node_nr_pages[0], 64000, "256M/1/2: node 0 nr_pages");
 
 	/*
 	 * 1 GiB, 3 nodes, 4096 cpus: 262144 pages.  Node table at 4096
-	 * (1008 bytes), cpu table at 8192 (16384 bytes), page descriptors
-	 * at 24576 ending at 16801792, data at 18 MiB = pfn 4608.  257536
+	 * (1008 bytes), cpu table at 8192 (16384 bytes), cache table at
+	 * 24576, page descriptors at 77824 ending at 77824 + 16 MiB =
+	 * 16855040, data at 18 MiB = pfn 4608.  257536
 	 * data pages / 3 = 85845, down to whole huge pages 85504 (167 * 512)
 	 * for nodes 0 and 1; node 2 takes the remaining 86528.
 	 */
@@ -210,7 +232,8 @@ test_layout_exact(void)
 	is_int(l.nr_pages, 262144, "1G/3/4096: nr_pages");
 	is_int(l.node_table_off, 4096, "1G/3/4096: node_table_off");
 	is_int(l.cpu_node_off, 8192, "1G/3/4096: cpu_node_off");
-	is_int(l.page_desc_off, 24576, "1G/3/4096: page_desc_off");
+	is_int(l.cache_table_off, 24576, "1G/3/4096: cache_table_off");
+	is_int(l.page_desc_off, 77824, "1G/3/4096: page_desc_off");
 	is_int(l.data_off, 18 * MiB, "1G/3/4096: data_off");
 	is_int(l.node_first_pfn[0], 4608, "1G/3/4096: node 0 first_pfn");
 	is_int(l.node_nr_pages[0], 85504, "1G/3/4096: node 0 nr_pages");
@@ -221,12 +244,14 @@ test_layout_exact(void)
 
 	/*
 	 * 8 MiB, 3 nodes, 1 cpu: the smallest region; 2048 pages whose
-	 * descriptors (128 KiB) leave data at 2 MiB, then 1536 pages, one
-	 * huge page for each node.
+	 * descriptors (128 KiB, at 65536 after the cache table at 12288)
+	 * leave data at 2 MiB, then 1536 pages, one huge page for each
+	 * node.
 	 */
 	is_int(layout(8 * MiB, 3, 1, &l), 0, "8M/3/1: succeeds");
 	is_int(l.nr_pages, 2048, "8M/3/1: nr_pages");
-	is_int(l.page_desc_off, 12288, "8M/3/1: page_desc_off");
+	is_int(l.cache_table_off, 12288, "8M/3/1: cache_table_off");
+	is_int(l.page_desc_off, 65536, "8M/3/1: page_desc_off");
 	is_int(l.data_off, 2 * MiB, "8M/3/1: data_off");
 	for (int i = 0; i < 3; i++) {
 		is_int(l.node_first_pfn[i], 512 * (i + 1),
@@ -236,8 +261,9 @@ test_layout_exact(void)
 
 	/*
 	 * 64 MiB, 64 nodes, 4096 cpus: node table 21504 bytes at 4096, cpu
-	 * table at 28672, page descriptors (1 MiB) at 45056, data at 2 MiB;
-	 * 15872 data pages / 64 = 248, less than a huge page each.
+	 * table at 28672, cache table at 45056, page descriptors (1 MiB) at
+	 * 98304, data at 2 MiB; 15872 data pages / 64 = 248, less than a
+	 * huge page each.
 	 */
 	is_int(layout(64 * MiB, 64, 4096, &l), -ENOSPC,
 	       "64M/64/4096: ENOSPC, a node would get 248 pages");
@@ -300,16 +326,17 @@ super_fill(struct region_super *sb, uint64_t size, uint32_t nodes,
 	sb->nr_nodes = nodes;
 	sb->nr_cpu_slots = cpus;
 	sb->flags = REGION_F_FAKE_NUMA;
-	sb->slot_guard = REGION_GUARD_NONE;
+	sb->slot_guard = REGION_GUARD_CAS;
 	sb->state = REGION_STATE_READY;
 	sb->base_hint = 0x7f0000000000ull;
 	sb->region_id = 0x0123456789abcdefull;
 	sb->created = 1700000000;
 	sb->daemon_pid = 1234;
+	sb->max_caches = SLAB_MAX_CACHES;
 	sb->node_table_off = l.node_table_off;
 	sb->cpu_node_off = l.cpu_node_off;
+	sb->cache_table_off = l.cache_table_off;
 	sb->page_desc_off = l.page_desc_off;
-	sb->cache_table_off = 0;
 	sb->cpu_slot_off = 0;
 	sb->data_off = l.data_off;
 	sb->meta_size = l.data_off;
@@ -332,7 +359,8 @@ typedef void corrupt_fn(struct region_super *sb, uint64_t *mapped);
 CORRUPTION(magic, sb->magic ^= 1)
 CORRUPTION(magic_zero, sb->magic = 0)
 CORRUPTION(version0, sb->version = 0)
-CORRUPTION(version2, sb->version = REGION_VERSION + 1)
+CORRUPTION(version1, sb->version = 1)
+CORRUPTION(version3, sb->version = REGION_VERSION + 1)
 CORRUPTION(super_size, sb->super_size += 8)
 CORRUPTION(super_size0, sb->super_size = 0)
 CORRUPTION(page_shift, sb->page_shift = 21)
@@ -354,10 +382,18 @@ CORRUPTION(data_up, sb->data_off += PAGE)
 CORRUPTION(data_down, sb->data_off -= PAGE)
 CORRUPTION(meta_up, sb->meta_size += PAGE)
 CORRUPTION(meta_down, sb->meta_size -= PAGE)
-CORRUPTION(cache_table, sb->cache_table_off = 8 * MiB)
+CORRUPTION(cache_table_up, sb->cache_table_off += PAGE)
+CORRUPTION(cache_table_down, sb->cache_table_off -= PAGE)
+CORRUPTION(cache_table_zero, sb->cache_table_off = 0)
+CORRUPTION(cache_table_far, sb->cache_table_off = 8 * MiB)
+CORRUPTION(max_caches0, sb->max_caches = 0)
+CORRUPTION(max_caches_less, sb->max_caches = SLAB_MAX_CACHES - 1)
+CORRUPTION(max_caches_more, sb->max_caches = SLAB_MAX_CACHES * 2)
 CORRUPTION(cpu_slot, sb->cpu_slot_off = 8 * MiB)
-CORRUPTION(guard_cas, sb->slot_guard = REGION_GUARD_CAS)
-CORRUPTION(guard_rseq, sb->slot_guard = REGION_GUARD_RSEQ)
+CORRUPTION(cpu_slot_table, sb->cpu_slot_off = sb->cache_table_off)
+CORRUPTION(guard_none, sb->slot_guard = REGION_GUARD_NONE)
+CORRUPTION(guard_3, sb->slot_guard = 3)
+CORRUPTION(guard_junk, sb->slot_guard = UINT32_MAX)
 CORRUPTION(nodes0, sb->nr_nodes = 0)
 CORRUPTION(nodes65, sb->nr_nodes = REGION_MAX_NODES + 1)
 CORRUPTION(cpus0, sb->nr_cpu_slots = 0)
@@ -375,7 +411,8 @@ static const struct corruption {
 	{"magic one bit off", corrupt_magic, EPROTO},
 	{"magic zero", corrupt_magic_zero, EPROTO},
 	{"version 0", corrupt_version0, EPROTO},
-	{"version 2", corrupt_version2, EPROTO},
+	{"version 1 (format 1, no cache table)", corrupt_version1, EPROTO},
+	{"version 3", corrupt_version3, EPROTO},
 	{"super_size + 8", corrupt_super_size, EBADMSG},
 	{"super_size 0", corrupt_super_size0, EBADMSG},
 	{"page_shift 21", corrupt_page_shift, EBADMSG},
@@ -397,10 +434,18 @@ static const struct corruption {
 	{"data_off a page down", corrupt_data_down, EBADMSG},
 	{"meta_size a page up", corrupt_meta_up, EBADMSG},
 	{"meta_size a page down", corrupt_meta_down, EBADMSG},
-	{"cache_table_off nonzero", corrupt_cache_table, EBADMSG},
+	{"cache_table_off a page up", corrupt_cache_table_up, EBADMSG},
+	{"cache_table_off a page down", corrupt_cache_table_down, EBADMSG},
+	{"cache_table_off 0", corrupt_cache_table_zero, EBADMSG},
+	{"cache_table_off at 8 MiB", corrupt_cache_table_far, EBADMSG},
+	{"max_caches 0", corrupt_max_caches0, EBADMSG},
+	{"max_caches 255", corrupt_max_caches_less, EBADMSG},
+	{"max_caches 512", corrupt_max_caches_more, EBADMSG},
 	{"cpu_slot_off nonzero", corrupt_cpu_slot, EBADMSG},
-	{"slot_guard CAS", corrupt_guard_cas, EBADMSG},
-	{"slot_guard RSEQ", corrupt_guard_rseq, EBADMSG},
+	{"cpu_slot_off at the cache table", corrupt_cpu_slot_table, EBADMSG},
+	{"slot_guard NONE (format 1's)", corrupt_guard_none, EBADMSG},
+	{"slot_guard 3", corrupt_guard_3, EBADMSG},
+	{"slot_guard 2^32-1", corrupt_guard_junk, EBADMSG},
 	{"nr_nodes 0", corrupt_nodes0, EBADMSG},
 	{"nr_nodes 65", corrupt_nodes65, EBADMSG},
 	{"nr_cpu_slots 0", corrupt_cpus0, EBADMSG},
@@ -435,6 +480,12 @@ test_super_check(void)
 	super_fill(sb, TiB, REGION_MAX_NODES, REGION_MAX_CPUS);
 	is_int(region_super_check(sb, TiB, &why), 0,
 	       "valid 1 TiB, 64 nodes, 4096 cpus superblock passes");
+
+	/* both slot guards are valid */
+	super_fill(sb, SB_SIZE, SB_NODES, SB_CPUS);
+	sb->slot_guard = REGION_GUARD_RSEQ;
+	is_int(region_super_check(sb, SB_SIZE, &why), 0,
+	       "slot_guard RSEQ passes as well as CAS");
 
 	/* fields the check has no business refusing */
 	super_fill(sb, SB_SIZE, SB_NODES, SB_CPUS);

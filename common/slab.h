@@ -1,0 +1,541 @@
+/*
+ * slab.h - the slab layer's part of the region format (format 2), and the
+ * operations on it that the daemon and every client share.
+ *
+ * What lives in the region for the slab layer:
+ *
+ *	cache table	struct slab_cache_desc[SLAB_MAX_CACHES] at
+ *			region_super.cache_table_off; written by the daemon
+ *			only, before it publishes a cache (state LIVE), read by
+ *			everyone.
+ *	cache ext block	per cache, a buddy block of the daemon's, at
+ *			desc.ext_off: nr_nodes struct slab_node (node partial
+ *			list, its robust lock and stocking targets), then
+ *			nr_cpu_slots struct slab_slot (the per-CPU slot, its
+ *			robust lock, its CPU partial list and its statistics).
+ *	slab pages	page_desc.{freelist, counters} of a slab's head page
+ *			hold the slab's own freelist and state; the objects
+ *			hold the links of the freelists.
+ *
+ * Links.  A free object holds, at fp_off from the object's address, a
+ * uint32_t link to the next free object of the same slab: the object's byte
+ * offset inside its slab plus one, or 0 at the end.  Slot words and slab
+ * freelists use the same links, so no pointer is ever stored.
+ *
+ * State of a slab (counters' `where`, changed only by a 16-byte CAS over
+ * {freelist, counters}):
+ *
+ *	where		frozen	on list			may change where
+ *	SW_NODE(n)	no	node n's partial list	holder of node lock n
+ *	SW_FULL		no	none (no free objects)	a remote free (-> CPUP)
+ *	SW_CPUP(k)	yes	slot k's partial list	holder of slot lock k
+ *	SW_SLOT(k)	yes	slot k's current slab	holder of slot lock k
+ *	SW_DEAD		-	none, being freed	the daemon
+ *
+ * Lists are derived data: a slab is on a list exactly when its `where`
+ * says so, so a lock holder that dies mid-way leaves lists that the next
+ * holder rebuilds by scanning the page descriptors (slab_node_rebuild(),
+ * slab_slot_rebuild()).  The one thing not derivable is a freelist taken
+ * from a slab and not yet installed in a slot; the slot's record (struct
+ * slab_rec) names it before it is taken, and recovery gives it back.
+ *
+ * The CAS rules (every one names what prevents ABA):
+ *	- remote free: push onto the slab's freelist; a push is correct for
+ *	  any head it observes, and counters (inuse) change with every push.
+ *	- take-all (get_freelist): only the slab's owner (the holder of the
+ *	  lock that `where` names) empties the freelist; a take-all is correct
+ *	  for any head it observes.  The tag in freelist's upper half rises.
+ *	- pop one object from an unfrozen slab (node-direct path): only the
+ *	  holder of node lock n pops from SW_NODE(n) slabs: a single consumer
+ *	  with many pushers cannot see ABA; the tag rises as well.
+ *	- `where` transitions: only the owner named above, plus the one
+ *	  lock-free transition SW_FULL -> SW_CPUP(k) by a remote free, which
+ *	  its CAS decides (exactly one freer sees the slab full).
+ *
+ * Invariants, for every slab S (tests/slabcheck.c):
+ *	inuse(S) == objects(S) - |freelist(S)|	(as SLUB: a take-all sets
+ *		inuse to objects, so objects on a slot's freelist or in a
+ *		taken list count as in use for the slab)
+ *	objects really allocated == inuse(S) - |slot k's freelist, if S is
+ *		SW_SLOT(k) and slot k's word names S| - |a taken list named
+ *		by slot k's record|
+ *	|freelist(S)| == 0 when SW_FULL
+ *	every link lands on an object boundary inside S.
+ */
+#ifndef SHMSLAB_SLAB_H
+#define SHMSLAB_SLAB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/region.h"
+
+#define SLAB_MAX_CACHES		256u
+#define SLAB_NAME_MAX		64u	/* bytes with the NUL */
+#define SLAB_CACHE_LINE		64u
+#define SLAB_MAX_SLAB_ORDER	3u	/* slub_max_order, unless 1 object won't fit */
+#define SLAB_MAX_OBJECTS	0xffffu
+#define SLAB_MIN_ALIGN		8u
+
+/* Cache flags, as in shmslab.h (public values) plus internal ones. */
+#define SLAB_F_HWCACHE_ALIGN	0x00002000u
+#define SLAB_F_POISON		0x00000800u
+#define SLAB_F_RED_ZONE		0x00000400u
+#define SLAB_F_STORE_USER	0x00010000u
+#define SLAB_F_PUBLIC		(SLAB_F_HWCACHE_ALIGN | SLAB_F_POISON | \
+				 SLAB_F_RED_ZONE | SLAB_F_STORE_USER)
+#define SLAB_F_CTOR		0x01000000u	/* created with a constructor */
+#define SLAB_F_GENERAL		0x02000000u	/* a slab_malloc size class */
+#define SLAB_F_DEBUG		(SLAB_F_POISON | SLAB_F_RED_ZONE | \
+				 SLAB_F_STORE_USER)
+
+/* Debug byte patterns (the kernel's include/linux/poison.h). */
+#define SLAB_POISON_FREE	0x6b
+#define SLAB_POISON_END		0xa5
+#define SLAB_RED_ACTIVE		0xcc
+#define SLAB_RED_INACTIVE	0xbb
+
+/* ---------------------------------------------------------------- geometry */
+
+/*
+ * Where everything is inside one object's stride (all byte offsets from
+ * the stride's start; the user's pointer is at red_left):
+ *
+ *	[red_left pad][object: size][right red zone][free ptr][track][align]
+ *	 RED_ZONE only              RED_ZONE only   after the  STORE_USER
+ *	                                            object if
+ *	                                            ctor/POISON
+ *
+ * fp_off is relative to the user's pointer: 0 (the free pointer overlays a
+ * free object's first word) or past the object and its red zone.
+ */
+struct slab_geometry {
+	uint32_t size;			/* requested size */
+	uint32_t object_size;		/* size rounded to a word */
+	uint32_t align;			/* final object alignment */
+	uint32_t red_left;		/* pad before the object */
+	uint32_t fp_off;		/* free pointer, from the object */
+	uint32_t track_off;		/* struct slab_track, from the object */
+	uint32_t stride;		/* distance between objects */
+	uint32_t order;			/* slab = 1 << order pages */
+	uint32_t objects;		/* objects per slab */
+	uint32_t leftover;		/* slab bytes no object uses */
+	uint32_t colour_step;		/* cache line, or align if larger */
+	uint32_t colours;		/* distinct colour offsets, >= 1 */
+	uint32_t min_objects;		/* the target min_objects came from */
+};
+
+/* STORE_USER record, after the object. */
+struct slab_track {
+	int32_t pid;			/* allocating process, 0 while free */
+	uint32_t cpu;
+	uint64_t when_ns;		/* CLOCK_REALTIME of the allocation */
+};
+
+/*
+ * Compute the geometry of a cache, by kmem_cache_create's rules (see
+ * slab_geom.c).  nr_cpus is the possible CPU count (slub_min_objects grows
+ * with it).  Returns 0, or -EINVAL (size 0 or above the largest slab,
+ * align not a power of two or above the page size, unknown flags).
+ */
+int slab_geometry(uint32_t size, uint32_t align, uint32_t flags,
+		  uint32_t nr_cpus, struct slab_geometry *g);
+
+/* Whether name is 1..63 bytes of [A-Za-z0-9_.:-]. */
+int slab_name_ok(const char *name);
+
+/* ---------------------------------------------------------------- counters */
+
+/* page_desc.counters of a slab head. */
+#define SC_INUSE_SHIFT		0
+#define SC_OBJECTS_SHIFT	16
+#define SC_KIND_SHIFT		32
+#define SC_INDEX_SHIFT		36
+#define SC_FRESH		(1ull << 52)	/* constructor not yet run */
+
+enum slab_where_kind {
+	SW_NONE = 0,			/* not a slab (or not yet) */
+	SW_FULL = 1,
+	SW_NODE = 2,
+	SW_CPUP = 3,
+	SW_SLOT = 4,
+	SW_DEAD = 5,
+};
+/*
+ * Besides the table above: slabd moves a fresh slab SW_NONE -> SW_NODE(n)
+ * under node lock n, and a remote free by a thread without slots moves
+ * SW_FULL -> SW_NODE(n) under node lock n (the CAS decides, as for CPUP).
+ */
+
+static inline uint32_t sc_inuse(uint64_t c) { return (uint32_t)(c & 0xffff); }
+static inline uint32_t sc_objects(uint64_t c) { return (uint32_t)((c >> 16) & 0xffff); }
+static inline uint32_t sc_kind(uint64_t c) { return (uint32_t)((c >> 32) & 0xf); }
+static inline uint32_t sc_index(uint64_t c) { return (uint32_t)((c >> 36) & 0xffff); }
+static inline int sc_frozen(uint64_t c)
+{
+	return sc_kind(c) == SW_CPUP || sc_kind(c) == SW_SLOT;
+}
+
+static inline uint64_t
+sc_make(uint32_t inuse, uint32_t objects, uint32_t kind, uint32_t index,
+	uint64_t fresh)
+{
+	return (uint64_t)inuse | (uint64_t)objects << SC_OBJECTS_SHIFT |
+	       (uint64_t)kind << SC_KIND_SHIFT |
+	       (uint64_t)index << SC_INDEX_SHIFT | fresh;
+}
+
+static inline uint64_t
+sc_with_inuse(uint64_t c, uint32_t inuse)
+{
+	return (c & ~0xffffull) | inuse;
+}
+
+static inline uint64_t
+sc_with_where(uint64_t c, uint32_t kind, uint32_t index)
+{
+	c &= ~((0xfull << SC_KIND_SHIFT) | (0xffffull << SC_INDEX_SHIFT));
+	return c | (uint64_t)kind << SC_KIND_SHIFT |
+	       (uint64_t)index << SC_INDEX_SHIFT;
+}
+
+/* page_desc.freelist of a slab head: tag << 32 | link. */
+static inline uint32_t sf_link(uint64_t f) { return (uint32_t)f; }
+static inline uint32_t sf_tag(uint64_t f) { return (uint32_t)(f >> 32); }
+static inline uint64_t sf_make(uint32_t tag, uint32_t link)
+{
+	return (uint64_t)tag << 32 | link;
+}
+
+/* Slot word: slab head pfn << 32 | link of the first free object. */
+#define SLOT_NO_SLAB		((uint64_t)PFN_NONE << 32)
+static inline uint32_t sw_pfn(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline uint32_t sw_link(uint64_t w) { return (uint32_t)w; }
+static inline uint64_t sw_make(uint32_t pfn, uint32_t link)
+{
+	return (uint64_t)pfn << 32 | link;
+}
+
+/* page_desc.private_[0] of a slab head: colour offset of its first object. */
+
+/* ---------------------------------------------------------------- region */
+
+/*
+ * A robust process-shared mutex (pthread, PTHREAD_MUTEX_ROBUST): when its
+ * holder dies the next locker gets EOWNERDEAD, repairs what the holder left
+ * (rebuilds the lists, undoes the record) and marks it consistent.  Held
+ * only on slow paths, never across an RPC, never by a fast path.
+ */
+union slab_lock {
+	pthread_mutex_t m;
+	char pad[48];
+};
+_Static_assert(sizeof(pthread_mutex_t) <= 48, "mutex and list heads fit a line");
+
+/*
+ * What a slot lock holder is in the middle of, written before the step it
+ * describes, for whoever recovers the lock after the holder died.
+ *	REC_NONE	nothing beyond what the lists and `where` say
+ *	REC_TAKE	about to take (or took) slab's freelist whose tag was
+ *			tag and head link head; it goes into the slot next.
+ *			Taken iff the slab's tag is no longer tag; installed
+ *			iff the slot's word names slab.  Taken and not
+ *			installed: the list at head is whole, give it back.
+ *	REC_CTOR	as REC_TAKE, and the constructor is running over the
+ *			list: give it back with SC_FRESH set again.
+ */
+#define REC_NONE	0u
+#define REC_TAKE	1u
+#define REC_CTOR	2u
+/*
+ *	REC_DETACH	giving a list (head) back to slab, which stays frozen
+ *			to the slot: a drain's slot freelist, or a taken list
+ *			that could not be installed.  The give-back raises
+ *			the tag, so: given back iff the tag is no longer tag.
+ *			REC_DETACH_FRESH: the same, and SC_FRESH is set again.
+ *			(A drain also requires the slot to no longer name
+ *			slab; a failed install never named it.)
+ *
+ * op and tag are one 64-bit word, stored last and at once (rec_publish()),
+ * so that a recovering holder never sees a new op with an old tag.
+ */
+#define REC_DETACH	3u
+#define REC_DETACH_FRESH 4u
+
+struct slab_rec {
+	uint32_t op;
+	uint32_t tag;			/* freelist tag before the step */
+	uint32_t slab;			/* head pfn */
+	uint32_t head;			/* link */
+	int32_t pid;			/* the holder, for the log */
+	uint32_t reserved[3];
+};
+
+static inline void
+stat_inc(uint64_t *c)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("incq %0" : "+m"(*c));
+#else
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+#endif
+}
+
+/* Write rec's slab, head and pid, then {op, tag} in one store. */
+static inline void
+rec_publish(struct slab_rec *r, uint32_t op, uint32_t pfn, uint32_t head,
+	    uint32_t tag, int32_t pid)
+{
+	r->slab = pfn;
+	r->head = head;
+	r->pid = pid;
+	__atomic_store_n((uint64_t *)(void *)r,
+			 (uint64_t)tag << 32 | op, __ATOMIC_RELEASE);
+}
+
+/*
+ * Per-cache per-CPU statistics (CONFIG_SLUB_STATS).  Every counter is
+ * bumped by one unlocked increment instruction (stat_inc()), cheap enough
+ * for the fast path: preemption cannot split it, so threads sharing a CPU
+ * never lose a count; two CPUs bumping the same slot's counter at the
+ * same instant (a thread that migrated after choosing its slot) may.
+ */
+enum slab_stat {
+	ST_ALLOC_FAST,			/* popped from the slot */
+	ST_FREE_FAST,			/* pushed onto the slot */
+	ST_ALLOC_SLOW,			/* slow path allocations */
+	ST_FREE_SLOW,			/* frees that were not fast */
+	ST_FREE_REMOTE,			/* pushed onto another slab's freelist */
+	ST_CPU_PARTIAL_HIT,		/* slab taken from the CPU partial list */
+	ST_NODE_PARTIAL_HIT,		/* slab taken from the node partial list */
+	ST_REFILL_RPC,			/* refills asked of slabd */
+	ST_FREEZE,			/* full slabs frozen by a remote free */
+	ST_UNFREEZE,			/* slabs moved to the node list */
+	ST_CPU_PARTIAL_DRAIN,		/* cpu partial overflows */
+	ST_RECOVER,			/* dead lock holders repaired */
+	ST_BAD_FREE,			/* pointers refused by free */
+	ST_NR
+};
+
+/*
+ * A cache's per-CPU slot, five cache lines.
+ *
+ * Line 0 is the fast path's: word (and, in CAS mode, tid) is changed
+ *	- REGION_GUARD_RSEQ: only by restartable sequences committing on CPU
+ *	  k (one store each), including the slow path's, which holds lock and
+ *	  runs on CPU k; nothing ever CASes it;
+ *	- REGION_GUARD_CAS: only by a 16-byte CAS over {word, tid} that
+ *	  raises tid, from any CPU.
+ * Line 1 is the slow path's: lock guards partial_head/partial_nr and rec.
+ */
+struct slab_slot {
+	_Alignas(64) uint64_t word;	/* sw_make(slab pfn, link) */
+	uint64_t tid;			/* CAS mode: rises with every change */
+	uint64_t stat_fast[2];		/* ST_ALLOC_FAST, ST_FREE_FAST */
+	uint64_t reserved0[4];
+
+	_Alignas(64) union slab_lock lock;
+	uint32_t partial_head;		/* pfn, PFN_NONE: empty */
+	uint32_t partial_nr;		/* slabs on the CPU partial list */
+	uint64_t reserved1;
+
+	_Alignas(64) struct slab_rec rec;
+	uint64_t stat[ST_NR];		/* slow counters (not the fast two) */
+};
+_Static_assert(sizeof(struct slab_slot) == 320, "slot is five lines");
+
+/*
+ * A cache's per-node state.  lock guards partial list and colour_next.
+ * The daemon keeps nr_partial at or above stock_low by refilling to
+ * stock_high (as kswapd wakes at the low watermark).
+ */
+struct slab_node {
+	_Alignas(64) union slab_lock lock;
+	uint32_t partial_head;		/* pfn, PFN_NONE: empty */
+	uint32_t partial_tail;
+	uint32_t nr_partial;		/* slabs on the list */
+	uint32_t colour_next;
+	uint32_t stock_low;		/* slabs: below this, slabd refills */
+	uint32_t stock_high;		/* ... up to this */
+	uint32_t min_partial;		/* empty slabs kept by periodic reclaim */
+	uint32_t want;			/* set by a client that found it low */
+	uint64_t stat_slabs_alloc;	/* daemon: slabs made on this node */
+	uint64_t stat_slabs_free;	/* daemon: slabs given back */
+	uint64_t stat_refills;		/* daemon: refill requests served */
+	uint64_t reserved[2];
+};
+_Static_assert(sizeof(struct slab_node) == 128, "node is two lines");
+
+#define CACHE_FREE	0u
+#define CACHE_LIVE	1u
+
+/*
+ * A cache descriptor in the region's cache table.  Written by the daemon
+ * only; everything but state and gen is fixed while the cache is LIVE.
+ * gen rises when a slot of the table is freed (destroy), so handles to a
+ * destroyed cache see ESTALE.
+ */
+struct slab_cache_desc {
+	uint32_t state;			/* CACHE_* */
+	uint32_t gen;
+	char name[SLAB_NAME_MAX];
+	uint32_t flags;			/* SLAB_F_* */
+	uint32_t req_align;		/* the align asked for */
+	struct slab_geometry geo;
+	uint32_t cpu_partial;		/* max slabs on a CPU partial list */
+	uint32_t nr_slots;		/* == region nr_cpu_slots */
+	uint32_t nr_nodes;
+	uint32_t ext_order;		/* the ext block's buddy order */
+	uint64_t ext_off;		/* struct slab_node[nr_nodes] */
+	uint64_t slot_off;		/* struct slab_slot[nr_slots] */
+	uint64_t created;		/* CLOCK_REALTIME seconds */
+	uint64_t reserved[4];
+};
+
+static inline struct slab_cache_desc *
+region_caches(void *base)
+{
+	const struct region_super *sb = base;
+	return region_at(base, sb->cache_table_off);
+}
+
+static inline struct slab_node *
+cache_node(void *base, const struct slab_cache_desc *d, uint32_t n)
+{
+	return (struct slab_node *)region_at(base, d->ext_off) + n;
+}
+
+static inline struct slab_slot *
+cache_slot(void *base, const struct slab_cache_desc *d, uint32_t k)
+{
+	return (struct slab_slot *)region_at(base, d->slot_off) + k;
+}
+
+/* Bytes of a cache's ext block (nodes, then slots). */
+static inline uint64_t
+slab_ext_bytes(uint32_t nr_nodes, uint32_t nr_slots)
+{
+	return (uint64_t)nr_nodes * sizeof(struct slab_node) +
+	       (uint64_t)nr_slots * sizeof(struct slab_slot);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+/*
+ * A view of one cache, valid for the caller's mapping.  Filled by
+ * slab_view_init() from a descriptor after checking it: every value is
+ * copied so that later writes by a misbehaving client to the descriptor
+ * cannot redirect the caller.
+ */
+struct slab_view {
+	char *base;
+	uint32_t nr_pages;		/* region pages, for bounds */
+	uint32_t nr_nodes;
+	uint32_t nr_slots;
+	uint32_t index;			/* cache table index */
+	uint32_t gen;
+	uint32_t flags;
+	struct slab_geometry geo;
+	uint32_t slab_bytes;		/* PAGE_SIZE << order */
+	uint32_t cpu_partial;
+	struct page_desc *pages;
+	struct slab_cache_desc *desc;
+	struct slab_node *nodes;
+	struct slab_slot *slots;
+	const struct region_node *rnodes;
+};
+
+/*
+ * Check desc (index idx of the table in the region at base) and fill v.
+ * Returns 0, -ESTALE (not LIVE), or -EUCLEAN (inconsistent: geometry that
+ * slab_geometry() would not produce, ext block outside the region).
+ */
+int slab_view_init(struct slab_view *v, void *base, uint32_t idx);
+
+/* The struct page_desc of a slab head, or NULL if pfn is not one of v's. */
+struct page_desc *slab_head(const struct slab_view *v, uint32_t pfn);
+
+/* Address of the object a link (non-zero) names in slab pfn. */
+static inline char *
+slab_link_obj(const struct slab_view *v, uint32_t pfn, uint32_t link)
+{
+	return v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + link - 1;
+}
+
+/* The link stored in a free object (caller checked the object). */
+static inline uint32_t *
+slab_fp(const struct slab_view *v, void *obj)
+{
+	return (uint32_t *)((char *)obj + v->geo.fp_off);
+}
+
+/*
+ * Whether link is 0 or names an object boundary of slab pfn (colour is
+ * the slab's).  Every link read from the region goes through this before
+ * it is followed.
+ */
+int slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link);
+
+/* 16-byte compare-and-swap of {freelist, counters}. */
+int slab_cas(struct page_desc *pd, uint64_t old_f, uint64_t old_c,
+	     uint64_t new_f, uint64_t new_c);
+/* 16-byte atomic snapshot of {freelist, counters}. */
+void slab_read(struct page_desc *pd, uint64_t *f, uint64_t *c);
+
+/*
+ * Lock a robust lock; on EOWNERDEAD call repair(arg) and mark it
+ * consistent.  Returns 0, or -ENOTRECOVERABLE.
+ */
+int slab_lock(union slab_lock *l, void (*repair)(void *), void *arg);
+int slab_trylock(union slab_lock *l, void (*repair)(void *), void *arg);
+void slab_unlock(union slab_lock *l);
+int slab_lock_init(union slab_lock *l);
+
+/* Node partial list, under node lock n (add at the head or the tail). */
+void slab_node_add(const struct slab_view *v, uint32_t n, uint32_t pfn);
+void slab_node_add_tail(const struct slab_view *v, uint32_t n, uint32_t pfn);
+void slab_node_del(const struct slab_view *v, uint32_t n, uint32_t pfn);
+/* Rebuild node n's list from the slabs whose where is SW_NODE(n). */
+void slab_node_rebuild(const struct slab_view *v, uint32_t n);
+
+/*
+ * Slot k's recovery, under slot lock k after EOWNERDEAD: settle the
+ * record, then rebuild the CPU partial list from SW_CPUP(k) slabs and
+ * SW_SLOT(k) slabs that the slot does not hold.
+ */
+void slab_slot_recover(const struct slab_view *v, uint32_t k);
+
+/*
+ * Give back a taken list (head link, n objects counted by walking it) to
+ * its slab, which the caller owns (frozen to it): push the whole list in
+ * one CAS and lower inuse by its length.  fresh: set SC_FRESH again.
+ */
+void slab_give_back(const struct slab_view *v, uint32_t pfn, uint32_t head,
+		    int fresh, int bump_tag);
+
+/*
+ * Give a list (head) that slot k's lock holder has in hand back to slab
+ * pfn (SW_SLOT(k)), recorded in the slot's record as REC_DETACH so that a
+ * death half-way neither loses it nor gives it back twice.
+ */
+void slab_return_list(const struct slab_view *v, uint32_t k, uint32_t pfn,
+		      uint32_t head, int fresh);
+
+/*
+ * Change a slab's `where` (and nothing else) by CAS, if it is still
+ * (kind, index).  0, or -EAGAIN if it was somewhere else.
+ */
+int slab_move(const struct slab_view *v, uint32_t pfn, uint32_t kind,
+	      uint32_t index, uint32_t new_kind, uint32_t new_index);
+
+/*
+ * Format a fresh slab of v's cache at head pfn (already PG_HEAD|PG_SLAB
+ * from the buddy allocator): link every object, colour it, set counters to
+ * SW_NONE with inuse 0 (the caller moves it where it belongs).  Daemon.
+ */
+void slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
+		 int fresh);
+
+#endif /* SHMSLAB_SLAB_H */

@@ -1,0 +1,460 @@
+/*
+ * slabops.c - the slab-layer operations that slabd and every client share.
+ *
+ * Owns nothing by itself: these are the steps of the state machine written
+ * at the top of common/slab.h (views of a cache, the 16-byte CAS on a slab,
+ * robust locks, the node and CPU partial lists, recovery after a lock
+ * holder died, formatting a fresh slab).  The daemon (daemon/cache.c) and
+ * the client (libclient/slab.c) call them, each under the lock that
+ * slab.h's table names for the state it changes.
+ *
+ * Everything read from the region is checked before it is followed: pfns
+ * with slab_head(), links with slab_link_ok(), list walks bounded by the
+ * number of pages.  A list that fails a check is cut where it failed, so a
+ * corrupted region costs objects, never a wild write.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/atomic16.h"
+#include "common/slab.h"
+
+int
+slab_view_init(struct slab_view *v, void *base, uint32_t idx)
+{
+	const struct region_super *sb = base;
+	struct slab_cache_desc *d;
+	struct slab_geometry g;
+	uint64_t ext_bytes;
+
+	memset(v, 0, sizeof(*v));
+	if (idx >= SLAB_MAX_CACHES || sb->cache_table_off == 0)
+		return -EINVAL;
+	d = region_caches(base) + idx;
+	if (__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) != CACHE_LIVE)
+		return -ESTALE;
+	v->base = base;
+	v->nr_pages = sb->nr_pages;
+	v->nr_nodes = sb->nr_nodes;
+	v->nr_slots = sb->nr_cpu_slots;
+	v->index = idx;
+	v->gen = __atomic_load_n(&d->gen, __ATOMIC_ACQUIRE);
+	v->flags = d->flags;
+	v->geo = d->geo;
+	v->cpu_partial = d->cpu_partial;
+	v->desc = d;
+	v->pages = region_pages(base);
+	v->rnodes = region_nodes(base);
+
+	/* Trust nothing the descriptor says that we cannot recompute. */
+	if (slab_geometry(v->geo.size, d->req_align, v->flags, v->nr_slots,
+			  &g) != 0 ||
+	    memcmp(&g, &v->geo, sizeof(g)) != 0)
+		return -EUCLEAN;
+	if (d->nr_slots != v->nr_slots || d->nr_nodes != v->nr_nodes)
+		return -EUCLEAN;
+	ext_bytes = slab_ext_bytes(v->nr_nodes, v->nr_slots);
+	if (d->ext_off < sb->data_off || d->ext_off % REGION_PAGE_SIZE ||
+	    d->ext_off > sb->region_size ||
+	    ext_bytes > sb->region_size - d->ext_off ||
+	    d->slot_off != d->ext_off + (uint64_t)v->nr_nodes *
+						 sizeof(struct slab_node))
+		return -EUCLEAN;
+	if (v->cpu_partial == 0 || v->cpu_partial > 1024)
+		return -EUCLEAN;
+	v->slab_bytes = REGION_PAGE_SIZE << v->geo.order;
+	v->nodes = region_at(base, d->ext_off);
+	v->slots = region_at(base, d->slot_off);
+	return 0;
+}
+
+struct page_desc *
+slab_head(const struct slab_view *v, uint32_t pfn)
+{
+	struct page_desc *pd;
+
+	if (pfn >= v->nr_pages ||
+	    (uint64_t)pfn + (1u << v->geo.order) > v->nr_pages)
+		return NULL;
+	pd = &v->pages[pfn];
+	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
+	    pd->cache != v->index || pd->order != v->geo.order)
+		return NULL;
+	return pd;
+}
+
+int
+slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link)
+{
+	uint64_t off, first;
+
+	if (link == 0)
+		return 1;
+	off = (uint64_t)link - 1;
+	first = colour + v->geo.red_left;
+	if (off < first || off >= v->slab_bytes)
+		return 0;
+	off -= first;
+	return off % v->geo.stride == 0 && off / v->geo.stride < v->geo.objects;
+}
+
+int
+slab_cas(struct page_desc *pd, uint64_t old_f, uint64_t old_c, uint64_t new_f,
+	 uint64_t new_c)
+{
+	return cas16(&pd->freelist, old_f, old_c, new_f, new_c);
+}
+
+void
+slab_read(struct page_desc *pd, uint64_t *f, uint64_t *c)
+{
+	read16(&pd->freelist, f, c);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+int
+slab_lock_init(union slab_lock *l)
+{
+	pthread_mutexattr_t a;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = pthread_mutexattr_init(&a);
+	if (err)
+		return -err;
+	err = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!err)
+		err = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!err)
+		err = pthread_mutex_init(&l->m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -err;
+}
+
+static int
+lock_result(union slab_lock *l, int err, void (*repair)(void *), void *arg)
+{
+	if (err == EOWNERDEAD) {
+		/* The holder died: its state is ours to settle. */
+		if (repair)
+			repair(arg);
+		if (pthread_mutex_consistent(&l->m) != 0) {
+			pthread_mutex_unlock(&l->m);
+			return -ENOTRECOVERABLE;
+		}
+		return 0;
+	}
+	return -err;
+}
+
+int
+slab_lock(union slab_lock *l, void (*repair)(void *), void *arg)
+{
+	return lock_result(l, pthread_mutex_lock(&l->m), repair, arg);
+}
+
+int
+slab_trylock(union slab_lock *l, void (*repair)(void *), void *arg)
+{
+	return lock_result(l, pthread_mutex_trylock(&l->m), repair, arg);
+}
+
+void
+slab_unlock(union slab_lock *l)
+{
+	pthread_mutex_unlock(&l->m);
+}
+
+/* ---------------------------------------------------------------- lists */
+
+static int slab_is(const struct slab_view *v, uint32_t pfn, uint32_t kind,
+		   uint32_t index);
+
+/*
+ * Node partial list: doubly linked through page_desc next/prev, head and
+ * tail in struct slab_node.  Every member is SW_NODE(n); nr_partial is its
+ * length.  Called with node lock n held.
+ */
+static void
+node_link(const struct slab_view *v, uint32_t n, uint32_t pfn, int tail)
+{
+	struct slab_node *sn = &v->nodes[n];
+	struct page_desc *pd = &v->pages[pfn];
+
+	/* the heads are in shared memory: rebuild rather than follow junk */
+	if ((sn->partial_head != PFN_NONE && sn->partial_head >= v->nr_pages) ||
+	    (sn->partial_tail != PFN_NONE && sn->partial_tail >= v->nr_pages) ||
+	    (sn->partial_head == PFN_NONE) != (sn->partial_tail == PFN_NONE)) {
+		slab_node_rebuild(v, n);
+		if (slab_is(v, pfn, SW_NODE, n))
+			return;		/* the rebuild found it */
+	}
+
+	if (tail) {
+		pd->next = PFN_NONE;
+		pd->prev = sn->partial_tail;
+		if (sn->partial_tail != PFN_NONE)
+			v->pages[sn->partial_tail].next = pfn;
+		else
+			sn->partial_head = pfn;
+		sn->partial_tail = pfn;
+	} else {
+		pd->prev = PFN_NONE;
+		pd->next = sn->partial_head;
+		if (sn->partial_head != PFN_NONE)
+			v->pages[sn->partial_head].prev = pfn;
+		else
+			sn->partial_tail = pfn;
+		sn->partial_head = pfn;
+	}
+	sn->nr_partial++;
+}
+
+void
+slab_node_add(const struct slab_view *v, uint32_t n, uint32_t pfn)
+{
+	node_link(v, n, pfn, 0);
+}
+
+void
+slab_node_add_tail(const struct slab_view *v, uint32_t n, uint32_t pfn)
+{
+	node_link(v, n, pfn, 1);
+}
+
+void
+slab_node_del(const struct slab_view *v, uint32_t n, uint32_t pfn)
+{
+	struct slab_node *sn = &v->nodes[n];
+	struct page_desc *pd = &v->pages[pfn];
+	uint32_t next = pd->next, prev = pd->prev;
+
+	if (prev < v->nr_pages)
+		v->pages[prev].next = next;
+	else
+		sn->partial_head = next < v->nr_pages ? next : PFN_NONE;
+	if (next < v->nr_pages)
+		v->pages[next].prev = prev;
+	else
+		sn->partial_tail = prev < v->nr_pages ? prev : PFN_NONE;
+	pd->next = pd->prev = PFN_NONE;
+	if (sn->nr_partial > 0)
+		sn->nr_partial--;
+}
+
+/* Whether pfn is a slab head of v's cache whose where is (kind, index). */
+static int
+slab_is(const struct slab_view *v, uint32_t pfn, uint32_t kind, uint32_t index)
+{
+	uint64_t c;
+
+	if (slab_head(v, pfn) == NULL)
+		return 0;
+	c = __atomic_load_n(&v->pages[pfn].counters, __ATOMIC_ACQUIRE);
+	return sc_kind(c) == kind && sc_index(c) == index;
+}
+
+void
+slab_node_rebuild(const struct slab_view *v, uint32_t n)
+{
+	struct slab_node *sn = &v->nodes[n];
+	uint32_t pfn;
+
+	sn->partial_head = sn->partial_tail = PFN_NONE;
+	sn->nr_partial = 0;
+	for (pfn = 0; pfn < v->nr_pages; pfn++)
+		if (slab_is(v, pfn, SW_NODE, n))
+			node_link(v, n, pfn, 1);
+}
+
+int
+slab_move(const struct slab_view *v, uint32_t pfn, uint32_t kind,
+	  uint32_t index, uint32_t new_kind, uint32_t new_index)
+{
+	struct page_desc *pd = &v->pages[pfn];
+	uint64_t f, c;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != kind || sc_index(c) != index)
+			return -EAGAIN;
+		if (slab_cas(pd, f, c, f,
+			     sc_with_where(c, new_kind, new_index)))
+			return 0;
+	}
+}
+
+/*
+ * Walk the free list that starts at head in slab pfn: its length and last
+ * object, or -1 when a link fails its check (the list is then cut there:
+ * the bad link is replaced by the end, so what follows is lost, not
+ * followed).
+ */
+static long
+list_walk(const struct slab_view *v, uint32_t pfn, uint32_t head,
+	  uint32_t *tailp)
+{
+	uint64_t colour = v->pages[pfn].private_[0];
+	uint32_t link = head, last = 0;
+	long n = 0;
+
+	while (link != 0) {
+		if (!slab_link_ok(v, colour, link) ||
+		    n >= (long)v->geo.objects) {
+			if (last)
+				*slab_fp(v, slab_link_obj(v, pfn, last)) = 0;
+			else
+				return -1;
+			break;
+		}
+		last = link;
+		n++;
+		link = *slab_fp(v, slab_link_obj(v, pfn, link));
+	}
+	*tailp = last;
+	return n;
+}
+
+void
+slab_give_back(const struct slab_view *v, uint32_t pfn, uint32_t head,
+	       int fresh, int bump_tag)
+{
+	struct page_desc *pd = &v->pages[pfn];
+	uint32_t tail, *tfp;
+	uint64_t f, c, nc;
+	long n;
+
+	n = list_walk(v, pfn, head, &tail);
+	if (n <= 0)
+		return;
+	tfp = slab_fp(v, slab_link_obj(v, pfn, tail));
+	for (;;) {
+		slab_read(pd, &f, &c);
+		*tfp = sf_link(f);
+		nc = sc_with_inuse(c, sc_inuse(c) >= n ? sc_inuse(c) - n : 0);
+		if (fresh)
+			nc |= SC_FRESH;
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f) + !!bump_tag, head),
+			     nc))
+			return;
+	}
+}
+
+void
+slab_return_list(const struct slab_view *v, uint32_t k, uint32_t pfn,
+		 uint32_t head, int fresh)
+{
+	struct slab_slot *s = &v->slots[k];
+	uint64_t f, c;
+
+	slab_read(&v->pages[pfn], &f, &c);
+	rec_publish(&s->rec, fresh ? REC_DETACH_FRESH : REC_DETACH, pfn, head,
+		    sf_tag(f), s->rec.pid);
+	slab_give_back(v, pfn, head, fresh, 1);
+	__atomic_store_n(&s->rec.op, REC_NONE, __ATOMIC_RELEASE);
+}
+
+/*
+ * Settle slot k's record after its lock holder died (see struct slab_rec),
+ * then rebuild the CPU partial list: every SW_CPUP(k) slab, and every
+ * SW_SLOT(k) slab that the slot's word does not name (its holder had
+ * detached it and died before moving it on).
+ */
+void
+slab_slot_recover(const struct slab_view *v, uint32_t k)
+{
+	struct slab_slot *s = &v->slots[k];
+	struct slab_rec r = s->rec;
+	struct page_desc *pd;
+	uint32_t held = sw_pfn(__atomic_load_n(&s->word, __ATOMIC_ACQUIRE));
+	uint32_t pfn, tail = PFN_NONE;
+	uint64_t f, c;
+
+	if (r.op != REC_NONE && (pd = slab_head(v, r.slab)) != NULL) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != SW_SLOT || sc_index(c) != k ||
+		    held == r.slab) {
+			/* not ours any more, or installed: nothing in hand */
+		} else if ((r.op == REC_TAKE || r.op == REC_CTOR) &&
+			   sf_tag(f) != r.tag) {
+			/* taken, not installed: the list is whole */
+			slab_return_list(v, k, r.slab, r.head,
+					 r.op == REC_CTOR);
+		} else if ((r.op == REC_DETACH || r.op == REC_DETACH_FRESH) &&
+			   sf_tag(f) == r.tag) {
+			/* not yet given back */
+			slab_return_list(v, k, r.slab, r.head,
+					 r.op == REC_DETACH_FRESH);
+		}
+	}
+	__atomic_store_n(&s->rec.op, REC_NONE, __ATOMIC_RELEASE);
+	held = sw_pfn(__atomic_load_n(&s->word, __ATOMIC_ACQUIRE));
+
+	s->partial_head = PFN_NONE;
+	s->partial_nr = 0;
+	for (pfn = 0; pfn < v->nr_pages; pfn++) {
+		if (slab_head(v, pfn) == NULL)
+			continue;
+		if (pfn != held && slab_is(v, pfn, SW_SLOT, k))
+			slab_move(v, pfn, SW_SLOT, k, SW_CPUP, k);
+		if (!slab_is(v, pfn, SW_CPUP, k))
+			continue;
+		/* append, keeping the scan order */
+		v->pages[pfn].next = PFN_NONE;
+		if (tail == PFN_NONE)
+			s->partial_head = pfn;
+		else
+			v->pages[tail].next = pfn;
+		tail = pfn;
+		s->partial_nr++;
+	}
+	stat_inc(&s->stat[ST_RECOVER]);
+}
+
+/* ---------------------------------------------------------------- format */
+
+static void
+object_init(const struct slab_view *v, char *obj)
+{
+	const struct slab_geometry *g = &v->geo;
+
+	if ((v->flags & SLAB_F_POISON) && !(v->flags & SLAB_F_CTOR)) {
+		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
+		obj[g->object_size - 1] = (char)SLAB_POISON_END;
+	}
+	if (v->flags & SLAB_F_RED_ZONE) {
+		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
+		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
+	}
+	if (v->flags & SLAB_F_STORE_USER)
+		memset(obj + g->track_off, 0, sizeof(struct slab_track));
+}
+
+void
+slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
+	    int fresh)
+{
+	const struct slab_geometry *g = &v->geo;
+	struct page_desc *pd = &v->pages[pfn];
+	char *slab = v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT);
+	uint32_t i, first = colour_off + g->red_left;
+
+	for (i = 0; i < g->objects; i++) {
+		char *obj = slab + first + (uint64_t)i * g->stride;
+
+		object_init(v, obj);
+		*slab_fp(v, obj) = i + 1 < g->objects ?
+					   first + (i + 1) * g->stride + 1 : 0;
+	}
+	pd->private_[0] = colour_off;
+	pd->next = pd->prev = PFN_NONE;
+	__atomic_store_n(&pd->counters,
+			 sc_make(0, g->objects, SW_NONE, 0,
+				 fresh ? SC_FRESH : 0),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&pd->freelist, sf_make(0, first + 1),
+			 __ATOMIC_RELEASE);
+}

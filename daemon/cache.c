@@ -1,0 +1,1464 @@
+/*
+ * cache.c - slabd's cache manager: the region's cache table, the slabs the
+ * daemon makes and takes back, and the counts behind the Stats request.
+ *
+ * Everything here runs on the event-loop thread: the request handlers that
+ * dispatch.c calls, a 10 ms timer that keeps node partial lists stocked (as
+ * kswapd wakes at the low watermark) and, every hundredth tick, gives
+ * surplus empty slabs back; and the buddy allocator's reclaim hook.  It
+ * relies on these rows of DESIGN.md's "who may change what":
+ *
+ *	cache descriptors	written here only, before a cache is published
+ *				(release store of state = LIVE); gen rises on
+ *				destroy, while every node lock is held
+ *	buddy free lists	buddy_alloc()/buddy_free(), this thread only
+ *	a slab's {freelist,	slab_cas() only.  The daemon moves a slab
+ *	counters}		SW_NONE -> SW_NODE(n) (a fresh slab) and
+ *				SW_NODE(n) -> SW_DEAD (an empty one it frees),
+ *				each under node lock n, and frees SW_DEAD
+ *				slabs; it never touches a frozen slab
+ *	node partial lists	slab_node_add_tail()/slab_node_del() under
+ *				node lock n, taken with slab_trylock() only: a
+ *				request waits at most 20 ms (50 ms for destroy)
+ *				in short sleeps, the timer and the reclaim hook
+ *				not at all, so a client that holds a node lock
+ *				can delay slabd but never block it
+ *
+ * A cache's slot of the table (index i) owns an "ext block" from the buddy
+ * allocator, allocated the first time the index is used and never freed:
+ * its robust locks may be waited on by clients holding a stale handle.  It
+ * holds struct slab_node[nr_nodes] then struct slab_slot[nr_slots].  The
+ * daemon's own copy of every descriptor (struct cache_priv) is the truth;
+ * the region's copy is checked against it every second and rewritten when
+ * a client has scribbled on it.
+ *
+ * Per (cache, node) the daemon keeps (struct slab_node, written here):
+ *	stock_high = clamp(ceil(4096 / objects per slab), 2, 64) slabs, and
+ *		     no more than 1/256 of the node's pages (but >= 2 slabs)
+ *	stock_low  = max(1, stock_high / 4)
+ *	min_partial = clamp(ilog2(stride) / 2, 5, 10)	(SLUB's)
+ * The timer tops a node list up to stock_high when it holds fewer than
+ * stock_low slabs or a client set `want`, taking pages only from that node
+ * and only while the node keeps twice its low watermark free, and not for
+ * a second after the allocator had to reclaim, nor after a shrink until a
+ * client asks again.  Every second, empty slabs beyond max(min_partial,
+ * stock_high) are freed.  The reclaim hook frees every empty slab on every
+ * node list.
+ *
+ * Refill batches adapt per (cache, node): the first is stock_high minus
+ * the list's length (at least 1); a refill within 100 ms of the previous
+ * one doubles it, up to 1024 slabs or 1/16 of the node's free pages; a
+ * quiet second halves it.  Only the first slab of a batch may make the
+ * allocator reclaim or dip below a watermark.
+ *
+ * cpu_partial (the CPU partial list's length, in slabs) follows SLUB's
+ * set_cpu_partial(): 2, 6, 13 or 30 objects for objects of at least 4096,
+ * 1024, 256 or fewer bytes, doubled and turned into slabs, at least 2.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "daemon/buddy.h"
+#include "daemon/cache.h"
+#include "daemon/log.h"
+#include "daemon/slabd.h"
+
+#define TICK_US			10000u	/* stocking timer */
+#define RECLAIM_TICKS		100u	/* periodic reclaim: every second */
+#define REFILL_LOCK_MS		20u
+#define SHRINK_LOCK_MS		20u
+#define DESTROY_LOCK_MS		50u
+#define LOCK_NAP_NS		200000l	/* between two trylocks */
+#define BATCH_MAX		1024u
+#define BATCH_BURST_NS		100000000ull	/* refills closer: double */
+#define QUIET_NS		1000000000ull	/* no refill for this: halve */
+#define PRESSURE_NS		1000000000ull	/* no stocking after reclaim */
+#define STOCK_OBJECTS		4096u
+#define STOCK_MIN		2u
+#define STOCK_MAX		64u
+
+/* How far a daemon allocation may go into a node's free pages. */
+enum floor {
+	FLOOR_NONE,			/* what buddy_alloc() gives, reclaim too */
+	FLOOR_LOW,			/* this node, above its low watermark */
+	FLOOR_STOCK,			/* this node, above twice that */
+};
+
+static const struct {
+	const char *name;
+	uint32_t size;
+} general[CACHE_NR_GENERAL] = {
+	{ "kmalloc-8", 8 },	{ "kmalloc-16", 16 },	{ "kmalloc-32", 32 },
+	{ "kmalloc-64", 64 },	{ "kmalloc-96", 96 },	{ "kmalloc-128", 128 },
+	{ "kmalloc-192", 192 },	{ "kmalloc-256", 256 },	{ "kmalloc-512", 512 },
+	{ "kmalloc-1k", 1024 },	{ "kmalloc-2k", 2048 },	{ "kmalloc-4k", 4096 },
+	{ "kmalloc-8k", 8192 },
+};
+
+/* The daemon's own state of one (cache, node). */
+struct cnode_priv {
+	uint32_t stock_low, stock_high, min_partial;
+	uint32_t colour_next;
+	uint32_t batch;			/* refill batch (slabs); 0: unset */
+	uint64_t last_refill;		/* monotonic ns */
+	int paused;			/* shrunk: no stocking until asked */
+	/* formatted SW_NONE slabs whose node lock was busy: linked later */
+	uint32_t *pending;
+	uint32_t nr_pending, cap_pending;
+};
+
+/* The daemon's own copy of one table index: the truth. */
+struct cache_priv {
+	uint32_t state;			/* CACHE_FREE or CACHE_LIVE */
+	uint32_t gen;
+	int ext_ready;
+	uint32_t ext_pfn;
+	uint32_t ext_order;
+	char name[SLAB_NAME_MAX];
+	uint32_t size, align, flags;
+	uint32_t cpu_partial;
+	uint64_t created;
+	struct slab_geometry geo;
+	struct slab_view view;		/* valid while LIVE */
+	struct cnode_priv *node;	/* [nr_nodes] */
+};
+
+/* One cell of the census: a (cache, node). */
+struct census_cell {
+	uint64_t slabs, objects, inuse;
+};
+
+struct cache_mgr {
+	struct slabd *d;
+	char *base;
+	uint32_t nr_nodes, nr_slots, nr_pages;
+	/* node areas as formatted: not re-read from the region */
+	uint32_t node_first[REGION_MAX_NODES];
+	uint32_t node_pages[REGION_MAX_NODES];
+	struct cache_priv cache[SLAB_MAX_CACHES];
+	struct event *timer;
+	uint64_t ticks;
+	uint64_t pressure_until;	/* monotonic ns */
+	uint32_t pfns[BATCH_MAX];	/* a refill's new slabs */
+	struct census_cell *census;	/* [SLAB_MAX_CACHES][nr_nodes] */
+	int warned_unrecoverable;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Say why into a buffer; returns err for `return why_err(...)`. */
+__attribute__((format(printf, 4, 5))) static int
+why_err(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* A name from the socket, safe to print: at most 64 printable bytes. */
+static const char *
+printable(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 4 < len && i < 64; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (s[i] != '\0')
+		buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+	buf[i] = '\0';
+	return buf;
+}
+
+static uint32_t
+ilog2_u32(uint32_t x)
+{
+	return x ? 31 - (uint32_t)__builtin_clz(x) : 0;
+}
+
+/* The node area of pfn as formatted, or -1. */
+static int
+pfn_node(const struct cache_mgr *m, uint32_t pfn)
+{
+	uint32_t n;
+
+	for (n = 0; n < m->nr_nodes; n++)
+		if (pfn >= m->node_first[n] &&
+		    pfn - m->node_first[n] < m->node_pages[n])
+			return (int)n;
+	return -1;
+}
+
+/* Pages to skip from a descriptor while walking a node area. */
+static uint32_t
+block_step(const struct page_desc *pd)
+{
+	if ((pd->flags & (PG_HEAD | PG_BUDDY)) && pd->order <= REGION_MAX_ORDER)
+		return 1u << pd->order;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- locks */
+
+struct node_fix {
+	const struct cache_priv *cp;
+	uint32_t n;
+};
+
+/* Repair after a node lock holder died: lists are derived data. */
+static void
+node_repair(void *arg)
+{
+	const struct node_fix *f = arg;
+
+	log_notice("cache %s: the holder of node %u's lock died; rebuilding "
+		   "the node's partial list", f->cp->name, f->n);
+	slab_node_rebuild(&f->cp->view, f->n);
+}
+
+/*
+ * Take node lock n of cp with slab_trylock(), retrying in short naps for
+ * at most wait_ms (0: one try).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
+ */
+static int
+node_lock(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+	  unsigned int wait_ms)
+{
+	struct node_fix fix = { cp, n };
+	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
+	struct timespec nap = { 0, LOCK_NAP_NS };
+	int r;
+
+	for (;;) {
+		r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
+		if (r == 0)
+			return 0;
+		if (r != -EBUSY) {
+			if (!m->warned_unrecoverable) {
+				m->warned_unrecoverable = 1;
+				log_err("cache %s: node %u's lock is not "
+					"recoverable: %s", cp->name, n,
+					strerror(-r));
+			}
+			return -ENOTRECOVERABLE;
+		}
+		if (wait_ms == 0 || now_ns() >= end)
+			return -EAGAIN;
+		nanosleep(&nap, NULL);
+	}
+}
+
+static void
+node_unlock(const struct cache_priv *cp, uint32_t n)
+{
+	slab_unlock(&cp->view.nodes[n].lock);
+}
+
+/* ---------------------------------------------------------------- slabs */
+
+/*
+ * Make one slab of cache idx: a block from the buddy allocator as floor
+ * allows, every page's cache set, formatted (SW_NONE, inuse 0, coloured
+ * by the node's turn).  Returns the node it landed on, or -ENOMEM.
+ */
+static int
+slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
+	 uint32_t *pfnp)
+{
+	struct cache_priv *cp = &m->cache[idx];
+	struct buddy *b = &m->d->buddy;
+	const struct slab_view *v = &cp->view;
+	uint32_t order = cp->geo.order, pfn, i, colour;
+	unsigned int flags = PG_SLAB;
+	buddy_reclaim_fn saved = b->reclaim;
+	struct page_desc *pd;
+	int r, nid;
+
+	if (floor != FLOOR_NONE) {
+		const struct region_node *rn = &b->nodes[node];
+		uint64_t keep = rn->low_pages * (floor == FLOOR_STOCK ? 2 : 1);
+
+		if (rn->free_pages < keep + (1u << order))
+			return -ENOMEM;
+		flags |= BUDDY_THISNODE;
+		b->reclaim = NULL;	/* no reclaim for a batch's extras */
+	}
+	r = buddy_alloc(b, order, (int)node, flags, &pfn);
+	b->reclaim = saved;
+	if (r < 0)
+		return r;
+	nid = pfn_node(m, pfn);
+	if (nid < 0) {
+		/* cannot happen: buddy blocks lie in node areas */
+		buddy_free(b, pfn, order);
+		return -ENOMEM;
+	}
+	pd = &m->d->buddy.pages[pfn];
+	__atomic_store_n(&pd->counters, 0, __ATOMIC_RELAXED);
+	for (i = 0; i < 1u << order; i++) {
+		if (i > 0) {
+			pd[i].freelist = 0;
+			pd[i].counters = 0;
+		}
+		pd[i].private_[0] = 0;
+		pd[i].private_[1] = 0;
+		pd[i].cache = idx;
+	}
+	pd->owner_pid = 0;
+	colour = (cp->node[nid].colour_next++ % cp->geo.colours) *
+		 cp->geo.colour_step;
+	slab_format(v, pfn, colour, !!(cp->flags & SLAB_F_CTOR));
+	v->nodes[nid].stat_slabs_alloc++;
+	*pfnp = pfn;
+	return nid;
+}
+
+static uint32_t slab_kill(struct cache_mgr *m, const struct cache_priv *cp,
+			  uint32_t pfn, uint32_t kind, uint32_t index);
+
+/*
+ * Link a fresh SW_NONE slab on node n's list; node lock n is held.  A slab
+ * that is no longer SW_NONE (a client scribbled on it) is given back if
+ * it is still empty, else left alone.
+ */
+static int
+slab_link(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+	  uint32_t pfn)
+{
+	const struct slab_view *v = &cp->view;
+
+	if (slab_head(v, pfn) == NULL)
+		return -EINVAL;
+	if (slab_move(v, pfn, SW_NONE, 0, SW_NODE, n) < 0) {
+		uint64_t f, c;
+
+		slab_read(&v->pages[pfn], &f, &c);
+		if (!sc_frozen(c) && sc_kind(c) != SW_NODE)
+			slab_kill(m, cp, pfn, sc_kind(c), sc_index(c));
+		return -EAGAIN;
+	}
+	slab_node_add_tail(v, n, pfn);
+	return 0;
+}
+
+/*
+ * Free the empty slab at pfn if its where is still (kind, index): CAS it to
+ * SW_DEAD (a failed CAS means a client freed into it or took it: leave
+ * it), unlink it if it is on node index's list (whose lock the caller
+ * holds), clear its descriptors and give the block back.  Returns the
+ * pages freed, 0 if it was left.
+ */
+static uint32_t
+slab_kill(struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn,
+	  uint32_t kind, uint32_t index)
+{
+	const struct slab_view *v = &cp->view;
+	struct page_desc *pd = slab_head(v, pfn);
+	uint32_t order = cp->geo.order, i;
+	uint64_t f, c, dead;
+	int nid, r;
+
+	if (pd == NULL)
+		return 0;
+	slab_read(pd, &f, &c);
+	if (sc_inuse(c) != 0 || sc_kind(c) != kind || sc_index(c) != index)
+		return 0;
+	dead = sc_with_where(c, SW_DEAD, 0);
+	if (!slab_cas(pd, f, c, f, dead))
+		return 0;
+	if (kind == SW_NODE && index < m->nr_nodes)
+		slab_node_del(v, index, pfn);
+	slab_cas(pd, f, dead, 0, 0);
+	for (i = 0; i < 1u << order; i++) {
+		pd[i].cache = 0;
+		pd[i].private_[0] = 0;
+		pd[i].private_[1] = 0;
+	}
+	nid = pfn_node(m, pfn);
+	r = buddy_free(&m->d->buddy, pfn, order);
+	if (r < 0) {
+		log_err("cache %s: cannot free the slab at pfn %u: %s",
+			cp->name, pfn, strerror(-r));
+		return 0;
+	}
+	if (nid >= 0)
+		v->nodes[nid].stat_slabs_free++;
+	return 1u << order;
+}
+
+/*
+ * Free empty slabs on node n's list while it holds more than keep slabs;
+ * node lock n is held.  A link that leads nowhere valid ends the walk and
+ * the list is rebuilt from the slabs' `where`.  Returns the pages freed.
+ */
+static uint64_t
+node_reclaim(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+	     uint32_t keep)
+{
+	const struct slab_view *v = &cp->view;
+	struct slab_node *sn = &v->nodes[n];
+	uint32_t pfn = sn->partial_head, steps = 0;
+	uint64_t pages = 0;
+
+	while (pfn != PFN_NONE && sn->nr_partial > keep) {
+		uint32_t next;
+
+		if (++steps > v->nr_pages || slab_head(v, pfn) == NULL) {
+			log_warn("cache %s: node %u's partial list is damaged "
+				 "at pfn %u; rebuilding it", cp->name, n, pfn);
+			slab_node_rebuild(v, n);
+			break;
+		}
+		next = v->pages[pfn].next;
+		pages += slab_kill(m, cp, pfn, SW_NODE, n);
+		pfn = next;
+	}
+	return pages;
+}
+
+/* ---------------------------------------------------------------- pending */
+
+static void
+pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	    const uint32_t *pfns, uint32_t nr)
+{
+	struct cnode_priv *np = &cp->node[n];
+	uint32_t i;
+
+	if (np->nr_pending + nr > np->cap_pending) {
+		uint32_t cap = np->nr_pending + nr + 16;
+		uint32_t *p = realloc(np->pending, cap * sizeof(*p));
+
+		if (p == NULL) {
+			/* no room to remember them: give them back now */
+			for (i = 0; i < nr; i++)
+				slab_kill(m, cp, pfns[i], SW_NONE, 0);
+			return;
+		}
+		np->pending = p;
+		np->cap_pending = cap;
+	}
+	memcpy(np->pending + np->nr_pending, pfns, nr * sizeof(*pfns));
+	np->nr_pending += nr;
+}
+
+/* Link the pending slabs of cp whose node lock is free now. */
+static void
+pending_flush(struct cache_mgr *m, struct cache_priv *cp)
+{
+	uint32_t n, i;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		struct cnode_priv *np = &cp->node[n];
+
+		if (np->nr_pending == 0 || node_lock(m, cp, n, 0) < 0)
+			continue;
+		for (i = 0; i < np->nr_pending; i++)
+			if (slab_link(m, cp, n, np->pending[i]) < 0)
+				log_warn("cache %s: pending slab at pfn %u "
+					 "changed under slabd; dropped",
+					 cp->name, np->pending[i]);
+		np->nr_pending = 0;
+		node_unlock(cp, n);
+	}
+}
+
+/* Free every pending slab of cp; returns the pages freed. */
+static uint64_t
+pending_kill(struct cache_mgr *m, struct cache_priv *cp)
+{
+	uint64_t pages = 0;
+	uint32_t n, i;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		struct cnode_priv *np = &cp->node[n];
+
+		for (i = 0; i < np->nr_pending; i++)
+			pages += slab_kill(m, cp, np->pending[i], SW_NONE, 0);
+		np->nr_pending = 0;
+	}
+	return pages;
+}
+
+/* ---------------------------------------------------------------- table */
+
+/* Write cp's descriptor into the region, all but state and gen. */
+static void
+desc_write(struct cache_mgr *m, uint32_t idx)
+{
+	const struct cache_priv *cp = &m->cache[idx];
+	struct slab_cache_desc *dsc = region_caches(m->base) + idx;
+	uint64_t ext_off = (uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT;
+
+	memset(dsc->name, 0, sizeof(dsc->name));
+	memcpy(dsc->name, cp->name, strlen(cp->name));
+	dsc->flags = cp->flags;
+	dsc->req_align = cp->align;
+	dsc->geo = cp->geo;
+	dsc->cpu_partial = cp->cpu_partial;
+	dsc->nr_slots = m->nr_slots;
+	dsc->nr_nodes = m->nr_nodes;
+	dsc->ext_order = cp->ext_order;
+	dsc->ext_off = ext_off;
+	dsc->slot_off = ext_off + (uint64_t)m->nr_nodes *
+					  sizeof(struct slab_node);
+	dsc->created = cp->created;
+	memset(dsc->reserved, 0, sizeof(dsc->reserved));
+}
+
+/*
+ * Check the region's descriptor of LIVE cache idx against the daemon's
+ * copy and rewrite it if a client scribbled on it.
+ */
+static void
+desc_check(struct cache_mgr *m, uint32_t idx)
+{
+	struct cache_priv *cp = &m->cache[idx];
+	struct slab_cache_desc *dsc = region_caches(m->base) + idx;
+	struct slab_view v;
+
+	if (slab_view_init(&v, m->base, idx) == 0 && v.gen == cp->gen &&
+	    v.flags == cp->flags && v.nodes == cp->view.nodes &&
+	    v.slots == cp->view.slots && v.cpu_partial == cp->cpu_partial &&
+	    memcmp(&v.geo, &cp->geo, sizeof(v.geo)) == 0 &&
+	    strncmp(dsc->name, cp->name, sizeof(dsc->name)) == 0)
+		return;
+	log_warn("cache %s: its descriptor in the region was overwritten; "
+		 "restoring it", cp->name);
+	desc_write(m, idx);
+	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
+	__atomic_store_n(&dsc->state, CACHE_LIVE, __ATOMIC_RELEASE);
+}
+
+/* Allocate and initialise the ext block of a table index, once. */
+static int
+ext_alloc(struct cache_mgr *m, struct cache_priv *cp)
+{
+	uint64_t bytes = slab_ext_bytes(m->nr_nodes, m->nr_slots);
+	struct slab_node *nodes;
+	struct slab_slot *slots;
+	uint32_t order = 0, pfn, i;
+	int r;
+
+	while (((uint64_t)REGION_PAGE_SIZE << order) < bytes)
+		order++;
+	if (order > REGION_MAX_ORDER)
+		return -ENOMEM;
+	r = buddy_alloc(&m->d->buddy, order, -1, 0, &pfn);
+	if (r < 0)
+		return r;
+	memset(m->base + ((uint64_t)pfn << REGION_PAGE_SHIFT), 0,
+	       (size_t)REGION_PAGE_SIZE << order);
+	nodes = (struct slab_node *)(m->base +
+				     ((uint64_t)pfn << REGION_PAGE_SHIFT));
+	slots = (struct slab_slot *)(nodes + m->nr_nodes);
+	for (i = 0; i < m->nr_nodes && r == 0; i++)
+		r = slab_lock_init(&nodes[i].lock);
+	for (i = 0; i < m->nr_slots && r == 0; i++)
+		r = slab_lock_init(&slots[i].lock);
+	if (r < 0) {
+		buddy_free(&m->d->buddy, pfn, order);
+		return r;
+	}
+	cp->ext_pfn = pfn;
+	cp->ext_order = order;
+	cp->ext_ready = 1;
+	return 0;
+}
+
+/*
+ * Make the ext block of cp like new, keeping its locks (a stale client may
+ * be waiting on one).  Slot tids keep rising, so that a stale client's
+ * 16-byte CAS on a slot fails.
+ */
+static void
+ext_reset(struct cache_mgr *m, struct cache_priv *cp)
+{
+	struct slab_node *nodes = (struct slab_node *)(m->base +
+		((uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT));
+	struct slab_slot *slots = (struct slab_slot *)(nodes + m->nr_nodes);
+	uint32_t i;
+
+	for (i = 0; i < m->nr_nodes; i++) {
+		struct slab_node *sn = &nodes[i];
+		struct cnode_priv *np = &cp->node[i];
+
+		sn->partial_head = PFN_NONE;
+		sn->partial_tail = PFN_NONE;
+		sn->nr_partial = 0;
+		sn->colour_next = 0;
+		sn->stock_low = np->stock_low;
+		sn->stock_high = np->stock_high;
+		sn->min_partial = np->min_partial;
+		sn->want = 0;
+		sn->stat_slabs_alloc = 0;
+		sn->stat_slabs_free = 0;
+		sn->stat_refills = 0;
+		memset(sn->reserved, 0, sizeof(sn->reserved));
+	}
+	for (i = 0; i < m->nr_slots; i++) {
+		struct slab_slot *s = &slots[i];
+
+		__atomic_store_n(&s->word, SLOT_NO_SLAB, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->tid, s->tid + 1, __ATOMIC_RELAXED);
+		memset(s->stat_fast, 0, sizeof(s->stat_fast));
+		memset(s->reserved0, 0, sizeof(s->reserved0));
+		s->partial_head = PFN_NONE;
+		s->partial_nr = 0;
+		memset(&s->rec, 0, sizeof(s->rec));
+		memset(s->stat, 0, sizeof(s->stat));
+	}
+}
+
+/* Stocking targets and cpu_partial of cp (see the file's comment). */
+static void
+cache_tune(struct cache_mgr *m, struct cache_priv *cp)
+{
+	const struct slab_geometry *g = &cp->geo;
+	uint32_t objs = g->objects ? g->objects : 1, n, nr_objects;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		struct cnode_priv *np = &cp->node[n];
+		uint32_t high = (STOCK_OBJECTS + objs - 1) / objs;
+		uint32_t limit = (m->node_pages[n] / 256) >> g->order;
+
+		if (high > STOCK_MAX)
+			high = STOCK_MAX;
+		if (high > limit)
+			high = limit;
+		if (high < STOCK_MIN)
+			high = STOCK_MIN;
+		np->stock_high = high;
+		np->stock_low = high / 4 ? high / 4 : 1;
+		np->min_partial = ilog2_u32(g->stride) / 2;
+		if (np->min_partial < 5)
+			np->min_partial = 5;
+		if (np->min_partial > 10)
+			np->min_partial = 10;
+		np->colour_next = 0;
+		np->batch = 0;
+		np->last_refill = 0;
+		np->paused = 0;
+		np->nr_pending = 0;
+	}
+	if (g->object_size >= REGION_PAGE_SIZE)
+		nr_objects = 2;
+	else if (g->object_size >= 1024)
+		nr_objects = 6;
+	else if (g->object_size >= 256)
+		nr_objects = 13;
+	else
+		nr_objects = 30;
+	cp->cpu_partial = (nr_objects * 2 + objs - 1) / objs;
+	if (cp->cpu_partial < 2)
+		cp->cpu_partial = 2;
+}
+
+/*
+ * Create cache `name` at index want (or the lowest free index if want is
+ * -1), or attach to a LIVE one of that name.  Arguments are checked here
+ * except the name and the client-visible flag set.
+ */
+static int
+do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
+	  uint32_t flags, int want, struct cache_ref *ref, int *created,
+	  char *why, size_t len)
+{
+	struct slab_geometry g;
+	struct cache_priv *cp;
+	int idx = -1, r;
+	uint32_t i;
+
+	*created = 0;
+	if (size == 0)
+		return why_err(why, len, -EINVAL, "size 0: objects must have "
+			       "at least one byte");
+	if (align > REGION_PAGE_SIZE || (align & (align - 1)) != 0)
+		return why_err(why, len, -EINVAL, "align %" PRIu64 " is not 0 "
+			       "or a power of two up to %u", align,
+			       REGION_PAGE_SIZE);
+	if (size > UINT32_MAX ||
+	    slab_geometry((uint32_t)size, (uint32_t)align, flags, m->nr_slots,
+			  &g) != 0)
+		return why_err(why, len, -EINVAL, "objects of %" PRIu64
+			       " bytes do not fit the largest slab (%u KiB)",
+			       size, (REGION_PAGE_SIZE << REGION_MAX_ORDER) >>
+			       10);
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		cp = &m->cache[i];
+		if (cp->state != CACHE_LIVE || strcmp(cp->name, name) != 0)
+			continue;
+		if (cp->size != size || cp->align != align ||
+		    cp->flags != flags)
+			return why_err(why, len, -EEXIST, "cache '%s' exists "
+				       "with size %u, align %u, flags %#x "
+				       "(asked: size %" PRIu64 ", align %"
+				       PRIu64 ", flags %#x)", name, cp->size,
+				       cp->align, cp->flags, size, align,
+				       flags);
+		ref->index = i;
+		ref->gen = cp->gen;
+		return 0;
+	}
+	if (want >= 0) {
+		idx = m->cache[want].state == CACHE_FREE ? want : -1;
+	} else {
+		for (i = 0; i < SLAB_MAX_CACHES && idx < 0; i++)
+			if (m->cache[i].state == CACHE_FREE)
+				idx = (int)i;
+	}
+	if (idx < 0)
+		return why_err(why, len, -ENOSPC, "the cache table is full "
+			       "(%u caches)", SLAB_MAX_CACHES);
+	cp = &m->cache[idx];
+	if (!cp->ext_ready) {
+		r = ext_alloc(m, cp);
+		if (r < 0)
+			return why_err(why, len, r == -ENOMEM ? -ENOMEM : r,
+				       "no free pages for the cache's per-node "
+				       "and per-CPU block (%" PRIu64 " bytes)",
+				       slab_ext_bytes(m->nr_nodes,
+						      m->nr_slots));
+	}
+	snprintf(cp->name, sizeof(cp->name), "%s", name);
+	cp->size = (uint32_t)size;
+	cp->align = (uint32_t)align;
+	cp->flags = flags;
+	cp->geo = g;
+	cp->created = (uint64_t)time(NULL);
+	cache_tune(m, cp);
+	ext_reset(m, cp);
+	desc_write(m, (uint32_t)idx);
+	{
+		struct slab_cache_desc *dsc = region_caches(m->base) + idx;
+
+		__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELAXED);
+		/* publish: everything above is visible before LIVE */
+		__atomic_store_n(&dsc->state, CACHE_LIVE, __ATOMIC_RELEASE);
+	}
+	r = slab_view_init(&cp->view, m->base, (uint32_t)idx);
+	if (r < 0) {
+		/* our own descriptor fails the shared check: a bug */
+		__atomic_store_n(&region_caches(m->base)[idx].state,
+				 CACHE_FREE, __ATOMIC_RELEASE);
+		log_err("cache %s: slab_view_init refuses the descriptor slabd "
+			"wrote: %s", name, strerror(-r));
+		return why_err(why, len, -EUCLEAN, "internal error: the new "
+			       "descriptor of cache '%s' does not check", name);
+	}
+	cp->state = CACHE_LIVE;
+	*created = 1;
+	ref->index = (uint32_t)idx;
+	ref->gen = cp->gen;
+	log_msg((flags & SLAB_F_GENERAL) ? LOG_DEBUG : LOG_INFO,
+		"cache %s created at index %d: size %u, align %u, flags %#x; "
+		"stride %u, order %u, %u objects per slab, %u colours", name,
+		idx, cp->size, g.align, flags, g.stride, g.order, g.objects,
+		g.colours);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- stock */
+
+/*
+ * Top node n of LIVE cache idx up to stock_high when it is low or a client
+ * asked (want), unless paused.  force: at start-up (no pressure check).
+ * Returns the slabs added.
+ */
+static uint32_t
+node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
+{
+	struct cache_priv *cp = &m->cache[idx];
+	struct cnode_priv *np = &cp->node[n];
+	struct slab_node *sn = &cp->view.nodes[n];
+	uint32_t want = 0, nr, added = 0;
+
+	if (__atomic_load_n(&sn->want, __ATOMIC_RELAXED) != 0)
+		want = __atomic_exchange_n(&sn->want, 0, __ATOMIC_ACQ_REL);
+	if (want)
+		np->paused = 0;
+	nr = __atomic_load_n(&sn->nr_partial, __ATOMIC_RELAXED);
+	if (!force && !want && (np->paused || nr >= np->stock_low))
+		return 0;
+	if (!force && now_ns() < m->pressure_until)
+		return 0;
+	if (node_lock(m, cp, n, 0) < 0) {
+		if (want)	/* try again on the next tick */
+			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	while (sn->nr_partial < np->stock_high) {
+		uint32_t pfn;
+
+		if (slab_new(m, idx, n, FLOOR_STOCK, &pfn) < 0)
+			break;
+		if (slab_link(m, cp, n, pfn) < 0)
+			break;
+		added++;
+	}
+	node_unlock(cp, n);
+	return added;
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cache_mgr *m = arg;
+	uint64_t now;
+	uint32_t i, n;
+
+	(void)fd;
+	(void)what;
+	m->ticks++;
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct cache_priv *cp = &m->cache[i];
+
+		if (cp->state != CACHE_LIVE)
+			continue;
+		pending_flush(m, cp);
+		for (n = 0; n < m->nr_nodes; n++)
+			node_stock(m, i, n, 0);
+	}
+	if (m->ticks % RECLAIM_TICKS != 0)
+		return;
+
+	/* once a second: check descriptors, adapt batches, reclaim */
+	now = now_ns();
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct cache_priv *cp = &m->cache[i];
+
+		if (cp->state != CACHE_LIVE)
+			continue;
+		desc_check(m, i);
+		for (n = 0; n < m->nr_nodes; n++) {
+			struct cnode_priv *np = &cp->node[n];
+			uint32_t keep = np->min_partial > np->stock_high ?
+					np->min_partial : np->stock_high;
+
+			if (np->batch && now - np->last_refill >= QUIET_NS)
+				np->batch /= 2;
+			if (node_lock(m, cp, n, 0) < 0)
+				continue;
+			node_reclaim(m, cp, n, keep);
+			node_unlock(cp, n);
+		}
+	}
+}
+
+/*
+ * The buddy allocator's slow path: give back every empty slab on every
+ * node list and every pending slab, skipping busy node locks, and pause
+ * background stocking for a second.
+ */
+static uint64_t
+reclaim_hook(struct buddy *b, int node, unsigned int order, void *arg)
+{
+	struct cache_mgr *m = arg;
+	uint64_t pages = 0;
+	uint32_t i, n;
+
+	(void)b;
+	m->pressure_until = now_ns() + PRESSURE_NS;
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct cache_priv *cp = &m->cache[i];
+
+		if (cp->state != CACHE_LIVE)
+			continue;
+		pages += pending_kill(m, cp);
+		for (n = 0; n < m->nr_nodes; n++) {
+			if (node_lock(m, cp, n, 0) < 0)
+				continue;
+			pages += node_reclaim(m, cp, n, 0);
+			node_unlock(cp, n);
+		}
+	}
+	if (pages > 0)
+		log_debug("reclaim for an order-%u block on node %d: %" PRIu64
+			  " pages of empty slabs given back", order, node,
+			  pages);
+	return pages;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+int
+cache_init(struct slabd *d, char *err, size_t len)
+{
+	struct region_super *sb = d->map.base;
+	const struct region_node *rn = region_nodes(sb);
+	struct cache_mgr *m;
+	uint64_t kib = 0;
+	uint32_t i, n, slabs = 0;
+
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		snprintf(err, len, "out of memory for the cache manager");
+		return -1;
+	}
+	m->d = d;
+	m->base = d->map.base;
+	m->nr_nodes = sb->nr_nodes;
+	m->nr_slots = sb->nr_cpu_slots;
+	m->nr_pages = sb->nr_pages;
+	for (n = 0; n < m->nr_nodes; n++) {
+		m->node_first[n] = rn[n].first_pfn;
+		m->node_pages[n] = rn[n].nr_pages;
+	}
+	m->census = calloc((size_t)SLAB_MAX_CACHES * m->nr_nodes,
+			   sizeof(*m->census));
+	for (i = 0; i < SLAB_MAX_CACHES && m->census != NULL; i++) {
+		m->cache[i].node = calloc(m->nr_nodes,
+					  sizeof(*m->cache[i].node));
+		if (m->cache[i].node == NULL)
+			break;
+	}
+	d->caches = m;
+	if (m->census == NULL || i < SLAB_MAX_CACHES) {
+		snprintf(err, len, "out of memory for the cache manager");
+		cache_exit(d);
+		return -1;
+	}
+	/* memory.c zeroed the table: every index FREE, generation 0 */
+	for (i = 0; i < CACHE_NR_GENERAL; i++) {
+		struct cache_ref ref;
+		char why[256];
+		int created;
+
+		if (do_create(m, general[i].name, general[i].size, 0,
+			      SLAB_F_GENERAL, (int)i, &ref, &created, why,
+			      sizeof(why)) < 0) {
+			snprintf(err, len, "cannot create the general cache "
+				 "%s: %s", general[i].name, why);
+			cache_exit(d);
+			return -1;
+		}
+		for (n = 0; n < m->nr_nodes; n++) {
+			uint32_t k = node_stock(m, i, n, 1);
+
+			slabs += k;
+			kib += (uint64_t)k * (REGION_PAGE_SIZE >> 10)
+			       << m->cache[i].geo.order;
+		}
+	}
+	d->buddy.reclaim = reclaim_hook;
+	d->buddy.reclaim_arg = m;
+	log_info("general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
+		 "(%" PRIu64 " KiB) stocked over %u node(s)", slabs, kib,
+		 m->nr_nodes);
+	return 0;
+}
+
+int
+cache_start(struct slabd *d, struct event_base *base, char *err, size_t len)
+{
+	struct cache_mgr *m = d->caches;
+	struct timeval tv = { 0, TICK_US };
+
+	m->timer = event_new(base, -1, EV_PERSIST, tick_cb, m);
+	if (m->timer == NULL || event_add(m->timer, &tv) < 0) {
+		snprintf(err, len, "cannot arm the cache manager's timer");
+		return -1;
+	}
+	return 0;
+}
+
+void
+cache_exit(struct slabd *d)
+{
+	struct cache_mgr *m = d->caches;
+	uint32_t i, n;
+
+	if (m == NULL)
+		return;
+	if (d->buddy.reclaim_arg == m) {
+		d->buddy.reclaim = NULL;
+		d->buddy.reclaim_arg = NULL;
+	}
+	if (m->timer != NULL)
+		event_free(m->timer);
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		if (m->cache[i].node == NULL)
+			continue;
+		for (n = 0; n < m->nr_nodes; n++)
+			free(m->cache[i].node[n].pending);
+		free(m->cache[i].node);
+	}
+	free(m->census);
+	free(m);
+	d->caches = NULL;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Check a client's {index, gen}: the LIVE cache, or an error. */
+static struct cache_priv *
+cache_get(struct cache_mgr *m, uint32_t index, uint32_t gen, int *err,
+	  char *why, size_t len)
+{
+	struct cache_priv *cp;
+
+	if (index >= SLAB_MAX_CACHES) {
+		*err = why_err(why, len, -EINVAL, "cache index %u is outside "
+			       "the cache table (%u entries)", index,
+			       SLAB_MAX_CACHES);
+		return NULL;
+	}
+	cp = &m->cache[index];
+	if (cp->state != CACHE_LIVE) {
+		*err = why_err(why, len, -ESTALE, "no live cache at index %u "
+			       "(destroyed, or never created)", index);
+		return NULL;
+	}
+	if (cp->gen != gen) {
+		*err = why_err(why, len, -ESTALE, "cache index %u holds %s "
+			       "generation %u, not generation %u: the handle "
+			       "names a destroyed cache", index, cp->name,
+			       cp->gen, gen);
+		return NULL;
+	}
+	return cp;
+}
+
+int
+cache_create(struct slabd *d, const char *name, uint64_t size, uint64_t align,
+	     uint32_t flags, struct cache_ref *ref, int *created, char *why,
+	     size_t len)
+{
+	char buf[80];
+
+	*created = 0;
+	if (!slab_name_ok(name))
+		return why_err(why, len, -EINVAL, "cache name '%s' is not 1 "
+			       "to %u bytes of [A-Za-z0-9_.:-]",
+			       printable(name, buf, sizeof(buf)),
+			       SLAB_NAME_MAX - 1);
+	if (flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR))
+		return why_err(why, len, -EINVAL, "flags %#x: unknown bits "
+			       "%#x (known: SLAB_HWCACHE_ALIGN, SLAB_POISON, "
+			       "SLAB_RED_ZONE, SLAB_STORE_USER and the "
+			       "constructor bit %#x)", flags,
+			       flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR),
+			       SLAB_F_CTOR);
+	return do_create(d->caches, name, size, align, flags, -1, ref,
+			 created, why, len);
+}
+
+int
+cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
+	     char *why, size_t len)
+{
+	char buf[80];
+	int idx;
+
+	if (!slab_name_ok(name))
+		return why_err(why, len, -EINVAL, "cache name '%s' is not 1 "
+			       "to %u bytes of [A-Za-z0-9_.:-]",
+			       printable(name, buf, sizeof(buf)),
+			       SLAB_NAME_MAX - 1);
+	idx = cache_find(d, name);
+	if (idx < 0)
+		return why_err(why, len, -ENOENT, "no cache called '%s'",
+			       name);
+	ref->index = (uint32_t)idx;
+	ref->gen = d->caches->cache[idx].gen;
+	return 0;
+}
+
+int
+cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
+	     uint32_t *slabs, uint32_t *landed, char *why, size_t len)
+{
+	struct cache_mgr *m = d->caches;
+	struct cache_priv *cp;
+	struct cnode_priv *np;
+	uint32_t nr, base, cap, batch, made, linked = 0, i, order;
+	uint64_t now, free_pages;
+	int err, home, r;
+
+	*slabs = 0;
+	*landed = node;
+	cp = cache_get(m, index, gen, &err, why, len);
+	if (cp == NULL)
+		return err;
+	if (node >= m->nr_nodes)
+		return why_err(why, len, -EINVAL, "node %u does not exist "
+			       "(the pool has %u)", node, m->nr_nodes);
+	pending_flush(m, cp);
+
+	/* the batch: see the file's comment */
+	np = &cp->node[node];
+	order = cp->geo.order;
+	nr = __atomic_load_n(&cp->view.nodes[node].nr_partial,
+			     __ATOMIC_RELAXED);
+	base = np->stock_high > nr ? np->stock_high - nr : 1;
+	now = now_ns();
+	if (np->batch != 0 && now - np->last_refill < BATCH_BURST_NS)
+		np->batch *= 2;
+	if (np->batch < base)
+		np->batch = base;
+	free_pages = d->buddy.nodes[node].free_pages;
+	cap = (uint32_t)((free_pages / 16) >> order < BATCH_MAX ?
+			 (free_pages / 16) >> order : BATCH_MAX);
+	if (cap < 1)
+		cap = 1;
+	if (np->batch > cap)
+		np->batch = cap;
+	np->last_refill = now;
+	np->paused = 0;
+	batch = np->batch;
+	cp->view.nodes[node].stat_refills++;
+
+	/* only the first slab may make the allocator reclaim */
+	home = slab_new(m, index, node, FLOOR_NONE, &m->pfns[0]);
+	if (home < 0)
+		return why_err(why, len, -ENOMEM, "no free pages for a slab "
+			       "of cache %s (order %u) on any node", cp->name,
+			       order);
+	for (made = 1; made < batch; made++)
+		if (slab_new(m, index, (uint32_t)home, FLOOR_LOW,
+			     &m->pfns[made]) < 0)
+			break;
+
+	r = node_lock(m, cp, (uint32_t)home, REFILL_LOCK_MS);
+	if (r < 0) {
+		pending_add(m, cp, (uint32_t)home, m->pfns, made);
+		return why_err(why, len, -EAGAIN, "node %u's partial list of "
+			       "cache %s %s; its %u new slab(s) will be added "
+			       "shortly", (uint32_t)home, cp->name,
+			       r == -EAGAIN ? "stayed locked for 20 ms" :
+			       "has a lock that cannot be recovered", made);
+	}
+	for (i = 0; i < made; i++)
+		if (slab_link(m, cp, (uint32_t)home, m->pfns[i]) == 0)
+			linked++;
+	node_unlock(cp, (uint32_t)home);
+	*slabs = linked;
+	*landed = (uint32_t)home;
+	log_debug("cache %s: refill of node %u: %u slab(s) on node %d "
+		  "(batch %u)", cp->name, node, linked, home, batch);
+	return 0;
+}
+
+int
+cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
+	     char *why, size_t len)
+{
+	struct cache_mgr *m = d->caches;
+	struct cache_priv *cp;
+	uint64_t pages;
+	uint32_t n, busy = PFN_NONE;
+	int err;
+
+	*freed = 0;
+	cp = cache_get(m, index, gen, &err, why, len);
+	if (cp == NULL)
+		return err;
+	pages = pending_kill(m, cp);
+	for (n = 0; n < m->nr_nodes; n++) {
+		cp->node[n].paused = 1;
+		if (node_lock(m, cp, n, SHRINK_LOCK_MS) < 0) {
+			busy = n;
+			continue;
+		}
+		pages += node_reclaim(m, cp, n, 0);
+		node_unlock(cp, n);
+	}
+	*freed = pages >> cp->geo.order;
+	log_debug("cache %s: shrink gave back %" PRIu64 " slab(s)", cp->name,
+		  *freed);
+	if (busy != PFN_NONE)
+		return why_err(why, len, -EAGAIN, "node %u's partial list of "
+			       "cache %s stayed locked for %u ms (%" PRIu64
+			       " slab(s) freed elsewhere)", busy, cp->name,
+			       SHRINK_LOCK_MS, *freed);
+	return 0;
+}
+
+int
+cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
+	      size_t len)
+{
+	struct cache_mgr *m = d->caches;
+	struct slab_cache_desc *dsc;
+	struct cache_priv *cp;
+	const struct slab_view *v;
+	uint64_t end, inuse = 0, f, c;
+	uint32_t n, locked, frozen = 0, used = 0, first = PFN_NONE, freed = 0;
+	int err, r;
+
+	cp = cache_get(m, index, gen, &err, why, len);
+	if (cp == NULL)
+		return err;
+	if (cp->flags & SLAB_F_GENERAL)
+		return why_err(why, len, -EPERM, "cache %s is a general "
+			       "(slab_malloc) cache; it cannot be destroyed",
+			       cp->name);
+	v = &cp->view;
+
+	/* every node lock, so that no client can take a slab meanwhile */
+	end = now_ns() + DESTROY_LOCK_MS * 1000000ull;
+	for (locked = 0; locked < m->nr_nodes; locked++) {
+		uint64_t t = now_ns();
+		unsigned int left = t < end ? (unsigned)((end - t) / 1000000) :
+					      0;
+
+		r = node_lock(m, cp, locked, left);
+		if (r < 0)
+			break;
+	}
+	if (locked < m->nr_nodes) {
+		for (n = 0; n < locked; n++)
+			node_unlock(cp, n);
+		return why_err(why, len, -EAGAIN, "node %u's lock of cache %s "
+			       "stayed busy for %u ms; try again", locked,
+			       cp->name, DESTROY_LOCK_MS);
+	}
+
+	/*
+	 * Refuse while any object is allocated or any slab frozen.  Every
+	 * descriptor is read (no skipping by block orders, which a client
+	 * could fake): a slab missed here would outlive its cache.
+	 */
+	for (n = 0; n < m->nr_nodes; n++) {
+		uint32_t pfn = m->node_first[n];
+		uint32_t stop = m->node_first[n] + m->node_pages[n];
+
+		for (; pfn < stop; pfn++) {
+			struct page_desc *pd = slab_head(v, pfn);
+
+			if (pd == NULL)
+				continue;
+			slab_read(pd, &f, &c);
+			if (sc_inuse(c) == 0 && !sc_frozen(c) &&
+			    sc_kind(c) != SW_FULL)
+				continue;
+			if (first == PFN_NONE)
+				first = pfn;
+			if (sc_frozen(c))
+				frozen++;
+			if (sc_inuse(c))
+				used++;
+			inuse += sc_inuse(c);
+		}
+	}
+	if (first != PFN_NONE) {
+		for (n = 0; n < m->nr_nodes; n++)
+			node_unlock(cp, n);
+		return why_err(why, len, -EBUSY, "cache %s still has %" PRIu64
+			       " object(s) allocated in %u slab(s), %u slab(s) "
+			       "frozen to a CPU (the first at offset 0x%"
+			       PRIx64 ")", cp->name, inuse, used, frozen,
+			       (uint64_t)first << REGION_PAGE_SHIFT);
+	}
+
+	/*
+	 * Unpublish while the node locks are held: a client that takes one
+	 * afterwards sees the new gen and fails with ESTALE.
+	 */
+	dsc = region_caches(m->base) + index;
+	cp->gen++;
+	cp->state = CACHE_FREE;
+	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
+	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		uint32_t pfn = m->node_first[n];
+		uint32_t stop = m->node_first[n] + m->node_pages[n];
+
+		for (; pfn < stop; pfn++) {
+			struct page_desc *pd = slab_head(v, pfn);
+
+			if (pd == NULL)
+				continue;
+			slab_read(pd, &f, &c);
+			/* only empty, unfrozen slabs are left here */
+			if (slab_kill(m, cp, pfn, sc_kind(c), sc_index(c)))
+				freed++;
+		}
+	}
+	for (n = 0; n < m->nr_nodes; n++) {
+		struct slab_node *sn = &v->nodes[n];
+
+		cp->node[n].nr_pending = 0;
+		sn->partial_head = PFN_NONE;
+		sn->partial_tail = PFN_NONE;
+		sn->nr_partial = 0;
+		node_unlock(cp, n);
+	}
+	log_info("cache %s (index %u) destroyed: %u slab(s) given back",
+		 cp->name, index, freed);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+int
+cache_find(struct slabd *d, const char *name)
+{
+	struct cache_mgr *m = d->caches;
+	uint32_t i;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		if (m->cache[i].state == CACHE_LIVE &&
+		    strcmp(m->cache[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+int
+cache_live(struct slabd *d, uint32_t index)
+{
+	return index < SLAB_MAX_CACHES &&
+	       d->caches->cache[index].state == CACHE_LIVE;
+}
+
+uint32_t
+cache_nr_slots(struct slabd *d)
+{
+	return d->caches->nr_slots;
+}
+
+/*
+ * Objects on slot k's freelist that lie in slab pfn: walked with a bound
+ * of one slab's objects, every link checked.  The slot's owner may pop
+ * meanwhile; the count is then a moment's view, as every statistic is.
+ */
+static uint32_t
+slot_free_count(const struct slab_view *v, uint32_t pfn, uint32_t k)
+{
+	uint64_t w = __atomic_load_n(&v->slots[k].word, __ATOMIC_ACQUIRE);
+	uint64_t colour = v->pages[pfn].private_[0];
+	uint32_t link = sw_link(w), nr = 0;
+
+	if (sw_pfn(w) != pfn)
+		return 0;
+	while (link != 0 && nr < v->geo.objects &&
+	       slab_link_ok(v, colour, link)) {
+		nr++;
+		link = __atomic_load_n(slab_fp(v, slab_link_obj(v, pfn, link)),
+				       __ATOMIC_RELAXED);
+	}
+	return nr;
+}
+
+void
+cache_census(struct slabd *d, int only)
+{
+	struct cache_mgr *m = d->caches;
+	struct page_desc *pages = d->buddy.pages;
+	uint32_t n;
+
+	memset(m->census, 0,
+	       (size_t)SLAB_MAX_CACHES * m->nr_nodes * sizeof(*m->census));
+	for (n = 0; n < m->nr_nodes; n++) {
+		uint32_t pfn = m->node_first[n];
+		uint32_t stop = m->node_first[n] + m->node_pages[n];
+
+		for (; pfn < stop; pfn += block_step(&pages[pfn])) {
+			const struct page_desc *pd = &pages[pfn];
+			const struct cache_priv *cp;
+			struct census_cell *cell;
+			uint64_t f, c;
+			uint32_t idx = pd->cache, inuse, objs, k;
+
+			if ((pd->flags & (PG_HEAD | PG_SLAB)) !=
+				    (PG_HEAD | PG_SLAB) ||
+			    idx >= SLAB_MAX_CACHES ||
+			    (only >= 0 && idx != (uint32_t)only))
+				continue;
+			cp = &m->cache[idx];
+			if (cp->state != CACHE_LIVE ||
+			    slab_head(&cp->view, pfn) == NULL)
+				continue;
+			slab_read(&pages[pfn], &f, &c);
+			objs = cp->geo.objects;
+			inuse = sc_inuse(c) < objs ? sc_inuse(c) : objs;
+			k = sc_index(c);
+			if (sc_kind(c) == SW_SLOT && k < m->nr_slots) {
+				uint32_t fr = slot_free_count(&cp->view, pfn,
+							      k);
+
+				inuse = fr < inuse ? inuse - fr : 0;
+			}
+			cell = &m->census[(size_t)idx * m->nr_nodes + n];
+			cell->slabs++;
+			cell->objects += objs;
+			cell->inuse += inuse;
+		}
+	}
+}
+
+int
+cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
+	    uint64_t *cpu_stat, uint32_t max_slots)
+{
+	struct cache_mgr *m = d->caches;
+	const struct cache_priv *cp;
+	const struct slab_view *v;
+	uint32_t n, k, s;
+
+	if (!cache_live(d, index))
+		return -ESTALE;
+	cp = &m->cache[index];
+	v = &cp->view;
+	memset(st, 0, sizeof(*st));
+	st->index = index;
+	st->flags = cp->flags;
+	memcpy(st->name, cp->name, sizeof(st->name));
+	st->geo = cp->geo;
+	st->nr_nodes = m->nr_nodes;
+	for (k = 0; k < m->nr_slots; k++) {
+		const struct slab_slot *slot = &v->slots[k];
+		uint64_t one[ST_NR];
+
+		one[ST_ALLOC_FAST] = __atomic_load_n(&slot->stat_fast[0],
+						     __ATOMIC_RELAXED);
+		one[ST_FREE_FAST] = __atomic_load_n(&slot->stat_fast[1],
+						    __ATOMIC_RELAXED);
+		for (s = ST_FREE_FAST + 1; s < ST_NR; s++)
+			one[s] = __atomic_load_n(&slot->stat[s],
+						 __ATOMIC_RELAXED);
+		for (s = 0; s < ST_NR; s++)
+			st->stat[s] += one[s];
+		if (cpu_stat != NULL && k < max_slots)
+			memcpy(cpu_stat + (size_t)k * ST_NR, one, sizeof(one));
+	}
+	for (n = 0; n < m->nr_nodes; n++) {
+		const struct census_cell *cell =
+			&m->census[(size_t)index * m->nr_nodes + n];
+		const struct slab_node *sn = &v->nodes[n];
+		struct cache_node_stats *ns = &st->node[n];
+
+		ns->slabs = cell->slabs;
+		ns->partial = __atomic_load_n(&sn->nr_partial,
+					      __ATOMIC_RELAXED);
+		ns->objects = cell->objects;
+		ns->inuse = cell->inuse;
+		ns->slabs_alloc = sn->stat_slabs_alloc;
+		ns->slabs_free = sn->stat_slabs_free;
+		ns->refills = sn->stat_refills;
+	}
+	return 0;
+}

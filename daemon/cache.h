@@ -1,0 +1,138 @@
+/*
+ * cache.h - slabd's cache manager: the cache table, refills, stocking,
+ * reclaim and the census behind the Stats request.
+ *
+ * Called by main.c (set-up, the timer, tear-down) and dispatch.c (one
+ * function per request), all on the event-loop thread.  Every function
+ * that answers a request returns 0 or a negative errno and, on error,
+ * writes a sentence for people into why (len bytes) naming what was
+ * wrong; a refused request changes nothing unless its errno says
+ * otherwise (shrink's -EAGAIN).
+ */
+#ifndef SLABD_CACHE_H
+#define SLABD_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+
+struct event_base;
+struct slabd;
+
+/* The slab_malloc() size classes, at table indexes 0 .. NR - 1. */
+#define CACHE_NR_GENERAL	13u
+
+/*
+ * Set up the manager over the formatted region of d: zero the cache
+ * table, create and stock the general caches, install the buddy
+ * allocator's reclaim hook.  Before any client connects.  0, or -1 with a
+ * message for the operator in err.
+ */
+int cache_init(struct slabd *d, char *err, size_t len);
+
+/* Arm the 10 ms stocking and 1 s reclaim timer on base.  0 or -1. */
+int cache_start(struct slabd *d, struct event_base *base, char *err,
+		size_t len);
+
+/* Stop the timer and free the manager (the region is left as it is). */
+void cache_exit(struct slabd *d);
+
+/* A cache as a client names it. */
+struct cache_ref {
+	uint32_t index;
+	uint32_t gen;
+};
+
+/*
+ * CacheCreate.  flags: SLAB_F_PUBLIC bits and SLAB_F_CTOR.  *created is
+ * 1 for a new cache, 0 when an existing LIVE cache of that name has the
+ * same size, align and flags.  -EINVAL (name, flags, size, align),
+ * -EEXIST (the name exists with another geometry), -ENOSPC (table full),
+ * -ENOMEM (no page for the cache's per-node and per-CPU block).
+ */
+int cache_create(struct slabd *d, const char *name, uint64_t size,
+		 uint64_t align, uint32_t flags, struct cache_ref *ref,
+		 int *created, char *why, size_t len);
+
+/* CacheLookup: -EINVAL (bad name), -ENOENT. */
+int cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
+		 char *why, size_t len);
+
+/*
+ * Refill: put slabs of the cache on a node's partial list.  *slabs gets
+ * how many were linked, *landed the node they are on (the requested one
+ * unless it had no free page).  -EINVAL (index or node out of range),
+ * -ESTALE (not LIVE, or another gen), -ENOMEM (not one slab could be
+ * made), -EAGAIN (the node lock stayed busy: the slabs are kept and
+ * linked by the timer), -EUCLEAN (the descriptor in the region is damaged
+ * beyond repair).
+ */
+int cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
+		 uint32_t *slabs, uint32_t *landed, char *why, size_t len);
+
+/*
+ * Shrink: free every empty slab on the cache's node lists and pause
+ * background stocking of the cache until a client asks for slabs again.
+ * -EINVAL, -ESTALE as above; -EAGAIN when a node lock stayed busy (the
+ * other nodes were shrunk).
+ */
+int cache_shrink(struct slabd *d, uint32_t index, uint32_t gen,
+		 uint64_t *freed, char *why, size_t len);
+
+/*
+ * Destroy: -EINVAL, -ESTALE as above; -EPERM for a general cache; -EBUSY
+ * while an object is allocated or a slab is frozen to a CPU; -EAGAIN when
+ * a node lock stayed busy.  Nothing changes on any error.
+ */
+int cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
+		  size_t len);
+
+/* ---------------------------------------------------------------- stats */
+
+struct cache_node_stats {
+	uint64_t slabs;
+	uint64_t partial;		/* nr_partial of the node list */
+	uint64_t objects;
+	uint64_t inuse;			/* objects minus every free list */
+	uint64_t slabs_alloc;
+	uint64_t slabs_free;
+	uint64_t refills;
+};
+
+struct cache_stats {
+	uint32_t index;
+	uint32_t flags;
+	char name[SLAB_NAME_MAX];
+	struct slab_geometry geo;
+	uint64_t stat[ST_NR];		/* summed over every CPU slot */
+	uint32_t nr_nodes;
+	struct cache_node_stats node[REGION_MAX_NODES];
+};
+
+/*
+ * Count the slabs, objects and objects in use of every LIVE cache (only
+ * >= 0: of that cache only) by one walk over the page descriptors; the
+ * counts are then read by cache_stats().
+ */
+void cache_census(struct slabd *d, int only);
+
+/*
+ * Fill st for LIVE cache index from the last census and the region's
+ * counters.  cpu_stat, if not NULL, gets ST_NR counters for each of the
+ * first max_slots CPU slots.  0, or -ESTALE if the cache is not LIVE.
+ */
+int cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
+		uint64_t *cpu_stat, uint32_t max_slots);
+
+/* The index of the LIVE cache called name, or -ENOENT. */
+int cache_find(struct slabd *d, const char *name);
+
+/* Whether index is a LIVE cache. */
+int cache_live(struct slabd *d, uint32_t index);
+
+/* Number of CPU slots of every cache (the region's nr_cpu_slots). */
+uint32_t cache_nr_slots(struct slabd *d);
+
+#endif /* SLABD_CACHE_H */

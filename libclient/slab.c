@@ -1,0 +1,2039 @@
+/*
+ * slab.c - caches, the per-CPU fast paths and their slow paths: the
+ * client half of the slab layer (SLUB's slab_alloc_node, do_slab_free,
+ * ___slab_alloc, get_freelist, __slab_free, put_cpu_partial and
+ * unfreeze_partials, in user space, for many processes at once).
+ *
+ * The state machine, its locks and its CAS rules are written at the top of
+ * common/slab.h; the shared steps are in common/slabops.c.  This file adds
+ * the per-CPU slot protocol, which is the part that must be fast.
+ *
+ * The slot protocol.  Cache c has one struct slab_slot per possible CPU in
+ * the region; a thread of any process running on CPU k uses slot k.  The
+ * slot's word is {pfn of the CPU slab S, link of the first free object of
+ * S's CPU freelist}; all of those objects belong to S, which is frozen to
+ * the slot (counters' where == SW_SLOT(k)).  Two guards exist and the
+ * region says which one every client uses (region_super.slot_guard):
+ *
+ *  REGION_GUARD_RSEQ.  Every change of a word is a restartable sequence
+ *	that ends in one plain store and runs on CPU k: rseq_pop(),
+ *	rseq_push(), rseq_cmpstore() below.  The kernel restarts (aborts) a
+ *	sequence that is preempted, migrated or signalled before its
+ *	committing store, so between a sequence's first read of the word
+ *	and its store nothing else ran on CPU k, and nothing on another CPU
+ *	writes the word (nothing ever CASes it in this mode; drains for
+ *	destroy and shrink pin themselves to CPU k first).  A pop reads the
+ *	next link out of the object at the head: that object is on the
+ *	slot's freelist, which only CPU k's sequences change, so the link
+ *	cannot change under it and ABA cannot arise: a single owner.
+ *
+ *  REGION_GUARD_CAS.  {word, tid} change together by one 16-byte CAS that
+ *	also raises tid (SLUB's tid).  A thread that read {word, tid}, was
+ *	preempted or migrated and lets another thread pop and push the same
+ *	object back finds tid changed and retries: tid is what prevents ABA.
+ *	The link read out of the object may be garbage by then; it is never
+ *	committed because the CAS fails.  Correct from any CPU.
+ *
+ *  A thread that cannot run sequences in an RSEQ region (no rseq
+ *	registration: valgrind, an old kernel, glibc.pthread.rseq=0) never
+ *	touches slots: it takes objects straight from node partial slabs
+ *	under the node lock (node_alloc()) and frees by the remote path.
+ *	Caches with debug flags do the same, as SLUB's debug caches do.
+ *
+ * Slow paths hold slot k's robust lock (struct slab_slot.lock): detaching
+ * and installing CPU slabs, the CPU partial list.  While the lock is held
+ * the slot's pfn changes only by its holder: fast pops need a non-empty
+ * freelist and fast pushes need the pfn to match, so a detached slot
+ * ({PFN_NONE, 0}) is quiescent and an install cannot race.  Before taking
+ * a slab's freelist the holder records it (struct slab_rec) so that if it
+ * dies the next holder gives the list back (slab_slot_recover()).
+ * Lock order: slot lock, then node lock.  No lock is held across an RPC.
+ *
+ * Object addresses: link - 1 is the object's offset in its slab, so an
+ * object is base + (pfn << 12) + link - 1; every word and link read from
+ * the region is bounds-checked before it is followed, so a corrupted slot
+ * or freelist costs objects, never a write outside the region.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_RSEQ_ASM 1
+#else
+#define HAVE_RSEQ_ASM 0
+#endif
+
+#include "common/atomic16.h"
+#include "common/slab.h"
+#include "libclient/internal.h"
+
+/* Handles are private to the process; everything they copy was checked. */
+struct slab_cache {
+	struct slab_pool *pool;
+	struct slab_view v;
+	void (*ctor)(void *obj);
+	int debug;			/* SLAB_F_DEBUG: node path only */
+	int mode;			/* M_*: how this process uses slots */
+	int fast_alloc;			/* mode M_RSEQ and may_alloc */
+	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
+	int may_alloc;			/* 0: lookup handle of a ctor cache */
+	uint64_t basem1;		/* base - 1, for object addresses */
+	uint64_t nr_pages;		/* fast path's bound on a word's pfn */
+	uint64_t slab_bytes;
+	uint64_t fp_off;		/* 64-bit copy for the sequences */
+	uint64_t recip;			/* ceil(2^44 / stride) */
+	char name[SLAB_NAME_MAX];
+	struct slab_cache *next;	/* pool->handles */
+};
+
+#define RECIP_SHIFT	44
+
+enum { M_RSEQ, M_CAS, M_NODE };
+
+/* What the fast helpers return. */
+enum { FR_OK, FR_RETRY, FR_EMPTY, FR_BAD, FR_DOUBLE };
+
+static const uint32_t kmalloc_sizes[] = {
+	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+};
+static const char *const kmalloc_names[] = {
+	"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96",
+	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
+	"kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+};
+#define NR_KMALLOC	(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
+#define KMALLOC_MAX	8192u
+#define MALLOC_MAX	((size_t)SLAB_PAGE_SIZE << SLAB_MAX_ORDER)
+
+/* ---------------------------------------------------------------- rseq */
+
+#if HAVE_RSEQ_ASM
+/* __rseq_offset, copied at pool open: one load instead of two (GOT). */
+static ptrdiff_t rseq_off;
+
+static inline struct rseq *
+rseq_area(void)
+{
+	char *tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return (struct rseq *)(tp + rseq_off);
+}
+
+static inline uint32_t
+rseq_cpu(struct rseq *rs)
+{
+	return __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+}
+
+/*
+ * The three sequences.  Each: publish the descriptor in rs->rseq_cs,
+ * check we are on `cpu`, compute, commit with one store to the slot word
+ * (the last instruction before label 2).  An abort lands on label 4, after
+ * the RSEQ_SIG word the kernel checks, and reports FR_RETRY.
+ */
+#define RSEQ_HEAD						\
+	".pushsection __rseq_cs, \"aw\"\n\t"			\
+	".balign 32\n\t"					\
+	"3:\n\t"						\
+	".long 0x0, 0x0\n\t"					\
+	".quad 1f, (2f - 1f), 4f\n\t"				\
+	".popsection\n\t"					\
+	"leaq 3b(%%rip), %[tmp]\n\t"				\
+	"movq %[tmp], 8(%[rs])\n\t"				\
+	"1:\n\t"						\
+	"cmpl %[cpu], 4(%[rs])\n\t"				\
+	"jnz 4f\n\t"
+
+#define RSEQ_TAIL						\
+	"2:\n\t"						\
+	"xorl %[ret], %[ret]\n\t"				\
+	"jmp 9f\n\t"						\
+	".pushsection __rseq_failure, \"ax\"\n\t"		\
+	".byte 0x0f, 0xb9, 0x3d\n\t"				\
+	".long 0x53053053\n\t"					\
+	"4:\n\t"						\
+	"movl $1, %[ret]\n\t"					\
+	"jmp 9f\n\t"						\
+	".popsection\n\t"
+
+_Static_assert(RSEQ_SIG == 0x53053053, "glibc's x86 rseq signature");
+
+/*
+ * Pop the head of slot's freelist into *objp.  FR_EMPTY when the freelist
+ * is empty, FR_BAD when the word names a page or link outside its bounds.
+ */
+static inline int
+rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+	 uint32_t cpu, void **objp)
+{
+	uint64_t word, obj, tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "movq (%[slot]), %[word]\n\t"
+			     "testl %k[word], %k[word]\n\t"
+			     "jz 5f\n\t"
+			     "movq %[word], %[obj]\n\t"
+			     "shrq $32, %[obj]\n\t"
+			     "cmpq %[npages], %[obj]\n\t"
+			     "jae 6f\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja 6f\n\t"
+			     "shlq $12, %[obj]\n\t"
+			     "addq %[tmp], %[obj]\n\t"
+			     "addq %[basem1], %[obj]\n\t"
+			     "movq %[obj], %[tmp]\n\t"
+			     "addq %[fpoff], %[tmp]\n\t"
+			     "movl (%[tmp]), %k[tmp]\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[tmp], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $3, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [obj] "=&r"(obj), [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [npages] "m"(h->nr_pages),
+			       [sbytes] "m"(h->slab_bytes),
+			       [basem1] "m"(h->basem1),
+			       [fpoff] "m"(h->fp_off)
+			     : "memory", "cc");
+	*objp = (void *)obj;
+	return ret;
+}
+
+/*
+ * Push obj (whose fp is at fpp) onto slot's freelist if the slot's slab
+ * is newword's pfn; newword = {pfn, obj's link}.  FR_EMPTY when the slab
+ * differs (the caller frees remotely), FR_DOUBLE when obj is already the
+ * head (freed twice in a row).
+ */
+static inline int
+rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
+	  uint32_t *fpp, uint64_t newword)
+{
+	uint64_t word, tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "movq (%[slot]), %[word]\n\t"
+			     "movq %[word], %[tmp]\n\t"
+			     "xorq %[nw], %[tmp]\n\t"
+			     "shrq $32, %[tmp]\n\t"
+			     "jnz 5f\n\t"
+			     "cmpl %k[nw], %k[word]\n\t"
+			     "je 6f\n\t"
+			     "movl %k[word], (%[fpp])\n\t"
+			     "movq %[nw], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $4, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [fpp] "r"(fpp), [nw] "r"(newword)
+			     : "memory", "cc");
+	return ret;
+}
+
+/* If slot's word is old, store new: FR_OK, FR_RETRY (aborted/other CPU),
+ * FR_EMPTY (the word differs). */
+static inline int
+rseq_cmpstore(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
+	      uint64_t old, uint64_t new)
+{
+	uint64_t tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpq %[old], (%[slot])\n\t"
+			     "jnz 5f\n\t"
+			     "movq %[new], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [old] "r"(old), [new] "r"(new)
+			     : "memory", "cc");
+	return ret;
+}
+#endif /* HAVE_RSEQ_ASM */
+
+/* Whether glibc registers rseq areas for our threads. */
+static int
+rseq_registered(void)
+{
+#if HAVE_RSEQ_ASM
+	rseq_off = __rseq_offset;
+	return __rseq_size >= 20;
+#else
+	return 0;
+#endif
+}
+
+/* Whether this thread can run sequences (glibc registered its area). */
+static inline int
+thread_has_rseq(void)
+{
+#if HAVE_RSEQ_ASM
+	return rseq_registered() && (int32_t)rseq_cpu(rseq_area()) >= 0;
+#else
+	return 0;
+#endif
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+
+static uint32_t
+current_cpu(const struct slab_pool *pool)
+{
+	int cpu;
+
+#if HAVE_RSEQ_ASM
+	if (thread_has_rseq())
+		cpu = (int)rseq_cpu(rseq_area());
+	else
+#endif
+		cpu = sched_getcpu();
+	if (cpu < 0 || (uint32_t)cpu >= pool->nr_cpu_slots)
+		cpu = 0;
+	return (uint32_t)cpu;
+}
+
+/* The mode of this call for handle h, and the CPU whose slot to use. */
+static inline int
+call_mode(struct slab_cache *h, uint32_t *cpu)
+{
+	switch (h->mode) {
+#if HAVE_RSEQ_ASM
+	case M_RSEQ:
+		*cpu = rseq_cpu(rseq_area());
+		if (__builtin_expect(*cpu < h->v.nr_slots, 1))
+			return M_RSEQ;
+		return M_NODE;		/* this thread has no rseq */
+#endif
+	case M_CAS:
+		*cpu = current_cpu(h->pool);
+		return M_CAS;
+	default:
+		return M_NODE;
+	}
+}
+
+/*
+ * The cache is not destroyed.  Only gen on the fast path: it rises on
+ * every destroy, and the state is checked under the locks of the slow
+ * paths (a destroyed cache's slots are empty, so its fast paths fail).
+ */
+static inline int
+handle_live(const struct slab_cache *h)
+{
+	return __atomic_load_n(&h->v.desc->gen, __ATOMIC_RELAXED) == h->v.gen;
+}
+
+static inline int
+handle_live_locked(const struct slab_cache *h)
+{
+	return handle_live(h) &&
+	       __atomic_load_n(&h->v.desc->state, __ATOMIC_RELAXED) ==
+		       CACHE_LIVE;
+}
+
+static inline uint64_t
+slab_colour(const struct slab_cache *h, uint32_t pfn)
+{
+	return h->v.pages[pfn].private_[0];
+}
+
+/*
+ * The slab of the object at obj, with its link, or -EINVAL: outside the
+ * region, not in a slab of this cache, or not at an object's start.
+ */
+static inline int
+obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
+	 uint32_t *linkp)
+{
+	uint64_t off = (uint64_t)((const char *)obj - h->v.base), x, idx;
+	const struct page_desc *pd;
+	uint32_t pfn;
+
+	/* slab_head(), inlined: this is the free fast path */
+	if (off >= h->hi_off || off < h->lo_off)
+		return -EINVAL;
+	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
+	pd = &h->v.pages[pfn];
+	if (__builtin_expect(pd->flags & PG_TAIL, 0)) {
+		pfn = pd->head;
+		if (pfn >= h->v.nr_pages)
+			return -EINVAL;
+		pd = &h->v.pages[pfn];
+	}
+	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
+	    pd->cache != h->v.index || pd->order != h->v.geo.order ||
+	    pfn >= h->nr_pages)
+		return -EINVAL;
+	x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
+	*linkp = (uint32_t)x + 1;
+	x -= pd->private_[0] + h->v.geo.red_left;	/* colour: may wrap */
+	idx = (x * h->recip) >> RECIP_SHIFT;
+	if (x >= h->slab_bytes || idx * h->v.geo.stride != x ||
+	    idx >= h->v.geo.objects)
+		return -EINVAL;
+	*pfnp = pfn;
+	return 0;
+}
+
+static inline char *
+link_obj(const struct slab_cache *h, uint32_t pfn, uint32_t link)
+{
+	return slab_link_obj(&h->v, pfn, link);
+}
+
+static uint32_t
+node_of_cpu(const struct slab_pool *pool, uint32_t cpu)
+{
+	return cpu < pool->nr_cpu_slots ? pool->cpu_node[cpu] : 0;
+}
+
+/* ---------------------------------------------------------------- debug */
+
+__attribute__((noreturn)) static void
+slab_bug(const struct slab_cache *h, const void *obj, const char *what)
+{
+	uint64_t off = (uint64_t)((const char *)obj - h->v.base);
+
+	fprintf(stderr,
+		"shmslab: cache %s: object at offset %#llx: %s (pid %d)\n",
+		h->name, (unsigned long long)off, what, (int)getpid());
+	abort();
+}
+
+static int
+bytes_are(const unsigned char *p, size_t n, unsigned char c)
+{
+	while (n--)
+		if (*p++ != c)
+			return 0;
+	return 1;
+}
+
+/* Debug checks as an object leaves the free state (alloc_debug_processing). */
+__attribute__((noinline)) static void
+debug_alloc(struct slab_cache *h, char *obj)
+{
+	const struct slab_geometry *g = &h->v.geo;
+
+	if (h->v.flags & SLAB_F_RED_ZONE) {
+		if (!bytes_are((unsigned char *)obj - g->red_left, g->red_left,
+			       SLAB_RED_INACTIVE) ||
+		    !bytes_are((unsigned char *)obj + g->object_size, 8,
+			       SLAB_RED_INACTIVE))
+			slab_bug(h, obj, "red zone overwritten while free");
+		memset(obj - g->red_left, SLAB_RED_ACTIVE, g->red_left);
+		memset(obj + g->object_size, SLAB_RED_ACTIVE, 8);
+	}
+	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
+		if (!bytes_are((unsigned char *)obj, g->object_size - 1,
+			       SLAB_POISON_FREE) ||
+		    (unsigned char)obj[g->object_size - 1] != SLAB_POISON_END)
+			slab_bug(h, obj,
+				 "poison overwritten: written after free");
+	}
+	if (h->v.flags & SLAB_F_STORE_USER) {
+		struct slab_track *t = (void *)(obj + g->track_off);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t->pid = (int32_t)getpid();
+		t->cpu = current_cpu(h->pool);
+		t->when_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+			     (uint64_t)ts.tv_nsec;
+	}
+}
+
+/* Debug checks as an object is freed (free_debug_processing). */
+__attribute__((noinline)) static void
+debug_free(struct slab_cache *h, char *obj)
+{
+	const struct slab_geometry *g = &h->v.geo;
+
+	if (h->v.flags & SLAB_F_RED_ZONE) {
+		if (bytes_are((unsigned char *)obj + g->object_size, 8,
+			      SLAB_RED_INACTIVE))
+			slab_bug(h, obj, "double free (red zone inactive)");
+		if (!bytes_are((unsigned char *)obj - g->red_left, g->red_left,
+			       SLAB_RED_ACTIVE))
+			slab_bug(h, obj, "red zone before the object overwritten");
+		if (!bytes_are((unsigned char *)obj + g->object_size, 8,
+			       SLAB_RED_ACTIVE))
+			slab_bug(h, obj, "red zone after the object overwritten");
+		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
+		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
+	}
+	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
+		if (bytes_are((unsigned char *)obj, g->object_size - 1,
+			      SLAB_POISON_FREE) &&
+		    (unsigned char)obj[g->object_size - 1] == SLAB_POISON_END)
+			slab_bug(h, obj, "double free (object still poisoned)");
+		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
+		obj[g->object_size - 1] = (char)SLAB_POISON_END;
+	}
+	if (h->v.flags & SLAB_F_STORE_USER) {
+		struct slab_track *t = (void *)(obj + g->track_off);
+
+		if (t->pid == 0)
+			slab_bug(h, obj, "double free (no allocating process)");
+		memset(t, 0, sizeof(*t));
+	}
+}
+
+/* ---------------------------------------------------------------- locks */
+
+static void
+repair_slot(void *arg)
+{
+	struct slab_cache *h = ((void **)arg)[0];
+	uint32_t k = (uint32_t)(uintptr_t)((void **)arg)[1];
+
+	slab_slot_recover(&h->v, k);
+}
+
+static int
+slot_lock(struct slab_cache *h, uint32_t k)
+{
+	void *arg[2] = { h, (void *)(uintptr_t)k };
+
+	return slab_lock(&h->v.slots[k].lock, repair_slot, arg);
+}
+
+static void
+repair_node(void *arg)
+{
+	struct slab_cache *h = ((void **)arg)[0];
+	uint32_t n = (uint32_t)(uintptr_t)((void **)arg)[1];
+
+	slab_node_rebuild(&h->v, n);
+}
+
+static int
+node_lock(struct slab_cache *h, uint32_t n)
+{
+	void *arg[2] = { h, (void *)(uintptr_t)n };
+
+	return slab_lock(&h->v.nodes[n].lock, repair_node, arg);
+}
+
+/* ---------------------------------------------------------------- slots */
+
+/*
+ * Change slot k's word from old to new, from the slow path (slot lock k
+ * held).  FR_OK; FR_EMPTY if the word is not old; FR_RETRY (RSEQ) if this
+ * thread is no longer on CPU k.
+ */
+static int
+slot_cmpxchg(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
+{
+	struct slab_slot *s = &h->v.slots[k];
+
+	if (h->pool->slot_guard == REGION_GUARD_RSEQ) {
+#if HAVE_RSEQ_ASM
+		for (;;) {
+			struct rseq *rs = rseq_area();
+			int r;
+
+			if (rseq_cpu(rs) != k)
+				return FR_RETRY;
+			r = rseq_cmpstore(s, rs, k, old, new);
+			if (r != FR_RETRY)
+				return r;
+		}
+#else
+		return FR_RETRY;
+#endif
+	}
+	for (;;) {
+		uint64_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+		uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+
+		if (w != old)
+			return FR_EMPTY;
+		if (cas16(&s->word, w, tid, new, tid + 1))
+			return FR_OK;
+	}
+}
+
+static void
+rec_set(struct slab_slot *s, uint32_t op, uint32_t pfn, uint32_t head,
+	uint32_t tag)
+{
+	rec_publish(&s->rec, op, pfn, head, tag, (int32_t)getpid());
+}
+
+static void
+rec_clear(struct slab_slot *s)
+{
+	__atomic_store_n(&s->rec.op, REC_NONE, __ATOMIC_RELEASE);
+}
+
+/*
+ * Take every free object of slab pfn, which is (kind, index) and becomes
+ * SW_SLOT(k): get_freelist, recorded in slot k's rec first.  Returns the
+ * head link (0: nothing free; the slab is then unchanged unless it was
+ * already SW_SLOT(k)), or -EAGAIN if the slab is not where expected, or
+ * -EUCLEAN if its freelist is corrupt.  *fresh: the constructor is due.
+ */
+static long
+slab_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
+	  uint32_t index, int *fresh)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t f, c, nc;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != kind || sc_index(c) != index)
+			return -EAGAIN;
+		if (sf_link(f) == 0)
+			return 0;
+		if (!slab_link_ok(&h->v, slab_colour(h, pfn), sf_link(f)))
+			return -EUCLEAN;
+		*fresh = (c & SC_FRESH) != 0;
+		rec_set(s, *fresh ? REC_CTOR : REC_TAKE, pfn, sf_link(f),
+			sf_tag(f));
+		nc = sc_with_where(sc_with_inuse(c, sc_objects(c)), SW_SLOT, k) &
+		     ~SC_FRESH;
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, 0), nc))
+			return sf_link(f);
+		rec_clear(s);
+	}
+}
+
+/* Run the constructor over the free list at head of slab pfn. */
+static void
+run_ctor(struct slab_cache *h, uint32_t pfn, uint32_t head)
+{
+	uint32_t link = head, n = 0;
+
+	while (link != 0 && n++ < h->v.geo.objects &&
+	       slab_link_ok(&h->v, slab_colour(h, pfn), link)) {
+		char *obj = link_obj(h, pfn, link);
+
+		h->ctor(obj);
+		link = *slab_fp(&h->v, obj);
+	}
+}
+
+/*
+ * A slab of ours (SW_SLOT(k), taken list empty) leaves the slot's hands:
+ * to SW_FULL if it has no free object, else its remote frees are taken
+ * again by the caller (returns 1).
+ */
+static int
+slab_unfreeze_full(struct slab_cache *h, uint32_t k, uint32_t pfn)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t f, c;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != SW_SLOT || sc_index(c) != k)
+			return 0;
+		if (sf_link(f) != 0)
+			return 1;
+		if (slab_cas(pd, f, c, f, sc_with_where(c, SW_FULL, 0)))
+			return 0;
+	}
+}
+
+/*
+ * Move slab pfn, frozen to slot k as (kind, k), to its node's partial
+ * list, or to SW_FULL if it has no free object.  Slot lock k held.
+ */
+static void
+slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
+	uint64_t f, c;
+
+	if (node_lock(h, n) != 0)
+		return;
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != kind || sc_index(c) != k)
+			break;
+		if (sf_link(f) == 0) {
+			if (slab_cas(pd, f, c, f, sc_with_where(c, SW_FULL, 0)))
+				break;
+			continue;
+		}
+		if (slab_cas(pd, f, c, f, sc_with_where(c, SW_NODE, n))) {
+			slab_node_add(&h->v, n, pfn);
+			stat_inc(&h->v.slots[k].stat[ST_UNFREEZE]);
+			break;
+		}
+	}
+	slab_unlock(&h->v.nodes[n].lock);
+}
+
+/* unfreeze_partials: the whole CPU partial list of k to the node lists. */
+static void
+unfreeze_partials(struct slab_cache *h, uint32_t k)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	uint32_t pfn = s->partial_head, n = 0;
+
+	s->partial_head = PFN_NONE;
+	s->partial_nr = 0;
+	while (pfn != PFN_NONE && n++ < h->v.nr_pages &&
+	       slab_head(&h->v, pfn) != NULL) {
+		uint32_t next = h->v.pages[pfn].next;
+
+		slab_unfreeze(h, k, pfn, SW_CPUP);
+		pfn = next;
+	}
+}
+
+/* Pop the CPU partial list's head (slot lock k held), or PFN_NONE. */
+static uint32_t
+cpu_partial_pop(struct slab_cache *h, uint32_t k)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	uint32_t pfn = s->partial_head;
+
+	if (pfn == PFN_NONE)
+		return PFN_NONE;
+	if (slab_head(&h->v, pfn) == NULL) {
+		/* corrupt: forget the list (a recovery scan would find it) */
+		s->partial_head = PFN_NONE;
+		s->partial_nr = 0;
+		return PFN_NONE;
+	}
+	s->partial_head = h->v.pages[pfn].next;
+	if (s->partial_nr)
+		s->partial_nr--;
+	h->v.pages[pfn].next = PFN_NONE;
+	return pfn;
+}
+
+static void
+cpu_partial_push(struct slab_cache *h, uint32_t k, uint32_t pfn)
+{
+	struct slab_slot *s = &h->v.slots[k];
+
+	h->v.pages[pfn].next = s->partial_head;
+	s->partial_head = pfn;
+	s->partial_nr++;
+}
+
+/*
+ * Install the list at head of slab pfn (SW_SLOT(k), taken by us) into the
+ * detached slot k.  On failure (RSEQ: we left CPU k) give it back and park
+ * the slab on the CPU partial list.  Slot lock k held.
+ */
+static int
+slot_install(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t head,
+	     int fresh)
+{
+	struct slab_slot *s = &h->v.slots[k];
+
+	if (fresh && h->ctor != NULL)
+		run_ctor(h, pfn, head);
+	if (slot_cmpxchg(h, k, SLOT_NO_SLAB, sw_make(pfn, head)) == FR_OK) {
+		rec_clear(s);
+		return 0;
+	}
+	/* the constructor has run: the objects go back constructed */
+	slab_return_list(&h->v, k, pfn, head, fresh && h->ctor == NULL);
+	if (slab_move(&h->v, pfn, SW_SLOT, k, SW_CPUP, k) == 0)
+		cpu_partial_push(h, k, pfn);
+	return -EAGAIN;
+}
+
+/*
+ * A SW_NODE(n) slab found empty under node lock n (and already off the
+ * list) becomes SW_FULL by a CAS that sees its freelist still empty.
+ * Returns 1 if a free came first (the caller puts it back on the list).
+ */
+static int
+node_slab_full(struct slab_cache *h, uint32_t pfn, uint32_t n)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t f, c;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != SW_NODE || sc_index(c) != n)
+			return 0;
+		if (sf_link(f) != 0)
+			return 1;
+		if (slab_cas(pd, f, c, f, sc_with_where(c, SW_FULL, 0)))
+			return 0;
+	}
+}
+
+/*
+ * Take a slab for slot k from node n's partial list (node lock), with up
+ * to half the CPU partial limit more for the CPU partial list (SLUB's
+ * get_partial_node).  Returns the taken head link and sets *pfnp, 0 when
+ * the list was empty, or -ESTALE.
+ */
+static long
+node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
+	  int *fresh)
+{
+	struct slab_node *sn = &h->v.nodes[n];
+	uint32_t pfn, extra = 0, guard = 0;
+	long head = 0;
+
+	if (node_lock(h, n) != 0)
+		return 0;
+	if (!handle_live_locked(h)) {
+		slab_unlock(&sn->lock);
+		return -ESTALE;
+	}
+	while ((pfn = sn->partial_head) != PFN_NONE && guard++ < h->v.nr_pages) {
+		if (slab_head(&h->v, pfn) == NULL) {
+			slab_node_rebuild(&h->v, n);
+			continue;
+		}
+		slab_node_del(&h->v, n, pfn);
+		if (head == 0) {
+			head = slab_take(h, k, pfn, SW_NODE, n, fresh);
+			if (head > 0) {
+				*pfnp = pfn;
+				continue;
+			}
+			if (head < 0) {
+				/* corrupt freelist: retire the slab, leaking it */
+				slab_move(&h->v, pfn, SW_NODE, n, SW_FULL, 0);
+				head = 0;
+				continue;
+			}
+			/* nothing free: SW_FULL, unless a free just came */
+			if (node_slab_full(h, pfn, n))
+				slab_node_add(&h->v, n, pfn);
+			continue;
+		}
+		if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP, k) == 0)
+			cpu_partial_push(h, k, pfn);
+		if (++extra >= (h->v.cpu_partial + 1) / 2)
+			break;
+	}
+	if (sn->nr_partial < sn->stock_low)
+		__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+	slab_unlock(&sn->lock);
+	return head;
+}
+
+static int refill_rpc(struct slab_cache *h, uint32_t n);
+
+/* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
+static int
+on_cpu(const struct slab_cache *h, uint32_t k)
+{
+#if HAVE_RSEQ_ASM
+	if (h->pool->slot_guard == REGION_GUARD_RSEQ)
+		return rseq_cpu(rseq_area()) == k;
+#else
+	if (h->pool->slot_guard == REGION_GUARD_RSEQ)
+		return 0;
+#endif
+	return 1;
+}
+
+/*
+ * Whether w, slot k's word, is a usable CPU slab with free objects: a
+ * slab of this cache frozen to slot k, and a link on an object boundary.
+ */
+static int
+word_valid(const struct slab_cache *h, uint32_t k, uint64_t w)
+{
+	struct page_desc *pd;
+	uint64_t c;
+
+	if (sw_link(w) == 0 || (pd = slab_head(&h->v, sw_pfn(w))) == NULL)
+		return 0;
+	c = __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE);
+	return sc_kind(c) == SW_SLOT && sc_index(c) == k &&
+	       slab_link_ok(&h->v, slab_colour(h, sw_pfn(w)), sw_link(w));
+}
+
+/*
+ * ___slab_alloc: the slot of CPU k is empty.  In order: the current
+ * slab's remote frees, the CPU partial list, the node partial list, the
+ * daemon.  Returns 0 when the slot has objects again (the caller retries
+ * its fast path), or a negative errno.
+ */
+__attribute__((noinline)) static int
+slow_refill(struct slab_cache *h, uint32_t k)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	uint32_t n = node_of_cpu(h->pool, k), pfn;
+	uint64_t w;
+	long head;
+	int fresh = 0, err;
+
+	err = slot_lock(h, k);
+	if (err)
+		return err;
+	if (!handle_live_locked(h)) {
+		err = -ESTALE;
+		goto out;
+	}
+	if (!on_cpu(h, k))
+		goto out;			/* migrated: retry on the new CPU */
+	w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+	if (word_valid(h, k, w))
+		goto out;			/* refilled meanwhile */
+	if (w != SLOT_NO_SLAB) {
+		/* detach the exhausted (or corrupt) CPU slab */
+		if (slot_cmpxchg(h, k, w, SLOT_NO_SLAB) != FR_OK)
+			goto out;		/* changed or moved: retry */
+		pfn = sw_pfn(w);
+		if (slab_head(&h->v, pfn) != NULL && sw_link(w) == 0) {
+			do {
+				head = slab_take(h, k, pfn, SW_SLOT, k, &fresh);
+				if (head > 0) {
+					slot_install(h, k, pfn, (uint32_t)head,
+						     fresh);
+					goto out;
+				}
+			} while (head == 0 && slab_unfreeze_full(h, k, pfn));
+		}
+		/* a corrupt word: whatever it held is lost, not followed */
+	}
+	/* the CPU partial list */
+	while ((pfn = cpu_partial_pop(h, k)) != PFN_NONE) {
+		head = slab_take(h, k, pfn, SW_CPUP, k, &fresh);
+		if (head > 0) {
+			stat_inc(&s->stat[ST_CPU_PARTIAL_HIT]);
+			slot_install(h, k, pfn, (uint32_t)head, fresh);
+			goto out;
+		}
+		if (head < 0 ||
+		    slab_move(&h->v, pfn, SW_CPUP, k, SW_SLOT, k) != 0)
+			continue;
+		while (slab_unfreeze_full(h, k, pfn)) {
+			head = slab_take(h, k, pfn, SW_SLOT, k, &fresh);
+			if (head > 0) {
+				slot_install(h, k, pfn, (uint32_t)head, fresh);
+				goto out;
+			}
+			if (head < 0)
+				break;
+		}
+	}
+	/* the node partial list */
+	head = node_take(h, k, n, &pfn, &fresh);
+	if (head < 0) {
+		err = (int)head;
+		goto out;
+	}
+	if (head > 0) {
+		stat_inc(&s->stat[ST_NODE_PARTIAL_HIT]);
+		slot_install(h, k, pfn, (uint32_t)head, fresh);
+		goto out;
+	}
+	/* nothing local: ask the daemon, holding no lock */
+	slab_unlock(&s->lock);
+	stat_inc(&s->stat[ST_REFILL_RPC]);
+	return refill_rpc(h, n) == 0 ? 0 : -errno;
+out:
+	slab_unlock(&s->lock);
+	return err;
+}
+
+/* ---------------------------------------------------------------- node path */
+
+/*
+ * Allocate one object straight from node n's partial slabs (node lock n):
+ * for debug caches, threads without rseq in an RSEQ region, and
+ * slab_cache_alloc_node() for a node other than the CPU's.  The pop is a
+ * CAS on the slab's {freelist, counters}: SW_NODE(n) slabs have a single
+ * consumer, the holder of node lock n, so ABA cannot arise; the tag rises
+ * anyway.
+ */
+__attribute__((noinline)) static void *
+node_alloc(struct slab_cache *h, uint32_t n)
+{
+	struct slab_node *sn;
+	int tries = 0;
+
+	for (;;) {
+		uint32_t pfn, guard = 0;
+		char *obj = NULL;
+
+		sn = &h->v.nodes[n];
+		if (node_lock(h, n) != 0) {
+			errno = ENOTRECOVERABLE;
+			return NULL;
+		}
+		if (!handle_live_locked(h)) {
+			slab_unlock(&sn->lock);
+			errno = ESTALE;
+			return NULL;
+		}
+		while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
+		       guard++ < h->v.nr_pages) {
+			struct page_desc *pd = slab_head(&h->v, pfn);
+			uint64_t f, c;
+			uint32_t next;
+
+			if (pd == NULL) {
+				slab_node_rebuild(&h->v, n);
+				continue;
+			}
+			slab_read(pd, &f, &c);
+			if (sc_kind(c) != SW_NODE || sc_index(c) != n) {
+				/* the list is not what `where` says: derive it */
+				slab_node_rebuild(&h->v, n);
+				continue;
+			}
+			if ((c & SC_FRESH) && h->ctor != NULL) {
+				run_ctor(h, pfn, sf_link(f));
+				if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
+					continue;
+				c &= ~SC_FRESH;
+			}
+			if (sf_link(f) == 0 ||
+			    !slab_link_ok(&h->v, slab_colour(h, pfn),
+					  sf_link(f))) {
+				/* nothing free (or corrupt): off the list */
+				if (slab_cas(pd, f, c, f,
+					     sc_with_where(c, SW_FULL, 0)))
+					slab_node_del(&h->v, n, pfn);
+				continue;
+			}
+			obj = link_obj(h, pfn, sf_link(f));
+			next = *slab_fp(&h->v, obj);
+			if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
+				next = 0;	/* cut a corrupt list */
+			if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
+				      sc_with_inuse(c, sc_inuse(c) + 1))) {
+				obj = NULL;
+				continue;
+			}
+			if (next == 0)
+				/* last one: off the list unless freed into */
+				for (;;) {
+					slab_read(pd, &f, &c);
+					if (sf_link(f) != 0)
+						break;
+					if (slab_cas(pd, f, c, f,
+						     sc_with_where(c, SW_FULL,
+								   0))) {
+						slab_node_del(&h->v, n, pfn);
+						break;
+					}
+				}
+		}
+		if (sn->nr_partial < sn->stock_low)
+			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+		slab_unlock(&sn->lock);
+		if (obj != NULL) {
+			if (h->debug)
+				debug_alloc(h, obj);
+			stat_inc(&h->v.slots[current_cpu(h->pool)]
+					  .stat[ST_ALLOC_SLOW]);
+			return obj;
+		}
+		if (++tries > 64 || refill_rpc(h, n) != 0) {
+			if (tries > 64)
+				errno = ENOMEM;
+			return NULL;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- alloc */
+
+static void *
+alloc_fast_loop(struct slab_cache *h)
+{
+	int tries = 0;
+
+	for (;;) {
+		uint32_t k = 0;
+		int mode = call_mode(h, &k), r, err;
+		void *obj = NULL;
+
+		if (mode == M_NODE)
+			return node_alloc(h, node_of_cpu(h->pool,
+							 current_cpu(h->pool)));
+#if HAVE_RSEQ_ASM
+		if (mode == M_RSEQ) {
+			r = rseq_pop(h, &h->v.slots[k], rseq_area(), k, &obj);
+			if (r == FR_RETRY)
+				continue;
+		} else
+#endif
+		{
+			struct slab_slot *s = &h->v.slots[k];
+			uint64_t tid, w, nw;
+
+			tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+			w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+			if (sw_link(w) == 0) {
+				r = FR_EMPTY;
+			} else if (sw_pfn(w) >= h->nr_pages ||
+				   sw_link(w) > h->slab_bytes) {
+				r = FR_BAD;
+			} else {
+				obj = link_obj(h, sw_pfn(w), sw_link(w));
+				nw = sw_make(sw_pfn(w),
+					     __atomic_load_n(slab_fp(&h->v, obj),
+							     __ATOMIC_RELAXED));
+				if (!cas16(&s->word, w, tid, nw, tid + 1))
+					continue;
+				r = FR_OK;
+			}
+		}
+		if (r == FR_OK) {
+			/* a pop after a refill counts as a slow allocation */
+			if (tries)
+				stat_inc(&h->v.slots[k].stat[ST_ALLOC_SLOW]);
+			else
+				stat_inc(&h->v.slots[k].stat_fast[0]);
+			return obj;
+		}
+		/* empty or corrupt: the slow path settles it */
+		if (++tries > 64) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		err = slow_refill(h, k);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+	}
+}
+
+static void *
+cache_alloc(struct slab_cache *h, unsigned int flags, int node)
+{
+	void *obj;
+
+	if (h == NULL || (flags & ~SLAB_ZERO) != 0 || node < -1 ||
+	    node >= (int)h->v.nr_nodes) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!handle_live_locked(h)) {
+		errno = ESTALE;
+		return NULL;
+	}
+	if (!h->may_alloc) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (node >= 0 &&
+	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool)))
+		obj = node_alloc(h, (uint32_t)node);
+	else
+		obj = alloc_fast_loop(h);
+	if (obj != NULL && (flags & SLAB_ZERO))
+		memset(obj, 0, h->v.geo.size);
+	return obj;
+}
+
+/*
+ * The fast path, kept small: one sequence on this CPU's slot, else
+ * everything else in cache_alloc().
+ */
+SHMSLAB_EXPORT void *
+slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
+{
+#if HAVE_RSEQ_ASM
+	if (__builtin_expect(cache != NULL && flags == 0 &&
+			     cache->fast_alloc && handle_live(cache), 1)) {
+		struct rseq *rs = rseq_area();
+		uint32_t k = rseq_cpu(rs);
+		void *obj;
+
+		if (k < cache->v.nr_slots &&
+		    rseq_pop(cache, &cache->v.slots[k], rs, k, &obj) == FR_OK) {
+			stat_inc(&cache->v.slots[k].stat_fast[0]);
+			return obj;
+		}
+	}
+#endif
+	return cache_alloc(cache, flags, -1);
+}
+
+SHMSLAB_EXPORT void *
+slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags, int node)
+{
+	return cache_alloc(cache, flags, node);
+}
+
+/* ---------------------------------------------------------------- free */
+
+/*
+ * __slab_free: push obj onto its slab's own freelist by one CAS.  A slab
+ * that was SW_FULL becomes partial: frozen onto this CPU's partial list
+ * (slot lock held across the CAS, so that recovery finds it), or, without
+ * slots, put on its node's list; an overflowing CPU partial list goes to
+ * the node lists (put_cpu_partial).
+ */
+__attribute__((noinline)) static void
+free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
+	    uint32_t k)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint32_t *fpp = slab_fp(&h->v, link_obj(h, pfn, link));
+	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
+	int locked = 0;			/* 1: slot lock k, 2: node lock n */
+	int freed = 0;
+	uint64_t f, c;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sf_link(f) == link || sc_inuse(c) == 0 ||
+		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
+			/* double free, or a slab that holds nothing */
+			stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug)
+				slab_bug(h, link_obj(h, pfn, link),
+					 "double free");
+			errno = EINVAL;
+			break;
+		}
+		if (sc_kind(c) == SW_FULL && !locked) {
+			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+			    0) {
+				errno = ENOTRECOVERABLE;
+				return;
+			}
+			locked = mode == M_NODE ? 2 : 1;
+			continue;
+		}
+		__atomic_store_n(fpp, sf_link(f), __ATOMIC_RELAXED);
+		if (sc_kind(c) == SW_FULL) {
+			uint64_t nc = sc_inuse(c) - 1;
+
+			nc = locked == 1 ?
+				     sc_with_where(sc_with_inuse(c, (uint32_t)nc),
+						   SW_CPUP, k) :
+				     sc_with_where(sc_with_inuse(c, (uint32_t)nc),
+						   SW_NODE, n);
+			if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
+				continue;
+			freed = 1;
+			if (locked == 1) {
+				cpu_partial_push(h, k, pfn);
+				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);
+				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
+					stat_inc(&h->v.slots[k]
+							  .stat[ST_CPU_PARTIAL_DRAIN]);
+					unfreeze_partials(h, k);
+				}
+			} else {
+				slab_node_add(&h->v, n, pfn);
+			}
+			break;
+		}
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f), link),
+			     sc_with_inuse(c, sc_inuse(c) - 1))) {
+			freed = 1;
+			break;
+		}
+	}
+	if (freed) {
+		stat_inc(&h->v.slots[k].stat[ST_FREE_SLOW]);
+		stat_inc(&h->v.slots[k].stat[ST_FREE_REMOTE]);
+	}
+	if (locked == 1)
+		slab_unlock(&h->v.slots[k].lock);
+	else if (locked == 2)
+		slab_unlock(&h->v.nodes[n].lock);
+}
+
+static void
+cache_free(struct slab_cache *h, void *obj)
+{
+	uint32_t pfn, link, k = 0;
+	int mode, r;
+
+	if (obj == NULL)
+		return;
+	if (obj_slab(h, obj, &pfn, &link) != 0) {
+		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
+		errno = EINVAL;
+		return;
+	}
+	if (h->debug)
+		debug_free(h, obj);
+	for (;;) {
+		struct slab_slot *s;
+
+		mode = call_mode(h, &k);
+		s = &h->v.slots[mode == M_NODE ? current_cpu(h->pool) : k];
+#if HAVE_RSEQ_ASM
+		if (mode == M_RSEQ) {
+			r = rseq_push(s, rseq_area(), k,
+				      slab_fp(&h->v, obj), sw_make(pfn, link));
+			if (r == FR_RETRY)
+				continue;
+		} else
+#endif
+		if (mode == M_CAS) {
+			uint64_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+			uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+
+			if (sw_pfn(w) != pfn) {
+				r = FR_EMPTY;
+			} else if (sw_link(w) == link) {
+				r = FR_DOUBLE;
+			} else {
+				__atomic_store_n(slab_fp(&h->v, obj), sw_link(w),
+						 __ATOMIC_RELAXED);
+				if (!cas16(&s->word, w, tid, sw_make(pfn, link),
+					   tid + 1))
+					continue;
+				r = FR_OK;
+			}
+		} else {
+			r = FR_EMPTY;
+			k = current_cpu(h->pool);
+		}
+		if (r == FR_OK) {
+			stat_inc(&s->stat_fast[1]);
+			return;
+		}
+		if (r == FR_DOUBLE) {
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			errno = EINVAL;
+			return;
+		}
+		free_remote(h, pfn, link, mode, k);
+		return;
+	}
+}
+
+SHMSLAB_EXPORT void
+slab_cache_free(struct slab_cache *cache, void *obj)
+{
+#if HAVE_RSEQ_ASM
+	uint32_t pfn, link;
+
+	if (__builtin_expect(cache != NULL && cache->mode == M_RSEQ &&
+			     obj_slab(cache, obj, &pfn, &link) == 0, 1)) {
+		struct rseq *rs = rseq_area();
+		uint32_t k = rseq_cpu(rs);
+
+		if (k < cache->v.nr_slots &&
+		    rseq_push(&cache->v.slots[k], rs, k,
+			      slab_fp(&cache->v, obj),
+			      sw_make(pfn, link)) == FR_OK) {
+			stat_inc(&cache->v.slots[k].stat_fast[1]);
+			return;
+		}
+	}
+#endif
+	if (cache == NULL) {
+		errno = EINVAL;
+		return;
+	}
+	cache_free(cache, obj);
+}
+
+/* ---------------------------------------------------------------- handles */
+
+static struct slab_cache *
+handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
+	   void (*ctor)(void *), int *errp)
+{
+	struct slab_cache *h;
+	int err;
+
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	err = slab_view_init(&h->v, pool->base, idx);
+	if (err == 0 && h->v.gen != gen)
+		err = -ESTALE;
+	if (err == 0 && (h->v.nr_pages != pool->nr_pages ||
+			 h->v.nr_slots != pool->nr_cpu_slots ||
+			 h->v.nr_nodes != pool->nr_nodes))
+		err = -EBADMSG;
+	if (err) {
+		free(h);
+		*errp = err == -EUCLEAN ? -EBADMSG : err;
+		return NULL;
+	}
+	h->pool = pool;
+	h->ctor = ctor;
+	h->debug = (h->v.flags & SLAB_F_DEBUG) != 0;
+	h->lo_off = pool->data_off;
+	h->hi_off = pool->size;
+	if (h->debug)
+		h->mode = M_NODE;
+	else if (pool->slot_guard == REGION_GUARD_CAS)
+		h->mode = M_CAS;
+	else
+		h->mode = HAVE_RSEQ_ASM && rseq_registered() ? M_RSEQ : M_NODE;
+	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc;
+	h->may_alloc = !(h->v.flags & SLAB_F_CTOR) || ctor != NULL;
+	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
+	/* a slab's head pfn is below this, with all its pages inside */
+	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;
+	h->slab_bytes = h->v.slab_bytes;
+	h->fp_off = h->v.geo.fp_off;
+	h->recip = ((1ull << RECIP_SHIFT) + h->v.geo.stride - 1) /
+		   h->v.geo.stride;
+	memcpy(h->name, h->v.desc->name, sizeof(h->name));
+	h->name[sizeof(h->name) - 1] = '\0';
+
+	pthread_mutex_lock(&pool->cache_lock);
+	h->next = pool->handles;
+	pool->handles = h;
+	pthread_mutex_unlock(&pool->cache_lock);
+	return h;
+}
+
+static void
+handle_free(struct slab_cache *h)
+{
+	struct slab_pool *pool = h->pool;
+	struct slab_cache **pp;
+
+	pthread_mutex_lock(&pool->cache_lock);
+	for (pp = &pool->handles; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	pthread_mutex_unlock(&pool->cache_lock);
+	free(h);
+}
+
+static int
+reply_cache(Shmslab__Reply *rep, uint32_t *idx, uint32_t *gen)
+{
+	if (rep->body_case != SHMSLAB__REPLY__BODY_CACHE || rep->cache == NULL ||
+	    rep->cache->index >= SLAB_MAX_CACHES)
+		return -EBADMSG;
+	*idx = rep->cache->index;
+	*gen = rep->cache->gen;
+	return 0;
+}
+
+SHMSLAB_EXPORT struct slab_cache *
+slab_cache_create(struct slab_pool *pool, const char *name, size_t size,
+		  size_t align, unsigned int flags, void (*ctor)(void *obj))
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheCreate cc = SHMSLAB__CACHE_CREATE__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct slab_cache *h = NULL;
+	struct slab_geometry g;
+	uint32_t idx, gen;
+	int err;
+
+	if (pool == NULL || name == NULL || !slab_name_ok(name) ||
+	    (flags & ~SLAB_F_PUBLIC) != 0 || size > UINT32_MAX ||
+	    align > SLAB_PAGE_SIZE ||
+	    slab_geometry((uint32_t)size, (uint32_t)align,
+			  flags | (ctor ? SLAB_F_CTOR : 0), pool->nr_cpu_slots,
+			  &g) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cc.name = (char *)name;
+	cc.size = size;
+	cc.align = align;
+	cc.flags = flags | (ctor ? SLAB_F_CTOR : 0);
+	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_CREATE;
+	req.cache_create = &cc;
+	err = rpc_call(pool, &req, &rep);
+	if (!err)
+		err = reply_cache(rep, &idx, &gen);
+	if (!err)
+		h = handle_new(pool, idx, gen, ctor, &err);
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (h == NULL)
+		errno = -err;
+	return h;
+}
+
+static struct slab_cache *
+cache_lookup(struct slab_pool *pool, const char *name, int *errp)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheLookup cl = SHMSLAB__CACHE_LOOKUP__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct slab_cache *h = NULL;
+	uint32_t idx, gen;
+	int err;
+
+	cl.name = (char *)name;
+	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_LOOKUP;
+	req.cache_lookup = &cl;
+	err = rpc_call(pool, &req, &rep);
+	if (!err)
+		err = reply_cache(rep, &idx, &gen);
+	if (!err)
+		h = handle_new(pool, idx, gen, NULL, &err);
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	*errp = err;
+	return h;
+}
+
+SHMSLAB_EXPORT struct slab_cache *
+slab_cache_lookup(struct slab_pool *pool, const char *name)
+{
+	struct slab_cache *h;
+	int err;
+
+	if (pool == NULL || name == NULL || !slab_name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = cache_lookup(pool, name, &err);
+	if (h == NULL)
+		errno = -err;
+	return h;
+}
+
+SHMSLAB_EXPORT size_t
+slab_cache_object_size(const struct slab_cache *cache)
+{
+	return cache ? cache->v.geo.size : 0;
+}
+
+SHMSLAB_EXPORT const char *
+slab_cache_name(const struct slab_cache *cache)
+{
+	return cache ? cache->name : NULL;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
+{
+	uint64_t sum[ST_NR] = { 0 };
+	uint32_t k, i;
+
+	if (cache == NULL || st == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		errno = ESTALE;
+		return -1;
+	}
+	for (k = 0; k < cache->v.nr_slots; k++) {
+		const struct slab_slot *s = &cache->v.slots[k];
+
+		sum[ST_ALLOC_FAST] += __atomic_load_n(&s->stat_fast[0],
+						      __ATOMIC_RELAXED);
+		sum[ST_FREE_FAST] += __atomic_load_n(&s->stat_fast[1],
+						     __ATOMIC_RELAXED);
+		for (i = ST_ALLOC_SLOW; i < ST_NR; i++)
+			sum[i] += __atomic_load_n(&s->stat[i],
+						  __ATOMIC_RELAXED);
+	}
+	memset(st, 0, sizeof(*st));
+	st->alloc_fast = sum[ST_ALLOC_FAST];
+	st->free_fast = sum[ST_FREE_FAST];
+	st->alloc_slow = sum[ST_ALLOC_SLOW];
+	st->free_slow = sum[ST_FREE_SLOW];
+	st->free_remote = sum[ST_FREE_REMOTE];
+	st->cpu_partial_hit = sum[ST_CPU_PARTIAL_HIT];
+	st->node_partial_hit = sum[ST_NODE_PARTIAL_HIT];
+	st->refill_rpc = sum[ST_REFILL_RPC];
+	st->freeze = sum[ST_FREEZE];
+	st->unfreeze = sum[ST_UNFREEZE];
+	st->cpu_partial_drain = sum[ST_CPU_PARTIAL_DRAIN];
+	st->recover = sum[ST_RECOVER];
+	st->bad_free = sum[ST_BAD_FREE];
+	return 0;
+}
+
+/* ---------------------------------------------------------------- rpcs */
+
+static int
+refill_rpc(struct slab_cache *h, uint32_t n)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
+	Shmslab__Reply *rep = NULL;
+	int err, tries = 0;
+
+	rf.index = h->v.index;
+	rf.gen = h->v.gen;
+	rf.node = n;
+	req.body_case = SHMSLAB__REQUEST__BODY_REFILL;
+	req.refill = &rf;
+	do {
+		if (rep)
+			shmslab__reply__free_unpacked(rep, NULL);
+		rep = NULL;
+		err = rpc_call(h->pool, &req, &rep);
+		if (err == -EAGAIN) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	} while (err == -EAGAIN && ++tries < 50);
+	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
+		     rep->refill == NULL))
+		err = -EBADMSG;
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+/* A CacheRef request (destroy, shrink).  0 or -errno; *freed for shrink. */
+static int
+cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
+	Shmslab__Reply *rep = NULL;
+	int err, tries = 0;
+
+	ref.index = h->v.index;
+	ref.gen = h->v.gen;
+	if (destroy) {
+		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_DESTROY;
+		req.cache_destroy = &ref;
+	} else {
+		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_SHRINK;
+		req.cache_shrink = &ref;
+	}
+	do {
+		if (rep)
+			shmslab__reply__free_unpacked(rep, NULL);
+		rep = NULL;
+		err = rpc_call(h->pool, &req, &rep);
+		if (err == -EAGAIN) {
+			struct timespec ts = { 0, 2000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	} while (err == -EAGAIN && ++tries < 50);
+	if (!err && !destroy && freed != NULL) {
+		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
+		    rep->shrink != NULL)
+			*freed = rep->shrink->slabs_freed;
+	}
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/* ---------------------------------------------------------------- drain */
+
+/*
+ * Drain slot k (slot lock held, and in RSEQ mode running on CPU k): the
+ * CPU slab goes back to its node with its slot freelist, then the CPU
+ * partial list.  The give-back is recorded (REC_DETACH) so that a death
+ * half-way is repaired.  FR_OK, or FR_RETRY (RSEQ: we left CPU k).
+ */
+static int
+drain_slot(struct slab_cache *h, uint32_t k)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	uint64_t w, f, c;
+	uint32_t pfn;
+	int r;
+
+	for (;;) {
+		w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+		pfn = sw_pfn(w);
+		if (pfn == PFN_NONE)
+			break;
+		if (slab_head(&h->v, pfn) == NULL) {
+			r = slot_cmpxchg(h, k, w, SLOT_NO_SLAB);
+			if (r == FR_RETRY)
+				return r;
+			continue;
+		}
+		slab_read(&h->v.pages[pfn], &f, &c);
+		rec_set(s, REC_DETACH, pfn, sw_link(w), sf_tag(f));
+		r = slot_cmpxchg(h, k, w, SLOT_NO_SLAB);
+		if (r != FR_OK) {
+			rec_clear(s);
+			if (r == FR_RETRY)
+				return r;
+			continue;
+		}
+		if (sw_link(w) != 0)
+			slab_give_back(&h->v, pfn, sw_link(w), 0, 1);
+		rec_clear(s);
+		slab_unfreeze(h, k, pfn, SW_SLOT);
+		break;
+	}
+	unfreeze_partials(h, k);
+	return FR_OK;
+}
+
+/*
+ * Drain every CPU slot of the cache (kmem_cache_shrink's flush_all).  In
+ * RSEQ mode each slot is drained by this thread pinned to the slot's CPU,
+ * since only code running there may write it.  Slots already empty are
+ * skipped; a slot that holds slabs on a CPU this thread may not run on
+ * (offline, outside its cpuset) cannot be drained, and the drain reports
+ * EBUSY: the daemon then finds those slabs frozen and refuses a destroy.
+ */
+static int
+drain_all(struct slab_cache *h)
+{
+	cpu_set_t saved, one;
+	uint32_t k;
+	int rseq = h->pool->slot_guard == REGION_GUARD_RSEQ, err = 0;
+	int pinned = 0;
+
+	if (rseq && sched_getaffinity(0, sizeof(saved), &saved) != 0)
+		return -errno;
+	for (k = 0; k < h->v.nr_slots; k++) {
+		struct slab_slot *s = &h->v.slots[k];
+		int tries = 0, r = FR_OK;
+
+		/*
+		 * An empty word needs no pinning: the lock alone lets us
+		 * settle a dead holder's state and empty the CPU partial list.
+		 */
+		if (rseq && __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) !=
+				    SLOT_NO_SLAB) {
+			if (k >= CPU_SETSIZE) {
+				err = -EBUSY;
+				continue;
+			}
+			CPU_ZERO(&one);
+			CPU_SET(k, &one);
+			if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+				err = -EBUSY;
+				continue;
+			}
+			pinned = 1;
+		}
+		do {
+			if (slot_lock(h, k) != 0) {
+				err = -ENOTRECOVERABLE;
+				break;
+			}
+			r = drain_slot(h, k);
+			slab_unlock(&s->lock);
+			if (r == FR_RETRY)
+				sched_yield();
+		} while (r == FR_RETRY && ++tries < 100);
+		if (r == FR_RETRY)
+			err = -EBUSY;
+	}
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
+	return err;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_shrink(struct slab_cache *cache)
+{
+	int err;
+
+	if (cache == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		errno = ESTALE;
+		return -1;
+	}
+	err = drain_all(cache);
+	if (err == 0 || err == -EBUSY)
+		err = cache_ref_rpc(cache, 0, NULL);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_destroy(struct slab_cache *cache)
+{
+	int err;
+
+	if (cache == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		handle_free(cache);
+		errno = ESTALE;
+		return -1;
+	}
+	err = drain_all(cache);
+	if (err == 0 || err == -EBUSY)
+		err = cache_ref_rpc(cache, 1, NULL);
+	if (err == -ESTALE) {
+		handle_free(cache);
+		errno = ESTALE;
+		return -1;
+	}
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	handle_free(cache);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- malloc */
+
+static int
+kmalloc_index(size_t size)
+{
+	unsigned int i;
+
+	if (size <= 8)
+		return 0;
+	for (i = 1; i < NR_KMALLOC; i++)
+		if (size <= kmalloc_sizes[i])
+			return (int)i;
+	return -1;
+}
+
+static struct slab_cache *
+general_cache(struct slab_pool *pool, int i)
+{
+	struct slab_cache *h;
+	int err;
+
+	h = __atomic_load_n(&pool->general[i], __ATOMIC_ACQUIRE);
+	if (h != NULL && handle_live_locked(h))
+		return h;
+	h = cache_lookup(pool, kmalloc_names[i], &err);
+	if (h == NULL) {
+		errno = -err;
+		return NULL;
+	}
+	__atomic_store_n(&pool->general[i], h, __ATOMIC_RELEASE);
+	return h;
+}
+
+/*
+ * The handle for the cache whose slab holds obj, made on first use from
+ * the descriptor in the region (no RPC: descriptors are public).
+ */
+static struct slab_cache *
+cache_of(struct slab_pool *pool, const void *obj, int *pagesp,
+	 unsigned int *orderp)
+{
+	uint64_t off = (uint64_t)((const char *)obj - (char *)pool->base);
+	struct page_desc *pages = region_pages(pool->base), *pd;
+	struct slab_cache *h;
+	uint32_t pfn, idx;
+	int err;
+
+	*pagesp = 0;
+	if ((const char *)obj < (char *)pool->base || off >= pool->size ||
+	    off < pool->data_off)
+		return NULL;
+	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
+	pd = &pages[pfn];
+	if (pd->flags & PG_TAIL) {
+		if (pd->head >= pool->nr_pages)
+			return NULL;
+		pfn = pd->head;
+		pd = &pages[pfn];
+	}
+	if ((pd->flags & (PG_HEAD | PG_CLIENT)) == (PG_HEAD | PG_CLIENT)) {
+		*pagesp = 1;
+		*orderp = pd->order;
+		return NULL;
+	}
+	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB))
+		return NULL;
+	idx = pd->cache;
+	if (idx >= SLAB_MAX_CACHES)
+		return NULL;
+	h = __atomic_load_n(&pool->by_index[idx], __ATOMIC_ACQUIRE);
+	if (h != NULL && handle_live_locked(h))
+		return h;
+	h = handle_new(pool, idx,
+		       __atomic_load_n(&region_caches(pool->base)[idx].gen,
+				       __ATOMIC_ACQUIRE),
+		       NULL, &err);
+	if (h != NULL)
+		__atomic_store_n(&pool->by_index[idx], h, __ATOMIC_RELEASE);
+	return h;
+}
+
+SHMSLAB_EXPORT void *
+slab_malloc(struct slab_pool *pool, size_t size)
+{
+	struct slab_cache *h;
+	unsigned int order = 0;
+	int i;
+
+	if (pool == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	i = kmalloc_index(size);
+	if (i >= 0) {
+		h = general_cache(pool, i);
+		return h ? cache_alloc(h, 0, -1) : NULL;
+	}
+	if (size > MALLOC_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (((size_t)SLAB_PAGE_SIZE << order) < size)
+		order++;
+	return slab_alloc_pages(pool, order, -1);
+}
+
+SHMSLAB_EXPORT void *
+slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = slab_malloc(pool, total);
+	if (p != NULL)
+		memset(p, 0, total);
+	return p;
+}
+
+SHMSLAB_EXPORT void
+slab_free(struct slab_pool *pool, void *ptr)
+{
+	struct slab_cache *h;
+	unsigned int order = 0;
+	int pages;
+
+	if (ptr == NULL)
+		return;
+	if (pool == NULL) {
+		errno = EINVAL;
+		return;
+	}
+	h = cache_of(pool, ptr, &pages, &order);
+	if (pages) {
+		slab_free_pages(pool, ptr, order);
+		return;
+	}
+	if (h == NULL || !(h->v.flags & SLAB_F_GENERAL)) {
+		errno = EINVAL;
+		return;
+	}
+	cache_free(h, ptr);
+}
+
+SHMSLAB_EXPORT size_t
+slab_usable_size(struct slab_pool *pool, const void *ptr)
+{
+	struct slab_cache *h;
+	unsigned int order = 0;
+	uint32_t pfn, link;
+	int pages;
+
+	if (pool == NULL || ptr == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
+	h = cache_of(pool, ptr, &pages, &order);
+	if (pages) {
+		uint64_t off = (uint64_t)((const char *)ptr - (char *)pool->base);
+
+		if (off % SLAB_PAGE_SIZE != 0) {
+			errno = EINVAL;
+			return 0;
+		}
+		return (size_t)SLAB_PAGE_SIZE << order;
+	}
+	if (h == NULL || !(h->v.flags & SLAB_F_GENERAL) ||
+	    obj_slab(h, ptr, &pfn, &link) != 0) {
+		errno = EINVAL;
+		return 0;
+	}
+	return h->v.geo.object_size;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+int
+slab_pool_init(struct slab_pool *pool)
+{
+	const struct region_super *sb = pool->base;
+	const uint32_t *cn = region_cpu_node(pool->base);
+	uint32_t k;
+	int err;
+
+	if (pool->slot_guard != REGION_GUARD_CAS &&
+	    pool->slot_guard != REGION_GUARD_RSEQ)
+		return -EBADMSG;
+	if (sb->cache_table_off == 0)
+		return -EBADMSG;
+	pool->cpu_node = calloc(pool->nr_cpu_slots, 1);
+	if (pool->cpu_node == NULL)
+		return -ENOMEM;
+	for (k = 0; k < pool->nr_cpu_slots; k++)
+		pool->cpu_node[k] = cn[k] < pool->nr_nodes ? (uint8_t)cn[k] : 0;
+	err = pthread_mutex_init(&pool->cache_lock, NULL);
+	if (err) {
+		free(pool->cpu_node);
+		pool->cpu_node = NULL;
+		return -err;
+	}
+	return 0;
+}
+
+void
+slab_pool_fini(struct slab_pool *pool)
+{
+	struct slab_cache *h, *next;
+
+	if (pool->cpu_node == NULL)
+		return;
+	for (h = pool->handles; h != NULL; h = next) {
+		next = h->next;
+		free(h);
+	}
+	pool->handles = NULL;
+	pthread_mutex_destroy(&pool->cache_lock);
+	free(pool->cpu_node);
+	pool->cpu_node = NULL;
+}

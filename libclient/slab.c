@@ -1402,8 +1402,8 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 		h->mode = M_CAS;
 	else
 		h->mode = HAVE_RSEQ_ASM && rseq_registered() ? M_RSEQ : M_NODE;
-	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc;
 	h->may_alloc = !(h->v.flags & SLAB_F_CTOR) || ctor != NULL;
+	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc;
 	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
 	/* a slab's head pfn is below this, with all its pages inside */
 	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;

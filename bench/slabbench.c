@@ -59,6 +59,7 @@
 #define DEF_SIZE	64		/* -s: object size */
 #define MAX_RUNS	1000
 #define WARMUP_PAIRS	10000L		/* untimed, before the first run */
+#define ROUNDS		3		/* allocators measured in turn */
 
 #ifndef TCMALLOC_SONAME
 #define TCMALLOC_SONAME	"libtcmalloc_minimal.so.4"
@@ -405,6 +406,19 @@ batch_failed:
 				"region: slabd -m)\n");
 	free(samples);
 	return -1;
+}
+
+/* Keep in r the best of r and an earlier round's result. */
+static void
+result_merge(struct result *r, const struct result *prev)
+{
+#define BEST(f)	if (prev->f < r->f) r->f = prev->f
+	BEST(same_best);
+	BEST(same_med);
+	BEST(steady_best);
+	BEST(steady_med);
+	BEST(first);
+#undef BEST
 }
 
 /* ---------------------------------------------------------- environment */
@@ -1008,7 +1022,7 @@ main(int argc, char **argv)
 	struct result res[A_NR];
 	unsigned long long v;
 	void **vec;
-	int c, status = 0;
+	int c, status = 0, round;
 
 	while ((c = getopt_long(argc, argv, "b:c:hn:r:S:s:", longopts,
 				NULL)) != -1) {
@@ -1107,17 +1121,35 @@ main(int argc, char **argv)
 		status = 1;
 	}
 
-	if (g.cache != NULL && measure(&allocators[A_CACHE],
-				       &res[A_CACHE], vec) < 0)
-		status = 1;
-	if (g.pool != NULL && measure(&allocators[A_SLAB_MALLOC],
-				      &res[A_SLAB_MALLOC], vec) < 0)
-		status = 1;
-	if (measure(&allocators[A_GLIBC], &res[A_GLIBC], vec) < 0)
-		status = 1;
-	if (g.tc_malloc != NULL &&
-	    measure(&allocators[A_TCMALLOC], &res[A_TCMALLOC], vec) < 0)
-		status = 1;
+	/*
+	 * Rounds: every allocator is measured once per round, in turn, so
+	 * that a machine whose speed drifts (a shared host, frequency
+	 * changes) treats them alike; each figure is the best over rounds.
+	 */
+	for (round = 0; round < ROUNDS; round++) {
+		static const int order[] = { A_CACHE, A_SLAB_MALLOC, A_GLIBC,
+					     A_TCMALLOC };
+		unsigned int i;
+
+		for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			int a = order[(i + (unsigned int)round) % 4];
+			struct result r = res[a];
+
+			if ((a == A_CACHE && g.cache == NULL) ||
+			    (a == A_SLAB_MALLOC && g.pool == NULL) ||
+			    (a == A_TCMALLOC && g.tc_malloc == NULL) ||
+			    (round > 0 && !res[a].avail))
+				continue;
+			if (measure(&allocators[a], &r, vec) < 0) {
+				res[a] = r;
+				status = 1;
+				continue;
+			}
+			if (round > 0)
+				result_merge(&r, &res[a]);
+			res[a] = r;
+		}
+	}
 	if (g.pool != NULL && g.cache == NULL)
 		status = 1;
 

@@ -86,11 +86,15 @@ struct slab_cache {
 	int mode;			/* M_*: how this process uses slots */
 	int fast_alloc;			/* mode M_RSEQ and may_alloc */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
+	uint64_t span;			/* hi_off - lo_off */
+	uint64_t obj_bytes;		/* objects * stride: past the last */
+	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
 	int may_alloc;			/* 0: lookup handle of a ctor cache */
 	uint64_t basem1;		/* base - 1, for object addresses */
 	uint64_t nr_pages;		/* fast path's bound on a word's pfn */
 	uint64_t slab_bytes;
 	uint64_t fp_off;		/* 64-bit copy for the sequences */
+	uint64_t basefp;		/* base - 1 + fp_off */
 	uint64_t recip;			/* ceil(2^44 / stride) */
 	char name[SLAB_NAME_MAX];
 	struct slab_cache *next;	/* pool->handles */
@@ -168,6 +172,16 @@ rseq_cpu(struct rseq *rs)
 	".popsection\n\t"
 
 _Static_assert(RSEQ_SIG == 0x53053053, "glibc's x86 rseq signature");
+
+/* The same, for `asm goto` sequences: an abort jumps to C label retry. */
+#define RSEQ_ABORT_TO_RETRY					\
+	"2:\n\t"						\
+	".pushsection __rseq_failure, \"ax\"\n\t"		\
+	".byte 0x0f, 0xb9, 0x3d\n\t"				\
+	".long 0x53053053\n\t"					\
+	"4:\n\t"						\
+	"jmp %l[retry]\n\t"					\
+	".popsection\n\t"
 
 /*
  * Pop the head of slot's freelist into *objp.  FR_EMPTY when the freelist
@@ -1136,7 +1150,7 @@ alloc_fast_loop(struct slab_cache *h)
 	}
 }
 
-static void *
+__attribute__((noinline)) static void *
 cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 {
 	void *obj;
@@ -1165,8 +1179,9 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 }
 
 /*
- * The fast path, kept small: one sequence on this CPU's slot, else
- * everything else in cache_alloc().
+ * The fast path, kept small: one sequence on this CPU's slot (the same
+ * steps as rseq_pop(), with its exits as C labels), else everything
+ * else in cache_alloc().
  */
 SHMSLAB_EXPORT void *
 slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
@@ -1174,16 +1189,52 @@ slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
 #if HAVE_RSEQ_ASM
 	if (__builtin_expect(cache != NULL && flags == 0 &&
 			     cache->fast_alloc && handle_live(cache), 1)) {
-		struct rseq *rs = rseq_area();
-		uint32_t k = rseq_cpu(rs);
-		void *obj;
+		struct slab_slot *slot;
+		struct rseq *rs;
+		uint64_t word, obj, tmp;
+		uint32_t k;
 
-		if (k < cache->v.nr_slots &&
-		    rseq_pop(cache, &cache->v.slots[k], rs, k, &obj) == FR_OK) {
-			stat_inc(&cache->v.slots[k].stat_fast[0]);
-			return obj;
-		}
+retry:
+		rs = rseq_area();
+		k = rseq_cpu(rs);
+		if (__builtin_expect(k >= cache->v.nr_slots, 0))
+			goto slow;
+		slot = &cache->v.slots[k];
+		__asm__ __volatile__ goto(RSEQ_HEAD
+			     "movq (%[slot]), %[word]\n\t"
+			     "testl %k[word], %k[word]\n\t"
+			     "jz %l[slow]\n\t"
+			     "movq %[word], %[obj]\n\t"
+			     "shrq $32, %[obj]\n\t"
+			     "cmpq %[npages], %[obj]\n\t"
+			     "jae %l[slow]\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja %l[slow]\n\t"
+			     "shlq $12, %[obj]\n\t"
+			     "addq %[tmp], %[obj]\n\t"
+			     "movq %[basefp], %[tmp]\n\t"
+			     "addq %[obj], %[tmp]\n\t"
+			     "addq %[basem1], %[obj]\n\t"
+			     "movl (%[tmp]), %k[tmp]\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[tmp], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [obj] "=&r"(obj),
+			       [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(k), [slot] "r"(slot),
+			       [npages] "m"(cache->nr_pages),
+			       [sbytes] "m"(cache->slab_bytes),
+			       [basem1] "m"(cache->basem1),
+			       [basefp] "m"(cache->basefp)
+			     : "memory", "cc"
+			     : retry, slow);
+		stat_inc(&slot->stat_fast[0]);
+		return (void *)obj;
 	}
+slow:
 #endif
 	return cache_alloc(cache, flags, -1);
 }
@@ -1276,7 +1327,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 		slab_unlock(&h->v.nodes[n].lock);
 }
 
-static void
+__attribute__((noinline)) static void
 cache_free(struct slab_cache *h, void *obj)
 {
 	uint32_t pfn, link, k = 0;
@@ -1338,25 +1389,74 @@ cache_free(struct slab_cache *h, void *obj)
 	}
 }
 
+/*
+ * The free fast path.  Only the object's page and its slab's colour are
+ * read before the sequence: if the slot's word names the page's slab,
+ * that slab was checked when it was installed (a slab of this cache,
+ * frozen to this slot), so the page descriptor's flags need no checking
+ * here; anything else goes to cache_free(), which checks everything.
+ */
 SHMSLAB_EXPORT void
 slab_cache_free(struct slab_cache *cache, void *obj)
 {
 #if HAVE_RSEQ_ASM
-	uint32_t pfn, link;
+	if (__builtin_expect(cache != NULL && cache->mode == M_RSEQ, 1)) {
+		uint64_t off = (uint64_t)((char *)obj - cache->v.base), x;
+		const struct page_desc *pd;
+		struct slab_slot *slot;
+		struct rseq *rs;
+		uint64_t word, tmp, nw;
+		uint32_t pfn, k, *fpp;
 
-	if (__builtin_expect(cache != NULL && cache->mode == M_RSEQ &&
-			     obj_slab(cache, obj, &pfn, &link) == 0, 1)) {
-		struct rseq *rs = rseq_area();
-		uint32_t k = rseq_cpu(rs);
-
-		if (k < cache->v.nr_slots &&
-		    rseq_push(&cache->v.slots[k], rs, k,
-			      slab_fp(&cache->v, obj),
-			      sw_make(pfn, link)) == FR_OK) {
-			stat_inc(&cache->v.slots[k].stat_fast[1]);
-			return;
+		if (off - cache->lo_off >= cache->span)
+			goto slow;
+		pd = &cache->v.pages[off >> REGION_PAGE_SHIFT];
+		if (__builtin_expect(!(pd->flags & PG_TAIL), 1)) {
+			/* the object is in its slab's head page: short math */
+			x = off & (REGION_PAGE_SIZE - 1);
+			nw = ((off >> REGION_PAGE_SHIFT) << 32) | (x + 1);
+		} else {
+			pfn = pd->head;
+			if (pfn >= cache->v.nr_pages)
+				goto slow;
+			pd = &cache->v.pages[pfn];
+			x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
+			nw = sw_make(pfn, (uint32_t)x + 1);
 		}
+		x -= pd->private_[0] + cache->v.geo.red_left;
+		if (x >= cache->obj_bytes ||
+		    (cache->stride_mask ?
+			     (x & cache->stride_mask) != 0 :
+			     ((x * cache->recip) >> RECIP_SHIFT) *
+					     cache->v.geo.stride != x))
+			goto slow;
+		fpp = slab_fp(&cache->v, obj);
+retry:
+		rs = rseq_area();
+		k = rseq_cpu(rs);
+		if (__builtin_expect(k >= cache->v.nr_slots, 0))
+			goto slow;
+		slot = &cache->v.slots[k];
+		__asm__ __volatile__ goto(RSEQ_HEAD
+			     "movq (%[slot]), %[word]\n\t"
+			     "movq %[word], %[tmp]\n\t"
+			     "xorq %[nw], %[tmp]\n\t"
+			     "shrq $32, %[tmp]\n\t"
+			     "jnz %l[slow]\n\t"
+			     "cmpl %k[nw], %k[word]\n\t"
+			     "je %l[slow]\n\t"
+			     "movl %k[word], (%[fpp])\n\t"
+			     "movq %[nw], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(k), [slot] "r"(slot),
+			       [fpp] "r"(fpp), [nw] "r"(nw)
+			     : "memory", "cc"
+			     : retry, slow);
+		stat_inc(&slot->stat_fast[1]);
+		return;
 	}
+slow:
 #endif
 	if (cache == NULL) {
 		errno = EINVAL;
@@ -1396,6 +1496,11 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->debug = (h->v.flags & SLAB_F_DEBUG) != 0;
 	h->lo_off = pool->data_off;
 	h->hi_off = pool->size;
+	h->span = h->hi_off - h->lo_off;
+	h->obj_bytes = (uint64_t)h->v.geo.objects * h->v.geo.stride;
+	h->stride_mask = (h->v.geo.stride & (h->v.geo.stride - 1)) == 0 ?
+				 h->v.geo.stride - 1 :
+				 0;
 	if (h->debug)
 		h->mode = M_NODE;
 	else if (pool->slot_guard == REGION_GUARD_CAS)
@@ -1409,6 +1514,7 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;
 	h->slab_bytes = h->v.slab_bytes;
 	h->fp_off = h->v.geo.fp_off;
+	h->basefp = h->basem1 + h->fp_off;
 	h->recip = ((1ull << RECIP_SHIFT) + h->v.geo.stride - 1) /
 		   h->v.geo.stride;
 	memcpy(h->name, h->v.desc->name, sizeof(h->name));
@@ -1910,7 +2016,7 @@ slab_malloc(struct slab_pool *pool, size_t size)
 	i = kmalloc_index(size);
 	if (i >= 0) {
 		h = general_cache(pool, i);
-		return h ? cache_alloc(h, 0, -1) : NULL;
+		return h ? slab_cache_alloc(h, 0) : NULL;
 	}
 	if (size > MALLOC_MAX) {
 		errno = EINVAL;
@@ -1959,7 +2065,7 @@ slab_free(struct slab_pool *pool, void *ptr)
 		errno = EINVAL;
 		return;
 	}
-	cache_free(h, ptr);
+	slab_cache_free(h, ptr);
 }
 
 SHMSLAB_EXPORT size_t

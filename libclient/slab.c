@@ -867,6 +867,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 }
 
 static int refill_rpc(struct slab_cache *h, uint32_t n);
+static void cache_free(struct slab_cache *h, void *obj);
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
 static int
@@ -977,7 +978,6 @@ slow_refill(struct slab_cache *h, uint32_t k)
 	}
 	/* nothing local: ask the daemon, holding no lock */
 	slab_unlock(&s->lock);
-	stat_inc(&s->stat[ST_REFILL_RPC]);
 	return refill_rpc(h, n) == 0 ? 0 : -errno;
 out:
 	slab_unlock(&s->lock);
@@ -1169,10 +1169,22 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		return NULL;
 	}
 	if (node >= 0 &&
-	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool)))
+	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool))) {
 		obj = node_alloc(h, (uint32_t)node);
-	else
+	} else {
 		obj = alloc_fast_loop(h);
+		/*
+		 * A thread that migrated after choosing, or a slab that a
+		 * remote free froze here, can give another node's object
+		 * (SLUB's node_match): give it back and ask the node.
+		 */
+		if (obj != NULL && node >= 0 &&
+		    h->v.pages[slab_ptr_to_off(h->pool, obj) >>
+			       REGION_PAGE_SHIFT].node != (uint32_t)node) {
+			cache_free(h, obj);
+			obj = node_alloc(h, (uint32_t)node);
+		}
+	}
 	if (obj != NULL && (flags & SLAB_ZERO))
 		memset(obj, 0, h->v.geo.size);
 	return obj;
@@ -1697,6 +1709,7 @@ refill_rpc(struct slab_cache *h, uint32_t n)
 	Shmslab__Reply *rep = NULL;
 	int err, tries = 0;
 
+	stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_REFILL_RPC]);
 	rf.index = h->v.index;
 	rf.gen = h->v.gen;
 	rf.node = n;

@@ -1,0 +1,207 @@
+/*
+ * test_slabnuma.c - the slab layer on several nodes, through slabd's
+ * --fake-numa testing aid (this machine has one NUMA node).
+ *
+ * What users rely on: slab_cache_alloc_node(node) returns an object whose
+ * slab lies in that node's page area; node -1 and plain slab_cache_alloc()
+ * give objects of the calling CPU's node (the region's CPU-to-node table);
+ * an object freed by another process, on another CPU, goes back to its own
+ * slab on its own node, so that allocating again on that node reuses it
+ * instead of asking slabd; the counters add up; and the region checker
+ * finds every node's lists consistent afterwards.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabcheck.h"
+#include "tests/tap.h"
+
+#define NR_NODES	3
+#define PER_NODE	600		/* objects per node: several slabs */
+
+static struct slab_pool *pool;
+static const struct region_node *nodes;
+
+/* The logical node whose page area holds p, or -1. */
+static int
+node_of(const void *p)
+{
+	uint64_t pfn = slab_ptr_to_off(pool, p) >> REGION_PAGE_SHIFT;
+	int i;
+
+	for (i = 0; i < NR_NODES; i++)
+		if (pfn >= nodes[i].first_pfn &&
+		    pfn < (uint64_t)nodes[i].first_pfn + nodes[i].nr_pages)
+			return i;
+	return -1;
+}
+
+static void
+fill(void *p, uint64_t tag, size_t n)
+{
+	uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < n / 8; i++)
+		w[i] = tag * 0x9e3779b97f4a7c15ull + i;
+}
+
+static int
+intact(const void *p, uint64_t tag, size_t n)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < n / 8; i++)
+		if (w[i] != tag * 0x9e3779b97f4a7c15ull + i)
+			return 0;
+	return 1;
+}
+
+int
+main(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "3", NULL };
+	struct slab_cache_stats st0, st1;
+	struct slab_check_report rep;
+	static void *obj[NR_NODES][PER_NODE];
+	struct harness_daemon d;
+	struct slab_cache *c;
+	char why[512];
+	int n, i, bad, status, cpu, cpu_node;
+	const uint32_t *cpu_nodes;
+	pid_t pid;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd --fake-numa 3 did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	nodes = region_nodes(slab_pool_base(pool));
+	cpu_nodes = region_cpu_node(slab_pool_base(pool));
+	is_int(slab_pool_nr_nodes(pool), NR_NODES, "three logical nodes");
+
+	c = slab_cache_create(pool, "numa-200", 200, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("slab_cache_create: %s", strerror(errno));
+
+	/* every node on request */
+	for (n = 0; n < NR_NODES; n++) {
+		bad = 0;
+		for (i = 0; i < PER_NODE; i++) {
+			obj[n][i] = slab_cache_alloc_node(c, 0, n);
+			if (obj[n][i] == NULL || node_of(obj[n][i]) != n) {
+				if (!bad++)
+					diag("object %d on node %d: %p (node "
+					     "%d), errno %s", i, n, obj[n][i],
+					     obj[n][i] ? node_of(obj[n][i]) :
+							 -1,
+					     strerror(errno));
+			}
+			else
+				fill(obj[n][i], (uint64_t)n << 32 | i, 200);
+		}
+		is_int(bad, 0, "%d objects allocated on node %d lie in its "
+		   "area", PER_NODE, n);
+	}
+
+	/* the default is the calling CPU's node (pinned, so that it stays) */
+	cpu = sched_getcpu();
+	if (cpu >= 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+	}
+	cpu_node = cpu >= 0 ? (int)cpu_nodes[cpu] : -1;
+	{
+		void *p = slab_cache_alloc(c, 0);
+		void *q = slab_cache_alloc_node(c, 0, -1);
+
+		ok(p != NULL && node_of(p) == cpu_node,
+		   "slab_cache_alloc() takes the calling CPU's node (%d)",
+		   cpu_node);
+		ok(q != NULL && node_of(q) == cpu_node,
+		   "node -1 is the calling CPU's node");
+		slab_cache_free(c, p);
+		slab_cache_free(c, q);
+	}
+	errno = 0;
+	ok(slab_cache_alloc_node(c, 0, NR_NODES) == NULL && errno == EINVAL,
+	   "a node past the last gives EINVAL");
+	errno = 0;
+	ok(slab_cache_alloc_node(c, 0, -2) == NULL && errno == EINVAL,
+	   "node -2 gives EINVAL");
+
+	/*
+	 * A child pinned to the other CPU frees node 1's objects after
+	 * checking them: remote frees go back to their own slabs.
+	 */
+	ok(slab_cache_stats(c, &st0) == 0, "stats before the remote frees");
+	pid = fork();
+	if (pid == 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu == 0 ? 1 : 0, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		for (i = 0; i < PER_NODE; i++) {
+			if (!intact(obj[1][i], 1ull << 32 | i, 200))
+				_exit(2);
+			slab_cache_free(c, obj[1][i]);
+		}
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "another process on another CPU found node 1's objects intact "
+	   "and freed them");
+	bad = 0;
+	for (n = 0; n < NR_NODES; n += 2)
+		for (i = 0; i < PER_NODE; i++)
+			if (!intact(obj[n][i], (uint64_t)n << 32 | i, 200))
+				bad++;
+	is_int(bad, 0, "nodes 0 and 2's objects are intact");
+
+	/* node 1's slabs take them back: reallocating needs no refill */
+	bad = 0;
+	for (i = 0; i < PER_NODE; i++) {
+		obj[1][i] = slab_cache_alloc_node(c, 0, 1);
+		if (obj[1][i] == NULL || node_of(obj[1][i]) != 1)
+			bad++;
+	}
+	is_int(bad, 0, "node 1 serves again from the objects freed remotely");
+	is_int(slab_cache_stats(c, &st1), 0, "stats after");
+	ok(st1.refill_rpc == st0.refill_rpc,
+	   "without asking slabd (refills %llu -> %llu)",
+	   (unsigned long long)st0.refill_rpc,
+	   (unsigned long long)st1.refill_rpc);
+	ok(st1.free_remote - st0.free_remote >= PER_NODE,
+	   "the child's frees were remote frees (%llu)",
+	   (unsigned long long)(st1.free_remote - st0.free_remote));
+
+	for (n = 0; n < NR_NODES; n++)
+		for (i = 0; i < PER_NODE; i++)
+			slab_cache_free(c, obj[n][i]);
+	ok(slab_check_region(slab_pool_base(pool), slab_pool_size(pool), &rep,
+			     why, sizeof(why)) == 0,
+	   "the region checker finds every node's lists consistent%s%s",
+	   why[0] ? ": " : "", why);
+	ok(slab_cache_destroy(c) == 0, "the cache is destroyed when empty");
+
+	slab_pool_close(pool);
+	ok(harness_stop(&d) == 0, "slabd exits cleanly");
+	return done_testing();
+}

@@ -11,7 +11,13 @@
 #
 #   - the demo exits 0, and the page it shares passes the parent's message
 #     to the child and the child's answer back, at the same offset;
-#   - -h, a bad option, an extra argument, a socket nobody serves;
+#   - the slab part: the cache "demo-msg" of 64-byte messages; a second
+#     child's COUNT messages (100000 x SHMSLAB_TEST_SCALE) all arrive
+#     intact and are freed by the parent; slab_malloc's size classes; the
+#     cache's counters add up to COUNT allocations and COUNT frees, some
+#     remote; destroy says EBUSY while a message lives, then succeeds;
+#   - -h, a bad option, a bad -n, an extra argument, a socket nobody
+#     serves;
 #   - the daemon exits 0 on SIGTERM and removes its socket.
 
 set -u
@@ -38,7 +44,15 @@ daemon=$pid
 
 # ---------------------------------------------------------------- the demo
 
-run demo "$DEMO" -s "$sock"
+# The README's demo runs the default count; a larger scale asks for more.
+scale=${SHMSLAB_TEST_SCALE:-1}
+case $scale in ''|*[!0-9]*|0) scale=1 ;; esac
+count=$((100000 * scale))
+if [ "$scale" -eq 1 ]; then
+	run demo "$DEMO" -s "$sock"
+else
+	run demo "$DEMO" -s "$sock" -n "$count"
+fi
 out=$tmp/demo.out
 if [ $rc -eq 0 ] && has "$out" "Every step worked." &&
     [ ! -s "$tmp/demo.err" ]; then
@@ -109,11 +123,85 @@ else
 	not_ok "the demo frees its page and a block from each node"
 fi
 
+# Step 5: the cache.
+if has "$out" '5. slab_cache_create() makes the cache "demo-msg" of 64-byte messages.'; then
+	ok "the demo creates the cache demo-msg of 64-byte messages"
+else
+	not_ok "the demo creates the cache demo-msg of 64-byte messages"
+fi
+
+# Step 6: a second child sends COUNT messages; the parent checks and frees
+# them.
+#      child C: COUNT allocations took T ms, X ns each;
+#        it filled every message and sent its offset
+#      parent: all COUNT messages arrived intact; it freed each one,
+c2pid=$(sed -n "s/^   child \([0-9][0-9]*\): $count allocations took [0-9.]* ms, [0-9.]* ns each;\$/\1/p" "$out")
+if [ -n "$c2pid" ] && [ "$c2pid" != "$ppid_" ] && [ "$c2pid" != "$cpid" ]; then
+	ok "a second child (pid $c2pid) allocates $count messages and says how long they took"
+else
+	not_ok "a second child allocates $count messages and says how long they took"
+	grep '^   child' "$out" | sed 's/^/# /'
+fi
+if has "$out" "   parent: all $count messages arrived intact; it freed each one," &&
+    ! has "$tmp/demo.err" "damaged"; then
+	ok "all $count messages arrive intact and the parent frees them"
+else
+	not_ok "all $count messages arrive intact and the parent frees them"
+	diag "$tmp/demo.err" "stderr: "
+fi
+
+# Step 7: slab_malloc's size classes, then whole pages.
+if has "$out" "   1 -> 8, 100 -> 128, 1000 -> 1024, 5000 -> 8192, 20000 -> 32768 bytes" &&
+    has "$out" "given back with slab_free()"; then
+	ok "slab_malloc gives 1, 100, 1000, 5000, 20000 bytes 8, 128, 1024, 8192, 32768 usable"
+else
+	not_ok "slab_malloc gives 1, 100, 1000, 5000, 20000 bytes 8, 128, 1024, 8192, 32768 usable"
+	grep -e ' -> ' "$out" | sed 's/^/# /'
+fi
+
+# Step 8: the counters.
+#      alloc_fast A  alloc_slow B  free_fast C  free_slow D
+#      free_remote E  refill_rpc F
+#      fast path: P% of allocations, Q% of frees
+set -- $(sed -n 's/^   alloc_fast \([0-9]*\)  alloc_slow \([0-9]*\)  free_fast \([0-9]*\)  free_slow \([0-9]*\)$/\1 \2 \3 \4/p' "$out") \
+    $(sed -n 's/^   free_remote \([0-9]*\)  refill_rpc \([0-9]*\)$/\1 \2/p' "$out")
+if [ $# -eq 6 ] &&
+    grep -q '^   fast path: [0-9.]*% of allocations, [0-9.]*% of frees$' "$out"; then
+	ok "the demo prints the cache's counters and its fast-path share"
+	# Fast-path counts may miss an event when a thread migrates at the
+	# wrong instant: allow 1% either way.
+	allocs=$(($1 + $2))
+	frees=$(($3 + $4))
+	slack=$((count / 100))
+	if [ $allocs -ge $((count - slack)) ] && [ $allocs -le $((count + slack)) ] &&
+	    [ $frees -ge $((count - slack)) ] && [ $frees -le $((count + slack)) ] &&
+	    [ "$5" -gt 0 ] && [ "$6" -gt 0 ]; then
+		ok "the counters add up: $allocs allocations, $frees frees ($5 remote), $6 refills for $count messages"
+	else
+		not_ok "the counters add up to $count allocations and frees, some remote, some refills"
+		echo "# alloc_fast $1 alloc_slow $2 free_fast $3 free_slow $4 free_remote $5 refill_rpc $6"
+	fi
+else
+	not_ok "the demo prints the cache's counters and its fast-path share"
+	sed -n '/^8\./,/^9\./p' "$out" | sed 's/^/# /'
+	not_ok "the counters add up to $count allocations and frees"
+fi
+
+# Step 9: EBUSY while a message lives, then destroyed.
+after=$(line_after "$out" "9. slab_cache_destroy() with a message still allocated fails: EBUSY")
+if [ "$after" = "   after slab_cache_free() of it, it succeeds; slab_cache_lookup() says ENOENT" ]; then
+	ok "destroy fails with EBUSY while a message lives, then succeeds"
+else
+	not_ok "destroy fails with EBUSY while a message lives, then succeeds"
+	sed -n '/^9\./,$p' "$out" | sed 's/^/# /'
+fi
+
 # ---------------------------------------------------------------- usage
 
 run help "$DEMO" -h
 if [ $rc -eq 0 ] && head -n 1 "$tmp/help.out" | grep -q '^usage: shmslab-demo' &&
-    has "$tmp/help.out" "-s SOCKET" && [ ! -s "$tmp/help.err" ]; then
+    has "$tmp/help.out" "-s SOCKET" && has "$tmp/help.out" "-n COUNT" &&
+    [ ! -s "$tmp/help.err" ]; then
 	ok "demo -h: exit 0, usage on stdout"
 else
 	not_ok "demo -h: exit 0, usage on stdout"
@@ -132,6 +220,18 @@ else
 	diag "$tmp/bogus.out" "stdout: "
 	diag "$tmp/bogus.err" "stderr: "
 fi
+
+for bad in 0 -5 12x ''; do
+	run badn "$DEMO" -s "$sock" -n "$bad"
+	if [ $rc -eq 2 ] && has "$tmp/badn.err" "-n wants a count from 1 to" &&
+	    has "$tmp/badn.err" "usage: shmslab-demo" && [ ! -s "$tmp/badn.out" ]; then
+		ok "demo -n '$bad': exit 2, says what -n wants"
+	else
+		not_ok "demo -n '$bad': exit 2, says what -n wants"
+		echo "# exit $rc"
+		diag "$tmp/badn.err" "stderr: "
+	fi
+done
 
 run extra "$DEMO" -s "$sock" extra
 if [ $rc -eq 2 ] && has "$tmp/extra.err" "unexpected argument 'extra'" &&

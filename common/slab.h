@@ -334,7 +334,12 @@ struct slab_slot {
 	_Alignas(64) uint64_t word;	/* sw_make(slab pfn, link) */
 	uint64_t tid;			/* CAS mode: rises with every change */
 	uint64_t stat_fast[2];		/* ST_ALLOC_FAST, ST_FREE_FAST */
-	uint64_t reserved0[4];
+	uint32_t gen;			/* the cache's gen, set by slabd when
+					 * it (re)initialises the slot: a
+					 * stale handle's fast path sees
+					 * another and goes slow (ESTALE) */
+	uint32_t reserved_gen;
+	uint64_t reserved0[3];
 
 	_Alignas(64) union slab_lock lock;
 	uint32_t partial_head;		/* pfn, PFN_NONE: empty */

@@ -537,7 +537,14 @@ desc_check(struct cache_mgr *m, uint32_t idx)
 	struct cache_priv *cp = &m->cache[idx];
 	struct slab_cache_desc *dsc = region_caches(m->base) + idx;
 	struct slab_view v;
+	uint32_t k;
 
+	/* the slots' copies of gen, which the fast path compares */
+	for (k = 0; k < m->nr_slots; k++)
+		if (__atomic_load_n(&cp->view.slots[k].gen,
+				    __ATOMIC_RELAXED) != cp->gen)
+			__atomic_store_n(&cp->view.slots[k].gen, cp->gen,
+					 __ATOMIC_RELAXED);
 	if (slab_view_init(&v, m->base, idx) == 0 && v.gen == cp->gen &&
 	    v.flags == cp->flags && v.nodes == cp->view.nodes &&
 	    v.slots == cp->view.slots && v.cpu_partial == cp->cpu_partial &&
@@ -624,6 +631,8 @@ ext_reset(struct cache_mgr *m, struct cache_priv *cp)
 		__atomic_store_n(&s->tid, s->tid + 1, __ATOMIC_RELAXED);
 		memset(s->stat_fast, 0, sizeof(s->stat_fast));
 		memset(s->reserved0, 0, sizeof(s->reserved0));
+		s->reserved_gen = 0;
+		__atomic_store_n(&s->gen, cp->gen, __ATOMIC_RELAXED);
 		s->partial_head = PFN_NONE;
 		s->partial_nr = 0;
 		memset(&s->rec, 0, sizeof(s->rec));

@@ -1199,8 +1199,8 @@ SHMSLAB_EXPORT void *
 slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
 {
 #if HAVE_RSEQ_ASM
-	if (__builtin_expect(cache != NULL && flags == 0 &&
-			     cache->fast_alloc && handle_live(cache), 1)) {
+	if (__builtin_expect(cache != NULL && flags == 0 && cache->fast_alloc,
+			     1)) {
 		struct slab_slot *slot;
 		struct rseq *rs;
 		uint64_t word, obj, tmp;
@@ -1212,6 +1212,12 @@ retry:
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
+		/* not destroyed: the slot carries its cache's gen */
+		if (__builtin_expect(__atomic_load_n(&slot->gen,
+						     __ATOMIC_RELAXED) !=
+					     cache->v.gen,
+				     0))
+			goto slow;
 		__asm__ __volatile__ goto(RSEQ_HEAD
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"

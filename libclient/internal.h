@@ -38,6 +38,8 @@
  *			its copy, never writes to it, and reconnects
  * Lock order: the fork registry lock (rpc.c), then pool->lock.
  */
+struct page_desc;
+
 struct slab_pool {
 	void *base;			/* where the region is mapped */
 	size_t size;			/* region_size */
@@ -58,6 +60,7 @@ struct slab_pool {
 	uint32_t nr_pages;
 	uint32_t slot_guard;		/* REGION_GUARD_* of the region */
 	uint8_t *cpu_node;		/* node of each CPU slot (checked copy) */
+	struct page_desc *pages;	/* the region's page descriptors */
 	pthread_mutex_t cache_lock;	/* handle creation and the list */
 	struct slab_cache *by_index[256];	/* local views, for free() */
 	struct slab_cache *general[16];	/* kmalloc-* handles */

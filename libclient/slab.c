@@ -1195,8 +1195,8 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
  * steps as rseq_pop(), with its exits as C labels), else everything
  * else in cache_alloc().
  */
-SHMSLAB_EXPORT void *
-slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
+static inline __attribute__((always_inline)) void *
+alloc_inline(struct slab_cache *cache, unsigned int flags)
 {
 #if HAVE_RSEQ_ASM
 	if (__builtin_expect(cache != NULL && flags == 0 && cache->fast_alloc,
@@ -1255,6 +1255,12 @@ retry:
 slow:
 #endif
 	return cache_alloc(cache, flags, -1);
+}
+
+SHMSLAB_EXPORT void *
+slab_cache_alloc(struct slab_cache *cache, unsigned int flags)
+{
+	return alloc_inline(cache, flags);
 }
 
 SHMSLAB_EXPORT void *
@@ -1414,8 +1420,8 @@ cache_free(struct slab_cache *h, void *obj)
  * frozen to this slot), so the page descriptor's flags need no checking
  * here; anything else goes to cache_free(), which checks everything.
  */
-SHMSLAB_EXPORT void
-slab_cache_free(struct slab_cache *cache, void *obj)
+static inline __attribute__((always_inline)) void
+free_inline(struct slab_cache *cache, void *obj)
 {
 #if HAVE_RSEQ_ASM
 	if (__builtin_expect(cache != NULL && cache->mode == M_RSEQ, 1)) {
@@ -1481,6 +1487,12 @@ slow:
 		return;
 	}
 	cache_free(cache, obj);
+}
+
+SHMSLAB_EXPORT void
+slab_cache_free(struct slab_cache *cache, void *obj)
+{
+	free_inline(cache, obj);
 }
 
 /* ---------------------------------------------------------------- handles */
@@ -1942,27 +1954,34 @@ slab_cache_destroy(struct slab_cache *cache)
 
 /* ---------------------------------------------------------------- malloc */
 
-static int
+/* Size class of sizes 0..192 by (size + 7) / 8, as kmalloc's size_index. */
+static const uint8_t small_index[25] = {
+	0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5,
+	6, 6, 6, 6, 6, 6, 6, 6,
+};
+
+static inline int
 kmalloc_index(size_t size)
 {
 	unsigned int i;
 
-	if (size <= 8)
-		return 0;
-	for (i = 1; i < NR_KMALLOC; i++)
+	if (size <= 192)
+		return small_index[(size + 7) / 8];
+	for (i = 7; i < NR_KMALLOC; i++)
 		if (size <= kmalloc_sizes[i])
 			return (int)i;
 	return -1;
 }
 
-static struct slab_cache *
+static inline struct slab_cache *
 general_cache(struct slab_pool *pool, int i)
 {
 	struct slab_cache *h;
 	int err;
 
+	/* general caches are never destroyed (slabd refuses: EPERM) */
 	h = __atomic_load_n(&pool->general[i], __ATOMIC_ACQUIRE);
-	if (h != NULL && handle_live_locked(h))
+	if (__builtin_expect(h != NULL, 1))
 		return h;
 	h = cache_lookup(pool, kmalloc_names[i], &err);
 	if (h == NULL) {
@@ -1977,12 +1996,12 @@ general_cache(struct slab_pool *pool, int i)
  * The handle for the cache whose slab holds obj, made on first use from
  * the descriptor in the region (no RPC: descriptors are public).
  */
-static struct slab_cache *
+static inline struct slab_cache *
 cache_of(struct slab_pool *pool, const void *obj, int *pagesp,
 	 unsigned int *orderp)
 {
 	uint64_t off = (uint64_t)((const char *)obj - (char *)pool->base);
-	struct page_desc *pages = region_pages(pool->base), *pd;
+	struct page_desc *pages = pool->pages, *pd;
 	struct slab_cache *h;
 	uint32_t pfn, idx;
 	int err;
@@ -2010,7 +2029,7 @@ cache_of(struct slab_pool *pool, const void *obj, int *pagesp,
 	if (idx >= SLAB_MAX_CACHES)
 		return NULL;
 	h = __atomic_load_n(&pool->by_index[idx], __ATOMIC_ACQUIRE);
-	if (h != NULL && handle_live_locked(h))
+	if (__builtin_expect(h != NULL && handle_live(h), 1))
 		return h;
 	h = handle_new(pool, idx,
 		       __atomic_load_n(&region_caches(pool->base)[idx].gen,
@@ -2035,7 +2054,7 @@ slab_malloc(struct slab_pool *pool, size_t size)
 	i = kmalloc_index(size);
 	if (i >= 0) {
 		h = general_cache(pool, i);
-		return h ? slab_cache_alloc(h, 0) : NULL;
+		return h ? alloc_inline(h, 0) : NULL;
 	}
 	if (size > MALLOC_MAX) {
 		errno = EINVAL;
@@ -2084,7 +2103,7 @@ slab_free(struct slab_pool *pool, void *ptr)
 		errno = EINVAL;
 		return;
 	}
-	slab_cache_free(h, ptr);
+	free_inline(h, ptr);
 }
 
 SHMSLAB_EXPORT size_t
@@ -2132,6 +2151,7 @@ slab_pool_init(struct slab_pool *pool)
 		return -EBADMSG;
 	if (sb->cache_table_off == 0)
 		return -EBADMSG;
+	pool->pages = region_pages(pool->base);
 	pool->cpu_node = calloc(pool->nr_cpu_slots, 1);
 	if (pool->cpu_node == NULL)
 		return -ENOMEM;

@@ -664,19 +664,22 @@ run_ctor(struct slab_cache *h, uint32_t pfn, uint32_t head)
 }
 
 /*
- * A slab of ours (SW_SLOT(k), taken list empty) leaves the slot's hands:
- * to SW_FULL if it has no free object, else its remote frees are taken
- * again by the caller (returns 1).
+ * A slab whose freelist was found empty by its owner (it is (kind, index):
+ * SW_SLOT(k) for slot lock k's holder, SW_NODE(n) under node lock n)
+ * becomes SW_FULL by a CAS that sees the freelist still empty.  Returns 1
+ * if a remote free came first (the caller takes it, or lists the slab
+ * again), 0 when the slab is SW_FULL or no longer (kind, index).
  */
 static int
-slab_unfreeze_full(struct slab_cache *h, uint32_t k, uint32_t pfn)
+slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
+	     uint32_t index)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint64_t f, c;
 
 	for (;;) {
 		slab_read(pd, &f, &c);
-		if (sc_kind(c) != SW_SLOT || sc_index(c) != k)
+		if (sc_kind(c) != kind || sc_index(c) != index)
 			return 0;
 		if (sf_link(f) != 0)
 			return 1;
@@ -791,28 +794,6 @@ slot_install(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t head,
 }
 
 /*
- * A SW_NODE(n) slab found empty under node lock n (and already off the
- * list) becomes SW_FULL by a CAS that sees its freelist still empty.
- * Returns 1 if a free came first (the caller puts it back on the list).
- */
-static int
-node_slab_full(struct slab_cache *h, uint32_t pfn, uint32_t n)
-{
-	struct page_desc *pd = &h->v.pages[pfn];
-	uint64_t f, c;
-
-	for (;;) {
-		slab_read(pd, &f, &c);
-		if (sc_kind(c) != SW_NODE || sc_index(c) != n)
-			return 0;
-		if (sf_link(f) != 0)
-			return 1;
-		if (slab_cas(pd, f, c, f, sc_with_where(c, SW_FULL, 0)))
-			return 0;
-	}
-}
-
-/*
  * Take a slab for slot k from node n's partial list (node lock), with up
  * to half the CPU partial limit more for the CPU partial list (SLUB's
  * get_partial_node).  Returns the taken head link and sets *pfnp, 0 when
@@ -851,7 +832,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 				continue;
 			}
 			/* nothing free: SW_FULL, unless a free just came */
-			if (node_slab_full(h, pfn, n))
+			if (slab_to_full(h, pfn, SW_NODE, n))
 				slab_node_add(&h->v, n, pfn);
 			continue;
 		}
@@ -940,7 +921,7 @@ slow_refill(struct slab_cache *h, uint32_t k)
 						     fresh);
 					goto out;
 				}
-			} while (head == 0 && slab_unfreeze_full(h, k, pfn));
+			} while (head == 0 && slab_to_full(h, pfn, SW_SLOT, k));
 		}
 		/* a corrupt word: whatever it held is lost, not followed */
 	}
@@ -955,7 +936,7 @@ slow_refill(struct slab_cache *h, uint32_t k)
 		if (head < 0 ||
 		    slab_move(&h->v, pfn, SW_CPUP, k, SW_SLOT, k) != 0)
 			continue;
-		while (slab_unfreeze_full(h, k, pfn)) {
+		while (slab_to_full(h, pfn, SW_SLOT, k)) {
 			head = slab_take(h, k, pfn, SW_SLOT, k, &fresh);
 			if (head > 0) {
 				slot_install(h, k, pfn, (uint32_t)head, fresh);

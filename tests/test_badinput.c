@@ -546,6 +546,76 @@ stats(int fd, const char *cache, int want, const char *what)
 	return expect_status(fd, &req, want, what);
 }
 
+/* Sum of a cache's per-node figures in a stats reply. */
+static void
+node_sums(const Shmslab__CacheStats *cs, uint64_t *slabs, uint64_t *objects,
+	  uint64_t *inuse)
+{
+	size_t n;
+
+	*slabs = *objects = *inuse = 0;
+	for (n = 0; n < cs->n_nodes; n++) {
+		*slabs += cs->nodes[n]->slabs;
+		*objects += cs->nodes[n]->objects;
+		*inuse += cs->nodes[n]->objects_inuse;
+	}
+}
+
+/*
+ * The Stats request's counts add up: with 123 objects of a fresh cache
+ * allocated (some still in the CPU slot's freelist, which must not count
+ * as in use), objects_inuse is 123, objects is slabs times objects per
+ * slab, and the allocation counters say 123; after the frees, 0 in use.
+ */
+static void
+test_stats_count(int fd)
+{
+	struct slab_cache *c;
+	Shmslab__Reply *rep;
+	uint64_t slabs, objects, inuse;
+	void *obj[123];
+	int i;
+
+	c = slab_cache_create(good, "t-count", 100, 0, 0, NULL);
+	if (c == NULL) {
+		skip(5, "cannot create t-count");
+		return;
+	}
+	for (i = 0; i < 123; i++)
+		obj[i] = slab_cache_alloc(c, 0);
+	rep = stats(fd, "t-count", 0, "stats of t-count with 123 objects");
+	if (rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_STATS &&
+	    rep->stats->n_caches == 1) {
+		const Shmslab__CacheStats *cs = rep->stats->caches[0];
+
+		node_sums(cs, &slabs, &objects, &inuse);
+		is_int(inuse, 123, "objects_inuse counts the 123 allocated "
+		       "(not the free ones in the CPU slot)");
+		is_int(objects, slabs * cs->objects_per_slab,
+		       "objects = slabs (%llu) x objects per slab (%u)",
+		       (unsigned long long)slabs, cs->objects_per_slab);
+		is_int(cs->stat[ST_ALLOC_FAST] + cs->stat[ST_ALLOC_SLOW], 123,
+		       "alloc_fast + alloc_slow = 123");
+	} else {
+		skip(3, "no stats reply");
+	}
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	for (i = 0; i < 123; i++)
+		slab_cache_free(c, obj[i]);
+	rep = stats(fd, "t-count", 0, "stats of t-count after the frees");
+	if (rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_STATS &&
+	    rep->stats->n_caches == 1) {
+		node_sums(rep->stats->caches[0], &slabs, &objects, &inuse);
+		is_int(inuse, 0, "after the 123 frees, 0 objects in use");
+	} else {
+		skip(1, "no stats reply");
+	}
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	ok(slab_cache_destroy(c) == 0, "t-count is destroyed");
+}
+
 /* Cache requests with bad fields: each refused, the daemon unharmed. */
 static void
 test_caches(void)
@@ -725,6 +795,7 @@ test_caches(void)
 	   "it has %u counters per CPU slot", ST_NR);
 	if (rep != NULL)
 		shmslab__reply__free_unpacked(rep, NULL);
+	test_stats_count(fd);
 	rep = stats(fd, "t-none", ENOENT, "stats of a missing cache");
 	shmslab__reply__free_unpacked(rep, NULL);
 	rep = stats(fd, "bad name", EINVAL, "stats of a bad name");

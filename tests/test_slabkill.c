@@ -64,6 +64,22 @@
 #include "tests/slabcheck.h"
 #include "tests/tap.h"
 
+/*
+ * Whether this process uses the per-CPU slots of pool p (and so their
+ * locks): in a CAS region always, in an rseq region only with rseq
+ * registered (not under GLIBC_TUNABLES=glibc.pthread.rseq=0).
+ */
+static int
+uses_slots(struct slab_pool *p)
+{
+	extern const unsigned int __rseq_size __attribute__((weak));
+	const struct region_super *sb = slab_pool_base(p);
+
+	if (sb->slot_guard == REGION_GUARD_CAS)
+		return 1;
+	return &__rseq_size != NULL && __rseq_size > 0;
+}
+
 #define NR_WORKERS	6
 #define HELD_MAX	200
 #define MBOX_CELLS	32
@@ -904,13 +920,19 @@ main(void)
 		   "every cache work again, from each of %d CPUs", tried);
 	}
 	run_check(&r, "after a round of allocations on every CPU");
-	is_int(r.records + r.dead_locks, 0, "no slot record or dead slot lock "
-	       "is left (the next lock holder repaired them)");
-	{
+	if (!uses_slots(pool)) {
+		/* no rseq here: allocations never take a slot lock, the
+		 * shrink below does (and must repair everything) */
+		skip(2, "this process has no rseq in an rseq region: its "
+			"allocations take no slot lock");
+	} else {
 		struct slab_cache_stats st;
-		uint64_t rec = slab_cache_stats(caches[1], &st) == 0 ?
-				       st.recover : 0;
+		uint64_t rec;
 
+		is_int(r.records + r.dead_locks, 0, "no slot record or dead "
+		       "slot lock is left (the next lock holder repaired "
+		       "them)");
+		rec = slab_cache_stats(caches[1], &st) == 0 ? st.recover : 0;
 		ok(rec > recover_before, "%s counts %llu repairs of dead lock "
 		   "holders", cache_name[1],
 		   (unsigned long long)(rec - recover_before));

@@ -27,37 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#if __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#endif
-
 #include "common/region.h"
 #include "common/slab.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabcheck.h"
+#include "tests/slabtest.h"
 #include "tests/tap.h"
 
 static struct slab_pool *pool;
 
-/*
- * Whether this process uses the per-CPU slots: always in a CAS region; in
- * an rseq region only if glibc registered rseq for it (not under
- * GLIBC_TUNABLES=glibc.pthread.rseq=0 or valgrind: the locked node path).
- */
-static int
-slots_in_use(void)
-{
-	const struct region_super *sb = slab_pool_base(pool);
-
-	if (sb->slot_guard == REGION_GUARD_CAS)
-		return 1;
-#if __has_include(<sys/rseq.h>)
-	return __rseq_size > 0;
-#else
-	return 0;
-#endif
-}
 
 #define CTOR_MAGIC 0x5ab1ec7045ab1ec7ull
 #define MINUTE_NS  60000000000ull
@@ -67,16 +46,6 @@ static int scale = 1;
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 /* Fill len bytes at p with a pattern of seed; check it. */
 static void
@@ -515,7 +484,7 @@ test_stats(void)
 	is_int(st1.free_fast + st1.free_slow, n, "free_fast + free_slow == "
 	       "frees (%llu + %llu)", (unsigned long long)st1.free_fast,
 	       (unsigned long long)st1.free_slow);
-	if (slots_in_use())
+	if (slabtest_uses_slots(pool))
 		ok(st1.alloc_fast > st1.alloc_slow, "most allocations were fast");
 	else
 		skip(1, "this process has no rseq in an rseq region: every "
@@ -1377,7 +1346,7 @@ test_checker(void)
 	uint32_t *fp;
 	int res;
 
-	if (copy == NULL || !slots_in_use()) {
+	if (copy == NULL || !slabtest_uses_slots(pool)) {
 		skip(7, copy == NULL ? "no memory for a copy of the region" :
 				       "no CPU slab to damage: this process "
 				       "has no rseq in an rseq region");
@@ -1423,10 +1392,6 @@ test_checker(void)
 static void
 test_enomem(void)
 {
-	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[] = { "-m", "8M", "--hugepages=never",
-			       guard && *guard ? "--slot-guard" : NULL, guard,
-			       NULL };
 	struct harness_daemon d;
 	struct slab_pool *p, *p2;
 	struct slab_cache *c, *c2;
@@ -1435,7 +1400,7 @@ test_enomem(void)
 	void **v, *pg, *obj;
 	int err = 0;
 
-	if (harness_start(&d, args) < 0) {
+	if (slabtest_start(&d, "8M") < 0) {
 		ok(0, "a small slabd (-m 8M) starts");
 		return;
 	}
@@ -1534,10 +1499,6 @@ watchdog(int sig)
 int
 main(void)
 {
-	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       guard && *guard ? "--slot-guard" : NULL, guard,
-			       NULL };
 	const char *env = getenv("SHMSLAB_TEST_SCALE");
 
 	if (env != NULL && atoi(env) > 1)
@@ -1545,18 +1506,9 @@ main(void)
 	signal(SIGALRM, watchdog);
 	alarm(120 * (unsigned)scale);
 
-	if (harness_start(&daemon1, args) < 0)
+	if (slabtest_start(&daemon1, "64M") < 0)
 		bail_out("slabd did not start");
-	pool = slab_pool_open(daemon1.socket);
-	if (pool == NULL)
-		bail_out("cannot open the pool: %s", strerror(errno));
-	{
-		const struct region_super *sb = slab_pool_base(pool);
-
-		diag("slot guard: %s (SHMSLAB_TEST_SLOT_GUARD=rseq or cas "
-		     "chooses)", sb->slot_guard == REGION_GUARD_RSEQ ? "rseq" :
-		     "cas");
-	}
+	pool = slabtest_open(&daemon1);
 
 	test_create_rules();
 	test_alignment();

@@ -62,23 +62,9 @@
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabcheck.h"
+#include "tests/slabtest.h"
 #include "tests/tap.h"
 
-/*
- * Whether this process uses the per-CPU slots of pool p (and so their
- * locks): in a CAS region always, in an rseq region only with rseq
- * registered (not under GLIBC_TUNABLES=glibc.pthread.rseq=0).
- */
-static int
-uses_slots(struct slab_pool *p)
-{
-	extern const unsigned int __rseq_size __attribute__((weak));
-	const struct region_super *sb = slab_pool_base(p);
-
-	if (sb->slot_guard == REGION_GUARD_CAS)
-		return 1;
-	return &__rseq_size != NULL && __rseq_size > 0;
-}
 
 #define NR_WORKERS	6
 #define HELD_MAX	200
@@ -146,16 +132,6 @@ static volatile sig_atomic_t stop_requested;
 
 /* ---------------------------------------------------------------- objects */
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint64_t
 rnd(uint64_t *s)
@@ -718,10 +694,6 @@ die_holding_locks(const char *name)
 int
 main(void)
 {
-	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       guard && *guard ? "--slot-guard" : NULL, guard,
-			       NULL };
 	const char *env = getenv("SHMSLAB_TEST_SCALE");
 	static struct slab_check_report r;
 	pid_t workers[NR_WORKERS];
@@ -744,18 +716,9 @@ main(void)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		bail_out("mmap: %s", strerror(errno));
-	if (harness_start(&d, args) < 0)
+	if (slabtest_start(&d, "64M") < 0)
 		bail_out("slabd did not start");
-	pool = slab_pool_open(d.socket);
-	if (pool == NULL)
-		bail_out("cannot open the pool: %s", strerror(errno));
-	{
-		const struct region_super *sb = slab_pool_base(pool);
-
-		diag("slot guard: %s (SHMSLAB_TEST_SLOT_GUARD=rseq or cas "
-		     "chooses)", sb->slot_guard == REGION_GUARD_RSEQ ? "rseq" :
-		     "cas");
-	}
+	pool = slabtest_open(&d);
 	for (k = 0; k < NR_CACHES; k++) {
 		caches[k] = slab_cache_create(pool, cache_name[k],
 					      cache_size[k], 0, 0, NULL);
@@ -920,7 +883,7 @@ main(void)
 		   "every cache work again, from each of %d CPUs", tried);
 	}
 	run_check(&r, "after a round of allocations on every CPU");
-	if (!uses_slots(pool)) {
+	if (!slabtest_uses_slots(pool)) {
 		/* no rseq here: allocations never take a slot lock, the
 		 * shrink below does (and must repair everything) */
 		skip(2, "this process has no rseq in an rseq region: its "

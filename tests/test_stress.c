@@ -46,6 +46,7 @@
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabcheck.h"
+#include "tests/slabtest.h"
 #include "tests/tap.h"
 
 #define NR_PROCS	4
@@ -111,16 +112,6 @@ rnd(uint64_t *s)
 	return *s * 0x2545f4914f6cdd1dull;
 }
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint64_t
 pattern_seed(uint64_t off, uint64_t serial)
@@ -401,10 +392,6 @@ now_s(void)
 int
 main(void)
 {
-	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       guard && *guard ? "--slot-guard" : NULL, guard,
-			       NULL };
 	const char *env = getenv("SHMSLAB_TEST_SCALE");
 	uint64_t seed = 0x5eed2026, total[NR_KINDS] = { 0 };
 	uint64_t freed[NR_KINDS] = { 0 }, sent = 0, received = 0;
@@ -438,18 +425,9 @@ main(void)
 	pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
 	pthread_barrier_init(&sh->done, &ba, NR_PROCS * NR_THREADS);
 
-	if (harness_start(&d, args) < 0)
+	if (slabtest_start(&d, "64M") < 0)
 		bail_out("slabd did not start");
-	pool = slab_pool_open(d.socket);
-	if (pool == NULL)
-		bail_out("cannot open the pool: %s", strerror(errno));
-	{
-		const struct region_super *sb = slab_pool_base(pool);
-
-		diag("slot guard: %s (SHMSLAB_TEST_SLOT_GUARD=rseq or cas "
-		     "chooses)", sb->slot_guard == REGION_GUARD_RSEQ ? "rseq" :
-		     "cas");
-	}
+	pool = slabtest_open(&d);
 	for (k = 0; k < NR_CACHES; k++) {
 		caches[k] = slab_cache_create(pool, cache_name[k],
 					      cache_size[k], 0, 0, NULL);

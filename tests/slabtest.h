@@ -1,0 +1,81 @@
+/*
+ * slabtest.h - what the slab layer's integration tests (test_slab,
+ * test_stress, test_slabkill) share: the hash their content patterns come
+ * from, starting slabd with the slot guard the environment asks for
+ * (SHMSLAB_TEST_SLOT_GUARD=rseq|cas, set by the *_cas.sh and *_norseq.sh
+ * scripts), and whether this process uses the per-CPU slots at all.
+ */
+#ifndef SHMSLAB_TESTS_SLABTEST_H
+#define SHMSLAB_TESTS_SLABTEST_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/region.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/tap.h"
+
+/* A 64-bit finaliser (murmur3's fmix64): patterns and seeds. */
+static inline uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/*
+ * Start slabd on d with a region of `size` (an -m argument), without huge
+ * pages and with --slot-guard=$SHMSLAB_TEST_SLOT_GUARD when that is set.
+ * Returns what harness_start() returns.
+ */
+static inline int
+slabtest_start(struct harness_daemon *d, const char *size)
+{
+	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
+	const char *args[] = { "-m", size, "--hugepages=never",
+			       guard && *guard ? "--slot-guard" : NULL, guard,
+			       NULL };
+
+	return harness_start(d, args);
+}
+
+/* Open a pool on d or bail out, and say which slot guard it has. */
+static inline struct slab_pool *
+slabtest_open(const struct harness_daemon *d)
+{
+	struct slab_pool *p = slab_pool_open(d->socket);
+	const struct region_super *sb;
+
+	if (p == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	sb = slab_pool_base(p);
+	diag("slot guard: %s (SHMSLAB_TEST_SLOT_GUARD=rseq or cas chooses)",
+	     sb->slot_guard == REGION_GUARD_RSEQ ? "rseq" : "cas");
+	return p;
+}
+
+/*
+ * Whether this process uses the per-CPU slots of pool p (and so their
+ * locks): in a CAS region always; in an rseq region only if glibc
+ * registered rseq (not under GLIBC_TUNABLES=glibc.pthread.rseq=0 or
+ * valgrind: such a process takes the locked node path).
+ */
+static inline int
+slabtest_uses_slots(struct slab_pool *p)
+{
+	extern const unsigned int __rseq_size __attribute__((weak));
+	const struct region_super *sb = slab_pool_base(p);
+
+	if (sb->slot_guard == REGION_GUARD_CAS)
+		return 1;
+	return &__rseq_size != NULL && __rseq_size > 0;
+}
+
+#endif /* SHMSLAB_TESTS_SLABTEST_H */

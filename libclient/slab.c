@@ -173,6 +173,34 @@ rseq_cpu(struct rseq *rs)
 
 _Static_assert(RSEQ_SIG == 0x53053053, "glibc's x86 rseq signature");
 
+/*
+ * RSEQ_HEAD addressing the rseq area through %fs (the thread pointer) and
+ * [off] (__rseq_offset) directly, which saves reading the thread pointer
+ * and adding: used by the two inline fast paths.
+ */
+#define RSEQ_HEAD_FS						\
+	".pushsection __rseq_cs, \"aw\"\n\t"			\
+	".balign 32\n\t"					\
+	"3:\n\t"						\
+	".long 0x0, 0x0\n\t"					\
+	".quad 1f, (2f - 1f), 4f\n\t"				\
+	".popsection\n\t"					\
+	"leaq 3b(%%rip), %[tmp]\n\t"				\
+	"movq %[tmp], %%fs:8(%[off])\n\t"			\
+	"1:\n\t"						\
+	"cmpl %[cpu], %%fs:4(%[off])\n\t"			\
+	"jnz 4f\n\t"
+
+/* This thread's rseq cpu_id, read through %fs. */
+static inline uint32_t
+rseq_cpu_fs(uint64_t off)
+{
+	uint32_t cpu;
+
+	__asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(off));
+	return cpu;
+}
+
 /* The same, for `asm goto` sequences: an abort jumps to C label retry. */
 #define RSEQ_ABORT_TO_RETRY					\
 	"2:\n\t"						\
@@ -1183,13 +1211,11 @@ alloc_inline(struct slab_cache *cache, unsigned int flags)
 	if (__builtin_expect(cache != NULL && flags == 0 && cache->fast_alloc,
 			     1)) {
 		struct slab_slot *slot;
-		struct rseq *rs;
-		uint64_t word, obj, tmp;
+		uint64_t word, obj, tmp, off = (uint64_t)rseq_off;
 		uint32_t k;
 
 retry:
-		rs = rseq_area();
-		k = rseq_cpu(rs);
+		k = rseq_cpu_fs(off);
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
@@ -1199,7 +1225,7 @@ retry:
 					     cache->v.gen,
 				     0))
 			goto slow;
-		__asm__ __volatile__ goto(RSEQ_HEAD
+		__asm__ __volatile__ goto(RSEQ_HEAD_FS
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"
 			     "jz %l[slow]\n\t"
@@ -1223,7 +1249,7 @@ retry:
 			     RSEQ_ABORT_TO_RETRY
 			     : [word] "=&r"(word), [obj] "=&r"(obj),
 			       [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(k), [slot] "r"(slot),
+			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
 			       [npages] "m"(cache->nr_pages),
 			       [sbytes] "m"(cache->slab_bytes),
 			       [basem1] "m"(cache->basem1),
@@ -1409,8 +1435,7 @@ free_inline(struct slab_cache *cache, void *obj)
 		uint64_t off = (uint64_t)((char *)obj - cache->v.base), x;
 		const struct page_desc *pd;
 		struct slab_slot *slot;
-		struct rseq *rs;
-		uint64_t word, tmp, nw;
+		uint64_t word, tmp, nw, roff = (uint64_t)rseq_off;
 		uint32_t pfn, k, *fpp;
 
 		if (off - cache->lo_off >= cache->span)
@@ -1437,12 +1462,11 @@ free_inline(struct slab_cache *cache, void *obj)
 			goto slow;
 		fpp = slab_fp(&cache->v, obj);
 retry:
-		rs = rseq_area();
-		k = rseq_cpu(rs);
+		k = rseq_cpu_fs(roff);
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
-		__asm__ __volatile__ goto(RSEQ_HEAD
+		__asm__ __volatile__ goto(RSEQ_HEAD_FS
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
@@ -1454,7 +1478,7 @@ retry:
 			     "movq %[nw], (%[slot])\n\t"
 			     RSEQ_ABORT_TO_RETRY
 			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(k), [slot] "r"(slot),
+			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
 			       [fpp] "r"(fpp), [nw] "r"(nw)
 			     : "memory", "cc"
 			     : retry, slow);

@@ -17,7 +17,8 @@
  *
  *  REGION_GUARD_RSEQ.  Every change of a word is a restartable sequence
  *	that ends in one plain store and runs on CPU k: rseq_pop(),
- *	rseq_push(), rseq_cmpstore() below.  The kernel restarts (aborts) a
+ *	rseq_push(), rseq_cmpstore() below, and the same pop and push
+ *	inlined in slab_cache_alloc() and slab_cache_free().  The kernel restarts (aborts) a
  *	sequence that is preempted, migrated or signalled before its
  *	committing store, so between a sequence's first read of the word
  *	and its store nothing else ran on CPU k, and nothing on another CPU

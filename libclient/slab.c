@@ -557,38 +557,37 @@ debug_free(struct slab_cache *h, char *obj)
 
 /* ---------------------------------------------------------------- locks */
 
-static void
-repair_slot(void *arg)
-{
-	struct slab_cache *h = ((void **)arg)[0];
-	uint32_t k = (uint32_t)(uintptr_t)((void **)arg)[1];
+/* What a lock's repair needs: the view, and the slot or node index. */
+struct repair_arg {
+	const struct slab_view *v;
+	uint32_t i;
+	void (*fix)(const struct slab_view *v, uint32_t i);
+};
 
-	slab_slot_recover(&h->v, k);
+static void
+repair(void *arg)
+{
+	const struct repair_arg *a = arg;
+
+	a->fix(a->v, a->i);
 }
 
+/* Slot lock k: a dead holder's record is settled by slab_slot_recover(). */
 static int
 slot_lock(struct slab_cache *h, uint32_t k)
 {
-	void *arg[2] = { h, (void *)(uintptr_t)k };
+	struct repair_arg a = { &h->v, k, slab_slot_recover };
 
-	return slab_lock(&h->v.slots[k].lock, repair_slot, arg);
+	return slab_lock(&h->v.slots[k].lock, repair, &a);
 }
 
-static void
-repair_node(void *arg)
-{
-	struct slab_cache *h = ((void **)arg)[0];
-	uint32_t n = (uint32_t)(uintptr_t)((void **)arg)[1];
-
-	slab_node_rebuild(&h->v, n);
-}
-
+/* Node lock n: a dead holder's list is rebuilt by slab_node_rebuild(). */
 static int
 node_lock(struct slab_cache *h, uint32_t n)
 {
-	void *arg[2] = { h, (void *)(uintptr_t)n };
+	struct repair_arg a = { &h->v, n, slab_node_rebuild };
 
-	return slab_lock(&h->v.nodes[n].lock, repair_node, arg);
+	return slab_lock(&h->v.nodes[n].lock, repair, &a);
 }
 
 /* ---------------------------------------------------------------- slots */

@@ -61,6 +61,21 @@ slabtest_open(const struct harness_daemon *d)
 	return p;
 }
 
+/* Create n caches (names[i] of sizes[i] bytes) into out, or bail out. */
+static inline void
+slabtest_caches(struct slab_pool *p, const char *const *names,
+		const size_t *sizes, int n, struct slab_cache **out)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		out[k] = slab_cache_create(p, names[k], sizes[k], 0, 0, NULL);
+		if (out[k] == NULL)
+			bail_out("cannot create %s: %s", names[k],
+				 strerror(errno));
+	}
+}
+
 /*
  * Whether this process uses the per-CPU slots of pool p (and so their
  * locks): in a CAS region always; in an rseq region only if glibc

@@ -428,13 +428,7 @@ main(void)
 	if (slabtest_start(&d, "64M") < 0)
 		bail_out("slabd did not start");
 	pool = slabtest_open(&d);
-	for (k = 0; k < NR_CACHES; k++) {
-		caches[k] = slab_cache_create(pool, cache_name[k],
-					      cache_size[k], 0, 0, NULL);
-		if (caches[k] == NULL)
-			bail_out("cannot create %s: %s", cache_name[k],
-				 strerror(errno));
-	}
+	slabtest_caches(pool, cache_name, cache_size, NR_CACHES, caches);
 
 	t0 = now_s();
 	fflush(NULL);

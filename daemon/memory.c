@@ -231,6 +231,30 @@ region_format(struct slabd *d, const struct topology *t,
 	cpu_node = region_cpu_node(sb);
 	for (i = 0; i < t->nr_cpus; i++)
 		cpu_node[i] = t->cpu_node[i];
+	/* the facts slabd acts on, kept where no client can write */
+	d->geo.region_size = l->region_size;
+	d->geo.nr_pages = l->nr_pages;
+	d->geo.nr_nodes = t->nr_nodes;
+	d->geo.nr_cpu_slots = t->nr_cpus;
+	d->geo.flags = sb->flags;
+	d->geo.slot_guard = sb->slot_guard;
+	d->geo.base_hint = sb->base_hint;
+	d->geo.region_id = sb->region_id;
+	d->geo.created = sb->created;
+	d->geo.node_table_off = l->node_table_off;
+	d->geo.cpu_node_off = l->cpu_node_off;
+	d->geo.cache_table_off = l->cache_table_off;
+	d->geo.page_desc_off = l->page_desc_off;
+	d->geo.data_off = l->data_off;
+	for (i = 0; i < t->nr_nodes; i++) {
+		d->geo.node_first_pfn[i] = l->node_first_pfn[i];
+		d->geo.node_nr_pages[i] = l->node_nr_pages[i];
+		d->geo.node_os[i] = t->os_node[i];
+		for (j = 0; j < t->nr_nodes; j++)
+			d->geo.distance[i][j] = t->distance[i][j];
+	}
+	for (i = 0; i < t->nr_cpus; i++)
+		d->geo.cpu_node[i] = t->cpu_node[i];
 	/* every cache CACHE_FREE, generation 0 */
 	memset(region_at(sb, l->cache_table_off), 0,
 	       SLAB_MAX_CACHES * sizeof(struct slab_cache_desc));

@@ -54,6 +54,38 @@ struct region_map {
 	uint32_t flags;			/* REGION_F_* */
 };
 
+/*
+ * What slabd knows of its region, kept in its own memory: set by
+ * memory_create() from the layout it formatted, never read back from the
+ * region.  Every bound, table address and node area slabd acts on comes
+ * from here; the region's copy (struct region_super, the node table, the
+ * cpu_node table) is what clients read and may have overwritten, so slabd
+ * treats it as input to check, never as a fact (DESIGN.md, last row of
+ * "who may change what"; docs/hardening.md).
+ */
+struct region_priv {
+	uint64_t region_size;
+	uint32_t nr_pages;
+	uint32_t nr_nodes;		/* 1 .. REGION_MAX_NODES */
+	uint32_t nr_cpu_slots;		/* 1 .. REGION_MAX_CPUS */
+	uint32_t flags;			/* REGION_F_* */
+	uint32_t slot_guard;		/* REGION_GUARD_* */
+	uint64_t base_hint;
+	uint64_t region_id;
+	uint64_t created;
+	uint64_t node_table_off;
+	uint64_t cpu_node_off;
+	uint64_t cache_table_off;
+	uint64_t page_desc_off;
+	uint64_t data_off;
+	/* node i's page area: [node_first_pfn[i], + node_nr_pages[i]) */
+	uint32_t node_first_pfn[REGION_MAX_NODES];
+	uint32_t node_nr_pages[REGION_MAX_NODES];
+	int32_t node_os[REGION_MAX_NODES];
+	uint8_t distance[REGION_MAX_NODES][REGION_MAX_NODES];
+	uint32_t cpu_node[REGION_MAX_CPUS];	/* logical node of each CPU */
+};
+
 struct client_info;
 struct cache_mgr;
 
@@ -63,6 +95,7 @@ TAILQ_HEAD(client_list, client_info);
 struct slabd {
 	struct slabd_config cfg;
 	struct region_map map;
+	struct region_priv geo;		/* private: see above */
 	struct buddy buddy;
 	struct cache_mgr *caches;	/* daemon/cache.c */
 	struct client_list clients;	/* kept by daemon/server.c */

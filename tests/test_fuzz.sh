@@ -21,6 +21,9 @@ else
 	limits="-max_total_time=5"
 fi
 artifacts=${FUZZ_ARTIFACTS:-$TEST_BUILDDIR/tests/fuzz/crashes}
+# a UBSan report with the stack that led to it
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export UBSAN_OPTIONS
 
 if [ "${FUZZ_STATUS:-}" != yes ]; then
 	for t in $targets; do
@@ -48,7 +51,8 @@ for t in $targets; do
 	    -artifact_prefix="$artifacts/$t-" "$tmp/corpus-$t" "$seeds" \
 	    >"$tmp/$t.log" 2>&1
 	rc=$?
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/$t.log")
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$tmp/$t.log" |
+	    tail -n 1)
 	if [ $rc -eq 0 ]; then
 		ok "fuzz_$t: ${runs:-?} inputs, no crash"
 	else

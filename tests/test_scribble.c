@@ -360,6 +360,10 @@ setup(void)
 	}
 	close(fd);
 	read_maps();
+	if (slabd_region == 0 || slabd_obj == 0)
+		diag("slabd's mappings: region at 0x%" PRIx64 ", own memory "
+		     "at 0x%" PRIx64 " (0: not found in /proc/%d/maps)",
+		     slabd_region, slabd_obj, (int)d.pid);
 	return 0;
 }
 

@@ -7,6 +7,13 @@
  * (here, or in cache.c for cache requests); a refused request gets a
  * status and a sentence saying what was wrong, and changes nothing.
  *
+ * Nothing here reads a bound, an offset or a count from the region: the
+ * region's superblock, node table and cpu_node table are a mirror that
+ * any client can overwrite (the last row of DESIGN.md's table).  Counts,
+ * node areas and the CPU-to-node map come from d->geo, which memory.c
+ * filled when it formatted the region, and page states from the buddy
+ * allocator's private records (docs/hardening.md).
+ *
  * Replies must fit one frame (FRAME_MAX, 64 KiB).  Only Stats can grow:
  * it measures every entry it adds with protobuf-c's packed size and stops
  * at STATS_BUDGET, saying in next_start where to continue.
@@ -100,7 +107,6 @@ do_hello(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	 struct dispatch_reply *out)
 {
 	const Shmslab__Hello *h = req->hello;
-	const struct region_super *sb = d->map.base;
 
 	if (ci->hello_done) {
 		dispatch_error(out, req->seq, EPROTO, "hello sent twice");
@@ -131,13 +137,13 @@ do_hello(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	shmslab__hello_reply__init(&out->hello);
 	out->hello.protocol_version = PROTOCOL_VERSION;
 	out->hello.region_version = REGION_VERSION;
-	out->hello.region_size = sb->region_size;
-	out->hello.base_hint = sb->base_hint;
-	out->hello.nr_nodes = sb->nr_nodes;
-	out->hello.nr_cpu_slots = sb->nr_cpu_slots;
-	out->hello.region_id = sb->region_id;
+	out->hello.region_size = d->geo.region_size;
+	out->hello.base_hint = d->geo.base_hint;
+	out->hello.nr_nodes = d->geo.nr_nodes;
+	out->hello.nr_cpu_slots = d->geo.nr_cpu_slots;
+	out->hello.region_id = d->geo.region_id;
 	out->hello.client_id = ci->id;
-	out->hello.region_flags = sb->flags;
+	out->hello.region_flags = d->geo.flags;
 	out->rep.body_case = SHMSLAB__REPLY__BODY_HELLO;
 	out->rep.hello = &out->hello;
 	log_info("client %u connected: pid %d uid %u gid %u (%s)", ci->id,
@@ -151,7 +157,6 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	       const Shmslab__Request *req, struct dispatch_reply *out)
 {
 	const Shmslab__AllocPages *a = req->alloc_pages;
-	const struct region_super *sb = d->map.base;
 	int node = a->node;
 	uint32_t pfn;
 	int r;
@@ -162,21 +167,18 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 			       a->order, REGION_MAX_ORDER);
 		return 0;
 	}
-	if (node < -1 || node >= (int)sb->nr_nodes) {
+	if (node < -1 || node >= (int)d->geo.nr_nodes) {
 		dispatch_error(out, req->seq, EINVAL,
 			       "node %d does not exist (the pool has %u)",
-			       node, sb->nr_nodes);
+			       node, d->geo.nr_nodes);
 		return 0;
 	}
 	if (node == -1) {
 		node = 0;
 		if (a->has_cpu && a->cpu >= 0 &&
-		    (uint32_t)a->cpu < sb->nr_cpu_slots) {
-			uint32_t n = region_cpu_node(d->map.base)[a->cpu];
-
-			if (n < sb->nr_nodes)
-				node = (int)n;
-		}
+		    (uint32_t)a->cpu < d->geo.nr_cpu_slots &&
+		    d->geo.cpu_node[a->cpu] < d->geo.nr_nodes)
+			node = (int)d->geo.cpu_node[a->cpu];
 	}
 	r = buddy_alloc(&d->buddy, a->order, node, PG_CLIENT, &pfn);
 	if (r < 0) {
@@ -188,7 +190,7 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	d->buddy.pages[pfn].owner_pid = (int32_t)ci->pid;
 	shmslab__alloc_pages_reply__init(&out->alloc);
 	out->alloc.offset = (uint64_t)pfn << REGION_PAGE_SHIFT;
-	out->alloc.node = d->buddy.pages[pfn].node;
+	out->alloc.node = (uint32_t)buddy_pfn_node(&d->buddy, pfn);
 	out->rep.body_case = SHMSLAB__REPLY__BODY_ALLOC_PAGES;
 	out->rep.alloc_pages = &out->alloc;
 	log_debug("client %u: order-%u block at pfn %u on node %u", ci->id,
@@ -251,18 +253,17 @@ static int
 do_node_stats(struct slabd *d, const Shmslab__Request *req,
 	      struct dispatch_reply *out)
 {
-	const struct region_super *sb = d->map.base;
 	const struct region_node *nodes = d->buddy.nodes;
 	uint32_t i, o;
 
 	shmslab__node_stats_reply__init(&out->stats);
-	for (i = 0; i < sb->nr_nodes; i++) {
+	for (i = 0; i < d->geo.nr_nodes; i++) {
 		Shmslab__NodeInfo *ni = &out->info[i];
 
 		shmslab__node_info__init(ni);
 		ni->node = i;
-		ni->os_node = nodes[i].os_node;
-		ni->nr_pages = nodes[i].nr_pages;
+		ni->os_node = d->geo.node_os[i];
+		ni->nr_pages = d->geo.node_nr_pages[i];
 		ni->free_pages = nodes[i].free_pages;
 		ni->low_pages = nodes[i].low_pages;
 		for (o = 0; o < REGION_NR_ORDERS; o++)
@@ -276,7 +277,7 @@ do_node_stats(struct slabd *d, const Shmslab__Request *req,
 		ni->stat_fail = nodes[i].stat_fail;
 		out->infop[i] = ni;
 	}
-	out->stats.n_nodes = sb->nr_nodes;
+	out->stats.n_nodes = d->geo.nr_nodes;
 	out->stats.nodes = out->infop;
 	out->rep.body_case = SHMSLAB__REPLY__BODY_NODE_STATS;
 	out->rep.node_stats = &out->stats;
@@ -514,7 +515,6 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	 struct dispatch_reply *out)
 {
 	const Shmslab__Stats *s = req->stats;
-	const struct region_super *sb = d->map.base;
 	Shmslab__StatsReply *sr = &out->cstats;
 	struct stats_scratch *sc = out->scratch;
 	uint32_t start = s->has_start ? s->start : 0, nsn = 0, i;
@@ -529,7 +529,7 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 		}
 	}
 	shmslab__stats_reply__init(sr);
-	sr->slot_guard = sb->slot_guard;
+	sr->slot_guard = d->geo.slot_guard;
 	sr->caches = sc->csp;
 
 	if (s->cache != NULL) {

@@ -1,0 +1,395 @@
+/*
+ * test_hostile_region.c - slabd against a client that writes over the
+ * region's metadata.  Every client maps the region writable, so whatever
+ * slabd reads there is input: this client overwrites the superblock, the
+ * node table, the cpu_node table and page descriptors with hostile values
+ * between requests, and checks that slabd
+ *  - answers NodeStats, Hello, Stats and AllocPages with the geometry it
+ *    formatted, never with the scribbled one (and does not crash);
+ *  - never hands out a block outside its node or the region, never the
+ *    same block twice, and its per-node counts still add up;
+ *  - refuses to free, through FreePages, anything but a client page block
+ *    (a cache's own block, a slab, a tail, a free block), even when the
+ *    client has set PG_CLIENT on it, and the cache keeps working;
+ *  - restores the superblock, node table and cpu_node table within a few
+ *    seconds, saying in its log what it found damaged.
+ * See docs/hardening.md, "The region as input".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/region.h"
+#include "common/sock.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/tap.h"
+
+#define NR_TEST_NODES	2u
+
+static struct harness_daemon d;
+static struct slab_pool *pool;		/* a well-behaved client */
+static unsigned char *base;		/* its (writable) mapping */
+static struct region_super *sb;
+/* The region as formatted, copied before any scribbling. */
+static struct region_super sb0;
+static struct region_node nodes0[REGION_MAX_NODES];
+static uint32_t *cpu_node0;
+static struct region_node *nodes;	/* at sb0's offsets */
+static struct page_desc *pages;
+static uint32_t *cpu_node;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------- raw client */
+
+static Shmslab__Reply *
+read_reply(int fd, int timeout_ms)
+{
+	uint8_t hdr[FRAME_HDR_SIZE], *buf;
+	size_t have = 0;
+	uint32_t len;
+	double end = now() + timeout_ms / 1000.0;
+	Shmslab__Reply *rep;
+	int rfd = -1;
+
+	while (have < sizeof(hdr)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)((end - now()) * 1000);
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return NULL;
+		n = sock_recv_with_fd(fd, hdr + have, sizeof(hdr) - have,
+				      &rfd);
+		if (n <= 0)
+			return NULL;
+		have += (size_t)n;
+	}
+	if (rfd >= 0)
+		close(rfd);
+	if (frame_header_parse(hdr, &len) < 0)
+		return NULL;
+	buf = malloc(len);
+	if (buf == NULL || sock_read_all(fd, buf, len) < 0) {
+		free(buf);
+		return NULL;
+	}
+	rep = frame_decode_reply(buf, len);
+	free(buf);
+	return rep;
+}
+
+/* One request on fd and its reply, or NULL if none came within 5 s. */
+static Shmslab__Reply *
+rpc(int fd, Shmslab__Request *req)
+{
+	static uint64_t seq = 1;
+	size_t len;
+	uint8_t *buf;
+	int r;
+
+	req->seq = ++seq;
+	buf = frame_encode_request(req, &len);
+	if (buf == NULL)
+		return NULL;
+	r = sock_write_all(fd, buf, len);
+	free(buf);
+	return r < 0 ? NULL : read_reply(fd, 5000);
+}
+
+/* Connect and say hello; fd, and the hello reply in *hello if wanted. */
+static int
+raw_client(Shmslab__Reply **hello)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Hello h = SHMSLAB__HELLO__INIT;
+	Shmslab__Reply *rep;
+	int fd = harness_connect(&d);
+
+	if (hello != NULL)
+		*hello = NULL;
+	if (fd < 0)
+		return -1;
+	h.protocol_version = PROTOCOL_VERSION;
+	h.region_version = REGION_VERSION;
+	req.body_case = SHMSLAB__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	rep = rpc(fd, &req);
+	if (rep == NULL || rep->status != 0 || rep->hello == NULL) {
+		if (rep != NULL)
+			shmslab__reply__free_unpacked(rep, NULL);
+		close(fd);
+		return -1;
+	}
+	if (hello != NULL)
+		*hello = rep;
+	else
+		shmslab__reply__free_unpacked(rep, NULL);
+	return fd;
+}
+
+/* AllocPages: status (0 or an errno, -1 for no reply), offset and node. */
+static int
+alloc_pages(int fd, uint32_t order, int node, int cpu, uint64_t *off,
+	    uint32_t *nid)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__AllocPages a = SHMSLAB__ALLOC_PAGES__INIT;
+	Shmslab__Reply *rep;
+	int st;
+
+	a.order = order;
+	a.node = node;
+	if (cpu >= 0) {
+		a.has_cpu = 1;
+		a.cpu = cpu;
+	}
+	req.body_case = SHMSLAB__REQUEST__BODY_ALLOC_PAGES;
+	req.alloc_pages = &a;
+	rep = rpc(fd, &req);
+	if (rep == NULL)
+		return -1;
+	st = rep->status;
+	if (st == 0 && rep->alloc_pages != NULL) {
+		*off = rep->alloc_pages->offset;
+		*nid = rep->alloc_pages->node;
+	} else if (st == 0) {
+		st = -1;
+	}
+	shmslab__reply__free_unpacked(rep, NULL);
+	return st;
+}
+
+/* FreePages: status, -1 for no reply; the error text into why. */
+static int
+free_pages(int fd, uint64_t off, uint32_t order, char *why, size_t len)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__FreePages f = SHMSLAB__FREE_PAGES__INIT;
+	Shmslab__Reply *rep;
+	int st;
+
+	f.offset = off;
+	f.order = order;
+	req.body_case = SHMSLAB__REQUEST__BODY_FREE_PAGES;
+	req.free_pages = &f;
+	rep = rpc(fd, &req);
+	if (why != NULL && len > 0)
+		snprintf(why, len, "%s", rep == NULL ? "no reply" :
+			 rep->error ? rep->error : "");
+	if (rep == NULL)
+		return -1;
+	st = rep->status;
+	shmslab__reply__free_unpacked(rep, NULL);
+	return st;
+}
+
+static Shmslab__Reply *
+node_stats(int fd)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__NodeStats ns = SHMSLAB__NODE_STATS__INIT;
+
+	req.body_case = SHMSLAB__REQUEST__BODY_NODE_STATS;
+	req.node_stats = &ns;
+	return rpc(fd, &req);
+}
+
+/*
+ * The nodes' counts as NodeStats gives them add up: the true node count,
+ * each node's true size, free pages within it and equal to the sum of its
+ * free lists.
+ */
+static int
+node_stats_sane(int fd, const char *after)
+{
+	Shmslab__Reply *rep = node_stats(fd);
+	int good = rep != NULL && rep->status == 0 &&
+		   rep->node_stats != NULL &&
+		   rep->node_stats->n_nodes == sb0.nr_nodes;
+	size_t i, o;
+
+	for (i = 0; good && i < rep->node_stats->n_nodes; i++) {
+		const Shmslab__NodeInfo *ni = rep->node_stats->nodes[i];
+		uint64_t sum = 0;
+
+		for (o = 0; o < ni->n_nr_free; o++)
+			sum += ni->nr_free[o] << o;
+		if (ni->nr_pages != nodes0[i].nr_pages ||
+		    ni->free_pages > ni->nr_pages || sum != ni->free_pages) {
+			diag("node %zu: nr_pages %llu (formatted %u), "
+			     "free_pages %llu, free lists hold %llu", i,
+			     (unsigned long long)ni->nr_pages,
+			     nodes0[i].nr_pages,
+			     (unsigned long long)ni->free_pages,
+			     (unsigned long long)sum);
+			good = 0;
+		}
+	}
+	ok(good, "after %s: NodeStats gives %u nodes whose counts add up",
+	   after, sb0.nr_nodes);
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	return good;
+}
+
+/* The formatted node whose area holds [pfn, pfn + n), or -1. */
+static int
+true_node(uint32_t pfn, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < sb0.nr_nodes; i++)
+		if (pfn >= nodes0[i].first_pfn &&
+		    (uint64_t)pfn + n <= (uint64_t)nodes0[i].first_pfn +
+					nodes0[i].nr_pages)
+			return (int)i;
+	return -1;
+}
+
+static void
+restore_super(void)
+{
+	memcpy(sb, &sb0, sizeof(sb0));
+	memcpy(cpu_node, cpu_node0, sb0.nr_cpu_slots * sizeof(uint32_t));
+}
+
+/* ------------------------------------------------------------ NodeStats */
+
+/*
+ * The superblock's counts and offsets are what clients read, not what
+ * slabd acts on: NodeStats, Hello, Stats and AllocPages(node -1) with
+ * hostile values in them.
+ */
+static void
+test_superblock_counts(void)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Stats s = SHMSLAB__STATS__INIT;
+	Shmslab__Reply *rep, *hello;
+	uint64_t off;
+	uint32_t nid, last;
+	int fd = raw_client(NULL), fd2, st;
+
+	if (fd < 0)
+		bail_out("cannot connect a raw client");
+
+	sb->nr_nodes = 0xffffffffu;
+	node_stats_sane(fd, "nr_nodes = 0xffffffff");
+	ok(harness_alive(&d), "slabd is alive after NodeStats");
+	sb->nr_nodes = 0;
+	node_stats_sane(fd, "nr_nodes = 0");
+	sb->nr_nodes = REGION_MAX_NODES;
+	node_stats_sane(fd, "nr_nodes = REGION_MAX_NODES");
+
+	/* hello reply: the facts slabd formatted */
+	sb->nr_nodes = 0xffffffffu;
+	sb->nr_cpu_slots = 0;
+	sb->region_size = 1ull << 50;
+	sb->base_hint = 0x1000;
+	sb->flags = 0xffffffffu;
+	fd2 = raw_client(&hello);
+	ok(fd2 >= 0 && hello->hello->nr_nodes == sb0.nr_nodes &&
+	   hello->hello->nr_cpu_slots == sb0.nr_cpu_slots &&
+	   hello->hello->region_size == sb0.region_size &&
+	   hello->hello->base_hint == sb0.base_hint &&
+	   hello->hello->region_flags == sb0.flags &&
+	   hello->hello->region_id == sb0.region_id,
+	   "hello with a scribbled superblock: the formatted geometry");
+	if (hello != NULL)
+		shmslab__reply__free_unpacked(hello, NULL);
+	if (fd2 >= 0)
+		close(fd2);
+
+	/* AllocPages for a CPU: cpu_node from private memory */
+	sb->nr_cpu_slots = 0xffffffffu;
+	sb->cpu_node_off = 1ull << 45;
+	st = alloc_pages(fd, 0, -1, 0, &off, &nid);
+	ok(st == 0 && nid < sb0.nr_nodes &&
+	   true_node((uint32_t)(off >> REGION_PAGE_SHIFT), 1) == (int)nid,
+	   "AllocPages(node -1, cpu 0) with cpu_node_off past the region: "
+	   "status %d, node %u", st, nid);
+	if (st == 0)
+		free_pages(fd, off, 0, NULL, 0);
+	sb->cpu_node_off = sb0.cpu_node_off;
+	memset(cpu_node, 0xff, sb0.nr_cpu_slots * sizeof(uint32_t));
+	last = sb0.nr_cpu_slots - 1;	/* on node 1 with --fake-numa 2 */
+	st = alloc_pages(fd, 0, -1, (int)last, &off, &nid);
+	ok(st == 0 && nid == cpu_node0[last],
+	   "AllocPages(node -1, cpu %u) with cpu_node[] = 0xffffffff: node "
+	   "%u, CPU %u's is %u", last, nid, last, cpu_node0[last]);
+	if (st == 0)
+		free_pages(fd, off, 0, NULL, 0);
+	st = alloc_pages(fd, 0, (int)sb0.nr_nodes, -1, &off, &nid);
+	is_int(st, EINVAL, "AllocPages on node nr_nodes, with the "
+	       "superblock's nr_nodes raised, is refused");
+
+	/* Stats: the slot guard slabd chose */
+	sb->slot_guard = 77;
+	req.body_case = SHMSLAB__REQUEST__BODY_STATS;
+	req.stats = &s;
+	rep = rpc(fd, &req);
+	ok(rep != NULL && rep->status == 0 && rep->stats != NULL &&
+	   rep->stats->slot_guard == sb0.slot_guard,
+	   "Stats with a scribbled slot_guard: the one slabd chose");
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+
+	restore_super();
+	close(fd);
+	ok(harness_alive(&d), "slabd is alive after the superblock scribbles");
+}
+
+int
+main(void)
+{
+	char nodes_arg[16];
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", nodes_arg, NULL };
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(nodes_arg, sizeof(nodes_arg), "%u", NR_TEST_NODES);
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	base = slab_pool_base(pool);
+	sb = (struct region_super *)base;
+	memcpy(&sb0, sb, sizeof(sb0));
+	nodes = (struct region_node *)(base + sb0.node_table_off);
+	pages = (struct page_desc *)(base + sb0.page_desc_off);
+	cpu_node = (uint32_t *)(base + sb0.cpu_node_off);
+	memcpy(nodes0, nodes, sb0.nr_nodes * sizeof(nodes0[0]));
+	cpu_node0 = calloc(sb0.nr_cpu_slots, sizeof(uint32_t));
+	if (cpu_node0 == NULL)
+		bail_out("out of memory");
+	memcpy(cpu_node0, cpu_node, sb0.nr_cpu_slots * sizeof(uint32_t));
+	is_int(sb0.nr_nodes, NR_TEST_NODES, "the region has %u nodes",
+	       NR_TEST_NODES);
+
+	test_superblock_counts();
+
+	slab_pool_close(pool);
+	ok(harness_stop(&d) == 0, "slabd exits cleanly on SIGTERM");
+	free(cpu_node0);
+	return done_testing();
+}

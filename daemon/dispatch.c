@@ -253,28 +253,28 @@ static int
 do_node_stats(struct slabd *d, const Shmslab__Request *req,
 	      struct dispatch_reply *out)
 {
-	const struct region_node *nodes = d->buddy.nodes;
 	uint32_t i, o;
 
 	shmslab__node_stats_reply__init(&out->stats);
 	for (i = 0; i < d->geo.nr_nodes; i++) {
+		const struct buddy_node *n = buddy_node(&d->buddy, i);
 		Shmslab__NodeInfo *ni = &out->info[i];
 
 		shmslab__node_info__init(ni);
 		ni->node = i;
 		ni->os_node = d->geo.node_os[i];
 		ni->nr_pages = d->geo.node_nr_pages[i];
-		ni->free_pages = nodes[i].free_pages;
-		ni->low_pages = nodes[i].low_pages;
+		ni->free_pages = n->free_pages;
+		ni->low_pages = n->low_pages;
 		for (o = 0; o < REGION_NR_ORDERS; o++)
-			out->nr_free[i][o] = nodes[i].nr_free[o];
+			out->nr_free[i][o] = n->nr_free[o];
 		ni->n_nr_free = REGION_NR_ORDERS;
 		ni->nr_free = out->nr_free[i];
-		ni->stat_alloc = nodes[i].stat_alloc;
-		ni->stat_free = nodes[i].stat_free;
-		ni->stat_fallback = nodes[i].stat_fallback;
-		ni->stat_reclaim = nodes[i].stat_reclaim;
-		ni->stat_fail = nodes[i].stat_fail;
+		ni->stat_alloc = n->stat_alloc;
+		ni->stat_free = n->stat_free;
+		ni->stat_fallback = n->stat_fallback;
+		ni->stat_reclaim = n->stat_reclaim;
+		ni->stat_fail = n->stat_fail;
 		out->infop[i] = ni;
 	}
 	out->stats.n_nodes = d->geo.nr_nodes;

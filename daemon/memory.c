@@ -273,6 +273,7 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 	const char *step = "";
 	int r, hugetlb;
 
+	d->buddy.pg = NULL;	/* nothing for memory_destroy() to free yet */
 	r = region_layout(&g, &l);
 	if (r == -ENOSPC) {
 		snprintf(err, len, "a %" PRIu64 " MiB region is too small for "
@@ -351,6 +352,8 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 void
 memory_destroy(struct slabd *d)
 {
+	if (d->map.base != NULL)
+		buddy_exit(&d->buddy);
 	prim_unmap(d->map.base, d->map.size);
 	d->map.base = NULL;
 	if (d->map.fd >= 0)

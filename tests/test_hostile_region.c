@@ -14,6 +14,8 @@
  *  - restores the superblock, node table and cpu_node table within a few
  *    seconds, saying in its log what it found damaged.
  * See docs/hardening.md, "The region as input".
+ *
+ * Usage: test_hostile_region [super] [nodes] [free] [repair]  (default: all)
  */
 #include "config.h"
 
@@ -358,13 +360,174 @@ test_superblock_counts(void)
 	ok(harness_alive(&d), "slabd is alive after the superblock scribbles");
 }
 
+/* ------------------------------------------------------- page allocator */
+
+/*
+ * Allocate order-`order` blocks on fd until ENOMEM (at most max), marking
+ * their pages in owned[]; count blocks outside one formatted node (or in
+ * another node than the reply says) and pages handed out twice.  The
+ * blocks are kept in blocks[] for the caller to free.
+ */
+struct got {
+	uint64_t off;
+	uint32_t order;
+};
+
+static size_t
+alloc_all(int fd, uint32_t order, size_t max, uint8_t *owned,
+	  struct got *blocks, unsigned int *outside, unsigned int *twice)
+{
+	size_t n = 0;
+	uint32_t i;
+
+	while (n < max) {
+		uint64_t off;
+		uint32_t nid, pfn, size = 1u << order;
+		int st = alloc_pages(fd, order, (int)(n % 3) - 1, -1, &off,
+				     &nid), tn;
+
+		if (st != 0)
+			break;
+		blocks[n].off = off;
+		blocks[n].order = order;
+		n++;
+		pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
+		tn = off % REGION_PAGE_SIZE == 0 && off < sb0.region_size ?
+		     true_node(pfn, size) : -1;
+		if (tn < 0 || (uint32_t)tn != nid ||
+		    (pfn - nodes0[tn].first_pfn) % size != 0) {
+			if ((*outside)++ == 0)
+				diag("order-%u block at offset 0x%llx (node "
+				     "%u) is not inside one formatted node",
+				     order, (unsigned long long)off, nid);
+			continue;
+		}
+		for (i = 0; i < size; i++) {
+			if (owned[pfn + i] && (*twice)++ == 0)
+				diag("pfn %u handed out twice", pfn + i);
+			owned[pfn + i] = 1;
+		}
+	}
+	return n;
+}
+
+/*
+ * Stretch node 0 over the whole region and point its free lists at the
+ * metadata, at a block this client holds and past the end, with page
+ * descriptors dressed up as free blocks; then allocate until ENOMEM.
+ */
+static void
+test_node_table(void)
+{
+	size_t max = sb0.nr_pages, n, i;
+	struct got *blocks = calloc(max, sizeof(*blocks));
+	uint8_t *owned = calloc(sb0.nr_pages, 1);
+	uint32_t held_pfn, meta_pfn, nid, pfn;
+	unsigned int outside = 0, twice = 0, o, round;
+	uint64_t held;
+	int fd = raw_client(NULL), st, refused = 0;
+
+	if (blocks == NULL || owned == NULL || fd < 0)
+		bail_out("node table test set-up");
+	/* the caches' own blocks are never freed: nobody may get them */
+	for (pfn = 0; pfn < sb0.nr_pages; pfn++)
+		if ((pages[pfn].flags & (PG_HEAD | PG_SLAB | PG_CLIENT)) ==
+		    PG_HEAD)
+			for (i = 0; i < (1u << pages[pfn].order); i++)
+				owned[pfn + i] = 1;
+	st = alloc_pages(fd, 0, 0, -1, &held, &nid);
+	if (st != 0)
+		bail_out("node table test: AllocPages: %d", st);
+	held_pfn = (uint32_t)(held >> REGION_PAGE_SHIFT);
+	owned[held_pfn] = 1;
+	meta_pfn = (uint32_t)(sb0.page_desc_off >> REGION_PAGE_SHIFT) + 1;
+
+	for (round = 0; round < 3; round++) {
+		struct region_node *n0 = &nodes[0];
+
+		n0->first_pfn = 0;
+		n0->nr_pages = round == 2 ? 0xffffffffu : sb0.nr_pages;
+		n0->free_pages = UINT64_MAX / 2;
+		n0->low_pages = 0;
+		for (o = 0; o < REGION_NR_ORDERS; o++) {
+			n0->free_head[o] = round == 0 ? meta_pfn :
+					   round == 1 ? held_pfn :
+					   sb0.nr_pages + 5;
+			n0->nr_free[o] = 1000;
+		}
+		/* dress the targets up as free blocks of every order */
+		pages[meta_pfn].flags = PG_BUDDY;
+		pages[meta_pfn].order = 0;
+		pages[meta_pfn].node = 0;
+		pages[held_pfn].flags = PG_BUDDY;
+		pages[held_pfn].order = 0;
+		nodes[1].first_pfn = nodes0[0].first_pfn;
+		nodes[1].nr_pages = 0xffffffffu;
+
+		n = alloc_all(fd, round, max, owned, blocks, &outside, &twice);
+		ok(n > 0 && outside == 0 && twice == 0,
+		   "round %u: %zu blocks of order %u under a stretched node "
+		   "table, each inside its node, none twice", round, n, round);
+		for (i = 0; i < n; i++) {
+			uint32_t p = (uint32_t)(blocks[i].off >>
+						REGION_PAGE_SHIFT);
+
+			st = free_pages(fd, blocks[i].off, blocks[i].order,
+					NULL, 0);
+			refused += st != 0;
+			if (true_node(p, 1u << blocks[i].order) >= 0)
+				for (o = 0; o < 1u << blocks[i].order; o++)
+					owned[p + o] = 0;
+		}
+		ok(refused == 0, "round %u: every block handed out frees",
+		   round);
+		ok(harness_alive(&d), "round %u: slabd is alive", round);
+		node_stats_sane(fd, "a stretched node table");
+	}
+	/* the metadata page slabd was tricked into handing out, if any */
+	st = free_pages(fd, (uint64_t)meta_pfn << REGION_PAGE_SHIFT, 0, NULL,
+			0);
+	is_int(st, ERANGE, "FreePages of the page-descriptor page dressed "
+	       "as free: ERANGE");
+	pages[held_pfn].flags = PG_HEAD | PG_CLIENT;
+	is_int(free_pages(fd, held, 0, NULL, 0), 0,
+	       "the block held all along frees");
+	memcpy(sb, &sb0, sizeof(sb0));
+	for (i = 0; i < sb0.nr_nodes; i++) {
+		nodes[i].first_pfn = nodes0[i].first_pfn;
+		nodes[i].nr_pages = nodes0[i].nr_pages;
+	}
+	pages[meta_pfn].flags = PG_RESERVED;
+	close(fd);
+	free(blocks);
+	free(owned);
+}
+
+/* Whether section name runs: all of them, or those named on the command
+ * line (to show one failing against an older slabd). */
+static int argc_;
+static char **argv_;
+
+static int
+want(const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc_; i++)
+		if (strcmp(argv_[i], name) == 0)
+			return 1;
+	return argc_ < 2;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	char nodes_arg[16];
 	const char *args[] = { "-m", "64M", "--hugepages=never",
 			       "--fake-numa", nodes_arg, NULL };
 
+	argc_ = argc;
+	argv_ = argv;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(nodes_arg, sizeof(nodes_arg), "%u", NR_TEST_NODES);
 	if (harness_start(&d, args) < 0)
@@ -386,7 +549,10 @@ main(void)
 	is_int(sb0.nr_nodes, NR_TEST_NODES, "the region has %u nodes",
 	       NR_TEST_NODES);
 
-	test_superblock_counts();
+	if (want("super"))
+		test_superblock_counts();
+	if (want("nodes"))
+		test_node_table();
 
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly on SIGTERM");

@@ -198,17 +198,88 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	return 0;
 }
 
+/*
+ * Why FreePages may not free pfn, from the allocator's private records
+ * (never the region's page flags, which any client can set): 0 if pfn is
+ * the head of a client page block of this order, else an errno with a
+ * sentence in out.  API.md: any process may free a client page block;
+ * nothing else is freed through this request.
+ */
+static int
+free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order,
+		   uint64_t off, char *why, size_t len)
+{
+	struct buddy_block blk;
+
+	if (buddy_lookup(&d->buddy, pfn, &blk) < 0 ||
+	    blk.state == BUDDY_RESERVED) {
+		snprintf(why, len, "offset 0x%" PRIx64 " is slabd's metadata, "
+			 "outside every node's page area", off);
+		return ERANGE;
+	}
+	switch (blk.state) {
+	case BUDDY_FREE:
+		snprintf(why, len, "offset 0x%" PRIx64 " is a free block of "
+			 "order %u, not an allocated one (double free?)", off,
+			 blk.order);
+		return EALREADY;
+	case BUDDY_FREE_BODY:
+		snprintf(why, len, "offset 0x%" PRIx64 " lies inside a free "
+			 "block, not an allocated one (double free?)", off);
+		return EALREADY;
+	case BUDDY_TAIL:
+		snprintf(why, len, "offset 0x%" PRIx64 " is not a block head: "
+			 "it lies inside the order-%u %s at offset 0x%" PRIx64,
+			 off, blk.order, blk.kind == BUDDY_KIND_CLIENT ?
+			 "page block" : blk.kind == BUDDY_KIND_SLAB ? "slab" :
+			 "block of slabd's own metadata",
+			 (uint64_t)blk.head << REGION_PAGE_SHIFT);
+		return EALREADY;
+	default:
+		break;
+	}
+	if (blk.kind == BUDDY_KIND_SLAB) {
+		/* the cache's name is only for the message: checked, not
+		 * trusted */
+		uint32_t idx = d->buddy.pages[pfn].cache;
+		struct cache_stats *st = malloc(sizeof(*st));
+
+		if (st != NULL && idx < SLAB_MAX_CACHES &&
+		    cache_stats(d, idx, st, NULL, 0) == 0)
+			snprintf(why, len, "offset 0x%" PRIx64 " is a slab of "
+				 "cache %s, not a block from slab_alloc_pages",
+				 off, st->name);
+		else
+			snprintf(why, len, "offset 0x%" PRIx64 " is a slab, "
+				 "not a block from slab_alloc_pages", off);
+		free(st);
+		return EINVAL;
+	}
+	if (blk.kind != BUDDY_KIND_CLIENT) {
+		snprintf(why, len, "offset 0x%" PRIx64 " is slabd's own "
+			 "metadata (a cache's node locks and CPU slots), not a "
+			 "block from slab_alloc_pages", off);
+		return EINVAL;
+	}
+	if (blk.order != order) {
+		snprintf(why, len, "offset 0x%" PRIx64 " is an order-%u block, "
+			 "not order %u", off, blk.order, order);
+		return EINVAL;
+	}
+	return 0;
+}
+
 static int
 do_free_pages(struct slabd *d, struct client_info *ci,
 	      const Shmslab__Request *req, struct dispatch_reply *out)
 {
 	const Shmslab__FreePages *f = req->free_pages;
 	uint64_t off = f->offset;
-	const struct page_desc *pg;
+	char why[200] = "";
 	uint32_t pfn;
 	int r;
 
-	if (off >= d->map.size) {
+	if (off >= d->geo.region_size) {
 		dispatch_error(out, req->seq, ERANGE,
 			       "offset 0x%" PRIx64 " is outside the region",
 			       off);
@@ -222,28 +293,16 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 		return 0;
 	}
 	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
-	pg = &d->buddy.pages[pfn];
-	if ((pg->flags & PG_HEAD) && !(pg->flags & PG_CLIENT)) {
-		dispatch_error(out, req->seq, EINVAL,
-			       "offset 0x%" PRIx64 " is not a block from "
-			       "slab_alloc_pages", off);
-		return 0;
-	}
-	r = buddy_free(&d->buddy, pfn, f->order);
-	if (r < 0) {
-		static const char *const why[] = {
-			[EINVAL] = "misaligned for its order, or allocated "
-				   "with another order",
-			[ERANGE] = "outside every node's page area",
-			[EALREADY] = "not an allocated block (double free?)",
-		};
-		const char *w = (-r == EINVAL || -r == ERANGE ||
-				 -r == EALREADY) ? why[-r] : strerror(-r);
-
-		dispatch_error(out, req->seq, -r, "cannot free order-%u "
-			       "block at offset 0x%" PRIx64 ": %s", f->order,
-			       off, w);
-		log_debug("client %u: %s", ci->id, out->error);
+	r = free_pages_refusal(d, pfn, f->order, off, why, sizeof(why));
+	if (r == 0)
+		r = -buddy_free(&d->buddy, pfn, f->order);
+	else
+		log_debug("client %u (pid %d): FreePages refused: %s", ci->id,
+			  (int)ci->pid, why);
+	if (r != 0) {
+		dispatch_error(out, req->seq, r, "cannot free order-%u block "
+			       "at offset 0x%" PRIx64 ": %s", f->order, off,
+			       why[0] ? why : strerror(r));
 		return 0;
 	}
 	return 0;

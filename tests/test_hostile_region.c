@@ -503,6 +503,147 @@ test_node_table(void)
 	free(owned);
 }
 
+/* ---------------------------------------------------- block ownership */
+
+/*
+ * FreePages with PG_CLIENT set by the client on what is not its block: a
+ * cache's ext block, a slab head, a tail, a free block; and an order that
+ * is not the block's.  Each is refused with the errno slab_free_pages(3)
+ * documents, changes nothing, and the cache keeps working.
+ */
+static void
+test_ownership(void)
+{
+	struct slab_cache *c = slab_cache_create(pool, "hostile", 200, 0, 0,
+						 NULL);
+	void *objs[600];
+	uint32_t pfn, ext = 0, slab = 0, freepg = 0, blk, keep_pfn;
+	uint64_t off, held;
+	uint32_t nid;
+	size_t i, n, max = sb0.nr_pages;
+	struct got *blocks = calloc(max, sizeof(*blocks));
+	uint8_t *owned = calloc(sb0.nr_pages, 1);
+	unsigned int outside = 0, twice = 0, bad = 0;
+	char why[256];
+	int fd = raw_client(NULL), st;
+	struct {
+		uint32_t pfn, order;
+		int want;
+		const char *what, *says;
+	} cases[5];
+
+	if (c == NULL || blocks == NULL || owned == NULL || fd < 0)
+		bail_out("ownership test set-up: %s", strerror(errno));
+	for (i = 0; i < 600; i++) {
+		objs[i] = slab_cache_alloc(c, 0);
+		if (objs[i] == NULL)
+			bail_out("slab_cache_alloc: %s", strerror(errno));
+		memset(objs[i], 0xa5, 200);
+	}
+	/* the slab of objs[0] stays in use all along */
+	keep_pfn = (uint32_t)(((unsigned char *)objs[0] - base) >>
+			      REGION_PAGE_SHIFT);
+	keep_pfn = (pages[keep_pfn].flags & PG_TAIL) ? pages[keep_pfn].head :
+						      keep_pfn;
+	for (pfn = 0; pfn < sb0.nr_pages; pfn++) {
+		uint32_t fl = pages[pfn].flags;
+
+		if ((fl & (PG_HEAD | PG_SLAB | PG_CLIENT)) == PG_HEAD) {
+			if (ext == 0)
+				ext = pfn;
+			for (i = 0; i < (1u << pages[pfn].order); i++)
+				owned[pfn + i] = 1;
+		}
+		if (fl == 0 && true_node(pfn, 1) >= 0)
+			freepg = pfn;	/* the last page inside a free block */
+	}
+	slab = keep_pfn;
+	for (i = 0; i < (1u << pages[slab].order); i++)
+		owned[slab + i] = 1;
+	st = alloc_pages(fd, 2, 0, -1, &held, &nid);
+	if (st != 0 || ext == 0 || freepg == 0 ||
+	    (pages[slab].flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB))
+		bail_out("ownership test: no ext block, slab or free page");
+	blk = (uint32_t)(held >> REGION_PAGE_SHIFT);
+	for (i = 0; i < 4; i++)
+		owned[blk + i] = 1;
+
+	cases[0].pfn = ext;
+	cases[0].order = pages[ext].order;
+	cases[0].want = EINVAL;
+	cases[0].what = "a cache's ext block (node locks, CPU slots)";
+	cases[0].says = "metadata";
+	cases[1].pfn = slab;
+	cases[1].order = pages[slab].order;
+	cases[1].want = EINVAL;
+	cases[1].what = "a slab head of cache 'hostile'";
+	cases[1].says = "hostile";
+	cases[2].pfn = blk + 1;
+	cases[2].order = 0;
+	cases[2].want = EALREADY;
+	cases[2].what = "a tail of a client block";
+	cases[2].says = "not a block head";
+	cases[3].pfn = freepg;
+	cases[3].order = 0;
+	cases[3].want = EALREADY;
+	cases[3].what = "a page inside a free block";
+	cases[3].says = "free block";
+	cases[4].pfn = blk;
+	cases[4].order = 1;
+	cases[4].want = EINVAL;
+	cases[4].what = "an order-2 client block as order 1";
+	cases[4].says = "order-2";
+	for (i = 0; i < 5; i++) {
+		struct page_desc *p = &pages[cases[i].pfn];
+		struct page_desc saved = *p;
+
+		p->flags = PG_HEAD | PG_CLIENT | (p->flags & PG_SLAB);
+		p->order = (uint8_t)cases[i].order;
+		st = free_pages(fd, (uint64_t)cases[i].pfn << REGION_PAGE_SHIFT,
+				cases[i].order, why, sizeof(why));
+		ok(st == cases[i].want && strstr(why, cases[i].says) != NULL,
+		   "FreePages of %s with PG_CLIENT set: %d (%s)",
+		   cases[i].what, st, why);
+		*p = saved;
+	}
+	ok(harness_alive(&d), "slabd is alive after the refused frees");
+
+	/* nothing was freed: nobody gets those pages */
+	n = alloc_all(fd, 0, max, owned, blocks, &outside, &twice);
+	ok(n > 0 && outside == 0 && twice == 0,
+	   "after the refused frees, %zu pages allocated: none of the ext "
+	   "block, the slab or the client block", n);
+	for (i = 0; i < n; i++)
+		free_pages(fd, blocks[i].off, blocks[i].order, NULL, 0);
+	is_int(free_pages(fd, held, 2, NULL, 0), 0,
+	       "the client block frees with its order");
+
+	/* and the cache still works */
+	for (i = 0; i < 600; i++)
+		if (((unsigned char *)objs[i])[199] != 0xa5)
+			bad++;
+	for (i = 0; i < 600; i++)
+		slab_cache_free(c, objs[i]);
+	for (i = 0; i < 600; i++) {
+		objs[i] = slab_cache_alloc(c, 0);
+		if (objs[i] == NULL)
+			bad++;
+		else
+			memset(objs[i], 0x5a, 200);
+	}
+	for (i = 0; i < 600; i++)
+		if (objs[i] != NULL)
+			slab_cache_free(c, objs[i]);
+	is_int(bad, 0, "cache 'hostile': objects intact, 600 more allocate "
+	       "and free");
+	is_int(slab_cache_destroy(c), 0, "cache 'hostile' is destroyed");
+	node_stats_sane(fd, "the ownership cases");
+	(void)off;
+	close(fd);
+	free(blocks);
+	free(owned);
+}
+
 /* Whether section name runs: all of them, or those named on the command
  * line (to show one failing against an older slabd). */
 static int argc_;
@@ -553,6 +694,8 @@ main(int argc, char **argv)
 		test_superblock_counts();
 	if (want("nodes"))
 		test_node_table();
+	if (want("free"))
+		test_ownership();
 
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly on SIGTERM");

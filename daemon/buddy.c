@@ -1116,11 +1116,13 @@ buddy_check(const struct buddy *b, char *why, size_t len)
 	return check_mirror(b, why, len);
 }
 
-/* Append "what: found X, expected Y" to why while it has room. */
+/* Append "table[a].field[x]: found F, expected W" to why while the first
+ * four fit. */
 static void
-note_fix(char *why, size_t len, uint64_t n, const char *what, uint32_t a,
-	 uint32_t x, uint64_t found, uint64_t want)
+note_fix(char *why, size_t len, uint64_t n, const char *table, uint32_t a,
+	 const char *field, uint32_t x, uint64_t found, uint64_t want)
 {
+	char sub[16] = "";
 	size_t used;
 
 	if (why == NULL || len == 0 || n > 4)
@@ -1128,18 +1130,19 @@ note_fix(char *why, size_t len, uint64_t n, const char *what, uint32_t a,
 	used = strlen(why);
 	if (used + 1 >= len)
 		return;
-	snprintf(why + used, len - used, "%s%s %u%s%u: found %llu, expected "
-		 "%llu%s", used ? "; " : "", what, a, x == UINT32_MAX ? "" :
-		 " #", x == UINT32_MAX ? 0 : x, (unsigned long long)found,
-		 (unsigned long long)want, n == 4 ? "; ..." : "");
+	if (x != UINT32_MAX)
+		snprintf(sub, sizeof(sub), "[%u]", x);
+	snprintf(why + used, len - used, "%s%s[%u].%s%s: found %#llx, "
+		 "expected %#llx", used ? "; " : "", table, a, field, sub,
+		 (unsigned long long)found, (unsigned long long)want);
 }
 
-#define FIX(field, want, what, a, x)                                           \
+#define FIX(field, want, table, a, name, x)                                    \
 	do {                                                                   \
 		if ((field) != (want)) {                                       \
 			n++;                                                   \
-			note_fix(why, len, n, what, a, x, (uint64_t)(field),   \
-				 (uint64_t)(want));                            \
+			note_fix(why, len, n, table, a, name, x,               \
+				 (uint64_t)(field), (uint64_t)(want));         \
 			(field) = (want);                                      \
 		}                                                              \
 	} while (0)
@@ -1157,30 +1160,24 @@ buddy_mirror_repair(struct buddy *b, char *why, size_t len)
 		const struct buddy_node *p = &b->node[nid];
 		struct region_node *m = &b->nodes[nid];
 
-		FIX(m->id, nid, "node.id", nid, UINT32_MAX);
-		FIX(m->first_pfn, p->first_pfn, "node.first_pfn", nid,
-		    UINT32_MAX);
-		FIX(m->nr_pages, p->nr_pages, "node.nr_pages", nid, UINT32_MAX);
-		FIX(m->free_pages, p->free_pages, "node.free_pages", nid,
-		    UINT32_MAX);
-		FIX(m->low_pages, p->low_pages, "node.low_pages", nid,
-		    UINT32_MAX);
+#define FIX_NODE(f) FIX(m->f, p->f, "node", nid, #f, UINT32_MAX)
+		FIX(m->id, nid, "node", nid, "id", UINT32_MAX);
+		FIX_NODE(first_pfn);
+		FIX_NODE(nr_pages);
+		FIX_NODE(free_pages);
+		FIX_NODE(low_pages);
 		for_each_order (o) {
-			FIX(m->free_head[o], p->free_head[o], "node.free_head",
-			    nid, o);
-			FIX(m->nr_free[o], p->nr_free[o], "node.nr_free", nid,
-			    o);
+			FIX(m->free_head[o], p->free_head[o], "node", nid,
+			    "free_head", o);
+			FIX(m->nr_free[o], p->nr_free[o], "node", nid,
+			    "nr_free", o);
 		}
-		FIX(m->stat_alloc, p->stat_alloc, "node.stat_alloc", nid,
-		    UINT32_MAX);
-		FIX(m->stat_free, p->stat_free, "node.stat_free", nid,
-		    UINT32_MAX);
-		FIX(m->stat_fallback, p->stat_fallback, "node.stat_fallback",
-		    nid, UINT32_MAX);
-		FIX(m->stat_reclaim, p->stat_reclaim, "node.stat_reclaim", nid,
-		    UINT32_MAX);
-		FIX(m->stat_fail, p->stat_fail, "node.stat_fail", nid,
-		    UINT32_MAX);
+		FIX_NODE(stat_alloc);
+		FIX_NODE(stat_free);
+		FIX_NODE(stat_fallback);
+		FIX_NODE(stat_reclaim);
+		FIX_NODE(stat_fail);
+#undef FIX_NODE
 	}
 	for (pfn = 0; pfn < b->nr_pages; pfn++) {
 		struct page_desc *m = &b->pages[pfn];
@@ -1189,19 +1186,19 @@ buddy_mirror_repair(struct buddy *b, char *why, size_t len)
 		uint8_t order;
 
 		mirror_expect(b, pfn, &flags, &order, &head);
-		FIX(m->flags, flags, "page.flags", pfn, UINT32_MAX);
-		FIX(m->order, order, "page.order", pfn, UINT32_MAX);
+		FIX(m->flags, flags, "page", pfn, "flags", UINT32_MAX);
+		FIX(m->order, order, "page", pfn, "order", UINT32_MAX);
 		if (p->state == BUDDY_RESERVED)
 			continue;
-		FIX(m->node, p->node, "page.node", pfn, UINT32_MAX);
+		FIX(m->node, p->node, "page", pfn, "node", UINT32_MAX);
 		if (p->state == BUDDY_HEAD || p->state == BUDDY_TAIL) {
-			FIX(m->head, head, "page.head", pfn, UINT32_MAX);
+			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
 			continue;	/* next/prev: the slab layer's */
 		}
 		if (p->state == BUDDY_FREE_BODY)
-			FIX(m->head, head, "page.head", pfn, UINT32_MAX);
-		FIX(m->next, p->next, "page.next", pfn, UINT32_MAX);
-		FIX(m->prev, p->prev, "page.prev", pfn, UINT32_MAX);
+			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
+		FIX(m->next, p->next, "page", pfn, "next", UINT32_MAX);
+		FIX(m->prev, p->prev, "page", pfn, "prev", UINT32_MAX);
 	}
 	return n;
 }

@@ -208,8 +208,8 @@ int buddy_check(const struct buddy *b, char *why, size_t len);
  * lists, low_pages, counters) and, for every page, flags, order, head and
  * node, and next/prev of pages in free blocks (never next/prev of an
  * allocated head, which the slab layer's lists use).  Returns the number
- * of fields rewritten; the first few are described in why (len bytes)
- * as "field: found X, expected Y".
+ * of fields rewritten; the first four are described in why (len bytes)
+ * as "node[i].field[o]: found X, expected Y" or "page[pfn].field: ...".
  */
 uint64_t buddy_mirror_repair(struct buddy *b, char *why, size_t len);
 

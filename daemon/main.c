@@ -446,10 +446,20 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+/* Once a second: restore what clients overwrote of the region's format. */
+static void
+repair_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	memory_check_repair(arg);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct event *ev_term = NULL, *ev_int = NULL;
+	const struct timeval one_second = { 1, 0 };
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_repair = NULL;
 	struct event_base *base = NULL;
 	struct server *srv = NULL;
 	struct topology *topo;
@@ -520,6 +530,11 @@ main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	if (cache_start(&d, base, err, sizeof(err)) < 0)
 		goto fail_msg;
+	ev_repair = event_new(base, -1, EV_PERSIST, repair_cb, &d);
+	if (ev_repair == NULL || event_add(ev_repair, &one_second) < 0) {
+		snprintf(err, sizeof(err), "cannot arm the region repair timer");
+		goto fail_msg;
+	}
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
 	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0) {
@@ -550,6 +565,8 @@ out:
 		event_free(ev_term);
 	if (ev_int != NULL)
 		event_free(ev_int);
+	if (ev_repair != NULL)
+		event_free(ev_repair);
 	cache_exit(&d);
 	if (base != NULL)
 		event_base_free(base);

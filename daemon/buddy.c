@@ -81,8 +81,9 @@
 static enum buddy_kind
 bits_kind(unsigned int bits)
 {
-	return (bits & PG_SLAB) ? BUDDY_KIND_SLAB :
-	       (bits & PG_CLIENT) ? BUDDY_KIND_CLIENT : BUDDY_KIND_META;
+	return (bits & PG_SLAB)     ? BUDDY_KIND_SLAB
+	       : (bits & PG_CLIENT) ? BUDDY_KIND_CLIENT
+				    : BUDDY_KIND_META;
 }
 
 static inline int
@@ -312,8 +313,7 @@ __get_page_from_freelist(struct buddy *b, unsigned int order, int pref,
  * __free_one_page()).
  */
 static void
-__free_one_page(struct buddy *b, uint32_t nid, uint32_t pfn,
-		unsigned int order)
+__free_one_page(struct buddy *b, uint32_t nid, uint32_t pfn, unsigned int order)
 {
 	const struct buddy_node *n = &b->node[nid];
 	uint32_t off = pfn - n->first_pfn;
@@ -359,8 +359,8 @@ check_areas(uint32_t nr_pages, const uint32_t *first, const uint32_t *count,
 {
 	uint32_t i, j;
 
-#define AREA_FIRST(i) (*(const uint32_t *)((const char *)first + (i) * stride))
-#define AREA_COUNT(i) (*(const uint32_t *)((const char *)count + (i) * stride))
+#define AREA_FIRST(i) (*(const uint32_t *)((const char *)first + (i)*stride))
+#define AREA_COUNT(i) (*(const uint32_t *)((const char *)count + (i)*stride))
 	if (nr_nodes < 1 || nr_nodes > REGION_MAX_NODES)
 		return say(why, len, "%snr_nodes %u out of range", who,
 			   nr_nodes);
@@ -368,14 +368,18 @@ check_areas(uint32_t nr_pages, const uint32_t *first, const uint32_t *count,
 		uint32_t f = AREA_FIRST(i), c = AREA_COUNT(i);
 
 		if (c == 0 || (uint64_t)f + c > nr_pages)
-			return say(why, len, "%snode %u: area [%u, +%u) not "
-				   "inside %u pages", who, i, f, c, nr_pages);
+			return say(why, len,
+				   "%snode %u: area [%u, +%u) not "
+				   "inside %u pages",
+				   who, i, f, c, nr_pages);
 		for (j = 0; j < i; j++) {
 			uint64_t g = AREA_FIRST(j), d = AREA_COUNT(j);
 
 			if (f < g + d && g < (uint64_t)f + c)
-				return say(why, len, "%snodes %u and %u "
-					   "overlap", who, j, i);
+				return say(why, len,
+					   "%snodes %u and %u "
+					   "overlap",
+					   who, j, i);
 		}
 	}
 #undef AREA_FIRST
@@ -475,22 +479,26 @@ attach_region(struct buddy *b, char *why, size_t len)
 
 		/* page states, block by block */
 		for (off = 0; off < n->nr_pages; off += size) {
-			const struct page_desc *m = &b->pages[n->first_pfn + off];
+			const struct page_desc *m =
+				&b->pages[n->first_pfn + off];
 			struct buddy_page *p = &b->pg[n->first_pfn + off];
 			int is_free = m->flags == PG_BUDDY;
 
 			pfn = n->first_pfn + off;
-			if (!is_free && ((m->flags & PG_STATE) != PG_HEAD ||
-					 (m->flags & ~(PG_HEAD | PG_SLAB |
-						       PG_CLIENT))))
-				return say(why, len, "pfn %u has flags %#x where"
-					   " a block should start", pfn,
-					   m->flags);
+			if (!is_free &&
+			    ((m->flags & PG_STATE) != PG_HEAD ||
+			     (m->flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT))))
+				return say(why, len,
+					   "pfn %u has flags %#x where"
+					   " a block should start",
+					   pfn, m->flags);
 			if (m->order > REGION_MAX_ORDER ||
 			    !block_fits(n, off, m->order))
-				return say(why, len, "block at pfn %u of order "
+				return say(why, len,
+					   "block at pfn %u of order "
 					   "%u is misaligned or past its "
-					   "node's end", pfn, m->order);
+					   "node's end",
+					   pfn, m->order);
 			size = 1u << m->order;
 			p->state = is_free ? BUDDY_FREE : BUDDY_HEAD;
 			p->order = m->order;
@@ -499,8 +507,8 @@ attach_region(struct buddy *b, char *why, size_t len)
 				p[i].node = (uint8_t)nid;
 				if (i == 0)
 					continue;
-				p[i].state = is_free ? BUDDY_FREE_BODY :
-						       BUDDY_TAIL;
+				p[i].state =
+					is_free ? BUDDY_FREE_BODY : BUDDY_TAIL;
 				p[i].next = is_free ? PFN_NONE : pfn;
 			}
 		}
@@ -517,20 +525,26 @@ attach_region(struct buddy *b, char *why, size_t len)
 				struct buddy_page *p;
 
 				if (pfn >= b->nr_pages || !pfn_in_node(n, pfn))
-					return say(why, len, "node %u order %u:"
+					return say(why, len,
+						   "node %u order %u:"
 						   " link to pfn %u outside "
-						   "the node", nid, o, pfn);
+						   "the node",
+						   nid, o, pfn);
 				p = &b->pg[pfn];
 				/* kind 1 marks "listed" until the end */
 				if (p->state != BUDDY_FREE || p->order != o ||
 				    p->kind != 0)
-					return say(why, len, "node %u order %u:"
+					return say(why, len,
+						   "node %u order %u:"
 						   " pfn %u on the list is not "
 						   "a free block of that order "
-						   "listed once", nid, o, pfn);
+						   "listed once",
+						   nid, o, pfn);
 				if (++count > n->nr_pages)
-					return say(why, len, "node %u order %u:"
-						   " free list cycles", nid, o);
+					return say(why, len,
+						   "node %u order %u:"
+						   " free list cycles",
+						   nid, o);
 				p->kind = 1;
 				p->prev = prev;
 				p->next = PFN_NONE;
@@ -548,8 +562,10 @@ attach_region(struct buddy *b, char *why, size_t len)
 			struct buddy_page *p = &b->pg[pfn];
 
 			if (p->state == BUDDY_FREE && p->kind == 0)
-				return say(why, len, "free block at pfn %u is"
-					   " on no free list", pfn);
+				return say(why, len,
+					   "free block at pfn %u is"
+					   " on no free list",
+					   pfn);
 			if (p->state == BUDDY_FREE)
 				p->kind = 0;
 		}
@@ -690,7 +706,7 @@ buddy_free(struct buddy *b, uint32_t pfn, unsigned int order)
 	if (p->order != order)
 		return -EINVAL;
 	if ((uint64_t)off + size > n->nr_pages)
-		return -EINVAL;	/* cannot happen: heads are placed to fit */
+		return -EINVAL; /* cannot happen: heads are placed to fit */
 
 	m = &b->pages[pfn];
 	for (i = 0; i < size; i++) {
@@ -913,7 +929,8 @@ check_metadata(const struct buddy *b, char *why, size_t len)
 
 		if (!in && b->pg[pfn].state != BUDDY_RESERVED)
 			CHECK_FAIL("metadata pfn %u has state %u, not "
-				   "reserved", pfn, b->pg[pfn].state);
+				   "reserved",
+				   pfn, b->pg[pfn].state);
 		if (in && b->pg[pfn].state == BUDDY_RESERVED)
 			CHECK_FAIL("pfn %u of node %d is reserved", pfn,
 				   buddy_pfn_node(b, pfn));
@@ -1014,28 +1031,29 @@ check_mirror_list(const struct buddy *b, uint32_t nid, unsigned int o,
 		if (++count > n->nr_free[o])
 			MIRROR_FAIL("node %u order %u: the free list is longer "
 				    "than %llu blocks (a cycle, or a block "
-				    "not free)", nid, o,
-				    (unsigned long long)n->nr_free[o]);
+				    "not free)",
+				    nid, o, (unsigned long long)n->nr_free[o]);
 		if (pfn >= b->nr_pages)
 			MIRROR_FAIL("node %u order %u: link to pfn %u after %u,"
-				    " beyond %u pages", nid, o, pfn, prev,
-				    b->nr_pages);
+				    " beyond %u pages",
+				    nid, o, pfn, prev, b->nr_pages);
 		if (!pfn_in_node(n, pfn))
 			MIRROR_FAIL("node %u order %u: pfn %u not in the node",
 				    nid, o, pfn);
 		if (!page_is_buddy(b, n, pfn, o))
 			MIRROR_FAIL("node %u order %u: pfn %u on the list is "
-				    "not a free block of order %u", nid, o,
-				    pfn, o);
+				    "not a free block of order %u",
+				    nid, o, pfn, o);
 		if (b->pages[pfn].prev != prev)
 			MIRROR_FAIL("node %u order %u: pfn %u has prev %u, "
-				    "expected %u", nid, o, pfn,
-				    b->pages[pfn].prev, prev);
+				    "expected %u",
+				    nid, o, pfn, b->pages[pfn].prev, prev);
 		prev = pfn;
 	}
 	if (count != n->nr_free[o])
 		MIRROR_FAIL("node %u order %u: %llu blocks on the list, %llu "
-			    "free", nid, o, (unsigned long long)count,
+			    "free",
+			    nid, o, (unsigned long long)count,
 			    (unsigned long long)n->nr_free[o]);
 	return 0;
 }
@@ -1055,8 +1073,9 @@ check_mirror(const struct buddy *b, char *why, size_t len)
 			MIRROR_FAIL("node %u has id %u", nid, m->id);
 		if (m->first_pfn != n->first_pfn || m->nr_pages != n->nr_pages)
 			MIRROR_FAIL("node %u: area [%u, +%u), formatted "
-				    "[%u, +%u)", nid, m->first_pfn,
-				    m->nr_pages, n->first_pfn, n->nr_pages);
+				    "[%u, +%u)",
+				    nid, m->first_pfn, m->nr_pages,
+				    n->first_pfn, n->nr_pages);
 		if (m->free_pages != n->free_pages)
 			MIRROR_FAIL("node %u: free_pages %llu, expected %llu",
 				    nid, (unsigned long long)m->free_pages,
@@ -1064,13 +1083,15 @@ check_mirror(const struct buddy *b, char *why, size_t len)
 		for_each_order (o) {
 			if (m->nr_free[o] != n->nr_free[o])
 				MIRROR_FAIL("node %u order %u: nr_free %llu, "
-					    "expected %llu", nid, o,
+					    "expected %llu",
+					    nid, o,
 					    (unsigned long long)m->nr_free[o],
 					    (unsigned long long)n->nr_free[o]);
 			if (m->free_head[o] != n->free_head[o])
 				MIRROR_FAIL("node %u order %u: free_head %u, "
-					    "expected %u", nid, o,
-					    m->free_head[o], n->free_head[o]);
+					    "expected %u",
+					    nid, o, m->free_head[o],
+					    n->free_head[o]);
 		}
 	}
 	for (pfn = 0; pfn < b->nr_pages; pfn++) {
@@ -1132,8 +1153,10 @@ note_fix(char *why, size_t len, uint64_t n, const char *table, uint32_t a,
 		return;
 	if (x != UINT32_MAX)
 		snprintf(sub, sizeof(sub), "[%u]", x);
-	snprintf(why + used, len - used, "%s%s[%u].%s%s: found %#llx, "
-		 "expected %#llx", used ? "; " : "", table, a, field, sub,
+	snprintf(why + used, len - used,
+		 "%s%s[%u].%s%s: found %#llx, "
+		 "expected %#llx",
+		 used ? "; " : "", table, a, field, sub,
 		 (unsigned long long)found, (unsigned long long)want);
 }
 
@@ -1193,7 +1216,7 @@ buddy_mirror_repair(struct buddy *b, char *why, size_t len)
 		FIX(m->node, p->node, "page", pfn, "node", UINT32_MAX);
 		if (p->state == BUDDY_HEAD || p->state == BUDDY_TAIL) {
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
-			continue;	/* next/prev: the slab layer's */
+			continue; /* next/prev: the slab layer's */
 		}
 		if (p->state == BUDDY_FREE_BODY)
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);

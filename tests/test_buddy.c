@@ -152,8 +152,8 @@ snap_same(const struct snap *s, const struct arena *a)
 	       memcmp(s->nodes, a->nodes,
 		      (size_t)a->nr_nodes * sizeof(*a->nodes)) == 0 &&
 	       (a->b.pg == NULL ||
-		memcmp(s->pg, a->b.pg,
-		       (size_t)a->nr_pages * sizeof(*s->pg)) == 0) &&
+		memcmp(s->pg, a->b.pg, (size_t)a->nr_pages * sizeof(*s->pg)) ==
+			0) &&
 	       memcmp(&s->b, &a->b, sizeof(a->b)) == 0;
 }
 
@@ -1374,7 +1374,10 @@ test_hostile_mirror(void)
 	const struct layout *l = &main_layout;
 	struct arena a;
 	struct region_node formatted[MAX_TEST_NODES];
-	struct { uint32_t pfn; unsigned int order; } held[2048];
+	struct {
+		uint32_t pfn;
+		unsigned int order;
+	} held[2048];
 	uint8_t *owned;
 	uint32_t nheld = 0, i, pfn, k;
 	unsigned int round, bad_place = 0, twice = 0, unsound = 0, fixed = 0;
@@ -1406,8 +1409,8 @@ test_hostile_mirror(void)
 				continue;
 			}
 			r = buddy_alloc(&a.b, order, (int)(rng() % 4) - 1,
-					(unsigned int)rng() & (PG_SLAB |
-							       PG_CLIENT),
+					(unsigned int)rng() &
+						(PG_SLAB | PG_CLIENT),
 					&pfn);
 			if (r != 0)
 				continue;
@@ -1416,16 +1419,16 @@ test_hostile_mirror(void)
 			for (i = 0; i < l->nr_nodes; i++)
 				if (pfn >= formatted[i].first_pfn &&
 				    (uint64_t)pfn + (1u << order) <=
-				    (uint64_t)formatted[i].first_pfn +
-				    formatted[i].nr_pages)
+					    (uint64_t)formatted[i].first_pfn +
+						    formatted[i].nr_pages)
 					nid = (int)i;
 			if (nid < 0 || nid != buddy_pfn_node(&a.b, pfn) ||
-			    (pfn - formatted[nid].first_pfn) %
-			    (1u << order) != 0) {
+			    (pfn - formatted[nid].first_pfn) % (1u << order) !=
+				    0) {
 				if (bad_place++ == 0)
 					diag("order-%u block at pfn %u is not "
-					     "inside one node, aligned", order,
-					     pfn);
+					     "inside one node, aligned",
+					     order, pfn);
 				continue;
 			}
 			for (i = 0; i < 1u << order; i++) {
@@ -1445,20 +1448,23 @@ test_hostile_mirror(void)
 			buddy_mirror_repair(&a.b, why, sizeof(why));
 			r = buddy_check(&a.b, why, sizeof(why));
 			if (r != 0 && fixed++ == 0)
-				diag("round %u: after repair: %d: %s", round,
-				     r, why);
+				diag("round %u: after repair: %d: %s", round, r,
+				     why);
 		}
 	}
 	ok(allocs > 1000 && frees > 1000,
 	   "hostile mirror: %u allocations and %u frees under scribbling",
 	   allocs, frees);
-	is_int(bad_place, 0, "hostile mirror: every block inside its "
+	is_int(bad_place, 0,
+	       "hostile mirror: every block inside its "
 	       "formatted node, aligned");
 	is_int(twice, 0, "hostile mirror: no page handed out twice");
 	is_int(wrong_free, 0, "hostile mirror: every held block frees");
-	is_int(unsound, 0, "hostile mirror: the private state stays sound "
+	is_int(unsound, 0,
+	       "hostile mirror: the private state stays sound "
 	       "(buddy_check gives 0 or -EBADMSG, never -EUCLEAN)");
-	is_int(fixed, 0, "hostile mirror: buddy_mirror_repair makes the "
+	is_int(fixed, 0,
+	       "hostile mirror: buddy_mirror_repair makes the "
 	       "mirror agree again");
 	while (nheld > 0) {
 		nheld--;

@@ -37,17 +37,17 @@
 #include "tests/harness.h"
 #include "tests/tap.h"
 
-#define NR_TEST_NODES	2u
+#define NR_TEST_NODES 2u
 
 static struct harness_daemon d;
-static struct slab_pool *pool;		/* a well-behaved client */
-static unsigned char *base;		/* its (writable) mapping */
+static struct slab_pool *pool; /* a well-behaved client */
+static unsigned char *base;    /* its (writable) mapping */
 static struct region_super *sb;
 /* The region as formatted, copied before any scribbling. */
 static struct region_super sb0;
 static struct region_node nodes0[REGION_MAX_NODES];
 static uint32_t *cpu_node0;
-static struct region_node *nodes;	/* at sb0's offsets */
+static struct region_node *nodes; /* at sb0's offsets */
 static struct page_desc *pages;
 static uint32_t *cpu_node;
 
@@ -73,14 +73,13 @@ read_reply(int fd, int timeout_ms)
 	int rfd = -1;
 
 	while (have < sizeof(hdr)) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		int left = (int)((end - now()) * 1000);
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
 			return NULL;
-		n = sock_recv_with_fd(fd, hdr + have, sizeof(hdr) - have,
-				      &rfd);
+		n = sock_recv_with_fd(fd, hdr + have, sizeof(hdr) - have, &rfd);
 		if (n <= 0)
 			return NULL;
 		have += (size_t)n;
@@ -195,8 +194,10 @@ free_pages(int fd, uint64_t off, uint32_t order, char *why, size_t len)
 	req.free_pages = &f;
 	rep = rpc(fd, &req);
 	if (why != NULL && len > 0)
-		snprintf(why, len, "%s", rep == NULL ? "no reply" :
-			 rep->error ? rep->error : "");
+		snprintf(why, len, "%s",
+			 rep == NULL  ? "no reply"
+			 : rep->error ? rep->error
+				      : "");
 	if (rep == NULL)
 		return -1;
 	st = rep->status;
@@ -224,8 +225,7 @@ static int
 node_stats_sane(int fd, const char *after)
 {
 	Shmslab__Reply *rep = node_stats(fd);
-	int good = rep != NULL && rep->status == 0 &&
-		   rep->node_stats != NULL &&
+	int good = rep != NULL && rep->status == 0 && rep->node_stats != NULL &&
 		   rep->node_stats->n_nodes == sb0.nr_nodes;
 	size_t i, o;
 
@@ -238,8 +238,8 @@ node_stats_sane(int fd, const char *after)
 		if (ni->nr_pages != nodes0[i].nr_pages ||
 		    ni->free_pages > ni->nr_pages || sum != ni->free_pages) {
 			diag("node %zu: nr_pages %llu (formatted %u), "
-			     "free_pages %llu, free lists hold %llu", i,
-			     (unsigned long long)ni->nr_pages,
+			     "free_pages %llu, free lists hold %llu",
+			     i, (unsigned long long)ni->nr_pages,
 			     nodes0[i].nr_pages,
 			     (unsigned long long)ni->free_pages,
 			     (unsigned long long)sum);
@@ -261,8 +261,8 @@ true_node(uint32_t pfn, uint32_t n)
 
 	for (i = 0; i < sb0.nr_nodes; i++)
 		if (pfn >= nodes0[i].first_pfn &&
-		    (uint64_t)pfn + n <= (uint64_t)nodes0[i].first_pfn +
-					nodes0[i].nr_pages)
+		    (uint64_t)pfn + n <=
+			    (uint64_t)nodes0[i].first_pfn + nodes0[i].nr_pages)
 			return (int)i;
 	return -1;
 }
@@ -310,11 +310,11 @@ test_superblock_counts(void)
 	sb->flags = 0xffffffffu;
 	fd2 = raw_client(&hello);
 	ok(fd2 >= 0 && hello->hello->nr_nodes == sb0.nr_nodes &&
-	   hello->hello->nr_cpu_slots == sb0.nr_cpu_slots &&
-	   hello->hello->region_size == sb0.region_size &&
-	   hello->hello->base_hint == sb0.base_hint &&
-	   hello->hello->region_flags == sb0.flags &&
-	   hello->hello->region_id == sb0.region_id,
+		   hello->hello->nr_cpu_slots == sb0.nr_cpu_slots &&
+		   hello->hello->region_size == sb0.region_size &&
+		   hello->hello->base_hint == sb0.base_hint &&
+		   hello->hello->region_flags == sb0.flags &&
+		   hello->hello->region_id == sb0.region_id,
 	   "hello with a scribbled superblock: the formatted geometry");
 	if (hello != NULL)
 		shmslab__reply__free_unpacked(hello, NULL);
@@ -326,22 +326,26 @@ test_superblock_counts(void)
 	sb->cpu_node_off = 1ull << 45;
 	st = alloc_pages(fd, 0, -1, 0, &off, &nid);
 	ok(st == 0 && nid < sb0.nr_nodes &&
-	   true_node((uint32_t)(off >> REGION_PAGE_SHIFT), 1) == (int)nid,
+		   true_node((uint32_t)(off >> REGION_PAGE_SHIFT), 1) ==
+			   (int)nid,
 	   "AllocPages(node -1, cpu 0) with cpu_node_off past the region: "
-	   "status %d, node %u", st, nid);
+	   "status %d, node %u",
+	   st, nid);
 	if (st == 0)
 		free_pages(fd, off, 0, NULL, 0);
 	sb->cpu_node_off = sb0.cpu_node_off;
 	memset(cpu_node, 0xff, sb0.nr_cpu_slots * sizeof(uint32_t));
-	last = sb0.nr_cpu_slots - 1;	/* on node 1 with --fake-numa 2 */
+	last = sb0.nr_cpu_slots - 1; /* on node 1 with --fake-numa 2 */
 	st = alloc_pages(fd, 0, -1, (int)last, &off, &nid);
 	ok(st == 0 && nid == cpu_node0[last],
 	   "AllocPages(node -1, cpu %u) with cpu_node[] = 0xffffffff: node "
-	   "%u, CPU %u's is %u", last, nid, last, cpu_node0[last]);
+	   "%u, CPU %u's is %u",
+	   last, nid, last, cpu_node0[last]);
 	if (st == 0)
 		free_pages(fd, off, 0, NULL, 0);
 	st = alloc_pages(fd, 0, (int)sb0.nr_nodes, -1, &off, &nid);
-	is_int(st, EINVAL, "AllocPages on node nr_nodes, with the "
+	is_int(st, EINVAL,
+	       "AllocPages on node nr_nodes, with the "
 	       "superblock's nr_nodes raised, is refused");
 
 	/* Stats: the slot guard slabd chose */
@@ -350,7 +354,7 @@ test_superblock_counts(void)
 	req.stats = &s;
 	rep = rpc(fd, &req);
 	ok(rep != NULL && rep->status == 0 && rep->stats != NULL &&
-	   rep->stats->slot_guard == sb0.slot_guard,
+		   rep->stats->slot_guard == sb0.slot_guard,
 	   "Stats with a scribbled slot_guard: the one slabd chose");
 	if (rep != NULL)
 		shmslab__reply__free_unpacked(rep, NULL);
@@ -384,7 +388,8 @@ alloc_all(int fd, uint32_t order, size_t max, uint8_t *owned,
 		uint64_t off;
 		uint32_t nid, pfn, size = 1u << order;
 		int st = alloc_pages(fd, order, (int)(n % 3) - 1, -1, &off,
-				     &nid), tn;
+				     &nid),
+		    tn;
 
 		if (st != 0)
 			break;
@@ -392,8 +397,9 @@ alloc_all(int fd, uint32_t order, size_t max, uint8_t *owned,
 		blocks[n].order = order;
 		n++;
 		pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
-		tn = off % REGION_PAGE_SIZE == 0 && off < sb0.region_size ?
-		     true_node(pfn, size) : -1;
+		tn = off % REGION_PAGE_SIZE == 0 && off < sb0.region_size
+			     ? true_node(pfn, size)
+			     : -1;
 		if (tn < 0 || (uint32_t)tn != nid ||
 		    (pfn - nodes0[tn].first_pfn) % size != 0) {
 			if ((*outside)++ == 0)
@@ -450,9 +456,9 @@ test_node_table(void)
 		n0->free_pages = UINT64_MAX / 2;
 		n0->low_pages = 0;
 		for (o = 0; o < REGION_NR_ORDERS; o++) {
-			n0->free_head[o] = round == 0 ? meta_pfn :
-					   round == 1 ? held_pfn :
-					   sb0.nr_pages + 5;
+			n0->free_head[o] = round == 0   ? meta_pfn
+					   : round == 1 ? held_pfn
+							: sb0.nr_pages + 5;
 			n0->nr_free[o] = 1000;
 		}
 		/* dress the targets up as free blocks of every order */
@@ -467,10 +473,11 @@ test_node_table(void)
 		n = alloc_all(fd, round, max, owned, blocks, &outside, &twice);
 		ok(n > 0 && outside == 0 && twice == 0,
 		   "round %u: %zu blocks of order %u under a stretched node "
-		   "table, each inside its node, none twice", round, n, round);
+		   "table, each inside its node, none twice",
+		   round, n, round);
 		for (i = 0; i < n; i++) {
-			uint32_t p = (uint32_t)(blocks[i].off >>
-						REGION_PAGE_SHIFT);
+			uint32_t p =
+				(uint32_t)(blocks[i].off >> REGION_PAGE_SHIFT);
 
 			st = free_pages(fd, blocks[i].off, blocks[i].order,
 					NULL, 0);
@@ -487,7 +494,8 @@ test_node_table(void)
 	/* the metadata page slabd was tricked into handing out, if any */
 	st = free_pages(fd, (uint64_t)meta_pfn << REGION_PAGE_SHIFT, 0, NULL,
 			0);
-	is_int(st, ERANGE, "FreePages of the page-descriptor page dressed "
+	is_int(st, ERANGE,
+	       "FreePages of the page-descriptor page dressed "
 	       "as free: ERANGE");
 	pages[held_pfn].flags = PG_HEAD | PG_CLIENT;
 	is_int(free_pages(fd, held, 0, NULL, 0), 0,
@@ -514,8 +522,8 @@ test_node_table(void)
 static void
 test_ownership(void)
 {
-	struct slab_cache *c = slab_cache_create(pool, "hostile", 200, 0, 0,
-						 NULL);
+	struct slab_cache *c =
+		slab_cache_create(pool, "hostile", 200, 0, 0, NULL);
 	void *objs[600];
 	uint32_t pfn, ext = 0, slab = 0, freepg = 0, blk, keep_pfn;
 	uint64_t off, held;
@@ -543,8 +551,8 @@ test_ownership(void)
 	/* the slab of objs[0] stays in use all along */
 	keep_pfn = (uint32_t)(((unsigned char *)objs[0] - base) >>
 			      REGION_PAGE_SHIFT);
-	keep_pfn = (pages[keep_pfn].flags & PG_TAIL) ? pages[keep_pfn].head :
-						      keep_pfn;
+	keep_pfn = (pages[keep_pfn].flags & PG_TAIL) ? pages[keep_pfn].head
+						     : keep_pfn;
 	for (pfn = 0; pfn < sb0.nr_pages; pfn++) {
 		uint32_t fl = pages[pfn].flags;
 
@@ -555,7 +563,7 @@ test_ownership(void)
 				owned[pfn + i] = 1;
 		}
 		if (fl == 0 && true_node(pfn, 1) >= 0)
-			freepg = pfn;	/* the last page inside a free block */
+			freepg = pfn; /* the last page inside a free block */
 	}
 	slab = keep_pfn;
 	for (i = 0; i < (1u << pages[slab].order); i++)
@@ -602,8 +610,8 @@ test_ownership(void)
 		st = free_pages(fd, (uint64_t)cases[i].pfn << REGION_PAGE_SHIFT,
 				cases[i].order, why, sizeof(why));
 		ok(st == cases[i].want && strstr(why, cases[i].says) != NULL,
-		   "FreePages of %s with PG_CLIENT set: %d (%s)",
-		   cases[i].what, st, why);
+		   "FreePages of %s with PG_CLIENT set: %d (%s)", cases[i].what,
+		   st, why);
 		*p = saved;
 	}
 	ok(harness_alive(&d), "slabd is alive after the refused frees");
@@ -612,7 +620,8 @@ test_ownership(void)
 	n = alloc_all(fd, 0, max, owned, blocks, &outside, &twice);
 	ok(n > 0 && outside == 0 && twice == 0,
 	   "after the refused frees, %zu pages allocated: none of the ext "
-	   "block, the slab or the client block", n);
+	   "block, the slab or the client block",
+	   n);
 	for (i = 0; i < n; i++)
 		free_pages(fd, blocks[i].off, blocks[i].order, NULL, 0);
 	is_int(free_pages(fd, held, 2, NULL, 0), 0,
@@ -634,7 +643,8 @@ test_ownership(void)
 	for (i = 0; i < 600; i++)
 		if (objs[i] != NULL)
 			slab_cache_free(c, objs[i]);
-	is_int(bad, 0, "cache 'hostile': objects intact, 600 more allocate "
+	is_int(bad, 0,
+	       "cache 'hostile': objects intact, 600 more allocate "
 	       "and free");
 	is_int(slab_cache_destroy(c), 0, "cache 'hostile' is destroyed");
 	node_stats_sane(fd, "the ownership cases");
@@ -711,19 +721,21 @@ test_repair(void)
 			   pages[fp].head != 0;
 	}
 	ok(restored, "slabd restores the superblock, node table, cpu_node "
-	   "table and page descriptors within 5 s");
+		     "table and page descriptors within 5 s");
 	if (!restored)
 		diag("magic %#llx nr_nodes %u node0.nr_pages %u cpu_node[0] %u "
-		     "flags %#x/%#x", (unsigned long long)sb->magic,
-		     sb->nr_nodes, nodes[0].nr_pages, cpu_node[0],
-		     pages[hp].flags, pages[fp].flags);
+		     "flags %#x/%#x",
+		     (unsigned long long)sb->magic, sb->nr_nodes,
+		     nodes[0].nr_pages, cpu_node[0], pages[hp].flags,
+		     pages[fp].flags);
 	ok(harness_log_contains(&d, "superblock damaged") &&
-	   harness_log_contains(&d, "nr_nodes: found 0xffffffff, expected "
-				"0x2"),
+		   harness_log_contains(&d,
+					"nr_nodes: found 0xffffffff, expected "
+					"0x2"),
 	   "its log names the damaged superblock fields, found and expected");
 	ok(harness_log_contains(&d, "node table damaged") &&
-	   harness_log_contains(&d, "cpu_node table damaged") &&
-	   harness_log_contains(&d, "page allocator mirror"),
+		   harness_log_contains(&d, "cpu_node table damaged") &&
+		   harness_log_contains(&d, "page allocator mirror"),
 	   "and the node table, cpu_node table and page states");
 	p2 = slab_pool_open(d.socket);
 	ok(p2 != NULL && slab_pool_nr_nodes(p2) == (int)sb0.nr_nodes,
@@ -755,8 +767,8 @@ int
 main(int argc, char **argv)
 {
 	char nodes_arg[16];
-	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       "--fake-numa", nodes_arg, NULL };
+	const char *args[] = {"-m",          "64M",     "--hugepages=never",
+			      "--fake-numa", nodes_arg, NULL};
 
 	argc_ = argc;
 	argv_ = argv;

@@ -42,7 +42,10 @@
  *					(common/slab.h says how it publishes)
  *	page_desc freelist/counters	slab layer: 16-byte CAS (format 2)
  * Readers other than the daemon must treat every index read from here as
- * untrusted and check it against nr_pages / nr_nodes before use.
+ * untrusted and check it against nr_pages / nr_nodes before use.  The
+ * daemon itself never reads the superblock, the node table, the cpu_node
+ * table or the page states back: they mirror its private copy, which it
+ * acts on and restores them from (docs/region-format.md, "The mirror").
  */
 #ifndef SHMSLAB_REGION_H
 #define SHMSLAB_REGION_H

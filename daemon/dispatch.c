@@ -202,36 +202,35 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
  * Why FreePages may not free pfn, from the allocator's private records
  * (never the region's page flags, which any client can set): 0 if pfn is
  * the head of a client page block of this order, else an errno with a
- * sentence in out.  API.md: any process may free a client page block;
+ * sentence in why.  API.md: any process may free a client page block;
  * nothing else is freed through this request.
  */
 static int
-free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order,
-		   uint64_t off, char *why, size_t len)
+free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order, char *why,
+		   size_t len)
 {
 	struct buddy_block blk;
 
 	if (buddy_lookup(&d->buddy, pfn, &blk) < 0 ||
 	    blk.state == BUDDY_RESERVED) {
-		snprintf(why, len, "offset 0x%" PRIx64 " is slabd's metadata, "
-			 "outside every node's page area", off);
+		snprintf(why, len, "it is slabd's metadata, outside every "
+			 "node's page area");
 		return ERANGE;
 	}
 	switch (blk.state) {
 	case BUDDY_FREE:
-		snprintf(why, len, "offset 0x%" PRIx64 " is a free block of "
-			 "order %u, not an allocated one (double free?)", off,
-			 blk.order);
+		snprintf(why, len, "it is a free block of order %u, not an "
+			 "allocated one (double free?)", blk.order);
 		return EALREADY;
 	case BUDDY_FREE_BODY:
-		snprintf(why, len, "offset 0x%" PRIx64 " lies inside a free "
-			 "block, not an allocated one (double free?)", off);
+		snprintf(why, len, "it lies inside a free block, not an "
+			 "allocated one (double free?)");
 		return EALREADY;
 	case BUDDY_TAIL:
-		snprintf(why, len, "offset 0x%" PRIx64 " is not a block head: "
-			 "it lies inside the order-%u %s at offset 0x%" PRIx64,
-			 off, blk.order, blk.kind == BUDDY_KIND_CLIENT ?
-			 "page block" : blk.kind == BUDDY_KIND_SLAB ? "slab" :
+		snprintf(why, len, "it is not a block head: it lies inside the "
+			 "order-%u %s at offset 0x%" PRIx64, blk.order,
+			 blk.kind == BUDDY_KIND_CLIENT ? "page block" :
+			 blk.kind == BUDDY_KIND_SLAB ? "slab" :
 			 "block of slabd's own metadata",
 			 (uint64_t)blk.head << REGION_PAGE_SHIFT);
 		return EALREADY;
@@ -246,24 +245,23 @@ free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order,
 
 		if (st != NULL && idx < SLAB_MAX_CACHES &&
 		    cache_stats(d, idx, st, NULL, 0) == 0)
-			snprintf(why, len, "offset 0x%" PRIx64 " is a slab of "
-				 "cache %s, not a block from slab_alloc_pages",
-				 off, st->name);
+			snprintf(why, len, "it is a slab of cache %s, not a "
+				 "block from slab_alloc_pages", st->name);
 		else
-			snprintf(why, len, "offset 0x%" PRIx64 " is a slab, "
-				 "not a block from slab_alloc_pages", off);
+			snprintf(why, len, "it is a slab, not a block from "
+				 "slab_alloc_pages");
 		free(st);
 		return EINVAL;
 	}
 	if (blk.kind != BUDDY_KIND_CLIENT) {
-		snprintf(why, len, "offset 0x%" PRIx64 " is slabd's own "
-			 "metadata (a cache's node locks and CPU slots), not a "
-			 "block from slab_alloc_pages", off);
+		snprintf(why, len, "it is slabd's own metadata (a cache's node "
+			 "locks and CPU slots), not a block from "
+			 "slab_alloc_pages");
 		return EINVAL;
 	}
 	if (blk.order != order) {
-		snprintf(why, len, "offset 0x%" PRIx64 " is an order-%u block, "
-			 "not order %u", off, blk.order, order);
+		snprintf(why, len, "it is an order-%u block, not order %u",
+			 blk.order, order);
 		return EINVAL;
 	}
 	return 0;
@@ -293,7 +291,7 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 		return 0;
 	}
 	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
-	r = free_pages_refusal(d, pfn, f->order, off, why, sizeof(why));
+	r = free_pages_refusal(d, pfn, f->order, why, sizeof(why));
 	if (r == 0)
 		r = -buddy_free(&d->buddy, pfn, f->order);
 	else

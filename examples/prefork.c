@@ -9,7 +9,8 @@
  *   - N workers fork()ed from the parent keep using the pool it opened;
  *     each serves requests: create a session (allocate, insert), look up a
  *     random one, delete one that ANOTHER worker created (unlink it and
- *     free it: a free of an object another process allocated);
+ *     free it: a free of an object another process allocated); a full
+ *     table (MAX_SESSIONS) refuses new sessions, as a server at its limit;
  *   - a worker that dies holding a bucket's lock (-k) stalls no one: the
  *     next locker gets EOWNERDEAD, repairs the bucket, goes on;
  *   - the parent then checks the table: every session reachable from its
@@ -36,7 +37,9 @@
 
 #define PROG         "shmslab-prefork"
 #define SESS_CACHE   "prefork-session"
-#define NR_BUCKETS   256 /* a power of two */
+#define BUCKET_BITS  10
+#define NR_BUCKETS   (1 << BUCKET_BITS)
+#define MAX_SESSIONS 16384 /* a full table refuses new sessions */
 #define MAX_WORKERS  64
 #define NR_WORKERS   4     /* default -w */
 #define NR_REQUESTS  20000 /* default -n, per worker */
@@ -70,7 +73,7 @@ struct bucket {
  * next serial number, read by the others to pick ids that exist. */
 struct worker {
 	_Alignas(64) uint64_t created;
-	uint64_t deleted, lookups, found, gone, damaged, repaired;
+	uint64_t deleted, lookups, found, gone, damaged, repaired, refused;
 };
 
 struct table {
@@ -112,7 +115,7 @@ session_sum(const struct session *s)
 static struct bucket *
 bucket_of(uint64_t id)
 {
-	return &tab->b[(id * 0x9e3779b97f4a7c15ull) >> 56 & (NR_BUCKETS - 1)];
+	return &tab->b[(id * 0x9e3779b97f4a7c15ull) >> (64 - BUCKET_BITS)];
 }
 
 /* Lock a bucket; if its holder died, repair it (see struct bucket) and
@@ -173,6 +176,18 @@ pick_id(uint64_t *x, int nr_workers, int not )
 	return n ? (uint64_t)v << 32 | rnd(x) % n : 0;
 }
 
+/* Sessions live: what the workers created minus what they deleted. */
+static int
+table_full(int nr_workers)
+{
+	uint64_t live = 0;
+
+	for (int v = 0; v < nr_workers; v++)
+		live += __atomic_load_n(&tab->w[v].created, __ATOMIC_ACQUIRE) -
+			__atomic_load_n(&tab->w[v].deleted, __ATOMIC_ACQUIRE);
+	return live >= MAX_SESSIONS;
+}
+
 /* One worker: count requests, then print what it did.  Its exit status. */
 static int
 worker(int me, int nr_workers, unsigned long requests, int die)
@@ -192,7 +207,9 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 			bucket_lock(&tab->b[0], &w->repaired);
 			kill(getpid(), SIGKILL); /* holding the lock */
 		}
-		if (op < 4) { /* create */
+		if (op < 3 && table_full(nr_workers)) {
+			w->refused++; /* a server at its session limit */
+		} else if (op < 3) {  /* create */
 			s = slab_cache_alloc(cache, SLAB_ZERO);
 			if (s == NULL) {
 				fprintf(stderr,
@@ -215,7 +232,7 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 			pthread_mutex_unlock(&b->lock);
 			__atomic_store_n(&w->created, w->created + 1,
 					 __ATOMIC_RELEASE);
-		} else if (op < 8) { /* look up any worker's session */
+		} else if (op < 7) { /* look up any worker's session */
 			if ((id = pick_id(&x, nr_workers, -1)) == 0)
 				continue;
 			b = bucket_of(id);
@@ -255,7 +272,8 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 					me, strerror(errno));
 				return 1;
 			}
-			w->deleted++;
+			__atomic_store_n(&w->deleted, w->deleted + 1,
+					 __ATOMIC_RELEASE);
 		}
 	}
 	if (err != 0) {
@@ -265,10 +283,10 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 	}
 	printf("worker %d (pid %d): created %" PRIu64 ", looked up %" PRIu64
 	       " (found %" PRIu64 "), deleted %" PRIu64 " of others' (%" PRIu64
-	       " already gone), %" PRIu64 " damaged, lock repairs %" PRIu64
-	       "\n",
+	       " already gone), refused %" PRIu64 " (table full), %" PRIu64
+	       " damaged, lock repairs %" PRIu64 "\n",
 	       me, (int)getpid(), w->created, w->lookups, w->found, w->deleted,
-	       w->gone, w->damaged, w->repaired);
+	       w->gone, w->refused, w->damaged, w->repaired);
 	return w->damaged ? 1 : 0;
 }
 
@@ -372,10 +390,10 @@ serve(int nr_workers, unsigned long requests, int kill_one)
 	printf("  sessions: cache \"%s\" of %zu-byte objects\n"
 	       "  table: %d buckets (a robust process-shared mutex and a "
 	       "chain each)\n         in a %zu KiB block at offset 0x%" PRIx64
-	       "\n  %d workers, %lu requests each%s\n\n",
+	       "\n  %d workers, %lu requests each, at most %d sessions%s\n\n",
 	       SESS_CACHE, slab_cache_object_size(cache), NR_BUCKETS,
 	       ((size_t)SLAB_PAGE_SIZE << order) >> 10,
-	       slab_ptr_to_off(pool, tab), nr_workers, requests,
+	       slab_ptr_to_off(pool, tab), nr_workers, requests, MAX_SESSIONS,
 	       kill_one ? "; worker 0 dies holding a lock halfway" : "");
 	fflush(stdout);
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct worker {
 };
 
 struct table {
+	uint32_t go; /* set by the parent once every worker is forked */
 	struct worker w[MAX_WORKERS];
 	struct bucket b[NR_BUCKETS];
 };
@@ -200,6 +202,8 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 	uint64_t id;
 	int err = 0;
 
+	while (!__atomic_load_n(&tab->go, __ATOMIC_ACQUIRE))
+		sched_yield(); /* start together, so that they overlap */
 	for (unsigned long i = 0; i < requests && err == 0; i++) {
 		unsigned int op = (unsigned int)(rnd(&x) % 10);
 
@@ -412,6 +416,7 @@ serve(int nr_workers, unsigned long requests, int kill_one)
 			ret = 1;
 		}
 	}
+	__atomic_store_n(&tab->go, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < nr_workers; i++) {
 		int died = kill_one && i == 0;
 

@@ -21,7 +21,10 @@
  *
  * Run it against a daemon of its own or a quiet one: the kmalloc counters
  * are the pool's, so another client's allocations during the run show up
- * as a difference.  Exit status: 0 when every check passed, 1 when one
+ * as a difference.  (They are also counted without a locked instruction:
+ * in principle a thread migrated at the wrong instant can lose one.  A
+ * pool-wide objects-in-use figure, when the API has one, is the better
+ * check.)  Exit status: 0 when every check passed, 1 when one
  * failed, 2 for bad usage.
  */
 #include <errno.h>

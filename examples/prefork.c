@@ -6,7 +6,8 @@
  *   - a cache of session records ("prefork-session") and a hash table of
  *     them in a block of pool pages: an array of buckets, each a chain of
  *     sessions linked by offset and a process-shared robust mutex;
- *   - N workers fork()ed from the parent keep using the pool it opened;
+ *   - N workers fork()ed from the parent keep using the pool it opened
+ *     (they inherit its mapping, so the parent's pointers hold in them);
  *     each serves requests: create a session (allocate, insert), look up a
  *     random one, delete one that ANOTHER worker created (unlink it and
  *     free it: a free of an object another process allocated); a full
@@ -164,18 +165,19 @@ rnd(uint64_t *x)
 	return *x;
 }
 
-/* A random id that some worker (other than `not`, if >= 0) has created,
- * or 0 if none has yet. */
-static uint64_t
-pick_id(uint64_t *x, int nr_workers, int not )
+/* A random id that some worker (other than `skip`, if >= 0) has created:
+ * 0, or -1 if that worker has created none yet. */
+static int
+pick_id(uint64_t *x, int nr_workers, int skip, uint64_t *id)
 {
 	int v = (int)(rnd(x) % (uint64_t)nr_workers);
 	uint64_t n;
 
-	if (v == not )
+	if (v == skip)
 		v = (v + 1) % nr_workers;
 	n = __atomic_load_n(&tab->w[v].created, __ATOMIC_ACQUIRE);
-	return n ? (uint64_t)v << 32 | rnd(x) % n : 0;
+	*id = (uint64_t)v << 32 | (n ? rnd(x) % n : 0);
+	return n ? 0 : -1;
 }
 
 /* Sessions live: what the workers created minus what they deleted. */
@@ -237,7 +239,7 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 			__atomic_store_n(&w->created, w->created + 1,
 					 __ATOMIC_RELEASE);
 		} else if (op < 7) { /* look up any worker's session */
-			if ((id = pick_id(&x, nr_workers, -1)) == 0)
+			if (pick_id(&x, nr_workers, -1, &id) < 0)
 				continue;
 			b = bucket_of(id);
 			if ((err = bucket_lock(b, &w->repaired)) != 0)
@@ -251,7 +253,7 @@ worker(int me, int nr_workers, unsigned long requests, int die)
 			}
 			pthread_mutex_unlock(&b->lock);
 		} else { /* delete another worker's session */
-			if ((id = pick_id(&x, nr_workers, me)) == 0)
+			if (pick_id(&x, nr_workers, me, &id) < 0)
 				continue;
 			b = bucket_of(id);
 			if ((err = bucket_lock(b, &w->repaired)) != 0)

@@ -17,12 +17,16 @@
  *				SW_NODE(n) -> SW_DEAD (an empty one it frees),
  *				each under node lock n, and frees SW_DEAD
  *				slabs; it never touches a frozen slab
- *	node partial lists	under node lock n, taken with slab_trylock()
- *				only: a request waits at most 20 ms (50 ms
- *				for destroy) in short sleeps, the timer and
- *				the reclaim hook not at all, so a client that
- *				holds a node lock can delay slabd but never
- *				block it
+ *	node partial lists	under node lock n, taken with one
+ *				slab_trylock() and never waited for: the
+ *				event loop never sleeps or blocks.  A busy
+ *				lock makes a request answer -EAGAIN at once
+ *				(a refill's slabs are kept and linked by the
+ *				10 ms timer, and a refill finding slabs still
+ *				kept for that node makes no more); the timer
+ *				and the reclaim hook skip the node until the
+ *				next tick.  A holder that died is recovered
+ *				by that one trylock (EOWNERDEAD)
  *	everything slabd acts	private (d->geo, struct cache_priv, the
  *	on			slab record m->owner): see "The region as
  *				input" below
@@ -95,10 +99,6 @@
 
 #define TICK_US			10000u	/* stocking timer */
 #define RECLAIM_TICKS		100u	/* periodic reclaim: every second */
-#define REFILL_LOCK_MS		20u
-#define SHRINK_LOCK_MS		20u
-#define DESTROY_LOCK_MS		50u
-#define LOCK_NAP_NS		200000l	/* between two trylocks */
 #define BATCH_MAX		1024u
 #define BATCH_BURST_NS		100000000ull	/* refills closer: double */
 #define QUIET_NS		1000000000ull	/* no refill for this: halve */
@@ -344,35 +344,28 @@ node_repair(void *arg)
 }
 
 /*
- * Take node lock n of cp with slab_trylock(), retrying in short naps for
- * at most wait_ms (0: one try).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
+ * Take node lock n of cp with one slab_trylock(): slabd never waits for a
+ * lock, since its holder may be a client that stopped, or one that keeps
+ * it on purpose.  A holder that died is recovered here (EOWNERDEAD: the
+ * list is rebuilt).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
  */
 static int
-node_lock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
-	  unsigned int wait_ms)
+node_lock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 {
 	struct node_fix fix = { m, cp, n };
-	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
-	struct timespec nap = { 0, LOCK_NAP_NS };
 	int r;
 
-	for (;;) {
-		r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
-		if (r == 0)
-			return 0;
-		if (r != -EBUSY) {
-			if (!m->warned_unrecoverable) {
-				m->warned_unrecoverable = 1;
-				log_err("cache %s: node %u's lock is not "
-					"recoverable: %s", cp->name, n,
-					strerror(-r));
-			}
-			return -ENOTRECOVERABLE;
-		}
-		if (wait_ms == 0 || now_ns() >= end)
-			return -EAGAIN;
-		nanosleep(&nap, NULL);
+	r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
+	if (r == 0)
+		return 0;
+	if (r == -EBUSY)
+		return -EAGAIN;
+	if (!m->warned_unrecoverable) {
+		m->warned_unrecoverable = 1;
+		log_err("cache %s: node %u's lock is not recoverable: %s",
+			cp->name, n, strerror(-r));
 	}
+	return -ENOTRECOVERABLE;
 }
 
 static void
@@ -764,7 +757,7 @@ pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct cnode_priv *np = &cp->node[n];
 
-		if (np->nr_pending == 0 || node_lock(m, cp, n, 0) < 0)
+		if (np->nr_pending == 0 || node_lock(m, cp, n) < 0)
 			continue;
 		for (i = 0; i < np->nr_pending; i++)
 			if (slab_link(m, cp, n, np->pending[i]) < 0)
@@ -1160,7 +1153,7 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 		return 0;
 	if (!force && now_ns() < m->pressure_until)
 		return 0;
-	if (node_lock(m, cp, n, 0) < 0) {
+	if (node_lock(m, cp, n) < 0) {
 		if (want)	/* try again on the next tick */
 			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
 		return 0;
@@ -1217,7 +1210,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 			if (np->batch && now - np->last_refill >= QUIET_NS)
 				np->batch /= 2;
-			if (node_lock(m, cp, n, 0) < 0)
+			if (node_lock(m, cp, n) < 0)
 				continue;
 			node_reclaim(m, cp, n, keep);
 			node_unlock(cp, n);
@@ -1246,7 +1239,7 @@ reclaim_hook(struct buddy *b, int node, unsigned int order, void *arg)
 			continue;
 		pages += pending_kill(m, cp);
 		for (n = 0; n < m->nr_nodes; n++) {
-			if (node_lock(m, cp, n, 0) < 0)
+			if (node_lock(m, cp, n) < 0)
 				continue;
 			pages += node_reclaim(m, cp, n, 0);
 			node_unlock(cp, n);
@@ -1470,6 +1463,12 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		return why_err(why, len, -EINVAL, "node %u does not exist "
 			       "(the pool has %u)", node, m->nr_nodes);
 	pending_flush(m, cp);
+	if (cp->node[node].nr_pending > 0)
+		/* its lock is still busy: slabs made earlier wait for it */
+		return why_err(why, len, -EAGAIN, "node %u's partial list of "
+			       "cache %s is locked; the %u slab(s) made for it "
+			       "earlier will be added shortly", node, cp->name,
+			       cp->node[node].nr_pending);
 
 	/* the batch: see the file's comment */
 	np = &cp->node[node];
@@ -1505,13 +1504,13 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 			     &m->pfns[made]) < 0)
 			break;
 
-	r = node_lock(m, cp, (uint32_t)home, REFILL_LOCK_MS);
+	r = node_lock(m, cp, (uint32_t)home);
 	if (r < 0) {
 		pending_add(m, cp, (uint32_t)home, m->pfns, made);
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
 			       "cache %s %s; its %u new slab(s) will be added "
 			       "shortly", (uint32_t)home, cp->name,
-			       r == -EAGAIN ? "stayed locked for 20 ms" :
+			       r == -EAGAIN ? "is locked" :
 			       "has a lock that cannot be recovered", made);
 	}
 	for (i = 0; i < made; i++)
@@ -1542,7 +1541,7 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 	pages = pending_kill(m, cp);
 	for (n = 0; n < m->nr_nodes; n++) {
 		cp->node[n].paused = 1;
-		if (node_lock(m, cp, n, SHRINK_LOCK_MS) < 0) {
+		if (node_lock(m, cp, n) < 0) {
 			busy = n;
 			continue;
 		}
@@ -1554,9 +1553,9 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 		  *freed);
 	if (busy != PFN_NONE)
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
-			       "cache %s stayed locked for %u ms (%" PRIu64
-			       " slab(s) freed elsewhere)", busy, cp->name,
-			       SHRINK_LOCK_MS, *freed);
+			       "cache %s is locked (%" PRIu64 " slab(s) freed "
+			       "elsewhere); try again", busy, cp->name,
+			       *freed);
 	return 0;
 }
 
@@ -1568,9 +1567,9 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 	struct slab_cache_desc *dsc;
 	struct cache_priv *cp;
 	const struct slab_view *v;
-	uint64_t end, inuse = 0, f, c;
+	uint64_t inuse = 0, f, c;
 	uint32_t n, locked, frozen = 0, used = 0, first = PFN_NONE, freed = 0;
-	int err, r;
+	int err;
 
 	cp = cache_get(m, index, gen, &err, why, len);
 	if (cp == NULL)
@@ -1581,23 +1580,18 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 			       cp->name);
 	v = &cp->view;
 
-	/* every node lock, so that no client can take a slab meanwhile */
-	end = now_ns() + DESTROY_LOCK_MS * 1000000ull;
-	for (locked = 0; locked < m->nr_nodes; locked++) {
-		uint64_t t = now_ns();
-		unsigned int left = t < end ? (unsigned)((end - t) / 1000000) :
-					      0;
-
-		r = node_lock(m, cp, locked, left);
-		if (r < 0)
+	/*
+	 * Every node lock, so that no client can take a slab meanwhile;
+	 * one busy: give back the others, nothing changed.
+	 */
+	for (locked = 0; locked < m->nr_nodes; locked++)
+		if (node_lock(m, cp, locked) < 0)
 			break;
-	}
 	if (locked < m->nr_nodes) {
 		for (n = 0; n < locked; n++)
 			node_unlock(cp, n);
 		return why_err(why, len, -EAGAIN, "node %u's lock of cache %s "
-			       "stayed busy for %u ms; try again", locked,
-			       cp->name, DESTROY_LOCK_MS);
+			       "is busy; try again", locked, cp->name);
 	}
 
 	/*

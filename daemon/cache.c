@@ -891,6 +891,27 @@ desc_check(struct cache_mgr *m, uint32_t idx)
 }
 
 /*
+ * The descriptor of a FREE index must say so: state CACHE_FREE and
+ * slabd's gen.  A client that marks it LIVE would send other clients to a
+ * cache that does not exist; only state and gen are restored, since no
+ * one reads the rest of a FREE entry.
+ */
+static void
+desc_check_free(struct cache_mgr *m, uint32_t idx)
+{
+	const struct cache_priv *cp = &m->cache[idx];
+	struct slab_cache_desc *dsc = &m->table[idx];
+
+	if (__atomic_load_n(&dsc->state, __ATOMIC_RELAXED) == CACHE_FREE &&
+	    __atomic_load_n(&dsc->gen, __ATOMIC_RELAXED) == cp->gen)
+		return;
+	damage(m, "the descriptor of free table index %u was overwritten "
+	       "(state %u, gen %u); restored", idx, dsc->state, dsc->gen);
+	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
+}
+
+/*
  * Allocate and initialise the ext block of a table index, once, and
  * record its pages as OWN_EXT.  The same checks as slab_new() for a block
  * the allocator should never have handed out.
@@ -1200,8 +1221,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < SLAB_MAX_CACHES; i++) {
 		struct cache_priv *cp = &m->cache[i];
 
-		if (cp->state != CACHE_LIVE)
+		if (cp->state != CACHE_LIVE) {
+			desc_check_free(m, i);
 			continue;
+		}
 		desc_check(m, i);
 		for (n = 0; n < m->nr_nodes; n++) {
 			struct cnode_priv *np = &cp->node[n];

@@ -7,7 +7,8 @@
  *  - the superblock's cache_table_off, pointed at the page descriptors and
  *    past the region's end, while a descriptor is damaged: after the once-
  *    a-second check slabd must be alive, the descriptor restored at its
- *    real place, and nothing else in the region changed;
+ *    real place, and nothing else in the region changed; a free index
+ *    marked LIVE must be marked FREE again;
  *  - a node partial list's links and counts: a cycle, a pfn past the end,
  *    the pfn of another cache's slab dressed up as one of this cache, a
  *    free block dressed up likewise, absurd counts and slot words; after
@@ -116,6 +117,14 @@ test_table_off(void)
 	table_off_case("cache_table_off past the region's end",
 		       region_size + (1ull << 30), vidx);
 	table_off_case("cache_table_off at the superblock", 0, vidx);
+
+	/* a free index marked LIVE: other clients would believe it */
+	table[SLAB_MAX_CACHES - 1].gen = 77;
+	table[SLAB_MAX_CACHES - 1].state = CACHE_LIVE;
+	msleep(1200);
+	ok(table[SLAB_MAX_CACHES - 1].state == CACHE_FREE &&
+	   table[SLAB_MAX_CACHES - 1].gen == 0,
+	   "a free table index marked LIVE is marked FREE again");
 }
 
 /* ---------------------------------------------------------------- lists */

@@ -1474,7 +1474,7 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 	struct cache_priv *cp;
 	struct cnode_priv *np;
 	uint32_t nr, base, cap, batch, made, linked = 0, i, order;
-	uint64_t now, free_pages;
+	uint64_t now, free_pages, pending;
 	int err, home, r;
 
 	*slabs = 0;
@@ -1486,12 +1486,19 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		return why_err(why, len, -EINVAL, "node %u does not exist "
 			       "(the pool has %u)", node, m->nr_nodes);
 	pending_flush(m, cp);
-	if (cp->node[node].nr_pending > 0)
-		/* its lock is still busy: slabs made earlier wait for it */
-		return why_err(why, len, -EAGAIN, "node %u's partial list of "
-			       "cache %s is locked; the %u slab(s) made for it "
-			       "earlier will be added shortly", node, cp->name,
-			       cp->node[node].nr_pending);
+	for (i = 0, pending = 0; i < m->nr_nodes; i++)
+		pending += cp->node[i].nr_pending;
+	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
+		/*
+		 * A lock is still busy and slabs made earlier wait for it:
+		 * make no more (a client holding the lock and flooding
+		 * refills would otherwise drain the region).  A fallback
+		 * node's kept slabs are bounded by BATCH_MAX in all.
+		 */
+		return why_err(why, len, -EAGAIN, "a partial list of cache %s "
+			       "is locked; the %" PRIu64 " slab(s) made for it "
+			       "earlier will be added shortly", cp->name,
+			       pending);
 
 	/* the batch: see the file's comment */
 	np = &cp->node[node];

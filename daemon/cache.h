@@ -68,8 +68,8 @@ int cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
  * unless it had no free page).  -EINVAL (index or node out of range),
  * -ESTALE (not LIVE, or another gen), -ENOMEM (not one slab could be
  * made), -EAGAIN (the node lock was busy: the slabs are kept and
- * linked by the timer; or slabs kept so for that node are still waiting
- * for its lock, and none were made), -EUCLEAN (the descriptor in the
+ * linked by the timer; or slabs kept so for that node, or 1024 for the
+ * cache, are still waiting for a lock, and none were made), -EUCLEAN (the descriptor in the
  * region is damaged beyond repair).
  */
 int cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,

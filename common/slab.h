@@ -96,6 +96,18 @@
 #define SLAB_RED_ACTIVE		0xcc
 #define SLAB_RED_INACTIVE	0xbb
 
+/*
+ * SLAB_POISON: the object's state, a word in the upper half of the 8-byte
+ * free-pointer slot (after the link), as SLUB keys on its red zone byte:
+ *	SLAB_OBJ_INACTIVE	free: set by slab_format() and by every free
+ *	SLAB_OBJ_ACTIVE		allocated: set by every allocation
+ * A free that finds INACTIVE is a double free; the poison pattern says
+ * nothing about that (an object allocated and never written still holds
+ * it), it only says that nobody wrote into a free object.
+ */
+#define SLAB_OBJ_ACTIVE		0xccccccccu
+#define SLAB_OBJ_INACTIVE	0xbbbbbbbbu
+
 /* ---------------------------------------------------------------- geometry */
 
 /*
@@ -474,6 +486,13 @@ static inline uint32_t *
 slab_fp(const struct slab_view *v, void *obj)
 {
 	return (uint32_t *)((char *)obj + v->geo.fp_off);
+}
+
+/* SLAB_POISON caches: the object's state word (SLAB_OBJ_*). */
+static inline uint32_t *
+slab_obj_state(const struct slab_view *v, void *obj)
+{
+	return (uint32_t *)((char *)obj + v->geo.fp_off + 4);
 }
 
 /*

@@ -425,6 +425,8 @@ object_init(const struct slab_view *v, char *obj)
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}
+	if (v->flags & SLAB_F_POISON)
+		*slab_obj_state(v, obj) = SLAB_OBJ_INACTIVE;
 	if (v->flags & SLAB_F_RED_ZONE) {
 		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
 		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);

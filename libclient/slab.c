@@ -77,6 +77,7 @@
 #include "common/atomic16.h"
 #include "common/slab.h"
 #include "libclient/internal.h"
+#include "libclient/testhook.h"
 
 /* Handles are private to the process; everything they copy was checked. */
 struct slab_cache {
@@ -507,6 +508,11 @@ debug_alloc(struct slab_cache *h, char *obj)
 			slab_bug(h, obj,
 				 "poison overwritten: written after free");
 	}
+	if (h->v.flags & SLAB_F_POISON) {
+		if (*slab_obj_state(&h->v, obj) != SLAB_OBJ_INACTIVE)
+			slab_bug(h, obj, "object state overwritten while free");
+		*slab_obj_state(&h->v, obj) = SLAB_OBJ_ACTIVE;
+	}
 	if (h->v.flags & SLAB_F_STORE_USER) {
 		struct slab_track *t = (void *)(obj + g->track_off);
 		struct timespec ts;
@@ -538,11 +544,22 @@ debug_free(struct slab_cache *h, char *obj)
 		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
 		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
 	}
+	/*
+	 * By the object's state, never by its poison: an object allocated
+	 * and never written still holds the pattern (SLUB's check_object()
+	 * keys on the red zone byte the same way).
+	 */
+	if (h->v.flags & SLAB_F_POISON) {
+		uint32_t st = *slab_obj_state(&h->v, obj);
+
+		if (st == SLAB_OBJ_INACTIVE)
+			slab_bug(h, obj, "double free (object state free)");
+		if (st != SLAB_OBJ_ACTIVE)
+			slab_bug(h, obj, "object state overwritten while "
+					 "allocated");
+		*slab_obj_state(&h->v, obj) = SLAB_OBJ_INACTIVE;
+	}
 	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
-		if (bytes_are((unsigned char *)obj, g->object_size - 1,
-			      SLAB_POISON_FREE) &&
-		    (unsigned char)obj[g->object_size - 1] == SLAB_POISON_END)
-			slab_bug(h, obj, "double free (object still poisoned)");
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}

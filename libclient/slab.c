@@ -1573,6 +1573,7 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->name[sizeof(h->name) - 1] = '\0';
 
 	pthread_mutex_lock(&pool->cache_lock);
+	TEST_WINDOW(SHMSLAB_TW_HANDLE_LOCKED);
 	h->next = pool->handles;
 	pool->handles = h;
 	pthread_mutex_unlock(&pool->cache_lock);

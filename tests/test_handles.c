@@ -231,6 +231,99 @@ test_poison(void)
 		diag("  child said: %.*s", (int)strcspn(out, "\n"), out);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+#define FORK_THREADS	2
+
+static volatile int fork_stop;
+
+/* Create and look up handles (each takes the handle table lock). */
+static void *
+handle_churn(void *arg)
+{
+	long id = (long)arg;
+	unsigned n = 0;
+
+	while (!fork_stop) {
+		char name[32];
+		struct slab_cache *c;
+
+		snprintf(name, sizeof(name), "h.churn%ld.%u", id, n++ % 4);
+		c = slab_cache_create(pool, name, 40, 0, 0, NULL);
+		if (c != NULL)
+			slab_cache_free(c, slab_cache_alloc(c, 0));
+		c = slab_cache_lookup(pool, name);
+		(void)c;
+	}
+	return NULL;
+}
+
+static void
+test_fork(void)
+{
+	pthread_t t[FORK_THREADS];
+	int i, forks = 20 * scale, good = 0, hung = 0, other = 0;
+	long k;
+
+	fork_slow = 1;
+	for (k = 0; k < FORK_THREADS; k++)
+		if (pthread_create(&t[k], NULL, handle_churn, (void *)k) != 0)
+			bail_out("pthread_create: %s", strerror(errno));
+	for (i = 0; i < forks; i++) {
+		pid_t pid;
+		int st;
+
+		usleep(2000);
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			bail_out("fork: %s", strerror(errno));
+		if (pid == 0) {
+			struct slab_cache *c;
+			char name[32];
+			void *p;
+
+			/* a deadlock fails the case instead of hanging */
+			signal(SIGALRM, SIG_DFL);
+			alarm(5);
+			fork_slow = 0;
+			/* a size class the parent never used: a new handle */
+			p = slab_malloc(pool, 5000);
+			if (p == NULL)
+				_exit(2);
+			slab_free(pool, p);
+			snprintf(name, sizeof(name), "h.child%d", i);
+			c = slab_cache_create(pool, name, 72, 0, 0, NULL);
+			if (c == NULL || (p = slab_cache_alloc(c, 0)) == NULL)
+				_exit(3);
+			slab_cache_free(c, p);
+			if (slab_cache_destroy(c) != 0)
+				_exit(4);
+			_exit(0);
+		}
+		st = wait_child(pid);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			good++;
+		else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+			hung++;
+		else {
+			if (!other++)
+				diag("child %d: status %#x", i, st);
+		}
+	}
+	fork_stop = 1;
+	for (k = 0; k < FORK_THREADS; k++)
+		pthread_join(t[k], NULL);
+	fork_slow = 0;
+	if (window_seen[SHMSLAB_TW_HANDLE_LOCKED] == 0)
+		diag("built without --enable-debug: the handle table lock is "
+		     "not held longer, forks seldom land inside it");
+	ok(good == forks, "fork() while %d threads create and look up "
+	   "handles: %d of %d children made a handle and allocated within "
+	   "5 s (%d deadlocked, %d failed otherwise)", FORK_THREADS, good,
+	   forks, hung, other);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void
@@ -256,6 +349,7 @@ main(void)
 	pool = slabtest_open(&daemon1);
 
 	test_poison();
+	test_fork();
 	check_region("at the end");
 	slab_pool_close(pool);
 	ok(harness_stop(&daemon1) == 0, "slabd exits cleanly");

@@ -455,7 +455,8 @@ slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
 	pd->next = pd->prev = PFN_NONE;
 	__atomic_store_n(&pd->counters,
 			 sc_make(0, g->objects, SW_NONE, 0,
-				 fresh ? SC_FRESH : 0),
+				 fresh ? SC_FRESH : 0) |
+				 sc_gen_bits(v->gen),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&pd->freelist, sf_make(0, first + 1),
 			 __ATOMIC_RELEASE);

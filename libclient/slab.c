@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +216,10 @@ rseq_cpu_fs(uint64_t off)
 
 /*
  * Pop the head of slot's freelist into *objp.  FR_EMPTY when the freelist
- * is empty, FR_BAD when the word names a page or link outside its bounds.
+ * is empty or the slot is not of h's cache (its gen is not the handle's:
+ * checked inside the sequence, so that a destroy and re-create at the
+ * same index between a check and the pop cannot go unseen), FR_BAD when
+ * the word names a page or link outside its bounds.
  */
 static inline int
 rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
@@ -225,6 +229,8 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 	int ret;
 
 	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"
 			     "jz 5f\n\t"
@@ -255,6 +261,8 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 			     : [ret] "=&r"(ret), [word] "=&r"(word),
 			       [obj] "=&r"(obj), [tmp] "=&r"(tmp)
 			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [npages] "m"(h->nr_pages),
 			       [sbytes] "m"(h->slab_bytes),
 			       [basem1] "m"(h->basem1),
@@ -266,18 +274,21 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 
 /*
  * Push obj (whose fp is at fpp) onto slot's freelist if the slot's slab
- * is newword's pfn; newword = {pfn, obj's link}.  FR_EMPTY when the slab
- * differs (the caller frees remotely), FR_DOUBLE when obj is already the
- * head (freed twice in a row).
+ * is newword's pfn and the slot's gen is gen (the handle's, compared in
+ * the sequence); newword = {pfn, obj's link}.  FR_EMPTY when the slab or
+ * the gen differs (the caller frees remotely, which checks the slab's
+ * gen), FR_DOUBLE when obj is already the head (freed twice in a row).
  */
 static inline int
 rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
-	  uint32_t *fpp, uint64_t newword)
+	  uint32_t gen, uint32_t *fpp, uint64_t newword)
 {
 	uint64_t word, tmp;
 	int ret;
 
 	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
@@ -297,6 +308,8 @@ rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
 			     : [ret] "=&r"(ret), [word] "=&r"(word),
 			       [tmp] "=&r"(tmp)
 			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [fpp] "r"(fpp), [nw] "r"(newword)
 			     : "memory", "cc");
 	return ret;
@@ -390,9 +403,14 @@ call_mode(struct slab_cache *h, uint32_t *cpu)
 }
 
 /*
- * The cache is not destroyed.  Only gen on the fast path: it rises on
- * every destroy, and the state is checked under the locks of the slow
- * paths (a destroyed cache's slots are empty, so its fast paths fail).
+ * The cache is not destroyed: a check at one instant.  gen rises on every
+ * destroy (under every node lock of the cache), so under a node lock the
+ * answer holds until the lock is dropped.  Everywhere else a destroy and
+ * a re-create at the same index can follow the check at once, so the
+ * step that uses the cache compares a gen itself: the fast paths the
+ * slot's gen inside their sequence or after their tid read, a slab CAS
+ * the gen bits of the slab's counters (sc_gen()), a drain the handle's
+ * liveness under each slot lock.
  */
 static inline int
 handle_live(const struct slab_cache *h)
@@ -416,7 +434,10 @@ slab_colour(const struct slab_cache *h, uint32_t pfn)
 
 /*
  * The slab of the object at obj, with its link, or -EINVAL: outside the
- * region, not in a slab of this cache, or not at an object's start.
+ * region, not in a slab of this cache, or not at an object's start; or
+ * -ESTALE: a slab of another cache at h's table index (its counters carry
+ * another gen: h is stale).  The slab can change after this returns; the
+ * paths that then use it check again where it counts.
  */
 static inline int
 obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
@@ -438,8 +459,12 @@ obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
 		pd = &h->v.pages[pfn];
 	}
 	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
-	    pd->cache != h->v.index || pd->order != h->v.geo.order ||
-	    pfn >= h->nr_pages)
+	    pd->cache != h->v.index || pfn >= h->nr_pages)
+		return -EINVAL;
+	if (sc_gen(__atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE)) !=
+	    (h->v.gen & SC_GEN_MASK))
+		return -ESTALE;
+	if (pd->order != h->v.geo.order)
 		return -EINVAL;
 	x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
 	*linkp = (uint32_t)x + 1;
@@ -1138,9 +1163,16 @@ alloc_fast_loop(struct slab_cache *h)
 			struct slab_slot *s = &h->v.slots[k];
 			uint64_t tid, w, nw;
 
+			/*
+			 * The slot's gen after tid: a re-create changes gen
+			 * before any install of the new cache, and every
+			 * install raises tid, so a CAS that still finds this
+			 * tid pops from a slot of the gen read here.
+			 */
 			tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
 			w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
-			if (sw_link(w) == 0) {
+			if (__atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) !=
+			    h->v.gen || sw_link(w) == 0) {
 				r = FR_EMPTY;
 			} else if (sw_pfn(w) >= h->nr_pages ||
 				   sw_link(w) > h->slab_bytes) {
@@ -1194,6 +1226,7 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		errno = EINVAL;
 		return NULL;
 	}
+	TEST_WINDOW(SHMSLAB_TW_ALLOC);
 	if (node >= 0 &&
 	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool))) {
 		obj = node_alloc(h, (uint32_t)node);
@@ -1236,13 +1269,19 @@ retry:
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
-		/* not destroyed: the slot carries its cache's gen */
-		if (__builtin_expect(__atomic_load_n(&slot->gen,
-						     __ATOMIC_RELAXED) !=
-					     cache->v.gen,
-				     0))
-			goto slow;
+		TEST_WINDOW(SHMSLAB_TW_ALLOC);
+		/*
+		 * Not destroyed: the slot carries its cache's gen, on the
+		 * word's own line, and the sequence compares it first.  A
+		 * re-create at this index writes the slot's gen before the
+		 * new cache can install a slab (which runs on this CPU), so
+		 * a sequence that finds the handle's gen pops from its own
+		 * cache: an install after the compare aborts the sequence.
+		 */
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"
 			     "jz %l[slow]\n\t"
@@ -1267,6 +1306,8 @@ retry:
 			     : [word] "=&r"(word), [obj] "=&r"(obj),
 			       [tmp] "=&r"(tmp)
 			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [npages] "m"(cache->nr_pages),
 			       [sbytes] "m"(cache->slab_bytes),
 			       [basem1] "m"(cache->basem1),
@@ -1315,6 +1356,15 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 
 	for (;;) {
 		slab_read(pd, &f, &c);
+		/*
+		 * Another cache's slab at this index: h is stale.  The gen
+		 * bits are part of the c that the CAS below compares, so
+		 * the slab cannot turn into another cache's in between.
+		 */
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
+			errno = ESTALE;
+			break;
+		}
 		if (sf_link(f) == link || sc_inuse(c) == 0 ||
 		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
 			/* double free, or a slab that holds nothing */
@@ -1383,13 +1433,23 @@ cache_free(struct slab_cache *h, void *obj)
 
 	if (obj == NULL)
 		return;
-	if (obj_slab(h, obj, &pfn, &link) != 0) {
+	if (!handle_live(h)) {
+		errno = ESTALE;
+		return;
+	}
+	r = obj_slab(h, obj, &pfn, &link);
+	if (r == -ESTALE) {
+		errno = ESTALE;
+		return;
+	}
+	if (r != 0) {
 		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
 		errno = EINVAL;
 		return;
 	}
 	if (h->debug)
 		debug_free(h, obj);
+	TEST_WINDOW(SHMSLAB_TW_FREE);
 	for (;;) {
 		struct slab_slot *s;
 
@@ -1397,17 +1457,20 @@ cache_free(struct slab_cache *h, void *obj)
 		s = &h->v.slots[mode == M_NODE ? current_cpu(h->pool) : k];
 #if HAVE_RSEQ_ASM
 		if (mode == M_RSEQ) {
-			r = rseq_push(s, rseq_area(), k,
+			r = rseq_push(s, rseq_area(), k, h->v.gen,
 				      slab_fp(&h->v, obj), sw_make(pfn, link));
 			if (r == FR_RETRY)
 				continue;
 		} else
 #endif
 		if (mode == M_CAS) {
+			/* gen after tid, as in alloc_fast_loop() */
 			uint64_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
 			uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
 
-			if (sw_pfn(w) != pfn) {
+			if (sw_pfn(w) != pfn ||
+			    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) !=
+				    h->v.gen) {
 				r = FR_EMPTY;
 			} else if (sw_link(w) == link) {
 				r = FR_DOUBLE;
@@ -1439,10 +1502,11 @@ cache_free(struct slab_cache *h, void *obj)
 
 /*
  * The free fast path.  Only the object's page and its slab's colour are
- * read before the sequence: if the slot's word names the page's slab,
- * that slab was checked when it was installed (a slab of this cache,
- * frozen to this slot), so the page descriptor's flags need no checking
- * here; anything else goes to cache_free(), which checks everything.
+ * read before the sequence: if the slot's gen is the handle's and its
+ * word names the page's slab (both compared in the sequence), that slab
+ * was checked when it was installed (a slab of this cache, frozen to this
+ * slot), so the page descriptor's flags need no checking here; anything
+ * else goes to cache_free(), which checks everything.
  */
 static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
@@ -1483,7 +1547,12 @@ retry:
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
+		TEST_WINDOW(SHMSLAB_TW_FREE);
+		/* the slot's gen first, as in alloc_inline() */
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
@@ -1496,6 +1565,8 @@ retry:
 			     RSEQ_ABORT_TO_RETRY
 			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
 			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [fpp] "r"(fpp), [nw] "r"(nw)
 			     : "memory", "cc"
 			     : retry, slow);
@@ -1871,6 +1942,8 @@ drain_slot(struct slab_cache *h, uint32_t k)
  * skipped; a slot that holds slabs on a CPU this thread may not run on
  * (offline, outside its cpuset) cannot be drained, and the drain reports
  * EBUSY: the daemon then finds those slabs frozen and refuses a destroy.
+ * -ESTALE as soon as a slot lock finds the cache destroyed: the slots
+ * from there on may be another cache's, with another geometry.
  */
 static int
 drain_all(struct slab_cache *h)
@@ -1909,6 +1982,17 @@ drain_all(struct slab_cache *h)
 				err = -ENOTRECOVERABLE;
 				break;
 			}
+			/*
+			 * Under slot lock k, which every install into slot k
+			 * needs: if the cache is live now, no other cache's
+			 * slab can enter the slot before we let go.  If not,
+			 * the slots may be another cache's: touch nothing.
+			 */
+			if (!handle_live_locked(h)) {
+				slab_unlock(&s->lock);
+				err = -ESTALE;
+				break;
+			}
 			r = drain_slot(h, k);
 			slab_unlock(&s->lock);
 			if (r == FR_RETRY)
@@ -1916,6 +2000,8 @@ drain_all(struct slab_cache *h)
 		} while (r == FR_RETRY && ++tries < 100);
 		if (r == FR_RETRY)
 			err = -EBUSY;
+		if (err == -ESTALE || err == -ENOTRECOVERABLE)
+			break;
 	}
 	if (pinned)
 		sched_setaffinity(0, sizeof(saved), &saved);
@@ -1935,6 +2021,7 @@ slab_cache_shrink(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
 		err = cache_ref_rpc(cache, 0, NULL);
@@ -1959,6 +2046,7 @@ slab_cache_destroy(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
 		err = cache_ref_rpc(cache, 1, NULL);

@@ -122,7 +122,7 @@ check_region(const char *when)
 }
 
 /* The cache table index of the LIVE cache name, or -1. */
-static __attribute__((unused)) int
+static int
 cache_index(const char *name)
 {
 	const struct slab_cache_desc *t =
@@ -136,7 +136,7 @@ cache_index(const char *name)
 	return -1;
 }
 
-static __attribute__((unused)) void
+static void
 pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
@@ -324,6 +324,241 @@ test_fork(void)
 	   forks, hung, other);
 }
 
+/* ---------------------------------------------------------------- stale */
+
+#define NEW_OBJS	64
+
+static const char *st_name;		/* the cache being replaced */
+static size_t st_new_size;		/* the new cache's object size */
+static struct slab_cache *st_new;	/* the new cache, at the old index */
+static void *st_held[NEW_OBJS];		/* its objects still allocated */
+static int st_nheld;
+static void *st_want;			/* an address the new cache must give */
+static int st_idx_old, st_idx_new;
+
+/*
+ * Destroy cache st_name through a handle of its own, create another at the
+ * same index (st_new_size bytes), and leave this CPU's slot of the new
+ * cache holding a slab with free objects: allocate NEW_OBJS, keep half
+ * (or, with st_want, keep the one at st_want), free the rest.
+ */
+static void
+replace_cache(void)
+{
+	struct slab_cache *d = slab_cache_lookup(pool, st_name);
+	void *v[4 * NEW_OBJS];
+	int i, n = 0, found = -1;
+
+	st_idx_old = cache_index(st_name);
+	if (d == NULL || slab_cache_destroy(d) != 0) {
+		diag("cannot destroy %s: %s", st_name, strerror(errno));
+		return;
+	}
+	st_new = slab_cache_create(pool, st_name, st_new_size, 0, 0, NULL);
+	if (st_new == NULL) {
+		diag("cannot re-create %s: %s", st_name, strerror(errno));
+		return;
+	}
+	st_idx_new = cache_index(st_name);
+	for (i = 0; i < 4 * NEW_OBJS; i++) {
+		v[n] = slab_cache_alloc(st_new, 0);
+		if (v[n] == NULL)
+			break;
+		if (st_want != NULL && v[n] == st_want)
+			found = n;
+		n++;
+		if (st_want == NULL && n == NEW_OBJS)
+			break;
+		if (st_want != NULL && found >= 0 && n >= NEW_OBJS)
+			break;
+	}
+	st_nheld = 0;
+	for (i = 0; i < n; i++) {
+		int keep = st_want != NULL ? i == found : i % 2 == 0;
+
+		if (keep && st_nheld < NEW_OBJS)
+			st_held[st_nheld++] = v[i];
+		else
+			slab_cache_free(st_new, v[i]);
+	}
+	if (st_want != NULL && found < 0)
+		diag("the new cache did not hand out %p again", st_want);
+}
+
+/*
+ * After a stale call: the new cache hands out none of its live objects
+ * again, takes them back, is destroyed (its counts add up), and the
+ * region checks.
+ */
+static void
+check_new_cache(const char *what)
+{
+	void *v[8 * NEW_OBJS];
+	int i, j, n = 0, twice = 0, r;
+
+	if (st_new == NULL) {
+		ok(0, "%s: the new cache was made", what);
+		return;
+	}
+	ok(st_idx_new >= 0 && st_idx_new == st_idx_old, "%s: the new cache "
+	   "took the old one's table index (%d, %d)", what, st_idx_old,
+	   st_idx_new);
+	for (i = 0; i < 8 * NEW_OBJS; i++) {
+		v[n] = slab_cache_alloc(st_new, 0);
+		if (v[n] == NULL)
+			break;
+		for (j = 0; j < st_nheld; j++)
+			twice += v[n] == st_held[j];
+		n++;
+	}
+	ok(n == 8 * NEW_OBJS && twice == 0, "%s: the new cache hands out "
+	   "none of its live objects again (%d of %d allocations, %d "
+	   "twice)", what, n, 8 * NEW_OBJS, twice);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < st_nheld; j++)
+			if (v[i] == st_held[j])
+				break;
+		if (j == st_nheld)
+			slab_cache_free(st_new, v[i]);
+	}
+	for (j = 0; j < st_nheld; j++)
+		slab_cache_free(st_new, st_held[j]);
+	r = slab_cache_destroy(st_new);
+	ok(r == 0, "%s: and it can be destroyed once empty (%s)", what,
+	   r == 0 ? "ok" : strerror(errno));
+	check_region(what);
+	st_new = NULL;
+	st_nheld = 0;
+	st_want = NULL;
+}
+
+/* Use a fresh cache through its handle, so that this CPU's slot holds a
+ * slab of it, and free everything again. */
+static struct slab_cache *
+fresh_cache(const char *name, size_t size)
+{
+	struct slab_cache *c = must_create(name, size, 0);
+	void *v[NEW_OBJS];
+	int i;
+
+	for (i = 0; i < NEW_OBJS; i++)
+		v[i] = slab_cache_alloc(c, 0);
+	for (i = 0; i < NEW_OBJS; i++)
+		slab_cache_free(c, v[i]);
+	return c;
+}
+
+/* Arm the window, or say why it cannot open. */
+static void
+arm(int want)
+{
+	window_want = want;
+	window_fn = replace_cache;
+}
+
+static int
+window_opened(const char *what)
+{
+	if (window_fn == NULL)
+		return 1;
+	window_fn = NULL;
+	diag("%s: the library never reached the test window (built "
+	     "without --enable-debug?): destroyed and re-created before "
+	     "the call instead", what);
+	return 0;
+}
+
+static void
+test_stale(void)
+{
+	struct slab_cache *old;
+	void *x;
+	int r;
+
+	pin_to_cpu(0);
+
+	/* 1. a free through the old handle, no window needed */
+	old = fresh_cache("h.sfree", 64);
+	st_name = "h.sfree";
+	st_new_size = 64;
+	replace_cache();
+	errno = 0;
+	slab_cache_free(old, st_held[0]);
+	is_int(errno, ESTALE, "stale free of a live object of the new cache: "
+	       "ESTALE");
+	check_new_cache("stale free");
+
+	/* 2. the same, destroyed and re-created inside the free */
+	old = fresh_cache("h.sfree2", 64);
+	x = slab_cache_alloc(old, 0);
+	slab_cache_free(old, x);	/* x is free in the old cache */
+	st_name = "h.sfree2";
+	st_new_size = 64;
+	st_want = x;
+	arm(SHMSLAB_TW_FREE);
+	errno = 0;
+	/*
+	 * A double free through a handle that turns stale inside the
+	 * call: the window destroys the old cache and makes the new one
+	 * hand out x again; the free must not push x onto it.
+	 */
+	slab_cache_free(old, x);
+	if (window_opened("stale free in the window")) {
+		is_int(errno, ESTALE, "free through a handle destroyed and "
+		       "replaced inside the call: ESTALE");
+		check_new_cache("free in the window");
+	} else {
+		skip(1, "no test window");
+		check_new_cache("free in the window (no window)");
+	}
+
+	/* 3. shrink and destroy through the old handle */
+	old = fresh_cache("h.sshrink", 64);
+	st_name = "h.sshrink";
+	st_new_size = 200;		/* another geometry */
+	arm(SHMSLAB_TW_DRAIN);
+	errno = 0;
+	r = slab_cache_shrink(old);
+	if (!window_opened("stale shrink"))
+		replace_cache(), r = slab_cache_shrink(old);
+	ok(r == -1 && errno == ESTALE, "shrink through a handle destroyed "
+	   "and replaced after its check: ESTALE (%d, %s)", r,
+	   strerror(errno));
+	check_new_cache("stale shrink");
+
+	old = fresh_cache("h.sdestroy", 64);
+	st_name = "h.sdestroy";
+	st_new_size = 200;
+	arm(SHMSLAB_TW_DRAIN);
+	errno = 0;
+	r = slab_cache_destroy(old);
+	if (!window_opened("stale destroy"))
+		replace_cache(), r = slab_cache_destroy(old);
+	ok(r == -1 && errno == ESTALE, "destroy through a handle destroyed "
+	   "and replaced after its check: ESTALE (%d, %s)", r,
+	   strerror(errno));
+	check_new_cache("stale destroy");
+
+	/* 4. an allocation whose handle turns stale before its pop */
+	old = fresh_cache("h.salloc", 64);
+	st_name = "h.salloc";
+	st_new_size = 64;
+	arm(SHMSLAB_TW_ALLOC);
+	errno = 0;
+	x = slab_cache_alloc(old, 0);
+	if (!window_opened("stale alloc")) {
+		slab_cache_free(old, x);
+		replace_cache();
+		x = slab_cache_alloc(old, 0);
+	}
+	ok(x == NULL && errno == ESTALE, "alloc through a handle destroyed "
+	   "and replaced before its pop: NULL, ESTALE (%p, %s)", x,
+	   strerror(errno));
+	if (x != NULL)
+		st_held[st_nheld++] = x;	/* the new cache's: keep it */
+	check_new_cache("stale alloc");
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void
@@ -350,6 +585,7 @@ main(void)
 
 	test_poison();
 	test_fork();
+	test_stale();
 	check_region("at the end");
 	slab_pool_close(pool);
 	ok(harness_stop(&daemon1) == 0, "slabd exits cleanly");

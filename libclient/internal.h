@@ -61,6 +61,9 @@ struct slab_pool {
 	uint32_t nr_pages;
 	uint32_t slot_guard;		/* REGION_GUARD_* of the region */
 	uint8_t *cpu_node;		/* node of each CPU slot (checked copy) */
+	uint8_t *node_order;		/* [n * nr_nodes + i]: the nodes other
+					 * than n, nearest first (from the
+					 * region's distances, checked) */
 	struct page_desc *pages;	/* the region's page descriptors */
 	pthread_mutex_t cache_lock;	/* the handle list; held across fork()
 					 * (rpc.c), never across an RPC */

@@ -917,7 +917,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 	return head;
 }
 
-static int refill_rpc(struct slab_cache *h, uint32_t n);
+static int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed);
 static void cache_free(struct slab_cache *h, void *obj);
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
@@ -953,15 +953,20 @@ word_valid(const struct slab_cache *h, uint32_t k, uint64_t w)
 
 /*
  * ___slab_alloc: the slot of CPU k is empty.  In order: the current
- * slab's remote frees, the CPU partial list, the node partial list, the
- * daemon.  Returns 0 when the slot has objects again (the caller retries
- * its fast path), or a negative errno.
+ * slab's remote frees, the CPU partial list, the node partial list; with
+ * `any`, the other nodes' partial lists nearest first (get_any_partial);
+ * then the daemon.  Returns 0 when the slot has objects again or the
+ * daemon put slabs on our node (the caller retries its fast path), 1 when
+ * the daemon put them on another node or had no pages (the caller retries
+ * with `any`), or a negative errno.  Without `any` a CPU keeps to its own
+ * node while that node has pages: other nodes' slabs are taken only once
+ * slabd has had to fall back, where its refill put them.
  */
 __attribute__((noinline)) static int
-slow_refill(struct slab_cache *h, uint32_t k)
+slow_refill(struct slab_cache *h, uint32_t k, int any)
 {
 	struct slab_slot *s = &h->v.slots[k];
-	uint32_t n = node_of_cpu(h->pool, k), pfn;
+	uint32_t n = node_of_cpu(h->pool, k), pfn, i, landed = 0;
 	uint64_t w;
 	long head;
 	int fresh = 0, err;
@@ -1027,9 +1032,32 @@ slow_refill(struct slab_cache *h, uint32_t k)
 		slot_install(h, k, pfn, (uint32_t)head, fresh);
 		goto out;
 	}
-	/* nothing local: ask the daemon, holding no lock */
+	/*
+	 * Other nodes' partial lists, nearest first (get_any_partial): a
+	 * refill that slabd had to serve from another node put its slabs
+	 * there, and asking the daemon for our own node again would never
+	 * find them.
+	 */
+	for (i = 0; any && i + 1 < h->v.nr_nodes; i++) {
+		uint32_t m = h->pool->node_order[n * h->v.nr_nodes + i];
+
+		head = node_take(h, k, m, &pfn, &fresh);
+		if (head < 0) {
+			err = (int)head;
+			goto out;
+		}
+		if (head > 0) {
+			stat_inc(&s->stat[ST_NODE_PARTIAL_HIT]);
+			slot_install(h, k, pfn, (uint32_t)head, fresh);
+			goto out;
+		}
+	}
+	/* nothing anywhere: ask the daemon, holding no lock */
 	slab_unlock(&s->lock);
-	return refill_rpc(h, n) == 0 ? 0 : -errno;
+	if (refill_rpc(h, n, &landed) != 0)
+		return errno == ENOMEM && !any && h->v.nr_nodes > 1 ? 1 :
+								      -errno;
+	return landed != n && !any;
 out:
 	slab_unlock(&s->lock);
 	return err;
@@ -1038,90 +1066,116 @@ out:
 /* ---------------------------------------------------------------- node path */
 
 /*
- * Allocate one object straight from node n's partial slabs (node lock n):
- * for debug caches, threads without rseq in an RSEQ region, and
- * slab_cache_alloc_node() for a node other than the CPU's.  The pop is a
- * CAS on the slab's {freelist, counters}: SW_NODE(n) slabs have a single
- * consumer, the holder of node lock n, so ABA cannot arise; the tag rises
- * anyway.
+ * Pop one object from node n's partial slabs under node lock n.  The pop
+ * is a CAS on the slab's {freelist, counters}: SW_NODE(n) slabs have a
+ * single consumer, the holder of node lock n, so ABA cannot arise; the tag
+ * rises anyway.  Returns the object, or NULL with *errp 0 (the list has
+ * nothing), -ESTALE or -ENOTRECOVERABLE.
+ */
+static char *
+node_pop(struct slab_cache *h, uint32_t n, int *errp)
+{
+	struct slab_node *sn = &h->v.nodes[n];
+	uint32_t pfn, guard = 0;
+	char *obj = NULL;
+
+	*errp = 0;
+	if (node_lock(h, n) != 0) {
+		*errp = -ENOTRECOVERABLE;
+		return NULL;
+	}
+	if (!handle_live_locked(h)) {
+		slab_unlock(&sn->lock);
+		*errp = -ESTALE;
+		return NULL;
+	}
+	while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
+	       guard++ < h->v.nr_pages) {
+		struct page_desc *pd = slab_head(&h->v, pfn);
+		uint64_t f, c;
+		uint32_t next;
+
+		if (pd == NULL) {
+			slab_node_rebuild(&h->v, n);
+			continue;
+		}
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != SW_NODE || sc_index(c) != n) {
+			/* the list is not what `where` says: derive it */
+			slab_node_rebuild(&h->v, n);
+			continue;
+		}
+		if ((c & SC_FRESH) && h->ctor != NULL) {
+			run_ctor(h, pfn, sf_link(f));
+			if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
+				continue;
+			c &= ~SC_FRESH;
+		}
+		if (sf_link(f) == 0 ||
+		    !slab_link_ok(&h->v, slab_colour(h, pfn),
+				  sf_link(f))) {
+			/* nothing free (or corrupt): off the list */
+			if (slab_cas(pd, f, c, f,
+				     sc_with_where(c, SW_FULL, 0)))
+				slab_node_del(&h->v, n, pfn);
+			continue;
+		}
+		obj = link_obj(h, pfn, sf_link(f));
+		next = *slab_fp(&h->v, obj);
+		if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
+			next = 0;	/* cut a corrupt list */
+		if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
+			      sc_with_inuse(c, sc_inuse(c) + 1))) {
+			obj = NULL;
+			continue;
+		}
+		if (next == 0)
+			/* last one: off the list unless freed into */
+			for (;;) {
+				slab_read(pd, &f, &c);
+				if (sf_link(f) != 0)
+					break;
+				if (slab_cas(pd, f, c, f,
+					     sc_with_where(c, SW_FULL,
+							   0))) {
+					slab_node_del(&h->v, n, pfn);
+					break;
+				}
+			}
+	}
+	if (sn->nr_partial < sn->stock_low)
+		__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+	slab_unlock(&sn->lock);
+	return obj;
+}
+
+/*
+ * Allocate one object straight from node partial slabs: for debug caches,
+ * threads without rseq in an RSEQ region, and slab_cache_alloc_node() for
+ * a node other than the CPU's.  Node n first, then the daemon; unless
+ * strict, once the daemon has had to fall back to another node (or has
+ * no pages), also the other nodes' lists nearest first (get_any_partial),
+ * where that refill put its slabs.
  */
 __attribute__((noinline)) static void *
-node_alloc(struct slab_cache *h, uint32_t n)
+node_alloc(struct slab_cache *h, uint32_t n, int strict)
 {
-	struct slab_node *sn;
-	int tries = 0;
+	int tries = 0, err, any = 0;
 
 	for (;;) {
-		uint32_t pfn, guard = 0;
-		char *obj = NULL;
+		char *obj = node_pop(h, n, &err);
+		uint32_t i, landed = n;
 
-		sn = &h->v.nodes[n];
-		if (node_lock(h, n) != 0) {
-			errno = ENOTRECOVERABLE;
+		for (i = 0; obj == NULL && err == 0 && any &&
+			    i + 1 < h->v.nr_nodes;
+		     i++)
+			obj = node_pop(h, h->pool->node_order[n * h->v.nr_nodes +
+							      i],
+				       &err);
+		if (err) {
+			errno = -err;
 			return NULL;
 		}
-		if (!handle_live_locked(h)) {
-			slab_unlock(&sn->lock);
-			errno = ESTALE;
-			return NULL;
-		}
-		while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
-		       guard++ < h->v.nr_pages) {
-			struct page_desc *pd = slab_head(&h->v, pfn);
-			uint64_t f, c;
-			uint32_t next;
-
-			if (pd == NULL) {
-				slab_node_rebuild(&h->v, n);
-				continue;
-			}
-			slab_read(pd, &f, &c);
-			if (sc_kind(c) != SW_NODE || sc_index(c) != n) {
-				/* the list is not what `where` says: derive it */
-				slab_node_rebuild(&h->v, n);
-				continue;
-			}
-			if ((c & SC_FRESH) && h->ctor != NULL) {
-				run_ctor(h, pfn, sf_link(f));
-				if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
-					continue;
-				c &= ~SC_FRESH;
-			}
-			if (sf_link(f) == 0 ||
-			    !slab_link_ok(&h->v, slab_colour(h, pfn),
-					  sf_link(f))) {
-				/* nothing free (or corrupt): off the list */
-				if (slab_cas(pd, f, c, f,
-					     sc_with_where(c, SW_FULL, 0)))
-					slab_node_del(&h->v, n, pfn);
-				continue;
-			}
-			obj = link_obj(h, pfn, sf_link(f));
-			next = *slab_fp(&h->v, obj);
-			if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
-				next = 0;	/* cut a corrupt list */
-			if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
-				      sc_with_inuse(c, sc_inuse(c) + 1))) {
-				obj = NULL;
-				continue;
-			}
-			if (next == 0)
-				/* last one: off the list unless freed into */
-				for (;;) {
-					slab_read(pd, &f, &c);
-					if (sf_link(f) != 0)
-						break;
-					if (slab_cas(pd, f, c, f,
-						     sc_with_where(c, SW_FULL,
-								   0))) {
-						slab_node_del(&h->v, n, pfn);
-						break;
-					}
-				}
-		}
-		if (sn->nr_partial < sn->stock_low)
-			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
-		slab_unlock(&sn->lock);
 		if (obj != NULL) {
 			if (h->debug)
 				debug_alloc(h, obj);
@@ -1129,10 +1183,17 @@ node_alloc(struct slab_cache *h, uint32_t n)
 					  .stat[ST_ALLOC_SLOW]);
 			return obj;
 		}
-		if (++tries > 64 || refill_rpc(h, n) != 0) {
-			if (tries > 64)
-				errno = ENOMEM;
+		if (++tries > 64) {
+			errno = ENOMEM;
 			return NULL;
+		}
+		if (refill_rpc(h, n, &landed) != 0) {
+			if (errno != ENOMEM || strict || any ||
+			    h->v.nr_nodes == 1)
+				return NULL;
+			any = 1;	/* no pages: whatever is left anywhere */
+		} else if (landed != n && !strict) {
+			any = 1;	/* slabd fell back: take them there */
 		}
 	}
 }
@@ -1142,7 +1203,7 @@ node_alloc(struct slab_cache *h, uint32_t n)
 static void *
 alloc_fast_loop(struct slab_cache *h)
 {
-	int tries = 0;
+	int tries = 0, any = 0;
 
 	for (;;) {
 		uint32_t k = 0;
@@ -1151,7 +1212,8 @@ alloc_fast_loop(struct slab_cache *h)
 
 		if (mode == M_NODE)
 			return node_alloc(h, node_of_cpu(h->pool,
-							 current_cpu(h->pool)));
+							 current_cpu(h->pool)),
+					  0);
 #if HAVE_RSEQ_ASM
 		if (mode == M_RSEQ) {
 			r = rseq_pop(h, &h->v.slots[k], rseq_area(), k, &obj);
@@ -1200,7 +1262,11 @@ alloc_fast_loop(struct slab_cache *h)
 			errno = ENOMEM;
 			return NULL;
 		}
-		err = slow_refill(h, k);
+		err = slow_refill(h, k, any);
+		if (err > 0) {
+			any = 1;	/* slabd fell back to another node */
+			err = 0;
+		}
 		if (err) {
 			errno = -err;
 			return NULL;
@@ -1229,7 +1295,7 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 	TEST_WINDOW(SHMSLAB_TW_ALLOC);
 	if (node >= 0 &&
 	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool))) {
-		obj = node_alloc(h, (uint32_t)node);
+		obj = node_alloc(h, (uint32_t)node, 1);
 	} else {
 		obj = alloc_fast_loop(h);
 		/*
@@ -1241,7 +1307,7 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		    h->v.pages[slab_ptr_to_off(h->pool, obj) >>
 			       REGION_PAGE_SHIFT].node != (uint32_t)node) {
 			cache_free(h, obj);
-			obj = node_alloc(h, (uint32_t)node);
+			obj = node_alloc(h, (uint32_t)node, 1);
 		}
 	}
 	if (obj != NULL && (flags & SLAB_ZERO))
@@ -1813,8 +1879,13 @@ slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 
 /* ---------------------------------------------------------------- rpcs */
 
+/*
+ * Ask slabd for slabs on node n.  0 with *landed the node they were put
+ * on (another one when node n had no pages: the buddy allocator's
+ * fallback), or -1 with errno.
+ */
 static int
-refill_rpc(struct slab_cache *h, uint32_t n)
+refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 {
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
@@ -1839,8 +1910,10 @@ refill_rpc(struct slab_cache *h, uint32_t n)
 		}
 	} while (err == -EAGAIN && ++tries < 50);
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
-		     rep->refill == NULL))
+		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
 		err = -EBADMSG;
+	if (!err)
+		*landed = rep->refill->node;
 	if (rep)
 		shmslab__reply__free_unpacked(rep, NULL);
 	if (err) {
@@ -2249,6 +2322,59 @@ slab_usable_size(struct slab_pool *pool, const void *ptr)
 
 /* ---------------------------------------------------------------- pool */
 
+/*
+ * Fill pool->node_order from the region's node table, which any client can
+ * overwrite: the table's offset is checked against the metadata area, each
+ * distance is copied once, and a row that is not a distance row (its own
+ * node not 10, another below 11 or above 254) is replaced by "every other
+ * node equally far".  Ties go to the lower node number.  What comes out is
+ * a permutation of the other nodes whatever the region held.
+ */
+static int
+node_order_init(struct slab_pool *pool)
+{
+	const struct region_super *sb = pool->base;
+	uint32_t nn = pool->nr_nodes, n, m, i, j;
+	uint64_t off = __atomic_load_n(&sb->node_table_off, __ATOMIC_RELAXED);
+	uint8_t dist[REGION_MAX_NODES];
+	const struct region_node *rn = NULL;
+
+	pool->node_order = calloc((size_t)nn * nn, 1);
+	if (pool->node_order == NULL)
+		return -ENOMEM;
+	if (off >= sizeof(struct region_super) && off % 8 == 0 &&
+	    off <= pool->data_off &&
+	    (uint64_t)nn * sizeof(struct region_node) <= pool->data_off - off)
+		rn = (const struct region_node *)((const char *)pool->base +
+						  off);
+	for (n = 0; n < nn; n++) {
+		uint8_t *order = pool->node_order + (size_t)n * nn;
+		int good = rn != NULL;
+
+		for (m = 0; m < nn; m++) {
+			dist[m] = rn != NULL ? __atomic_load_n(&rn[n].distance[m],
+							       __ATOMIC_RELAXED) :
+					       0;
+			if (m == n ? dist[m] != 10 :
+				     dist[m] <= 10 || dist[m] == 255)
+				good = 0;
+		}
+		for (m = 0; m < nn; m++)
+			if (!good)
+				dist[m] = m == n ? 10 : 20;
+		/* insertion sort of the other nodes by (distance, number) */
+		for (i = 0, m = 0; m < nn; m++) {
+			if (m == n)
+				continue;
+			for (j = i; j > 0 && dist[order[j - 1]] > dist[m]; j--)
+				order[j] = order[j - 1];
+			order[j] = (uint8_t)m;
+			i++;
+		}
+	}
+	return 0;
+}
+
 int
 slab_pool_init(struct slab_pool *pool)
 {
@@ -2268,8 +2394,12 @@ slab_pool_init(struct slab_pool *pool)
 		return -ENOMEM;
 	for (k = 0; k < pool->nr_cpu_slots; k++)
 		pool->cpu_node[k] = cn[k] < pool->nr_nodes ? (uint8_t)cn[k] : 0;
-	err = pthread_mutex_init(&pool->cache_lock, NULL);
+	err = -node_order_init(pool);
+	if (err == 0)
+		err = pthread_mutex_init(&pool->cache_lock, NULL);
 	if (err) {
+		free(pool->node_order);
+		pool->node_order = NULL;
 		free(pool->cpu_node);
 		pool->cpu_node = NULL;
 		return -err;
@@ -2290,6 +2420,8 @@ slab_pool_fini(struct slab_pool *pool)
 	}
 	pool->handles = NULL;
 	pthread_mutex_destroy(&pool->cache_lock);
+	free(pool->node_order);
+	pool->node_order = NULL;
 	free(pool->cpu_node);
 	pool->cpu_node = NULL;
 }

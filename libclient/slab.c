@@ -1066,116 +1066,98 @@ out:
 /* ---------------------------------------------------------------- node path */
 
 /*
- * Pop one object from node n's partial slabs under node lock n.  The pop
- * is a CAS on the slab's {freelist, counters}: SW_NODE(n) slabs have a
- * single consumer, the holder of node lock n, so ABA cannot arise; the tag
- * rises anyway.  Returns the object, or NULL with *errp 0 (the list has
- * nothing), -ESTALE or -ENOTRECOVERABLE.
- */
-static char *
-node_pop(struct slab_cache *h, uint32_t n, int *errp)
-{
-	struct slab_node *sn = &h->v.nodes[n];
-	uint32_t pfn, guard = 0;
-	char *obj = NULL;
-
-	*errp = 0;
-	if (node_lock(h, n) != 0) {
-		*errp = -ENOTRECOVERABLE;
-		return NULL;
-	}
-	if (!handle_live_locked(h)) {
-		slab_unlock(&sn->lock);
-		*errp = -ESTALE;
-		return NULL;
-	}
-	while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
-	       guard++ < h->v.nr_pages) {
-		struct page_desc *pd = slab_head(&h->v, pfn);
-		uint64_t f, c;
-		uint32_t next;
-
-		if (pd == NULL) {
-			slab_node_rebuild(&h->v, n);
-			continue;
-		}
-		slab_read(pd, &f, &c);
-		if (sc_kind(c) != SW_NODE || sc_index(c) != n) {
-			/* the list is not what `where` says: derive it */
-			slab_node_rebuild(&h->v, n);
-			continue;
-		}
-		if ((c & SC_FRESH) && h->ctor != NULL) {
-			run_ctor(h, pfn, sf_link(f));
-			if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
-				continue;
-			c &= ~SC_FRESH;
-		}
-		if (sf_link(f) == 0 ||
-		    !slab_link_ok(&h->v, slab_colour(h, pfn),
-				  sf_link(f))) {
-			/* nothing free (or corrupt): off the list */
-			if (slab_cas(pd, f, c, f,
-				     sc_with_where(c, SW_FULL, 0)))
-				slab_node_del(&h->v, n, pfn);
-			continue;
-		}
-		obj = link_obj(h, pfn, sf_link(f));
-		next = *slab_fp(&h->v, obj);
-		if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
-			next = 0;	/* cut a corrupt list */
-		if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
-			      sc_with_inuse(c, sc_inuse(c) + 1))) {
-			obj = NULL;
-			continue;
-		}
-		if (next == 0)
-			/* last one: off the list unless freed into */
-			for (;;) {
-				slab_read(pd, &f, &c);
-				if (sf_link(f) != 0)
-					break;
-				if (slab_cas(pd, f, c, f,
-					     sc_with_where(c, SW_FULL,
-							   0))) {
-					slab_node_del(&h->v, n, pfn);
-					break;
-				}
-			}
-	}
-	if (sn->nr_partial < sn->stock_low)
-		__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
-	slab_unlock(&sn->lock);
-	return obj;
-}
-
-/*
- * Allocate one object straight from node partial slabs: for debug caches,
- * threads without rseq in an RSEQ region, and slab_cache_alloc_node() for
- * a node other than the CPU's.  Node n first, then the daemon; unless
- * strict, once the daemon has had to fall back to another node (or has
- * no pages), also the other nodes' lists nearest first (get_any_partial),
- * where that refill put its slabs.
+ * Allocate one object straight from node home's partial slabs (node lock
+ * n, for each node n tried): for debug caches, threads without rseq in an
+ * RSEQ region, and slab_cache_alloc_node() for a node other than the
+ * CPU's.  Node home first, then the daemon; unless strict, once the
+ * daemon has had to fall back to another node (or has no pages), also
+ * the other nodes' lists nearest first (get_any_partial), where that
+ * refill put its slabs.  The pop is a CAS on the slab's {freelist,
+ * counters}: SW_NODE(n) slabs have a single consumer, the holder of node
+ * lock n, so ABA cannot arise; the tag rises anyway.
  */
 __attribute__((noinline)) static void *
-node_alloc(struct slab_cache *h, uint32_t n, int strict)
+node_alloc(struct slab_cache *h, uint32_t home, int strict)
 {
-	int tries = 0, err, any = 0;
+	struct slab_node *sn;
+	int tries = 0, any = 0;
+	uint32_t pass = 0;
 
 	for (;;) {
-		char *obj = node_pop(h, n, &err);
-		uint32_t i, landed = n;
+		uint32_t pfn, guard = 0, n, landed;
+		char *obj = NULL;
 
-		for (i = 0; obj == NULL && err == 0 && any &&
-			    i + 1 < h->v.nr_nodes;
-		     i++)
-			obj = node_pop(h, h->pool->node_order[n * h->v.nr_nodes +
-							      i],
-				       &err);
-		if (err) {
-			errno = -err;
+		/* pass 0: home; with `any`, passes 1..: the others by distance */
+		n = pass == 0 ? home :
+				h->pool->node_order[home * h->v.nr_nodes +
+						    pass - 1];
+		sn = &h->v.nodes[n];
+		if (node_lock(h, n) != 0) {
+			errno = ENOTRECOVERABLE;
 			return NULL;
 		}
+		if (!handle_live_locked(h)) {
+			slab_unlock(&sn->lock);
+			errno = ESTALE;
+			return NULL;
+		}
+		while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
+		       guard++ < h->v.nr_pages) {
+			struct page_desc *pd = slab_head(&h->v, pfn);
+			uint64_t f, c;
+			uint32_t next;
+
+			if (pd == NULL) {
+				slab_node_rebuild(&h->v, n);
+				continue;
+			}
+			slab_read(pd, &f, &c);
+			if (sc_kind(c) != SW_NODE || sc_index(c) != n) {
+				/* the list is not what `where` says: derive it */
+				slab_node_rebuild(&h->v, n);
+				continue;
+			}
+			if ((c & SC_FRESH) && h->ctor != NULL) {
+				run_ctor(h, pfn, sf_link(f));
+				if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
+					continue;
+				c &= ~SC_FRESH;
+			}
+			if (sf_link(f) == 0 ||
+			    !slab_link_ok(&h->v, slab_colour(h, pfn),
+					  sf_link(f))) {
+				/* nothing free (or corrupt): off the list */
+				if (slab_cas(pd, f, c, f,
+					     sc_with_where(c, SW_FULL, 0)))
+					slab_node_del(&h->v, n, pfn);
+				continue;
+			}
+			obj = link_obj(h, pfn, sf_link(f));
+			next = *slab_fp(&h->v, obj);
+			if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
+				next = 0;	/* cut a corrupt list */
+			if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
+				      sc_with_inuse(c, sc_inuse(c) + 1))) {
+				obj = NULL;
+				continue;
+			}
+			if (next == 0)
+				/* last one: off the list unless freed into */
+				for (;;) {
+					slab_read(pd, &f, &c);
+					if (sf_link(f) != 0)
+						break;
+					if (slab_cas(pd, f, c, f,
+						     sc_with_where(c, SW_FULL,
+								   0))) {
+						slab_node_del(&h->v, n, pfn);
+						break;
+					}
+				}
+		}
+		if (sn->nr_partial < sn->stock_low)
+			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+		slab_unlock(&sn->lock);
 		if (obj != NULL) {
 			if (h->debug)
 				debug_alloc(h, obj);
@@ -1183,16 +1165,19 @@ node_alloc(struct slab_cache *h, uint32_t n, int strict)
 					  .stat[ST_ALLOC_SLOW]);
 			return obj;
 		}
+		if (any && ++pass < h->v.nr_nodes)
+			continue;	/* the next nearest node */
+		pass = 0;
 		if (++tries > 64) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		if (refill_rpc(h, n, &landed) != 0) {
+		if (refill_rpc(h, home, &landed) != 0) {
 			if (errno != ENOMEM || strict || any ||
 			    h->v.nr_nodes == 1)
 				return NULL;
 			any = 1;	/* no pages: whatever is left anywhere */
-		} else if (landed != n && !strict) {
+		} else if (landed != home && !strict) {
 			any = 1;	/* slabd fell back: take them there */
 		}
 	}

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -423,6 +424,15 @@ harness_dump_log(const struct harness_daemon *d)
 	diag("---- end of log");
 	free(line);
 	fclose(f);
+}
+
+int
+harness_become(const struct harness_daemon *d, uid_t uid, gid_t gid)
+{
+	if (chdir(d->dir) < 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+	    setuid(uid) < 0)
+		return -1;
+	return 0;
 }
 
 int

@@ -46,6 +46,7 @@
 
 int harness_exit_status;
 char harness_exit_log[8192];
+void (*harness_before_exec)(void);
 
 /* Copy the start of d's log into harness_exit_log before it is removed. */
 static void
@@ -239,6 +240,8 @@ child_exec(const struct harness_daemon *d, const char *slabd,
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
+	if (harness_before_exec != NULL)
+		harness_before_exec();
 	execv(slabd, argv);
 	child_fail("cannot execute", slabd);
 }

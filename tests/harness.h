@@ -28,6 +28,10 @@ struct harness_daemon {
  */
 int harness_start(struct harness_daemon *d, const char *const *args);
 
+/* If set, called in the daemon's process just before it executes slabd
+ * (to set a resource limit, say).  Async-signal-safe calls only. */
+extern void (*harness_before_exec)(void);
+
 /* The wait status of the last daemon that exited on its own during start,
  * and the start of its log (NUL-terminated), for tests that check what it
  * said. */

@@ -159,6 +159,18 @@ ratelimit_ok(struct ratelimit *rl, unsigned int *suppressed)
 	return 1;
 }
 
+/* The tail of a rate-limited line: how many like it were left out. */
+static const char *
+left_out(unsigned int n)
+{
+	static char buf[64];
+
+	if (n == 0)
+		return "";
+	snprintf(buf, sizeof(buf), " (%u like it not logged)", n);
+	return buf;
+}
+
 /* The count of uid's served connections; created at 0 if create. */
 static struct uid_count *
 uid_count_get(struct server *s, uid_t uid, int create)
@@ -654,9 +666,9 @@ client_frame(struct client *c, const uint8_t *payload, uint32_t len)
 		/* answer whatever came first, read nothing more */
 		client_refusal(c, req != NULL ? req->seq : 0, out);
 		if (ratelimit_ok(&s->rl_refuse, &n))
-			log_notice("refused pid %d uid %u: %s (%u refusals not "
-				   "logged before this one)", (int)c->info.pid,
-				   (unsigned)c->info.uid, out->error, n);
+			log_notice("refused pid %d uid %u: %s%s", (int)c->info.pid,
+				   (unsigned)c->info.uid, out->error,
+				   left_out(n));
 		flags = DISPATCH_CLOSE;
 	} else if (req == NULL) {
 		log_info("client %u (pid %d): malformed request of %u bytes; "
@@ -841,10 +853,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		/* no room to wait for its hello: hang up now */
 		if (ratelimit_ok(&s->rl_refuse, &n))
 			log_notice("refused pid %d uid %u at once: %u refused "
-				   "connections already wait for their hello "
-				   "(%u refusals not logged before this one)",
+				   "connections already wait for their hello%s",
 				   (int)c->info.pid, (unsigned)c->info.uid,
-				   s->nr_refused, n);
+				   s->nr_refused, left_out(n));
 		free(c);
 		close(fd);
 		return;
@@ -927,9 +938,9 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(s->accept_retry, &tv);
 	if (ratelimit_ok(&s->rl_accept, &n))
 		log_warn("accept: %s; not accepting for %u ms (%u clients, %u "
-			 "refused connections open; %u such messages not "
-			 "logged before this one)", strerror(err),
-			 s->accept_delay, s->nr_clients, s->nr_refused, n);
+			 "refused connections open)%s", strerror(err),
+			 s->accept_delay, s->nr_clients, s->nr_refused,
+			 left_out(n));
 }
 
 int

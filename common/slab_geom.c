@@ -15,8 +15,9 @@
  *
  *  1. Arguments (kmem_cache_create_usercopy, mm/slab_common.c).  flags may
  *     hold only SLAB_F_PUBLIC (HWCACHE_ALIGN, POISON, RED_ZONE,
- *     STORE_USER), SLAB_F_CTOR and SLAB_F_GENERAL; size must not be 0;
- *     align is 0 or a power of two up to the page size.  Else -EINVAL.
+ *     STORE_USER, HARDENED: which moves nothing), SLAB_F_CTOR and
+ *     SLAB_F_GENERAL; size must not be 0; align is 0 or a power of two up
+ *     to the page size.  Else -EINVAL.
  *
  *  2. object_size = size rounded up to a word, 8 bytes (calculate_sizes:
  *     ALIGN(size, sizeof(void *))).

@@ -71,6 +71,7 @@
 #include "daemon/buddy.h"
 #include "daemon/cache.h"
 #include "daemon/log.h"
+#include "daemon/prim.h"
 #include "daemon/slabd.h"
 
 #define TICK_US			10000u	/* stocking timer */
@@ -128,6 +129,7 @@ struct cache_priv {
 	uint32_t size, align, flags;
 	uint32_t cpu_partial;
 	uint64_t created;
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: see common/slab.h */
 	struct slab_geometry geo;
 	struct slab_view view;		/* valid while LIVE */
 	struct cnode_priv *node;	/* [nr_nodes] */
@@ -524,6 +526,7 @@ desc_write(struct cache_mgr *m, uint32_t idx)
 	dsc->slot_off = ext_off + (uint64_t)m->nr_nodes *
 					  sizeof(struct slab_node);
 	dsc->created = cp->created;
+	dsc->fp_secret = cp->fp_secret;
 	memset(dsc->reserved, 0, sizeof(dsc->reserved));
 }
 
@@ -548,6 +551,7 @@ desc_check(struct cache_mgr *m, uint32_t idx)
 	if (slab_view_init(&v, m->base, idx) == 0 && v.gen == cp->gen &&
 	    v.flags == cp->flags && v.nodes == cp->view.nodes &&
 	    v.slots == cp->view.slots && v.cpu_partial == cp->cpu_partial &&
+	    v.fp_secret == cp->fp_secret &&
 	    memcmp(&v.geo, &cp->geo, sizeof(v.geo)) == 0 &&
 	    strncmp(dsc->name, cp->name, sizeof(dsc->name)) == 0)
 		return;
@@ -700,6 +704,8 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	uint32_t i;
 
 	*created = 0;
+	if (m->d->cfg.harden_freelists)
+		flags |= SLAB_F_HARDENED;	/* every cache, kmalloc-* too */
 	if (size == 0)
 		return why_err(why, len, -EINVAL, "size 0: objects must have "
 			       "at least one byte");
@@ -757,6 +763,9 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->flags = flags;
 	cp->geo = g;
 	cp->created = (uint64_t)time(NULL);
+	/* a new secret for every cache created (common/slab.h, Links) */
+	cp->fp_secret = flags & SLAB_F_HARDENED ?
+				prim_random64() | SLAB_FP_SECRET_MARK : 0;
 	cache_tune(m, cp);
 	ext_reset(m, cp);
 	desc_write(m, (uint32_t)idx);
@@ -1066,8 +1075,9 @@ cache_create(struct slabd *d, const char *name, uint64_t size, uint64_t align,
 	if (flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR))
 		return why_err(why, len, -EINVAL, "flags %#x: unknown bits "
 			       "%#x (known: SLAB_HWCACHE_ALIGN, SLAB_POISON, "
-			       "SLAB_RED_ZONE, SLAB_STORE_USER and the "
-			       "constructor bit %#x)", flags,
+			       "SLAB_RED_ZONE, SLAB_STORE_USER, "
+			       "SLAB_FREELIST_HARDENED and the constructor "
+			       "bit %#x)", flags,
 			       flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR),
 			       SLAB_F_CTOR);
 	return do_create(d->caches, name, size, align, flags, -1, ref,
@@ -1366,8 +1376,7 @@ slot_free_count(const struct slab_view *v, uint32_t pfn, uint32_t k)
 	while (link != 0 && nr < v->geo.objects &&
 	       slab_link_ok(v, colour, link)) {
 		nr++;
-		link = __atomic_load_n(slab_fp(v, slab_link_obj(v, pfn, link)),
-				       __ATOMIC_RELAXED);
+		link = slab_fp_get(v, slab_link_obj(v, pfn, link));
 	}
 	return nr;
 }

@@ -22,7 +22,6 @@
 /* common/slab_geom.c, common/slabops.c */
 #define slab_cas		shmslab_slab_cas
 #define slab_format		shmslab_slab_format
-#define slab_fp_is_free		shmslab_slab_fp_is_free
 #define slab_geometry		shmslab_slab_geometry
 #define slab_give_back		shmslab_slab_give_back
 #define slab_head		shmslab_slab_head

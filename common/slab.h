@@ -471,6 +471,8 @@ struct slab_view {
 	uint32_t slab_bytes;		/* PAGE_SIZE << order */
 	uint32_t cpu_partial;
 	uint64_t fp_secret;		/* SLAB_F_HARDENED: desc's; else 0 */
+	uint64_t obj_bytes;		/* objects * stride */
+	uint64_t stride_recip;		/* ceil(2^SLAB_RECIP_SHIFT / stride) */
 	struct page_desc *pages;
 	struct slab_cache_desc *desc;
 	struct slab_node *nodes;
@@ -568,11 +570,44 @@ slab_fp_clear(const struct slab_view *v, void *obj)
  */
 int slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link);
 
+#define SLAB_RECIP_SHIFT	44
+
+/*
+ * slab_link_ok() of a decoded link (64 bits: above 32 never passes),
+ * without a division: x / stride is (x * stride_recip) >> 44, and a link
+ * passes only if that times the stride gives x back, so an inexact
+ * quotient could only refuse.  The check of the hardened paths.
+ */
+static inline int
+slab_fp_link_ok(const struct slab_view *v, uint64_t colour, uint64_t link)
+{
+	uint64_t x;
+
+	if (link == 0)
+		return 1;
+	x = link - 1 - colour - v->geo.red_left;	/* below: wraps, fails */
+	return x < v->obj_bytes &&
+	       ((x * v->stride_recip) >> SLAB_RECIP_SHIFT) * v->geo.stride == x;
+}
+
 /*
  * Hardened caches: whether obj's free pointer decodes to a link of its
- * slab (pfn), that is, whether obj is free.  0 in other caches.
+ * slab (pfn, checked by the caller), that is, whether obj is free.  0 in
+ * other caches.
  */
-int slab_fp_is_free(const struct slab_view *v, uint32_t pfn, const void *obj);
+static inline int
+slab_fp_is_free(const struct slab_view *v, uint32_t pfn, const void *obj)
+{
+	const char *fp = (const char *)obj + v->geo.fp_off;
+	uint64_t x;
+
+	if (!v->fp_secret)
+		return 0;
+	x = __atomic_load_n((const uint64_t *)(const void *)fp,
+			    __ATOMIC_RELAXED) ^
+	    slab_fp_key(v->fp_secret, (uint64_t)(fp - v->base));
+	return slab_fp_link_ok(v, v->pages[pfn].private_[0], x);
+}
 
 /* 16-byte compare-and-swap of {freelist, counters}. */
 int slab_cas(struct page_desc *pd, uint64_t old_f, uint64_t old_c,

@@ -71,6 +71,9 @@ slab_view_init(struct slab_view *v, void *base, uint32_t idx)
 			return -EUCLEAN;
 	}
 	v->slab_bytes = REGION_PAGE_SIZE << v->geo.order;
+	v->obj_bytes = (uint64_t)v->geo.objects * v->geo.stride;
+	v->stride_recip = ((1ull << SLAB_RECIP_SHIFT) + v->geo.stride - 1) /
+			  v->geo.stride;
 	v->nodes = region_at(base, d->ext_off);
 	v->slots = region_at(base, d->slot_off);
 	return 0;
@@ -104,18 +107,6 @@ slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link)
 		return 0;
 	off -= first;
 	return off % v->geo.stride == 0 && off / v->geo.stride < v->geo.objects;
-}
-
-int
-slab_fp_is_free(const struct slab_view *v, uint32_t pfn, const void *obj)
-{
-	uint32_t link;
-
-	if (!v->fp_secret)
-		return 0;
-	link = slab_fp_get(v, obj);
-	return link != SLAB_LINK_BAD &&
-	       slab_link_ok(v, v->pages[pfn].private_[0], link);
 }
 
 int

@@ -52,9 +52,11 @@
  *
  * Hardened caches (SLAB_F_HARDENED; common/slab.h, "Links") keep the
  *	same protocol with encoded links in the objects: rseq_pop_hard() and
- *	rseq_push_hard() are the sequences, out of line (the handle's hard
- *	flag sends such caches past the inline fast paths, which stay as
- *	they are for the others); every link read from an object is decoded
+ *	rseq_push_hard() are the sequences, and alloc_hard_inline() and
+ *	free_hard_fast() their fast paths, which the handle's flags
+ *	(hard_alloc, hard_free) choose where the plain inline paths
+ *	decline, so that these stay as they are for other caches; every
+ *	link read from an object is decoded
  *	and checked before it is followed (hard_check_link()), every object
  *	taken is given a link word that decodes to nothing (slab_fp_clear()),
  *	and a free whose object's word decodes to a link of its slab is a
@@ -99,6 +101,8 @@ struct slab_cache {
 	int mode;			/* M_*: how this process uses slots */
 	int fast_alloc;			/* mode M_RSEQ, may_alloc, !hard */
 	int fast_free;			/* mode M_RSEQ, !hard */
+	int hard_alloc;			/* mode M_RSEQ, may_alloc, hard */
+	int hard_free;			/* mode M_RSEQ, hard */
 	int hard;			/* SLAB_F_HARDENED: the out-of-line
 					 * sequences, links checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
@@ -604,19 +608,14 @@ slab_bug(const struct slab_cache *h, const void *obj, const char *what)
 }
 
 /*
- * Hardened caches: next was just read out of obj's free pointer (obj in
- * slab pfn); unless it is the end or an object of that slab, the freelist
- * was written over: report and abort.
+ * Hardened caches: next, read out of obj's free pointer (obj in slab pfn),
+ * is neither the end nor an object of that slab: report and abort.
  */
-static void
-hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
-		uint64_t next)
+__attribute__((noreturn, noinline, cold)) static void
+hard_bad_link(const struct slab_cache *h, const void *obj, uint64_t next)
 {
 	char what[128];
 
-	if (next <= UINT32_MAX && next != SLAB_LINK_BAD &&
-	    slab_link_ok(&h->v, slab_colour(h, pfn), (uint32_t)next))
-		return;
 	if (next == SLAB_LINK_BAD) {
 		/* slab_fp_get() said only "no link": say what it holds */
 		const char *fp = (const char *)obj + h->v.geo.fp_off;
@@ -631,6 +630,21 @@ hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
 		 "of its slab (written after free?)",
 		 (unsigned long long)next);
 	slab_bug(h, obj, what);
+}
+
+/*
+ * Hardened caches: next was just read out of obj's free pointer (obj in
+ * slab pfn); unless it is the end or an object of that slab, the freelist
+ * was written over: report and abort.
+ */
+static inline void
+hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
+		uint64_t next)
+{
+	if (__builtin_expect(!slab_fp_link_ok(&h->v, slab_colour(h, pfn),
+					      next),
+			     0))
+		hard_bad_link(h, obj, next);
 }
 
 static int
@@ -1303,10 +1317,9 @@ alloc_fast_loop(struct slab_cache *h)
 				obj = link_obj(h, sw_pfn(w), sw_link(w));
 				next = slab_fp_get(&h->v, obj);
 				if (h->hard &&
-				    (next == SLAB_LINK_BAD ||
-				     !slab_link_ok(&h->v,
-						   slab_colour(h, sw_pfn(w)),
-						   next))) {
+				    !slab_fp_link_ok(&h->v,
+						     slab_colour(h, sw_pfn(w)),
+						     next)) {
 					/*
 					 * Garbage if obj was popped since we
 					 * read tid (the CAS would fail); if
@@ -1389,6 +1402,78 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 	return obj;
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * A hardened cache's fast path (cache->hard_alloc): rseq_pop_hard()'s
+ * sequence with its exits as C labels, then its caller's checks.  NULL:
+ * take the slow path, cache_alloc(), which finds the same and settles it
+ * (a link that does not decode is reported there).
+ */
+static inline __attribute__((always_inline)) void *
+alloc_hard_inline(struct slab_cache *cache)
+{
+	struct slab_slot *slot;
+	uint64_t word, obj, tmp, key, off = (uint64_t)rseq_off;
+	uint32_t k;
+
+retry:
+	k = rseq_cpu_fs(off);
+	if (__builtin_expect(k >= cache->v.nr_slots, 0))
+		goto slow;
+	slot = &cache->v.slots[k];
+	if (__builtin_expect(__atomic_load_n(&slot->gen, __ATOMIC_RELAXED) !=
+				     cache->v.gen,
+			     0))
+		goto slow;
+	__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movq (%[slot]), %[word]\n\t"
+			     "testl %k[word], %k[word]\n\t"
+			     "jz %l[slow]\n\t"
+			     "movq %[word], %[obj]\n\t"
+			     "shrq $32, %[obj]\n\t"
+			     "cmpq %[npages], %[obj]\n\t"
+			     "jae %l[slow]\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja %l[slow]\n\t"
+			     "shlq $12, %[obj]\n\t"
+			     "addq %[tmp], %[obj]\n\t"
+			     "movq %[fpm1], %[key]\n\t"
+			     "addq %[obj], %[key]\n\t"
+			     "addq %[basem1], %[obj]\n\t"
+			     "movq %[key], %[tmp]\n\t"
+			     "addq %[base], %[tmp]\n\t"
+			     "movq (%[tmp]), %[tmp]\n\t"
+			     "bswapq %[key]\n\t"
+			     "xorq %[secret], %[key]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja %l[slow]\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[tmp], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [obj] "=&r"(obj),
+			       [tmp] "=&r"(tmp), [key] "=&r"(key)
+			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			       [npages] "m"(cache->nr_pages),
+			       [sbytes] "m"(cache->slab_bytes),
+			       [basem1] "m"(cache->basem1),
+			       [base] "m"(cache->base64),
+			       [fpm1] "m"(cache->fp_m1),
+			       [secret] "m"(cache->v.fp_secret)
+			     : "memory", "cc"
+			     : retry, slow);
+	hard_check_link(cache, sw_pfn(word), (void *)obj, tmp);
+	slab_fp_clear(&cache->v, (void *)obj);
+	stat_inc(&slot->stat_fast[0]);
+	return (void *)obj;
+slow:
+	return NULL;
+}
+#endif
+
 /*
  * The fast path, kept small: one sequence on this CPU's slot (the same
  * steps as rseq_pop(), with its exits as C labels), else everything
@@ -1448,6 +1533,12 @@ retry:
 			     : retry, slow);
 		stat_inc(&slot->stat_fast[0]);
 		return (void *)obj;
+	}
+	if (cache != NULL && flags == 0 && cache->hard_alloc) {
+		void *p = alloc_hard_inline(cache);
+
+		if (__builtin_expect(p != NULL, 1))
+			return p;
 	}
 slow:
 #endif
@@ -1621,6 +1712,85 @@ cache_free(struct slab_cache *h, void *obj)
 	}
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * A hardened cache's free fast path (cache->hard_free): free_inline()'s
+ * checks of the object, then, before the sequence, the double-free check
+ * (the object's free pointer must not decode to a link of its slab), then
+ * rseq_push_hard()'s sequence; else the slow path, cache_free(), which
+ * finds the same and settles it (a double free is reported there).  Not
+ * inlined, and reached by a tail call: its registers would otherwise
+ * make the plain path save one.
+ */
+static __attribute__((noinline)) void
+free_hard_fast(struct slab_cache *cache, void *obj)
+{
+	uint64_t off = (uint64_t)((char *)obj - cache->v.base), x, colour;
+	const struct page_desc *pd;
+	struct slab_slot *slot;
+	uint64_t word, tmp, nw, key, *fpp, roff = (uint64_t)rseq_off;
+	uint32_t pfn, k;
+
+	if (off - cache->lo_off >= cache->span)
+		goto slow;
+	pd = &cache->v.pages[off >> REGION_PAGE_SHIFT];
+	if (__builtin_expect(!(pd->flags & PG_TAIL), 1)) {
+		x = off & (REGION_PAGE_SIZE - 1);
+		nw = ((off >> REGION_PAGE_SHIFT) << 32) | (x + 1);
+	} else {
+		pfn = pd->head;
+		if (pfn >= cache->v.nr_pages)
+			goto slow;
+		pd = &cache->v.pages[pfn];
+		x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
+		nw = sw_make(pfn, (uint32_t)x + 1);
+	}
+	colour = pd->private_[0];
+	x -= colour + cache->v.geo.red_left;
+	if (x >= cache->obj_bytes ||
+	    (cache->stride_mask ?
+		     (x & cache->stride_mask) != 0 :
+		     ((x * cache->recip) >> RECIP_SHIFT) * cache->v.geo.stride !=
+			     x))
+		goto slow;
+	fpp = (uint64_t *)(void *)((char *)obj + cache->fp_off);
+	key = slab_fp_key(cache->v.fp_secret, off + cache->fp_off);
+	if (__builtin_expect(slab_fp_link_ok(&cache->v, colour,
+					     __atomic_load_n(fpp,
+							     __ATOMIC_RELAXED) ^
+						     key),
+			     0))
+		goto slow;			/* free already: a double free */
+retry:
+	k = rseq_cpu_fs(roff);
+	if (__builtin_expect(k >= cache->v.nr_slots, 0))
+		goto slow;
+	slot = &cache->v.slots[k];
+	__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movq (%[slot]), %[word]\n\t"
+			     "movq %[word], %[tmp]\n\t"
+			     "xorq %[nw], %[tmp]\n\t"
+			     "shrq $32, %[tmp]\n\t"
+			     "jnz %l[slow]\n\t"
+			     "cmpl %k[nw], %k[word]\n\t"
+			     "je %l[slow]\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "movq %[tmp], (%[fpp])\n\t"
+			     "movq %[nw], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
+			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
+			       [fpp] "r"(fpp), [nw] "r"(nw), [key] "r"(key)
+			     : "memory", "cc"
+			     : retry, slow);
+	stat_inc(&slot->stat_fast[1]);
+	return;
+slow:
+	cache_free(cache, obj);
+}
+#endif
+
 /*
  * The free fast path.  Only the object's page and its slab's colour are
  * read before the sequence: if the slot's word names the page's slab,
@@ -1686,6 +1856,10 @@ retry:
 		stat_inc(&slot->stat_fast[1]);
 		return;
 	}
+	if (cache != NULL && cache->hard_free) {
+		free_hard_fast(cache, obj);
+		return;
+	}
 slow:
 #endif
 	if (cache == NULL) {
@@ -1748,6 +1922,8 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	/* hardened caches take the out-of-line sequences, which check */
 	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc && !h->hard;
 	h->fast_free = h->mode == M_RSEQ && !h->hard;
+	h->hard_alloc = h->mode == M_RSEQ && h->may_alloc && h->hard;
+	h->hard_free = h->mode == M_RSEQ && h->hard;
 	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
 	/* a slab's head pfn is below this, with all its pages inside */
 	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;

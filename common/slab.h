@@ -103,7 +103,7 @@
 #define SLAB_F_POISON		0x00000800u
 #define SLAB_F_RED_ZONE		0x00000400u
 #define SLAB_F_STORE_USER	0x00010000u
-#define SLAB_F_HARDENED		0x00001000u	/* SLAB_FREELIST_HARDENED */
+#define SLAB_F_HARDENED		0x00001000u /* FREELIST_HARDENED */
 #define SLAB_F_PUBLIC		(SLAB_F_HWCACHE_ALIGN | SLAB_F_POISON | \
 				 SLAB_F_RED_ZONE | SLAB_F_STORE_USER | \
 				 SLAB_F_HARDENED)
@@ -418,7 +418,7 @@ struct slab_cache_desc {
 	uint64_t ext_off;		/* struct slab_node[nr_nodes] */
 	uint64_t slot_off;		/* struct slab_slot[nr_slots] */
 	uint64_t created;		/* CLOCK_REALTIME seconds */
-	uint64_t fp_secret;		/* SLAB_F_HARDENED: the free pointers'
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: the links'
 					 * secret (has SLAB_FP_SECRET_MARK);
 					 * else 0 */
 	uint64_t reserved[3];
@@ -472,7 +472,7 @@ struct slab_view {
 	uint32_t cpu_partial;
 	uint64_t fp_secret;		/* SLAB_F_HARDENED: desc's; else 0 */
 	uint64_t obj_bytes;		/* objects * stride */
-	uint64_t stride_recip;		/* ceil(2^SLAB_RECIP_SHIFT / stride) */
+	uint64_t stride_recip;		/* ceil(2^44 / stride) */
 	struct page_desc *pages;
 	struct slab_cache_desc *desc;
 	struct slab_node *nodes;
@@ -585,7 +585,7 @@ slab_fp_link_ok(const struct slab_view *v, uint64_t colour, uint64_t link)
 
 	if (link == 0)
 		return 1;
-	x = link - 1 - colour - v->geo.red_left;	/* below: wraps, fails */
+	x = link - 1 - colour - v->geo.red_left;	/* below: wraps */
 	return x < v->obj_bytes &&
 	       ((x * v->stride_recip) >> SLAB_RECIP_SHIFT) * v->geo.stride == x;
 }

@@ -456,8 +456,9 @@ slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
 		char *obj = slab + first + (uint64_t)i * g->stride;
 
 		object_init(v, obj);
-		slab_fp_set(v, obj, i + 1 < g->objects ?
-					    first + (i + 1) * g->stride + 1 : 0);
+		slab_fp_set(v, obj,
+			    i + 1 < g->objects ? first + (i + 1) * g->stride + 1
+					       : 0);
 	}
 	pd->private_[0] = colour_off;
 	pd->next = pd->prev = PFN_NONE;

@@ -129,7 +129,7 @@ struct cache_priv {
 	uint32_t size, align, flags;
 	uint32_t cpu_partial;
 	uint64_t created;
-	uint64_t fp_secret;		/* SLAB_F_HARDENED: see common/slab.h */
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: common/slab.h */
 	struct slab_geometry geo;
 	struct slab_view view;		/* valid while LIVE */
 	struct cnode_priv *node;	/* [nr_nodes] */
@@ -705,7 +705,7 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 
 	*created = 0;
 	if (m->d->cfg.harden_freelists)
-		flags |= SLAB_F_HARDENED;	/* every cache, kmalloc-* too */
+		flags |= SLAB_F_HARDENED;	/* all, kmalloc-* too */
 	if (size == 0)
 		return why_err(why, len, -EINVAL, "size 0: objects must have "
 			       "at least one byte");

@@ -44,7 +44,7 @@ struct slabd_config {
 	unsigned int max_clients;
 	unsigned int idle_timeout;	/* seconds */
 	enum slot_guard_mode slot_guard;
-	int harden_freelists;		/* SLAB_F_HARDENED on every cache */
+	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
 };
 
 /* The mapped region as the daemon holds it. */

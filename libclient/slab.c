@@ -99,10 +99,10 @@ struct slab_cache {
 	void (*ctor)(void *obj);
 	int debug;			/* SLAB_F_DEBUG: node path only */
 	int mode;			/* M_*: how this process uses slots */
-	int fast_alloc;			/* mode M_RSEQ, may_alloc, !hard */
-	int fast_free;			/* mode M_RSEQ, !hard */
-	int hard_alloc;			/* mode M_RSEQ, may_alloc, hard */
-	int hard_free;			/* mode M_RSEQ, hard */
+	int fast_alloc;			/* M_RSEQ, may_alloc, !hard */
+	int fast_free;			/* M_RSEQ, !hard */
+	int hard_alloc;			/* M_RSEQ, may_alloc, hard */
+	int hard_free;			/* M_RSEQ, hard */
 	int hard;			/* SLAB_F_HARDENED: the out-of-line
 					 * sequences, links checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
@@ -115,7 +115,7 @@ struct slab_cache {
 	uint64_t slab_bytes;
 	uint64_t fp_off;		/* 64-bit copy for the sequences */
 	uint64_t basefp;		/* base - 1 + fp_off */
-	uint64_t fp_m1;			/* fp_off - 1, for the sequences */
+	uint64_t fp_m1;			/* fp_off - 1 (sequences) */
 	uint64_t base64;		/* base */
 	uint64_t recip;			/* ceil(2^44 / stride) */
 	char name[SLAB_NAME_MAX];
@@ -1748,10 +1748,9 @@ free_hard_fast(struct slab_cache *cache, void *obj)
 	colour = pd->private_[0];
 	x -= colour + cache->v.geo.red_left;
 	if (x >= cache->obj_bytes ||
-	    (cache->stride_mask ?
-		     (x & cache->stride_mask) != 0 :
-		     ((x * cache->recip) >> RECIP_SHIFT) * cache->v.geo.stride !=
-			     x))
+	    (cache->stride_mask ? (x & cache->stride_mask) != 0 :
+				  ((x * cache->recip) >> RECIP_SHIFT) *
+						  cache->v.geo.stride != x))
 		goto slow;
 	fpp = (uint64_t *)(void *)((char *)obj + cache->fp_off);
 	key = slab_fp_key(cache->v.fp_secret, off + cache->fp_off);
@@ -1760,7 +1759,7 @@ free_hard_fast(struct slab_cache *cache, void *obj)
 							     __ATOMIC_RELAXED) ^
 						     key),
 			     0))
-		goto slow;			/* free already: a double free */
+		goto slow;		/* free already: a double free */
 retry:
 	k = rseq_cpu_fs(roff);
 	if (__builtin_expect(k >= cache->v.nr_slots, 0))

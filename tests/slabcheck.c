@@ -378,8 +378,10 @@ walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
 		c->seen[i] = 1;
 		n++;
 		if (c->d.flags & SLAB_F_HARDENED) {
-			uint64_t x, at = ((uint64_t)s->pfn << REGION_PAGE_SHIFT) +
-					 off + g->fp_off;
+			uint64_t x, at;
+
+			at = ((uint64_t)s->pfn << REGION_PAGE_SHIFT) + off +
+			     g->fp_off;
 
 			memcpy(&x, c->base + at, sizeof(x));
 			x ^= slab_fp_key(c->d.fp_secret, at);

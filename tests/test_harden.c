@@ -292,8 +292,8 @@ test_format(void)
 	   "a free object's link is stored encoded (%#" PRIx64 ") and decodes "
 	   "to a link (%#" PRIx64 ")", x, decode_fp(d, p));
 	if (slabtest_uses_slots(pool))
-		ok(decode_fp(d, p) == slab_ptr_to_off(pool, q) % SLAB_PAGE_SIZE +
-					       1,
+		ok(decode_fp(d, p) ==
+			   slab_ptr_to_off(pool, q) % SLAB_PAGE_SIZE + 1,
 		   "to the object freed before it, on the same slot");
 	else
 		skip(1, "no slots: frees go to the slab's own list");

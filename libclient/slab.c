@@ -1763,14 +1763,14 @@ free_hard_fast(struct slab_cache *cache, void *obj)
 retry:
 	k = rseq_cpu_fs(roff);
 	if (__builtin_expect(k >= cache->v.nr_slots, 0))
-		goto slow;
+		goto undo;
 	slot = &cache->v.slots[k];
 	__asm__ __volatile__ goto(RSEQ_HEAD_FS
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
 			     "shrq $32, %[tmp]\n\t"
-			     "jnz %l[slow]\n\t"
+			     "jnz %l[undo]\n\t"
 			     "cmpl %k[nw], %k[word]\n\t"
 			     "je %l[slow]\n\t"
 			     "movl %k[word], %k[tmp]\n\t"
@@ -1782,9 +1782,18 @@ retry:
 			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
 			       [fpp] "r"(fpp), [nw] "r"(nw), [key] "r"(key)
 			     : "memory", "cc"
-			     : retry, slow);
+			     : retry, undo, slow);
 	stat_inc(&slot->stat_fast[1]);
 	return;
+undo:
+	/*
+	 * An attempt that the kernel aborted may have stored the encoded
+	 * link before its commit: never committed, the object is still
+	 * ours, and must not look free to cache_free()'s double-free check.
+	 * (Not after "je": the object was at the head of the slot's list,
+	 * pushed by someone else since our check; cache_free() reports it.)
+	 */
+	__atomic_store_n(fpp, 0, __ATOMIC_RELAXED);
 slow:
 	cache_free(cache, obj);
 }

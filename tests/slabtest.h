@@ -51,7 +51,7 @@ static inline int
 slabtest_start(struct harness_daemon *d, const char *size)
 {
 	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[6] = { "-m", size, "--hugepages=never" };
+	const char *args[7] = { "-m", size, "--hugepages=never" };
 	int n = 3;
 
 	if (guard && *guard) {

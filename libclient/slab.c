@@ -55,12 +55,12 @@
  *	rseq_push_hard() are the sequences, and alloc_hard_inline() and
  *	free_hard_fast() their fast paths, which the handle's flags
  *	(hard_alloc, hard_free) choose where the plain inline paths
- *	decline, so that these stay as they are for other caches; every
- *	link read from an object is decoded
- *	and checked before it is followed (hard_check_link()), every object
- *	taken is given a link word that decodes to nothing (slab_fp_clear()),
- *	and a free whose object's word decodes to a link of its slab is a
- *	double free (slab_fp_is_free()).  A link a CAS pop reads may be
+ *	decline, so that these stay as they are for other caches.  Every
+ *	link read from an object is decoded and checked before it is
+ *	followed (hard_check_link()), every object taken is given a link
+ *	word that decodes to nothing (slab_fp_clear()), and a free whose
+ *	object's word decodes to a link of its slab is a double free
+ *	(slab_fp_is_free()).  A link a CAS pop reads may be
  *	garbage when the object was popped meanwhile; it is reported only if
  *	tid shows nothing changed since.  Both report and abort (slab_bug()).
  *
@@ -103,8 +103,8 @@ struct slab_cache {
 	int fast_free;			/* M_RSEQ, !hard */
 	int hard_alloc;			/* M_RSEQ, may_alloc, hard */
 	int hard_free;			/* M_RSEQ, hard */
-	int hard;			/* SLAB_F_HARDENED: the out-of-line
-					 * sequences, links checked */
+	int hard;			/* SLAB_F_HARDENED: links encoded
+					 * and checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
 	uint64_t span;			/* hi_off - lo_off */
 	uint64_t obj_bytes;		/* objects * stride: past the last */

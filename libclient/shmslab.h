@@ -177,7 +177,8 @@ void *slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags,
  * NULL is a no-op.  A pointer outside the region, not in a slab of this
  * cache, or not on an object's start is ignored (errno EINVAL) and
  * counted; with SLAB_POISON or SLAB_RED_ZONE a double free or an
- * overwritten guard is reported on stderr and the process aborts.
+ * overwritten guard, with SLAB_FREELIST_HARDENED a double free, is
+ * reported on stderr and the process aborts.
  */
 void slab_cache_free(struct slab_cache *cache, void *obj);
 

@@ -42,7 +42,10 @@
  *					(common/slab.h says how it publishes)
  *	page_desc freelist/counters	slab layer: 16-byte CAS (format 2)
  * Readers other than the daemon must treat every index read from here as
- * untrusted and check it against nr_pages / nr_nodes before use.
+ * untrusted and check it against nr_pages / nr_nodes before use.  The
+ * daemon itself never reads the superblock, the node table, the cpu_node
+ * table or the page states back: they mirror its private copy, which it
+ * acts on and restores them from (docs/region-format.md, "The mirror").
  */
 #ifndef SHMSLAB_REGION_H
 #define SHMSLAB_REGION_H
@@ -75,7 +78,8 @@
 /* region_super.flags */
 #define REGION_F_HUGETLB	0x1u	/* backed by hugetlb pages */
 #define REGION_F_FAKE_NUMA	0x2u	/* logical nodes split from one (testing aid) */
-#define REGION_F_HUGETLBFS	0x4u	/* a file in a hugetlbfs mount, not a memfd */
+#define REGION_F_HUGETLBFS	0x4u	/* retired, never set: was a hugetlbfs
+					 * file, which cannot be sealed */
 
 /*
  * region_super.slot_guard: how every cache's per-CPU slots are guarded

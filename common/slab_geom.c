@@ -209,6 +209,10 @@ slab_geometry(uint32_t size, uint32_t align, uint32_t flags, uint32_t nr_cpus,
 	if (flags & (SLAB_F_CTOR | SLAB_F_POISON)) {
 		fp_off = (uint32_t)used;
 		used += GEOM_FP_BYTES;
+		/* a hardened link takes the whole slot: the state word
+		 * (SLAB_POISON) gets a word of its own after it */
+		if ((flags & SLAB_F_POISON) && (flags & SLAB_F_HARDENED))
+			used += GEOM_FP_BYTES;
 	}
 	if (flags & SLAB_F_STORE_USER) {
 		used = geom_round_up(used, GEOM_WORD);

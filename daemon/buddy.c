@@ -1,14 +1,17 @@
 /*
  * buddy.c - the per-node buddy page allocator, as in mm/page_alloc.c.
  *
- * Owns the free lists, free counts, watermarks and counters of every
- * region_node, and the flags, order, next, prev and head fields of every
- * page_desc outside slabs (common/region.h).  Called only from slabd's
+ * Owns the free lists, free counts, watermarks and counters of every node
+ * and the state of every page outside slabs.  Called only from slabd's
  * event-loop thread: it relies on DESIGN.md's "who may change what" row
  * "buddy free lists, page states outside slabs -- the daemon alone, its
- * single event-loop thread", so it takes no locks and uses no atomics.  It
- * never reads or writes a descriptor's {freelist, counters} pair, which
- * belongs to the row "a slab's own freelist and counters".
+ * single event-loop thread", so it takes no locks and uses no atomics, and
+ * on the last row, "everything the daemon acts on ... in its private
+ * memory": the state it decides by (struct buddy_node, struct buddy_page)
+ * is in slabd's heap, and the region's node table and descriptors are a
+ * mirror it writes after every change and never reads back.  It never
+ * reads or writes a descriptor's {freelist, counters} pair, which belongs
+ * to the row "a slab's own freelist and counters".
  *
  * Allocation follows alloc_pages(): get_page_from_freelist() over the
  * preferred node's zonelist while the low watermark holds, then the reclaim
@@ -17,18 +20,16 @@
  * __expand() puts back the halves it does not need; __free_one_page() merges
  * a freed block with its buddy for as long as the buddy is free too.
  *
- * Page states (the flags of one descriptor):
+ * Page states, private record and the mirror written for it:
  *
- *	flags			page			other fields
- *	PG_RESERVED		metadata, in no node area
- *	PG_BUDDY		head of a free block	order; next/prev link
- *							it on free_head[order]
- *	0			in a free block, past	next = prev = PFN_NONE
- *				its head
- *	PG_HEAD [|PG_SLAB]	head of an allocated	order; head = itself
- *	[|PG_CLIENT]		block
- *	PG_TAIL			in an allocated block,	head = the head's pfn
- *				past its head
+ *	private state	mirror flags		other mirror fields
+ *	BUDDY_RESERVED	PG_RESERVED		metadata, in no node area
+ *	BUDDY_FREE	PG_BUDDY		order; next/prev link it on
+ *						free_head[order]
+ *	BUDDY_FREE_BODY	0			next = prev = head = PFN_NONE
+ *	BUDDY_HEAD	PG_HEAD [|PG_SLAB]	order; head = itself
+ *			[|PG_CLIENT] by kind
+ *	BUDDY_TAIL	PG_TAIL			head = the head's pfn
  *
  * Every page of a node area has node == that node's id.  Blocks are aligned
  * relative to their node's first_pfn, not to pfn 0, because a node area may
@@ -39,22 +40,25 @@
  *	its buddy at offset off ^ (1 << o), merged with it only if the buddy
  *	lies wholly inside the node and is a free block of order o as well.
  *
- * Per node (buddy_check() verifies all of it):
+ * Per node (buddy_check() verifies all of it on the private state, then
+ * compares the mirror):
  *
  *	free_pages == sum over o of nr_free[o] << o
  *	nr_free[o] == length of the list at free_head[o]
- *	           == number of PG_BUDDY pages of order o in the area
+ *	           == number of BUDDY_FREE pages of order o in the area
  *	no free block of order o < REGION_MAX_ORDER has a free buddy of order o
  *	free_pages + pages of allocated blocks == nr_pages
  *
- * The descriptors live in memory that clients map writable, so every link
- * read from them is checked against nr_pages before it is followed.
+ * The mirror lives in memory that clients map writable: nothing here reads
+ * it after buddy_init(), except buddy_check() and buddy_mirror_repair(),
+ * which compare it with the private state.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/buddy.h"
@@ -67,8 +71,23 @@
 
 #define for_each_order(o) for ((o) = 0; (o) < REGION_NR_ORDERS; (o)++)
 
+/*
+ * A head's private `kind` byte keeps the PG_SLAB and PG_CLIENT bits it was
+ * allocated with (the mirror shows exactly those); enum buddy_kind is
+ * derived from it: PG_SLAB wins, then PG_CLIENT, else slabd's own.
+ */
+#define KIND_BITS (PG_SLAB | PG_CLIENT)
+
+static enum buddy_kind
+bits_kind(unsigned int bits)
+{
+	return (bits & PG_SLAB)     ? BUDDY_KIND_SLAB
+	       : (bits & PG_CLIENT) ? BUDDY_KIND_CLIENT
+				    : BUDDY_KIND_META;
+}
+
 static inline int
-pfn_in_node(const struct region_node *n, uint32_t pfn)
+pfn_in_node(const struct buddy_node *n, uint32_t pfn)
 {
 	return pfn >= n->first_pfn && pfn - n->first_pfn < n->nr_pages;
 }
@@ -78,7 +97,7 @@ pfn_in_node(const struct region_node *n, uint32_t pfn)
  * Offsets are relative to first_pfn.
  */
 static inline int
-block_fits(const struct region_node *n, uint32_t off, unsigned int order)
+block_fits(const struct buddy_node *n, uint32_t off, unsigned int order)
 {
 	uint32_t size = 1u << order;
 
@@ -86,66 +105,109 @@ block_fits(const struct region_node *n, uint32_t off, unsigned int order)
 }
 
 /*
- * Is pfn the head of a free block of this order in node n?  The same test
- * as the kernel's page_is_buddy(): the merge and the allocation paths both
- * trust a block only after it.
+ * Is pfn the head of a free block of this order in node n?  The kernel's
+ * page_is_buddy(), on the private records.
  */
 static inline int
-page_is_buddy(const struct buddy *b, const struct region_node *n, uint32_t pfn,
+page_is_buddy(const struct buddy *b, const struct buddy_node *n, uint32_t pfn,
 	      unsigned int order)
 {
-	const struct page_desc *p;
+	const struct buddy_page *p;
 
 	if (pfn >= b->nr_pages || !pfn_in_node(n, pfn) ||
 	    !block_fits(n, pfn - n->first_pfn, order))
 		return 0;
-	p = &b->pages[pfn];
-	return p->flags == PG_BUDDY && p->order == order;
+	p = &b->pg[pfn];
+	return p->state == BUDDY_FREE && p->order == order;
+}
+
+/* Write node nid's buddy fields into the region's node table. */
+static void
+mirror_node(struct buddy *b, uint32_t nid)
+{
+	const struct buddy_node *n = &b->node[nid];
+	struct region_node *m = &b->nodes[nid];
+	unsigned int o;
+
+	m->id = nid;
+	m->first_pfn = n->first_pfn;
+	m->nr_pages = n->nr_pages;
+	m->free_pages = n->free_pages;
+	m->low_pages = n->low_pages;
+	for_each_order (o) {
+		m->free_head[o] = n->free_head[o];
+		m->nr_free[o] = n->nr_free[o];
+	}
+	m->stat_alloc = n->stat_alloc;
+	m->stat_free = n->stat_free;
+	m->stat_fallback = n->stat_fallback;
+	m->stat_reclaim = n->stat_reclaim;
+	m->stat_fail = n->stat_fail;
 }
 
 /*
- * Free-list primitives.  They keep nr_free[] but not free_pages, which the
- * callers adjust once by the net number of pages that changed hands.
+ * Free-list primitives, on the private records and their mirror.  They
+ * keep nr_free[] but not free_pages, which the callers adjust once by the
+ * net number of pages that changed hands.
  */
 static void
-__add_to_free_list(struct buddy *b, struct region_node *n, uint32_t pfn,
+__add_to_free_list(struct buddy *b, uint32_t nid, uint32_t pfn,
 		   unsigned int order)
 {
-	struct page_desc *p = &b->pages[pfn];
+	struct buddy_node *n = &b->node[nid];
+	struct buddy_page *p = &b->pg[pfn];
+	struct page_desc *m = &b->pages[pfn];
 	uint32_t first = n->free_head[order];
 
-	p->flags = PG_BUDDY;
+	p->state = BUDDY_FREE;
 	p->order = (uint8_t)order;
+	p->kind = 0;
 	p->prev = PFN_NONE;
 	p->next = first;
-	if (first < b->nr_pages)
+	if (first != PFN_NONE) {
+		b->pg[first].prev = pfn;
 		b->pages[first].prev = pfn;
+	}
 	n->free_head[order] = pfn;
 	n->nr_free[order]++;
+
+	m->flags = PG_BUDDY;
+	m->order = (uint8_t)order;
+	m->prev = PFN_NONE;
+	m->next = first;
+	b->nodes[nid].free_head[order] = pfn;
 }
 
-/*
- * Take pfn off its list and make it an ordinary page inside a free block.
- * A link that points outside the descriptor array (a client scribbled on
- * it) is not followed; buddy_check() will name it.
- */
+/* Take pfn off its list and make it an ordinary page inside a free block. */
 static void
-__del_from_free_list(struct buddy *b, struct region_node *n, uint32_t pfn,
+__del_from_free_list(struct buddy *b, uint32_t nid, uint32_t pfn,
 		     unsigned int order)
 {
-	struct page_desc *p = &b->pages[pfn];
+	struct buddy_node *n = &b->node[nid];
+	struct buddy_page *p = &b->pg[pfn];
+	struct page_desc *m = &b->pages[pfn];
 
-	if (p->prev == PFN_NONE)
+	if (p->prev == PFN_NONE) {
 		n->free_head[order] = p->next;
-	else if (p->prev < b->nr_pages)
+		b->nodes[nid].free_head[order] = p->next;
+	} else {
+		b->pg[p->prev].next = p->next;
 		b->pages[p->prev].next = p->next;
-	if (p->next < b->nr_pages)
+	}
+	if (p->next != PFN_NONE) {
+		b->pg[p->next].prev = p->prev;
 		b->pages[p->next].prev = p->prev;
+	}
 	p->next = PFN_NONE;
 	p->prev = PFN_NONE;
-	p->flags = 0;
+	p->state = BUDDY_FREE_BODY;
 	p->order = 0;
 	n->nr_free[order]--;
+
+	m->next = PFN_NONE;
+	m->prev = PFN_NONE;
+	m->flags = 0;
+	m->order = 0;
 }
 
 /*
@@ -154,32 +216,32 @@ __del_from_free_list(struct buddy *b, struct region_node *n, uint32_t pfn,
  * 1 << low pages (the kernel's expand()).
  */
 static void
-__expand(struct buddy *b, struct region_node *n, uint32_t pfn, unsigned int low,
+__expand(struct buddy *b, uint32_t nid, uint32_t pfn, unsigned int low,
 	 unsigned int high)
 {
 	while (high > low) {
 		high--;
-		__add_to_free_list(b, n, pfn + (1u << high), high);
+		__add_to_free_list(b, nid, pfn + (1u << high), high);
 	}
 }
 
 /*
- * Take a block of 1 << order pages from node n's free lists, splitting the
- * smallest block that is big enough.  Returns its head, or PFN_NONE.  A
- * list whose head is not a valid free block is corrupt and is passed over.
+ * Take a block of 1 << order pages from node nid's free lists, splitting
+ * the smallest block that is big enough.  Returns its head, or PFN_NONE.
  */
 static uint32_t
-__rmqueue_smallest(struct buddy *b, struct region_node *n, unsigned int order)
+__rmqueue_smallest(struct buddy *b, uint32_t nid, unsigned int order)
 {
+	struct buddy_node *n = &b->node[nid];
 	unsigned int o;
 
 	for (o = order; o < REGION_NR_ORDERS; o++) {
 		uint32_t pfn = n->free_head[o];
 
-		if (pfn == PFN_NONE || !page_is_buddy(b, n, pfn, o))
+		if (pfn == PFN_NONE)
 			continue;
-		__del_from_free_list(b, n, pfn, o);
-		__expand(b, n, pfn, order, o);
+		__del_from_free_list(b, nid, pfn, o);
+		__expand(b, nid, pfn, order, o);
 		n->free_pages -= 1u << order;
 		return pfn;
 	}
@@ -191,18 +253,29 @@ static void
 __prep_new_block(struct buddy *b, uint32_t pfn, unsigned int order,
 		 unsigned int flags)
 {
-	struct page_desc *p = &b->pages[pfn];
+	struct buddy_page *p = &b->pg[pfn];
+	struct page_desc *m = &b->pages[pfn];
 	uint32_t i, size = 1u << order;
 
-	p->flags = PG_HEAD | (flags & (PG_SLAB | PG_CLIENT));
+	p->state = BUDDY_HEAD;
 	p->order = (uint8_t)order;
+	p->kind = (uint8_t)(flags & KIND_BITS);
 	p->next = PFN_NONE;
 	p->prev = PFN_NONE;
-	p->head = pfn;
+	m->flags = PG_HEAD | (flags & (PG_SLAB | PG_CLIENT));
+	m->order = (uint8_t)order;
+	m->next = PFN_NONE;
+	m->prev = PFN_NONE;
+	m->head = pfn;
 	for (i = 1; i < size; i++) {
-		p[i].flags = PG_TAIL;
+		p[i].state = BUDDY_TAIL;
 		p[i].order = 0;
-		p[i].head = pfn;
+		p[i].kind = 0;
+		p[i].next = pfn;
+		p[i].prev = PFN_NONE;
+		m[i].flags = PG_TAIL;
+		m[i].order = 0;
+		m[i].head = pfn;
 	}
 }
 
@@ -219,12 +292,12 @@ __get_page_from_freelist(struct buddy *b, unsigned int order, int pref,
 
 	for (i = 0; i < nz; i++) {
 		int nid = b->zonelist[pref][i];
-		struct region_node *n = &b->nodes[nid];
+		const struct buddy_node *n = &b->node[nid];
 		uint32_t pfn;
 
 		if (watermark && n->free_pages < n->low_pages + (1u << order))
 			continue;
-		pfn = __rmqueue_smallest(b, n, order);
+		pfn = __rmqueue_smallest(b, (uint32_t)nid, order);
 		if (pfn != PFN_NONE) {
 			*nidp = nid;
 			return pfn;
@@ -234,14 +307,15 @@ __get_page_from_freelist(struct buddy *b, unsigned int order, int pref,
 }
 
 /*
- * Put the block at pfn (flags already cleared, free_pages already counted)
- * on the free lists, merging it with its buddy while the buddy is a free
- * block of the same order inside the node (the kernel's __free_one_page()).
+ * Put the block at pfn (pages already free bodies, free_pages already
+ * counted) on the free lists, merging it with its buddy while the buddy is
+ * a free block of the same order inside the node (the kernel's
+ * __free_one_page()).
  */
 static void
-__free_one_page(struct buddy *b, struct region_node *n, uint32_t pfn,
-		unsigned int order)
+__free_one_page(struct buddy *b, uint32_t nid, uint32_t pfn, unsigned int order)
 {
+	const struct buddy_node *n = &b->node[nid];
 	uint32_t off = pfn - n->first_pfn;
 
 	while (order < REGION_MAX_ORDER) {
@@ -251,11 +325,11 @@ __free_one_page(struct buddy *b, struct region_node *n, uint32_t pfn,
 		/* page_is_buddy() also rejects a buddy past the node's end */
 		if (!page_is_buddy(b, n, buddy_pfn, order))
 			break;
-		__del_from_free_list(b, n, buddy_pfn, order);
+		__del_from_free_list(b, nid, buddy_pfn, order);
 		off &= buddy_off;
 		order++;
 	}
-	__add_to_free_list(b, n, n->first_pfn + off, order);
+	__add_to_free_list(b, nid, n->first_pfn + off, order);
 }
 
 /* Write a message into why (if any); returns -1. */
@@ -274,45 +348,53 @@ say(char *why, size_t len, const char *fmt, ...)
 
 /*
  * The node table must describe nr_nodes non-empty, non-overlapping areas
- * inside [0, nr_pages).  Returns 0, or -1 with a message in why.
+ * inside [0, nr_pages).  Reads first_pfn and nr_pages through stride-sized
+ * steps so that it checks both the region's table and the private one.
+ * Returns 0, or -1 with a message in why.
  */
 static int
-check_node_table(uint32_t nr_pages, const struct region_node *nodes,
-		 uint32_t nr_nodes, char *why, size_t len)
+check_areas(uint32_t nr_pages, const uint32_t *first, const uint32_t *count,
+	    size_t stride, uint32_t nr_nodes, const char *who, char *why,
+	    size_t len)
 {
 	uint32_t i, j;
 
+#define AREA_FIRST(i) (*(const uint32_t *)((const char *)first + (i)*stride))
+#define AREA_COUNT(i) (*(const uint32_t *)((const char *)count + (i)*stride))
 	if (nr_nodes < 1 || nr_nodes > REGION_MAX_NODES)
-		return say(why, len, "nr_nodes %u out of range", nr_nodes);
+		return say(why, len, "%snr_nodes %u out of range", who,
+			   nr_nodes);
 	for (i = 0; i < nr_nodes; i++) {
-		const struct region_node *n = &nodes[i];
+		uint32_t f = AREA_FIRST(i), c = AREA_COUNT(i);
 
-		if (n->nr_pages == 0 ||
-		    (uint64_t)n->first_pfn + n->nr_pages > nr_pages)
-			return say(
-				why, len,
-				"node %u: area [%u, +%u) not inside %u pages",
-				i, n->first_pfn, n->nr_pages, nr_pages);
+		if (c == 0 || (uint64_t)f + c > nr_pages)
+			return say(why, len,
+				   "%snode %u: area [%u, +%u) not "
+				   "inside %u pages",
+				   who, i, f, c, nr_pages);
 		for (j = 0; j < i; j++) {
-			const struct region_node *m = &nodes[j];
+			uint64_t g = AREA_FIRST(j), d = AREA_COUNT(j);
 
-			if (n->first_pfn < m->first_pfn + m->nr_pages &&
-			    m->first_pfn < n->first_pfn + n->nr_pages)
-				return say(why, len, "nodes %u and %u overlap",
-					   j, i);
+			if (f < g + d && g < (uint64_t)f + c)
+				return say(why, len,
+					   "%snodes %u and %u "
+					   "overlap",
+					   who, j, i);
 		}
 	}
+#undef AREA_FIRST
+#undef AREA_COUNT
 	return 0;
 }
 
 /* zonelist[n]: n, then the other nodes by distance from n, ties by id. */
 static void
-build_zonelists(struct buddy *b)
+build_zonelists(struct buddy *b, const struct region_node *nodes)
 {
 	uint32_t n, m, i, len;
 
 	for (n = 0; n < b->nr_nodes; n++) {
-		const uint8_t *dist = b->nodes[n].distance;
+		const uint8_t *dist = nodes[n].distance;
 		uint8_t *zl = b->zonelist[n];
 
 		zl[0] = (uint8_t)n;
@@ -331,7 +413,8 @@ build_zonelists(struct buddy *b)
 
 /*
  * Format: every descriptor zeroed, metadata PG_RESERVED, every node area
- * free in the largest aligned blocks that fit, counters reset.
+ * free in the largest aligned blocks that fit, counters reset; the private
+ * records alike.
  */
 static void
 format_region(struct buddy *b)
@@ -341,29 +424,24 @@ format_region(struct buddy *b)
 
 	memset(b->pages, 0, (size_t)b->nr_pages * sizeof(*b->pages));
 	for (pfn = 0; pfn < b->nr_pages; pfn++) {
+		b->pg[pfn].state = BUDDY_RESERVED;
+		b->pg[pfn].next = PFN_NONE;
+		b->pg[pfn].prev = PFN_NONE;
 		b->pages[pfn].flags = PG_RESERVED;
 		b->pages[pfn].next = PFN_NONE;
 		b->pages[pfn].prev = PFN_NONE;
 		b->pages[pfn].head = PFN_NONE;
 	}
 	for (i = 0; i < b->nr_nodes; i++) {
-		struct region_node *n = &b->nodes[i];
+		struct buddy_node *n = &b->node[i];
 		uint32_t off;
 
-		n->id = i;
-		n->free_pages = 0;
-		n->low_pages = n->nr_pages / 64 ? n->nr_pages / 64 : 1;
-		for_each_order (o) {
+		for_each_order (o)
 			n->free_head[o] = PFN_NONE;
-			n->nr_free[o] = 0;
-		}
-		n->stat_alloc = 0;
-		n->stat_free = 0;
-		n->stat_fallback = 0;
-		n->stat_reclaim = 0;
-		n->stat_fail = 0;
 		for (pfn = n->first_pfn; pfn < n->first_pfn + n->nr_pages;
 		     pfn++) {
+			b->pg[pfn].state = BUDDY_FREE_BODY;
+			b->pg[pfn].node = (uint8_t)i;
 			b->pages[pfn].flags = 0;
 			b->pages[pfn].node = (uint8_t)i;
 		}
@@ -372,36 +450,187 @@ format_region(struct buddy *b)
 			o = REGION_MAX_ORDER;
 			while (o > 0 && !block_fits(n, off, o))
 				o--;
-			__add_to_free_list(b, n, n->first_pfn + off, o);
+			__add_to_free_list(b, i, n->first_pfn + off, o);
 			n->free_pages += 1u << o;
 		}
+		mirror_node(b, i);
 	}
+}
+
+/*
+ * Attach: rebuild the private records of b (node bounds set, pg zeroed)
+ * from the region's descriptors and free lists, checking them as it goes.
+ * Returns 0, or -1 with a message in why.
+ */
+static int
+attach_region(struct buddy *b, char *why, size_t len)
+{
+	uint32_t pfn, nid, off, i, size;
+	unsigned int o;
+
+	for (pfn = 0; pfn < b->nr_pages; pfn++) {
+		b->pg[pfn].state = BUDDY_RESERVED;
+		b->pg[pfn].next = PFN_NONE;
+		b->pg[pfn].prev = PFN_NONE;
+	}
+	for (nid = 0; nid < b->nr_nodes; nid++) {
+		struct buddy_node *n = &b->node[nid];
+		const struct region_node *rn = &b->nodes[nid];
+
+		/* page states, block by block */
+		for (off = 0; off < n->nr_pages; off += size) {
+			const struct page_desc *m =
+				&b->pages[n->first_pfn + off];
+			struct buddy_page *p = &b->pg[n->first_pfn + off];
+			int is_free = m->flags == PG_BUDDY;
+
+			pfn = n->first_pfn + off;
+			if (!is_free &&
+			    ((m->flags & PG_STATE) != PG_HEAD ||
+			     (m->flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT))))
+				return say(why, len,
+					   "pfn %u has flags %#x where"
+					   " a block should start",
+					   pfn, m->flags);
+			if (m->order > REGION_MAX_ORDER ||
+			    !block_fits(n, off, m->order))
+				return say(why, len,
+					   "block at pfn %u of order "
+					   "%u is misaligned or past its "
+					   "node's end",
+					   pfn, m->order);
+			size = 1u << m->order;
+			p->state = is_free ? BUDDY_FREE : BUDDY_HEAD;
+			p->order = m->order;
+			p->kind = is_free ? 0 : (uint8_t)(m->flags & KIND_BITS);
+			for (i = 0; i < size; i++) {
+				p[i].node = (uint8_t)nid;
+				if (i == 0)
+					continue;
+				p[i].state =
+					is_free ? BUDDY_FREE_BODY : BUDDY_TAIL;
+				p[i].next = is_free ? PFN_NONE : pfn;
+			}
+		}
+		/* free lists, in the region's order */
+		n->free_pages = 0;
+		for_each_order (o) {
+			uint32_t prev = PFN_NONE;
+			uint64_t count = 0;
+
+			n->free_head[o] = PFN_NONE;
+			n->nr_free[o] = 0;
+			for (pfn = rn->free_head[o]; pfn != PFN_NONE;
+			     pfn = b->pages[pfn].next) {
+				struct buddy_page *p;
+
+				if (pfn >= b->nr_pages || !pfn_in_node(n, pfn))
+					return say(why, len,
+						   "node %u order %u:"
+						   " link to pfn %u outside "
+						   "the node",
+						   nid, o, pfn);
+				p = &b->pg[pfn];
+				/* kind 1 marks "listed" until the end */
+				if (p->state != BUDDY_FREE || p->order != o ||
+				    p->kind != 0)
+					return say(why, len,
+						   "node %u order %u:"
+						   " pfn %u on the list is not "
+						   "a free block of that order "
+						   "listed once",
+						   nid, o, pfn);
+				if (++count > n->nr_pages)
+					return say(why, len,
+						   "node %u order %u:"
+						   " free list cycles",
+						   nid, o);
+				p->kind = 1;
+				p->prev = prev;
+				p->next = PFN_NONE;
+				if (prev == PFN_NONE)
+					n->free_head[o] = pfn;
+				else
+					b->pg[prev].next = pfn;
+				prev = pfn;
+			}
+			n->nr_free[o] = count;
+			n->free_pages += count << o;
+		}
+		for (pfn = n->first_pfn; pfn < n->first_pfn + n->nr_pages;
+		     pfn++) {
+			struct buddy_page *p = &b->pg[pfn];
+
+			if (p->state == BUDDY_FREE && p->kind == 0)
+				return say(why, len,
+					   "free block at pfn %u is"
+					   " on no free list",
+					   pfn);
+			if (p->state == BUDDY_FREE)
+				p->kind = 0;
+		}
+		n->stat_alloc = rn->stat_alloc;
+		n->stat_free = rn->stat_free;
+		n->stat_fallback = rn->stat_fallback;
+		n->stat_reclaim = rn->stat_reclaim;
+		n->stat_fail = rn->stat_fail;
+	}
+	return 0;
 }
 
 int
 buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 	   struct region_node *nodes, uint32_t nr_nodes, int format)
 {
+	struct buddy *nb;
 	uint32_t i;
 
-	if (check_node_table(nr_pages, nodes, nr_nodes, NULL, 0) < 0)
+	if (check_areas(nr_pages, &nodes[0].first_pfn, &nodes[0].nr_pages,
+			sizeof(*nodes), nr_nodes, "", NULL, 0) < 0)
 		return -EINVAL;
 	/* attaching to a formatted region: ids must already be right */
 	for (i = 0; !format && i < nr_nodes; i++)
 		if (nodes[i].id != i)
 			return -EINVAL;
 
-	memset(b, 0, sizeof(*b));
-	b->pages = pages;
-	b->nodes = nodes;
-	b->nr_pages = nr_pages;
-	b->nr_nodes = nr_nodes;
-	b->reclaim = NULL;
-	b->reclaim_arg = NULL;
-	if (format)
-		format_region(b);
-	build_zonelists(b);
+	/* built aside, so that *b is untouched on error */
+	nb = calloc(1, sizeof(*nb));
+	if (nb == NULL)
+		return -ENOMEM;
+	nb->pg = calloc(nr_pages, sizeof(*nb->pg));
+	if (nb->pg == NULL) {
+		free(nb);
+		return -ENOMEM;
+	}
+	nb->pages = pages;
+	nb->nodes = nodes;
+	nb->nr_pages = nr_pages;
+	nb->nr_nodes = nr_nodes;
+	for (i = 0; i < nr_nodes; i++) {
+		struct buddy_node *n = &nb->node[i];
+
+		n->first_pfn = nodes[i].first_pfn;
+		n->nr_pages = nodes[i].nr_pages;
+		n->low_pages = n->nr_pages / 64 ? n->nr_pages / 64 : 1;
+	}
+	if (format) {
+		format_region(nb);
+	} else if (attach_region(nb, NULL, 0) < 0) {
+		free(nb->pg);
+		free(nb);
+		return -EUCLEAN;
+	}
+	build_zonelists(nb, nodes);
+	*b = *nb;
+	free(nb);
 	return 0;
+}
+
+void
+buddy_exit(struct buddy *b)
+{
+	free(b->pg);
+	b->pg = NULL;
 }
 
 /*
@@ -430,20 +659,23 @@ buddy_alloc(struct buddy *b, unsigned int order, int node, unsigned int flags,
 	got = __get_page_from_freelist(b, order, pref, nz, 1, &nid);
 	if (got == PFN_NONE) {
 		if (b->reclaim) {
-			b->nodes[pref].stat_reclaim++;
+			b->node[pref].stat_reclaim++;
+			mirror_node(b, (uint32_t)pref);
 			b->reclaim(b, pref, order, b->reclaim_arg);
 		}
 		got = __get_page_from_freelist(b, order, pref, nz, 0, &nid);
 	}
 	if (got == PFN_NONE) {
-		b->nodes[pref].stat_fail++;
+		b->node[pref].stat_fail++;
+		mirror_node(b, (uint32_t)pref);
 		return -ENOMEM;
 	}
 
 	__prep_new_block(b, got, order, flags);
-	b->nodes[nid].stat_alloc++;
+	b->node[nid].stat_alloc++;
 	if (nid != pref)
-		b->nodes[nid].stat_fallback++;
+		b->node[nid].stat_fallback++;
+	mirror_node(b, (uint32_t)nid);
 	*pfn = got;
 	return 0;
 }
@@ -452,8 +684,9 @@ buddy_alloc(struct buddy *b, unsigned int order, int node, unsigned int flags,
 int
 buddy_free(struct buddy *b, uint32_t pfn, unsigned int order)
 {
-	struct region_node *n;
-	struct page_desc *p;
+	struct buddy_node *n;
+	struct buddy_page *p;
+	struct page_desc *m;
 	uint32_t off, i, size;
 	int nid;
 
@@ -462,29 +695,36 @@ buddy_free(struct buddy *b, uint32_t pfn, unsigned int order)
 	nid = buddy_pfn_node(b, pfn);
 	if (nid < 0)
 		return -ERANGE;
-	n = &b->nodes[nid];
+	n = &b->node[nid];
 	off = pfn - n->first_pfn;
 	size = 1u << order;
 	if (off & (size - 1))
 		return -EINVAL;
-	p = &b->pages[pfn];
-	if ((p->flags & PG_STATE) != PG_HEAD)
+	p = &b->pg[pfn];
+	if (p->state != BUDDY_HEAD)
 		return -EALREADY;
 	if (p->order != order)
 		return -EINVAL;
 	if ((uint64_t)off + size > n->nr_pages)
-		return -EINVAL;
+		return -EINVAL; /* cannot happen: heads are placed to fit */
 
+	m = &b->pages[pfn];
 	for (i = 0; i < size; i++) {
-		p[i].flags = 0;
+		p[i].state = BUDDY_FREE_BODY;
 		p[i].order = 0;
-		p[i].head = PFN_NONE;
+		p[i].kind = 0;
 		p[i].next = PFN_NONE;
 		p[i].prev = PFN_NONE;
+		m[i].flags = 0;
+		m[i].order = 0;
+		m[i].head = PFN_NONE;
+		m[i].next = PFN_NONE;
+		m[i].prev = PFN_NONE;
 	}
 	n->free_pages += size;
 	n->stat_free++;
-	__free_one_page(b, n, pfn, order);
+	__free_one_page(b, (uint32_t)nid, pfn, order);
+	mirror_node(b, (uint32_t)nid);
 	return 0;
 }
 
@@ -494,9 +734,48 @@ buddy_pfn_node(const struct buddy *b, uint32_t pfn)
 	uint32_t i;
 
 	for (i = 0; i < b->nr_nodes; i++)
-		if (pfn_in_node(&b->nodes[i], pfn))
+		if (pfn_in_node(&b->node[i], pfn))
 			return (int)i;
 	return -1;
+}
+
+int
+buddy_lookup(const struct buddy *b, uint32_t pfn, struct buddy_block *out)
+{
+	const struct buddy_page *p, *h;
+
+	if (pfn >= b->nr_pages)
+		return -ERANGE;
+	p = &b->pg[pfn];
+	out->state = (enum buddy_state)p->state;
+	out->kind = BUDDY_KIND_META;
+	out->order = p->order;
+	out->head = PFN_NONE;
+	out->node = buddy_pfn_node(b, pfn);
+	switch (p->state) {
+	case BUDDY_FREE:
+		out->head = pfn;
+		break;
+	case BUDDY_HEAD:
+		out->head = pfn;
+		out->kind = bits_kind(p->kind);
+		break;
+	case BUDDY_TAIL:
+		h = &b->pg[p->next];
+		out->head = p->next;
+		out->kind = bits_kind(h->kind);
+		out->order = h->order;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+const struct buddy_node *
+buddy_node(const struct buddy *b, uint32_t nid)
+{
+	return &b->node[nid < b->nr_nodes ? nid : 0];
 }
 
 #define CHECK_FAIL(...)                                                        \
@@ -505,18 +784,18 @@ buddy_pfn_node(const struct buddy *b, uint32_t pfn)
 		return -EUCLEAN;                                               \
 	} while (0)
 
-/* Walk free list o of node nid; count its blocks into *count. */
+/* Walk private free list o of node nid; count its blocks into *count. */
 static int
 check_free_list(const struct buddy *b, uint32_t nid, unsigned int o,
 		uint64_t *count, char *why, size_t len)
 {
-	const struct region_node *n = &b->nodes[nid];
+	const struct buddy_node *n = &b->node[nid];
 	uint64_t bound = (n->nr_pages >> o) + 1;
 	uint32_t pfn, prev = PFN_NONE;
 
 	*count = 0;
-	for (pfn = n->free_head[o]; pfn != PFN_NONE; pfn = b->pages[pfn].next) {
-		const struct page_desc *p;
+	for (pfn = n->free_head[o]; pfn != PFN_NONE; pfn = b->pg[pfn].next) {
+		const struct buddy_page *p;
 		uint32_t off, buddy_off;
 
 		/*
@@ -531,7 +810,7 @@ check_free_list(const struct buddy *b, uint32_t nid, unsigned int o,
 			CHECK_FAIL("node %u order %u: link to pfn %u after %u,"
 				   " beyond %u pages",
 				   nid, o, pfn, prev, b->nr_pages);
-		p = &b->pages[pfn];
+		p = &b->pg[pfn];
 		if (!pfn_in_node(n, pfn))
 			CHECK_FAIL("node %u order %u: pfn %u not in the node",
 				   nid, o, pfn);
@@ -540,10 +819,10 @@ check_free_list(const struct buddy *b, uint32_t nid, unsigned int o,
 			CHECK_FAIL("node %u order %u: pfn %u misaligned or "
 				   "past the node's end",
 				   nid, o, pfn);
-		if (p->flags != PG_BUDDY || p->order != o)
+		if (p->state != BUDDY_FREE || p->order != o)
 			CHECK_FAIL("node %u order %u: pfn %u on the list has "
-				   "flags %#x order %u",
-				   nid, o, pfn, p->flags, p->order);
+				   "state %u order %u",
+				   nid, o, pfn, p->state, p->order);
 		if (p->node != nid)
 			CHECK_FAIL("node %u order %u: pfn %u says node %u", nid,
 				   o, pfn, p->node);
@@ -568,14 +847,15 @@ check_free_list(const struct buddy *b, uint32_t nid, unsigned int o,
 }
 
 /*
- * Walk node nid's area block by block: every page is either the head of a
- * free block followed by its plain pages, or the head of an allocated block
- * followed by its tails, so each page is accounted for exactly once.
+ * Walk node nid's private records block by block: every page is either
+ * the head of a free block followed by free bodies, or the head of an
+ * allocated block followed by its tails, so each page is accounted for
+ * exactly once.
  */
 static int
 check_node_pages(const struct buddy *b, uint32_t nid, char *why, size_t len)
 {
-	const struct region_node *n = &b->nodes[nid];
+	const struct buddy_node *n = &b->node[nid];
 	uint64_t heads[REGION_NR_ORDERS] = {0};
 	uint64_t free_pages = 0;
 	uint32_t off, i, size;
@@ -583,40 +863,41 @@ check_node_pages(const struct buddy *b, uint32_t nid, char *why, size_t len)
 
 	for (off = 0; off < n->nr_pages; off += size) {
 		uint32_t pfn = n->first_pfn + off;
-		const struct page_desc *p = &b->pages[pfn];
-		uint32_t want;
-		int is_free = p->flags == PG_BUDDY;
+		const struct buddy_page *p = &b->pg[pfn];
+		int is_free = p->state == BUDDY_FREE;
+		unsigned int want = is_free ? BUDDY_FREE_BODY : BUDDY_TAIL;
 
-		if (!is_free && ((p->flags & PG_STATE) != PG_HEAD ||
-				 (p->flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT))))
-			CHECK_FAIL("node %u: pfn %u has flags %#x where a "
+		if (!is_free && p->state != BUDDY_HEAD)
+			CHECK_FAIL("node %u: pfn %u has state %u where a "
 				   "block should start",
-				   nid, pfn, p->flags);
+				   nid, pfn, p->state);
 		if (p->order > REGION_MAX_ORDER ||
 		    !block_fits(n, off, p->order))
 			CHECK_FAIL("node %u: %s block at pfn %u of order %u is "
 				   "misaligned or past the node's end",
 				   nid, is_free ? "free" : "allocated", pfn,
 				   p->order);
+		if (!is_free && (p->kind & ~KIND_BITS))
+			CHECK_FAIL("node %u: pfn %u has kind %u", nid, pfn,
+				   p->kind);
 		size = 1u << p->order;
-		want = is_free ? 0 : PG_TAIL;
 		for (i = 0; i < size; i++) {
-			const struct page_desc *q = &p[i];
+			const struct buddy_page *q = &p[i];
 
 			if (q->node != nid)
 				CHECK_FAIL("pfn %u in node %u says node %u",
 					   pfn + i, nid, q->node);
 			if (i == 0)
 				continue;
-			if (q->flags != want)
+			if (q->state != want)
 				CHECK_FAIL("pfn %u inside the %s block at %u "
-					   "has flags %#x",
+					   "has state %u",
 					   pfn + i,
 					   is_free ? "free" : "allocated", pfn,
-					   q->flags);
-			if (!is_free && q->head != pfn)
+					   q->state);
+			if (!is_free && q->next != pfn)
 				CHECK_FAIL("tail pfn %u names head %u, not %u",
-					   pfn + i, q->head, pfn);
+					   pfn + i, q->next, pfn);
 		}
 		if (is_free) {
 			heads[p->order]++;
@@ -637,55 +918,41 @@ check_node_pages(const struct buddy *b, uint32_t nid, char *why, size_t len)
 	return 0;
 }
 
-/*
- * The pages before, between and after the node areas (which do not
- * overlap) are metadata: PG_RESERVED.
- */
+/* Pages outside every node area are BUDDY_RESERVED, and only those. */
 static int
 check_metadata(const struct buddy *b, char *why, size_t len)
 {
-	uint32_t pfn = 0, i;
+	uint32_t pfn;
 
-	while (pfn < b->nr_pages) {
-		uint32_t start = b->nr_pages, end = b->nr_pages;
+	for (pfn = 0; pfn < b->nr_pages; pfn++) {
+		int in = buddy_pfn_node(b, pfn) >= 0;
 
-		/* the next node area at or after pfn */
-		for (i = 0; i < b->nr_nodes; i++) {
-			const struct region_node *n = &b->nodes[i];
-
-			if (n->first_pfn >= pfn && n->first_pfn < start) {
-				start = n->first_pfn;
-				end = start + n->nr_pages;
-			}
-		}
-		for (; pfn < start; pfn++)
-			if (b->pages[pfn].flags != PG_RESERVED)
-				CHECK_FAIL("metadata pfn %u has flags %#x, "
-					   "not PG_RESERVED",
-					   pfn, b->pages[pfn].flags);
-		pfn = end;
+		if (!in && b->pg[pfn].state != BUDDY_RESERVED)
+			CHECK_FAIL("metadata pfn %u has state %u, not "
+				   "reserved",
+				   pfn, b->pg[pfn].state);
+		if (in && b->pg[pfn].state == BUDDY_RESERVED)
+			CHECK_FAIL("pfn %u of node %d is reserved", pfn,
+				   buddy_pfn_node(b, pfn));
 	}
 	return 0;
 }
 
-int
-buddy_check(const struct buddy *b, char *why, size_t len)
+static int
+check_private(const struct buddy *b, char *why, size_t len)
 {
 	uint32_t nid;
 
-	if (why && len)
-		why[0] = '\0';
-	if (check_node_table(b->nr_pages, b->nodes, b->nr_nodes, why, len) < 0)
+	if (check_areas(b->nr_pages, &b->node[0].first_pfn,
+			&b->node[0].nr_pages, sizeof(b->node[0]), b->nr_nodes,
+			"", why, len) < 0)
 		return -EUCLEAN;
-
 	for (nid = 0; nid < b->nr_nodes; nid++) {
-		const struct region_node *n = &b->nodes[nid];
+		const struct buddy_node *n = &b->node[nid];
 		uint64_t sum = 0, count;
 		unsigned int o;
 		int r;
 
-		if (n->id != nid)
-			CHECK_FAIL("node %u has id %u", nid, n->id);
 		if (b->zonelist[nid][0] != nid)
 			CHECK_FAIL("zonelist[%u] starts with node %u", nid,
 				   b->zonelist[nid][0]);
@@ -704,6 +971,258 @@ buddy_check(const struct buddy *b, char *why, size_t len)
 		if (r < 0)
 			return r;
 	}
-
 	return check_metadata(b, why, len);
 }
+
+#undef CHECK_FAIL
+#define MIRROR_FAIL(...)                                                       \
+	do {                                                                   \
+		say(why, len, "mirror: " __VA_ARGS__);                         \
+		return -EBADMSG;                                               \
+	} while (0)
+
+/* What the mirror of page pfn should hold: flags, order, head. */
+static void
+mirror_expect(const struct buddy *b, uint32_t pfn, uint32_t *flags,
+	      uint8_t *order, uint32_t *head)
+{
+	const struct buddy_page *p = &b->pg[pfn];
+
+	*order = 0;
+	*head = PFN_NONE;
+	switch (p->state) {
+	case BUDDY_RESERVED:
+		*flags = PG_RESERVED;
+		break;
+	case BUDDY_FREE:
+		*flags = PG_BUDDY;
+		*order = p->order;
+		break;
+	case BUDDY_FREE_BODY:
+		*flags = 0;
+		break;
+	case BUDDY_HEAD:
+		*flags = PG_HEAD | p->kind;
+		*order = p->order;
+		*head = pfn;
+		break;
+	default:
+		*flags = PG_TAIL;
+		*head = p->next;
+		break;
+	}
+}
+
+/*
+ * The region's free list o of node nid, walked by its own links: every
+ * entry a private free head of order o in the node, and as many as there
+ * are privately.
+ */
+static int
+check_mirror_list(const struct buddy *b, uint32_t nid, unsigned int o,
+		  char *why, size_t len)
+{
+	const struct buddy_node *n = &b->node[nid];
+	uint64_t count = 0;
+	uint32_t pfn, prev = PFN_NONE;
+
+	for (pfn = b->nodes[nid].free_head[o]; pfn != PFN_NONE;
+	     pfn = b->pages[pfn].next) {
+		if (++count > n->nr_free[o])
+			MIRROR_FAIL("node %u order %u: the free list is longer "
+				    "than %llu blocks (a cycle, or a block "
+				    "not free)",
+				    nid, o, (unsigned long long)n->nr_free[o]);
+		if (pfn >= b->nr_pages)
+			MIRROR_FAIL("node %u order %u: link to pfn %u after %u,"
+				    " beyond %u pages",
+				    nid, o, pfn, prev, b->nr_pages);
+		if (!pfn_in_node(n, pfn))
+			MIRROR_FAIL("node %u order %u: pfn %u not in the node",
+				    nid, o, pfn);
+		if (!page_is_buddy(b, n, pfn, o))
+			MIRROR_FAIL("node %u order %u: pfn %u on the list is "
+				    "not a free block of order %u",
+				    nid, o, pfn, o);
+		if (b->pages[pfn].prev != prev)
+			MIRROR_FAIL("node %u order %u: pfn %u has prev %u, "
+				    "expected %u",
+				    nid, o, pfn, b->pages[pfn].prev, prev);
+		prev = pfn;
+	}
+	if (count != n->nr_free[o])
+		MIRROR_FAIL("node %u order %u: %llu blocks on the list, %llu "
+			    "free",
+			    nid, o, (unsigned long long)count,
+			    (unsigned long long)n->nr_free[o]);
+	return 0;
+}
+
+static int
+check_mirror(const struct buddy *b, char *why, size_t len)
+{
+	uint32_t nid, pfn;
+	unsigned int o;
+	int r;
+
+	for (nid = 0; nid < b->nr_nodes; nid++) {
+		const struct buddy_node *n = &b->node[nid];
+		const struct region_node *m = &b->nodes[nid];
+
+		if (m->id != nid)
+			MIRROR_FAIL("node %u has id %u", nid, m->id);
+		if (m->first_pfn != n->first_pfn || m->nr_pages != n->nr_pages)
+			MIRROR_FAIL("node %u: area [%u, +%u), formatted "
+				    "[%u, +%u)",
+				    nid, m->first_pfn, m->nr_pages,
+				    n->first_pfn, n->nr_pages);
+		if (m->free_pages != n->free_pages)
+			MIRROR_FAIL("node %u: free_pages %llu, expected %llu",
+				    nid, (unsigned long long)m->free_pages,
+				    (unsigned long long)n->free_pages);
+		for_each_order (o) {
+			if (m->nr_free[o] != n->nr_free[o])
+				MIRROR_FAIL("node %u order %u: nr_free %llu, "
+					    "expected %llu",
+					    nid, o,
+					    (unsigned long long)m->nr_free[o],
+					    (unsigned long long)n->nr_free[o]);
+			if (m->free_head[o] != n->free_head[o])
+				MIRROR_FAIL("node %u order %u: free_head %u, "
+					    "expected %u",
+					    nid, o, m->free_head[o],
+					    n->free_head[o]);
+		}
+	}
+	for (pfn = 0; pfn < b->nr_pages; pfn++) {
+		const struct page_desc *m = &b->pages[pfn];
+		const struct buddy_page *p = &b->pg[pfn];
+		uint32_t flags, head;
+		uint8_t order;
+
+		mirror_expect(b, pfn, &flags, &order, &head);
+		if (m->flags != flags)
+			MIRROR_FAIL("pfn %u has flags %#x, expected %#x", pfn,
+				    m->flags, flags);
+		if (m->order != order)
+			MIRROR_FAIL("pfn %u has order %u, expected %u", pfn,
+				    m->order, order);
+		if (p->state != BUDDY_FREE && m->head != head &&
+		    p->state != BUDDY_RESERVED)
+			MIRROR_FAIL("pfn %u names head %u, expected %u", pfn,
+				    m->head, head);
+		if (p->state != BUDDY_RESERVED && m->node != p->node)
+			MIRROR_FAIL("pfn %u says node %u, expected %u", pfn,
+				    m->node, p->node);
+	}
+	for (nid = 0; nid < b->nr_nodes; nid++)
+		for_each_order (o) {
+			r = check_mirror_list(b, nid, o, why, len);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+int
+buddy_check(const struct buddy *b, char *why, size_t len)
+{
+	int r;
+
+	if (why && len)
+		why[0] = '\0';
+	r = check_private(b, why, len);
+	if (r < 0)
+		return r;
+	return check_mirror(b, why, len);
+}
+
+/* Append "table[a].field[x]: found F, expected W" to why while the first
+ * four fit. */
+static void
+note_fix(char *why, size_t len, uint64_t n, const char *table, uint32_t a,
+	 const char *field, uint32_t x, uint64_t found, uint64_t want)
+{
+	char sub[16] = "";
+	size_t used;
+
+	if (why == NULL || len == 0 || n > 4)
+		return;
+	used = strlen(why);
+	if (used + 1 >= len)
+		return;
+	if (x != UINT32_MAX)
+		snprintf(sub, sizeof(sub), "[%u]", x);
+	snprintf(why + used, len - used,
+		 "%s%s[%u].%s%s: found %#llx, "
+		 "expected %#llx",
+		 used ? "; " : "", table, a, field, sub,
+		 (unsigned long long)found, (unsigned long long)want);
+}
+
+#define FIX(field, want, table, a, name, x)                                    \
+	do {                                                                   \
+		if ((field) != (want)) {                                       \
+			n++;                                                   \
+			note_fix(why, len, n, table, a, name, x,               \
+				 (uint64_t)(field), (uint64_t)(want));         \
+			(field) = (want);                                      \
+		}                                                              \
+	} while (0)
+
+uint64_t
+buddy_mirror_repair(struct buddy *b, char *why, size_t len)
+{
+	uint64_t n = 0;
+	uint32_t nid, pfn;
+	unsigned int o;
+
+	if (why && len)
+		why[0] = '\0';
+	for (nid = 0; nid < b->nr_nodes; nid++) {
+		const struct buddy_node *p = &b->node[nid];
+		struct region_node *m = &b->nodes[nid];
+
+#define FIX_NODE(f) FIX(m->f, p->f, "node", nid, #f, UINT32_MAX)
+		FIX(m->id, nid, "node", nid, "id", UINT32_MAX);
+		FIX_NODE(first_pfn);
+		FIX_NODE(nr_pages);
+		FIX_NODE(free_pages);
+		FIX_NODE(low_pages);
+		for_each_order (o) {
+			FIX(m->free_head[o], p->free_head[o], "node", nid,
+			    "free_head", o);
+			FIX(m->nr_free[o], p->nr_free[o], "node", nid,
+			    "nr_free", o);
+		}
+		FIX_NODE(stat_alloc);
+		FIX_NODE(stat_free);
+		FIX_NODE(stat_fallback);
+		FIX_NODE(stat_reclaim);
+		FIX_NODE(stat_fail);
+#undef FIX_NODE
+	}
+	for (pfn = 0; pfn < b->nr_pages; pfn++) {
+		struct page_desc *m = &b->pages[pfn];
+		const struct buddy_page *p = &b->pg[pfn];
+		uint32_t flags, head;
+		uint8_t order;
+
+		mirror_expect(b, pfn, &flags, &order, &head);
+		FIX(m->flags, flags, "page", pfn, "flags", UINT32_MAX);
+		FIX(m->order, order, "page", pfn, "order", UINT32_MAX);
+		if (p->state == BUDDY_RESERVED)
+			continue;
+		FIX(m->node, p->node, "page", pfn, "node", UINT32_MAX);
+		if (p->state == BUDDY_HEAD || p->state == BUDDY_TAIL) {
+			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
+			continue; /* next/prev: the slab layer's */
+		}
+		if (p->state == BUDDY_FREE_BODY)
+			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
+		FIX(m->next, p->next, "page", pfn, "next", UINT32_MAX);
+		FIX(m->prev, p->prev, "page", pfn, "prev", UINT32_MAX);
+	}
+	return n;
+}
+#undef FIX

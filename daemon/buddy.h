@@ -1,11 +1,19 @@
 /*
  * buddy.h - the per-node buddy page allocator, as in mm/page_alloc.c.
  *
- * Owns: region_node free lists and counts, page_desc flags/order/links of
- * pages outside slabs.  Called only from slabd's event-loop thread (the
- * "buddy free lists" row of DESIGN.md's who-may-change-what table), so it
- * takes no locks.  It works on any memory laid out as common/region.h says,
- * so the unit tests run it on an ordinary heap buffer.
+ * Owns: the free lists, counts and page states of every node area.  Called
+ * only from slabd's event-loop thread (the "buddy free lists" row of
+ * DESIGN.md's who-may-change-what), so it takes no locks.
+ *
+ * Its state is private: node bounds, a record per page (struct
+ * buddy_page) and the free lists live in slabd's own memory.  The region's
+ * node table and the flags/order/next/prev/head/node fields of its page
+ * descriptors are a mirror, written exactly as the region format says so
+ * that clients and tests can read them, and never read back for a
+ * decision: a client that rewrites them changes what it reads, not what
+ * the allocator does (the last row of DESIGN.md's table).  It works on any
+ * memory laid out as common/region.h says, so the unit tests run it on an
+ * ordinary heap buffer.
  *
  * Errors are negative errno values:
  *	-EINVAL	order above REGION_MAX_ORDER, node out of range, pfn not
@@ -13,7 +21,12 @@
  *	-ERANGE	pfn outside every node's page area (metadata included)
  *	-EALREADY the block is already free (double free), or pfn is not the
  *		head of an allocated block
- *	-ENOMEM	no block of that order anywhere, even after reclaim
+ *	-ENOMEM	no block of that order anywhere, even after reclaim (also:
+ *		no memory for the private records, from buddy_init())
+ *	-EUCLEAN the private state breaks an invariant (buddy_check()), or
+ *		the descriptors to attach to are inconsistent (buddy_init())
+ *	-EBADMSG the private state is sound but the mirror in the region
+ *		disagrees with it (buddy_check())
  * A refused call changes nothing, except that -ENOMEM still counts in
  * stat_fail (and stat_reclaim, with whatever the hook gave back).
  */
@@ -37,11 +50,66 @@ struct buddy;
 typedef uint64_t (*buddy_reclaim_fn)(struct buddy *b, int node,
 				     unsigned int order, void *arg);
 
+/* What a page is, in the allocator's private record. */
+enum buddy_state {
+	BUDDY_RESERVED = 0,	/* metadata, in no node area */
+	BUDDY_FREE,		/* head of a free block, on free list `order` */
+	BUDDY_FREE_BODY,	/* inside a free block, past its head */
+	BUDDY_HEAD,		/* head of an allocated block of `order` */
+	BUDDY_TAIL,		/* inside an allocated block; next = its head */
+};
+
+/* Whose an allocated block is (BUDDY_HEAD), from buddy_alloc()'s flags. */
+enum buddy_kind {
+	BUDDY_KIND_META = 0,	/* neither PG_SLAB nor PG_CLIENT: slabd's own
+				 * (a cache's ext block: node locks, slots) */
+	BUDDY_KIND_SLAB,	/* PG_SLAB: a slab */
+	BUDDY_KIND_CLIENT,	/* PG_CLIENT: a client page block */
+};
+
+/*
+ * One page, privately: 12 bytes.  next/prev link a BUDDY_FREE head on its
+ * free list (pfns, PFN_NONE at the ends); a BUDDY_TAIL keeps its head's
+ * pfn in next.
+ */
+struct buddy_page {
+	uint32_t next;
+	uint32_t prev;
+	uint8_t state;			/* enum buddy_state */
+	uint8_t order;			/* heads */
+	uint8_t kind;			/* BUDDY_HEAD: its PG_SLAB, PG_CLIENT
+					 * bits (see enum buddy_kind) */
+	uint8_t node;			/* logical node; 0 for metadata */
+};
+
+/*
+ * One node, privately.  Invariants (buddy_check()):
+ *	free_pages == sum over o of nr_free[o] << o
+ *	nr_free[o] == length of the list at free_head[o]
+ */
+struct buddy_node {
+	uint32_t first_pfn;		/* the area: [first_pfn, + nr_pages) */
+	uint32_t nr_pages;
+	uint64_t free_pages;
+	uint64_t low_pages;		/* low watermark */
+	uint32_t free_head[REGION_NR_ORDERS];	/* pfn, or PFN_NONE */
+	uint64_t nr_free[REGION_NR_ORDERS];
+	uint64_t stat_alloc;		/* as struct region_node's */
+	uint64_t stat_free;
+	uint64_t stat_fallback;
+	uint64_t stat_reclaim;
+	uint64_t stat_fail;
+};
+
 struct buddy {
+	/* the mirror: written for readers, never read for a decision */
 	struct page_desc *pages;	/* the region's descriptor array */
 	struct region_node *nodes;	/* the region's node table */
 	uint32_t nr_pages;		/* descriptors in pages[] */
 	uint32_t nr_nodes;
+	/* the truth: private to slabd */
+	struct buddy_page *pg;		/* [nr_pages], malloc'ed */
+	struct buddy_node node[REGION_MAX_NODES];
 	/* zonelist[n]: all nodes by distance from n, n first, ties by id */
 	uint8_t zonelist[REGION_MAX_NODES][REGION_MAX_NODES];
 	buddy_reclaim_fn reclaim;
@@ -53,17 +121,27 @@ struct buddy {
 
 /*
  * Attach to a region whose node table (first_pfn, nr_pages, distance) and
- * descriptors are set.  With format != 0, build the free lists from
- * scratch: every page of every node area becomes free, in the largest
- * aligned blocks that fit; metadata pages are marked PG_RESERVED.  Always
- * computes the zonelists from the distance tables and sets the low
- * watermarks (low_pages) when format != 0.  Clears the reclaim hook: set
- * it after.  Returns 0, or -EINVAL if the node table is inconsistent (node
- * count outside 1..REGION_MAX_NODES, an empty area, areas that overlap or
- * pass nr_pages; on attach, a node whose id is not its index).
+ * descriptors are set: the node table is read once, here, before any
+ * client can have written it (slabd calls this right after formatting),
+ * and copied into private memory.  With format != 0, build the free lists
+ * from scratch: every page of every node area becomes free, in the largest
+ * aligned blocks that fit; metadata pages are marked PG_RESERVED.  With
+ * format == 0 (a checker, or a daemon re-attaching), rebuild the private
+ * state from the descriptors and free lists in the region after checking
+ * them, writing nothing.  Always computes the zonelists from the distance
+ * tables and sets the low watermarks (nr_pages / 64, at least 1).  Clears
+ * the reclaim hook: set it after.  Returns 0, or -EINVAL if the node table
+ * is inconsistent (node count outside 1..REGION_MAX_NODES, an empty area,
+ * areas that overlap or pass nr_pages; on attach, a node whose id is not
+ * its index), -EUCLEAN on attach to inconsistent descriptors or free
+ * lists, -ENOMEM; *b is untouched on error.  Free with buddy_exit().
  */
 int buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 	       struct region_node *nodes, uint32_t nr_nodes, int format);
+
+/* Free the private records of a buddy_init()ed allocator; the region is
+ * left as it is.  Safe on a zeroed struct and twice. */
+void buddy_exit(struct buddy *b);
 
 /*
  * Allocate a block of 1 << order pages.  node is a logical node, or -1 for
@@ -74,7 +152,9 @@ int buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
  * watermark; else -ENOMEM.  On success stores the head pfn in *pfn, marks
  * the head PG_HEAD with its order and every other page PG_TAIL pointing to
  * it, and returns 0.  `flags` may add PG_SLAB or PG_CLIENT to the head
- * (ORed into its page flags) besides BUDDY_THISNODE.
+ * (ORed into its page flags) besides BUDDY_THISNODE; they also set the
+ * block's private kind (slab, client page block, or without either,
+ * slabd's own metadata).
  */
 int buddy_alloc(struct buddy *b, unsigned int order, int node,
 		unsigned int flags, uint32_t *pfn);
@@ -89,11 +169,48 @@ int buddy_free(struct buddy *b, uint32_t pfn, unsigned int order);
 /* The logical node whose area holds pfn, or -1 (metadata or outside). */
 int buddy_pfn_node(const struct buddy *b, uint32_t pfn);
 
+/* What the allocator privately knows of one page. */
+struct buddy_block {
+	enum buddy_state state;
+	enum buddy_kind kind;		/* BUDDY_HEAD and BUDDY_TAIL: the
+					 * block's */
+	unsigned int order;		/* the block's (free or allocated) */
+	uint32_t head;			/* the block's head pfn; PFN_NONE for
+					 * BUDDY_RESERVED and BUDDY_FREE_BODY */
+	int node;			/* -1 for BUDDY_RESERVED */
+};
+
 /*
- * Walk every free list and descriptor and check the invariants written in
- * common/region.h.  Returns 0, or -EUCLEAN and, if why is not NULL, writes
- * a description of the first violation found into why (len bytes).
+ * Describe pfn from the private records, for a caller that must decide
+ * whether a request may free it (FreePages frees client blocks only).
+ * Returns 0, or -ERANGE for pfn >= nr_pages.
+ */
+int buddy_lookup(const struct buddy *b, uint32_t pfn, struct buddy_block *out);
+
+/* Node nid's private counts (nid < nr_nodes), for statistics and
+ * watermark checks that must not trust the region. */
+const struct buddy_node *buddy_node(const struct buddy *b, uint32_t nid);
+
+/*
+ * Walk every private free list and page record and check the invariants
+ * of buddy.c's header; then compare the mirror in the region (node table,
+ * page descriptors' flags/order/head/node, free lists and their links)
+ * with them.  Returns 0; -EUCLEAN if the private state is broken; or
+ * -EBADMSG if only the mirror disagrees (a client wrote over it).  If why
+ * is not NULL, a description of the first violation is written into it
+ * (len bytes); mirror disagreements start with "mirror: ".
  */
 int buddy_check(const struct buddy *b, char *why, size_t len);
+
+/*
+ * Rewrite whatever of the mirror disagrees with the private state: the
+ * buddy part of the node table (id, first_pfn, nr_pages, free counts and
+ * lists, low_pages, counters) and, for every page, flags, order, head and
+ * node, and next/prev of pages in free blocks (never next/prev of an
+ * allocated head, which the slab layer's lists use).  Returns the number
+ * of fields rewritten; the first four are described in why (len bytes)
+ * as "node[i].field[o]: found X, expected Y" or "page[pfn].field: ...".
+ */
+uint64_t buddy_mirror_repair(struct buddy *b, char *why, size_t len);
 
 #endif /* SHMSLAB_BUDDY_H */

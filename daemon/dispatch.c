@@ -7,6 +7,13 @@
  * (here, or in cache.c for cache requests); a refused request gets a
  * status and a sentence saying what was wrong, and changes nothing.
  *
+ * Nothing here reads a bound, an offset or a count from the region: the
+ * region's superblock, node table and cpu_node table are a mirror that
+ * any client can overwrite (the last row of DESIGN.md's table).  Counts,
+ * node areas and the CPU-to-node map come from d->geo, which memory.c
+ * filled when it formatted the region, and page states from the buddy
+ * allocator's private records (docs/hardening.md).
+ *
  * Replies must fit one frame (FRAME_MAX, 64 KiB).  Only Stats can grow:
  * it measures every entry it adds with protobuf-c's packed size and stops
  * at STATS_BUDGET, saying in next_start where to continue.
@@ -100,7 +107,6 @@ do_hello(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	 struct dispatch_reply *out)
 {
 	const Shmslab__Hello *h = req->hello;
-	const struct region_super *sb = d->map.base;
 
 	if (ci->hello_done) {
 		dispatch_error(out, req->seq, EPROTO, "hello sent twice");
@@ -131,13 +137,13 @@ do_hello(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	shmslab__hello_reply__init(&out->hello);
 	out->hello.protocol_version = PROTOCOL_VERSION;
 	out->hello.region_version = REGION_VERSION;
-	out->hello.region_size = sb->region_size;
-	out->hello.base_hint = sb->base_hint;
-	out->hello.nr_nodes = sb->nr_nodes;
-	out->hello.nr_cpu_slots = sb->nr_cpu_slots;
-	out->hello.region_id = sb->region_id;
+	out->hello.region_size = d->geo.region_size;
+	out->hello.base_hint = d->geo.base_hint;
+	out->hello.nr_nodes = d->geo.nr_nodes;
+	out->hello.nr_cpu_slots = d->geo.nr_cpu_slots;
+	out->hello.region_id = d->geo.region_id;
 	out->hello.client_id = ci->id;
-	out->hello.region_flags = sb->flags;
+	out->hello.region_flags = d->geo.flags;
 	out->rep.body_case = SHMSLAB__REPLY__BODY_HELLO;
 	out->rep.hello = &out->hello;
 	log_info("client %u connected: pid %d uid %u gid %u (%s)", ci->id,
@@ -151,7 +157,6 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	       const Shmslab__Request *req, struct dispatch_reply *out)
 {
 	const Shmslab__AllocPages *a = req->alloc_pages;
-	const struct region_super *sb = d->map.base;
 	int node = a->node;
 	uint32_t pfn;
 	int r;
@@ -162,21 +167,18 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 			       a->order, REGION_MAX_ORDER);
 		return 0;
 	}
-	if (node < -1 || node >= (int)sb->nr_nodes) {
+	if (node < -1 || node >= (int)d->geo.nr_nodes) {
 		dispatch_error(out, req->seq, EINVAL,
 			       "node %d does not exist (the pool has %u)",
-			       node, sb->nr_nodes);
+			       node, d->geo.nr_nodes);
 		return 0;
 	}
 	if (node == -1) {
 		node = 0;
 		if (a->has_cpu && a->cpu >= 0 &&
-		    (uint32_t)a->cpu < sb->nr_cpu_slots) {
-			uint32_t n = region_cpu_node(d->map.base)[a->cpu];
-
-			if (n < sb->nr_nodes)
-				node = (int)n;
-		}
+		    (uint32_t)a->cpu < d->geo.nr_cpu_slots &&
+		    d->geo.cpu_node[a->cpu] < d->geo.nr_nodes)
+			node = (int)d->geo.cpu_node[a->cpu];
 	}
 	r = buddy_alloc(&d->buddy, a->order, node, PG_CLIENT, &pfn);
 	if (r < 0) {
@@ -188,11 +190,80 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	d->buddy.pages[pfn].owner_pid = (int32_t)ci->pid;
 	shmslab__alloc_pages_reply__init(&out->alloc);
 	out->alloc.offset = (uint64_t)pfn << REGION_PAGE_SHIFT;
-	out->alloc.node = d->buddy.pages[pfn].node;
+	out->alloc.node = (uint32_t)buddy_pfn_node(&d->buddy, pfn);
 	out->rep.body_case = SHMSLAB__REPLY__BODY_ALLOC_PAGES;
 	out->rep.alloc_pages = &out->alloc;
 	log_debug("client %u: order-%u block at pfn %u on node %u", ci->id,
 		  a->order, pfn, out->alloc.node);
+	return 0;
+}
+
+/*
+ * Why FreePages may not free pfn, from the allocator's private records
+ * (never the region's page flags, which any client can set): 0 if pfn is
+ * the head of a client page block of this order, else an errno with a
+ * sentence in why.  API.md: any process may free a client page block;
+ * nothing else is freed through this request.
+ */
+static int
+free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order, char *why,
+		   size_t len)
+{
+	struct buddy_block blk;
+
+	if (buddy_lookup(&d->buddy, pfn, &blk) < 0 ||
+	    blk.state == BUDDY_RESERVED) {
+		snprintf(why, len, "it is slabd's metadata, outside every "
+			 "node's page area");
+		return ERANGE;
+	}
+	switch (blk.state) {
+	case BUDDY_FREE:
+		snprintf(why, len, "it is a free block of order %u, not an "
+			 "allocated one (double free?)", blk.order);
+		return EALREADY;
+	case BUDDY_FREE_BODY:
+		snprintf(why, len, "it lies inside a free block, not an "
+			 "allocated one (double free?)");
+		return EALREADY;
+	case BUDDY_TAIL:
+		snprintf(why, len, "it is not a block head: it lies inside the "
+			 "order-%u %s at offset 0x%" PRIx64, blk.order,
+			 blk.kind == BUDDY_KIND_CLIENT ? "page block" :
+			 blk.kind == BUDDY_KIND_SLAB ? "slab" :
+			 "block of slabd's own metadata",
+			 (uint64_t)blk.head << REGION_PAGE_SHIFT);
+		return EALREADY;
+	default:
+		break;
+	}
+	if (blk.kind == BUDDY_KIND_SLAB) {
+		/* the cache's name is only for the message: checked, not
+		 * trusted */
+		uint32_t idx = d->buddy.pages[pfn].cache;
+		struct cache_stats *st = malloc(sizeof(*st));
+
+		if (st != NULL && idx < SLAB_MAX_CACHES &&
+		    cache_stats(d, idx, st, NULL, 0) == 0)
+			snprintf(why, len, "it is a slab of cache %s, not a "
+				 "block from slab_alloc_pages", st->name);
+		else
+			snprintf(why, len, "it is a slab, not a block from "
+				 "slab_alloc_pages");
+		free(st);
+		return EINVAL;
+	}
+	if (blk.kind != BUDDY_KIND_CLIENT) {
+		snprintf(why, len, "it is slabd's own metadata (a cache's node "
+			 "locks and CPU slots), not a block from "
+			 "slab_alloc_pages");
+		return EINVAL;
+	}
+	if (blk.order != order) {
+		snprintf(why, len, "it is an order-%u block, not order %u",
+			 blk.order, order);
+		return EINVAL;
+	}
 	return 0;
 }
 
@@ -202,11 +273,11 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 {
 	const Shmslab__FreePages *f = req->free_pages;
 	uint64_t off = f->offset;
-	const struct page_desc *pg;
+	char why[200] = "";
 	uint32_t pfn;
 	int r;
 
-	if (off >= d->map.size) {
+	if (off >= d->geo.region_size) {
 		dispatch_error(out, req->seq, ERANGE,
 			       "offset 0x%" PRIx64 " is outside the region",
 			       off);
@@ -220,28 +291,16 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 		return 0;
 	}
 	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
-	pg = &d->buddy.pages[pfn];
-	if ((pg->flags & PG_HEAD) && !(pg->flags & PG_CLIENT)) {
-		dispatch_error(out, req->seq, EINVAL,
-			       "offset 0x%" PRIx64 " is not a block from "
-			       "slab_alloc_pages", off);
-		return 0;
-	}
-	r = buddy_free(&d->buddy, pfn, f->order);
-	if (r < 0) {
-		static const char *const why[] = {
-			[EINVAL] = "misaligned for its order, or allocated "
-				   "with another order",
-			[ERANGE] = "outside every node's page area",
-			[EALREADY] = "not an allocated block (double free?)",
-		};
-		const char *w = (-r == EINVAL || -r == ERANGE ||
-				 -r == EALREADY) ? why[-r] : strerror(-r);
-
-		dispatch_error(out, req->seq, -r, "cannot free order-%u "
-			       "block at offset 0x%" PRIx64 ": %s", f->order,
-			       off, w);
-		log_debug("client %u: %s", ci->id, out->error);
+	r = free_pages_refusal(d, pfn, f->order, why, sizeof(why));
+	if (r == 0)
+		r = -buddy_free(&d->buddy, pfn, f->order);
+	else
+		log_debug("client %u (pid %d): FreePages refused: %s", ci->id,
+			  (int)ci->pid, why);
+	if (r != 0) {
+		dispatch_error(out, req->seq, r, "cannot free order-%u block "
+			       "at offset 0x%" PRIx64 ": %s", f->order, off,
+			       why[0] ? why : strerror(r));
 		return 0;
 	}
 	return 0;
@@ -251,32 +310,31 @@ static int
 do_node_stats(struct slabd *d, const Shmslab__Request *req,
 	      struct dispatch_reply *out)
 {
-	const struct region_super *sb = d->map.base;
-	const struct region_node *nodes = d->buddy.nodes;
 	uint32_t i, o;
 
 	shmslab__node_stats_reply__init(&out->stats);
-	for (i = 0; i < sb->nr_nodes; i++) {
+	for (i = 0; i < d->geo.nr_nodes; i++) {
+		const struct buddy_node *n = buddy_node(&d->buddy, i);
 		Shmslab__NodeInfo *ni = &out->info[i];
 
 		shmslab__node_info__init(ni);
 		ni->node = i;
-		ni->os_node = nodes[i].os_node;
-		ni->nr_pages = nodes[i].nr_pages;
-		ni->free_pages = nodes[i].free_pages;
-		ni->low_pages = nodes[i].low_pages;
+		ni->os_node = d->geo.node_os[i];
+		ni->nr_pages = d->geo.node_nr_pages[i];
+		ni->free_pages = n->free_pages;
+		ni->low_pages = n->low_pages;
 		for (o = 0; o < REGION_NR_ORDERS; o++)
-			out->nr_free[i][o] = nodes[i].nr_free[o];
+			out->nr_free[i][o] = n->nr_free[o];
 		ni->n_nr_free = REGION_NR_ORDERS;
 		ni->nr_free = out->nr_free[i];
-		ni->stat_alloc = nodes[i].stat_alloc;
-		ni->stat_free = nodes[i].stat_free;
-		ni->stat_fallback = nodes[i].stat_fallback;
-		ni->stat_reclaim = nodes[i].stat_reclaim;
-		ni->stat_fail = nodes[i].stat_fail;
+		ni->stat_alloc = n->stat_alloc;
+		ni->stat_free = n->stat_free;
+		ni->stat_fallback = n->stat_fallback;
+		ni->stat_reclaim = n->stat_reclaim;
+		ni->stat_fail = n->stat_fail;
 		out->infop[i] = ni;
 	}
-	out->stats.n_nodes = sb->nr_nodes;
+	out->stats.n_nodes = d->geo.nr_nodes;
 	out->stats.nodes = out->infop;
 	out->rep.body_case = SHMSLAB__REPLY__BODY_NODE_STATS;
 	out->rep.node_stats = &out->stats;
@@ -514,7 +572,6 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	 struct dispatch_reply *out)
 {
 	const Shmslab__Stats *s = req->stats;
-	const struct region_super *sb = d->map.base;
 	Shmslab__StatsReply *sr = &out->cstats;
 	struct stats_scratch *sc = out->scratch;
 	uint32_t start = s->has_start ? s->start : 0, nsn = 0, i;
@@ -529,7 +586,7 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 		}
 	}
 	shmslab__stats_reply__init(sr);
-	sr->slot_guard = sb->slot_guard;
+	sr->slot_guard = d->geo.slot_guard;
 	sr->caches = sc->csp;
 
 	if (s->cache != NULL) {

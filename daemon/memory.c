@@ -4,10 +4,26 @@
  *
  * Who may change what (DESIGN.md): the superblock, node table and CPU table
  * are written here once, before the socket accepts anyone, and are
- * read-only afterwards; the buddy state is handed to daemon/buddy.c, the
- * cache table (zeroed here) to daemon/cache.c.  The slot guard of every
- * cache's per-CPU slots is chosen here, once, and written into the
- * superblock (--slot-guard).
+ * read-only for everyone afterwards; the buddy state is handed to
+ * daemon/buddy.c, the cache table (zeroed here) to daemon/cache.c.  The
+ * slot guard of every cache's per-CPU slots is chosen here, once, and
+ * written into the superblock (--slot-guard).
+ *
+ * What slabd acts on is the private copy in d->geo (the last row of
+ * DESIGN.md's table); the region's superblock, node table and CPU table
+ * are a mirror that clients read, at connect above all, and can
+ * overwrite.  memory_check_repair(), run once a second from main.c's
+ * timer, compares the mirror with the private copy, says in the log what
+ * it found damaged and rewrites it (docs/hardening.md).
+ *
+ * The region is always a memfd sealed F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL before any client can have its descriptor: every client
+ * maps it writable, so the descriptor it receives is writable, and
+ * ftruncate on an unsealed one would SIGBUS every process.  A file in a
+ * hugetlbfs mount cannot be sealed (hugetlbfs seals all but MFD_HUGETLB
+ * memfds with F_SEAL_SEAL), and no descriptor that can be mapped
+ * writable can be kept from ftruncate; so --hugetlbfs DIR only chooses
+ * the huge page size of the memfd (DIR's), and nothing is created in DIR.
  */
 #include "config.h"
 
@@ -16,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 #if defined(__has_include)
 #if __has_include(<sys/rseq.h>)
@@ -69,12 +86,7 @@ backing_create(struct slabd *d, const struct topology *t,
 	m->flags = 0;
 
 	*step = "create the memory file";
-	if (hugetlb && d->cfg.hugetlbfs_dir != NULL) {
-		r = prim_hugetlbfs_file(d->cfg.hugetlbfs_dir);
-		m->flags |= REGION_F_HUGETLBFS;
-	} else {
-		r = prim_memfd("shmslab-region", hugetlb);
-	}
+	r = prim_memfd("shmslab-region", hugetlb ? REGION_HUGE_SHIFT : 0);
 	if (r < 0)
 		goto fail;
 	m->fd = r;
@@ -85,12 +97,10 @@ backing_create(struct slabd *d, const struct topology *t,
 	r = prim_truncate(m->fd, m->size);
 	if (r < 0)
 		goto fail;
-	if (!(m->flags & REGION_F_HUGETLBFS)) {
-		*step = "seal the memory file";
-		r = prim_seal(m->fd);
-		if (r < 0)
-			goto fail;
-	}
+	*step = "seal the memory file";
+	r = prim_seal(m->fd);
+	if (r < 0)
+		goto fail;
 
 	*step = "map the region";
 	r = prim_map(m->fd, m->size, hint, &m->base);
@@ -273,6 +283,7 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 	const char *step = "";
 	int r, hugetlb;
 
+	d->buddy.pg = NULL;	/* nothing for memory_destroy() to free yet */
 	r = region_layout(&g, &l);
 	if (r == -ENOSPC) {
 		snprintf(err, len, "a %" PRIu64 " MiB region is too small for "
@@ -288,15 +299,30 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 		return -1;
 	}
 
+	if (d->cfg.hugetlbfs_dir != NULL) {
+		/* only the page size is taken from the mount: see above */
+		r = prim_hugetlbfs_shift(d->cfg.hugetlbfs_dir);
+		if (r < 0) {
+			snprintf(err, len, "--hugetlbfs %s: %s",
+				 d->cfg.hugetlbfs_dir, r == -EINVAL ?
+				 "not a hugetlbfs mount (mount one with "
+				 "'mount -t hugetlbfs none DIR')" :
+				 strerror(-r));
+			return -1;
+		}
+		if (r != REGION_HUGE_SHIFT) {
+			snprintf(err, len, "--hugetlbfs %s: its huge pages "
+				 "are of %lu KiB; the region is laid out in "
+				 "pages of %u KiB", d->cfg.hugetlbfs_dir,
+				 (1ul << r) >> 10, REGION_HUGE_SIZE >> 10);
+			return -1;
+		}
+		log_notice("--hugetlbfs %s: 2 MiB huge pages, in a sealed "
+			   "memfd rather than a file there, which could not "
+			   "be sealed", d->cfg.hugetlbfs_dir);
+	}
 	hugetlb = d->cfg.hugepages != HUGEPAGES_NEVER;
 	r = hugetlb ? backing_create(d, t, &l, 1, &step) : -1;
-	if (r < 0 && d->cfg.hugetlbfs_dir != NULL &&
-	    strcmp(step, "create the memory file") == 0) {
-		snprintf(err, len, "--hugetlbfs %s: %s", d->cfg.hugetlbfs_dir,
-			 r == -EINVAL ? "not a hugetlbfs mount (mount one "
-			 "with 'mount -t hugetlbfs none DIR')" : strerror(-r));
-		return -1;
-	}
 	if (hugetlb && r < 0) {
 		long avail = hugepages_free();
 		uint64_t need = l.region_size / REGION_HUGE_SIZE;
@@ -337,20 +363,248 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 	__atomic_store_n(&((struct region_super *)d->map.base)->state,
 			 REGION_STATE_READY, __ATOMIC_RELEASE);
 
-	log_info("region: %" PRIu64 " MiB of %s%s at %p, %u %snode(s), "
-		 "%u CPU slots, %" PRIu64 " KiB metadata",
+	log_info("region: %" PRIu64 " MiB of %s (sealed memfd) at %p, %u "
+		 "%snode(s), %u CPU slots, %" PRIu64 " KiB metadata",
 		 l.region_size >> 20,
 		 hugetlb ? "2 MiB huge pages" : "ordinary shared memory",
-		 (d->map.flags & REGION_F_HUGETLBFS) ? " (hugetlbfs file)" :
-		 " (memfd)", d->map.base, t->nr_nodes,
+		 d->map.base, t->nr_nodes,
 		 t->fake ? "logical (--fake-numa testing aid) " : "",
 		 t->nr_cpus, l.data_off >> 10);
 	return 0;
 }
 
+/* ---------------------------------------------------------------- repair */
+
+/* What the superblock must hold: the private copy, as region_format() wrote
+ * it, and the daemon's pid. */
+static void
+super_expected(const struct slabd *d, struct region_super *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = REGION_MAGIC;
+	sb->version = REGION_VERSION;
+	sb->super_size = sizeof(*sb);
+	sb->region_size = d->geo.region_size;
+	sb->page_shift = REGION_PAGE_SHIFT;
+	sb->nr_orders = REGION_NR_ORDERS;
+	sb->nr_pages = d->geo.nr_pages;
+	sb->nr_nodes = d->geo.nr_nodes;
+	sb->nr_cpu_slots = d->geo.nr_cpu_slots;
+	sb->flags = d->geo.flags;
+	sb->slot_guard = d->geo.slot_guard;
+	sb->state = REGION_STATE_READY;
+	sb->base_hint = d->geo.base_hint;
+	sb->region_id = d->geo.region_id;
+	sb->created = d->geo.created;
+	sb->daemon_pid = (int32_t)getpid();
+	sb->max_caches = SLAB_MAX_CACHES;
+	sb->node_table_off = d->geo.node_table_off;
+	sb->cpu_node_off = d->geo.cpu_node_off;
+	sb->page_desc_off = d->geo.page_desc_off;
+	sb->cache_table_off = d->geo.cache_table_off;
+	sb->cpu_slot_off = 0;
+	sb->data_off = d->geo.data_off;
+	sb->meta_size = d->geo.data_off;
+}
+
+/* Repairs of one part of the region, and when it was last logged. */
+struct repair_log {
+	const char *part;
+	time_t last;			/* CLOCK_MONOTONIC seconds */
+	uint64_t unlogged;		/* fields repaired since */
+	char first[384];		/* what the first of them were */
+	size_t used;
+};
+
+#define REPAIR_LOG_INTERVAL	10	/* seconds between messages per part */
+#define REPAIR_LOG_FIELDS	4	/* fields named per message */
+
+static struct repair_log repair_super = { .part = "superblock" };
+static struct repair_log repair_nodes = { .part = "node table" };
+static struct repair_log repair_cpus = { .part = "cpu_node table" };
+static struct repair_log repair_pages = {
+	.part = "page allocator mirror (node free lists, counts, page states)"
+};
+
+static time_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Count one repaired field; name the first few of each message. */
+static void
+repair_note(struct repair_log *rl, const char *field, long idx,
+	    uint64_t found, uint64_t want)
+{
+	char name[64];
+
+	if (idx >= 0)
+		snprintf(name, sizeof(name), "%s[%ld]", field, idx);
+	else
+		snprintf(name, sizeof(name), "%s", field);
+	if (rl->unlogged < REPAIR_LOG_FIELDS && rl->used < sizeof(rl->first))
+		rl->used += (size_t)snprintf(rl->first + rl->used,
+					     sizeof(rl->first) - rl->used,
+					     "%s%s: found %#" PRIx64
+					     ", expected %#" PRIx64,
+					     rl->used ? "; " : "", name, found,
+					     want);
+	if (rl->used >= sizeof(rl->first))
+		rl->used = sizeof(rl->first) - 1;
+	rl->unlogged++;
+}
+
+/* Log what was repaired, at most once per REPAIR_LOG_INTERVAL per part. */
+static void
+repair_flush(struct repair_log *rl, time_t now)
+{
+	if (rl->unlogged == 0 ||
+	    (rl->last != 0 && now - rl->last < REPAIR_LOG_INTERVAL))
+		return;
+	log_warn("region %s damaged by a client, restored from slabd's own "
+		 "copy: %s%s (%" PRIu64 " field(s)%s)", rl->part, rl->first,
+		 rl->unlogged > REPAIR_LOG_FIELDS ? "; ..." : "",
+		 rl->unlogged, rl->last != 0 ? " since the last message" : "");
+	rl->last = now;
+	rl->unlogged = 0;
+	rl->used = 0;
+	rl->first[0] = '\0';
+}
+
+#define REPAIR(rl, field, name, idx, want)                                     \
+	do {                                                                   \
+		if ((field) != (want)) {                                       \
+			repair_note(rl, name, idx, (uint64_t)(field),          \
+				    (uint64_t)(want));                         \
+			(field) = (want);                                      \
+			n++;                                                   \
+		}                                                              \
+	} while (0)
+
+/* The superblock, field by field (names in the log are the struct's). */
+static uint64_t
+repair_superblock(struct slabd *d)
+{
+	struct region_super *sb = d->map.base, w;
+	uint64_t n = 0;
+	unsigned int i;
+
+	super_expected(d, &w);
+#define REPAIR_SB(f) REPAIR(&repair_super, sb->f, #f, -1, w.f)
+	REPAIR_SB(magic);
+	REPAIR_SB(version);
+	REPAIR_SB(super_size);
+	REPAIR_SB(region_size);
+	REPAIR_SB(page_shift);
+	REPAIR_SB(nr_orders);
+	REPAIR_SB(nr_pages);
+	REPAIR_SB(nr_nodes);
+	REPAIR_SB(nr_cpu_slots);
+	REPAIR_SB(flags);
+	REPAIR_SB(slot_guard);
+	REPAIR_SB(state);
+	REPAIR_SB(base_hint);
+	REPAIR_SB(region_id);
+	REPAIR_SB(created);
+	REPAIR_SB(daemon_pid);
+	REPAIR_SB(max_caches);
+	REPAIR_SB(node_table_off);
+	REPAIR_SB(cpu_node_off);
+	REPAIR_SB(page_desc_off);
+	REPAIR_SB(cache_table_off);
+	REPAIR_SB(cpu_slot_off);
+	REPAIR_SB(data_off);
+	REPAIR_SB(meta_size);
+#undef REPAIR_SB
+	for (i = 0; i < sizeof(sb->reserved) / sizeof(sb->reserved[0]); i++)
+		REPAIR(&repair_super, sb->reserved[i], "reserved", (long)i,
+		       0);
+	return n;
+}
+
+/* The node table's geometry (the buddy allocator restores its part). */
+static uint64_t
+repair_node_table(struct slabd *d)
+{
+	struct region_node *nodes = region_at(d->map.base,
+					      d->geo.node_table_off);
+	uint64_t n = 0;
+	uint32_t i, j;
+
+	for (i = 0; i < d->geo.nr_nodes; i++) {
+		struct region_node *rn = &nodes[i];
+
+		char name[48];
+
+		snprintf(name, sizeof(name), "node[%u].os_node", i);
+		REPAIR(&repair_nodes, rn->os_node, name, -1, d->geo.node_os[i]);
+		snprintf(name, sizeof(name), "node[%u].reserved0", i);
+		REPAIR(&repair_nodes, rn->reserved0, name, -1, 0);
+		snprintf(name, sizeof(name), "node[%u].distance", i);
+		for (j = 0; j < REGION_MAX_NODES; j++)
+			REPAIR(&repair_nodes, rn->distance[j], name, (long)j,
+			       j < d->geo.nr_nodes ? d->geo.distance[i][j] : 0);
+		snprintf(name, sizeof(name), "node[%u].reserved", i);
+		for (j = 0; j < sizeof(rn->reserved) / sizeof(rn->reserved[0]);
+		     j++)
+			REPAIR(&repair_nodes, rn->reserved[j], name, (long)j, 0);
+	}
+	return n;
+}
+
+static uint64_t
+repair_cpu_table(struct slabd *d)
+{
+	uint32_t *cpu_node = region_at(d->map.base, d->geo.cpu_node_off);
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < d->geo.nr_cpu_slots; i++)
+		REPAIR(&repair_cpus, cpu_node[i], "cpu_node", (long)i,
+		       d->geo.cpu_node[i]);
+	return n;
+}
+#undef REPAIR
+
+uint64_t
+memory_check_repair(struct slabd *d)
+{
+	char why[384];
+	uint64_t n, fixed;
+	time_t now = mono_seconds();
+
+	if (d->map.base == NULL)
+		return 0;
+	fixed = repair_superblock(d);
+	fixed += repair_node_table(d);
+	fixed += repair_cpu_table(d);
+	/* the buddy fields of the node table, and the page descriptors */
+	n = buddy_mirror_repair(&d->buddy, why, sizeof(why));
+	if (n > 0) {
+		/* buddy_mirror_repair() names them itself */
+		if (repair_pages.unlogged == 0)
+			snprintf(repair_pages.first, sizeof(repair_pages.first),
+				 "%s", why);
+		repair_pages.used = strlen(repair_pages.first);
+		repair_pages.unlogged += n;
+	}
+	fixed += n;
+	repair_flush(&repair_super, now);
+	repair_flush(&repair_nodes, now);
+	repair_flush(&repair_cpus, now);
+	repair_flush(&repair_pages, now);
+	return fixed;
+}
+
 void
 memory_destroy(struct slabd *d)
 {
+	if (d->map.base != NULL)
+		buddy_exit(&d->buddy);
 	prim_unmap(d->map.base, d->map.size);
 	d->map.base = NULL;
 	if (d->map.fd >= 0)

@@ -86,10 +86,11 @@ void *slab_alloc_pages(struct slab_pool *pool, unsigned int order, int node);
  * allocated with.  NULL is a no-op.  A pointer outside the region, not the
  * start of an allocated block, of another order, or already freed is
  * refused and changes nothing; errno is then set to ERANGE (outside the
- * region), EINVAL (misaligned or wrong order) or EALREADY (not allocated);
- * ENOTCONN or EBADMSG when the daemon could not be asked.  errno is left
- * alone on success.  Any process of the pool may free a block another
- * process allocated.
+ * region), EINVAL (misaligned, wrong order, or a slab or slabd's own block
+ * rather than one from slab_alloc_pages) or EALREADY (no allocated block
+ * starts there); ENOTCONN or EBADMSG when the daemon could not be asked.
+ * errno is left alone on success.  Any process of the pool may free a
+ * block another process allocated.
  */
 void slab_free_pages(struct slab_pool *pool, void *addr, unsigned int order);
 

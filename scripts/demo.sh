@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build shmslab, start slabd with its built-in defaults (a 256 MiB region,
 # in huge pages when the machine has them reserved) on a temporary socket,
-# run the demonstration client against it, and stop the daemon.
+# run the demonstration client and the two examples (a message pipeline,
+# a pre-fork server) against it, and stop the daemon.
 set -eu
 . "$(dirname "$0")/common.sh"
 
@@ -39,6 +40,12 @@ sed 's/^/    /' "$work/slabd.log"
 echo "==> running the demonstration client"
 "$top/build/examples/shmslab-demo" -s "$sock"
 
+echo
+echo "==> running the examples: a message pipeline, a pre-fork server"
+"$top/build/examples/shmslab-pipeline" -s "$sock"
+echo
+"$top/build/examples/shmslab-prefork" -s "$sock"
+
 echo "==> stopping slabd"
 kill -TERM "$pid"
 wait "$pid" || { echo "slabd exited with an error" >&2; exit 1; }
@@ -47,4 +54,6 @@ sed 's/^/    /' "$work/slabd.log" | tail -n 3
 echo
 echo "Run it yourself:  build/slabd -f -s /tmp/slabd.sock -m 512M"
 echo "                  build/examples/shmslab-demo -s /tmp/slabd.sock"
+echo "                  build/examples/shmslab-pipeline -s /tmp/slabd.sock"
+echo "                  build/examples/shmslab-prefork -s /tmp/slabd.sock -k"
 echo "Read more:        man -l man/slabd.8    man -l man/shmslab.3"

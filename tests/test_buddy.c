@@ -7,7 +7,9 @@
  * reference model (a page bitmap per node that predicts which node serves
  * each allocation, when reclaim runs and when -ENOMEM is right), refused
  * calls that must change nothing, fallback by distance, watermarks and the
- * reclaim hook, and buddy_check() finding corruption.
+ * reclaim hook, buddy_check() finding corruption of the mirror in the
+ * region, and a client scribbling over the node table and descriptors
+ * between operations without steering the allocator.
  *
  * Usage: test_buddy [operations [seed]]  (default 1000000 and a fixed seed)
  */
@@ -113,15 +115,17 @@ arena_open(struct arena *a, const struct layout *l)
 static void
 arena_close(struct arena *a)
 {
+	buddy_exit(&a->b);
 	free(a->pages);
 	free(a->nodes);
 	memset(a, 0, sizeof(*a));
 }
 
-/* A byte copy of everything the allocator may write. */
+/* A byte copy of everything the allocator may write, private records too. */
 struct snap {
 	struct page_desc *pages;
 	struct region_node *nodes;
+	struct buddy_page *pg;
 	struct buddy b;
 };
 
@@ -130,10 +134,13 @@ snap_take(struct snap *s, const struct arena *a)
 {
 	s->pages = malloc((size_t)a->nr_pages * sizeof(*a->pages));
 	s->nodes = malloc((size_t)a->nr_nodes * sizeof(*a->nodes));
-	if (!s->pages || !s->nodes)
+	s->pg = malloc((size_t)a->nr_pages * sizeof(*s->pg));
+	if (!s->pages || !s->nodes || !s->pg)
 		bail_out("out of memory");
 	memcpy(s->pages, a->pages, (size_t)a->nr_pages * sizeof(*a->pages));
 	memcpy(s->nodes, a->nodes, (size_t)a->nr_nodes * sizeof(*a->nodes));
+	if (a->b.pg != NULL)
+		memcpy(s->pg, a->b.pg, (size_t)a->nr_pages * sizeof(*s->pg));
 	s->b = a->b;
 }
 
@@ -144,6 +151,9 @@ snap_same(const struct snap *s, const struct arena *a)
 		      (size_t)a->nr_pages * sizeof(*a->pages)) == 0 &&
 	       memcmp(s->nodes, a->nodes,
 		      (size_t)a->nr_nodes * sizeof(*a->nodes)) == 0 &&
+	       (a->b.pg == NULL ||
+		memcmp(s->pg, a->b.pg, (size_t)a->nr_pages * sizeof(*s->pg)) ==
+			0) &&
 	       memcmp(&s->b, &a->b, sizeof(a->b)) == 0;
 }
 
@@ -152,6 +162,7 @@ snap_free(struct snap *s)
 {
 	free(s->pages);
 	free(s->nodes);
+	free(s->pg);
 }
 
 static int
@@ -306,6 +317,7 @@ test_init_errors(void)
 		if (buddy_alloc(&a.b, (unsigned int)r % 5, r % 3, 0, &pfn) != 0)
 			bail_out("alloc in attach test failed");
 	snap_take(&s, &a);
+	buddy_exit(&a.b);
 	r = buddy_init(&a.b, a.pages, a.nr_pages, a.nodes, a.nr_nodes, 0);
 	same = memcmp(s.pages, a.pages, a.nr_pages * sizeof(*a.pages)) == 0 &&
 	       memcmp(s.nodes, a.nodes, a.nr_nodes * sizeof(*a.nodes)) == 0;
@@ -884,14 +896,15 @@ test_refused(void)
 	REFUSED(buddy_free(&a.b, pa, 2), -EALREADY, "double free (order 2)");
 
 	/*
-	 * An allocated head whose block would run past its node can only be
-	 * the product of corruption; buddy_free must still refuse it.
+	 * A client that writes an allocated head into the mirror, even one
+	 * whose block would run past its node, is not believed: the page is
+	 * free in the private records.
 	 */
 	last = a.nodes[2].first_pfn + 776; /* offset 776 = 97 * 8 */
 	a.pages[last].flags = PG_HEAD;
 	a.pages[last].order = 3;
-	REFUSED(buddy_free(&a.b, last, 3), -EINVAL,
-		"free of a block past the node's end");
+	REFUSED(buddy_free(&a.b, last, 3), -EALREADY,
+		"free of a scribbled head past the node's end");
 	a.pages[last].flags = PG_BUDDY;
 	a.pages[last].order = 0;
 
@@ -1126,7 +1139,8 @@ expect_unclean(struct copy *c, const char *what)
 
 	memset(why, 0, sizeof(why));
 	r = buddy_check(&c->b, why, sizeof(why));
-	ok(r == -EUCLEAN && why[0] != '\0', "buddy_check finds %s", what);
+	ok(r == -EBADMSG && strncmp(why, "mirror: ", 8) == 0,
+	   "buddy_check finds %s in the mirror", what);
 	diag("  %s", why[0] ? why : "(no message)");
 	copy_reset(c);
 }
@@ -1276,9 +1290,9 @@ test_corruption(void)
 
 	/* a short buffer gets a truncated, terminated message */
 	c.nodes[2].free_pages++;
-	ok(buddy_check(&c.b, why, 8) == -EUCLEAN && strlen(why) == 7,
+	ok(buddy_check(&c.b, why, 8) == -EBADMSG && strlen(why) == 7,
 	   "buddy_check truncates its message to the buffer");
-	ok(buddy_check(&c.b, NULL, 0) == -EUCLEAN,
+	ok(buddy_check(&c.b, NULL, 0) == -EBADMSG,
 	   "buddy_check accepts a NULL buffer");
 	copy_reset(&c);
 	ok(check_ok(&c.b, "reset copy") && snap_same(&c.clean, &a),
@@ -1287,6 +1301,182 @@ test_corruption(void)
 	free(c.pages);
 	free(c.nodes);
 	snap_free(&c.clean);
+	arena_close(&a);
+}
+
+/* ------------------------------------------------------ hostile mirror */
+
+/* Write a hostile value: 0, all ones, random, or a pfn near the end. */
+static uint32_t
+hostile32(uint32_t nr_pages)
+{
+	switch (rng() % 5) {
+	case 0:
+		return 0;
+	case 1:
+		return UINT32_MAX;
+	case 2:
+		return nr_pages - 1 - (uint32_t)(rng() % 4);
+	case 3:
+		return (uint32_t)(rng() % nr_pages);
+	default:
+		return (uint32_t)rng();
+	}
+}
+
+/* Scribble over the node table and some page descriptors of the arena. */
+static void
+scribble(struct arena *a)
+{
+	uint32_t i, k, n = a->nr_pages;
+	unsigned int o;
+
+	for (i = 0; i < a->nr_nodes; i++) {
+		struct region_node *m = &a->nodes[i];
+
+		if (rng() % 2)
+			m->first_pfn = hostile32(n);
+		if (rng() % 2)
+			m->nr_pages = hostile32(n);
+		if (rng() % 2)
+			m->free_pages = rng();
+		if (rng() % 2)
+			m->low_pages = rng() % 2 ? 0 : UINT64_MAX;
+		for (o = 0; o < REGION_NR_ORDERS; o++) {
+			if (rng() % 3 == 0)
+				m->free_head[o] = hostile32(n);
+			if (rng() % 3 == 0)
+				m->nr_free[o] = rng();
+		}
+	}
+	for (k = 0; k < 64; k++) {
+		struct page_desc *p = &a->pages[rng() % n];
+
+		p->flags = (uint32_t)rng() & 0x3f;
+		p->order = (uint8_t)(rng() % 16);
+		p->next = hostile32(n);
+		p->prev = hostile32(n);
+		p->head = hostile32(n);
+		p->node = (uint8_t)rng();
+	}
+}
+
+/*
+ * A client scribbles over the node table and the page descriptors between
+ * operations; the allocator, deciding by its private records, never
+ * returns a block outside its node or one it already handed out, its
+ * private state stays sound, and its counts add up.  buddy_mirror_repair()
+ * then makes the mirror agree again.
+ */
+static void
+test_hostile_mirror(void)
+{
+	const struct layout *l = &main_layout;
+	struct arena a;
+	struct region_node formatted[MAX_TEST_NODES];
+	struct {
+		uint32_t pfn;
+		unsigned int order;
+	} held[2048];
+	uint8_t *owned;
+	uint32_t nheld = 0, i, pfn, k;
+	unsigned int round, bad_place = 0, twice = 0, unsound = 0, fixed = 0;
+	unsigned int allocs = 0, frees = 0, wrong_free = 0;
+	uint64_t sum;
+	char why[512];
+	int r, nid;
+
+	arena_open(&a, l);
+	memcpy(formatted, a.nodes, l->nr_nodes * sizeof(formatted[0]));
+	owned = calloc(a.nr_pages, 1);
+	if (owned == NULL)
+		bail_out("out of memory");
+	rng_state = DEFAULT_SEED ^ 0x5c1bb1e;
+	for (round = 0; round < 200; round++) {
+		scribble(&a);
+		for (k = 0; k < 40; k++) {
+			unsigned int order = random_order() % 6;
+
+			if (nheld > 0 && (rng() % 2 || nheld == 2048)) {
+				i = (uint32_t)(rng() % nheld);
+				if (buddy_free(&a.b, held[i].pfn,
+					       held[i].order) != 0)
+					wrong_free++;
+				for (pfn = 0; pfn < 1u << held[i].order; pfn++)
+					owned[held[i].pfn + pfn] = 0;
+				held[i] = held[--nheld];
+				frees++;
+				continue;
+			}
+			r = buddy_alloc(&a.b, order, (int)(rng() % 4) - 1,
+					(unsigned int)rng() &
+						(PG_SLAB | PG_CLIENT),
+					&pfn);
+			if (r != 0)
+				continue;
+			allocs++;
+			nid = -1;
+			for (i = 0; i < l->nr_nodes; i++)
+				if (pfn >= formatted[i].first_pfn &&
+				    (uint64_t)pfn + (1u << order) <=
+					    (uint64_t)formatted[i].first_pfn +
+						    formatted[i].nr_pages)
+					nid = (int)i;
+			if (nid < 0 || nid != buddy_pfn_node(&a.b, pfn) ||
+			    (pfn - formatted[nid].first_pfn) % (1u << order) !=
+				    0) {
+				if (bad_place++ == 0)
+					diag("order-%u block at pfn %u is not "
+					     "inside one node, aligned",
+					     order, pfn);
+				continue;
+			}
+			for (i = 0; i < 1u << order; i++) {
+				if (owned[pfn + i] && twice++ == 0)
+					diag("pfn %u handed out twice",
+					     pfn + i);
+				owned[pfn + i] = 1;
+			}
+			held[nheld].pfn = pfn;
+			held[nheld].order = order;
+			nheld++;
+		}
+		r = buddy_check(&a.b, why, sizeof(why));
+		if (r != 0 && r != -EBADMSG && unsound++ == 0)
+			diag("round %u: private state: %d: %s", round, r, why);
+		if (round % 10 == 9) {
+			buddy_mirror_repair(&a.b, why, sizeof(why));
+			r = buddy_check(&a.b, why, sizeof(why));
+			if (r != 0 && fixed++ == 0)
+				diag("round %u: after repair: %d: %s", round, r,
+				     why);
+		}
+	}
+	ok(allocs > 1000 && frees > 1000,
+	   "hostile mirror: %u allocations and %u frees under scribbling",
+	   allocs, frees);
+	is_int(bad_place, 0,
+	       "hostile mirror: every block inside its "
+	       "formatted node, aligned");
+	is_int(twice, 0, "hostile mirror: no page handed out twice");
+	is_int(wrong_free, 0, "hostile mirror: every held block frees");
+	is_int(unsound, 0,
+	       "hostile mirror: the private state stays sound "
+	       "(buddy_check gives 0 or -EBADMSG, never -EUCLEAN)");
+	is_int(fixed, 0,
+	       "hostile mirror: buddy_mirror_repair makes the "
+	       "mirror agree again");
+	while (nheld > 0) {
+		nheld--;
+		buddy_free(&a.b, held[nheld].pfn, held[nheld].order);
+	}
+	buddy_mirror_repair(&a.b, NULL, 0);
+	for (sum = 0, i = 0; i < l->nr_nodes; i++)
+		sum += buddy_node(&a.b, i)->free_pages == formatted[i].nr_pages;
+	ok(sum == l->nr_nodes && check_ok(&a.b, "after the hostile run"),
+	   "hostile mirror: after freeing everything every node is whole "
+	   "and buddy_check passes");
+	free(owned);
 	arena_close(&a);
 }
 
@@ -1310,6 +1500,7 @@ main(int argc, char **argv)
 	test_fallback();
 	test_reclaim();
 	test_corruption();
+	test_hostile_mirror();
 	test_random(nops, seed);
 	return done_testing();
 }

@@ -320,6 +320,24 @@ test_reports(void)
 	expect_abort("stray write into a free object's link",
 		     child_stray_write, "h.stray", "free pointer corrupted");
 	ok(shared[1] == 0, "no object past the bad link was handed out");
+
+	/* with SLAB_POISON: the state word moves past the 8-byte link */
+	victim = must_create("h.poison", 64,
+			     SLAB_FREELIST_HARDENED | SLAB_POISON);
+	{
+		const struct slab_cache_desc *d = find_desc(pool, "h.poison");
+
+		ok(d != NULL && d->geo.fp_off == 64 && d->geo.stride == 80,
+		   "with SLAB_POISON: the link at 64, the state word after it "
+		   "(stride %u)", d ? d->geo.stride : 0);
+	}
+	st = run_child(child_alloc_free_unwritten, out, sizeof(out));
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && out[0] == '\0',
+	   "with SLAB_POISON: alloc then free without writing is fine "
+	   "(status %#x%s%.*s)", st, out[0] ? ": " : "",
+	   (int)strcspn(out, "\n"), out);
+	expect_abort("with SLAB_POISON: double free, not at the head",
+		     child_double_free, "h.poison", "double free");
 }
 
 /*

@@ -335,6 +335,7 @@ main(void)
 		   "no more is lost than the dead held");
 		is_int(free_pages + leaked + own, total, "free pages plus the "
 		       "dead's pages plus slabd's own are all the pages");
+		buddy_exit(&b);
 	}
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly after %d kills",

@@ -211,6 +211,7 @@ test_fallback(void)
 		   buddy_check(&b, why, sizeof(why)) == 0,
 		   "and its free blocks merged back%s%s", why[0] ? ": " : "",
 		   why);
+		buddy_exit(&b);
 	}
 }
 

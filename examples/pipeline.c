@@ -157,8 +157,8 @@ class_in_use(struct slab_pool *pool, int i, int64_t *in_use)
 
 	info.size = sizeof(info);
 	if (c == NULL || slab_cache_info(c, &info) < 0) {
-		fprintf(stderr, PROG ": the figures of %s: %s\n",
-			class_name[i], strerror(errno));
+		fprintf(stderr, PROG ": the figures of %s: %s\n", class_name[i],
+			strerror(errno));
 		return -1;
 	}
 	*in_use = (int64_t)info.objects_inuse;

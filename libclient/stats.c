@@ -36,8 +36,8 @@
 #include "libclient/internal.h"
 
 /* The first versions' sizes: a change of layout must be a new version. */
-#define POOL_STATS_SIZE_VER0	12400u
-#define CACHE_INFO_SIZE_VER0	4288u
+#define POOL_STATS_SIZE_VER0 12400u
+#define CACHE_INFO_SIZE_VER0 4288u
 
 _Static_assert(sizeof(struct slab_pool_stats) == POOL_STATS_SIZE_VER0,
 	       "struct slab_pool_stats changed: add fields at the end only, "
@@ -69,8 +69,7 @@ node_info_ok(const struct slab_pool *pool, const Shmslab__NodeInfo *ni,
 
 	return ni != NULL && ni->node == i && ni->nr_pages <= max_pages &&
 	       ni->free_pages <= ni->nr_pages &&
-	       ni->low_pages <= ni->nr_pages &&
-	       ni->n_nr_free <= SLAB_NR_ORDERS;
+	       ni->low_pages <= ni->nr_pages && ni->n_nr_free <= SLAB_NR_ORDERS;
 }
 
 SHMSLAB_EXPORT int
@@ -196,7 +195,7 @@ slab_cache_info(const struct slab_cache *cache, struct slab_cache_info *info)
 
 	versioned_clear(info, info->size, CACHE_INFO_SIZE_VER0);
 	info->nr_nodes = (uint32_t)cs->n_nodes;
-	strcpy(info->name, cs->name);	/* slab_name_ok(): it fits */
+	strcpy(info->name, cs->name); /* slab_name_ok(): it fits */
 	info->object_size = cs->size;
 	info->aligned_size = cs->stride;
 	info->align = cs->align;

@@ -31,8 +31,8 @@
 #include "tests/harness.h"
 #include "tests/tap.h"
 
-#define NR_NODES	3
-#define TRIES		20
+#define NR_NODES 3
+#define TRIES    20
 
 static struct slab_pool *pool;
 
@@ -64,17 +64,19 @@ pool_stats_consistent(const struct slab_pool_stats *st)
 		uint64_t blocks = 0;
 
 		for (o = 0; o < SLAB_NR_ORDERS; o++)
-			blocks += ns->nr_free[o] * ((uint64_t)SLAB_PAGE_SIZE
-						    << o);
+			blocks += ns->nr_free[o] *
+				  ((uint64_t)SLAB_PAGE_SIZE << o);
 		if (ns->bytes_total != ns->bytes_inuse + ns->bytes_free) {
 			diag("node %u: total %" PRIu64 " != in use %" PRIu64
-			     " + free %" PRIu64, n, ns->bytes_total,
-			     ns->bytes_inuse, ns->bytes_free);
+			     " + free %" PRIu64,
+			     n, ns->bytes_total, ns->bytes_inuse,
+			     ns->bytes_free);
 			return 0;
 		}
 		if (ns->bytes_free != blocks) {
 			diag("node %u: free %" PRIu64 " != %" PRIu64 " in "
-			     "free blocks", n, ns->bytes_free, blocks);
+			     "free blocks",
+			     n, ns->bytes_free, blocks);
 			return 0;
 		}
 		if (ns->bytes_total == 0 || ns->bytes_low > ns->bytes_total ||
@@ -90,9 +92,10 @@ pool_stats_consistent(const struct slab_pool_stats *st)
 	if (total != st->bytes_total || inuse != st->bytes_inuse ||
 	    free_ != st->bytes_free || total > st->pool_size) {
 		diag("sums: total %" PRIu64 "/%" PRIu64 ", in use %" PRIu64
-		     "/%" PRIu64 ", free %" PRIu64 "/%" PRIu64 ", pool %"
-		     PRIu64, total, st->bytes_total, inuse, st->bytes_inuse,
-		     free_, st->bytes_free, st->pool_size);
+		     "/%" PRIu64 ", free %" PRIu64 "/%" PRIu64
+		     ", pool %" PRIu64,
+		     total, st->bytes_total, inuse, st->bytes_inuse, free_,
+		     st->bytes_free, st->pool_size);
 		return 0;
 	}
 	return 1;
@@ -127,7 +130,7 @@ test_pool_errors(void)
 	memset(big, 0xa5, sizeof(big));
 	bp->size = sizeof(big);
 	ok(slab_pool_stats(pool, bp) == 0, "a larger size (a later "
-	   "version's structure) is accepted");
+					   "version's structure) is accepted");
 	for (i = sizeof(st); i < sizeof(big); i++)
 		if (big[i] != 0)
 			tail_zero = 0;
@@ -146,17 +149,19 @@ test_pool_figures(void)
 	ok(pool_stats(&st) == 0, "slab_pool_stats");
 	is_int(st.size, sizeof(st), "size is the library's sizeof");
 	is_int(st.nr_nodes, NR_NODES, "nr_nodes");
-	is_int(st.pool_size, slab_pool_size(pool), "pool_size is "
+	is_int(st.pool_size, slab_pool_size(pool),
+	       "pool_size is "
 	       "slab_pool_size()");
 	is_int(st.page_size, SLAB_PAGE_SIZE, "page_size");
-	ok(pool_stats_consistent(&st), "total = in use + free on every node, "
+	ok(pool_stats_consistent(&st),
+	   "total = in use + free on every node, "
 	   "free = its free blocks, the sums are the nodes'");
 	for (n = 0; n < st.nr_nodes; n++)
-		if (st.node[n].bytes_free == 0 ||
-		    st.node[n].bytes_inuse == 0 || st.node[n].os_node < -1)
+		if (st.node[n].bytes_free == 0 || st.node[n].bytes_inuse == 0 ||
+		    st.node[n].os_node < -1)
 			good = 0;
 	ok(good, "every node has free bytes and bytes in use (slabd's "
-	   "blocks), an os_node >= -1");
+		 "blocks), an os_node >= -1");
 	for (n = st.nr_nodes; n < SLAB_MAX_NODES; n++)
 		if (st.node[n].bytes_total != 0 || st.node[n].nr_free[0] != 0)
 			good = 0;
@@ -166,8 +171,8 @@ test_pool_figures(void)
 			good = 0;
 	ok(good, "reserved words are zero");
 	diag("pool %" PRIu64 " bytes: %" PRIu64 " in nodes, %" PRIu64
-	     " in use, %" PRIu64 " free", st.pool_size, st.bytes_total,
-	     st.bytes_inuse, st.bytes_free);
+	     " in use, %" PRIu64 " free",
+	     st.pool_size, st.bytes_total, st.bytes_inuse, st.bytes_free);
 }
 
 /*
@@ -217,9 +222,11 @@ test_pages(void)
 					break;
 				got = delta_is(&a, &b, node, bytes);
 			}
-			ok(got, "an order-%u block on node %d: %" PRId64
+			ok(got,
+			   "an order-%u block on node %d: %" PRId64
 			   " bytes more in use, as many fewer free, there "
-			   "only (%d tries)", order, node, bytes, tries);
+			   "only (%d tries)",
+			   order, node, bytes, tries);
 			if (blk == NULL) {
 				ok(0, "and back when freed (no block)");
 				continue;
@@ -240,10 +247,12 @@ test_pages(void)
 					break;
 				back = delta_is(&b, &c, node, -bytes);
 			}
-			ok(back, "freeing it gives the %" PRId64 " bytes back "
-			   "to node %d (%d tries)", bytes, node, tries);
+			ok(back,
+			   "freeing it gives the %" PRId64 " bytes back "
+			   "to node %d (%d tries)",
+			   bytes, node, tries);
 			ok(pool_stats_consistent(&c), "and everything still "
-			   "adds up");
+						      "adds up");
 		}
 	}
 }
@@ -263,8 +272,8 @@ info_consistent(const struct slab_cache_info *info)
 		    ni->partial_slabs > ni->slabs) {
 			diag("node %u: %" PRIu64 " slabs (%" PRIu64
 			     " partial), %" PRIu64 " objects, %" PRIu64
-			     " in use, %u per slab", n, ni->slabs,
-			     ni->partial_slabs, ni->objects,
+			     " in use, %u per slab",
+			     n, ni->slabs, ni->partial_slabs, ni->objects,
 			     ni->objects_inuse, info->objects_per_slab);
 			return 0;
 		}
@@ -286,7 +295,7 @@ test_cache(void)
 {
 	static struct slab_cache_info info;
 	static void *obj[NR_NODES][200];
-	const int k[NR_NODES] = { 200, 37, 1 };
+	const int k[NR_NODES] = {200, 37, 1};
 	struct slab_cache *c;
 	uint64_t want_slabs;
 	int n, i, good, status;
@@ -311,20 +320,24 @@ test_cache(void)
 
 	ok(cache_info(c, &info) == 0, "slab_cache_info of a new cache");
 	ok(info.size == sizeof(info) && strcmp(info.name, "t-stats") == 0 &&
-	   info.nr_nodes == NR_NODES, "size, name, nr_nodes");
-	ok(info.object_size == 100 && info.object_size ==
-	   slab_cache_object_size(c), "object_size 100");
+		   info.nr_nodes == NR_NODES,
+	   "size, name, nr_nodes");
+	ok(info.object_size == 100 &&
+		   info.object_size == slab_cache_object_size(c),
+	   "object_size 100");
 	ok(info.aligned_size >= 100 && info.aligned_size % 64 == 0 &&
-	   info.align >= 16 && info.flags == SLAB_HWCACHE_ALIGN,
+		   info.align >= 16 && info.flags == SLAB_HWCACHE_ALIGN,
 	   "aligned on cache lines: aligned_size %u, align %u, flags %#x",
 	   info.aligned_size, info.align, info.flags);
 	ok(info.order <= SLAB_MAX_ORDER && info.objects_per_slab >= 1 &&
-	   (uint64_t)info.objects_per_slab * info.aligned_size <=
-		   (uint64_t)SLAB_PAGE_SIZE << info.order,
+		   (uint64_t)info.objects_per_slab * info.aligned_size <=
+			   (uint64_t)SLAB_PAGE_SIZE << info.order,
 	   "order %u holds %u objects", info.order, info.objects_per_slab);
 	is_int(info.objects_inuse, 0, "no object in use yet");
-	ok(info_consistent(&info), "the nodes add up (%" PRIu64 " slabs, "
-	   "%" PRIu64 " partial)", info.slabs, info.partial_slabs);
+	ok(info_consistent(&info),
+	   "the nodes add up (%" PRIu64 " slabs, "
+	   "%" PRIu64 " partial)",
+	   info.slabs, info.partial_slabs);
 
 	for (n = 0, good = 1; n < NR_NODES; n++)
 		for (i = 0; i < k[n]; i++) {
@@ -343,12 +356,12 @@ test_cache(void)
 	   info.node[2].objects_inuse);
 	want_slabs = (200 + info.objects_per_slab - 1) / info.objects_per_slab;
 	ok(info.objects >= 238 && info.node[0].slabs >= want_slabs &&
-	   info.node[1].slabs >= 1 && info.node[2].slabs >= 1,
-	   "%" PRIu64 " objects in %" PRIu64 " slabs, node 0 has the %"
-	   PRIu64 " slabs its 200 need", info.objects, info.slabs,
-	   want_slabs);
+		   info.node[1].slabs >= 1 && info.node[2].slabs >= 1,
+	   "%" PRIu64 " objects in %" PRIu64 " slabs, node 0 has the %" PRIu64
+	   " slabs its 200 need",
+	   info.objects, info.slabs, want_slabs);
 	ok(info_consistent(&info), "objects = slabs x objects per slab, "
-	   "partial <= slabs, the nodes add up");
+				   "partial <= slabs, the nodes add up");
 
 	/* a child allocates 50 on node 1 and exits without freeing */
 	pid = fork();
@@ -358,23 +371,25 @@ test_cache(void)
 				_exit(1);
 		_exit(0);
 	}
-	ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
-	   WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0,
 	   "a child allocated 50 objects on node 1 and exited");
 	good = cache_info(c, &info) == 0;
 	ok(good && info.objects_inuse == 288 &&
-	   info.node[1].objects_inuse == 87,
+		   info.node[1].objects_inuse == 87,
 	   "they stay in use after it exited: %" PRIu64 " (node 1: %" PRIu64
-	   ")", info.objects_inuse, info.node[1].objects_inuse);
+	   ")",
+	   info.objects_inuse, info.node[1].objects_inuse);
 
 	for (n = 0; n < NR_NODES; n++)
 		for (i = 0; i < k[n]; i++)
 			slab_cache_free(c, obj[n][i]);
 	good = cache_info(c, &info) == 0;
 	ok(good && info.objects_inuse == 50 &&
-	   info.node[1].objects_inuse == 50 && info_consistent(&info),
+		   info.node[1].objects_inuse == 50 && info_consistent(&info),
 	   "after this process's frees, the child's 50 remain (%" PRIu64
-	   " in use)", info.objects_inuse);
+	   " in use)",
+	   info.objects_inuse);
 	ok(slab_cache_destroy(c) == -1 && errno == EBUSY,
 	   "destroy refuses while they live (EBUSY)");
 }
@@ -408,9 +423,9 @@ static void
 quiet_general(void)
 {
 	static const char *const names[] = {
-		"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64",
-		"kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256",
-		"kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k",
+		"kmalloc-8",   "kmalloc-16",  "kmalloc-32",  "kmalloc-64",
+		"kmalloc-96",  "kmalloc-128", "kmalloc-192", "kmalloc-256",
+		"kmalloc-512", "kmalloc-1k",  "kmalloc-2k",  "kmalloc-4k",
 		"kmalloc-8k",
 	};
 	static struct slab_cache_info info;
@@ -431,8 +446,8 @@ quiet_general(void)
 int
 main(void)
 {
-	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       "--fake-numa", "3", NULL };
+	const char *args[] = {"-m",          "64M", "--hugepages=never",
+			      "--fake-numa", "3",   NULL};
 	static struct slab_pool_stats st;
 	static struct slab_cache_info info;
 	struct harness_daemon d;

@@ -209,8 +209,9 @@ int slab_cache_stats(const struct slab_cache *cache,
  * only at the end (and into the per-node entries' reserved words), so an
  * old program keeps working with a newer library and the reverse.  The
  * library fills min(size, its own sizeof) bytes, zeroes any bytes beyond
- * that up to size, and sets size to its own sizeof; fields it does not know
- * read 0.
+ * that up to size, and sets size to the number of bytes it filled; fields
+ * it does not know read 0.  A size above 1 MiB is refused (EINVAL): it is
+ * most likely one the caller never set.
  */
 
 /* Most nodes a pool has: the length of the node[] arrays below. */
@@ -249,8 +250,9 @@ struct slab_pool_stats {
  * Fill st with the pool's memory per node, as slabd's page allocator
  * counts it (not the region's node table, which is only a mirror).
  * 0, or -1 with EINVAL (pool or st NULL, or st->size smaller than the
- * first version of the structure), ENOTCONN (the daemon cannot be
- * reached), EBADMSG (the daemon's reply failed its checks), ENOMEM.
+ * first version of the structure or above 1 MiB), ENOTCONN (the daemon
+ * cannot be reached), EBADMSG (the daemon's reply failed its checks),
+ * ENOMEM.
  */
 int slab_pool_stats(struct slab_pool *pool, struct slab_pool_stats *st);
 
@@ -288,8 +290,8 @@ struct slab_cache_info {
 /*
  * Fill info with the cache's geometry and a census of its objects, taken
  * by slabd when it answers.  0, or -1 with EINVAL (cache or info NULL, or
- * info->size too small), ESTALE (the cache has been destroyed), ENOTCONN,
- * EBADMSG, ENOMEM.
+ * info->size too small or above 1 MiB), ESTALE (the cache has been
+ * destroyed), ENOTCONN, EBADMSG, ENOMEM.
  */
 int slab_cache_info(const struct slab_cache *cache,
 		    struct slab_cache_info *info);

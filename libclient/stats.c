@@ -22,8 +22,10 @@
  * compiled with.  This is the first version, so a size below our sizeof is
  * refused (EINVAL); a larger one comes from a program built against a
  * later header: we fill our fields, zero the rest up to its size and set
- * size to ours, as sched_getattr(2) does.  A later version that adds fields
- * must accept the sizes of every earlier one and fill only what they hold.
+ * size to ours, as sched_getattr(2) does.  A size above 1 MiB is refused
+ * too: it is most likely one the caller forgot to set.  A later version that
+ * adds fields must accept the sizes of every earlier one and fill only what
+ * they hold.
  */
 #include "config.h"
 
@@ -38,6 +40,8 @@
 /* The first versions' sizes: a change of layout must be a new version. */
 #define POOL_STATS_SIZE_VER0 12400u
 #define CACHE_INFO_SIZE_VER0 4288u
+/* Largest size field accepted (shmslab.h says so). */
+#define STATS_SIZE_MAX (1u << 20)
 
 _Static_assert(sizeof(struct slab_pool_stats) == POOL_STATS_SIZE_VER0,
 	       "struct slab_pool_stats changed: add fields at the end only, "
@@ -48,6 +52,18 @@ _Static_assert(sizeof(struct slab_cache_info) == CACHE_INFO_SIZE_VER0,
 _Static_assert(SLAB_MAX_NODES == REGION_MAX_NODES, "node[] holds every node");
 _Static_assert(SLAB_NR_ORDERS == REGION_NR_ORDERS, "nr_free[] every order");
 _Static_assert(SLAB_CACHE_NAME_MAX + 1 == SLAB_NAME_MAX, "name[] fits");
+
+/*
+ * Whether a caller's size can be a version of a structure whose first
+ * version had ver0 bytes.  Above STATS_SIZE_MAX it is more likely a size
+ * the caller never set than a later version, and clearing that much of
+ * its memory would do harm.
+ */
+static int
+size_ok(uint32_t size, uint32_t ver0)
+{
+	return size >= ver0 && size <= STATS_SIZE_MAX;
+}
 
 /*
  * Clear the caller's structure of `size` bytes, of which ours are the
@@ -82,7 +98,8 @@ slab_pool_stats(struct slab_pool *pool, struct slab_pool_stats *st)
 	uint32_t i, o;
 	int err;
 
-	if (pool == NULL || st == NULL || st->size < POOL_STATS_SIZE_VER0) {
+	if (pool == NULL || st == NULL ||
+	    !size_ok(st->size, POOL_STATS_SIZE_VER0)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -173,7 +190,7 @@ slab_cache_info(const struct slab_cache *cache, struct slab_cache_info *info)
 	int err;
 
 	if (cache == NULL || info == NULL ||
-	    info->size < CACHE_INFO_SIZE_VER0) {
+	    !size_ok(info->size, CACHE_INFO_SIZE_VER0)) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -126,6 +126,11 @@ test_pool_errors(void)
 	ok(slab_pool_stats(pool, &st) == -1 && errno == EINVAL,
 	   "size below the first version's: EINVAL");
 
+	errno = 0;
+	st.size = (1u << 20) + 1;
+	ok(slab_pool_stats(pool, &st) == -1 && errno == EINVAL,
+	   "size above 1 MiB (never set?): EINVAL, nothing cleared");
+
 	/* a program built against a later, larger structure */
 	memset(big, 0xa5, sizeof(big));
 	bp->size = sizeof(big);
@@ -317,6 +322,10 @@ test_cache(void)
 	info.size = 4;
 	ok(slab_cache_info(c, &info) == -1 && errno == EINVAL,
 	   "size 4: EINVAL");
+	errno = 0;
+	info.size = UINT32_MAX;
+	ok(slab_cache_info(c, &info) == -1 && errno == EINVAL,
+	   "size 2^32-1: EINVAL");
 
 	ok(cache_info(c, &info) == 0, "slab_cache_info of a new cache");
 	ok(info.size == sizeof(info) && strcmp(info.name, "t-stats") == 0 &&

@@ -78,7 +78,8 @@
 /* region_super.flags */
 #define REGION_F_HUGETLB	0x1u	/* backed by hugetlb pages */
 #define REGION_F_FAKE_NUMA	0x2u	/* logical nodes split from one (testing aid) */
-#define REGION_F_HUGETLBFS	0x4u	/* a file in a hugetlbfs mount, not a memfd */
+#define REGION_F_HUGETLBFS	0x4u	/* retired, never set: was a hugetlbfs
+					 * file, which cannot be sealed */
 
 /*
  * region_super.slot_guard: how every cache's per-CPU slots are guarded

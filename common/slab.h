@@ -96,6 +96,18 @@
 #define SLAB_RED_ACTIVE		0xcc
 #define SLAB_RED_INACTIVE	0xbb
 
+/*
+ * SLAB_POISON: the object's state, a word in the upper half of the 8-byte
+ * free-pointer slot (after the link), as SLUB keys on its red zone byte:
+ *	SLAB_OBJ_INACTIVE	free: set by slab_format() and by every free
+ *	SLAB_OBJ_ACTIVE		allocated: set by every allocation
+ * A free that finds INACTIVE is a double free; the poison pattern says
+ * nothing about that (an object allocated and never written still holds
+ * it), it only says that nobody wrote into a free object.
+ */
+#define SLAB_OBJ_ACTIVE		0xccccccccu
+#define SLAB_OBJ_INACTIVE	0xbbbbbbbbu
+
 /* ---------------------------------------------------------------- geometry */
 
 /*
@@ -153,6 +165,8 @@ int slab_name_ok(const char *name);
 #define SC_KIND_SHIFT		32
 #define SC_INDEX_SHIFT		36
 #define SC_FRESH		(1ull << 52)	/* constructor not yet run */
+#define SC_GEN_SHIFT		53		/* 11 bits: the cache's gen */
+#define SC_GEN_MASK		0x7ffu
 
 enum slab_where_kind {
 	SW_NONE = 0,			/* not a slab (or not yet) */
@@ -175,6 +189,28 @@ static inline uint32_t sc_index(uint64_t c) { return (uint32_t)((c >> 36) & 0xff
 static inline int sc_frozen(uint64_t c)
 {
 	return sc_kind(c) == SW_CPUP || sc_kind(c) == SW_SLOT;
+}
+
+/*
+ * The low bits of the gen of the cache a slab was made for, set by
+ * slab_format() and never changed while the slab lives.  Because they are
+ * part of counters, every {freelist, counters} CAS compares them: a client
+ * whose handle is stale (another cache at the same table index) finds its
+ * gen differ in the snapshot its CAS compares, so the check and the CAS
+ * are one step.  11 bits: a stale snapshot could only match after 2048
+ * destroy/create cycles of one index, and then only if every other bit
+ * of {freelist, counters} matched as well.
+ */
+static inline uint32_t
+sc_gen(uint64_t c)
+{
+	return (uint32_t)(c >> SC_GEN_SHIFT) & SC_GEN_MASK;
+}
+
+static inline uint64_t
+sc_gen_bits(uint32_t gen)
+{
+	return (uint64_t)(gen & SC_GEN_MASK) << SC_GEN_SHIFT;
 }
 
 static inline uint64_t
@@ -474,6 +510,13 @@ static inline uint32_t *
 slab_fp(const struct slab_view *v, void *obj)
 {
 	return (uint32_t *)((char *)obj + v->geo.fp_off);
+}
+
+/* SLAB_POISON caches: the object's state word (SLAB_OBJ_*). */
+static inline uint32_t *
+slab_obj_state(const struct slab_view *v, void *obj)
+{
+	return (uint32_t *)((char *)obj + v->geo.fp_off + 4);
 }
 
 /*

@@ -425,6 +425,8 @@ object_init(const struct slab_view *v, char *obj)
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}
+	if (v->flags & SLAB_F_POISON)
+		*slab_obj_state(v, obj) = SLAB_OBJ_INACTIVE;
 	if (v->flags & SLAB_F_RED_ZONE) {
 		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
 		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
@@ -453,7 +455,8 @@ slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
 	pd->next = pd->prev = PFN_NONE;
 	__atomic_store_n(&pd->counters,
 			 sc_make(0, g->objects, SW_NONE, 0,
-				 fresh ? SC_FRESH : 0),
+				 fresh ? SC_FRESH : 0) |
+				 sc_gen_bits(v->gen),
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&pd->freelist, sf_make(0, first + 1),
 			 __ATOMIC_RELEASE);

@@ -17,12 +17,35 @@
  *				SW_NODE(n) -> SW_DEAD (an empty one it frees),
  *				each under node lock n, and frees SW_DEAD
  *				slabs; it never touches a frozen slab
- *	node partial lists	slab_node_add_tail()/slab_node_del() under
- *				node lock n, taken with slab_trylock() only: a
- *				request waits at most 20 ms (50 ms for destroy)
- *				in short sleeps, the timer and the reclaim hook
- *				not at all, so a client that holds a node lock
- *				can delay slabd but never block it
+ *	node partial lists	under node lock n, taken with one
+ *				slab_trylock() and never waited for: the
+ *				event loop never sleeps or blocks.  A busy
+ *				lock makes a request answer -EAGAIN at once
+ *				(a refill's slabs are kept and linked by the
+ *				10 ms timer, and a refill finding slabs still
+ *				kept for that node makes no more); the timer
+ *				and the reclaim hook skip the node until the
+ *				next tick.  A holder that died is recovered
+ *				by that one trylock (EOWNERDEAD)
+ *	everything slabd acts	private (d->geo, struct cache_priv, the
+ *	on			slab record m->owner): see "The region as
+ *				input" below
+ *
+ * The region as input.  Every client maps the region writable, so what
+ * this file reads from it is a value to check, never an address or a
+ * bound.  Table addresses and counts come from d->geo; a cache's ext block
+ * from cache_priv.ext_pfn; which pages are slabs of which cache, and of
+ * which order, from the private record m->owner (set by slab_new(),
+ * cleared by slab_kill(), never read back from page descriptors).  A pfn
+ * read from a list link, a list head or a slot word is followed only if
+ * the record says it is a slab head of this cache; a walk is bounded by
+ * the cache's private slab count; a block goes back to the buddy allocator
+ * only if the record says it is a slab of this cache of this order.  A
+ * node list that fails a check is fenced: rebuilt from the `where` of the
+ * cache's own slabs (the record says which), with a rate-limited log line
+ * naming the cache, the node and the pfn.  So a client's writes can lose
+ * that client objects or slabs, but never make slabd write outside the
+ * region, into its heap, or into another cache's slabs.
  *
  * A cache's slot of the table (index i) owns an "ext block" from the buddy
  * allocator, allocated the first time the index is used and never freed:
@@ -58,6 +81,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -75,10 +99,6 @@
 
 #define TICK_US			10000u	/* stocking timer */
 #define RECLAIM_TICKS		100u	/* periodic reclaim: every second */
-#define REFILL_LOCK_MS		20u
-#define SHRINK_LOCK_MS		20u
-#define DESTROY_LOCK_MS		50u
-#define LOCK_NAP_NS		200000l	/* between two trylocks */
 #define BATCH_MAX		1024u
 #define BATCH_BURST_NS		100000000ull	/* refills closer: double */
 #define QUIET_NS		1000000000ull	/* no refill for this: halve */
@@ -86,6 +106,34 @@
 #define STOCK_OBJECTS		4096u
 #define STOCK_MIN		2u
 #define STOCK_MAX		64u
+#define DAMAGE_LOG_MAX		10u	/* damage reports a second */
+
+/*
+ * The private record of the pages slabd made something of (m->owner, one
+ * uint16_t per pfn, in slabd's heap, never in the region):
+ *
+ *	0			nothing of slabd's: free, client, metadata
+ *	OWN_HEAD | own(i, o)	head page of a slab of table index i, order o
+ *	own(i, o)		another page of that slab
+ *	OWN_EXT			a page of a cache's ext block
+ *	OWN_LOST		a page of a slab that outlived its cache
+ *				(destroy could not free it): never used again
+ *
+ * slab_new() and ext_alloc() set it for the whole block before anything
+ * is formatted; slab_kill() clears it before the block goes back to the
+ * buddy allocator.  A pfn read from the region is a slab of cache cp
+ * exactly when owner[pfn] == OWN_HEAD | own(cp->index, cp->geo.order)
+ * (slab_ours()); page descriptors' flags, cache and order are never asked.
+ */
+#define OWN_HEAD		0x8000u
+#define OWN_EXT			0x7fffu
+#define OWN_LOST		0x7ffeu	/* a slab its destroyed cache left */
+
+static inline uint16_t
+own(uint32_t idx, uint32_t order)
+{
+	return (uint16_t)(order << 9 | (idx + 1));	/* < 0x1600 */
+}
 
 /* How far a daemon allocation may go into a node's free pages. */
 enum floor {
@@ -119,8 +167,10 @@ struct cnode_priv {
 
 /* The daemon's own copy of one table index: the truth. */
 struct cache_priv {
+	uint32_t index;			/* in the table: fixed */
 	uint32_t state;			/* CACHE_FREE or CACHE_LIVE */
 	uint32_t gen;
+	uint32_t nr_slabs;		/* slabs of this cache in m->owner */
 	int ext_ready;
 	uint32_t ext_pfn;
 	uint32_t ext_order;
@@ -129,7 +179,11 @@ struct cache_priv {
 	uint32_t cpu_partial;
 	uint64_t created;
 	struct slab_geometry geo;
-	struct slab_view view;		/* valid while LIVE */
+	/*
+	 * Valid while LIVE, built by view_make() from private facts only
+	 * (never slab_view_init(), which reads the region's descriptor).
+	 */
+	struct slab_view view;
 	struct cnode_priv *node;	/* [nr_nodes] */
 };
 
@@ -141,10 +195,15 @@ struct census_cell {
 struct cache_mgr {
 	struct slabd *d;
 	char *base;
+	/* from d->geo, set by memory.c at format: never re-read */
 	uint32_t nr_nodes, nr_slots, nr_pages;
-	/* node areas as formatted: not re-read from the region */
 	uint32_t node_first[REGION_MAX_NODES];
 	uint32_t node_pages[REGION_MAX_NODES];
+	struct slab_cache_desc *table;	/* base + geo.cache_table_off */
+	uint16_t *owner;		/* [nr_pages]: see OWN_HEAD */
+	/* rate limit of damage reports: DAMAGE_LOG_MAX a second */
+	uint64_t dmg_window;		/* monotonic ns */
+	uint32_t dmg_logged, dmg_dropped;
 	struct cache_priv cache[SLAB_MAX_CACHES];
 	struct event *timer;
 	uint64_t ticks;
@@ -210,19 +269,66 @@ pfn_node(const struct cache_mgr *m, uint32_t pfn)
 	return -1;
 }
 
-/* Pages to skip from a descriptor while walking a node area. */
-static uint32_t
-block_step(const struct page_desc *pd)
+/*
+ * Report damage found in the region: at most DAMAGE_LOG_MAX lines a
+ * second, then one line saying how many were dropped, so that a client
+ * scribbling in a loop cannot flood the log.
+ */
+__attribute__((format(printf, 2, 3))) static void
+damage(struct cache_mgr *m, const char *fmt, ...)
 {
-	if ((pd->flags & (PG_HEAD | PG_BUDDY)) && pd->order <= REGION_MAX_ORDER)
-		return 1u << pd->order;
-	return 1;
+	uint64_t now = now_ns();
+	char buf[512];
+	va_list ap;
+
+	if (now - m->dmg_window >= 1000000000ull) {
+		if (m->dmg_dropped > 0)
+			log_warn("%u more report(s) of damage in the region "
+				 "dropped", m->dmg_dropped);
+		m->dmg_window = now;
+		m->dmg_logged = 0;
+		m->dmg_dropped = 0;
+	}
+	if (m->dmg_logged >= DAMAGE_LOG_MAX) {
+		m->dmg_dropped++;
+		return;
+	}
+	m->dmg_logged++;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warn("region damaged: %s", buf);
+}
+
+/* Whether the private record says pfn is the head of a slab of cp. */
+static int
+slab_ours(const struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn)
+{
+	return pfn < m->nr_pages &&
+	       m->owner[pfn] == (OWN_HEAD | own(cp->index, cp->geo.order));
+}
+
+/* Whether pfn is a slab of cp (slab_ours()) whose where is (kind, index). */
+static int
+slab_at(const struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn,
+	uint32_t kind, uint32_t index)
+{
+	uint64_t c;
+
+	if (!slab_ours(m, cp, pfn))
+		return 0;
+	c = __atomic_load_n(&cp->view.pages[pfn].counters, __ATOMIC_ACQUIRE);
+	return sc_kind(c) == kind && sc_index(c) == index;
 }
 
 /* ---------------------------------------------------------------- locks */
 
+static void nlist_rebuild(struct cache_mgr *m, struct cache_priv *cp,
+			  uint32_t n);
+
 struct node_fix {
-	const struct cache_priv *cp;
+	struct cache_mgr *m;
+	struct cache_priv *cp;
 	uint32_t n;
 };
 
@@ -234,39 +340,32 @@ node_repair(void *arg)
 
 	log_notice("cache %s: the holder of node %u's lock died; rebuilding "
 		   "the node's partial list", f->cp->name, f->n);
-	slab_node_rebuild(&f->cp->view, f->n);
+	nlist_rebuild(f->m, f->cp, f->n);
 }
 
 /*
- * Take node lock n of cp with slab_trylock(), retrying in short naps for
- * at most wait_ms (0: one try).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
+ * Take node lock n of cp with one slab_trylock(): slabd never waits for a
+ * lock, since its holder may be a client that stopped, or one that keeps
+ * it on purpose.  A holder that died is recovered here (EOWNERDEAD: the
+ * list is rebuilt).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
  */
 static int
-node_lock(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
-	  unsigned int wait_ms)
+node_lock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 {
-	struct node_fix fix = { cp, n };
-	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
-	struct timespec nap = { 0, LOCK_NAP_NS };
+	struct node_fix fix = { m, cp, n };
 	int r;
 
-	for (;;) {
-		r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
-		if (r == 0)
-			return 0;
-		if (r != -EBUSY) {
-			if (!m->warned_unrecoverable) {
-				m->warned_unrecoverable = 1;
-				log_err("cache %s: node %u's lock is not "
-					"recoverable: %s", cp->name, n,
-					strerror(-r));
-			}
-			return -ENOTRECOVERABLE;
-		}
-		if (wait_ms == 0 || now_ns() >= end)
-			return -EAGAIN;
-		nanosleep(&nap, NULL);
+	r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
+	if (r == 0)
+		return 0;
+	if (r == -EBUSY)
+		return -EAGAIN;
+	if (!m->warned_unrecoverable) {
+		m->warned_unrecoverable = 1;
+		log_err("cache %s: node %u's lock is not recoverable: %s",
+			cp->name, n, strerror(-r));
 	}
+	return -ENOTRECOVERABLE;
 }
 
 static void
@@ -275,12 +374,178 @@ node_unlock(const struct cache_priv *cp, uint32_t n)
 	slab_unlock(&cp->view.nodes[n].lock);
 }
 
+/* ---------------------------------------------------------------- lists */
+
+/*
+ * The daemon's side of a node partial list (common/slabops.c has the
+ * clients'): the same doubly linked list through page_desc next/prev, but
+ * every pfn read from it (head, tail, a link) is followed only if the
+ * private record says it is a slab of this cache, and slabd writes links
+ * only into its own slabs of this cache.  All under node lock n.
+ */
+
+/*
+ * Rebuild node n's list of cp from the private record: every slab of cp
+ * whose where is SW_NODE(n), in pfn order.  What the old list held is
+ * not read at all.
+ */
+static void
+nlist_rebuild(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	struct slab_node *sn = &cp->view.nodes[n];
+	struct page_desc *pages = cp->view.pages;
+	uint32_t pfn, head = PFN_NONE, tail = PFN_NONE, nr = 0;
+
+	for (pfn = 0; pfn < m->nr_pages; pfn++) {
+		if (!slab_at(m, cp, pfn, SW_NODE, n))
+			continue;
+		pages[pfn].prev = tail;
+		pages[pfn].next = PFN_NONE;
+		if (tail == PFN_NONE)
+			head = pfn;
+		else
+			pages[tail].next = pfn;
+		tail = pfn;
+		nr++;
+	}
+	sn->partial_head = head;
+	sn->partial_tail = tail;
+	sn->nr_partial = nr;
+}
+
+/* Fence a damaged list: say what was wrong and where, then rebuild it. */
+static void
+nlist_fence(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	    const char *what, uint32_t pfn)
+{
+	damage(m, "cache %s: node %u's partial list: %s (pfn %u); rebuilt "
+	       "from the slabs' state", cp->name, n, what, pfn);
+	nlist_rebuild(m, cp, n);
+}
+
+/*
+ * Check node n's whole list: from partial_head, at most cp->nr_slabs
+ * steps, every pfn a slab of cp that is SW_NODE(n), every prev the pfn
+ * before it, the last one partial_tail, the length nr_partial.  A list
+ * that fails is fenced.  0 if it was whole, -EUCLEAN if it was rebuilt.
+ */
+static int
+nlist_check(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	struct slab_node *sn = &cp->view.nodes[n];
+	struct page_desc *pages = cp->view.pages;
+	uint32_t pfn = sn->partial_head, prev = PFN_NONE, nr = 0;
+	const char *what = NULL;
+
+	while (pfn != PFN_NONE) {
+		if (nr >= cp->nr_slabs) {
+			what = "longer than the cache has slabs (a cycle?)";
+			break;
+		}
+		if (!slab_ours(m, cp, pfn)) {
+			what = "a link to a page that is no slab of the cache";
+			break;
+		}
+		if (!slab_at(m, cp, pfn, SW_NODE, n)) {
+			what = "a slab that is not on this list";
+			break;
+		}
+		if (pages[pfn].prev != prev) {
+			what = "a prev link that does not match";
+			break;
+		}
+		prev = pfn;
+		pfn = pages[pfn].next;
+		nr++;
+	}
+	if (what == NULL && sn->partial_tail != prev) {
+		what = "the tail is not the list's last slab";
+		pfn = sn->partial_tail;
+	}
+	if (what == NULL && sn->nr_partial != nr) {
+		what = "nr_partial is not the list's length";
+		pfn = sn->nr_partial;
+	}
+	if (what == NULL)
+		return 0;
+	nlist_fence(m, cp, n, what, pfn);
+	return -EUCLEAN;
+}
+
+/*
+ * Append slab pfn of cp (already SW_NODE(n), by the caller's CAS) to node
+ * n's list.  The tail is checked first (a slab of cp, with no next);
+ * a bad tail fences the list, whose rebuild then includes pfn.
+ */
+static void
+nlist_add_tail(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	       uint32_t pfn)
+{
+	struct slab_node *sn = &cp->view.nodes[n];
+	struct page_desc *pages = cp->view.pages;
+	uint32_t tail = sn->partial_tail, head = sn->partial_head;
+
+	if (tail == PFN_NONE ? head != PFN_NONE :
+	    !slab_ours(m, cp, tail) || tail == pfn || head == PFN_NONE ||
+	    pages[tail].next != PFN_NONE) {
+		nlist_fence(m, cp, n, "a bad tail", tail);
+		return;
+	}
+	pages[pfn].next = PFN_NONE;
+	pages[pfn].prev = tail;
+	if (tail == PFN_NONE)
+		sn->partial_head = pfn;
+	else
+		pages[tail].next = pfn;
+	sn->partial_tail = pfn;
+	sn->nr_partial++;
+}
+
+/*
+ * Unlink slab pfn of cp from node n's list.  Its neighbours are checked
+ * first (slabs of cp that link back to pfn, or the list's ends); if they
+ * are not, the list is fenced (the caller has moved pfn off SW_NODE(n), so
+ * the rebuild leaves it out).
+ */
+static void
+nlist_del(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	  uint32_t pfn)
+{
+	struct slab_node *sn = &cp->view.nodes[n];
+	struct page_desc *pages = cp->view.pages;
+	uint32_t next = pages[pfn].next, prev = pages[pfn].prev;
+
+	if ((prev == PFN_NONE ? sn->partial_head != pfn :
+	     !slab_ours(m, cp, prev) || pages[prev].next != pfn) ||
+	    (next == PFN_NONE ? sn->partial_tail != pfn :
+	     !slab_ours(m, cp, next) || pages[next].prev != pfn)) {
+		pages[pfn].next = pages[pfn].prev = PFN_NONE;
+		nlist_fence(m, cp, n, "bad links around a slab being freed",
+			    pfn);
+		return;
+	}
+	if (prev == PFN_NONE)
+		sn->partial_head = next;
+	else
+		pages[prev].next = next;
+	if (next == PFN_NONE)
+		sn->partial_tail = prev;
+	else
+		pages[next].prev = prev;
+	pages[pfn].next = pages[pfn].prev = PFN_NONE;
+	if (sn->nr_partial > 0)
+		sn->nr_partial--;
+}
+
 /* ---------------------------------------------------------------- slabs */
 
 /*
  * Make one slab of cache idx: a block from the buddy allocator as floor
- * allows, every page's cache set, formatted (SW_NONE, inuse 0, coloured
- * by the node's turn).  Returns the node it landed on, or -ENOMEM.
+ * allows, recorded in m->owner, every page's cache set, formatted
+ * (SW_NONE, inuse 0, coloured by the node's turn).  A block that is not
+ * wholly inside one node area, or overlaps a block the record says is
+ * slabd's, means the allocator's state is damaged: it is neither used nor
+ * given back.  Returns the node it landed on, or -ENOMEM.
  */
 static int
 slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
@@ -289,7 +554,7 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	struct cache_priv *cp = &m->cache[idx];
 	struct buddy *b = &m->d->buddy;
 	const struct slab_view *v = &cp->view;
-	uint32_t order = cp->geo.order, pfn, i, colour;
+	uint32_t order = cp->geo.order, pfn, i, colour, nr = 1u << order;
 	unsigned int flags = PG_SLAB;
 	buddy_reclaim_fn saved = b->reclaim;
 	struct page_desc *pd;
@@ -309,14 +574,26 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	if (r < 0)
 		return r;
 	nid = pfn_node(m, pfn);
-	if (nid < 0) {
-		/* cannot happen: buddy blocks lie in node areas */
-		buddy_free(b, pfn, order);
+	if (nid < 0 || (uint64_t)pfn - m->node_first[nid] + nr >
+			       m->node_pages[nid]) {
+		damage(m, "the page allocator handed out pfn %u (order %u), "
+		       "outside every node area; not used", pfn, order);
 		return -ENOMEM;
 	}
-	pd = &m->d->buddy.pages[pfn];
+	for (i = 0; i < nr; i++)
+		if (m->owner[pfn + i] != 0) {
+			damage(m, "the page allocator handed out pfn %u (order "
+			       "%u), which holds slabd's block at pfn %u; not "
+			       "used", pfn, order, pfn + i);
+			return -ENOMEM;
+		}
+	m->owner[pfn] = OWN_HEAD | own(idx, order);
+	for (i = 1; i < nr; i++)
+		m->owner[pfn + i] = own(idx, order);
+	cp->nr_slabs++;
+	pd = &v->pages[pfn];
 	__atomic_store_n(&pd->counters, 0, __ATOMIC_RELAXED);
-	for (i = 0; i < 1u << order; i++) {
+	for (i = 0; i < nr; i++) {
 		if (i > 0) {
 			pd[i].freelist = 0;
 			pd[i].counters = 0;
@@ -334,7 +611,7 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	return nid;
 }
 
-static uint32_t slab_kill(struct cache_mgr *m, const struct cache_priv *cp,
+static uint32_t slab_kill(struct cache_mgr *m, struct cache_priv *cp,
 			  uint32_t pfn, uint32_t kind, uint32_t index);
 
 /*
@@ -343,12 +620,12 @@ static uint32_t slab_kill(struct cache_mgr *m, const struct cache_priv *cp,
  * it is still empty, else left alone.
  */
 static int
-slab_link(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+slab_link(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	  uint32_t pfn)
 {
 	const struct slab_view *v = &cp->view;
 
-	if (slab_head(v, pfn) == NULL)
+	if (!slab_ours(m, cp, pfn))
 		return -EINVAL;
 	if (slab_move(v, pfn, SW_NONE, 0, SW_NODE, n) < 0) {
 		uint64_t f, c;
@@ -358,29 +635,31 @@ slab_link(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
 			slab_kill(m, cp, pfn, sc_kind(c), sc_index(c));
 		return -EAGAIN;
 	}
-	slab_node_add_tail(v, n, pfn);
+	nlist_add_tail(m, cp, n, pfn);
 	return 0;
 }
 
 /*
- * Free the empty slab at pfn if its where is still (kind, index): CAS it to
+ * Free the empty slab at pfn if the private record says it is a slab of
+ * cp (of cp's order) and its where is still (kind, index): CAS it to
  * SW_DEAD (a failed CAS means a client freed into it or took it: leave
  * it), unlink it if it is on node index's list (whose lock the caller
- * holds), clear its descriptors and give the block back.  Returns the
- * pages freed, 0 if it was left.
+ * holds), clear its descriptors and its record and give the block back.
+ * Returns the pages freed, 0 if it was left.
  */
 static uint32_t
-slab_kill(struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn,
+slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 	  uint32_t kind, uint32_t index)
 {
 	const struct slab_view *v = &cp->view;
-	struct page_desc *pd = slab_head(v, pfn);
+	struct page_desc *pd;
 	uint32_t order = cp->geo.order, i;
 	uint64_t f, c, dead;
 	int nid, r;
 
-	if (pd == NULL)
+	if (!slab_ours(m, cp, pfn))
 		return 0;
+	pd = &v->pages[pfn];
 	slab_read(pd, &f, &c);
 	if (sc_inuse(c) != 0 || sc_kind(c) != kind || sc_index(c) != index)
 		return 0;
@@ -388,16 +667,19 @@ slab_kill(struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn,
 	if (!slab_cas(pd, f, c, f, dead))
 		return 0;
 	if (kind == SW_NODE && index < m->nr_nodes)
-		slab_node_del(v, index, pfn);
+		nlist_del(m, cp, index, pfn);
 	slab_cas(pd, f, dead, 0, 0);
 	for (i = 0; i < 1u << order; i++) {
 		pd[i].cache = 0;
 		pd[i].private_[0] = 0;
 		pd[i].private_[1] = 0;
+		m->owner[pfn + i] = 0;
 	}
+	cp->nr_slabs--;
 	nid = pfn_node(m, pfn);
 	r = buddy_free(&m->d->buddy, pfn, order);
 	if (r < 0) {
+		/* recorded as nobody's now: never handed out by slabd again */
 		log_err("cache %s: cannot free the slab at pfn %u: %s",
 			cp->name, pfn, strerror(-r));
 		return 0;
@@ -409,25 +691,28 @@ slab_kill(struct cache_mgr *m, const struct cache_priv *cp, uint32_t pfn,
 
 /*
  * Free empty slabs on node n's list while it holds more than keep slabs;
- * node lock n is held.  A link that leads nowhere valid ends the walk and
- * the list is rebuilt from the slabs' `where`.  Returns the pages freed.
+ * node lock n is held.  The list is checked whole first (nlist_check():
+ * a damaged one is rebuilt), then walked with the same bound: at most
+ * cp->nr_slabs steps, every pfn one of cp's slabs.  Returns the pages
+ * freed.
  */
 static uint64_t
-node_reclaim(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+node_reclaim(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	     uint32_t keep)
 {
 	const struct slab_view *v = &cp->view;
 	struct slab_node *sn = &v->nodes[n];
-	uint32_t pfn = sn->partial_head, steps = 0;
+	uint32_t pfn, steps = 0, bound = cp->nr_slabs;
 	uint64_t pages = 0;
 
+	nlist_check(m, cp, n);
+	pfn = sn->partial_head;
 	while (pfn != PFN_NONE && sn->nr_partial > keep) {
 		uint32_t next;
 
-		if (++steps > v->nr_pages || slab_head(v, pfn) == NULL) {
-			log_warn("cache %s: node %u's partial list is damaged "
-				 "at pfn %u; rebuilding it", cp->name, n, pfn);
-			slab_node_rebuild(v, n);
+		if (++steps > bound || !slab_ours(m, cp, pfn)) {
+			nlist_fence(m, cp, n, "changed while slabd walked it",
+				    pfn);
 			break;
 		}
 		next = v->pages[pfn].next;
@@ -472,7 +757,7 @@ pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct cnode_priv *np = &cp->node[n];
 
-		if (np->nr_pending == 0 || node_lock(m, cp, n, 0) < 0)
+		if (np->nr_pending == 0 || node_lock(m, cp, n) < 0)
 			continue;
 		for (i = 0; i < np->nr_pending; i++)
 			if (slab_link(m, cp, n, np->pending[i]) < 0)
@@ -503,15 +788,19 @@ pending_kill(struct cache_mgr *m, struct cache_priv *cp)
 
 /* ---------------------------------------------------------------- table */
 
-/* Write cp's descriptor into the region, all but state and gen. */
+/*
+ * The descriptor of cp as slabd publishes it, from private facts only:
+ * state LIVE, and the ext block's address from cp->ext_pfn.
+ */
 static void
-desc_write(struct cache_mgr *m, uint32_t idx)
+desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
+	  struct slab_cache_desc *dsc)
 {
-	const struct cache_priv *cp = &m->cache[idx];
-	struct slab_cache_desc *dsc = region_caches(m->base) + idx;
 	uint64_t ext_off = (uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT;
 
-	memset(dsc->name, 0, sizeof(dsc->name));
+	memset(dsc, 0, sizeof(*dsc));
+	dsc->state = CACHE_LIVE;
+	dsc->gen = cp->gen;
 	memcpy(dsc->name, cp->name, strlen(cp->name));
 	dsc->flags = cp->flags;
 	dsc->req_align = cp->align;
@@ -524,19 +813,64 @@ desc_write(struct cache_mgr *m, uint32_t idx)
 	dsc->slot_off = ext_off + (uint64_t)m->nr_nodes *
 					  sizeof(struct slab_node);
 	dsc->created = cp->created;
-	memset(dsc->reserved, 0, sizeof(dsc->reserved));
 }
 
 /*
- * Check the region's descriptor of LIVE cache idx against the daemon's
- * copy and rewrite it if a client scribbled on it.
+ * Write cp's descriptor into the region, all but state and gen, at the
+ * table's address as formatted (m->table, never the superblock's
+ * cache_table_off, which a client can rewrite).
+ */
+static void
+desc_write(struct cache_mgr *m, uint32_t idx)
+{
+	struct slab_cache_desc want, *dsc = &m->table[idx];
+	size_t skip = offsetof(struct slab_cache_desc, name);
+
+	desc_fill(m, &m->cache[idx], &want);
+	memcpy((char *)dsc + skip, (const char *)&want + skip,
+	       sizeof(want) - skip);
+}
+
+/*
+ * The private view of LIVE cache cp, for the shared slab operations:
+ * every bound and address from d->geo and cp, nothing read from the
+ * region (slab_view_init() is for clients, which have nothing better).
+ */
+static void
+view_make(struct cache_mgr *m, struct cache_priv *cp)
+{
+	const struct region_priv *g = &m->d->geo;
+	struct slab_view *v = &cp->view;
+
+	memset(v, 0, sizeof(*v));
+	v->base = m->base;
+	v->nr_pages = m->nr_pages;
+	v->nr_nodes = m->nr_nodes;
+	v->nr_slots = m->nr_slots;
+	v->index = cp->index;
+	v->gen = cp->gen;
+	v->flags = cp->flags;
+	v->geo = cp->geo;
+	v->slab_bytes = REGION_PAGE_SIZE << cp->geo.order;
+	v->cpu_partial = cp->cpu_partial;
+	v->pages = (struct page_desc *)(m->base + g->page_desc_off);
+	v->desc = &m->table[cp->index];
+	v->nodes = (struct slab_node *)(m->base +
+		((uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT));
+	v->slots = (struct slab_slot *)(v->nodes + m->nr_nodes);
+	v->rnodes = (const struct region_node *)(m->base + g->node_table_off);
+}
+
+/*
+ * Check the region's descriptor of LIVE cache idx (at its formatted
+ * address) against the daemon's copy and rewrite it if a client scribbled
+ * on it; restore the slots' copies of gen likewise.
  */
 static void
 desc_check(struct cache_mgr *m, uint32_t idx)
 {
 	struct cache_priv *cp = &m->cache[idx];
-	struct slab_cache_desc *dsc = region_caches(m->base) + idx;
-	struct slab_view v;
+	struct slab_cache_desc want, *dsc = &m->table[idx];
 	uint32_t k;
 
 	/* the slots' copies of gen, which the fast path compares */
@@ -545,36 +879,74 @@ desc_check(struct cache_mgr *m, uint32_t idx)
 				    __ATOMIC_RELAXED) != cp->gen)
 			__atomic_store_n(&cp->view.slots[k].gen, cp->gen,
 					 __ATOMIC_RELAXED);
-	if (slab_view_init(&v, m->base, idx) == 0 && v.gen == cp->gen &&
-	    v.flags == cp->flags && v.nodes == cp->view.nodes &&
-	    v.slots == cp->view.slots && v.cpu_partial == cp->cpu_partial &&
-	    memcmp(&v.geo, &cp->geo, sizeof(v.geo)) == 0 &&
-	    strncmp(dsc->name, cp->name, sizeof(dsc->name)) == 0)
+	desc_fill(m, cp, &want);
+	if (memcmp(dsc, &want, sizeof(want)) == 0)
 		return;
-	log_warn("cache %s: its descriptor in the region was overwritten; "
-		 "restoring it", cp->name);
+	damage(m, "cache %s: its descriptor (table index %u, offset %#"
+	       PRIx64 ") was overwritten; restored", cp->name, idx,
+	       m->d->geo.cache_table_off + (uint64_t)idx * sizeof(want));
 	desc_write(m, idx);
 	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&dsc->state, CACHE_LIVE, __ATOMIC_RELEASE);
 }
 
-/* Allocate and initialise the ext block of a table index, once. */
+/*
+ * The descriptor of a FREE index must say so: state CACHE_FREE and
+ * slabd's gen.  A client that marks it LIVE would send other clients to a
+ * cache that does not exist; only state and gen are restored, since no
+ * one reads the rest of a FREE entry.
+ */
+static void
+desc_check_free(struct cache_mgr *m, uint32_t idx)
+{
+	const struct cache_priv *cp = &m->cache[idx];
+	struct slab_cache_desc *dsc = &m->table[idx];
+
+	if (__atomic_load_n(&dsc->state, __ATOMIC_RELAXED) == CACHE_FREE &&
+	    __atomic_load_n(&dsc->gen, __ATOMIC_RELAXED) == cp->gen)
+		return;
+	damage(m, "the descriptor of free table index %u was overwritten "
+	       "(state %u, gen %u); restored", idx, dsc->state, dsc->gen);
+	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
+}
+
+/*
+ * Allocate and initialise the ext block of a table index, once, and
+ * record its pages as OWN_EXT.  The same checks as slab_new() for a block
+ * the allocator should never have handed out.
+ */
 static int
 ext_alloc(struct cache_mgr *m, struct cache_priv *cp)
 {
 	uint64_t bytes = slab_ext_bytes(m->nr_nodes, m->nr_slots);
 	struct slab_node *nodes;
 	struct slab_slot *slots;
-	uint32_t order = 0, pfn, i;
-	int r;
+	uint32_t order = 0, pfn, i, nr;
+	int r, nid;
 
 	while (((uint64_t)REGION_PAGE_SIZE << order) < bytes)
 		order++;
 	if (order > REGION_MAX_ORDER)
 		return -ENOMEM;
+	nr = 1u << order;
 	r = buddy_alloc(&m->d->buddy, order, -1, 0, &pfn);
 	if (r < 0)
 		return r;
+	nid = pfn_node(m, pfn);
+	if (nid < 0 || (uint64_t)pfn - m->node_first[nid] + nr >
+			       m->node_pages[nid]) {
+		damage(m, "the page allocator handed out pfn %u (order %u), "
+		       "outside every node area; not used", pfn, order);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++)
+		if (m->owner[pfn + i] != 0) {
+			damage(m, "the page allocator handed out pfn %u (order "
+			       "%u), which holds slabd's block at pfn %u; not "
+			       "used", pfn, order, pfn + i);
+			return -ENOMEM;
+		}
 	memset(m->base + ((uint64_t)pfn << REGION_PAGE_SHIFT), 0,
 	       (size_t)REGION_PAGE_SIZE << order);
 	nodes = (struct slab_node *)(m->base +
@@ -588,6 +960,8 @@ ext_alloc(struct cache_mgr *m, struct cache_priv *cp)
 		buddy_free(&m->d->buddy, pfn, order);
 		return r;
 	}
+	for (i = 0; i < nr; i++)
+		m->owner[pfn + i] = OWN_EXT;
 	cp->ext_pfn = pfn;
 	cp->ext_order = order;
 	cp->ext_ready = 1;
@@ -759,24 +1133,11 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->created = (uint64_t)time(NULL);
 	cache_tune(m, cp);
 	ext_reset(m, cp);
+	view_make(m, cp);
 	desc_write(m, (uint32_t)idx);
-	{
-		struct slab_cache_desc *dsc = region_caches(m->base) + idx;
-
-		__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELAXED);
-		/* publish: everything above is visible before LIVE */
-		__atomic_store_n(&dsc->state, CACHE_LIVE, __ATOMIC_RELEASE);
-	}
-	r = slab_view_init(&cp->view, m->base, (uint32_t)idx);
-	if (r < 0) {
-		/* our own descriptor fails the shared check: a bug */
-		__atomic_store_n(&region_caches(m->base)[idx].state,
-				 CACHE_FREE, __ATOMIC_RELEASE);
-		log_err("cache %s: slab_view_init refuses the descriptor slabd "
-			"wrote: %s", name, strerror(-r));
-		return why_err(why, len, -EUCLEAN, "internal error: the new "
-			       "descriptor of cache '%s' does not check", name);
-	}
+	__atomic_store_n(&m->table[idx].gen, cp->gen, __ATOMIC_RELAXED);
+	/* publish: everything above is visible before LIVE */
+	__atomic_store_n(&m->table[idx].state, CACHE_LIVE, __ATOMIC_RELEASE);
 	cp->state = CACHE_LIVE;
 	*created = 1;
 	ref->index = (uint32_t)idx;
@@ -813,12 +1174,14 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 		return 0;
 	if (!force && now_ns() < m->pressure_until)
 		return 0;
-	if (node_lock(m, cp, n, 0) < 0) {
+	if (node_lock(m, cp, n) < 0) {
 		if (want)	/* try again on the next tick */
 			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
-	while (sn->nr_partial < np->stock_high) {
+	/* nr_partial is the region's: the loop is bounded privately */
+	for (nr = 0; nr < np->stock_high &&
+		     sn->nr_partial < np->stock_high; nr++) {
 		uint32_t pfn;
 
 		if (slab_new(m, idx, n, FLOOR_STOCK, &pfn) < 0)
@@ -858,8 +1221,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < SLAB_MAX_CACHES; i++) {
 		struct cache_priv *cp = &m->cache[i];
 
-		if (cp->state != CACHE_LIVE)
+		if (cp->state != CACHE_LIVE) {
+			desc_check_free(m, i);
 			continue;
+		}
 		desc_check(m, i);
 		for (n = 0; n < m->nr_nodes; n++) {
 			struct cnode_priv *np = &cp->node[n];
@@ -868,7 +1233,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 			if (np->batch && now - np->last_refill >= QUIET_NS)
 				np->batch /= 2;
-			if (node_lock(m, cp, n, 0) < 0)
+			if (node_lock(m, cp, n) < 0)
 				continue;
 			node_reclaim(m, cp, n, keep);
 			node_unlock(cp, n);
@@ -897,7 +1262,7 @@ reclaim_hook(struct buddy *b, int node, unsigned int order, void *arg)
 			continue;
 		pages += pending_kill(m, cp);
 		for (n = 0; n < m->nr_nodes; n++) {
-			if (node_lock(m, cp, n, 0) < 0)
+			if (node_lock(m, cp, n) < 0)
 				continue;
 			pages += node_reclaim(m, cp, n, 0);
 			node_unlock(cp, n);
@@ -915,8 +1280,6 @@ reclaim_hook(struct buddy *b, int node, unsigned int order, void *arg)
 int
 cache_init(struct slabd *d, char *err, size_t len)
 {
-	struct region_super *sb = d->map.base;
-	const struct region_node *rn = region_nodes(sb);
 	struct cache_mgr *m;
 	uint64_t kib = 0;
 	uint32_t i, n, slabs = 0;
@@ -928,23 +1291,30 @@ cache_init(struct slabd *d, char *err, size_t len)
 	}
 	m->d = d;
 	m->base = d->map.base;
-	m->nr_nodes = sb->nr_nodes;
-	m->nr_slots = sb->nr_cpu_slots;
-	m->nr_pages = sb->nr_pages;
+	/* every fact from the private geometry, none from the superblock */
+	m->nr_nodes = d->geo.nr_nodes;
+	m->nr_slots = d->geo.nr_cpu_slots;
+	m->nr_pages = d->geo.nr_pages;
 	for (n = 0; n < m->nr_nodes; n++) {
-		m->node_first[n] = rn[n].first_pfn;
-		m->node_pages[n] = rn[n].nr_pages;
+		m->node_first[n] = d->geo.node_first_pfn[n];
+		m->node_pages[n] = d->geo.node_nr_pages[n];
 	}
+	m->table = (struct slab_cache_desc *)(m->base +
+					      d->geo.cache_table_off);
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		m->cache[i].index = i;
+	m->owner = calloc(m->nr_pages, sizeof(*m->owner));
 	m->census = calloc((size_t)SLAB_MAX_CACHES * m->nr_nodes,
 			   sizeof(*m->census));
-	for (i = 0; i < SLAB_MAX_CACHES && m->census != NULL; i++) {
+	for (i = 0; i < SLAB_MAX_CACHES && m->census != NULL &&
+		    m->owner != NULL; i++) {
 		m->cache[i].node = calloc(m->nr_nodes,
 					  sizeof(*m->cache[i].node));
 		if (m->cache[i].node == NULL)
 			break;
 	}
 	d->caches = m;
-	if (m->census == NULL || i < SLAB_MAX_CACHES) {
+	if (m->census == NULL || m->owner == NULL || i < SLAB_MAX_CACHES) {
 		snprintf(err, len, "out of memory for the cache manager");
 		cache_exit(d);
 		return -1;
@@ -1015,6 +1385,7 @@ cache_exit(struct slabd *d)
 		free(m->cache[i].node);
 	}
 	free(m->census);
+	free(m->owner);
 	free(m);
 	d->caches = NULL;
 }
@@ -1103,7 +1474,7 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 	struct cache_priv *cp;
 	struct cnode_priv *np;
 	uint32_t nr, base, cap, batch, made, linked = 0, i, order;
-	uint64_t now, free_pages;
+	uint64_t now, free_pages, pending;
 	int err, home, r;
 
 	*slabs = 0;
@@ -1115,6 +1486,19 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		return why_err(why, len, -EINVAL, "node %u does not exist "
 			       "(the pool has %u)", node, m->nr_nodes);
 	pending_flush(m, cp);
+	for (i = 0, pending = 0; i < m->nr_nodes; i++)
+		pending += cp->node[i].nr_pending;
+	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
+		/*
+		 * A lock is still busy and slabs made earlier wait for it:
+		 * make no more (a client holding the lock and flooding
+		 * refills would otherwise drain the region).  A fallback
+		 * node's kept slabs are bounded by BATCH_MAX in all.
+		 */
+		return why_err(why, len, -EAGAIN, "a partial list of cache %s "
+			       "is locked; the %" PRIu64 " slab(s) made for it "
+			       "earlier will be added shortly", cp->name,
+			       pending);
 
 	/* the batch: see the file's comment */
 	np = &cp->node[node];
@@ -1150,13 +1534,13 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 			     &m->pfns[made]) < 0)
 			break;
 
-	r = node_lock(m, cp, (uint32_t)home, REFILL_LOCK_MS);
+	r = node_lock(m, cp, (uint32_t)home);
 	if (r < 0) {
 		pending_add(m, cp, (uint32_t)home, m->pfns, made);
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
 			       "cache %s %s; its %u new slab(s) will be added "
 			       "shortly", (uint32_t)home, cp->name,
-			       r == -EAGAIN ? "stayed locked for 20 ms" :
+			       r == -EAGAIN ? "is locked" :
 			       "has a lock that cannot be recovered", made);
 	}
 	for (i = 0; i < made; i++)
@@ -1187,7 +1571,7 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 	pages = pending_kill(m, cp);
 	for (n = 0; n < m->nr_nodes; n++) {
 		cp->node[n].paused = 1;
-		if (node_lock(m, cp, n, SHRINK_LOCK_MS) < 0) {
+		if (node_lock(m, cp, n) < 0) {
 			busy = n;
 			continue;
 		}
@@ -1199,9 +1583,9 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 		  *freed);
 	if (busy != PFN_NONE)
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
-			       "cache %s stayed locked for %u ms (%" PRIu64
-			       " slab(s) freed elsewhere)", busy, cp->name,
-			       SHRINK_LOCK_MS, *freed);
+			       "cache %s is locked (%" PRIu64 " slab(s) freed "
+			       "elsewhere); try again", busy, cp->name,
+			       *freed);
 	return 0;
 }
 
@@ -1213,9 +1597,9 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 	struct slab_cache_desc *dsc;
 	struct cache_priv *cp;
 	const struct slab_view *v;
-	uint64_t end, inuse = 0, f, c;
+	uint64_t inuse = 0, f, c;
 	uint32_t n, locked, frozen = 0, used = 0, first = PFN_NONE, freed = 0;
-	int err, r;
+	int err;
 
 	cp = cache_get(m, index, gen, &err, why, len);
 	if (cp == NULL)
@@ -1226,40 +1610,32 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 			       cp->name);
 	v = &cp->view;
 
-	/* every node lock, so that no client can take a slab meanwhile */
-	end = now_ns() + DESTROY_LOCK_MS * 1000000ull;
-	for (locked = 0; locked < m->nr_nodes; locked++) {
-		uint64_t t = now_ns();
-		unsigned int left = t < end ? (unsigned)((end - t) / 1000000) :
-					      0;
-
-		r = node_lock(m, cp, locked, left);
-		if (r < 0)
+	/*
+	 * Every node lock, so that no client can take a slab meanwhile;
+	 * one busy: give back the others, nothing changed.
+	 */
+	for (locked = 0; locked < m->nr_nodes; locked++)
+		if (node_lock(m, cp, locked) < 0)
 			break;
-	}
 	if (locked < m->nr_nodes) {
 		for (n = 0; n < locked; n++)
 			node_unlock(cp, n);
 		return why_err(why, len, -EAGAIN, "node %u's lock of cache %s "
-			       "stayed busy for %u ms; try again", locked,
-			       cp->name, DESTROY_LOCK_MS);
+			       "is busy; try again", locked, cp->name);
 	}
 
 	/*
-	 * Refuse while any object is allocated or any slab frozen.  Every
-	 * descriptor is read (no skipping by block orders, which a client
-	 * could fake): a slab missed here would outlive its cache.
+	 * Refuse while any object is allocated or any slab frozen.  The
+	 * cache's slabs are those of the private record, whatever the page
+	 * descriptors say: a slab missed here would outlive its cache.
 	 */
-	for (n = 0; n < m->nr_nodes; n++) {
-		uint32_t pfn = m->node_first[n];
-		uint32_t stop = m->node_first[n] + m->node_pages[n];
+	{
+		uint32_t pfn;
 
-		for (; pfn < stop; pfn++) {
-			struct page_desc *pd = slab_head(v, pfn);
-
-			if (pd == NULL)
+		for (pfn = 0; pfn < m->nr_pages; pfn++) {
+			if (!slab_ours(m, cp, pfn))
 				continue;
-			slab_read(pd, &f, &c);
+			slab_read(&v->pages[pfn], &f, &c);
 			if (sc_inuse(c) == 0 && !sc_frozen(c) &&
 			    sc_kind(c) != SW_FULL)
 				continue;
@@ -1286,26 +1662,34 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 	 * Unpublish while the node locks are held: a client that takes one
 	 * afterwards sees the new gen and fails with ESTALE.
 	 */
-	dsc = region_caches(m->base) + index;
+	dsc = &m->table[index];
 	cp->gen++;
 	cp->state = CACHE_FREE;
 	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
 
-	for (n = 0; n < m->nr_nodes; n++) {
-		uint32_t pfn = m->node_first[n];
-		uint32_t stop = m->node_first[n] + m->node_pages[n];
+	{
+		uint32_t pfn, i, lost = 0;
 
-		for (; pfn < stop; pfn++) {
-			struct page_desc *pd = slab_head(v, pfn);
-
-			if (pd == NULL)
+		for (pfn = 0; pfn < m->nr_pages; pfn++) {
+			if (!slab_ours(m, cp, pfn))
 				continue;
-			slab_read(pd, &f, &c);
+			slab_read(&v->pages[pfn], &f, &c);
 			/* only empty, unfrozen slabs are left here */
-			if (slab_kill(m, cp, pfn, sc_kind(c), sc_index(c)))
+			if (slab_kill(m, cp, pfn, sc_kind(c), sc_index(c))) {
 				freed++;
+				continue;
+			}
+			/* a client changed it meanwhile: never touch it again */
+			for (i = 0; i < 1u << cp->geo.order; i++)
+				m->owner[pfn + i] = OWN_LOST;
+			lost++;
 		}
+		if (lost > 0)
+			damage(m, "cache %s: %u slab(s) changed while it was "
+			       "destroyed; left alone, not reused", cp->name,
+			       lost);
+		cp->nr_slabs = 0;
 	}
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct slab_node *sn = &v->nodes[n];
@@ -1376,7 +1760,6 @@ void
 cache_census(struct slabd *d, int only)
 {
 	struct cache_mgr *m = d->caches;
-	struct page_desc *pages = d->buddy.pages;
 	uint32_t n;
 
 	memset(m->census, 0,
@@ -1385,23 +1768,24 @@ cache_census(struct slabd *d, int only)
 		uint32_t pfn = m->node_first[n];
 		uint32_t stop = m->node_first[n] + m->node_pages[n];
 
-		for (; pfn < stop; pfn += block_step(&pages[pfn])) {
-			const struct page_desc *pd = &pages[pfn];
+		/* the slabs are those of the private record */
+		for (; pfn < stop; pfn++) {
+			uint16_t o = m->owner[pfn];
 			const struct cache_priv *cp;
 			struct census_cell *cell;
 			uint64_t f, c;
-			uint32_t idx = pd->cache, inuse, objs, k;
+			uint32_t idx, inuse, objs, k;
 
-			if ((pd->flags & (PG_HEAD | PG_SLAB)) !=
-				    (PG_HEAD | PG_SLAB) ||
-			    idx >= SLAB_MAX_CACHES ||
+			if (!(o & OWN_HEAD))
+				continue;
+			idx = (o & 0x1ffu) - 1;
+			if (idx >= SLAB_MAX_CACHES ||
 			    (only >= 0 && idx != (uint32_t)only))
 				continue;
 			cp = &m->cache[idx];
-			if (cp->state != CACHE_LIVE ||
-			    slab_head(&cp->view, pfn) == NULL)
+			if (cp->state != CACHE_LIVE || !slab_ours(m, cp, pfn))
 				continue;
-			slab_read(&pages[pfn], &f, &c);
+			slab_read(&cp->view.pages[pfn], &f, &c);
 			objs = cp->geo.objects;
 			inuse = sc_inuse(c) < objs ? sc_inuse(c) : objs;
 			k = sc_index(c);

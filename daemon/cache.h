@@ -3,7 +3,9 @@
  * reclaim and the census behind the Stats request.
  *
  * Called by main.c (set-up, the timer, tear-down) and dispatch.c (one
- * function per request), all on the event-loop thread.  Every function
+ * function per request), all on the event-loop thread, which none of them
+ * ever puts to sleep: a node lock that a client holds is tried once, and
+ * a request that needs it answers -EAGAIN at once (the client retries).  Every function
  * that answers a request returns 0 or a negative errno and, on error,
  * writes a sentence for people into why (len bytes) naming what was
  * wrong; a refused request changes nothing unless its errno says
@@ -65,9 +67,10 @@ int cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
  * how many were linked, *landed the node they are on (the requested one
  * unless it had no free page).  -EINVAL (index or node out of range),
  * -ESTALE (not LIVE, or another gen), -ENOMEM (not one slab could be
- * made), -EAGAIN (the node lock stayed busy: the slabs are kept and
- * linked by the timer), -EUCLEAN (the descriptor in the region is damaged
- * beyond repair).
+ * made), -EAGAIN (the node lock was busy: the slabs are kept and
+ * linked by the timer; or slabs kept so for that node, or 1024 for the
+ * cache, are still waiting for a lock, and none were made), -EUCLEAN (the descriptor in the
+ * region is damaged beyond repair).
  */
 int cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		 uint32_t *slabs, uint32_t *landed, char *why, size_t len);
@@ -75,7 +78,7 @@ int cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 /*
  * Shrink: free every empty slab on the cache's node lists and pause
  * background stocking of the cache until a client asks for slabs again.
- * -EINVAL, -ESTALE as above; -EAGAIN when a node lock stayed busy (the
+ * -EINVAL, -ESTALE as above; -EAGAIN when a node lock was busy (the
  * other nodes were shrunk).
  */
 int cache_shrink(struct slabd *d, uint32_t index, uint32_t gen,
@@ -84,7 +87,7 @@ int cache_shrink(struct slabd *d, uint32_t index, uint32_t gen,
 /*
  * Destroy: -EINVAL, -ESTALE as above; -EPERM for a general cache; -EBUSY
  * while an object is allocated or a slab is frozen to a CPU; -EAGAIN when
- * a node lock stayed busy.  Nothing changes on any error.
+ * a node lock was busy.  Nothing changes on any error.
  */
 int cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 		  size_t len);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,9 +35,9 @@
 
 enum {
 	OPT_ALLOW_GID = 256, OPT_ALLOW_UID, OPT_BASE, OPT_FAKE_NUMA,
-	OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE, OPT_LOG, OPT_MAX_CLIENTS,
-	OPT_NODES, OPT_PIDFILE, OPT_SLOT_GUARD, OPT_SOCKET_GROUP,
-	OPT_SOCKET_MODE,
+	OPT_HELLO, OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE, OPT_LOG,
+	OPT_MAX_CLIENTS, OPT_MAX_PER_UID, OPT_NODES, OPT_PIDFILE,
+	OPT_SLOT_GUARD, OPT_SOCKET_GROUP, OPT_SOCKET_MODE,
 };
 
 static const struct option long_options[] = {
@@ -45,12 +46,14 @@ static const struct option long_options[] = {
 	{ "base-address", required_argument, NULL, OPT_BASE },
 	{ "fake-numa", required_argument, NULL, OPT_FAKE_NUMA },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "hello-timeout", required_argument, NULL, OPT_HELLO },
 	{ "help", no_argument, NULL, 'h' },
 	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
 	{ "hugetlbfs", required_argument, NULL, OPT_HUGETLBFS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-clients-per-uid", required_argument, NULL, OPT_MAX_PER_UID },
 	{ "nodes", required_argument, NULL, OPT_NODES },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "size", required_argument, NULL, 'm' },
@@ -83,10 +86,16 @@ usage(FILE *f)
 "      --socket-group GROUP group owning the socket\n"
 "      --allow-uid LIST     users allowed to connect (names or numbers)\n"
 "      --allow-gid LIST     groups allowed to connect (names or numbers)\n"
-"      --max-clients N      connections served at once (default 1024)\n"
-"      --idle-timeout SECS  drop a client stuck mid-frame (default 30)\n"
+"      --max-clients N      connections served at once (default 1024,\n"
+"                           lowered to fit RLIMIT_NOFILE)\n"
+"      --max-clients-per-uid N  of them for one user (default: 3/4 of\n"
+"                           --max-clients)\n"
+"      --hello-timeout SECS drop a connection without a hello (default 5)\n"
+"      --idle-timeout SECS  drop a client whose frame is not complete\n"
+"                           SECS after its first byte (default 30)\n"
 "      --hugepages MODE     try (default), require or never\n"
-"      --hugetlbfs DIR      region as a file in this hugetlbfs mount\n"
+"      --hugetlbfs DIR      huge pages of the size of this hugetlbfs\n"
+"                           mount (the region stays a sealed memfd)\n"
 "      --nodes LIST         NUMA nodes to use, e.g. 0-1 (default: all\n"
 "                           nodes with memory)\n"
 "      --base-address ADDR  address to map at and propose to clients\n"
@@ -175,6 +184,8 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 	cfg->hugepages = HUGEPAGES_TRY;
 	cfg->base_address = SLABD_DEFAULT_BASE;
 	cfg->max_clients = 1024;
+	cfg->max_clients_per_uid = 0;	/* set from max_clients at the end */
+	cfg->hello_timeout = 5;
 	cfg->idle_timeout = 30;
 	cfg->slot_guard = SLOT_GUARD_AUTO;
 
@@ -264,6 +275,19 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 				usage_error("--max-clients: '%s' is not a "
 					    "number from 1 to 1000000", optarg);
 			cfg->max_clients = (unsigned int)v;
+			break;
+		case OPT_MAX_PER_UID:
+			if (parse_uint(optarg, 1, 1000000, &v) < 0)
+				usage_error("--max-clients-per-uid: '%s' is not "
+					    "a number from 1 to 1000000", optarg);
+			cfg->max_clients_per_uid = (unsigned int)v;
+			break;
+		case OPT_HELLO:
+			if (parse_uint(optarg, 1, 3600, &v) < 0)
+				usage_error("--hello-timeout: '%s' is not a "
+					    "number of seconds from 1 to 3600",
+					    optarg);
+			cfg->hello_timeout = (unsigned int)v;
 			break;
 		case OPT_IDLE:
 			if (parse_uint(optarg, 0, 86400, &v) < 0)
@@ -426,15 +450,83 @@ absolute(const char *path)
 	return out;
 }
 
+/*
+ * Fit --max-clients under RLIMIT_NOFILE, keeping SLABD_RESERVED_FDS for
+ * slabd itself: raise the soft limit as far as the hard one allows, and
+ * if that is not enough lower max_clients and say so.  Then give
+ * --max-clients-per-uid its default, three quarters of max_clients, so
+ * that one user never takes the last quarter of the slots.  0, or -1 with
+ * a message when not even one client would fit.
+ */
 static int
-write_pidfile(const char *path)
+fit_max_clients(struct slabd_config *cfg, char *err, size_t len)
 {
-	FILE *f = fopen(path, "we");
+	rlim_t want = (rlim_t)cfg->max_clients + SLABD_RESERVED_FDS;
+	struct rlimit rl;
 
-	if (f == NULL)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(err, len, "getrlimit(RLIMIT_NOFILE): %s",
+			 strerror(errno));
 		return -1;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		struct rlimit raised = rl;
+
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+				  rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		if (rl.rlim_cur <= SLABD_RESERVED_FDS) {
+			snprintf(err, len, "RLIMIT_NOFILE is %llu: slabd needs "
+				 "%u descriptors for itself and one per client; "
+				 "raise it (ulimit -n, LimitNOFILE=)",
+				 (unsigned long long)rl.rlim_cur,
+				 SLABD_RESERVED_FDS);
+			return -1;
+		}
+		log_notice("--max-clients lowered from %u to %llu: "
+			   "RLIMIT_NOFILE is %llu (hard limit %llu) and slabd "
+			   "keeps %u descriptors for itself; raise the limit "
+			   "(ulimit -n, LimitNOFILE=) to serve more",
+			   cfg->max_clients,
+			   (unsigned long long)(rl.rlim_cur - SLABD_RESERVED_FDS),
+			   (unsigned long long)rl.rlim_cur,
+			   (unsigned long long)rl.rlim_max, SLABD_RESERVED_FDS);
+		cfg->max_clients = (unsigned int)(rl.rlim_cur -
+						  SLABD_RESERVED_FDS);
+	}
+	if (cfg->max_clients_per_uid == 0)
+		cfg->max_clients_per_uid = cfg->max_clients -
+					   cfg->max_clients / 4;
+	return 0;
+}
+
+/*
+ * Write the pid file as the lock file is written: in a directory nobody
+ * else can write, never through a symbolic link, checked before it is
+ * truncated.  0, or -1 with a message in err.
+ */
+static int
+write_pidfile(const char *path, char *err, size_t len)
+{
+	char buf[32];
+	int fd, n, r = 0;
+
+	if (server_check_dir(path, err, len) < 0)
+		return -1;
+	fd = server_open_file(path, "pid file", O_WRONLY, 0644, err, len);
+	if (fd < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, buf, (size_t)n) != n) {
+		snprintf(err, len, "cannot write pid file %s: %s", path,
+			 strerror(errno));
+		r = -1;
+	}
+	close(fd);
+	return r;
 }
 
 static void
@@ -493,6 +585,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "slabd: out of memory\n");
 		return 1;
 	}
+	if (fit_max_clients(&d.cfg, err, sizeof(err)) < 0)
+		goto fail_msg;
 	if (topology_discover(&d.cfg, topo, err, sizeof(err)) < 0)
 		goto fail_msg;
 	/* the socket first: a second slabd must not reserve a region */
@@ -537,11 +631,9 @@ main(int argc, char **argv)
 	}
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
-	if (d.cfg.pidfile != NULL && write_pidfile(d.cfg.pidfile) < 0) {
-		snprintf(err, sizeof(err), "cannot write pid file %s: %s",
-			 d.cfg.pidfile, strerror(errno));
+	if (d.cfg.pidfile != NULL &&
+	    write_pidfile(d.cfg.pidfile, err, sizeof(err)) < 0)
 		goto fail_msg;
-	}
 	report_start(ready_fd, NULL);
 	ready_fd = -1;
 

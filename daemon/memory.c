@@ -15,6 +15,15 @@
  * overwrite.  memory_check_repair(), run once a second from main.c's
  * timer, compares the mirror with the private copy, says in the log what
  * it found damaged and rewrites it (docs/hardening.md).
+ *
+ * The region is always a memfd sealed F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL before any client can have its descriptor: every client
+ * maps it writable, so the descriptor it receives is writable, and
+ * ftruncate on an unsealed one would SIGBUS every process.  A file in a
+ * hugetlbfs mount cannot be sealed (hugetlbfs seals all but MFD_HUGETLB
+ * memfds with F_SEAL_SEAL), and no descriptor that can be mapped
+ * writable can be kept from ftruncate; so --hugetlbfs DIR only chooses
+ * the huge page size of the memfd (DIR's), and nothing is created in DIR.
  */
 #include "config.h"
 
@@ -77,12 +86,7 @@ backing_create(struct slabd *d, const struct topology *t,
 	m->flags = 0;
 
 	*step = "create the memory file";
-	if (hugetlb && d->cfg.hugetlbfs_dir != NULL) {
-		r = prim_hugetlbfs_file(d->cfg.hugetlbfs_dir);
-		m->flags |= REGION_F_HUGETLBFS;
-	} else {
-		r = prim_memfd("shmslab-region", hugetlb);
-	}
+	r = prim_memfd("shmslab-region", hugetlb ? REGION_HUGE_SHIFT : 0);
 	if (r < 0)
 		goto fail;
 	m->fd = r;
@@ -93,12 +97,10 @@ backing_create(struct slabd *d, const struct topology *t,
 	r = prim_truncate(m->fd, m->size);
 	if (r < 0)
 		goto fail;
-	if (!(m->flags & REGION_F_HUGETLBFS)) {
-		*step = "seal the memory file";
-		r = prim_seal(m->fd);
-		if (r < 0)
-			goto fail;
-	}
+	*step = "seal the memory file";
+	r = prim_seal(m->fd);
+	if (r < 0)
+		goto fail;
 
 	*step = "map the region";
 	r = prim_map(m->fd, m->size, hint, &m->base);
@@ -297,15 +299,30 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 		return -1;
 	}
 
+	if (d->cfg.hugetlbfs_dir != NULL) {
+		/* only the page size is taken from the mount: see above */
+		r = prim_hugetlbfs_shift(d->cfg.hugetlbfs_dir);
+		if (r < 0) {
+			snprintf(err, len, "--hugetlbfs %s: %s",
+				 d->cfg.hugetlbfs_dir, r == -EINVAL ?
+				 "not a hugetlbfs mount (mount one with "
+				 "'mount -t hugetlbfs none DIR')" :
+				 strerror(-r));
+			return -1;
+		}
+		if (r != REGION_HUGE_SHIFT) {
+			snprintf(err, len, "--hugetlbfs %s: its huge pages "
+				 "are of %lu KiB; the region is laid out in "
+				 "pages of %u KiB", d->cfg.hugetlbfs_dir,
+				 (1ul << r) >> 10, REGION_HUGE_SIZE >> 10);
+			return -1;
+		}
+		log_notice("--hugetlbfs %s: 2 MiB huge pages, in a sealed "
+			   "memfd rather than a file there, which could not "
+			   "be sealed", d->cfg.hugetlbfs_dir);
+	}
 	hugetlb = d->cfg.hugepages != HUGEPAGES_NEVER;
 	r = hugetlb ? backing_create(d, t, &l, 1, &step) : -1;
-	if (r < 0 && d->cfg.hugetlbfs_dir != NULL &&
-	    strcmp(step, "create the memory file") == 0) {
-		snprintf(err, len, "--hugetlbfs %s: %s", d->cfg.hugetlbfs_dir,
-			 r == -EINVAL ? "not a hugetlbfs mount (mount one "
-			 "with 'mount -t hugetlbfs none DIR')" : strerror(-r));
-		return -1;
-	}
 	if (hugetlb && r < 0) {
 		long avail = hugepages_free();
 		uint64_t need = l.region_size / REGION_HUGE_SIZE;
@@ -346,12 +363,11 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 	__atomic_store_n(&((struct region_super *)d->map.base)->state,
 			 REGION_STATE_READY, __ATOMIC_RELEASE);
 
-	log_info("region: %" PRIu64 " MiB of %s%s at %p, %u %snode(s), "
-		 "%u CPU slots, %" PRIu64 " KiB metadata",
+	log_info("region: %" PRIu64 " MiB of %s (sealed memfd) at %p, %u "
+		 "%snode(s), %u CPU slots, %" PRIu64 " KiB metadata",
 		 l.region_size >> 20,
 		 hugetlb ? "2 MiB huge pages" : "ordinary shared memory",
-		 (d->map.flags & REGION_F_HUGETLBFS) ? " (hugetlbfs file)" :
-		 " (memfd)", d->map.base, t->nr_nodes,
+		 d->map.base, t->nr_nodes,
 		 t->fake ? "logical (--fake-numa testing aid) " : "",
 		 t->nr_cpus, l.data_off >> 10);
 	return 0;

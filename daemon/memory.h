@@ -13,11 +13,12 @@ struct slabd;
 struct topology;
 
 /*
- * Create the region of d->cfg.region_size bytes: a hugetlb memfd (or a
- * file in --hugetlbfs), falling back to ordinary shared memory when
+ * Create the region of d->cfg.region_size bytes: a hugetlb memfd (of the
+ * page size of --hugetlbfs's mount, if given, which must be 2 MiB),
+ * falling back to ordinary shared memory when
  * --hugepages allows it; map it at --base-address if free; bind each node
  * area to its kernel node; fault every page in so that no client can take
- * SIGBUS later; seal the memfd; write the superblock, node table and CPU
+ * SIGBUS later; seal the memfd (always, before anyone else can hold it); write the superblock, node table and CPU
  * table; format the buddy allocators.  Fills d->map and d->buddy.
  * Returns 0, or -1 with a message for the operator in err.
  */

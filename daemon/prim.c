@@ -21,8 +21,8 @@
 
 #include "daemon/prim.h"
 
-#ifndef MFD_HUGE_2MB
-#define MFD_HUGE_2MB (21 << 26)
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -32,36 +32,32 @@
 #endif
 
 int
-prim_memfd(const char *name, int hugetlb)
+prim_memfd(const char *name, unsigned int huge_shift)
 {
 	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	int fd;
 
-	if (hugetlb)
-		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	if (huge_shift != 0)
+		flags |= MFD_HUGETLB | (huge_shift << MFD_HUGE_SHIFT);
 	fd = memfd_create(name, flags);
 	return fd < 0 ? -errno : fd;
 }
 
 int
-prim_hugetlbfs_file(const char *dir)
+prim_hugetlbfs_shift(const char *dir)
 {
-	char path[4096];
 	struct statfs fs;
-	int fd, n;
+	int shift;
 
 	if (statfs(dir, &fs) < 0)
 		return -errno;
 	if (fs.f_type != HUGETLBFS_MAGIC)
 		return -EINVAL;
-	n = snprintf(path, sizeof(path), "%s/slabd-region.XXXXXX", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	return fd;
+	/* hugetlbfs reports its page size as the block size */
+	for (shift = 12; shift < 40; shift++)
+		if ((1ul << shift) == (unsigned long)fs.f_bsize)
+			return shift;
+	return -EINVAL;
 }
 
 int

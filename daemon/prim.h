@@ -1,6 +1,7 @@
 /*
- * prim.h - the operating-system calls behind the region: memfd and
- * hugetlbfs files, sizing, sealing, mapping, NUMA binding and population.
+ * prim.h - the operating-system calls behind the region: memfds, the page
+ * size of a hugetlbfs mount, sizing, sealing, mapping, NUMA binding and
+ * population.
  * Called by daemon/memory.c only.  All return 0 (or a value) on success and
  * a negative errno on failure; none logs.
  */
@@ -9,16 +10,23 @@
 
 #include <stdint.h>
 
-/* A memfd (close-on-exec, sealable), with 2 MiB hugetlb pages if hugetlb. */
-int prim_memfd(const char *name, int hugetlb);
+/*
+ * A memfd, close-on-exec and sealable; with huge_shift != 0, in hugetlb
+ * pages of 1 << huge_shift bytes (MFD_HUGETLB).
+ */
+int prim_memfd(const char *name, unsigned int huge_shift);
 
-/* An unlinked file in a hugetlbfs mount: fd or -errno (-EINVAL: the
- * directory is not on hugetlbfs). */
-int prim_hugetlbfs_file(const char *dir);
+/*
+ * The page size of the hugetlbfs mount at dir, as a shift (21 for 2 MiB);
+ * -EINVAL if dir is not on hugetlbfs, or -errno.  Nothing is created
+ * there: a file in a hugetlbfs mount cannot be sealed (see memory.c).
+ */
+int prim_hugetlbfs_shift(const char *dir);
 
 int prim_truncate(int fd, uint64_t size);
 
-/* Seal a memfd against shrinking, growing and further seals. */
+/* Seal a memfd against shrinking, growing and further seals: no holder of
+ * any descriptor of it, slabd included, can then change its size. */
 int prim_seal(int fd);
 
 /*

@@ -7,13 +7,45 @@
  * checked before decoding (length prefix, FRAME_MAX); a malformed one gets
  * an error reply and that connection is closed once the reply is out.
  *
- * Limits per connection: the input buffer holds at most one frame; output
- * beyond OUT_HIGH bytes stops reading from that client until it drains; a
- * partial frame older than --idle-timeout, or a reply nobody reads for
- * WRITE_TIMEOUT seconds, closes the connection.
+ * What one connection may hold (docs/hardening.md, "The socket"):
+ *   - a deadline for its hello, --hello-timeout seconds from accept;
+ *   - once it has said hello, a deadline per frame: a frame must be
+ *     complete --idle-timeout seconds after its first byte arrived, however
+ *     the bytes trickle in;
+ *   - at most one frame of input; output beyond OUT_HIGH bytes stops
+ *     reading from it until it drains, and a reply nobody reads for
+ *     WRITE_TIMEOUT seconds closes it.
  *
- * Every connection's client_info is on slabd.clients from accept to close,
- * so that the Stats request (dispatch.c) can list the clients.
+ * Connections come in two kinds:
+ *
+ *	kind	  counted in		     list		reads
+ *	served	  nr_clients, its uid's count  slabd.clients	frames, until closed
+ *	refused	  nr_refused		     (none)		one frame, then closed
+ *
+ * A peer is refused at accept when the access policy rejects it (EACCES),
+ * when nr_clients == --max-clients or its uid already has
+ * --max-clients-per-uid served connections (EAGAIN).  A refused peer is
+ * answered on its first frame (the hello: the reply echoes its seq) with
+ * the reason, and closed; it reads nothing more, counts toward no client
+ * limit, and is dropped at its hello deadline if it sends nothing.  At most
+ * SLABD_REFUSED_MAX refused peers wait for their hello at once; beyond
+ * that, a refused peer is closed at accept without a reply.  So
+ *	nr_clients <= max_clients, nr_refused <= SLABD_REFUSED_MAX,
+ *	uid_count(u) <= max_clients_per_uid for every uid u,
+ * and main.c keeps max_clients + SLABD_RESERVED_FDS <= RLIMIT_NOFILE.
+ *
+ * When accept fails anyway (EMFILE, ENFILE, ENOMEM), the listener is
+ * disabled and re-enabled by a timer, 100 ms later at first and up to 2 s
+ * while it keeps failing, and the message is rate-limited: libevent would
+ * otherwise call us again at once, forever.
+ *
+ * Served connections' client_info is on slabd.clients from accept to
+ * close, so that the Stats request (dispatch.c) can list the clients.
+ *
+ * The files beside the socket (PATH.lock, the socket itself) and the pid
+ * file are opened without following symbolic links, checked with fstat,
+ * and only in a directory that nobody else can write into, or a sticky
+ * one that root owns (server_check_dir(), server_open_file()).
  */
 #include "config.h"
 
@@ -27,11 +59,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/frame.h"
@@ -43,13 +77,42 @@
 
 #define OUT_HIGH	(1u << 20)	/* stop reading above this output */
 #define WRITE_TIMEOUT	10		/* seconds for a reply to leave */
+#define ACCEPT_DELAY_MIN 100		/* ms without accepting after a failure */
+#define ACCEPT_DELAY_MAX 2000		/* ... doubling up to this */
+#define UID_BUCKETS	64
+
+/* Why a peer is refused: what its hello is answered with. */
+enum refusal { REFUSE_NONE, REFUSE_POLICY, REFUSE_MAX, REFUSE_UID };
+
+/*
+ * A log line that an abuser could repeat at will: at most RL_BURST lines
+ * per RL_INTERVAL seconds, then one line saying how many were left out.
+ */
+#define RL_BURST	5
+#define RL_INTERVAL	10
+
+struct ratelimit {
+	time_t start;			/* of the current interval */
+	unsigned int lines;		/* logged in it */
+	unsigned int suppressed;	/* left out since the last line */
+};
+
+/* Served connections of one uid: the entry exists while n > 0. */
+struct uid_count {
+	uid_t uid;
+	unsigned int n;
+	struct uid_count *next;
+};
 
 struct client {
 	struct server *srv;
 	struct bufferevent *bev;
 	struct client_info info;
-	int refused;			/* errno to answer the hello with */
+	enum refusal refused;		/* REFUSE_NONE: served */
 	int closing;			/* close once output is flushed */
+	struct event *deadline;		/* hello, then each frame's */
+	int frame_timed;		/* deadline armed for a frame */
+	struct uid_count *uc;		/* served: its uid's count */
 	TAILQ_ENTRY(client) link;
 };
 
@@ -60,11 +123,86 @@ struct server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	struct evconnlistener *listener;
+	struct event *accept_retry;	/* re-enables the listener */
+	unsigned int accept_delay;	/* ms; 0 after a good accept */
+	struct ratelimit rl_accept;	/* accept failures */
+	struct ratelimit rl_refuse;	/* refused peers */
 	TAILQ_HEAD(, client) clients;
-	unsigned int nr_clients;
+	unsigned int nr_clients;	/* served */
+	unsigned int nr_refused;	/* refused, awaiting their hello */
+	struct uid_count *uids[UID_BUCKETS];
 	uint32_t next_id;
 	struct dispatch_reply reply;	/* scratch: one request at a time */
 };
+
+/*
+ * Whether to log one more line of the kind rl counts; *suppressed is set
+ * to how many were left out before it (to be said in the line).
+ */
+static int
+ratelimit_ok(struct ratelimit *rl, unsigned int *suppressed)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec - rl->start >= RL_INTERVAL) {
+		rl->start = ts.tv_sec;
+		rl->lines = 0;
+	}
+	if (rl->lines >= RL_BURST) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->lines++;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
+}
+
+/* The tail of a rate-limited line: how many like it were left out. */
+static const char *
+left_out(unsigned int n)
+{
+	static char buf[64];
+
+	if (n == 0)
+		return "";
+	snprintf(buf, sizeof(buf), " (%u like it not logged)", n);
+	return buf;
+}
+
+/* The count of uid's served connections; created at 0 if create. */
+static struct uid_count *
+uid_count_get(struct server *s, uid_t uid, int create)
+{
+	struct uid_count **head = &s->uids[uid % UID_BUCKETS], *u;
+
+	for (u = *head; u != NULL; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return NULL;
+	u->uid = uid;
+	u->next = *head;
+	*head = u;
+	return u;
+}
+
+static void
+uid_count_put(struct server *s, struct uid_count *uc)
+{
+	struct uid_count **pp = &s->uids[uc->uid % UID_BUCKETS];
+
+	if (--uc->n > 0)
+		return;
+	while (*pp != uc)
+		pp = &(*pp)->next;
+	*pp = uc->next;
+	free(uc);
+}
 
 static int
 mkdir_parents(char *path)
@@ -84,18 +222,108 @@ mkdir_parents(char *path)
 	return 0;
 }
 
+int
+server_check_dir(const char *path, char *err, size_t len)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		snprintf(err, len, "path %s is too long", path);
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) < 0) {
+		snprintf(err, len, "cannot examine the directory %s: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, len, "%s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, len, "refusing to use %s: its directory %s "
+			 "belongs to uid %u, neither root nor slabd's user, "
+			 "who could replace it", path, dir,
+			 (unsigned)st.st_uid);
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+		snprintf(err, len, "refusing to use %s: its directory %s "
+			 "(mode %04o) is writable by other users and is not a "
+			 "sticky directory owned by root like /tmp, so anyone "
+			 "could plant a symbolic link there; use a directory "
+			 "that only slabd's user can write", path, dir,
+			 (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+int
+server_open_file(const char *path, const char *what, int flags,
+		 mode_t mode, char *err, size_t len)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		  mode);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			snprintf(err, len, "refusing to open %s %s: it is a "
+				 "symbolic link", what, path);
+		else
+			snprintf(err, len, "cannot open %s %s: %s", what,
+				 path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, len, "cannot examine %s %s: %s", what, path,
+			 strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, len, "refusing to use %s %s: not a regular "
+			 "file", what, path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, len, "refusing to use %s %s: it belongs to uid "
+			 "%u, not to slabd's user", what, path,
+			 (unsigned)st.st_uid);
+		goto fail;
+	}
+	if (st.st_nlink != 1) {
+		snprintf(err, len, "refusing to use %s %s: it has %lu hard "
+			 "links", what, path, (unsigned long)st.st_nlink);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 static int
 take_lock(struct server *s, char *err, size_t len)
 {
 	char buf[32];
 	int n;
 
-	s->lock_fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0) {
-		snprintf(err, len, "cannot open lock file %s: %s",
-			 s->lock_path, strerror(errno));
+	s->lock_fd = server_open_file(s->lock_path, "lock file", O_RDWR,
+				      0600, err, len);
+	if (s->lock_fd < 0)
 		return -1;
-	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		n = (int)pread(s->lock_fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
@@ -197,7 +425,8 @@ server_listen(struct slabd *d, char *err, size_t len)
 			 s->path, strerror(errno));
 		goto fail;
 	}
-	if (take_lock(s, err, len) < 0 || check_existing(s, err, len) < 0)
+	if (server_check_dir(s->path, err, len) < 0 ||
+	    take_lock(s, err, len) < 0 || check_existing(s, err, len) < 0)
 		goto fail;
 
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -205,8 +434,14 @@ server_listen(struct slabd *d, char *err, size_t len)
 		snprintf(err, len, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	/* created owner-only, then opened up: no window with wider rights */
-	old_umask = umask(0177);
+	/*
+	 * created with its final mode (bind never follows a symbolic link,
+	 * it fails on one), then given its group without following one:
+	 * nothing is done by name to what another user could have put at
+	 * the path.  Until listen() nobody can connect, so the mode before
+	 * the group is set opens no window.
+	 */
+	old_umask = umask(~d->cfg.socket_mode & 0777);
 	r = bind(s->fd, (struct sockaddr *)&sun, (socklen_t)alen);
 	umask(old_umask);
 	if (r < 0) {
@@ -215,14 +450,9 @@ server_listen(struct slabd *d, char *err, size_t len)
 		goto fail;
 	}
 	if (d->cfg.have_socket_group &&
-	    chown(s->path, (uid_t)-1, d->cfg.socket_group) < 0) {
+	    lchown(s->path, (uid_t)-1, d->cfg.socket_group) < 0) {
 		snprintf(err, len, "cannot give %s to group %u: %s", s->path,
 			 (unsigned)d->cfg.socket_group, strerror(errno));
-		goto fail_unlink;
-	}
-	if (chmod(s->path, d->cfg.socket_mode) < 0) {
-		snprintf(err, len, "cannot chmod %s: %s", s->path,
-			 strerror(errno));
 		goto fail_unlink;
 	}
 	/* listen() waits for server_start(): until the region is ready a
@@ -271,25 +501,70 @@ client_free(struct client *c)
 		log_info("client %u (pid %d) disconnected", c->info.id,
 			 (int)c->info.pid);
 	TAILQ_REMOVE(&s->clients, c, link);
-	TAILQ_REMOVE(&s->d->clients, &c->info, link);
-	s->nr_clients--;
+	if (c->refused == REFUSE_NONE) {
+		TAILQ_REMOVE(&s->d->clients, &c->info, link);
+		s->nr_clients--;
+		uid_count_put(s, c->uc);
+	} else {
+		s->nr_refused--;
+	}
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
 
+/* Arm c's deadline secs from now; 0 disarms it. */
+static void
+client_deadline(struct client *c, unsigned int secs)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	if (secs == 0)
+		evtimer_del(c->deadline);
+	else
+		evtimer_add(c->deadline, &tv);
+}
+
 /*
- * Arm the connection's timeouts: replies must leave within WRITE_TIMEOUT
- * seconds whenever output is queued (libevent counts it only then); with
- * a partial frame buffered, the rest must come within --idle-timeout.
+ * The hello or the frame did not complete in time: close.  A hello
+ * deadline is armed at accept and only cleared by the hello; a frame
+ * deadline from the first byte of a frame until it is complete (see
+ * client_read_cb), so that trickling bytes never extend it.
  */
 static void
-client_timeouts(struct client *c, int partial)
+client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval rtv = { c->srv->d->cfg.idle_timeout, 0 };
+	struct client *c = arg;
+	struct server *s = c->srv;
+	unsigned int n;
+
+	if (!c->info.hello_done) {
+		if (c->refused == REFUSE_NONE ||
+		    ratelimit_ok(&s->rl_refuse, &n))
+			log_info("connection %u (pid %d uid %u): no hello within "
+				 "%u s (--hello-timeout); closing", c->info.id,
+				 (int)c->info.pid, (unsigned)c->info.uid,
+				 s->d->cfg.hello_timeout);
+	} else {
+		log_info("client %u (pid %d): frame incomplete %u s after its "
+			 "first byte (--idle-timeout); closing", c->info.id,
+			 (int)c->info.pid, s->d->cfg.idle_timeout);
+	}
+	client_free(c);
+}
+
+/*
+ * Replies must leave within WRITE_TIMEOUT seconds whenever output is
+ * queued (libevent counts it only then).  Reading has no bufferevent
+ * timeout: the deadlines above bound it.
+ */
+static void
+client_timeouts(struct client *c)
+{
 	struct timeval wtv = { WRITE_TIMEOUT, 0 };
 
-	bufferevent_set_timeouts(c->bev,
-				 partial && rtv.tv_sec > 0 ? &rtv : NULL, &wtv);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
 }
 
 /* Close once everything queued has been written. */
@@ -300,12 +575,13 @@ client_close_after_reply(struct client *c)
 
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	client_deadline(c, 0);
 	if (evbuffer_get_length(out) == 0) {
 		client_free(c);
 		return;
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	client_timeouts(c, 0);
+	client_timeouts(c);
 }
 
 /*
@@ -349,6 +625,32 @@ out:
 	return r;
 }
 
+/* The error a refused peer's first frame is answered with. */
+static void
+client_refusal(struct client *c, uint64_t seq, struct dispatch_reply *out)
+{
+	const struct slabd_config *cfg = &c->srv->d->cfg;
+
+	switch (c->refused) {
+	case REFUSE_POLICY:
+		dispatch_error(out, seq, EACCES, "uid %u gid %u is not "
+			       "allowed by slabd's access policy",
+			       (unsigned)c->info.uid, (unsigned)c->info.gid);
+		break;
+	case REFUSE_UID:
+		dispatch_error(out, seq, EAGAIN, "uid %u already has %u "
+			       "connections, the most one user may have "
+			       "(--max-clients-per-uid)",
+			       (unsigned)c->info.uid, cfg->max_clients_per_uid);
+		break;
+	default:
+		dispatch_error(out, seq, EAGAIN, "slabd already serves its "
+			       "maximum of %u clients (--max-clients)",
+			       cfg->max_clients);
+		break;
+	}
+}
+
 /* Decode and answer one complete frame.  Returns -1 if c was freed. */
 static int
 client_frame(struct client *c, const uint8_t *payload, uint32_t len)
@@ -356,27 +658,23 @@ client_frame(struct client *c, const uint8_t *payload, uint32_t len)
 	struct server *s = c->srv;
 	struct dispatch_reply *out = &s->reply;
 	Shmslab__Request *req;
+	unsigned int n;
 	int flags = 0;
 
 	req = frame_decode_request(payload, len);
-	if (req == NULL) {
+	if (c->refused != REFUSE_NONE) {
+		/* answer whatever came first, read nothing more */
+		client_refusal(c, req != NULL ? req->seq : 0, out);
+		if (ratelimit_ok(&s->rl_refuse, &n))
+			log_notice("refused pid %d uid %u: %s%s", (int)c->info.pid,
+				   (unsigned)c->info.uid, out->error,
+				   left_out(n));
+		flags = DISPATCH_CLOSE;
+	} else if (req == NULL) {
 		log_info("client %u (pid %d): malformed request of %u bytes; "
 			 "closing", c->info.id, (int)c->info.pid, len);
 		dispatch_error(out, 0, EBADMSG, "malformed request frame "
 			       "(%u bytes): not a valid shmslab.Request", len);
-		flags = DISPATCH_CLOSE;
-	} else if (c->refused) {
-		if (c->refused == EACCES)
-			dispatch_error(out, req->seq, EACCES, "uid %u gid %u "
-				       "is not allowed by slabd's access policy",
-				       (unsigned)c->info.uid,
-				       (unsigned)c->info.gid);
-		else
-			dispatch_error(out, req->seq, c->refused, "slabd "
-				       "already serves its maximum of %u "
-				       "clients", s->d->cfg.max_clients);
-		log_notice("refused pid %d uid %u: %s", (int)c->info.pid,
-			   (unsigned)c->info.uid, out->error);
 		flags = DISPATCH_CLOSE;
 	} else {
 		flags = dispatch_request(s->d, &c->info, req, out);
@@ -404,6 +702,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	int done = 0;
 
 	while (!c->closing) {
 		uint8_t hdr[FRAME_HDR_SIZE];
@@ -438,15 +737,38 @@ client_read_cb(struct bufferevent *bev, void *arg)
 		if (r < 0)
 			return;
 		evbuffer_drain(in, len);
+		done = 1;
 		if (evbuffer_get_length(bufferevent_get_output(bev)) >
 		    OUT_HIGH) {
-			/* it is not reading its replies: wait for it */
+			/* it is not reading its replies: wait for it; the
+			 * write timeout bounds the wait, and what is buffered
+			 * is looked at again when reading resumes */
 			bufferevent_disable(bev, EV_READ);
-			break;
+			if (c->info.hello_done) {
+				client_deadline(c, 0);
+				c->frame_timed = 0;
+			}
+			return;
 		}
 	}
-	/* a partial frame must complete within the idle timeout */
-	client_timeouts(c, evbuffer_get_length(in) > 0);
+	if (!c->info.hello_done)
+		return;		/* the hello deadline, armed at accept, holds */
+	/*
+	 * Frame deadline: armed at the first byte of a frame, kept while more
+	 * bytes of that frame trickle in, cleared when a frame completes.
+	 * After a complete frame, a partial one left in the buffer starts its
+	 * own deadline now.
+	 */
+	if (done || evbuffer_get_length(in) == 0) {
+		if (c->frame_timed || done)
+			client_deadline(c, 0);
+		c->frame_timed = 0;
+	}
+	if (evbuffer_get_length(in) > 0 && !c->frame_timed &&
+	    c->srv->d->cfg.idle_timeout > 0) {
+		client_deadline(c, c->srv->d->cfg.idle_timeout);
+		c->frame_timed = 1;
+	}
 }
 
 static void
@@ -471,13 +793,10 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("client %u (pid %d): %s for %u s; closing",
-			 c->info.id, (int)c->info.pid,
-			 (what & BEV_EVENT_READING) ?
-			 "incomplete frame" : "reply not read",
-			 (what & BEV_EVENT_READING) ?
-			 c->srv->d->cfg.idle_timeout : WRITE_TIMEOUT);
-	} else if ((what & BEV_EVENT_ERROR) && !c->closing) {
+		log_info("client %u (pid %d): reply not read for %u s; closing",
+			 c->info.id, (int)c->info.pid, WRITE_TIMEOUT);
+	} else if ((what & BEV_EVENT_ERROR) && !c->closing &&
+		   c->refused == REFUSE_NONE) {
 		log_info("client %u (pid %d): connection error: %s",
 			 c->info.id, (int)c->info.pid,
 			 strerror(EVUTIL_SOCKET_ERROR()));
@@ -485,13 +804,33 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	client_free(c);
 }
 
+/* Why peer (uid, gid) is refused now, or REFUSE_NONE. */
+static enum refusal
+peer_refusal(struct server *s, uid_t uid, gid_t gid)
+{
+	const struct slabd_config *cfg = &s->d->cfg;
+	struct uid_count *u;
+
+	if (!peer_allowed(cfg, uid, gid))
+		return REFUSE_POLICY;
+	if (s->nr_clients >= cfg->max_clients)
+		return REFUSE_MAX;
+	u = uid_count_get(s, uid, 0);
+	if (u != NULL && u->n >= cfg->max_clients_per_uid)
+		return REFUSE_UID;
+	return REFUSE_NONE;
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	  struct sockaddr *sa, int salen, void *arg)
 {
 	struct server *s = arg;
+	struct event_base *base = evconnlistener_get_base(l);
 	struct client *c;
+	unsigned int n;
 
+	s->accept_delay = 0;	/* accepting works again */
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		log_err("out of memory accepting a client");
@@ -508,39 +847,100 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (!peer_allowed(&s->d->cfg, c->info.uid, c->info.gid))
-		c->refused = EACCES;
-	else if (s->nr_clients >= s->d->cfg.max_clients)
-		c->refused = EAGAIN;
-	c->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
-					BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_err("cannot set up a client connection");
+	c->refused = peer_refusal(s, c->info.uid, c->info.gid);
+	if (c->refused != REFUSE_NONE &&
+	    s->nr_refused >= SLABD_REFUSED_MAX) {
+		/* no room to wait for its hello: hang up now */
+		if (ratelimit_ok(&s->rl_refuse, &n))
+			log_notice("refused pid %d uid %u at once: %u refused "
+				   "connections already wait for their hello%s",
+				   (int)c->info.pid, (unsigned)c->info.uid,
+				   s->nr_refused, left_out(n));
 		free(c);
 		close(fd);
 		return;
 	}
+	if (c->refused == REFUSE_NONE) {
+		c->uc = uid_count_get(s, c->info.uid, 1);
+		if (c->uc == NULL) {
+			log_err("out of memory accepting a client");
+			free(c);
+			close(fd);
+			return;
+		}
+		c->uc->n++;	/* dropped by client_free, or below */
+	}
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = c->bev != NULL ? evtimer_new(base, client_deadline_cb,
+						   c) : NULL;
+	if (c->deadline == NULL) {
+		log_err("cannot set up a client connection");
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->uc != NULL)
+			uid_count_put(s, c->uc);
+		free(c);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
-	TAILQ_INSERT_TAIL(&s->d->clients, &c->info, link);
-	s->nr_clients++;
+	if (c->refused == REFUSE_NONE) {
+		TAILQ_INSERT_TAIL(&s->d->clients, &c->info, link);
+		s->nr_clients++;
+	} else {
+		s->nr_refused++;
+	}
 	/* at most one frame buffered: the next is read once it is handled */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, FRAME_HDR_SIZE + FRAME_MAX);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_HIGH / 2, 0);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 			  client_event_cb, c);
-	client_timeouts(c, 0);
+	client_timeouts(c);
+	client_deadline(c, s->d->cfg.hello_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	log_debug("connection %u from pid %d uid %u", c->info.id,
-		  (int)c->info.pid, (unsigned)c->info.uid);
+	log_debug("connection %u from pid %d uid %u%s", c->info.id,
+		  (int)c->info.pid, (unsigned)c->info.uid,
+		  c->refused != REFUSE_NONE ? " (refused)" : "");
 }
 
 static void
+accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	evconnlistener_enable(s->listener);
+}
+
+/*
+ * accept() failed with something other than EAGAIN, EINTR or
+ * ECONNABORTED (libevent retries those itself): out of descriptors
+ * (EMFILE, ENFILE) or memory.  The pending connection stays in the
+ * backlog, so libevent would call us again at once; stop accepting for a
+ * while instead, longer while it keeps failing, and keep serving the
+ * clients we have.
+ */
+static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct server *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv;
+	unsigned int n;
 
-	/* EMFILE and the like: keep serving the clients we have */
-	log_warn("accept: %s", strerror(err));
+	s->accept_delay = s->accept_delay == 0 ? ACCEPT_DELAY_MIN :
+			  s->accept_delay * 2;
+	if (s->accept_delay > ACCEPT_DELAY_MAX)
+		s->accept_delay = ACCEPT_DELAY_MAX;
+	evconnlistener_disable(l);
+	tv.tv_sec = s->accept_delay / 1000;
+	tv.tv_usec = (s->accept_delay % 1000) * 1000;
+	evtimer_add(s->accept_retry, &tv);
+	if (ratelimit_ok(&s->rl_accept, &n))
+		log_warn("accept: %s; not accepting for %u ms (%u clients, %u "
+			 "refused connections open)%s", strerror(err),
+			 s->accept_delay, s->nr_clients, s->nr_refused,
+			 left_out(n));
 }
 
 int
@@ -563,6 +963,11 @@ server_start(struct server *s, struct event_base *base, char *err,
 	}
 	s->fd = -1;	/* the listener owns it now */
 	evconnlistener_set_error_cb(s->listener, accept_error_cb);
+	s->accept_retry = evtimer_new(base, accept_retry_cb, s);
+	if (s->accept_retry == NULL) {
+		snprintf(err, len, "cannot create the accept timer");
+		return -1;
+	}
 	log_notice("listening on %s", s->path);
 	return 0;
 }
@@ -576,6 +981,8 @@ server_free(struct server *s)
 		return;
 	while ((c = TAILQ_FIRST(&s->clients)) != NULL)
 		client_free(c);
+	if (s->accept_retry != NULL)
+		event_free(s->accept_retry);
 	if (s->listener != NULL)
 		evconnlistener_free(s->listener);
 	if (s->fd >= 0)

@@ -5,6 +5,7 @@
 #define SLABD_SERVER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct event_base;
 struct server;
@@ -25,5 +26,25 @@ int server_start(struct server *s, struct event_base *base, char *err,
 
 /* Disconnect every client, close and remove the socket and lock file. */
 void server_free(struct server *s);
+
+/*
+ * Whether path's directory is one where slabd may create and remove
+ * files: owned by root or slabd's user, and writable by nobody else
+ * unless it is sticky and owned by root (as /tmp is).  Elsewhere another
+ * user could plant a symbolic link or swap a file under slabd.  0, or -1
+ * with a message for the operator in err.
+ */
+int server_check_dir(const char *path, char *err, size_t len);
+
+/*
+ * Open (creating with mode if need be) path, a file slabd writes, never
+ * through a symbolic link (O_NOFOLLOW), close-on-exec, with flags
+ * (O_RDWR or O_WRONLY); then check with fstat that it is a regular file,
+ * owned by slabd's effective uid, with one link.  Nothing is truncated or
+ * written before these checks pass.  The descriptor, or -1 with a message
+ * naming what (e.g. "lock file") in err.
+ */
+int server_open_file(const char *path, const char *what, int flags,
+		     mode_t mode, char *err, size_t len);
 
 #endif /* SLABD_SERVER_H */

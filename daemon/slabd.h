@@ -16,6 +16,16 @@
 #define SLABD_DEFAULT_BASE	0x500000000000ull
 #define SLABD_MAX_OS_NODES	1024
 
+/*
+ * Descriptors: at most SLABD_REFUSED_MAX refused connections wait for
+ * their hello at once (daemon/server.c), and slabd keeps
+ * SLABD_RESERVED_FDS descriptors (this includes those) beyond
+ * --max-clients under RLIMIT_NOFILE for itself: standard streams, log,
+ * region, lock file, listener, event loop, pid file.
+ */
+#define SLABD_REFUSED_MAX	32
+#define SLABD_RESERVED_FDS	(SLABD_REFUSED_MAX + 32)
+
 enum hugepage_mode { HUGEPAGES_TRY, HUGEPAGES_REQUIRE, HUGEPAGES_NEVER };
 
 /* --slot-guard: how the per-CPU slots of every cache are guarded. */
@@ -41,8 +51,12 @@ struct slabd_config {
 	uint64_t nodes[SLABD_MAX_OS_NODES / 64];	/* --nodes bitmap */
 	unsigned int fake_numa;		/* 0: off; else logical node count */
 	uint64_t base_address;
-	unsigned int max_clients;
-	unsigned int idle_timeout;	/* seconds */
+	unsigned int max_clients;	/* served at once, <= RLIMIT_NOFILE -
+					 * SLABD_RESERVED_FDS */
+	unsigned int max_clients_per_uid;	/* served at once per uid */
+	unsigned int hello_timeout;	/* seconds from accept to hello */
+	unsigned int idle_timeout;	/* seconds from a frame's first byte
+					 * to its last; 0: none */
 	enum slot_guard_mode slot_guard;
 };
 

@@ -36,7 +36,8 @@
  *	sock < 0	disconnected: the next RPC reconnects once
  *	pid != getpid()	sock was inherited through fork(): the child closes
  *			its copy, never writes to it, and reconnects
- * Lock order: the fork registry lock (rpc.c), then pool->lock.
+ * Lock order: the fork registry lock (rpc.c), then pool->cache_lock, then
+ * pool->lock.  The fork handlers (rpc.c) hold all three across fork().
  */
 struct page_desc;
 
@@ -60,8 +61,12 @@ struct slab_pool {
 	uint32_t nr_pages;
 	uint32_t slot_guard;		/* REGION_GUARD_* of the region */
 	uint8_t *cpu_node;		/* node of each CPU slot (checked copy) */
+	uint8_t *node_order;		/* [n * nr_nodes + i]: the nodes other
+					 * than n, nearest first (from the
+					 * region's distances, checked) */
 	struct page_desc *pages;	/* the region's page descriptors */
-	pthread_mutex_t cache_lock;	/* handle creation and the list */
+	pthread_mutex_t cache_lock;	/* the handle list; held across fork()
+					 * (rpc.c), never across an RPC */
 	struct slab_cache *by_index[256];	/* local views, for free() */
 	struct slab_cache *general[16];	/* kmalloc-* handles */
 	struct slab_cache *handles;	/* every handle, freed at close */

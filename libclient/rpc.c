@@ -20,10 +20,16 @@
  * closed, the mapping is kept.
  *
  * Fork safety: every open pool is in a registry.  The pthread_atfork
- * handlers take the registry lock and then every pool's lock before fork()
- * and release them after it in both processes, so a child never inherits
- * a lock held by a thread that does not exist in it, nor half a frame.
- * Lock order: registry_lock, then pool->lock.
+ * handlers take the registry lock and then every lock of every pool (its
+ * handle table lock, cache_lock, then its connection lock, lock) before
+ * fork() and release them after it in both processes, so a child never
+ * inherits a lock held by a thread that does not exist in it, nor half a
+ * frame, nor a half-linked handle list.  These are all the library's
+ * process-private locks; the robust locks in the region belong to the
+ * region's protocol (a parent's thread that holds one lets go of it as
+ * usual, and the child waits for it like any other process).
+ * Lock order: registry_lock, then pool->cache_lock, then pool->lock;
+ * nothing takes cache_lock while holding pool->lock.
  */
 #include "config.h"
 
@@ -52,8 +58,10 @@ rpc_atfork_prepare(void)
 	struct slab_pool *pool;
 
 	pthread_mutex_lock(&registry_lock);
-	for (pool = registry; pool != NULL; pool = pool->reg_next)
+	for (pool = registry; pool != NULL; pool = pool->reg_next) {
+		pthread_mutex_lock(&pool->cache_lock);
 		pthread_mutex_lock(&pool->lock);
+	}
 }
 
 /* Both parent and child: the forking thread holds every lock. */
@@ -62,8 +70,10 @@ rpc_atfork_release(void)
 {
 	struct slab_pool *pool;
 
-	for (pool = registry; pool != NULL; pool = pool->reg_next)
+	for (pool = registry; pool != NULL; pool = pool->reg_next) {
 		pthread_mutex_unlock(&pool->lock);
+		pthread_mutex_unlock(&pool->cache_lock);
+	}
 	pthread_mutex_unlock(&registry_lock);
 }
 

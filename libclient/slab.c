@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@
 #include "common/atomic16.h"
 #include "common/slab.h"
 #include "libclient/internal.h"
+#include "libclient/testhook.h"
 
 /* Handles are private to the process; everything they copy was checked. */
 struct slab_cache {
@@ -214,7 +216,10 @@ rseq_cpu_fs(uint64_t off)
 
 /*
  * Pop the head of slot's freelist into *objp.  FR_EMPTY when the freelist
- * is empty, FR_BAD when the word names a page or link outside its bounds.
+ * is empty or the slot is not of h's cache (its gen is not the handle's:
+ * checked inside the sequence, so that a destroy and re-create at the
+ * same index between a check and the pop cannot go unseen), FR_BAD when
+ * the word names a page or link outside its bounds.
  */
 static inline int
 rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
@@ -224,6 +229,8 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 	int ret;
 
 	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"
 			     "jz 5f\n\t"
@@ -254,6 +261,8 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 			     : [ret] "=&r"(ret), [word] "=&r"(word),
 			       [obj] "=&r"(obj), [tmp] "=&r"(tmp)
 			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [npages] "m"(h->nr_pages),
 			       [sbytes] "m"(h->slab_bytes),
 			       [basem1] "m"(h->basem1),
@@ -265,18 +274,21 @@ rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 
 /*
  * Push obj (whose fp is at fpp) onto slot's freelist if the slot's slab
- * is newword's pfn; newword = {pfn, obj's link}.  FR_EMPTY when the slab
- * differs (the caller frees remotely), FR_DOUBLE when obj is already the
- * head (freed twice in a row).
+ * is newword's pfn and the slot's gen is gen (the handle's, compared in
+ * the sequence); newword = {pfn, obj's link}.  FR_EMPTY when the slab or
+ * the gen differs (the caller frees remotely, which checks the slab's
+ * gen), FR_DOUBLE when obj is already the head (freed twice in a row).
  */
 static inline int
 rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
-	  uint32_t *fpp, uint64_t newword)
+	  uint32_t gen, uint32_t *fpp, uint64_t newword)
 {
 	uint64_t word, tmp;
 	int ret;
 
 	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
@@ -296,6 +308,8 @@ rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
 			     : [ret] "=&r"(ret), [word] "=&r"(word),
 			       [tmp] "=&r"(tmp)
 			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [fpp] "r"(fpp), [nw] "r"(newword)
 			     : "memory", "cc");
 	return ret;
@@ -389,9 +403,14 @@ call_mode(struct slab_cache *h, uint32_t *cpu)
 }
 
 /*
- * The cache is not destroyed.  Only gen on the fast path: it rises on
- * every destroy, and the state is checked under the locks of the slow
- * paths (a destroyed cache's slots are empty, so its fast paths fail).
+ * The cache is not destroyed: a check at one instant.  gen rises on every
+ * destroy (under every node lock of the cache), so under a node lock the
+ * answer holds until the lock is dropped.  Everywhere else a destroy and
+ * a re-create at the same index can follow the check at once, so the
+ * step that uses the cache compares a gen itself: the fast paths the
+ * slot's gen inside their sequence or after their tid read, a slab CAS
+ * the gen bits of the slab's counters (sc_gen()), a drain the handle's
+ * liveness under each slot lock.
  */
 static inline int
 handle_live(const struct slab_cache *h)
@@ -415,7 +434,10 @@ slab_colour(const struct slab_cache *h, uint32_t pfn)
 
 /*
  * The slab of the object at obj, with its link, or -EINVAL: outside the
- * region, not in a slab of this cache, or not at an object's start.
+ * region, not in a slab of this cache, or not at an object's start; or
+ * -ESTALE: a slab of another cache at h's table index (its counters carry
+ * another gen: h is stale).  The slab can change after this returns; the
+ * paths that then use it check again where it counts.
  */
 static inline int
 obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
@@ -437,8 +459,12 @@ obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
 		pd = &h->v.pages[pfn];
 	}
 	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
-	    pd->cache != h->v.index || pd->order != h->v.geo.order ||
-	    pfn >= h->nr_pages)
+	    pd->cache != h->v.index || pfn >= h->nr_pages)
+		return -EINVAL;
+	if (sc_gen(__atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE)) !=
+	    (h->v.gen & SC_GEN_MASK))
+		return -ESTALE;
+	if (pd->order != h->v.geo.order)
 		return -EINVAL;
 	x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
 	*linkp = (uint32_t)x + 1;
@@ -507,6 +533,11 @@ debug_alloc(struct slab_cache *h, char *obj)
 			slab_bug(h, obj,
 				 "poison overwritten: written after free");
 	}
+	if (h->v.flags & SLAB_F_POISON) {
+		if (*slab_obj_state(&h->v, obj) != SLAB_OBJ_INACTIVE)
+			slab_bug(h, obj, "object state overwritten while free");
+		*slab_obj_state(&h->v, obj) = SLAB_OBJ_ACTIVE;
+	}
 	if (h->v.flags & SLAB_F_STORE_USER) {
 		struct slab_track *t = (void *)(obj + g->track_off);
 		struct timespec ts;
@@ -538,11 +569,22 @@ debug_free(struct slab_cache *h, char *obj)
 		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
 		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
 	}
+	/*
+	 * By the object's state, never by its poison: an object allocated
+	 * and never written still holds the pattern (SLUB's check_object()
+	 * keys on the red zone byte the same way).
+	 */
+	if (h->v.flags & SLAB_F_POISON) {
+		uint32_t st = *slab_obj_state(&h->v, obj);
+
+		if (st == SLAB_OBJ_INACTIVE)
+			slab_bug(h, obj, "double free (object state free)");
+		if (st != SLAB_OBJ_ACTIVE)
+			slab_bug(h, obj, "object state overwritten while "
+					 "allocated");
+		*slab_obj_state(&h->v, obj) = SLAB_OBJ_INACTIVE;
+	}
 	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
-		if (bytes_are((unsigned char *)obj, g->object_size - 1,
-			      SLAB_POISON_FREE) &&
-		    (unsigned char)obj[g->object_size - 1] == SLAB_POISON_END)
-			slab_bug(h, obj, "double free (object still poisoned)");
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}
@@ -875,7 +917,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 	return head;
 }
 
-static int refill_rpc(struct slab_cache *h, uint32_t n);
+static int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed);
 static void cache_free(struct slab_cache *h, void *obj);
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
@@ -911,15 +953,20 @@ word_valid(const struct slab_cache *h, uint32_t k, uint64_t w)
 
 /*
  * ___slab_alloc: the slot of CPU k is empty.  In order: the current
- * slab's remote frees, the CPU partial list, the node partial list, the
- * daemon.  Returns 0 when the slot has objects again (the caller retries
- * its fast path), or a negative errno.
+ * slab's remote frees, the CPU partial list, the node partial list; with
+ * `any`, the other nodes' partial lists nearest first (get_any_partial);
+ * then the daemon.  Returns 0 when the slot has objects again or the
+ * daemon put slabs on our node (the caller retries its fast path), 1 when
+ * the daemon put them on another node or had no pages (the caller retries
+ * with `any`), or a negative errno.  Without `any` a CPU keeps to its own
+ * node while that node has pages: other nodes' slabs are taken only once
+ * slabd has had to fall back, where its refill put them.
  */
 __attribute__((noinline)) static int
-slow_refill(struct slab_cache *h, uint32_t k)
+slow_refill(struct slab_cache *h, uint32_t k, int any)
 {
 	struct slab_slot *s = &h->v.slots[k];
-	uint32_t n = node_of_cpu(h->pool, k), pfn;
+	uint32_t n = node_of_cpu(h->pool, k), pfn, i, landed = 0;
 	uint64_t w;
 	long head;
 	int fresh = 0, err;
@@ -985,9 +1032,32 @@ slow_refill(struct slab_cache *h, uint32_t k)
 		slot_install(h, k, pfn, (uint32_t)head, fresh);
 		goto out;
 	}
-	/* nothing local: ask the daemon, holding no lock */
+	/*
+	 * Other nodes' partial lists, nearest first (get_any_partial): a
+	 * refill that slabd had to serve from another node put its slabs
+	 * there, and asking the daemon for our own node again would never
+	 * find them.
+	 */
+	for (i = 0; any && i + 1 < h->v.nr_nodes; i++) {
+		uint32_t m = h->pool->node_order[n * h->v.nr_nodes + i];
+
+		head = node_take(h, k, m, &pfn, &fresh);
+		if (head < 0) {
+			err = (int)head;
+			goto out;
+		}
+		if (head > 0) {
+			stat_inc(&s->stat[ST_NODE_PARTIAL_HIT]);
+			slot_install(h, k, pfn, (uint32_t)head, fresh);
+			goto out;
+		}
+	}
+	/* nothing anywhere: ask the daemon, holding no lock */
 	slab_unlock(&s->lock);
-	return refill_rpc(h, n) == 0 ? 0 : -errno;
+	if (refill_rpc(h, n, &landed) != 0)
+		return errno == ENOMEM && !any && h->v.nr_nodes > 1 ? 1 :
+								      -errno;
+	return landed != n && !any;
 out:
 	slab_unlock(&s->lock);
 	return err;
@@ -996,23 +1066,31 @@ out:
 /* ---------------------------------------------------------------- node path */
 
 /*
- * Allocate one object straight from node n's partial slabs (node lock n):
- * for debug caches, threads without rseq in an RSEQ region, and
- * slab_cache_alloc_node() for a node other than the CPU's.  The pop is a
- * CAS on the slab's {freelist, counters}: SW_NODE(n) slabs have a single
- * consumer, the holder of node lock n, so ABA cannot arise; the tag rises
- * anyway.
+ * Allocate one object straight from node home's partial slabs (node lock
+ * n, for each node n tried): for debug caches, threads without rseq in an
+ * RSEQ region, and slab_cache_alloc_node() for a node other than the
+ * CPU's.  Node home first, then the daemon; unless strict, once the
+ * daemon has had to fall back to another node (or has no pages), also
+ * the other nodes' lists nearest first (get_any_partial), where that
+ * refill put its slabs.  The pop is a CAS on the slab's {freelist,
+ * counters}: SW_NODE(n) slabs have a single consumer, the holder of node
+ * lock n, so ABA cannot arise; the tag rises anyway.
  */
 __attribute__((noinline)) static void *
-node_alloc(struct slab_cache *h, uint32_t n)
+node_alloc(struct slab_cache *h, uint32_t home, int strict)
 {
 	struct slab_node *sn;
-	int tries = 0;
+	int tries = 0, any = 0;
+	uint32_t pass = 0;
 
 	for (;;) {
-		uint32_t pfn, guard = 0;
+		uint32_t pfn, guard = 0, n, landed;
 		char *obj = NULL;
 
+		/* pass 0: home; with `any`, passes 1..: the others by distance */
+		n = pass == 0 ? home :
+				h->pool->node_order[home * h->v.nr_nodes +
+						    pass - 1];
 		sn = &h->v.nodes[n];
 		if (node_lock(h, n) != 0) {
 			errno = ENOTRECOVERABLE;
@@ -1087,10 +1165,20 @@ node_alloc(struct slab_cache *h, uint32_t n)
 					  .stat[ST_ALLOC_SLOW]);
 			return obj;
 		}
-		if (++tries > 64 || refill_rpc(h, n) != 0) {
-			if (tries > 64)
-				errno = ENOMEM;
+		if (any && ++pass < h->v.nr_nodes)
+			continue;	/* the next nearest node */
+		pass = 0;
+		if (++tries > 64) {
+			errno = ENOMEM;
 			return NULL;
+		}
+		if (refill_rpc(h, home, &landed) != 0) {
+			if (errno != ENOMEM || strict || any ||
+			    h->v.nr_nodes == 1)
+				return NULL;
+			any = 1;	/* no pages: whatever is left anywhere */
+		} else if (landed != home && !strict) {
+			any = 1;	/* slabd fell back: take them there */
 		}
 	}
 }
@@ -1100,7 +1188,7 @@ node_alloc(struct slab_cache *h, uint32_t n)
 static void *
 alloc_fast_loop(struct slab_cache *h)
 {
-	int tries = 0;
+	int tries = 0, any = 0;
 
 	for (;;) {
 		uint32_t k = 0;
@@ -1109,7 +1197,8 @@ alloc_fast_loop(struct slab_cache *h)
 
 		if (mode == M_NODE)
 			return node_alloc(h, node_of_cpu(h->pool,
-							 current_cpu(h->pool)));
+							 current_cpu(h->pool)),
+					  0);
 #if HAVE_RSEQ_ASM
 		if (mode == M_RSEQ) {
 			r = rseq_pop(h, &h->v.slots[k], rseq_area(), k, &obj);
@@ -1121,9 +1210,16 @@ alloc_fast_loop(struct slab_cache *h)
 			struct slab_slot *s = &h->v.slots[k];
 			uint64_t tid, w, nw;
 
+			/*
+			 * The slot's gen after tid: a re-create changes gen
+			 * before any install of the new cache, and every
+			 * install raises tid, so a CAS that still finds this
+			 * tid pops from a slot of the gen read here.
+			 */
 			tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
 			w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
-			if (sw_link(w) == 0) {
+			if (__atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) !=
+			    h->v.gen || sw_link(w) == 0) {
 				r = FR_EMPTY;
 			} else if (sw_pfn(w) >= h->nr_pages ||
 				   sw_link(w) > h->slab_bytes) {
@@ -1151,7 +1247,11 @@ alloc_fast_loop(struct slab_cache *h)
 			errno = ENOMEM;
 			return NULL;
 		}
-		err = slow_refill(h, k);
+		err = slow_refill(h, k, any);
+		if (err > 0) {
+			any = 1;	/* slabd fell back to another node */
+			err = 0;
+		}
 		if (err) {
 			errno = -err;
 			return NULL;
@@ -1177,9 +1277,10 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		errno = EINVAL;
 		return NULL;
 	}
+	TEST_WINDOW(SHMSLAB_TW_ALLOC);
 	if (node >= 0 &&
 	    (uint32_t)node != node_of_cpu(h->pool, current_cpu(h->pool))) {
-		obj = node_alloc(h, (uint32_t)node);
+		obj = node_alloc(h, (uint32_t)node, 1);
 	} else {
 		obj = alloc_fast_loop(h);
 		/*
@@ -1191,7 +1292,7 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		    h->v.pages[slab_ptr_to_off(h->pool, obj) >>
 			       REGION_PAGE_SHIFT].node != (uint32_t)node) {
 			cache_free(h, obj);
-			obj = node_alloc(h, (uint32_t)node);
+			obj = node_alloc(h, (uint32_t)node, 1);
 		}
 	}
 	if (obj != NULL && (flags & SLAB_ZERO))
@@ -1219,13 +1320,19 @@ retry:
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
-		/* not destroyed: the slot carries its cache's gen */
-		if (__builtin_expect(__atomic_load_n(&slot->gen,
-						     __ATOMIC_RELAXED) !=
-					     cache->v.gen,
-				     0))
-			goto slow;
+		TEST_WINDOW(SHMSLAB_TW_ALLOC);
+		/*
+		 * Not destroyed: the slot carries its cache's gen, on the
+		 * word's own line, and the sequence compares it first.  A
+		 * re-create at this index writes the slot's gen before the
+		 * new cache can install a slab (which runs on this CPU), so
+		 * a sequence that finds the handle's gen pops from its own
+		 * cache: an install after the compare aborts the sequence.
+		 */
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "testl %k[word], %k[word]\n\t"
 			     "jz %l[slow]\n\t"
@@ -1250,6 +1357,8 @@ retry:
 			     : [word] "=&r"(word), [obj] "=&r"(obj),
 			       [tmp] "=&r"(tmp)
 			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [npages] "m"(cache->nr_pages),
 			       [sbytes] "m"(cache->slab_bytes),
 			       [basem1] "m"(cache->basem1),
@@ -1298,6 +1407,15 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 
 	for (;;) {
 		slab_read(pd, &f, &c);
+		/*
+		 * Another cache's slab at this index: h is stale.  The gen
+		 * bits are part of the c that the CAS below compares, so
+		 * the slab cannot turn into another cache's in between.
+		 */
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
+			errno = ESTALE;
+			break;
+		}
 		if (sf_link(f) == link || sc_inuse(c) == 0 ||
 		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
 			/* double free, or a slab that holds nothing */
@@ -1366,13 +1484,23 @@ cache_free(struct slab_cache *h, void *obj)
 
 	if (obj == NULL)
 		return;
-	if (obj_slab(h, obj, &pfn, &link) != 0) {
+	if (!handle_live(h)) {
+		errno = ESTALE;
+		return;
+	}
+	r = obj_slab(h, obj, &pfn, &link);
+	if (r == -ESTALE) {
+		errno = ESTALE;
+		return;
+	}
+	if (r != 0) {
 		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
 		errno = EINVAL;
 		return;
 	}
 	if (h->debug)
 		debug_free(h, obj);
+	TEST_WINDOW(SHMSLAB_TW_FREE);
 	for (;;) {
 		struct slab_slot *s;
 
@@ -1380,17 +1508,20 @@ cache_free(struct slab_cache *h, void *obj)
 		s = &h->v.slots[mode == M_NODE ? current_cpu(h->pool) : k];
 #if HAVE_RSEQ_ASM
 		if (mode == M_RSEQ) {
-			r = rseq_push(s, rseq_area(), k,
+			r = rseq_push(s, rseq_area(), k, h->v.gen,
 				      slab_fp(&h->v, obj), sw_make(pfn, link));
 			if (r == FR_RETRY)
 				continue;
 		} else
 #endif
 		if (mode == M_CAS) {
+			/* gen after tid, as in alloc_fast_loop() */
 			uint64_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
 			uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
 
-			if (sw_pfn(w) != pfn) {
+			if (sw_pfn(w) != pfn ||
+			    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) !=
+				    h->v.gen) {
 				r = FR_EMPTY;
 			} else if (sw_link(w) == link) {
 				r = FR_DOUBLE;
@@ -1422,10 +1553,11 @@ cache_free(struct slab_cache *h, void *obj)
 
 /*
  * The free fast path.  Only the object's page and its slab's colour are
- * read before the sequence: if the slot's word names the page's slab,
- * that slab was checked when it was installed (a slab of this cache,
- * frozen to this slot), so the page descriptor's flags need no checking
- * here; anything else goes to cache_free(), which checks everything.
+ * read before the sequence: if the slot's gen is the handle's and its
+ * word names the page's slab (both compared in the sequence), that slab
+ * was checked when it was installed (a slab of this cache, frozen to this
+ * slot), so the page descriptor's flags need no checking here; anything
+ * else goes to cache_free(), which checks everything.
  */
 static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
@@ -1466,7 +1598,12 @@ retry:
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
 		slot = &cache->v.slots[k];
+		TEST_WINDOW(SHMSLAB_TW_FREE);
+		/* the slot's gen first, as in alloc_inline() */
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
 			     "movq (%[slot]), %[word]\n\t"
 			     "movq %[word], %[tmp]\n\t"
 			     "xorq %[nw], %[tmp]\n\t"
@@ -1479,6 +1616,8 @@ retry:
 			     RSEQ_ABORT_TO_RETRY
 			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
 			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
 			       [fpp] "r"(fpp), [nw] "r"(nw)
 			     : "memory", "cc"
 			     : retry, slow);
@@ -1556,6 +1695,7 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->name[sizeof(h->name) - 1] = '\0';
 
 	pthread_mutex_lock(&pool->cache_lock);
+	TEST_WINDOW(SHMSLAB_TW_HANDLE_LOCKED);
 	h->next = pool->handles;
 	pool->handles = h;
 	pthread_mutex_unlock(&pool->cache_lock);
@@ -1732,8 +1872,13 @@ slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 
 /* ---------------------------------------------------------------- rpcs */
 
+/*
+ * Ask slabd for slabs on node n.  0 with *landed the node they were put
+ * on (another one when node n had no pages: the buddy allocator's
+ * fallback), or -1 with errno.
+ */
 static int
-refill_rpc(struct slab_cache *h, uint32_t n)
+refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 {
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
@@ -1758,8 +1903,10 @@ refill_rpc(struct slab_cache *h, uint32_t n)
 		}
 	} while (err == -EAGAIN && ++tries < 50);
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
-		     rep->refill == NULL))
+		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
 		err = -EBADMSG;
+	if (!err)
+		*landed = rep->refill->node;
 	if (rep)
 		shmslab__reply__free_unpacked(rep, NULL);
 	if (err) {
@@ -1861,6 +2008,8 @@ drain_slot(struct slab_cache *h, uint32_t k)
  * skipped; a slot that holds slabs on a CPU this thread may not run on
  * (offline, outside its cpuset) cannot be drained, and the drain reports
  * EBUSY: the daemon then finds those slabs frozen and refuses a destroy.
+ * -ESTALE as soon as a slot lock finds the cache destroyed: the slots
+ * from there on may be another cache's, with another geometry.
  */
 static int
 drain_all(struct slab_cache *h)
@@ -1899,6 +2048,17 @@ drain_all(struct slab_cache *h)
 				err = -ENOTRECOVERABLE;
 				break;
 			}
+			/*
+			 * Under slot lock k, which every install into slot k
+			 * needs: if the cache is live now, no other cache's
+			 * slab can enter the slot before we let go.  If not,
+			 * the slots may be another cache's: touch nothing.
+			 */
+			if (!handle_live_locked(h)) {
+				slab_unlock(&s->lock);
+				err = -ESTALE;
+				break;
+			}
 			r = drain_slot(h, k);
 			slab_unlock(&s->lock);
 			if (r == FR_RETRY)
@@ -1906,6 +2066,8 @@ drain_all(struct slab_cache *h)
 		} while (r == FR_RETRY && ++tries < 100);
 		if (r == FR_RETRY)
 			err = -EBUSY;
+		if (err == -ESTALE || err == -ENOTRECOVERABLE)
+			break;
 	}
 	if (pinned)
 		sched_setaffinity(0, sizeof(saved), &saved);
@@ -1925,6 +2087,7 @@ slab_cache_shrink(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
 		err = cache_ref_rpc(cache, 0, NULL);
@@ -1949,6 +2112,7 @@ slab_cache_destroy(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
 		err = cache_ref_rpc(cache, 1, NULL);
@@ -2151,6 +2315,59 @@ slab_usable_size(struct slab_pool *pool, const void *ptr)
 
 /* ---------------------------------------------------------------- pool */
 
+/*
+ * Fill pool->node_order from the region's node table, which any client can
+ * overwrite: the table's offset is checked against the metadata area, each
+ * distance is copied once, and a row that is not a distance row (its own
+ * node not 10, another below 11 or above 254) is replaced by "every other
+ * node equally far".  Ties go to the lower node number.  What comes out is
+ * a permutation of the other nodes whatever the region held.
+ */
+static int
+node_order_init(struct slab_pool *pool)
+{
+	const struct region_super *sb = pool->base;
+	uint32_t nn = pool->nr_nodes, n, m, i, j;
+	uint64_t off = __atomic_load_n(&sb->node_table_off, __ATOMIC_RELAXED);
+	uint8_t dist[REGION_MAX_NODES];
+	const struct region_node *rn = NULL;
+
+	pool->node_order = calloc((size_t)nn * nn, 1);
+	if (pool->node_order == NULL)
+		return -ENOMEM;
+	if (off >= sizeof(struct region_super) && off % 8 == 0 &&
+	    off <= pool->data_off &&
+	    (uint64_t)nn * sizeof(struct region_node) <= pool->data_off - off)
+		rn = (const struct region_node *)((const char *)pool->base +
+						  off);
+	for (n = 0; n < nn; n++) {
+		uint8_t *order = pool->node_order + (size_t)n * nn;
+		int good = rn != NULL;
+
+		for (m = 0; m < nn; m++) {
+			dist[m] = rn != NULL ? __atomic_load_n(&rn[n].distance[m],
+							       __ATOMIC_RELAXED) :
+					       0;
+			if (m == n ? dist[m] != 10 :
+				     dist[m] <= 10 || dist[m] == 255)
+				good = 0;
+		}
+		for (m = 0; m < nn; m++)
+			if (!good)
+				dist[m] = m == n ? 10 : 20;
+		/* insertion sort of the other nodes by (distance, number) */
+		for (i = 0, m = 0; m < nn; m++) {
+			if (m == n)
+				continue;
+			for (j = i; j > 0 && dist[order[j - 1]] > dist[m]; j--)
+				order[j] = order[j - 1];
+			order[j] = (uint8_t)m;
+			i++;
+		}
+	}
+	return 0;
+}
+
 int
 slab_pool_init(struct slab_pool *pool)
 {
@@ -2170,8 +2387,12 @@ slab_pool_init(struct slab_pool *pool)
 		return -ENOMEM;
 	for (k = 0; k < pool->nr_cpu_slots; k++)
 		pool->cpu_node[k] = cn[k] < pool->nr_nodes ? (uint8_t)cn[k] : 0;
-	err = pthread_mutex_init(&pool->cache_lock, NULL);
+	err = -node_order_init(pool);
+	if (err == 0)
+		err = pthread_mutex_init(&pool->cache_lock, NULL);
 	if (err) {
+		free(pool->node_order);
+		pool->node_order = NULL;
 		free(pool->cpu_node);
 		pool->cpu_node = NULL;
 		return -err;
@@ -2192,6 +2413,8 @@ slab_pool_fini(struct slab_pool *pool)
 	}
 	pool->handles = NULL;
 	pthread_mutex_destroy(&pool->cache_lock);
+	free(pool->node_order);
+	pool->node_order = NULL;
 	free(pool->cpu_node);
 	pool->cpu_node = NULL;
 }

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 
 int harness_exit_status;
 char harness_exit_log[8192];
+void (*harness_before_exec)(void);
 
 /* Copy the start of d's log into harness_exit_log before it is removed. */
 static void
@@ -238,6 +240,8 @@ child_exec(const struct harness_daemon *d, const char *slabd,
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
+	if (harness_before_exec != NULL)
+		harness_before_exec();
 	execv(slabd, argv);
 	child_fail("cannot execute", slabd);
 }
@@ -423,6 +427,15 @@ harness_dump_log(const struct harness_daemon *d)
 	diag("---- end of log");
 	free(line);
 	fclose(f);
+}
+
+int
+harness_become(const struct harness_daemon *d, uid_t uid, gid_t gid)
+{
+	if (chdir(d->dir) < 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+	    setuid(uid) < 0)
+		return -1;
+	return 0;
 }
 
 int

@@ -28,6 +28,10 @@ struct harness_daemon {
  */
 int harness_start(struct harness_daemon *d, const char *const *args);
 
+/* If set, called in the daemon's process just before it executes slabd
+ * (to set a resource limit, say).  Async-signal-safe calls only. */
+extern void (*harness_before_exec)(void);
+
 /* The wait status of the last daemon that exited on its own during start,
  * and the start of its log (NUL-terminated), for tests that check what it
  * said. */
@@ -49,6 +53,19 @@ int harness_log_contains(const struct harness_daemon *d, const char *text);
 
 /* Print the daemon's log as TAP diagnostics. */
 void harness_dump_log(const struct harness_daemon *d);
+
+/*
+ * In a forked child of a root test: become uid/gid (no supplementary
+ * groups) with d's directory as the working directory, so that the child
+ * reaches the socket as HARNESS_SOCKET_NAME, a relative path.  The
+ * directories above d's may be closed to other users (a home directory
+ * that only root can enter, a chroot whose / is 0700): a test of what
+ * another uid may do must not fail because that uid cannot walk the path.
+ * The child still connects as the new uid, so SO_PEERCRED reports it.
+ * 0, or -1 with errno.
+ */
+int harness_become(const struct harness_daemon *d, uid_t uid, gid_t gid);
+#define HARNESS_SOCKET_NAME "slabd.sock"
 
 /* Connect a raw stream socket to the daemon: fd or -1. */
 int harness_connect(const struct harness_daemon *d);

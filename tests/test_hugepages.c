@@ -6,8 +6,9 @@
  * names HugePages_Free.  With huge pages (root: this test reserves them in
  * /proc/sys/vm/nr_hugepages and puts the old value back at exit, also on
  * failure): a 256 MiB region takes exactly 128 of them, two processes see
- * each other's bytes through offsets, a hugetlbfs mount works too, and all
- * pages come back when slabd exits.  What cannot run here is reported as
+ * each other's bytes through offsets, a hugetlbfs mount works too (its
+ * page size, in a sealed memfd: a client that receives the descriptor
+ * cannot ftruncate it), and all pages come back when slabd exits.  What cannot run here is reported as
  * a skip with the reason.
  */
 #include "config.h"
@@ -18,11 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/frame.h"
 #include "common/region.h"
+#include "common/sock.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/tap.h"
@@ -168,6 +173,42 @@ exchange(const char *sock, struct slab_pool *pool)
 	return st;
 }
 
+/*
+ * Say hello on the raw protocol, as a client would, and keep the region
+ * descriptor the reply carries: fd, or -1.  The connection is in *conn.
+ */
+static int
+region_fd(const char *path, int *conn)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Hello h = SHMSLAB__HELLO__INIT;
+	struct sockaddr_un sun;
+	uint8_t *buf, hdr[FRAME_HDR_SIZE];
+	size_t len;
+	int fd = -1, alen;
+
+	h.protocol_version = PROTOCOL_VERSION;
+	h.region_version = REGION_VERSION;
+	req.seq = 1;
+	req.body_case = SHMSLAB__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	*conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	alen = sock_addr(&sun, path);
+	if (*conn < 0 || alen < 0 ||
+	    connect(*conn, (struct sockaddr *)&sun, (socklen_t)alen) < 0)
+		return -1;
+	buf = frame_encode_request(&req, &len);
+	if (buf == NULL || sock_write_all(*conn, buf, len) < 0) {
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	/* the descriptor comes with the first bytes of the reply */
+	if (sock_recv_with_fd(*conn, hdr, sizeof(hdr), &fd) <= 0)
+		return -1;
+	return fd;
+}
+
 static void
 test_with(void)
 {
@@ -177,7 +218,7 @@ test_with(void)
 	long before, during, after;
 
 	if (geteuid() != 0) {
-		skip(7, "not root: cannot reserve huge pages in "
+		skip(9, "not root: cannot reserve huge pages in "
 		     NR_HUGEPAGES);
 		return;
 	}
@@ -185,7 +226,7 @@ test_with(void)
 	if (saved_nr < 0 || write_nr(saved_nr + 136) < 0 ||
 	    meminfo("HugePages_Free") < 136) {
 		restore();
-		skip(7, "could not reserve 136 huge pages of 2 MiB "
+		skip(9, "could not reserve 136 huge pages of 2 MiB "
 		     "(memory too fragmented, or a kernel without hugetlb)");
 		return;
 	}
@@ -194,7 +235,7 @@ test_with(void)
 	before = meminfo("HugePages_Free");
 	if (harness_start(&d, args) < 0) {
 		ok(0, "slabd -m 256M --hugepages=require starts");
-		skip(6, "daemon did not start");
+		skip(8, "daemon did not start");
 		restore();
 		return;
 	}
@@ -221,15 +262,18 @@ test_with(void)
 		if (mount_dir[0] != '\0')
 			rmdir(mount_dir);
 		mount_dir[0] = '\0';
-		skip(3, "cannot mount hugetlbfs here");
+		skip(5, "cannot mount hugetlbfs here");
 	} else {
 		const char *fs_args[] = { "-m", "16M", "--hugetlbfs",
 					  mount_dir, NULL };
+		struct stat sb;
+		int conn = -1, rfd = -1, st;
+		pid_t pid;
 
 		before = meminfo("HugePages_Free");
 		if (harness_start(&d, fs_args) < 0) {
 			ok(0, "slabd --hugetlbfs starts");
-			skip(2, "daemon did not start");
+			skip(4, "daemon did not start");
 		} else {
 			is_int(before - meminfo("HugePages_Free"), 8,
 			       "--hugetlbfs: a 16 MiB region takes 8 huge "
@@ -237,10 +281,37 @@ test_with(void)
 			pool = slab_pool_open(d.socket);
 			ok(pool != NULL &&
 			   (((const struct region_super *)
-			     slab_pool_base(pool))->flags & REGION_F_HUGETLBFS) &&
+			     slab_pool_base(pool))->flags & REGION_F_HUGETLB) &&
 			   exchange(d.socket, pool),
-			   "--hugetlbfs: the region is the mount's file and "
-			   "is shared");
+			   "--hugetlbfs: the region is in huge pages and is "
+			   "shared");
+			/* a client that receives the descriptor resizes it */
+			rfd = region_fd(d.socket, &conn);
+			pid = fork();
+			if (pid == 0) {
+				int bad = rfd < 0 ||
+					  ftruncate(rfd, 2u << 20) == 0 ||
+					  errno != EPERM ||
+					  ftruncate(rfd, 32u << 20) == 0 ||
+					  errno != EPERM;
+
+				_exit(bad);
+			}
+			waitpid(pid, &st, 0);
+			ok(rfd >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			   "--hugetlbfs: a client cannot ftruncate the "
+			   "region's descriptor, to shrink or to grow (EPERM: "
+			   "sealed)");
+			/* touch the region only if its size is intact: a
+			 * shrunk one would SIGBUS this test too */
+			ok(rfd >= 0 && fstat(rfd, &sb) == 0 &&
+			   sb.st_size == 16 << 20 && harness_alive(&d) &&
+			   exchange(d.socket, pool),
+			   "--hugetlbfs: slabd and the other clients carry on");
+			if (rfd >= 0)
+				close(rfd);
+			if (conn >= 0)
+				close(conn);
 			slab_pool_close(pool);
 			harness_stop(&d);
 			is_int(meminfo("HugePages_Free"), before,

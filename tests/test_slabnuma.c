@@ -9,10 +9,17 @@
  * slab on its own node, so that allocating again on that node reuses it
  * instead of asking slabd; the counters add up; and the region checker
  * finds every node's lists consistent afterwards.
+ *
+ * Then, on two nodes with node 0's pages all taken: allocation on a CPU
+ * of node 0 takes the slabs slabd had to make on node 1 (the client looks
+ * at other nodes' partial lists, nearest first, as SLUB's
+ * get_any_partial does), on the slot path and on the node path (a debug
+ * cache), while slab_cache_alloc_node(0) never returns node 1's memory.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +34,7 @@
 #include "tests/tap.h"
 
 #define NR_NODES	3
+#define FALLBACK_OBJS	3000
 #define PER_NODE	600		/* objects per node: several slabs */
 
 static struct slab_pool *pool;
@@ -66,6 +74,176 @@ intact(const void *p, uint64_t tag, size_t n)
 		if (w[i] != tag * 0x9e3779b97f4a7c15ull + i)
 			return 0;
 	return 1;
+}
+
+/* The logical node of the page area holding p, in a two-node pool. */
+static int
+node_of2(const struct region_node *rn, const void *p)
+{
+	uint64_t pfn = slab_ptr_to_off(pool, p) >> REGION_PAGE_SHIFT;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (pfn >= rn[i].first_pfn &&
+		    pfn < (uint64_t)rn[i].first_pfn + rn[i].nr_pages)
+			return i;
+	return -1;
+}
+
+/* Allocate n objects of c into v, counting NULLs and node 1 objects. */
+static void
+alloc_many(const struct region_node *rn, struct slab_cache *c, void **v,
+	   int n, int *nulls, int *on1, int *err)
+{
+	int i;
+
+	*nulls = *on1 = 0;
+	*err = 0;
+	for (i = 0; i < n; i++) {
+		v[i] = slab_cache_alloc(c, 0);
+		if (v[i] == NULL) {
+			if (!(*nulls)++)
+				*err = errno;
+		} else if (node_of2(rn, v[i]) == 1) {
+			(*on1)++;
+		}
+	}
+}
+
+static void
+test_fallback(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	static void *pages[20000], *v[FALLBACK_OBJS];
+	static unsigned char orders[20000];
+	const struct region_node *rn;
+	const uint32_t *cpu_nodes;
+	struct harness_daemon d;
+	struct slab_cache *c;
+	struct slab_check_report rep;
+	char why[512];
+	int np = 0, order, cpu = -1, k, nulls, on1, err, i, landed1 = 0;
+	cpu_set_t one;
+	void *p;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd --fake-numa 2 did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	rn = region_nodes(slab_pool_base(pool));
+	cpu_nodes = region_cpu_node(slab_pool_base(pool));
+	for (k = 0; k < CPU_SETSIZE && k < 1024; k++)
+		if (sched_getcpu() >= 0 && cpu_nodes[k] == 0) {
+			cpu = k;
+			break;
+		}
+	CPU_ZERO(&one);
+	CPU_SET(cpu >= 0 ? cpu : 0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		diag("cannot pin to CPU %d: %s", cpu, strerror(errno));
+
+	/* take node 0's pages, largest blocks first, until one lands on 1 */
+	for (order = 9; order >= 0; order--)
+		while (np < (int)(sizeof(pages) / sizeof(pages[0]))) {
+			p = slab_alloc_pages(pool, (unsigned)order, 0);
+			if (p == NULL)
+				break;
+			if (node_of2(rn, p) != 0) {
+				slab_free_pages(pool, p, (unsigned)order);
+				landed1 = 1;
+				break;
+			}
+			orders[np] = (unsigned char)order;
+			pages[np++] = p;
+		}
+	ok(landed1 && rn[0].free_pages <= rn[0].low_pages &&
+	   rn[1].free_pages > 1000,
+	   "node 0 exhausted by %d page blocks down to its reserve (free "
+	   "pages: node 0 %" PRIu64 " of a low mark of %" PRIu64 ", node 1 %"
+	   PRIu64 ")", np, rn[0].free_pages, rn[0].low_pages,
+	   rn[1].free_pages);
+
+	/* the slot path (or the node path without rseq) */
+	c = slab_cache_create(pool, "fallback-100", 100, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("slab_cache_create: %s", strerror(errno));
+	alloc_many(rn, c, v, FALLBACK_OBJS, &nulls, &on1, &err);
+	ok(nulls == 0 && on1 > 0, "on a CPU of node 0, %d allocations all "
+	   "succeed, from node 1's slabs once node 0 has none (%d failed: "
+	   "%s; %d on node 1)", FALLBACK_OBJS, nulls, nulls ? strerror(err) : "-",
+	   on1);
+	for (i = 0; i < FALLBACK_OBJS; i++)
+		slab_cache_free(c, v[i]);
+
+	/* the node path: a debug cache never uses the slots */
+	c = slab_cache_create(pool, "fallback-rz", 100, 0, SLAB_RED_ZONE,
+			      NULL);
+	if (c == NULL)
+		bail_out("slab_cache_create: %s", strerror(errno));
+	alloc_many(rn, c, v, FALLBACK_OBJS, &nulls, &on1, &err);
+	ok(nulls == 0 && on1 > 0, "the same on the node path "
+	   "(SLAB_RED_ZONE): %d failed (%s), %d on node 1", nulls,
+	   nulls ? strerror(err) : "-", on1);
+	for (i = 0; i < FALLBACK_OBJS; i++)
+		slab_cache_free(c, v[i]);
+
+	/*
+	 * The distances come from the region, which any client may write:
+	 * a pool opened over a scribbled table still allocates (the table
+	 * is checked and replaced, never followed).
+	 */
+	{
+		struct region_node *w = (struct region_node *)rn;
+		uint8_t saved[2][2];
+		struct slab_pool *p2, *p1 = pool;
+		struct slab_cache *c2;
+		int got = 0;
+
+		memcpy(saved[0], w[0].distance, 2);
+		memcpy(saved[1], w[1].distance, 2);
+		w[0].distance[0] = 0;
+		w[0].distance[1] = 255;
+		w[1].distance[0] = 3;
+		w[1].distance[1] = 200;
+		p2 = slab_pool_open(d.socket);
+		c2 = p2 ? slab_cache_lookup(p2, "fallback-100") : NULL;
+		pool = p2;
+		if (c2 != NULL) {
+			for (i = 0; i < 500; i++)
+				if ((v[i] = slab_cache_alloc(c2, 0)) != NULL)
+					got++;
+			for (i = 0; i < 500; i++)
+				slab_cache_free(c2, v[i]);
+		}
+		pool = p1;
+		ok(got == 500, "a pool opened over a scribbled distance table "
+		   "allocates all the same (%d of 500)", got);
+		if (p2 != NULL)
+			slab_pool_close(p2);
+		memcpy(w[0].distance, saved[0], 2);
+		memcpy(w[1].distance, saved[1], 2);
+	}
+
+	/* strict: node 0 means node 0 */
+	errno = 0;
+	p = slab_cache_alloc_node(c, 0, 0);
+	ok(p == NULL ? errno == ENOMEM : node_of2(rn, p) == 0,
+	   "slab_cache_alloc_node(node 0) stays strict: node 0's memory or "
+	   "ENOMEM (%p on node %d, %s)", p, p ? node_of2(rn, p) : -1,
+	   strerror(errno));
+	if (p != NULL)
+		slab_cache_free(c, p);
+
+	for (i = 0; i < np; i++)
+		slab_free_pages(pool, pages[i], orders[i]);
+	ok(slab_check_region(slab_pool_base(pool), slab_pool_size(pool), &rep,
+			     why, sizeof(why)) == 0,
+	   "the region checker finds both nodes consistent%s%s",
+	   why[0] ? ": " : "", why);
+	slab_pool_close(pool);
+	ok(harness_stop(&d) == 0, "slabd exits cleanly");
 }
 
 int
@@ -203,5 +381,6 @@ main(void)
 
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly");
+	test_fallback();
 	return done_testing();
 }

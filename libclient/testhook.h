@@ -1,0 +1,38 @@
+/*
+ * testhook.h - the library's test windows (SHMSLAB_DEBUG builds only).
+ *
+ * A test that defines
+ *	void shmslab_test_window(int where);
+ * is called by the library at each window below, in the thread that
+ * reached it, so that it can destroy and re-create a cache, or hold a
+ * lock longer, exactly where a race would bite.  The library refers to
+ * the function weakly: programs that do not define it, and builds without
+ * --enable-debug, never call anything.
+ */
+#ifndef SHMSLAB_TESTHOOK_H
+#define SHMSLAB_TESTHOOK_H
+
+enum {
+	SHMSLAB_TW_ALLOC,		/* allocation: the handle was checked,
+					 * the slot not yet used */
+	SHMSLAB_TW_FREE,		/* free: the object was checked, not
+					 * yet pushed */
+	SHMSLAB_TW_DRAIN,		/* shrink/destroy: the handle was
+					 * checked, the slots not yet drained */
+	SHMSLAB_TW_HANDLE_LOCKED,	/* inside the handle table lock */
+	SHMSLAB_TW_NR
+};
+
+#ifdef SHMSLAB_DEBUG
+extern void shmslab_test_window(int where)
+	__attribute__((weak, visibility("default")));
+#define TEST_WINDOW(w)							\
+	do {								\
+		if (shmslab_test_window != NULL)			\
+			shmslab_test_window(w);				\
+	} while (0)
+#else
+#define TEST_WINDOW(w)	do { } while (0)
+#endif
+
+#endif /* SHMSLAB_TESTHOOK_H */

@@ -1,0 +1,7 @@
+#!/bin/sh
+# test_handles_norseq.sh - tests/test_handles in an rseq region by clients
+# without rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0): the locked node path.
+SHMSLAB_TEST_SLOT_GUARD=rseq
+GLIBC_TUNABLES=glibc.pthread.rseq=0
+export SHMSLAB_TEST_SLOT_GUARD GLIBC_TUNABLES
+exec "$TEST_BUILDDIR/tests/test_handles"

@@ -53,6 +53,7 @@
 #define parse_uint		shmslab_parse_uint
 #define possible_cpus		shmslab_possible_cpus
 /* libclient/slab.c */
+#define slab_cache_ref		shmslab_slab_cache_ref
 #define slab_pool_fini		shmslab_slab_pool_fini
 #define slab_pool_init		shmslab_slab_pool_init
 /* libclient/rpc.c */

@@ -1830,6 +1830,7 @@ cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
 	v = &cp->view;
 	memset(st, 0, sizeof(*st));
 	st->index = index;
+	st->gen = cp->gen;
 	st->flags = cp->flags;
 	memcpy(st->name, cp->name, sizeof(st->name));
 	st->geo = cp->geo;

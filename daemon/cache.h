@@ -106,6 +106,7 @@ struct cache_node_stats {
 
 struct cache_stats {
 	uint32_t index;
+	uint32_t gen;			/* the descriptor's generation */
 	uint32_t flags;
 	char name[SLAB_NAME_MAX];
 	struct slab_geometry geo;

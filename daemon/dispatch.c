@@ -567,6 +567,51 @@ stats_clients(struct slabd *d, struct stats_scratch *sc,
 	return used;
 }
 
+/*
+ * The LIVE cache a Stats request names, by name or by {index, gen}; or -1
+ * after writing the refusal into out.  sc->one is scratch here.
+ */
+static int
+stats_find(struct slabd *d, const Shmslab__Stats *s,
+	   struct dispatch_reply *out, uint64_t seq, struct stats_scratch *sc)
+{
+	const Shmslab__CacheRef *ref = s->ref;
+	int idx;
+
+	if (ref != NULL) {
+		if (ref->index >= SLAB_MAX_CACHES) {
+			dispatch_error(out, seq, EINVAL, "statistics: cache "
+				       "index %u is outside the cache table "
+				       "(%u entries)", ref->index,
+				       SLAB_MAX_CACHES);
+			return -1;
+		}
+		if (cache_stats(d, ref->index, &sc->one, NULL, 0) < 0 ||
+		    sc->one.gen != ref->gen) {
+			dispatch_error(out, seq, ESTALE, "statistics: no live "
+				       "cache at index %u generation %u (the "
+				       "handle names a destroyed cache)",
+				       ref->index, ref->gen);
+			return -1;
+		}
+		return (int)ref->index;
+	}
+	if (!slab_name_ok(s->cache)) {
+		dispatch_error(out, seq, EINVAL, "statistics: '%.64s' is not "
+			       "a cache name (1 to %u bytes of "
+			       "[A-Za-z0-9_.:-])", s->cache,
+			       SLAB_NAME_MAX - 1);
+		return -1;
+	}
+	idx = cache_find(d, s->cache);
+	if (idx < 0) {
+		dispatch_error(out, seq, ENOENT, "statistics: no cache called "
+			       "'%s'", s->cache);
+		return -1;
+	}
+	return idx;
+}
+
 static int
 do_stats(struct slabd *d, const Shmslab__Request *req,
 	 struct dispatch_reply *out)
@@ -589,23 +634,18 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	sr->slot_guard = d->geo.slot_guard;
 	sr->caches = sc->csp;
 
-	if (s->cache != NULL) {
+	if (s->cache != NULL && s->ref != NULL) {
+		dispatch_error(out, req->seq, EINVAL, "statistics: name the "
+			       "cache by name or by reference, not both");
+		return 0;
+	}
+	if (s->cache != NULL || s->ref != NULL) {
 		uint32_t slots = cache_nr_slots(d), fit = 0, k;
 		int idx;
 
-		if (!slab_name_ok(s->cache)) {
-			dispatch_error(out, req->seq, EINVAL, "statistics: "
-				       "'%.64s' is not a cache name (1 to %u "
-				       "bytes of [A-Za-z0-9_.:-])", s->cache,
-				       SLAB_NAME_MAX - 1);
+		idx = stats_find(d, s, out, req->seq, sc);
+		if (idx < 0)
 			return 0;
-		}
-		idx = cache_find(d, s->cache);
-		if (idx < 0) {
-			dispatch_error(out, req->seq, ENOENT, "statistics: "
-				       "no cache called '%s'", s->cache);
-			return 0;
-		}
 		cache_census(d, idx);
 		used += stats_cache(d, sc, 0, (uint32_t)idx, &nsn,
 				    sc->cpu_stat, REGION_MAX_CPUS);

@@ -14,18 +14,16 @@
  *     message and frees it: frees of objects another process allocated;
  *   - at the end the program checks itself: every message arrived intact
  *     and in order, the header cache can be destroyed (slab_cache_destroy()
- *     refuses with EBUSY while one header lives), and the counters of the
- *     kmalloc caches (slab_cache_stats()) show as many frees as allocations.
+ *     refuses with EBUSY while one header lives), and every kmalloc cache
+ *     has as many objects in use as before the run (slab_cache_info(),
+ *     slabd's census of the objects allocated and not freed).
  *
  *	shmslab-pipeline [-s SOCKET] [-n COUNT]
  *
- * Run it against a daemon of its own or a quiet one: the kmalloc counters
- * are the pool's, so another client's allocations during the run show up
- * as a difference.  (They are also counted without a locked instruction:
- * in principle a thread migrated at the wrong instant can lose one.  A
- * pool-wide objects-in-use figure, when the API has one, is the better
- * check.)  Exit status: 0 when every check passed, 1 when one
- * failed, 2 for bad usage.
+ * Run it against a daemon of its own or a quiet one: the objects in use
+ * are the pool's, so another client's allocations or frees during the run
+ * show up as a difference.  Exit status: 0 when every check passed, 1 when
+ * one failed, 2 for bad usage.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -149,21 +147,21 @@ class_of(size_t usable)
 	return -1;
 }
 
-/* Objects of a kmalloc class in use by the pool's counters: allocations
- * minus frees.  -1 with errno when the cache cannot be read. */
+/* Objects of a kmalloc class in use in the pool, by every process, as
+ * slabd counts them.  -1 when the cache cannot be read. */
 static int
 class_in_use(struct slab_pool *pool, int i, int64_t *in_use)
 {
 	struct slab_cache *c = slab_cache_lookup(pool, class_name[i]);
-	struct slab_cache_stats st;
+	struct slab_cache_info info;
 
-	if (c == NULL || slab_cache_stats(c, &st) < 0) {
-		fprintf(stderr, PROG ": the statistics of %s: %s\n",
-			class_name[i], strerror(errno));
+	info.size = sizeof(info);
+	if (c == NULL || slab_cache_info(c, &info) < 0) {
+		fprintf(stderr, PROG ": the figures of %s: %s\n", class_name[i],
+			strerror(errno));
 		return -1;
 	}
-	*in_use = (int64_t)(st.alloc_fast + st.alloc_slow) -
-		  (int64_t)(st.free_fast + st.free_slow);
+	*in_use = (int64_t)info.objects_inuse;
 	return 0;
 }
 
@@ -401,7 +399,7 @@ run(struct slab_pool *pool, const char *path, unsigned long count)
 
 	/* The checks. */
 	printf("\n  %-12s %9s %9s   %s\n", "class", "sent", "received",
-	       "in use before -> after (counters)");
+	       "in use before -> after");
 	for (int i = 0; i < NR_CLASS; i++) {
 		if (class_in_use(pool, i, &after) < 0)
 			after = INT64_MIN, ret = 1;

@@ -3,8 +3,8 @@
  *
  * struct slab_pool is defined here, for pool.c (open, map, close, the
  * accessors and offset conversions), rpc.c (the connection to slabd: hello,
- * request/reply exchange, reconnect, fork safety) and pages.c (the buddy
- * page RPCs).  Prototypes are grouped under the file that defines them.
+ * request/reply exchange, reconnect, fork safety), pages.c (the buddy
+ * page RPCs) and stats.c (the figures slabd counts).  Prototypes are grouped under the file that defines them.
  * Nothing here is exported: the library is built with -fvisibility=hidden
  * and only functions marked SHMSLAB_EXPORT (and listed in libshmslab.sym)
  * are visible to programs.
@@ -140,6 +140,13 @@ int rpc_call(struct slab_pool *pool, Shmslab__Request *req,
 /* Set up and tear down the slab layer's part of a pool.  0 or -errno. */
 int slab_pool_init(struct slab_pool *pool);
 void slab_pool_fini(struct slab_pool *pool);
+
+/*
+ * The pool a handle belongs to and the {index, gen} by which slabd knows
+ * its cache (stats.c asks slabd about it).  cache is not NULL.
+ */
+struct slab_pool *slab_cache_ref(const struct slab_cache *cache,
+				 uint32_t *index, uint32_t *gen);
 
 /* ---------------------------------------------------------------- pool.c */
 

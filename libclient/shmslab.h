@@ -208,6 +208,103 @@ struct slab_cache_stats {
 int slab_cache_stats(const struct slab_cache *cache,
 		     struct slab_cache_stats *st);
 
+/* ---------------------------------------------------------------- figures */
+
+/*
+ * How much memory and how many objects a pool holds, as slabd counts them
+ * at the time of the call (one round trip to the daemon; not for a fast
+ * path).  Both structures start with `size`, which the caller sets to
+ * sizeof the structure it was compiled with: later versions add fields
+ * only at the end (and into the per-node entries' reserved words), so an
+ * old program keeps working with a newer library and the reverse.  The
+ * library fills min(size, its own sizeof) bytes, zeroes any bytes beyond
+ * that up to size, and sets size to the number of bytes it filled; fields
+ * it does not know read 0.  A size above 1 MiB is refused (EINVAL): it is
+ * most likely one the caller never set.
+ */
+
+/* Most nodes a pool has: the length of the node[] arrays below. */
+#define SLAB_MAX_NODES		64
+/* Orders of whole-page blocks, 0 .. SLAB_MAX_ORDER. */
+#define SLAB_NR_ORDERS		(SLAB_MAX_ORDER + 1)
+
+struct slab_pool_node_stats {
+	uint64_t bytes_total;		/* the node's page area */
+	uint64_t bytes_inuse;		/* allocated: slabs, page blocks, slabd's */
+	uint64_t bytes_free;		/* in the page allocator's free lists */
+	uint64_t bytes_low;		/* low watermark */
+	int32_t os_node;		/* the kernel's NUMA node, -1: none */
+	uint32_t reserved0;
+	uint64_t nr_free[SLAB_NR_ORDERS];	/* free blocks of each order */
+	uint64_t reserved[8];
+};
+
+/*
+ * bytes_total == bytes_inuse + bytes_free, per node and summed;
+ * bytes_free == sum over o of nr_free[o] * (SLAB_PAGE_SIZE << o).
+ */
+struct slab_pool_stats {
+	uint32_t size;			/* in: sizeof(struct slab_pool_stats) */
+	uint32_t nr_nodes;		/* entries of node[] filled */
+	uint64_t pool_size;		/* the region: slab_pool_size() */
+	uint64_t page_size;		/* SLAB_PAGE_SIZE */
+	uint64_t bytes_total;		/* the sums of node[] */
+	uint64_t bytes_inuse;
+	uint64_t bytes_free;
+	uint64_t reserved[8];
+	struct slab_pool_node_stats node[SLAB_MAX_NODES];
+};
+
+/*
+ * Fill st with the pool's memory per node, as slabd's page allocator
+ * counts it (not the region's node table, which is only a mirror).
+ * 0, or -1 with EINVAL (pool or st NULL, or st->size smaller than the
+ * first version of the structure or above 1 MiB), ENOTCONN (the daemon
+ * cannot be reached), EBADMSG (the daemon's reply failed its checks),
+ * ENOMEM.
+ */
+int slab_pool_stats(struct slab_pool *pool, struct slab_pool_stats *st);
+
+struct slab_cache_node_info {
+	uint64_t slabs;			/* slabs of the cache on this node */
+	uint64_t partial_slabs;		/* on the node's partial list */
+	uint64_t objects;		/* slabs * objects_per_slab */
+	uint64_t objects_inuse;		/* allocated and not freed */
+	uint64_t reserved[4];
+};
+
+/*
+ * Per node and summed: objects == slabs * objects_per_slab;
+ * objects_inuse <= objects; partial_slabs <= slabs.  Objects waiting in a
+ * CPU's freelist count as free.
+ */
+struct slab_cache_info {
+	uint32_t size;			/* in: sizeof(struct slab_cache_info) */
+	uint32_t nr_nodes;		/* entries of node[] filled */
+	char name[SLAB_CACHE_NAME_MAX + 1];
+	uint32_t object_size;		/* as created: slab_cache_object_size() */
+	uint32_t aligned_size;		/* distance between objects */
+	uint32_t align;			/* alignment of every object */
+	uint32_t flags;			/* SLAB_* creation flags */
+	uint32_t order;			/* a slab is SLAB_PAGE_SIZE << order */
+	uint32_t objects_per_slab;
+	uint64_t objects;		/* the sums of node[] */
+	uint64_t objects_inuse;
+	uint64_t slabs;
+	uint64_t partial_slabs;
+	uint64_t reserved[8];
+	struct slab_cache_node_info node[SLAB_MAX_NODES];
+};
+
+/*
+ * Fill info with the cache's geometry and a census of its objects, taken
+ * by slabd when it answers.  0, or -1 with EINVAL (cache or info NULL, or
+ * info->size too small or above 1 MiB), ESTALE (the cache has been
+ * destroyed), ENOTCONN, EBADMSG, ENOMEM.
+ */
+int slab_cache_info(const struct slab_cache *cache,
+		    struct slab_cache_info *info);
+
 /* ---------------------------------------------------------------- malloc */
 
 /*

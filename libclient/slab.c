@@ -2230,6 +2230,14 @@ slab_cache_name(const struct slab_cache *cache)
 	return cache ? cache->name : NULL;
 }
 
+struct slab_pool *
+slab_cache_ref(const struct slab_cache *cache, uint32_t *index, uint32_t *gen)
+{
+	*index = cache->v.index;
+	*gen = cache->v.gen;
+	return cache->pool;
+}
+
 SHMSLAB_EXPORT int
 slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 {

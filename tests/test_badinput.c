@@ -546,6 +546,24 @@ stats(int fd, const char *cache, int want, const char *what)
 	return expect_status(fd, &req, want, what);
 }
 
+/* Stats of the cache a handle names, by {index, gen}; cache too if set. */
+static Shmslab__Reply *
+stats_ref(int fd, uint32_t index, uint32_t gen, const char *cache, int want,
+	  const char *what)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Stats s = SHMSLAB__STATS__INIT;
+	Shmslab__CacheRef r = SHMSLAB__CACHE_REF__INIT;
+
+	r.index = index;
+	r.gen = gen;
+	s.ref = &r;
+	s.cache = (char *)cache;
+	req.body_case = SHMSLAB__REQUEST__BODY_STATS;
+	req.stats = &s;
+	return expect_status(fd, &req, want, what);
+}
+
 /* Sum of a cache's per-node figures in a stats reply. */
 static void
 node_sums(const Shmslab__CacheStats *cs, uint64_t *slabs, uint64_t *objects,
@@ -799,6 +817,25 @@ test_caches(void)
 	rep = stats(fd, "t-none", ENOENT, "stats of a missing cache");
 	shmslab__reply__free_unpacked(rep, NULL);
 	rep = stats(fd, "bad name", EINVAL, "stats of a bad name");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats_ref(fd, idx, gen, NULL, 0, "stats of t-ok by {index, gen}");
+	ok(rep != NULL && rep->body_case == SHMSLAB__REPLY__BODY_STATS &&
+	   rep->stats->n_caches == 1 && rep->stats->caches[0]->index == idx &&
+	   strcmp(rep->stats->caches[0]->name, "t-ok") == 0,
+	   "stats by reference answer for t-ok");
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats_ref(fd, idx, gen + 7, NULL, ESTALE,
+			"stats by reference with a wrong gen");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats_ref(fd, SLAB_MAX_CACHES, 0, NULL, EINVAL,
+			"stats by reference, index 256 (outside the table)");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats_ref(fd, 200, 0, NULL, ESTALE,
+			"stats by reference to an unused index");
+	shmslab__reply__free_unpacked(rep, NULL);
+	rep = stats_ref(fd, idx, gen, "t-ok", EINVAL,
+			"stats by name and reference at once");
 	shmslab__reply__free_unpacked(rep, NULL);
 
 	/* shrink and destroy */

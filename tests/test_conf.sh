@@ -175,6 +175,48 @@ else
 	diag "$tmp/missing.err" "stderr: "
 fi
 
+# ---------------------------------------------------------------- dist/
+
+# The example installed with the unit parses (its group may not exist
+# here: the one key that names a group is given by number).
+sed 's/^socket-group = .*/socket-group = 0/' \
+    "$TEST_SRCDIR/dist/slabd.conf.example" >"$tmp/example.conf"
+run example "$SLABD" -c "$tmp/example.conf" --print-config
+if [ $rc -eq 0 ] && grep -qx "socket = /run/shmslab/slabd.sock" \
+    "$tmp/example.out"; then
+	ok "dist/slabd.conf.example parses"
+else
+	not_ok "dist/slabd.conf.example parses"
+	diag "$tmp/example.err" "stderr: "
+fi
+
+unit=${TEST_BUILDDIR:-.}/dist/slabd.service
+if [ ! -f "$unit" ]; then
+	skip "slabd.service passes systemd-analyze verify" "no dist/slabd.service built"
+elif ! command -v systemd-analyze >/dev/null 2>&1; then
+	skip "slabd.service passes systemd-analyze verify" "no systemd-analyze"
+else
+	# this build's slabd, since the unit names the installed one
+	sed "s|^ExecStart=[^ ]*|ExecStart=$SLABD|" "$unit" >"$tmp/slabd.service"
+	systemd-analyze verify --man=no "$tmp/slabd.service" \
+	    >"$tmp/verify.out" 2>&1
+	vrc=$?
+	if [ $vrc -eq 0 ] && [ ! -s "$tmp/verify.out" ]; then
+		ok "slabd.service passes systemd-analyze verify"
+	else
+		not_ok "slabd.service passes systemd-analyze verify"
+		diag "$tmp/verify.out" "verify: "
+	fi
+fi
+if [ -f "$unit" ] && grep -qx "Type=notify" "$unit" &&
+    grep -qx "RuntimeDirectory=shmslab" "$unit" &&
+    grep -q "^ExecStart=.*/slabd -f -c .*/shmslab/slabd.conf$" "$unit" &&
+    ! grep -q "@[a-z]*@" "$unit"; then
+	ok "slabd.service: Type=notify, /run/shmslab, -c slabd.conf, paths filled in"
+else
+	not_ok "slabd.service: Type=notify, /run/shmslab, -c slabd.conf, paths filled in"
+fi
+
 # ---------------------------------------------------------------- a daemon from the file
 
 cat >"$conf" <<EOF

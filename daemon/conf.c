@@ -86,10 +86,14 @@ static const struct conf_option options[] = {
 	{ "socket-group", 0, CONF_GROUP, 0, OFF(socket_group), 0, 0, NULL },
 	{ "allow-uid", 0, CONF_UIDS, CONF_LIVE, OFF(allow_uids), 0, 0, NULL },
 	{ "allow-gid", 0, CONF_GIDS, CONF_LIVE, OFF(allow_gids), 0, 0, NULL },
-	{ "max-clients", 0, CONF_UINT, CONF_LIVE, OFF(max_clients), 1,
+	/*
+	 * Not live: daemon/server.c keeps nr_clients <= max_clients and
+	 * uid_count(u) <= max_clients_per_uid, which a lower limit on
+	 * SIGHUP would break while the clients above it stay.
+	 */
+	{ "max-clients", 0, CONF_UINT, 0, OFF(max_clients), 1, 1000000, NULL },
+	{ "max-clients-per-uid", 0, CONF_UINT, 0, OFF(max_clients_per_uid), 1,
 	  1000000, NULL },
-	{ "max-clients-per-uid", 0, CONF_UINT, CONF_LIVE,
-	  OFF(max_clients_per_uid), 1, 1000000, NULL },
 	{ "hello-timeout", 0, CONF_UINT, CONF_LIVE, OFF(hello_timeout), 1,
 	  3600, NULL },
 	{ "idle-timeout", 0, CONF_UINT, CONF_LIVE, OFF(idle_timeout), 0,

@@ -59,9 +59,9 @@ struct slabd_config {
 	uint64_t nodes[SLABD_MAX_OS_NODES / 64];	/* --nodes bitmap */
 	unsigned int fake_numa;		/* 0: off; else logical node count */
 	uint64_t base_address;
-	unsigned int max_clients;	/* live: served at once, <=
-					 * RLIMIT_NOFILE - SLABD_RESERVED_FDS */
-	unsigned int max_clients_per_uid;	/* live: at once per uid */
+	unsigned int max_clients;	/* served at once, <= RLIMIT_NOFILE -
+					 * SLABD_RESERVED_FDS */
+	unsigned int max_clients_per_uid;	/* served at once per uid */
 	unsigned int hello_timeout;	/* live: seconds from accept to hello */
 	unsigned int idle_timeout;	/* live: seconds from a frame's first
 					 * byte to its last; 0: none */

@@ -145,6 +145,8 @@ test_notify(const char *how, int abstract)
 	pid_t pid;
 	FILE *f;
 
+	if (slabd == NULL || slabd[0] == '\0')
+		bail_out("SLABD is not set: run the tests with make check");
 	if (mkdtemp(dir) == NULL)
 		bail_out("mkdtemp: %s", strerror(errno));
 	snprintf(sock, sizeof(sock), "%s/slabd.sock", dir);

@@ -5,76 +5,45 @@
  * before slabd detaches: parse options, discover the NUMA topology, take
  * the socket, create and format the region, create the general caches,
  * then (without -f) detach, then serve on one libevent loop until SIGTERM
- * or SIGINT.
+ * or SIGINT.  SIGHUP reads the command line and the configuration file
+ * again (daemon/conf.c); a service manager hears of readiness, reloads
+ * and the shutdown through daemon/notify.c.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "daemon/cache.h"
+#include "daemon/conf.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/notify.h"
 #include "daemon/numa.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
-
-enum {
-	OPT_ALLOW_GID = 256, OPT_ALLOW_UID, OPT_BASE, OPT_FAKE_NUMA,
-	OPT_HARDEN, OPT_HELLO, OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE,
-	OPT_LOG, OPT_MAX_CLIENTS, OPT_MAX_PER_UID, OPT_NODES, OPT_PIDFILE,
-	OPT_SLOT_GUARD, OPT_SOCKET_GROUP, OPT_SOCKET_MODE,
-};
-
-static const struct option long_options[] = {
-	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
-	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
-	{ "base-address", required_argument, NULL, OPT_BASE },
-	{ "fake-numa", required_argument, NULL, OPT_FAKE_NUMA },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "harden-freelists", no_argument, NULL, OPT_HARDEN },
-	{ "hello-timeout", required_argument, NULL, OPT_HELLO },
-	{ "help", no_argument, NULL, 'h' },
-	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
-	{ "hugetlbfs", required_argument, NULL, OPT_HUGETLBFS },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
-	{ "log", required_argument, NULL, OPT_LOG },
-	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-	{ "max-clients-per-uid", required_argument, NULL, OPT_MAX_PER_UID },
-	{ "nodes", required_argument, NULL, OPT_NODES },
-	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
-	{ "size", required_argument, NULL, 'm' },
-	{ "slot-guard", required_argument, NULL, OPT_SLOT_GUARD },
-	{ "socket", required_argument, NULL, 's' },
-	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: slabd [-fhVv] [-m size] [-s socket] [options]\n"
+"usage: slabd [-fhVv] [-c file] [-m size] [-s socket] [options]\n"
 "\n"
 "Own a shared-memory region and serve shmslab clients on a Unix socket.\n"
 "\n"
+"  -c, --config FILE        read settings from FILE (see slabd.conf(5));\n"
+"                           the command line overrides it\n"
 "  -s, --socket PATH        socket (default: $SLABD_SOCKET, else\n"
 "                           " SHMSLAB_DEFAULT_SOCKET ")\n"
 "  -m, --size SIZE          region size, K/M/G/T suffixes (default 256M,\n"
@@ -108,264 +77,41 @@ usage(FILE *f)
 "                           cache (SLAB_FREELIST_HARDENED)\n"
 "      --fake-numa N        TESTING AID ONLY: split the region into N\n"
 "                           logical nodes on one physical node\n"
+"      --print-config       check the settings, print them as a\n"
+"                           configuration file and exit\n"
 "  -h, --help               this help\n"
 "  -V, --version            print the version\n"
 "\n"
 "See slabd(8).\n", (unsigned long long)SLABD_DEFAULT_BASE);
 }
 
-__attribute__((noreturn, format(printf, 1, 2))) static void
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("slabd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'slabd --help' for more information.\n", stderr);
-	exit(2);
-}
-
-static int
-parse_id_list(const char *arg, int groups, uint32_t **ids, size_t *nr)
-{
-	char *copy = strdup(arg), *tok, *save = NULL;
-	int r = 0;
-
-	if (copy == NULL)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-		uint32_t *n;
-
-		if (parse_uint(tok, 0, UINT32_MAX - 1, &v) < 0) {
-			if (groups) {
-				struct group *g = getgrnam(tok);
-
-				if (g == NULL)
-					usage_error("--allow-gid: no group "
-						    "'%s'", tok);
-				v = g->gr_gid;
-			} else {
-				struct passwd *p = getpwnam(tok);
-
-				if (p == NULL)
-					usage_error("--allow-uid: no user "
-						    "'%s'", tok);
-				v = p->pw_uid;
-			}
-		}
-		n = realloc(*ids, (*nr + 1) * sizeof(**ids));
-		if (n == NULL) {
-			r = -ENOMEM;
-			break;
-		}
-		*ids = n;
-		(*ids)[(*nr)++] = (uint32_t)v;
-	}
-	free(copy);
-	if (r == 0 && *nr == 0)
-		usage_error("--allow-%s: empty list", groups ? "gid" : "uid");
-	return r;
-}
-
+/*
+ * The command line and the configuration file (daemon/conf.c).  A usage
+ * error, a bad value or a bad file exits 2 with the message on stderr.
+ */
 static void
 parse_options(int argc, char **argv, struct slabd_config *cfg)
 {
-	uint64_t v;
-	int c, r;
+	char err[600];
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->socket_path = getenv("SLABD_SOCKET");
-	if (cfg->socket_path == NULL || *cfg->socket_path == '\0')
-		cfg->socket_path = SHMSLAB_DEFAULT_SOCKET;
-	cfg->region_size = SLABD_DEFAULT_SIZE;
-	cfg->log_syslog = -1;
-	cfg->socket_mode = 0660;
-	cfg->hugepages = HUGEPAGES_TRY;
-	cfg->base_address = SLABD_DEFAULT_BASE;
-	cfg->max_clients = 1024;
-	cfg->max_clients_per_uid = 0;	/* set from max_clients at the end */
-	cfg->hello_timeout = 5;
-	cfg->idle_timeout = 30;
-	cfg->slot_guard = SLOT_GUARD_AUTO;
-
-	while ((c = getopt_long(argc, argv, "fhm:s:Vv", long_options,
-				NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			cfg->foreground = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'm':
-			r = parse_size(optarg, &v);
-			if (r < 0)
-				usage_error("invalid region size '%s': expected "
-					    "a number with an optional K, M, G "
-					    "or T suffix", optarg);
-			if (v < REGION_MIN_SIZE || v > REGION_MAX_SIZE)
-				usage_error("region size '%s' is out of range: "
-					    "8M to 1T", optarg);
-			/* whole huge pages */
-			cfg->region_size = (v + REGION_HUGE_SIZE - 1) &
-					   ~(uint64_t)(REGION_HUGE_SIZE - 1);
-			break;
-		case 's':
-			if (*optarg == '\0')
-				usage_error("empty socket path");
-			cfg->socket_path = optarg;
-			break;
-		case 'V':
-			printf("slabd (shmslab) %s\n", PACKAGE_VERSION);
-			exit(0);
-		case 'v':
-			cfg->verbose = 1;
-			break;
-		case OPT_LOG:
-			if (strcmp(optarg, "stderr") == 0)
-				cfg->log_syslog = 0;
-			else if (strcmp(optarg, "syslog") == 0)
-				cfg->log_syslog = 1;
-			else
-				usage_error("--log: '%s' is neither stderr "
-					    "nor syslog", optarg);
-			break;
-		case OPT_PIDFILE:
-			cfg->pidfile = optarg;
-			break;
-		case OPT_SOCKET_MODE: {
-			char *end;
-			unsigned long m;
-
-			errno = 0;
-			m = strtoul(optarg, &end, 8);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    m > 0777)
-				usage_error("--socket-mode: '%s' is not an "
-					    "octal mode from 0 to 0777", optarg);
-			cfg->socket_mode = (mode_t)m;
-			break;
-		}
-		case OPT_SOCKET_GROUP:
-			if (parse_uint(optarg, 0, UINT32_MAX - 1, &v) == 0) {
-				cfg->socket_group = (gid_t)v;
-			} else {
-				struct group *g = getgrnam(optarg);
-
-				if (g == NULL)
-					usage_error("--socket-group: no group "
-						    "'%s'", optarg);
-				cfg->socket_group = g->gr_gid;
-			}
-			cfg->have_socket_group = 1;
-			break;
-		case OPT_ALLOW_UID:
-			if (parse_id_list(optarg, 0, &cfg->allow_uids,
-					  &cfg->nr_allow_uids) < 0)
-				usage_error("out of memory");
-			break;
-		case OPT_ALLOW_GID:
-			if (parse_id_list(optarg, 1, &cfg->allow_gids,
-					  &cfg->nr_allow_gids) < 0)
-				usage_error("out of memory");
-			break;
-		case OPT_MAX_CLIENTS:
-			if (parse_uint(optarg, 1, 1000000, &v) < 0)
-				usage_error("--max-clients: '%s' is not a "
-					    "number from 1 to 1000000", optarg);
-			cfg->max_clients = (unsigned int)v;
-			break;
-		case OPT_MAX_PER_UID:
-			if (parse_uint(optarg, 1, 1000000, &v) < 0)
-				usage_error("--max-clients-per-uid: '%s' is not "
-					    "a number from 1 to 1000000", optarg);
-			cfg->max_clients_per_uid = (unsigned int)v;
-			break;
-		case OPT_HELLO:
-			if (parse_uint(optarg, 1, 3600, &v) < 0)
-				usage_error("--hello-timeout: '%s' is not a "
-					    "number of seconds from 1 to 3600",
-					    optarg);
-			cfg->hello_timeout = (unsigned int)v;
-			break;
-		case OPT_IDLE:
-			if (parse_uint(optarg, 0, 86400, &v) < 0)
-				usage_error("--idle-timeout: '%s' is not a "
-					    "number of seconds from 0 to 86400",
-					    optarg);
-			cfg->idle_timeout = (unsigned int)v;
-			break;
-		case OPT_HUGEPAGES:
-			if (strcmp(optarg, "try") == 0)
-				cfg->hugepages = HUGEPAGES_TRY;
-			else if (strcmp(optarg, "require") == 0)
-				cfg->hugepages = HUGEPAGES_REQUIRE;
-			else if (strcmp(optarg, "never") == 0)
-				cfg->hugepages = HUGEPAGES_NEVER;
-			else
-				usage_error("--hugepages: '%s' is not try, "
-					    "require or never", optarg);
-			break;
-		case OPT_HUGETLBFS:
-			cfg->hugetlbfs_dir = optarg;
-			break;
-		case OPT_SLOT_GUARD:
-			if (strcmp(optarg, "auto") == 0)
-				cfg->slot_guard = SLOT_GUARD_AUTO;
-			else if (strcmp(optarg, "rseq") == 0)
-				cfg->slot_guard = SLOT_GUARD_RSEQ;
-			else if (strcmp(optarg, "cas") == 0)
-				cfg->slot_guard = SLOT_GUARD_CAS;
-			else
-				usage_error("--slot-guard: '%s' is not auto, "
-					    "rseq or cas", optarg);
-			break;
-		case OPT_HARDEN:
-			cfg->harden_freelists = 1;
-			break;
-		case OPT_NODES:
-			r = parse_cpu_list(optarg, cfg->nodes, SLABD_MAX_OS_NODES);
-			if (r <= 0)
-				usage_error("--nodes: '%s' is not a node list "
-					    "such as 0 or 0-1,3", optarg);
-			cfg->have_nodes = 1;
-			break;
-		case OPT_FAKE_NUMA:
-			if (parse_uint(optarg, 1, REGION_MAX_NODES, &v) < 0)
-				usage_error("--fake-numa: '%s' is not a number "
-					    "from 1 to %u", optarg,
-					    REGION_MAX_NODES);
-			cfg->fake_numa = (unsigned int)v;
-			break;
-		case OPT_BASE: {
-			char *end;
-			unsigned long long a;
-
-			errno = 0;
-			a = strtoull(optarg, &end, 16);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    a % REGION_HUGE_SIZE != 0 || a >= (1ull << 47))
-				usage_error("--base-address: '%s' is not a "
-					    "2 MiB-aligned user-space address "
-					    "in hex", optarg);
-			cfg->base_address = a;
-			break;
-		}
-		default:
-			usage_error("unknown option or missing argument");
-		}
+	switch (conf_load(cfg, argc, argv, err, sizeof(err))) {
+	case 0:
+		return;
+	case CONF_HELP:
+		usage(stdout);
+		exit(0);
+	case CONF_VERSION:
+		printf("slabd (shmslab) %s\n", PACKAGE_VERSION);
+		exit(0);
+	case CONF_PRINT:
+		conf_print(cfg, stdout);
+		conf_free(cfg);
+		exit(0);
+	default:
+		fprintf(stderr, "slabd: %s\nTry 'slabd --help' for more "
+			"information.\n", err);
+		exit(2);
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	if (cfg->hugetlbfs_dir != NULL && cfg->hugepages == HUGEPAGES_NEVER)
-		usage_error("--hugetlbfs and --hugepages=never contradict "
-			    "each other");
-	if (cfg->log_syslog < 0)
-		cfg->log_syslog = !cfg->foreground;
 }
 
 /*
@@ -435,25 +181,6 @@ report_start(int fd, const char *msg)
 	if (write(fd, s, len) != (ssize_t)len)
 		log_warn("cannot report start-up to the parent");
 	close(fd);
-}
-
-/*
- * Make a path absolute, since the detached daemon runs in /.  Returns a
- * malloc'ed string, or NULL (out of memory, or no working directory).
- */
-static char *
-absolute(const char *path)
-{
-	char cwd[4096];
-	char *out;
-
-	if (path[0] == '/')
-		return strdup(path);
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return NULL;
-	if (asprintf(&out, "%s/%s", cwd, path) < 0)
-		return NULL;
-	return out;
 }
 
 /*
@@ -541,7 +268,59 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct event_base *base = arg;
 
 	log_notice("%s: shutting down", strsignal((int)sig));
+	notify_send("STOPPING=1\nSTATUS=shutting down (%s)",
+		    strsignal((int)sig));
 	event_base_loopexit(base, NULL);
+}
+
+/* What a SIGHUP needs: the daemon and the command line to read again. */
+struct reload {
+	struct slabd *d;
+	int argc;
+	char **argv;
+};
+
+/*
+ * SIGHUP: load the command line and the file again, as at start, and
+ * apply what can change at run time (conf_apply() logs each change and
+ * each key that waits for a restart).  A configuration that does not
+ * load changes nothing: the error is logged and the running settings
+ * stay.  The service manager sees RELOADING=1, then READY=1.
+ */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct reload *r = arg;
+	struct slabd_config *cur = &r->d->cfg, next;
+	struct timespec now;
+	char err[600];
+	int verbose = cur->verbose;
+	unsigned int n;
+
+	(void)sig;
+	(void)what;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	notify_send("RELOADING=1\nSTATUS=reloading the configuration\n"
+		    "MONOTONIC_USEC=%llu",
+		    (unsigned long long)now.tv_sec * 1000000ull +
+			    (unsigned long long)now.tv_nsec / 1000);
+	if (cur->config_path == NULL)
+		log_notice("SIGHUP: no configuration file (-c) to read");
+	if (conf_load(&next, r->argc, r->argv, err, sizeof(err)) != 0 ||
+	    fit_max_clients(&next, err, sizeof(err)) < 0) {
+		log_err("SIGHUP: %s; nothing changed", err);
+	} else {
+		n = conf_apply(cur, &next);
+		if (cur->verbose != verbose)
+			log_open(cur->log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
+				 cur->verbose);
+		log_notice("SIGHUP: configuration reloaded%s%s: %u change%s "
+			   "applied", cur->config_path != NULL ? " from " : "",
+			   cur->config_path != NULL ? cur->config_path : "", n,
+			   n == 1 ? "" : "s");
+	}
+	conf_free(&next);
+	notify_send("READY=1\nSTATUS=listening on %s", cur->socket_path);
 }
 
 /* Once a second: restore what clients overwrote of the region's format. */
@@ -558,25 +337,16 @@ main(int argc, char **argv)
 {
 	const struct timeval one_second = { 1, 0 };
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_repair = NULL;
+	struct event *ev_hup = NULL;
 	struct event_base *base = NULL;
 	struct server *srv = NULL;
 	struct topology *topo;
-	char *socket_path = NULL, *pidfile = NULL;
 	struct slabd d;
+	struct reload reload = { &d, argc, argv };
 	char err[512];
 	int status = 1, ready_fd = -1;
 
 	parse_options(argc, argv, &d.cfg);
-	socket_path = absolute(d.cfg.socket_path);
-	if (d.cfg.pidfile != NULL)
-		pidfile = absolute(d.cfg.pidfile);
-	if (socket_path == NULL || (d.cfg.pidfile != NULL && pidfile == NULL)) {
-		fprintf(stderr, "slabd: cannot make the socket or pid file "
-			"path absolute: %s\n", strerror(errno));
-		return 1;
-	}
-	d.cfg.socket_path = socket_path;
-	d.cfg.pidfile = pidfile;
 	log_open(d.cfg.log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
 		 d.cfg.verbose);
 	d.map.fd = -1;
@@ -584,6 +354,7 @@ main(int argc, char **argv)
 	d.caches = NULL;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
 
 	/* errors before detaching also go to stderr, where someone sees them */
 	topo = calloc(1, sizeof(*topo));
@@ -622,12 +393,13 @@ main(int argc, char **argv)
 	}
 	ev_term = evsignal_new(base, SIGTERM, signal_cb, base);
 	ev_int = evsignal_new(base, SIGINT, signal_cb, base);
-	if (ev_term == NULL || ev_int == NULL || event_add(ev_term, NULL) < 0 ||
-	    event_add(ev_int, NULL) < 0) {
+	ev_hup = evsignal_new(base, SIGHUP, reload_cb, &reload);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
+	    event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0 ||
+	    event_add(ev_hup, NULL) < 0) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto fail_msg;
 	}
-	signal(SIGHUP, SIG_IGN);
 	if (cache_start(&d, base, err, sizeof(err)) < 0)
 		goto fail_msg;
 	ev_repair = event_new(base, -1, EV_PERSIST, repair_cb, &d);
@@ -642,9 +414,15 @@ main(int argc, char **argv)
 		goto fail_msg;
 	report_start(ready_fd, NULL);
 	ready_fd = -1;
+	/* after server_start(): connections are accepted from now on */
+	notify_open();
+	notify_send("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
+		    d.cfg.socket_path, (int)getpid());
 
-	if (event_base_dispatch(base) < 0)
+	if (event_base_dispatch(base) < 0) {
 		log_err("event loop failed");
+		notify_send("STOPPING=1\nSTATUS=the event loop failed");
+	}
 	else
 		status = 0;
 	goto out;
@@ -663,6 +441,8 @@ out:
 		event_free(ev_term);
 	if (ev_int != NULL)
 		event_free(ev_int);
+	if (ev_hup != NULL)
+		event_free(ev_hup);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
 	cache_exit(&d);
@@ -670,10 +450,8 @@ out:
 		event_base_free(base);
 	memory_destroy(&d);
 	free(topo);
-	free(d.cfg.allow_uids);
-	free(d.cfg.allow_gids);
-	free(socket_path);
-	free(pidfile);
+	notify_close();
+	conf_free(&d.cfg);
 	log_close();
 	return status;
 }

@@ -31,22 +31,30 @@ enum hugepage_mode { HUGEPAGES_TRY, HUGEPAGES_REQUIRE, HUGEPAGES_NEVER };
 /* --slot-guard: how the per-CPU slots of every cache are guarded. */
 enum slot_guard_mode { SLOT_GUARD_AUTO, SLOT_GUARD_RSEQ, SLOT_GUARD_CAS };
 
+/*
+ * Every setting, filled by daemon/conf.c from the option table (command
+ * line over configuration file over defaults).  The strings and lists
+ * are malloc'ed and owned here (conf_free()).  Fields marked "live" are
+ * read where they are used, never cached, so that a SIGHUP that changes
+ * them (conf_apply()) takes effect for the next connection or message.
+ */
 struct slabd_config {
-	const char *socket_path;
+	char *config_path;		/* -c; NULL: no file */
+	char *socket_path;
 	uint64_t region_size;
 	int foreground;
-	int verbose;
+	int verbose;			/* live */
 	int log_syslog;			/* -1: by mode, 0 stderr, 1 syslog */
-	const char *pidfile;
+	char *pidfile;
 	mode_t socket_mode;
 	int have_socket_group;
 	gid_t socket_group;
-	uid_t *allow_uids;
+	uid_t *allow_uids;		/* live */
 	size_t nr_allow_uids;
-	gid_t *allow_gids;
+	gid_t *allow_gids;		/* live */
 	size_t nr_allow_gids;
 	enum hugepage_mode hugepages;
-	const char *hugetlbfs_dir;
+	char *hugetlbfs_dir;
 	int have_nodes;
 	uint64_t nodes[SLABD_MAX_OS_NODES / 64];	/* --nodes bitmap */
 	unsigned int fake_numa;		/* 0: off; else logical node count */
@@ -54,9 +62,9 @@ struct slabd_config {
 	unsigned int max_clients;	/* served at once, <= RLIMIT_NOFILE -
 					 * SLABD_RESERVED_FDS */
 	unsigned int max_clients_per_uid;	/* served at once per uid */
-	unsigned int hello_timeout;	/* seconds from accept to hello */
-	unsigned int idle_timeout;	/* seconds from a frame's first byte
-					 * to its last; 0: none */
+	unsigned int hello_timeout;	/* live: seconds from accept to hello */
+	unsigned int idle_timeout;	/* live: seconds from a frame's first
+					 * byte to its last; 0: none */
 	enum slot_guard_mode slot_guard;
 	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
 };

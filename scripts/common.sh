@@ -3,7 +3,8 @@
 # Sourced, not run.
 
 SHMSLAB_PACKAGES="build-essential autoconf automake libtool pkg-config \
-libevent-dev libprotobuf-c-dev protobuf-c-compiler libnuma-dev mandoc"
+libevent-dev libprotobuf-c-dev protobuf-c-compiler libnuma-dev mandoc \
+python3"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 

@@ -36,7 +36,7 @@
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/rawclient.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/tap.h"
 
 static struct harness_daemon d;

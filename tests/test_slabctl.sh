@@ -19,7 +19,8 @@
 #     documented in slabctl(8), `# EOF` last, the held objects counted;
 #   - leaks: the holder's objects attributed to it, alive; after
 #     SIGKILL, to it, dead, and nothing else;
-#   - check: clean, then a client scribbling on the node table is found.
+#   - check: clean; then a client scribbling on the node table, and one
+#     scribbling on a cache's node partial count, are found.
 
 set -u
 
@@ -327,6 +328,27 @@ if poll has "$tmp/scribble.out" scribbling; then
 else
 	not_ok "check: a scribbled node table, exit 1, naming the field"
 	diag "$tmp/scribble.err"
+fi
+kill -KILL "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+
+# the slab layer's part: the walker the tests use finds it
+"$SCRIBBLE" "$sock" held >"$tmp/scribble2.out" 2>"$tmp/scribble2.err" &
+spid=$!
+pids="$pids $spid"
+if poll has "$tmp/scribble2.out" scribbling; then
+	run check3 "$SLABCTL" check
+	if [ $rc -eq 1 ] && grep -q "^cache held .*node 0 partial list" \
+	    "$tmp/check3.out"; then
+		ok "check: a scribbled node partial count, exit 1, naming the cache"
+	else
+		not_ok "check: a scribbled node partial count, exit 1, naming the cache"
+		echo "# exit $rc"
+		diag "$tmp/check3.out"
+	fi
+else
+	not_ok "check: a scribbled node partial count, exit 1, naming the cache"
+	diag "$tmp/scribble2.err"
 fi
 kill -KILL "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null

@@ -89,6 +89,9 @@ cmd_metrics(struct ctl_opts *o, int argc, char **argv)
 	err = ctl_no_args(o, "metrics", argc, argv);
 	if (err)
 		return err;
+	if (o->json)
+		return cmd_usage("metrics", "--json does not apply: metrics "
+				 "prints the OpenMetrics text format");
 	if (conn_open(&c, o->socket) < 0)
 		return SLABCTL_FAIL;
 	ci = malloc(sizeof(*ci));

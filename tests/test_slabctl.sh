@@ -116,6 +116,7 @@ usage_case "create with a bad name" create 'a b' 64
 usage_case "top -n 0" top -n 0
 usage_case "leaks --pid x" leaks --pid x
 usage_case "-s without a path" -s
+usage_case "metrics --json" --json metrics
 
 run nodaemon "$SLABCTL" -s "$tmp/nothing" status
 if [ $rc -eq 1 ] && has "$tmp/nodaemon.err" "cannot connect"; then

@@ -14,7 +14,8 @@
 #     header, --json parsed by Python's json and compared with them;
 #   - create (new, attach, conflict), destroy (EBUSY with the census,
 #     then done), shrink (one cache, every cache);
-#   - top: -n frames and --once;
+#   - top: -n frames and --once; on a terminal (script(1)), cleared
+#     frames until q;
 #   - metrics: every line a comment or `name{labels} value`, every name
 #     documented in slabctl(8), `# EOF` last, the held objects counted;
 #   - leaks: the holder's objects attributed to it, alive; after
@@ -272,6 +273,27 @@ run top "$SLABCTL" top -n 3 -d 0.1
 expect "top -n 3: three frames" "0 3" "$rc $(grep -c '^NAME' "$tmp/top.out")"
 run once "$SLABCTL" top --once --sort name
 expect "top --once: one frame" "0 1" "$rc $(grep -c '^NAME' "$tmp/once.out")"
+
+# on a terminal (script(1) gives it one): frames until q
+if command -v script >/dev/null 2>&1; then
+	(sleep 1.5; printf a; sleep 1; printf q) |
+	    script -qfec "$SLABCTL -s $sock top" "$tmp/typescript" \
+	    >/dev/null 2>&1 &
+	tpid=$!
+	pids="$pids $tpid"
+	reap "$tpid" "slabctl top did not quit on q"
+	frames=$(grep -c "^NAME" "$tmp/typescript")
+	clears=$(grep -c "$(printf '\033\\[H\033\\[2J')" "$tmp/typescript")
+	if [ $rc -eq 0 ] && [ "$frames" -ge 2 ] && [ "$clears" -eq "$frames" ]
+	then
+		ok "top on a terminal: cleared frames, quits on q"
+	else
+		not_ok "top on a terminal: cleared frames, quits on q"
+		echo "# exit $rc, $frames frames, $clears clears"
+	fi
+else
+	skip "top on a terminal" "no script(1)"
+fi
 
 # ---------------------------------------------------------------- metrics
 run metrics "$SLABCTL" metrics

@@ -7,8 +7,9 @@
  * and slab_format() zero it (common/slab.h, libclient/slab.c).  So an
  * object is held exactly when its track's pid is not 0, whichever list
  * it is on, and the walk need not follow a single freelist link.  Each
- * process is marked dead when kill(pid, 0) says ESRCH: its objects can
- * only be freed by another process now.
+ * process is marked dead when it no longer exists, is a zombie, or its
+ * pid now names a process that started after the allocations (reused):
+ * its objects can only be freed by another process now.
  *
  * Reads the region only.  Every slab head is bounds-checked: its cache
  * index, its order against the cache's, its colour offset and its last
@@ -22,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "slabctl/read.h"
 
@@ -136,6 +138,60 @@ collect_leaks(struct ctl_conn *c, struct leaks_info *li, int32_t only)
 	}
 }
 
+/* Boot time (CLOCK_REALTIME seconds), from /proc/stat's btime; 0 if unknown. */
+static uint64_t
+boot_time(void)
+{
+	unsigned long long bt = 0;
+	char line[256];
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %llu", &bt) == 1)
+			break;
+	fclose(f);
+	return bt;
+}
+
+/*
+ * Whether the process that allocated at first_ns (unix ns) still runs:
+ * pid exists, is not a zombie, and did not start after that allocation
+ * (else the pid was reused by another process).
+ */
+static int
+process_alive(int32_t pid, uint64_t first_ns, uint64_t btime)
+{
+	unsigned long long start;
+	char path[64], buf[1024], *p, state;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 1;		/* exists, but we cannot see more */
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');		/* comm may hold spaces and ')' */
+	if (p == NULL || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+				&state, &start) != 2)
+		return 1;
+	if (state == 'Z' || state == 'X')
+		return 0;
+	/* started (whole seconds, rounded down) after the allocation */
+	if (btime != 0 && hz > 0 &&
+	    btime + start / (unsigned long long)hz > first_ns / 1000000000u + 1)
+		return 0;
+	return 1;
+}
+
 static int
 by_pid(const void *x, const void *y)
 {
@@ -156,7 +212,7 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 	struct leaks_info *li;
 	struct section *s;
 	struct ctl_conn c;
-	uint64_t pid = 0;
+	uint64_t pid = 0, btime = boot_time();
 	size_t i;
 	int ch;
 
@@ -195,7 +251,7 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 	sec_col(s, "newest", "NEWEST", 1);
 	for (i = 0; i < li->nr; i++) {
 		const struct holder *h = &li->h[i];
-		int alive = !(kill(h->pid, 0) < 0 && errno == ESRCH);
+		int alive = process_alive(h->pid, h->first_ns, btime);
 
 		sec_row(s);
 		sec_i64(s, "pid", NULL, h->pid);

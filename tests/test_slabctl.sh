@@ -322,10 +322,14 @@ run leaks "$SLABCTL" leaks
 expect "leaks: the holder's 70 objects, alive" "70 alive" \
     "$(awk -v p="$hpid" '$1 == p { print $4, $2 }' "$tmp/leaks.out")"
 kill -KILL "$hpid"
+poll sh -c "grep -q '^[^)]*) Z' /proc/$hpid/stat"
+run leaks2 "$SLABCTL" leaks
+expect "leaks after SIGKILL, not yet reaped: 70 objects, dead" "70 dead held" \
+    "$(awk -v p="$hpid" '$1 == p { print $4, $2, $3 }' "$tmp/leaks2.out")"
 wait "$hpid" 2>/dev/null
 exec 7>&-
 run leaks2 "$SLABCTL" leaks
-expect "leaks after SIGKILL: 70 objects, dead" "70 dead held" \
+expect "leaks after SIGKILL, reaped: 70 objects, dead" "70 dead held" \
     "$(awk -v p="$hpid" '$1 == p { print $4, $2, $3 }' "$tmp/leaks2.out")"
 expect "leaks: only that process" 2 "$(wc -l <"$tmp/leaks2.out")"
 run leaks3 "$SLABCTL" leaks --pid 1

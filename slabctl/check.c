@@ -290,9 +290,9 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 		k.violations = k.free_blocks = k.alloc_blocks = 0;
 		k.pages_seen = 0;
 		k.rep = &rep;
-		s = rep_record(&rep, "check");
 		k.tab = rep_table(&rep, "violations");
 		k.tab->quiet_empty = 1;
+		s = rep_record(&rep, "check");	/* after them, as fsck */
 		sec_col(k.tab, "where", "WHERE", 1);
 		sec_col(k.tab, "what", "WHAT", 1);
 		check_buddy(&k);

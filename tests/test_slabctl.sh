@@ -20,7 +20,7 @@
 #     documented in slabctl(8), `# EOF` last, the held objects counted;
 #   - leaks: the holder's objects attributed to it, alive; after
 #     SIGKILL, to it, dead, and nothing else;
-#   - check: clean; then a client scribbling on the node table, and one
+#   - check: clean after a SIGKILLed client and after the demo; then a client scribbling on the node table, and one
 #     scribbling on a cache's node partial count, are found.
 
 set -u
@@ -337,8 +337,17 @@ expect "leaks --pid: another process holds none" 1 "$(wc -l <"$tmp/leaks3.out")"
 
 # ---------------------------------------------------------------- check
 run check "$SLABCTL" check
-expect "check: a clean region, exit 0" "0 yes" \
+expect "check: a clean region after a SIGKILLed client, exit 0" "0 yes" \
     "$rc $(sed -n 's/^clean: *//p' "$tmp/check.out")"
+if [ -n "${DEMO:-}" ] && [ -x "$DEMO" ]; then
+	run demo "$DEMO" -s "$sock" -n 20000
+	expect "the demo's cross-process traffic: exit 0" 0 $rc
+	run check1 "$SLABCTL" check
+	expect "check: clean after the demo" "0 yes" \
+	    "$rc $(sed -n 's/^clean: *//p' "$tmp/check1.out")"
+else
+	skip "check after the demo" "DEMO not set"
+fi
 "$SCRIBBLE" "$sock" >"$tmp/scribble.out" 2>"$tmp/scribble.err" &
 spid=$!
 pids="$pids $spid"

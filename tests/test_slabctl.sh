@@ -20,8 +20,9 @@
 #     documented in slabctl(8), `# EOF` last, the held objects counted;
 #   - leaks: the holder's objects attributed to it, alive; after
 #     SIGKILL, to it, dead, and nothing else;
-#   - check: clean after a SIGKILLed client and after the demo; then a client scribbling on the node table, and one
-#     scribbling on a cache's node partial count, are found.
+#   - check: clean after a SIGKILLed client and after the demo; then a
+#     client scribbling on the node table, and one scribbling on a
+#     cache's node partial count, are found.
 
 set -u
 

@@ -108,7 +108,7 @@ collect_leaks(struct ctl_conn *c, struct leaks_info *li, int32_t only)
 	for (idx = 0; idx < SLAB_MAX_CACHES; idx++) {
 		if (slab_view_init(&views[idx], c->base, idx) != 0 ||
 		    !(views[idx].flags & SLAB_F_STORE_USER) ||
-		    views[idx].geo.order > SLAB_MAX_SLAB_ORDER + 7)
+		    views[idx].geo.order > REGION_MAX_ORDER)
 			continue;
 		ok[idx] = 1;
 		any = 1;

@@ -6,6 +6,7 @@
  * in one run, the nanoseconds per allocation+free pair of
  *
  *	slab_cache_alloc()/slab_cache_free() on a cache "bench-SIZE",
+ *	the same on "bench-SIZE-h", made with SLAB_FREELIST_HARDENED,
  *	slab_malloc()/slab_free(),
  *	glibc malloc()/free(),
  *	tcmalloc's tc_malloc()/tc_free(), loaded with dlopen(RTLD_LOCAL) so
@@ -16,7 +17,11 @@
  * them all; the first round separately, then the steady-state rounds).
  * Each figure is the best (minimum) and the median of -r timed runs of a
  * whole loop, read with CLOCK_MONOTONIC.  The process is pinned to one CPU
- * so that every allocation uses the same per-CPU slot.
+ * so that every allocation uses the same per-CPU slot.  The allocators
+ * are measured in turn, --rounds times (3); the table keeps the best of
+ * the rounds, and a last block compares the hardened cache with the plain
+ * one round by round (their medians, each round's difference, and the
+ * median and range over rounds), since the two run alternately.
  *
  * For the shmslab rows it also prints the deltas of slab_cache_stats()
  * over each measured phase: fast and slow allocations and frees, and the
@@ -60,6 +65,7 @@
 #define MAX_RUNS	1000
 #define WARMUP_PAIRS	10000L		/* untimed, before the first run */
 #define ROUNDS		3		/* allocators measured in turn */
+#define MAX_ROUNDS	32		/* --rounds */
 
 #ifndef TCMALLOC_SONAME
 #define TCMALLOC_SONAME	"libtcmalloc_minimal.so.4"
@@ -79,6 +85,7 @@ static const char *const phase_name[PH_NR] = {
 
 enum alloc_id {
 	A_CACHE,
+	A_CACHE_HARD,
 	A_SLAB_MALLOC,
 	A_GLIBC,
 	A_TCMALLOC,
@@ -105,6 +112,7 @@ struct result {
 static struct {
 	struct slab_pool *pool;
 	struct slab_cache *cache;	/* bench-SIZE */
+	struct slab_cache *hard;	/* bench-SIZE-h, hardened */
 	struct slab_cache *kmalloc;	/* the general cache of SIZE, or NULL */
 	size_t size;
 	void *(*tc_malloc)(size_t);
@@ -122,7 +130,9 @@ static struct {
 	int no_pool;
 	int no_tcmalloc;
 	int json;
+	int rounds;
 } opt = {
+	.rounds = ROUNDS,
 	.pairs = DEF_PAIRS,
 	.batch = DEF_BATCH,
 	.runs = DEF_RUNS,
@@ -141,6 +151,15 @@ static struct {
 	char pool_info[300];
 	char tc_info[400];
 } env;
+
+/*
+ * Each round's medians, per allocator, for the hardened-vs-plain block:
+ * the best over rounds (the table) hides how the two moved together.
+ */
+static struct {
+	int n;				/* rounds measured */
+	double same[MAX_ROUNDS], steady[MAX_ROUNDS];
+} per_round[A_NR];
 
 /* ---------------------------------------------------------------- loops */
 
@@ -163,10 +182,12 @@ now_ns(void)
 #define LOOP_LOCALS							\
 	struct slab_pool *pool = g.pool;				\
 	struct slab_cache *cache = g.cache;				\
+	struct slab_cache *hard = g.hard;				\
 	size_t size = g.size;						\
 	void *(*tcm)(size_t) = g.tc_malloc;				\
 	void (*tcf)(void *) = g.tc_free;				\
-	(void)pool; (void)cache; (void)size; (void)tcm; (void)tcf
+	(void)pool; (void)cache; (void)hard; (void)size; (void)tcm;	\
+	(void)tcf
 
 #define DEFINE_LOOPS(name, ALLOC, FREE)					\
 static __attribute__((noinline)) long					\
@@ -204,10 +225,12 @@ name##_batch(void **v, long n)						\
 }
 
 #define CACHE_FREE(p)	slab_cache_free(cache, (p))
+#define HARD_FREE(p)	slab_cache_free(hard, (p))
 #define SMALLOC_FREE(p)	slab_free(pool, (p))
 #define TC_FREE(p)	tcf(p)
 
 DEFINE_LOOPS(cache, slab_cache_alloc(cache, 0), CACHE_FREE)
+DEFINE_LOOPS(hard, slab_cache_alloc(hard, 0), HARD_FREE)
 DEFINE_LOOPS(smalloc, slab_malloc(pool, size), SMALLOC_FREE)
 DEFINE_LOOPS(glibc, malloc(size), free)
 DEFINE_LOOPS(tc, tcm(size), TC_FREE)
@@ -229,6 +252,12 @@ cache_of_bench(void)
 }
 
 static struct slab_cache *
+cache_of_hard(void)
+{
+	return g.hard;
+}
+
+static struct slab_cache *
 cache_of_kmalloc(void)
 {
 	return g.kmalloc;
@@ -237,6 +266,7 @@ cache_of_kmalloc(void)
 static const struct allocator allocators[A_NR] = {
 	[A_CACHE] = {"slab_cache_alloc", cache_same, cache_batch,
 		     cache_of_bench},
+	[A_CACHE_HARD] = {"  hardened", hard_same, hard_batch, cache_of_hard},
 	[A_SLAB_MALLOC] = {"slab_malloc", smalloc_same, smalloc_batch,
 			   cache_of_kmalloc},
 	[A_GLIBC] = {"glibc malloc", glibc_same, glibc_batch, NULL},
@@ -610,6 +640,8 @@ pool_setup(struct result *res)
 			 "no pool: %s", strerror(e));
 		snprintf(res[A_SLAB_MALLOC].why, sizeof(res[A_SLAB_MALLOC].why),
 			 "no pool: %s", strerror(e));
+		snprintf(res[A_CACHE_HARD].why, sizeof(res[A_CACHE_HARD].why),
+			 "no pool: %s", strerror(e));
 		return -1;
 	}
 	pool_describe();
@@ -624,6 +656,19 @@ pool_setup(struct result *res)
 	} else {
 		snprintf(res[A_CACHE].stats_cache,
 			 sizeof(res[A_CACHE].stats_cache), "%s", name);
+	}
+
+	snprintf(name, sizeof(name), "bench-%zu-h", opt.size);
+	g.hard = slab_cache_create(g.pool, name, opt.size, 0,
+				   SLAB_FREELIST_HARDENED, NULL);
+	if (g.hard == NULL) {
+		snprintf(res[A_CACHE_HARD].why, sizeof(res[A_CACHE_HARD].why),
+			 "slab_cache_create(\"%s\", %zu, hardened): %s", name,
+			 opt.size, strerror(errno));
+		fprintf(stderr, "slabbench: %s\n", res[A_CACHE_HARD].why);
+	} else {
+		snprintf(res[A_CACHE_HARD].stats_cache,
+			 sizeof(res[A_CACHE_HARD].stats_cache), "%s", name);
 	}
 
 	kname = kmalloc_class(opt.size);
@@ -643,6 +688,9 @@ static void
 pool_teardown(void)
 {
 	if (g.cache != NULL && slab_cache_destroy(g.cache) < 0)
+		fprintf(stderr, "slabbench: slab_cache_destroy: %s\n",
+			strerror(errno));
+	if (g.hard != NULL && slab_cache_destroy(g.hard) < 0)
 		fprintf(stderr, "slabbench: slab_cache_destroy: %s\n",
 			strerror(errno));
 	/* g.kmalloc is a handle only: the pool's own cache stays */
@@ -836,6 +884,59 @@ print_text(const struct result *res)
 		       "n/a (goal < 1)\n");
 }
 
+/* Median, minimum and maximum of x[0 .. n-1] (n >= 1); sorts a copy. */
+static void
+med_range(const double *x, int n, double *med, double *lo, double *hi)
+{
+	double s[MAX_ROUNDS];
+
+	memcpy(s, x, (size_t)n * sizeof(*s));
+	best_median(s, n, lo, med);
+	*hi = s[n - 1];
+}
+
+/* One pattern of the hardened-vs-plain block. */
+static void
+print_hard_pattern(const char *what, const double *plain, const double *hard,
+		   int n)
+{
+	double d[MAX_ROUNDS], m, lo, hi;
+	int i;
+
+	for (i = 0; i < n; i++)
+		d[i] = hard[i] - plain[i];
+	printf("%-13s", what);
+	med_range(plain, n, &m, &lo, &hi);
+	printf(" plain %6.2f [%.2f-%.2f]", m, lo, hi);
+	med_range(hard, n, &m, &lo, &hi);
+	printf("  hardened %6.2f [%.2f-%.2f]", m, lo, hi);
+	med_range(d, n, &m, &lo, &hi);
+	printf("  difference %+.2f [%+.2f..%+.2f]\n", m, lo, hi);
+}
+
+/*
+ * The cost of SLAB_FREELIST_HARDENED: the plain and the hardened cache
+ * were measured one after the other in every round; each round's median
+ * for each, and the difference per round, as median [min-max] over the
+ * rounds, in ns per pair.
+ */
+static void
+print_hardened(void)
+{
+	int n = per_round[A_CACHE].n < per_round[A_CACHE_HARD].n ?
+			per_round[A_CACHE].n :
+			per_round[A_CACHE_HARD].n;
+
+	if (n == 0)
+		return;
+	printf("\nSLAB_FREELIST_HARDENED: ns per pair, median [range] over "
+	       "%d rounds of each round's median (alternated)\n", n);
+	print_hard_pattern("same-object", per_round[A_CACHE].same,
+			   per_round[A_CACHE_HARD].same, n);
+	print_hard_pattern("batch steady", per_round[A_CACHE].steady,
+			   per_round[A_CACHE_HARD].steady, n);
+}
+
 /* A JSON string: the text between quotes, escaped. */
 static void
 json_str(const char *s)
@@ -960,11 +1061,13 @@ usage(FILE *f)
 		"  -s SIZE       object size in bytes, k = 1024 (default %d)\n"
 		"  --no-pool     skip the shmslab rows (no slabd needed)\n"
 		"  --no-tcmalloc skip the tcmalloc row\n"
+		"  --rounds N    measure every allocator N times in turn "
+		"(default %d)\n"
 		"  --json        print the same figures as JSON\n"
 		"  --ratio       accepted; the goal lines are always printed\n"
 		"  -h, --help    show this help\n"
 		"Counts take k (1e3) and M (1e6).  See bench/README.md.\n",
-		DEF_RUNS, DEF_SIZE);
+		DEF_RUNS, DEF_SIZE, ROUNDS);
 }
 
 /*
@@ -1017,6 +1120,7 @@ main(int argc, char **argv)
 		{"no-tcmalloc", no_argument, NULL, 'T'},
 		{"json", no_argument, NULL, 'j'},
 		{"ratio", no_argument, NULL, 'R'},
+		{"rounds", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	struct result res[A_NR];
@@ -1066,6 +1170,12 @@ main(int argc, char **argv)
 			if (v == 0)
 				return bad_arg("-s", optarg);
 			opt.size = (size_t)v;
+			break;
+		case 'N':
+			v = parse_num(optarg, 1, MAX_ROUNDS);
+			if (v == 0)
+				return bad_arg("--rounds", optarg);
+			opt.rounds = (int)v;
 			break;
 		case 'P':
 			opt.no_pool = 1;
@@ -1117,6 +1227,8 @@ main(int argc, char **argv)
 			 "skipped (--no-pool)");
 		snprintf(res[A_SLAB_MALLOC].why,
 			 sizeof(res[A_SLAB_MALLOC].why), "skipped (--no-pool)");
+		snprintf(res[A_CACHE_HARD].why, sizeof(res[A_CACHE_HARD].why),
+			 "skipped (--no-pool)");
 	} else if (pool_setup(res) < 0) {
 		status = 1;
 	}
@@ -1126,16 +1238,19 @@ main(int argc, char **argv)
 	 * that a machine whose speed drifts (a shared host, frequency
 	 * changes) treats them alike; each figure is the best over rounds.
 	 */
-	for (round = 0; round < ROUNDS; round++) {
-		static const int order[] = { A_CACHE, A_SLAB_MALLOC, A_GLIBC,
+	for (round = 0; round < opt.rounds; round++) {
+		static const int order[] = { A_CACHE, A_CACHE_HARD,
+					     A_SLAB_MALLOC, A_GLIBC,
 					     A_TCMALLOC };
+		const unsigned int n = sizeof(order) / sizeof(order[0]);
 		unsigned int i;
 
-		for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-			int a = order[(i + (unsigned int)round) % 4];
+		for (i = 0; i < n; i++) {
+			int a = order[(i + (unsigned int)round) % n];
 			struct result r = res[a];
 
 			if ((a == A_CACHE && g.cache == NULL) ||
+			    (a == A_CACHE_HARD && g.hard == NULL) ||
 			    (a == A_SLAB_MALLOC && g.pool == NULL) ||
 			    (a == A_TCMALLOC && g.tc_malloc == NULL) ||
 			    (round > 0 && !res[a].avail))
@@ -1145,6 +1260,9 @@ main(int argc, char **argv)
 				status = 1;
 				continue;
 			}
+			per_round[a].same[round] = r.same_med;
+			per_round[a].steady[round] = r.steady_med;
+			per_round[a].n = round + 1;
 			if (round > 0)
 				result_merge(&r, &res[a]);
 			res[a] = r;
@@ -1153,10 +1271,12 @@ main(int argc, char **argv)
 	if (g.pool != NULL && g.cache == NULL)
 		status = 1;
 
-	if (opt.json)
+	if (opt.json) {
 		print_json(res);
-	else
+	} else {
 		print_text(res);
+		print_hardened();
+	}
 
 	if (g.pool != NULL)
 		pool_teardown();

@@ -22,6 +22,26 @@
  * offset inside its slab plus one, or 0 at the end.  Slot words and slab
  * freelists use the same links, so no pointer is ever stored.
  *
+ * Hardened free pointers (SLAB_F_HARDENED, the kernel's
+ * CONFIG_SLAB_FREELIST_HARDENED).  The link in a free object is then the
+ * whole 8-byte word at fp_off, stored encoded with the cache's secret
+ * (slab_cache_desc.fp_secret, random, from slabd) and the word's own
+ * offset in the region (not its address: processes map the region at
+ * different addresses):
+ *
+ *	stored = link ^ secret ^ bswap64(offset of the word)
+ *
+ * and decoded and checked (slab_link_ok()) before it is followed.  Link
+ * words are 8-aligned, so bits 56..58 of bswap64(offset) are 0; the secret
+ * always has bit 56 set (SLAB_FP_SECRET_MARK), so a word of 0 decodes to
+ * a value of at least 2^56, never a link.  An allocated object's word is
+ * set to 0 when it is taken (slab_fp_clear()), so a free that finds its
+ * word decoding to a link has found an object already free: a double free
+ * (a live object's data decodes to a link with probability about
+ * objects / 2^64).  Slot words and slab freelists hold plain links: they
+ * are in metadata, not in objects.  Only slab_fp_get(), slab_fp_set() and
+ * slab_fp_clear() touch a free pointer.
+ *
  * State of a slab (counters' `where`, changed only by a 16-byte CAS over
  * {freelist, counters}):
  *
@@ -52,7 +72,7 @@
  *	  lock-free transition SW_FULL -> SW_CPUP(k) by a remote free, which
  *	  its CAS decides (exactly one freer sees the slab full).
  *
- * Invariants, for every slab S (tests/slabcheck.c):
+ * Invariants, for every slab S (common/slabcheck.c):
  *	inuse(S) == objects(S) - |freelist(S)|	(as SLUB: a take-all sets
  *		inuse to objects, so objects on a slot's freelist or in a
  *		taken list count as in use for the slab)
@@ -83,8 +103,10 @@
 #define SLAB_F_POISON		0x00000800u
 #define SLAB_F_RED_ZONE		0x00000400u
 #define SLAB_F_STORE_USER	0x00010000u
+#define SLAB_F_HARDENED		0x00001000u /* FREELIST_HARDENED */
 #define SLAB_F_PUBLIC		(SLAB_F_HWCACHE_ALIGN | SLAB_F_POISON | \
-				 SLAB_F_RED_ZONE | SLAB_F_STORE_USER)
+				 SLAB_F_RED_ZONE | SLAB_F_STORE_USER | \
+				 SLAB_F_HARDENED)
 #define SLAB_F_CTOR		0x01000000u	/* created with a constructor */
 #define SLAB_F_GENERAL		0x02000000u	/* a slab_malloc size class */
 #define SLAB_F_DEBUG		(SLAB_F_POISON | SLAB_F_RED_ZONE | \
@@ -98,7 +120,9 @@
 
 /*
  * SLAB_POISON: the object's state, a word in the upper half of the 8-byte
- * free-pointer slot (after the link), as SLUB keys on its red zone byte:
+ * free-pointer slot (after the link; with SLAB_F_HARDENED, whose link
+ * takes the whole slot, in a second 8-byte slot after it, which
+ * slab_geometry() adds), as SLUB keys on its red zone byte:
  *	SLAB_OBJ_INACTIVE	free: set by slab_format() and by every free
  *	SLAB_OBJ_ACTIVE		allocated: set by every allocation
  * A free that finds INACTIVE is a double free; the poison pattern says
@@ -432,7 +456,10 @@ struct slab_cache_desc {
 	uint64_t ext_off;		/* struct slab_node[nr_nodes] */
 	uint64_t slot_off;		/* struct slab_slot[nr_slots] */
 	uint64_t created;		/* CLOCK_REALTIME seconds */
-	uint64_t reserved[4];
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: the links'
+					 * secret (has SLAB_FP_SECRET_MARK);
+					 * else 0 */
+	uint64_t reserved[3];
 };
 
 static inline struct slab_cache_desc *
@@ -481,6 +508,9 @@ struct slab_view {
 	struct slab_geometry geo;
 	uint32_t slab_bytes;		/* PAGE_SIZE << order */
 	uint32_t cpu_partial;
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: desc's; else 0 */
+	uint64_t obj_bytes;		/* objects * stride */
+	uint64_t stride_recip;		/* ceil(2^44 / stride) */
 	struct page_desc *pages;
 	struct slab_cache_desc *desc;
 	struct slab_node *nodes;
@@ -491,7 +521,8 @@ struct slab_view {
 /*
  * Check desc (index idx of the table in the region at base) and fill v.
  * Returns 0, -ESTALE (not LIVE), or -EUCLEAN (inconsistent: geometry that
- * slab_geometry() would not produce, ext block outside the region).
+ * slab_geometry() would not produce, ext block outside the region, a
+ * hardened cache's secret without SLAB_FP_SECRET_MARK).
  */
 int slab_view_init(struct slab_view *v, void *base, uint32_t idx);
 
@@ -505,18 +536,77 @@ slab_link_obj(const struct slab_view *v, uint32_t pfn, uint32_t link)
 	return v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + link - 1;
 }
 
-/* The link stored in a free object (caller checked the object). */
+/* A free object's free pointer word (caller checked the object). */
 static inline uint32_t *
 slab_fp(const struct slab_view *v, void *obj)
 {
 	return (uint32_t *)((char *)obj + v->geo.fp_off);
 }
 
+/* Set in every hardened cache's secret: a word of 0 never decodes. */
+#define SLAB_FP_SECRET_MARK	(1ull << 56)
+/* What slab_fp_get() returns for a word that decodes to no link at all. */
+#define SLAB_LINK_BAD		0xffffffffu	/* beyond every slab */
+
+/* The key of the free pointer word at region offset off (see Links). */
+static inline uint64_t
+slab_fp_key(uint64_t secret, uint64_t off)
+{
+	return secret ^ __builtin_bswap64(off);
+}
+
+/*
+ * The link in obj's free pointer: decoded in a hardened cache, where a
+ * word that decodes to more than 32 bits gives SLAB_LINK_BAD.  Not yet
+ * checked: the caller checks it with slab_link_ok() before following it.
+ */
+static inline uint32_t
+slab_fp_get(const struct slab_view *v, const void *obj)
+{
+	const char *fp = (const char *)obj + v->geo.fp_off;
+	uint64_t x;
+
+	if (!v->fp_secret)
+		return __atomic_load_n((const uint32_t *)fp, __ATOMIC_RELAXED);
+	x = __atomic_load_n((const uint64_t *)fp, __ATOMIC_RELAXED) ^
+	    slab_fp_key(v->fp_secret, (uint64_t)(fp - v->base));
+	return x >> 32 ? SLAB_LINK_BAD : (uint32_t)x;
+}
+
+/* Store link in obj's free pointer (encoded in a hardened cache). */
+static inline void
+slab_fp_set(const struct slab_view *v, void *obj, uint32_t link)
+{
+	char *fp = (char *)obj + v->geo.fp_off;
+
+	if (!v->fp_secret)
+		__atomic_store_n((uint32_t *)fp, link, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n((uint64_t *)fp,
+				 link ^ slab_fp_key(v->fp_secret,
+						    (uint64_t)(fp - v->base)),
+				 __ATOMIC_RELAXED);
+}
+
+/*
+ * An object just taken off a freelist, now the caller's: in a hardened
+ * cache, make its free pointer word decode to no link (0: see Links), so
+ * that its first free is not taken for a double free.
+ */
+static inline void
+slab_fp_clear(const struct slab_view *v, void *obj)
+{
+	if (v->fp_secret)
+		__atomic_store_n((uint64_t *)((char *)obj + v->geo.fp_off), 0,
+				 __ATOMIC_RELAXED);
+}
+
 /* SLAB_POISON caches: the object's state word (SLAB_OBJ_*). */
 static inline uint32_t *
 slab_obj_state(const struct slab_view *v, void *obj)
 {
-	return (uint32_t *)((char *)obj + v->geo.fp_off + 4);
+	return (uint32_t *)((char *)obj + v->geo.fp_off +
+			    (v->flags & SLAB_F_HARDENED ? 8 : 4));
 }
 
 /*
@@ -525,6 +615,45 @@ slab_obj_state(const struct slab_view *v, void *obj)
  * it is followed.
  */
 int slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link);
+
+#define SLAB_RECIP_SHIFT	44
+
+/*
+ * slab_link_ok() of a decoded link (64 bits: above 32 never passes),
+ * without a division: x / stride is (x * stride_recip) >> 44, and a link
+ * passes only if that times the stride gives x back, so an inexact
+ * quotient could only refuse.  The check of the hardened paths.
+ */
+static inline int
+slab_fp_link_ok(const struct slab_view *v, uint64_t colour, uint64_t link)
+{
+	uint64_t x;
+
+	if (link == 0)
+		return 1;
+	x = link - 1 - colour - v->geo.red_left;	/* below: wraps */
+	return x < v->obj_bytes &&
+	       ((x * v->stride_recip) >> SLAB_RECIP_SHIFT) * v->geo.stride == x;
+}
+
+/*
+ * Hardened caches: whether obj's free pointer decodes to a link of its
+ * slab (pfn, checked by the caller), that is, whether obj is free.  0 in
+ * other caches.
+ */
+static inline int
+slab_fp_is_free(const struct slab_view *v, uint32_t pfn, const void *obj)
+{
+	const char *fp = (const char *)obj + v->geo.fp_off;
+	uint64_t x;
+
+	if (!v->fp_secret)
+		return 0;
+	x = __atomic_load_n((const uint64_t *)(const void *)fp,
+			    __ATOMIC_RELAXED) ^
+	    slab_fp_key(v->fp_secret, (uint64_t)(fp - v->base));
+	return slab_fp_link_ok(v, v->pages[pfn].private_[0], x);
+}
 
 /* 16-byte compare-and-swap of {freelist, counters}. */
 int slab_cas(struct page_desc *pd, uint64_t old_f, uint64_t old_c,

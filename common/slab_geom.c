@@ -15,8 +15,9 @@
  *
  *  1. Arguments (kmem_cache_create_usercopy, mm/slab_common.c).  flags may
  *     hold only SLAB_F_PUBLIC (HWCACHE_ALIGN, POISON, RED_ZONE,
- *     STORE_USER), SLAB_F_CTOR and SLAB_F_GENERAL; size must not be 0;
- *     align is 0 or a power of two up to the page size.  Else -EINVAL.
+ *     STORE_USER, HARDENED: which moves nothing), SLAB_F_CTOR and
+ *     SLAB_F_GENERAL; size must not be 0; align is 0 or a power of two up
+ *     to the page size.  Else -EINVAL.
  *
  *  2. object_size = size rounded up to a word, 8 bytes (calculate_sizes:
  *     ALIGN(size, sizeof(void *))).
@@ -208,6 +209,10 @@ slab_geometry(uint32_t size, uint32_t align, uint32_t flags, uint32_t nr_cpus,
 	if (flags & (SLAB_F_CTOR | SLAB_F_POISON)) {
 		fp_off = (uint32_t)used;
 		used += GEOM_FP_BYTES;
+		/* a hardened link takes the whole slot: the state word
+		 * (SLAB_POISON) gets a word of its own after it */
+		if ((flags & SLAB_F_POISON) && (flags & SLAB_F_HARDENED))
+			used += GEOM_FP_BYTES;
 	}
 	if (flags & SLAB_F_STORE_USER) {
 		used = geom_round_up(used, GEOM_WORD);

@@ -11,7 +11,8 @@
  *	            - |a list a slot record names as taken from S|;
  *	  every link on an object boundary of S, no object on two lists or
  *	  twice on one (which also rules out cycles), no free object on a
- *	  SW_FULL slab;
+ *	  SW_FULL slab; in a hardened cache (SLAB_F_HARDENED) every free
+ *	  pointer decodes (common/slab.h, Links) to such a link;
  *	- a slot's word names a slab of its cache whose where is SW_SLOT(k),
  *	  and every SW_SLOT(k) slab is the one slot k names;
  *	- node n's partial list holds exactly the SW_NODE(n) slabs,
@@ -399,7 +400,26 @@ walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
 		}
 		c->seen[i] = 1;
 		n++;
-		memcpy(&link, slab + off + g->fp_off, sizeof(link));
+		if (c->d.flags & SLAB_F_HARDENED) {
+			uint64_t x, at;
+
+			at = ((uint64_t)s->pfn << REGION_PAGE_SHIFT) + off +
+			     g->fp_off;
+
+			memcpy(&x, c->base + at, sizeof(x));
+			x ^= slab_fp_key(c->d.fp_secret, at);
+			if (x > UINT32_MAX) {
+				error(c, "%s: slab %u: %s: the free pointer of "
+				      "object %llu (link %u) does not decode "
+				      "(%#llx)", c->d.name, s->pfn, what,
+				      (unsigned long long)i, link,
+				      (unsigned long long)x);
+				return -1;
+			}
+			link = (uint32_t)x;
+		} else {
+			memcpy(&link, slab + off + g->fp_off, sizeof(link));
+		}
 	}
 	return n;
 }

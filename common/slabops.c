@@ -64,7 +64,16 @@ slab_view_init(struct slab_view *v, void *base, uint32_t idx)
 		return -EUCLEAN;
 	if (v->cpu_partial == 0 || v->cpu_partial > 1024)
 		return -EUCLEAN;
+	if (v->flags & SLAB_F_HARDENED) {
+		/* a zero word must never decode (slab.h, Links) */
+		v->fp_secret = d->fp_secret;
+		if (!(v->fp_secret & SLAB_FP_SECRET_MARK) || v->geo.fp_off % 8)
+			return -EUCLEAN;
+	}
 	v->slab_bytes = REGION_PAGE_SIZE << v->geo.order;
+	v->obj_bytes = (uint64_t)v->geo.objects * v->geo.stride;
+	v->stride_recip = ((1ull << SLAB_RECIP_SHIFT) + v->geo.stride - 1) /
+			  v->geo.stride;
 	v->nodes = region_at(base, d->ext_off);
 	v->slots = region_at(base, d->slot_off);
 	return 0;
@@ -305,14 +314,14 @@ list_walk(const struct slab_view *v, uint32_t pfn, uint32_t head,
 		if (!slab_link_ok(v, colour, link) ||
 		    n >= (long)v->geo.objects) {
 			if (last)
-				*slab_fp(v, slab_link_obj(v, pfn, last)) = 0;
+				slab_fp_set(v, slab_link_obj(v, pfn, last), 0);
 			else
 				return -1;
 			break;
 		}
 		last = link;
 		n++;
-		link = *slab_fp(v, slab_link_obj(v, pfn, link));
+		link = slab_fp_get(v, slab_link_obj(v, pfn, link));
 	}
 	*tailp = last;
 	return n;
@@ -323,17 +332,18 @@ slab_give_back(const struct slab_view *v, uint32_t pfn, uint32_t head,
 	       int fresh, int bump_tag)
 {
 	struct page_desc *pd = &v->pages[pfn];
-	uint32_t tail, *tfp;
+	uint32_t tail;
 	uint64_t f, c, nc;
+	char *tobj;
 	long n;
 
 	n = list_walk(v, pfn, head, &tail);
 	if (n <= 0)
 		return;
-	tfp = slab_fp(v, slab_link_obj(v, pfn, tail));
+	tobj = slab_link_obj(v, pfn, tail);
 	for (;;) {
 		slab_read(pd, &f, &c);
-		*tfp = sf_link(f);
+		slab_fp_set(v, tobj, sf_link(f));
 		nc = sc_with_inuse(c, sc_inuse(c) >= n ? sc_inuse(c) - n : 0);
 		if (fresh)
 			nc |= SC_FRESH;
@@ -448,8 +458,9 @@ slab_format(const struct slab_view *v, uint32_t pfn, uint32_t colour_off,
 		char *obj = slab + first + (uint64_t)i * g->stride;
 
 		object_init(v, obj);
-		*slab_fp(v, obj) = i + 1 < g->objects ?
-					   first + (i + 1) * g->stride + 1 : 0;
+		slab_fp_set(v, obj,
+			    i + 1 < g->objects ? first + (i + 1) * g->stride + 1
+					       : 0);
 	}
 	pd->private_[0] = colour_off;
 	pd->next = pd->prev = PFN_NONE;

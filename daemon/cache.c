@@ -95,6 +95,7 @@
 #include "daemon/buddy.h"
 #include "daemon/cache.h"
 #include "daemon/log.h"
+#include "daemon/prim.h"
 #include "daemon/slabd.h"
 
 #define TICK_US			10000u	/* stocking timer */
@@ -178,6 +179,7 @@ struct cache_priv {
 	uint32_t size, align, flags;
 	uint32_t cpu_partial;
 	uint64_t created;
+	uint64_t fp_secret;		/* SLAB_F_HARDENED: common/slab.h */
 	struct slab_geometry geo;
 	/*
 	 * Valid while LIVE, built by view_make() from private facts only
@@ -813,6 +815,7 @@ desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
 	dsc->slot_off = ext_off + (uint64_t)m->nr_nodes *
 					  sizeof(struct slab_node);
 	dsc->created = cp->created;
+	dsc->fp_secret = cp->fp_secret;
 }
 
 /*
@@ -853,6 +856,10 @@ view_make(struct cache_mgr *m, struct cache_priv *cp)
 	v->geo = cp->geo;
 	v->slab_bytes = REGION_PAGE_SIZE << cp->geo.order;
 	v->cpu_partial = cp->cpu_partial;
+	v->fp_secret = cp->fp_secret;	/* as slab_view_init() would */
+	v->obj_bytes = (uint64_t)cp->geo.objects * cp->geo.stride;
+	v->stride_recip = ((1ull << SLAB_RECIP_SHIFT) + cp->geo.stride - 1) /
+			  cp->geo.stride;
 	v->pages = (struct page_desc *)(m->base + g->page_desc_off);
 	v->desc = &m->table[cp->index];
 	v->nodes = (struct slab_node *)(m->base +
@@ -1074,6 +1081,8 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	uint32_t i;
 
 	*created = 0;
+	if (m->d->cfg.harden_freelists)
+		flags |= SLAB_F_HARDENED;	/* all, kmalloc-* too */
 	if (size == 0)
 		return why_err(why, len, -EINVAL, "size 0: objects must have "
 			       "at least one byte");
@@ -1131,6 +1140,9 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->flags = flags;
 	cp->geo = g;
 	cp->created = (uint64_t)time(NULL);
+	/* a new secret for every cache created (common/slab.h, Links) */
+	cp->fp_secret = flags & SLAB_F_HARDENED ?
+				prim_random64() | SLAB_FP_SECRET_MARK : 0;
 	cache_tune(m, cp);
 	ext_reset(m, cp);
 	view_make(m, cp);
@@ -1437,8 +1449,9 @@ cache_create(struct slabd *d, const char *name, uint64_t size, uint64_t align,
 	if (flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR))
 		return why_err(why, len, -EINVAL, "flags %#x: unknown bits "
 			       "%#x (known: SLAB_HWCACHE_ALIGN, SLAB_POISON, "
-			       "SLAB_RED_ZONE, SLAB_STORE_USER and the "
-			       "constructor bit %#x)", flags,
+			       "SLAB_RED_ZONE, SLAB_STORE_USER, "
+			       "SLAB_FREELIST_HARDENED and the constructor "
+			       "bit %#x)", flags,
 			       flags & ~(SLAB_F_PUBLIC | SLAB_F_CTOR),
 			       SLAB_F_CTOR);
 	return do_create(d->caches, name, size, align, flags, -1, ref,
@@ -1750,8 +1763,7 @@ slot_free_count(const struct slab_view *v, uint32_t pfn, uint32_t k)
 	while (link != 0 && nr < v->geo.objects &&
 	       slab_link_ok(v, colour, link)) {
 		nr++;
-		link = __atomic_load_n(slab_fp(v, slab_link_obj(v, pfn, link)),
-				       __ATOMIC_RELAXED);
+		link = slab_fp_get(v, slab_link_obj(v, pfn, link));
 	}
 	return nr;
 }

@@ -35,8 +35,8 @@
 
 enum {
 	OPT_ALLOW_GID = 256, OPT_ALLOW_UID, OPT_BASE, OPT_FAKE_NUMA,
-	OPT_HELLO, OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE, OPT_LOG,
-	OPT_MAX_CLIENTS, OPT_MAX_PER_UID, OPT_NODES, OPT_PIDFILE,
+	OPT_HARDEN, OPT_HELLO, OPT_HUGEPAGES, OPT_HUGETLBFS, OPT_IDLE,
+	OPT_LOG, OPT_MAX_CLIENTS, OPT_MAX_PER_UID, OPT_NODES, OPT_PIDFILE,
 	OPT_SLOT_GUARD, OPT_SOCKET_GROUP, OPT_SOCKET_MODE,
 };
 
@@ -46,6 +46,7 @@ static const struct option long_options[] = {
 	{ "base-address", required_argument, NULL, OPT_BASE },
 	{ "fake-numa", required_argument, NULL, OPT_FAKE_NUMA },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "harden-freelists", no_argument, NULL, OPT_HARDEN },
 	{ "hello-timeout", required_argument, NULL, OPT_HELLO },
 	{ "help", no_argument, NULL, 'h' },
 	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
@@ -103,6 +104,8 @@ usage(FILE *f)
 "      --slot-guard MODE    guard of the per-CPU slots: auto (default:\n"
 "                           rseq if glibc registered it, else cas),\n"
 "                           rseq or cas\n"
+"      --harden-freelists   encode and check the free pointers of every\n"
+"                           cache (SLAB_FREELIST_HARDENED)\n"
 "      --fake-numa N        TESTING AID ONLY: split the region into N\n"
 "                           logical nodes on one physical node\n"
 "  -h, --help               this help\n"
@@ -320,6 +323,9 @@ parse_options(int argc, char **argv, struct slabd_config *cfg)
 			else
 				usage_error("--slot-guard: '%s' is not auto, "
 					    "rseq or cas", optarg);
+			break;
+		case OPT_HARDEN:
+			cfg->harden_freelists = 1;
 			break;
 		case OPT_NODES:
 			r = parse_cpu_list(optarg, cfg->nodes, SLABD_MAX_OS_NODES);

@@ -2,8 +2,9 @@
  * prim.h - the operating-system calls behind the region: memfds, the page
  * size of a hugetlbfs mount, sizing, sealing, mapping, NUMA binding and
  * population.
- * Called by daemon/memory.c only.  All return 0 (or a value) on success and
- * a negative errno on failure; none logs.
+ * Called by daemon/memory.c only (and prim_random64() by daemon/cache.c,
+ * for the secrets of hardened caches).  All return 0 (or a value) on
+ * success and a negative errno on failure; none logs.
  */
 #ifndef SLABD_PRIM_H
 #define SLABD_PRIM_H

@@ -58,6 +58,7 @@ struct slabd_config {
 	unsigned int idle_timeout;	/* seconds from a frame's first byte
 					 * to its last; 0: none */
 	enum slot_guard_mode slot_guard;
+	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
 };
 
 /* The mapped region as the daemon holds it. */

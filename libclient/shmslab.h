@@ -112,6 +112,14 @@ struct slab_cache;		/* a handle to one cache of a pool */
 #define SLAB_POISON		0x00000800u	/* poison free objects, check on allocation */
 #define SLAB_RED_ZONE		0x00000400u	/* guard zones around objects, checked on free */
 #define SLAB_STORE_USER		0x00010000u	/* record allocating pid and time per object */
+/*
+ * Free pointers stored encoded with a per-cache secret and checked before
+ * they are followed (the kernel's CONFIG_SLAB_FREELIST_HARDENED, as a cache
+ * flag; slabd --harden-freelists sets it on every cache): a double free or
+ * a stray write into a free object is reported and the process aborts.
+ * Not a kernel flag value.
+ */
+#define SLAB_FREELIST_HARDENED	0x00001000u
 
 /* Allocation flags. */
 #define SLAB_ZERO		0x1u		/* return zeroed memory */
@@ -170,7 +178,8 @@ void *slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags,
  * NULL is a no-op.  A pointer outside the region, not in a slab of this
  * cache, or not on an object's start is ignored (errno EINVAL) and
  * counted; with SLAB_POISON or SLAB_RED_ZONE a double free or an
- * overwritten guard is reported on stderr and the process aborts.
+ * overwritten guard, with SLAB_FREELIST_HARDENED a double free, is
+ * reported on stderr and the process aborts.
  */
 void slab_cache_free(struct slab_cache *cache, void *obj);
 

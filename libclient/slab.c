@@ -50,6 +50,20 @@
  * dies the next holder gives the list back (slab_slot_recover()).
  * Lock order: slot lock, then node lock.  No lock is held across an RPC.
  *
+ * Hardened caches (SLAB_F_HARDENED; common/slab.h, "Links") keep the
+ *	same protocol with encoded links in the objects: rseq_pop_hard() and
+ *	rseq_push_hard() are the sequences, and alloc_hard_inline() and
+ *	free_hard_fast() their fast paths, which the handle's flags
+ *	(hard_alloc, hard_free) choose where the plain inline paths
+ *	decline, so that these stay as they are for other caches.  Every
+ *	link read from an object is decoded and checked before it is
+ *	followed (hard_check_link()), every object taken is given a link
+ *	word that decodes to nothing (slab_fp_clear()), and a free whose
+ *	object's word decodes to a link of its slab is a double free
+ *	(slab_fp_is_free()).  A link a CAS pop reads may be
+ *	garbage when the object was popped meanwhile; it is reported only if
+ *	tid shows nothing changed since.  Both report and abort (slab_bug()).
+ *
  * Object addresses: link - 1 is the object's offset in its slab, so an
  * object is base + (pfn << 12) + link - 1; every word and link read from
  * the region is bounds-checked before it is followed, so a corrupted slot
@@ -87,7 +101,12 @@ struct slab_cache {
 	void (*ctor)(void *obj);
 	int debug;			/* SLAB_F_DEBUG: node path only */
 	int mode;			/* M_*: how this process uses slots */
-	int fast_alloc;			/* mode M_RSEQ and may_alloc */
+	int fast_alloc;			/* M_RSEQ, may_alloc, !hard */
+	int fast_free;			/* M_RSEQ, !hard */
+	int hard_alloc;			/* M_RSEQ, may_alloc, hard */
+	int hard_free;			/* M_RSEQ, hard */
+	int hard;			/* SLAB_F_HARDENED: links encoded
+					 * and checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
 	uint64_t span;			/* hi_off - lo_off */
 	uint64_t obj_bytes;		/* objects * stride: past the last */
@@ -98,6 +117,8 @@ struct slab_cache {
 	uint64_t slab_bytes;
 	uint64_t fp_off;		/* 64-bit copy for the sequences */
 	uint64_t basefp;		/* base - 1 + fp_off */
+	uint64_t fp_m1;			/* fp_off - 1 (sequences) */
+	uint64_t base64;		/* base */
 	uint64_t recip;			/* ceil(2^44 / stride) */
 	char name[SLAB_NAME_MAX];
 	struct slab_cache *next;	/* pool->handles */
@@ -108,7 +129,7 @@ struct slab_cache {
 enum { M_RSEQ, M_CAS, M_NODE };
 
 /* What the fast helpers return. */
-enum { FR_OK, FR_RETRY, FR_EMPTY, FR_BAD, FR_DOUBLE };
+enum { FR_OK, FR_RETRY, FR_EMPTY, FR_BAD, FR_DOUBLE, FR_CORRUPT };
 
 static const uint32_t kmalloc_sizes[] = {
 	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
@@ -338,6 +359,124 @@ rseq_cmpstore(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
 			     : "memory", "cc");
 	return ret;
 }
+
+/*
+ * rseq_pop() for a hardened cache (common/slab.h, Links): the next link
+ * is decoded inside the sequence, and committed only if it is at most the
+ * slab's size (which also rules out a word that decodes to more than 32
+ * bits), so no pop ever reads outside the slab; *nextp is the decoded
+ * value and *wordp the committed word (or the word, if none).  The caller
+ * checks the committed link against the object boundaries and clears the
+ * object's free pointer.  FR_CORRUPT: the head object's free pointer
+ * does not decode (nothing committed; *objp is that object).
+ */
+static inline int
+rseq_pop_hard(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+	      uint32_t cpu, void **objp, uint64_t *wordp, uint64_t *nextp)
+{
+	uint64_t word, obj, tmp, key;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "testl %k[word], %k[word]\n\t"
+			     "jz 5f\n\t"
+			     "movq %[word], %[obj]\n\t"
+			     "shrq $32, %[obj]\n\t"
+			     "cmpq %[npages], %[obj]\n\t"
+			     "jae 6f\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja 6f\n\t"
+			     "shlq $12, %[obj]\n\t"
+			     "addq %[tmp], %[obj]\n\t"
+			     "movq %[fpm1], %[key]\n\t"
+			     "addq %[obj], %[key]\n\t"
+			     "addq %[basem1], %[obj]\n\t"
+			     "movq %[key], %[tmp]\n\t"
+			     "addq %[base], %[tmp]\n\t"
+			     "movq (%[tmp]), %[tmp]\n\t"
+			     "bswapq %[key]\n\t"
+			     "xorq %[secret], %[key]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja 7f\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[tmp], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $3, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "7:\n\t"
+			     "movl $5, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [obj] "=&r"(obj), [tmp] "=&r"(tmp),
+			       [key] "=&r"(key)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [npages] "m"(h->nr_pages),
+			       [sbytes] "m"(h->slab_bytes),
+			       [basem1] "m"(h->basem1), [base] "m"(h->base64),
+			       [fpm1] "m"(h->fp_m1),
+			       [secret] "m"(h->v.fp_secret)
+			     : "memory", "cc");
+	*objp = (void *)obj;
+	*wordp = word;
+	*nextp = tmp;
+	return ret;
+}
+
+/*
+ * rseq_push() for a hardened cache: the old head's link is stored encoded
+ * with key (slab_fp_key() of the object's free pointer, computed before),
+ * as the whole 8-byte word fpp.
+ */
+static inline int
+rseq_push_hard(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
+	       uint32_t gen, uint64_t *fpp, uint64_t newword, uint64_t key)
+{
+	uint64_t word, tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "movq %[word], %[tmp]\n\t"
+			     "xorq %[nw], %[tmp]\n\t"
+			     "shrq $32, %[tmp]\n\t"
+			     "jnz 5f\n\t"
+			     "cmpl %k[nw], %k[word]\n\t"
+			     "je 6f\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "movq %[tmp], (%[fpp])\n\t"
+			     "movq %[nw], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $4, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [fpp] "r"(fpp), [nw] "r"(newword), [key] "r"(key)
+			     : "memory", "cc");
+	return ret;
+}
 #endif /* HAVE_RSEQ_ASM */
 
 /* Whether glibc registers rseq areas for our threads. */
@@ -500,6 +639,46 @@ slab_bug(const struct slab_cache *h, const void *obj, const char *what)
 		"shmslab: cache %s: object at offset %#llx: %s (pid %d)\n",
 		h->name, (unsigned long long)off, what, (int)getpid());
 	abort();
+}
+
+/*
+ * Hardened caches: next, read out of obj's free pointer (obj in slab pfn),
+ * is neither the end nor an object of that slab: report and abort.
+ */
+__attribute__((noreturn, noinline, cold)) static void
+hard_bad_link(const struct slab_cache *h, const void *obj, uint64_t next)
+{
+	char what[128];
+
+	if (next == SLAB_LINK_BAD) {
+		/* slab_fp_get() said only "no link": say what it holds */
+		const char *fp = (const char *)obj + h->v.geo.fp_off;
+
+		next = __atomic_load_n((const uint64_t *)(const void *)fp,
+				       __ATOMIC_RELAXED) ^
+		       slab_fp_key(h->v.fp_secret,
+				   (uint64_t)(fp - h->v.base));
+	}
+	snprintf(what, sizeof(what),
+		 "free pointer corrupted: it decodes to %#llx, not an object "
+		 "of its slab (written after free?)",
+		 (unsigned long long)next);
+	slab_bug(h, obj, what);
+}
+
+/*
+ * Hardened caches: next was just read out of obj's free pointer (obj in
+ * slab pfn); unless it is the end or an object of that slab, the freelist
+ * was written over: report and abort.
+ */
+static inline void
+hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
+		uint64_t next)
+{
+	if (__builtin_expect(!slab_fp_link_ok(&h->v, slab_colour(h, pfn),
+					      next),
+			     0))
+		hard_bad_link(h, obj, next);
 }
 
 static int
@@ -729,7 +908,7 @@ run_ctor(struct slab_cache *h, uint32_t pfn, uint32_t head)
 		char *obj = link_obj(h, pfn, link);
 
 		h->ctor(obj);
-		link = *slab_fp(&h->v, obj);
+		link = slab_fp_get(&h->v, obj);
 	}
 }
 
@@ -1133,7 +1312,9 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 				continue;
 			}
 			obj = link_obj(h, pfn, sf_link(f));
-			next = *slab_fp(&h->v, obj);
+			next = slab_fp_get(&h->v, obj);
+			if (h->hard)
+				hard_check_link(h, pfn, obj, next);
 			if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
 				next = 0;	/* cut a corrupt list */
 			if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
@@ -1159,6 +1340,7 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
 		slab_unlock(&sn->lock);
 		if (obj != NULL) {
+			slab_fp_clear(&h->v, obj);	/* ours now */
 			if (h->debug)
 				debug_alloc(h, obj);
 			stat_inc(&h->v.slots[current_cpu(h->pool)]
@@ -1200,7 +1382,17 @@ alloc_fast_loop(struct slab_cache *h)
 							 current_cpu(h->pool)),
 					  0);
 #if HAVE_RSEQ_ASM
-		if (mode == M_RSEQ) {
+		if (mode == M_RSEQ && h->hard) {
+			uint64_t w, next;
+
+			r = rseq_pop_hard(h, &h->v.slots[k], rseq_area(), k,
+					  &obj, &w, &next);
+			if (r == FR_RETRY)
+				continue;
+			/* the sequence read it on the slot's own list: real */
+			if (r == FR_OK || r == FR_CORRUPT)
+				hard_check_link(h, sw_pfn(w), obj, next);
+		} else if (mode == M_RSEQ) {
 			r = rseq_pop(h, &h->v.slots[k], rseq_area(), k, &obj);
 			if (r == FR_RETRY)
 				continue;
@@ -1209,6 +1401,7 @@ alloc_fast_loop(struct slab_cache *h)
 		{
 			struct slab_slot *s = &h->v.slots[k];
 			uint64_t tid, w, nw;
+			uint32_t next;
 
 			/*
 			 * The slot's gen after tid: a re-create changes gen
@@ -1226,15 +1419,33 @@ alloc_fast_loop(struct slab_cache *h)
 				r = FR_BAD;
 			} else {
 				obj = link_obj(h, sw_pfn(w), sw_link(w));
-				nw = sw_make(sw_pfn(w),
-					     __atomic_load_n(slab_fp(&h->v, obj),
-							     __ATOMIC_RELAXED));
+				next = slab_fp_get(&h->v, obj);
+				if (h->hard &&
+				    !slab_fp_link_ok(&h->v,
+						     slab_colour(h, sw_pfn(w)),
+						     next)) {
+					/*
+					 * Garbage if obj was popped since we
+					 * read tid (the CAS would fail); if
+					 * tid has not moved, obj was at the
+					 * head all along: a real corruption.
+					 */
+					__atomic_thread_fence(__ATOMIC_ACQUIRE);
+					if (__atomic_load_n(&s->tid,
+							    __ATOMIC_ACQUIRE) !=
+					    tid)
+						continue;
+					hard_check_link(h, sw_pfn(w), obj,
+							next);
+				}
+				nw = sw_make(sw_pfn(w), next);
 				if (!cas16(&s->word, w, tid, nw, tid + 1))
 					continue;
 				r = FR_OK;
 			}
 		}
 		if (r == FR_OK) {
+			slab_fp_clear(&h->v, obj);	/* ours now */
 			/* a pop after a refill counts as a slow allocation */
 			if (tries)
 				stat_inc(&h->v.slots[k].stat[ST_ALLOC_SLOW]);
@@ -1299,6 +1510,80 @@ cache_alloc(struct slab_cache *h, unsigned int flags, int node)
 		memset(obj, 0, h->v.geo.size);
 	return obj;
 }
+
+#if HAVE_RSEQ_ASM
+/*
+ * A hardened cache's fast path (cache->hard_alloc): rseq_pop_hard()'s
+ * sequence with its exits as C labels, then its caller's checks.  NULL:
+ * take the slow path, cache_alloc(), which finds the same and settles it
+ * (a link that does not decode is reported there).
+ */
+static inline __attribute__((always_inline)) void *
+alloc_hard_inline(struct slab_cache *cache)
+{
+	struct slab_slot *slot;
+	uint64_t word, obj, tmp, key, off = (uint64_t)rseq_off;
+	uint32_t k;
+
+retry:
+	k = rseq_cpu_fs(off);
+	if (__builtin_expect(k >= cache->v.nr_slots, 0))
+		goto slow;
+	slot = &cache->v.slots[k];
+	/* the slot's gen first, inside the sequence, as in alloc_inline() */
+	__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "testl %k[word], %k[word]\n\t"
+			     "jz %l[slow]\n\t"
+			     "movq %[word], %[obj]\n\t"
+			     "shrq $32, %[obj]\n\t"
+			     "cmpq %[npages], %[obj]\n\t"
+			     "jae %l[slow]\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja %l[slow]\n\t"
+			     "shlq $12, %[obj]\n\t"
+			     "addq %[tmp], %[obj]\n\t"
+			     "movq %[fpm1], %[key]\n\t"
+			     "addq %[obj], %[key]\n\t"
+			     "addq %[basem1], %[obj]\n\t"
+			     "movq %[key], %[tmp]\n\t"
+			     "addq %[base], %[tmp]\n\t"
+			     "movq (%[tmp]), %[tmp]\n\t"
+			     "bswapq %[key]\n\t"
+			     "xorq %[secret], %[key]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "cmpq %[sbytes], %[tmp]\n\t"
+			     "ja %l[slow]\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[tmp], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [obj] "=&r"(obj),
+			       [tmp] "=&r"(tmp), [key] "=&r"(key)
+			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [npages] "m"(cache->nr_pages),
+			       [sbytes] "m"(cache->slab_bytes),
+			       [basem1] "m"(cache->basem1),
+			       [base] "m"(cache->base64),
+			       [fpm1] "m"(cache->fp_m1),
+			       [secret] "m"(cache->v.fp_secret)
+			     : "memory", "cc"
+			     : retry, slow);
+	hard_check_link(cache, sw_pfn(word), (void *)obj, tmp);
+	slab_fp_clear(&cache->v, (void *)obj);
+	stat_inc(&slot->stat_fast[0]);
+	return (void *)obj;
+slow:
+	return NULL;
+}
+#endif
 
 /*
  * The fast path, kept small: one sequence on this CPU's slot (the same
@@ -1368,6 +1653,12 @@ retry:
 		stat_inc(&slot->stat_fast[0]);
 		return (void *)obj;
 	}
+	if (cache != NULL && flags == 0 && cache->hard_alloc) {
+		void *p = alloc_hard_inline(cache);
+
+		if (__builtin_expect(p != NULL, 1))
+			return p;
+	}
 slow:
 #endif
 	return cache_alloc(cache, flags, -1);
@@ -1399,7 +1690,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 	    uint32_t k)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
-	uint32_t *fpp = slab_fp(&h->v, link_obj(h, pfn, link));
+	char *obj = link_obj(h, pfn, link);
 	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
 	int locked = 0;			/* 1: slot lock k, 2: node lock n */
 	int freed = 0;
@@ -1420,9 +1711,8 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
 			/* double free, or a slab that holds nothing */
 			stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
-			if (h->debug)
-				slab_bug(h, link_obj(h, pfn, link),
-					 "double free");
+			if (h->debug || h->hard)
+				slab_bug(h, obj, "double free");
 			errno = EINVAL;
 			break;
 		}
@@ -1435,7 +1725,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			locked = mode == M_NODE ? 2 : 1;
 			continue;
 		}
-		__atomic_store_n(fpp, sf_link(f), __ATOMIC_RELAXED);
+		slab_fp_set(&h->v, obj, sf_link(f));
 		if (sc_kind(c) == SW_FULL) {
 			uint64_t nc = sc_inuse(c) - 1;
 
@@ -1498,6 +1788,9 @@ cache_free(struct slab_cache *h, void *obj)
 		errno = EINVAL;
 		return;
 	}
+	if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
+		slab_bug(h, obj, "double free (its free pointer decodes to a "
+				 "link of its slab: the object is free)");
 	if (h->debug)
 		debug_free(h, obj);
 	TEST_WINDOW(SHMSLAB_TW_FREE);
@@ -1507,7 +1800,17 @@ cache_free(struct slab_cache *h, void *obj)
 		mode = call_mode(h, &k);
 		s = &h->v.slots[mode == M_NODE ? current_cpu(h->pool) : k];
 #if HAVE_RSEQ_ASM
-		if (mode == M_RSEQ) {
+		if (mode == M_RSEQ && h->hard) {
+			uint64_t *fpp = (uint64_t *)(void *)slab_fp(&h->v, obj);
+
+			r = rseq_push_hard(s, rseq_area(), k, h->v.gen, fpp,
+					   sw_make(pfn, link),
+					   slab_fp_key(h->v.fp_secret,
+						       (uint64_t)((char *)fpp -
+								  h->v.base)));
+			if (r == FR_RETRY)
+				continue;
+		} else if (mode == M_RSEQ) {
 			r = rseq_push(s, rseq_area(), k, h->v.gen,
 				      slab_fp(&h->v, obj), sw_make(pfn, link));
 			if (r == FR_RETRY)
@@ -1526,8 +1829,7 @@ cache_free(struct slab_cache *h, void *obj)
 			} else if (sw_link(w) == link) {
 				r = FR_DOUBLE;
 			} else {
-				__atomic_store_n(slab_fp(&h->v, obj), sw_link(w),
-						 __ATOMIC_RELAXED);
+				slab_fp_set(&h->v, obj, sw_link(w));
 				if (!cas16(&s->word, w, tid, sw_make(pfn, link),
 					   tid + 1))
 					continue;
@@ -1551,6 +1853,103 @@ cache_free(struct slab_cache *h, void *obj)
 	}
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * A hardened cache's free fast path (cache->hard_free): free_inline()'s
+ * checks of the object, then, before the sequence, the double-free check
+ * (the object's free pointer must not decode to a link of its slab), then
+ * rseq_push_hard()'s sequence; else the slow path, cache_free(), which
+ * finds the same and settles it (a double free is reported there).  Not
+ * inlined, and reached by a tail call: its registers would otherwise
+ * make the plain path save one.
+ */
+static __attribute__((noinline)) void
+free_hard_fast(struct slab_cache *cache, void *obj)
+{
+	uint64_t off = (uint64_t)((char *)obj - cache->v.base), x, colour;
+	const struct page_desc *pd;
+	struct slab_slot *slot;
+	uint64_t word, tmp, nw, key, *fpp, roff = (uint64_t)rseq_off;
+	uint32_t pfn, k;
+
+	if (off - cache->lo_off >= cache->span)
+		goto slow;
+	pd = &cache->v.pages[off >> REGION_PAGE_SHIFT];
+	if (__builtin_expect(!(pd->flags & PG_TAIL), 1)) {
+		x = off & (REGION_PAGE_SIZE - 1);
+		nw = ((off >> REGION_PAGE_SHIFT) << 32) | (x + 1);
+	} else {
+		pfn = pd->head;
+		if (pfn >= cache->v.nr_pages)
+			goto slow;
+		pd = &cache->v.pages[pfn];
+		x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
+		nw = sw_make(pfn, (uint32_t)x + 1);
+	}
+	colour = pd->private_[0];
+	x -= colour + cache->v.geo.red_left;
+	if (x >= cache->obj_bytes ||
+	    (cache->stride_mask ? (x & cache->stride_mask) != 0 :
+				  ((x * cache->recip) >> RECIP_SHIFT) *
+						  cache->v.geo.stride != x))
+		goto slow;
+	fpp = (uint64_t *)(void *)((char *)obj + cache->fp_off);
+	key = slab_fp_key(cache->v.fp_secret, off + cache->fp_off);
+	if (__builtin_expect(slab_fp_link_ok(&cache->v, colour,
+					     __atomic_load_n(fpp,
+							     __ATOMIC_RELAXED) ^
+						     key),
+			     0))
+		goto slow;		/* free already: a double free */
+retry:
+	k = rseq_cpu_fs(roff);
+	if (__builtin_expect(k >= cache->v.nr_slots, 0))
+		goto undo;
+	slot = &cache->v.slots[k];
+	/*
+	 * The slot's gen first, as in free_inline(); on a mismatch the
+	 * handle is stale and the object may be the new cache's: leave it
+	 * alone (cache_free() says ESTALE before any check of the object).
+	 */
+	__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "movq %[word], %[tmp]\n\t"
+			     "xorq %[nw], %[tmp]\n\t"
+			     "shrq $32, %[tmp]\n\t"
+			     "jnz %l[undo]\n\t"
+			     "cmpl %k[nw], %k[word]\n\t"
+			     "je %l[slow]\n\t"
+			     "movl %k[word], %k[tmp]\n\t"
+			     "xorq %[key], %[tmp]\n\t"
+			     "movq %[tmp], (%[fpp])\n\t"
+			     "movq %[nw], (%[slot])\n\t"
+			     RSEQ_ABORT_TO_RETRY
+			     : [word] "=&r"(word), [tmp] "=&r"(tmp)
+			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [fpp] "r"(fpp), [nw] "r"(nw), [key] "r"(key)
+			     : "memory", "cc"
+			     : retry, undo, slow);
+	stat_inc(&slot->stat_fast[1]);
+	return;
+undo:
+	/*
+	 * An attempt that the kernel aborted may have stored the encoded
+	 * link before its commit: never committed, the object is still
+	 * ours, and must not look free to cache_free()'s double-free check.
+	 * (Not after "je": the object was at the head of the slot's list,
+	 * pushed by someone else since our check; cache_free() reports it.)
+	 */
+	__atomic_store_n(fpp, 0, __ATOMIC_RELAXED);
+slow:
+	cache_free(cache, obj);
+}
+#endif
+
 /*
  * The free fast path.  Only the object's page and its slab's colour are
  * read before the sequence: if the slot's gen is the handle's and its
@@ -1563,7 +1962,7 @@ static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
 {
 #if HAVE_RSEQ_ASM
-	if (__builtin_expect(cache != NULL && cache->mode == M_RSEQ, 1)) {
+	if (__builtin_expect(cache != NULL && cache->fast_free, 1)) {
 		uint64_t off = (uint64_t)((char *)obj - cache->v.base), x;
 		const struct page_desc *pd;
 		struct slab_slot *slot;
@@ -1624,6 +2023,10 @@ retry:
 		stat_inc(&slot->stat_fast[1]);
 		return;
 	}
+	if (cache != NULL && cache->hard_free) {
+		free_hard_fast(cache, obj);
+		return;
+	}
 slow:
 #endif
 	if (cache == NULL) {
@@ -1682,13 +2085,20 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	else
 		h->mode = HAVE_RSEQ_ASM && rseq_registered() ? M_RSEQ : M_NODE;
 	h->may_alloc = !(h->v.flags & SLAB_F_CTOR) || ctor != NULL;
-	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc;
+	h->hard = h->v.fp_secret != 0;
+	/* hardened caches take the out-of-line sequences, which check */
+	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc && !h->hard;
+	h->fast_free = h->mode == M_RSEQ && !h->hard;
+	h->hard_alloc = h->mode == M_RSEQ && h->may_alloc && h->hard;
+	h->hard_free = h->mode == M_RSEQ && h->hard;
 	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
 	/* a slab's head pfn is below this, with all its pages inside */
 	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;
 	h->slab_bytes = h->v.slab_bytes;
 	h->fp_off = h->v.geo.fp_off;
 	h->basefp = h->basem1 + h->fp_off;
+	h->fp_m1 = h->fp_off - 1;
+	h->base64 = (uint64_t)(uintptr_t)h->v.base;
 	h->recip = ((1ull << RECIP_SHIFT) + h->v.geo.stride - 1) /
 		   h->v.geo.stride;
 	memcpy(h->name, h->v.desc->name, sizeof(h->name));

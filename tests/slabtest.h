@@ -3,7 +3,9 @@
  * test_stress, test_slabkill) share: the hash their content patterns come
  * from, starting slabd with the slot guard the environment asks for
  * (SHMSLAB_TEST_SLOT_GUARD=rseq|cas, set by the *_cas.sh and *_norseq.sh
- * scripts), and whether this process uses the per-CPU slots at all.
+ * scripts) and with --harden-freelists when SHMSLAB_TEST_HARDEN=1 (the
+ * *_hard*.sh scripts), and whether this process uses the per-CPU slots at
+ * all.
  */
 #ifndef SHMSLAB_TESTS_SLABTEST_H
 #define SHMSLAB_TESTS_SLABTEST_H
@@ -30,19 +32,35 @@ mix(uint64_t x)
 	return x;
 }
 
+/* Whether the tests run with slabd --harden-freelists. */
+static inline int
+slabtest_hardened(void)
+{
+	const char *hard = getenv("SHMSLAB_TEST_HARDEN");
+
+	return hard != NULL && strcmp(hard, "1") == 0;
+}
+
 /*
  * Start slabd on d with a region of `size` (an -m argument), without huge
- * pages and with --slot-guard=$SHMSLAB_TEST_SLOT_GUARD when that is set.
- * Returns what harness_start() returns.
+ * pages, with --slot-guard=$SHMSLAB_TEST_SLOT_GUARD when that is set and
+ * --harden-freelists when slabtest_hardened().  Returns what
+ * harness_start() returns.
  */
 static inline int
 slabtest_start(struct harness_daemon *d, const char *size)
 {
 	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[] = { "-m", size, "--hugepages=never",
-			       guard && *guard ? "--slot-guard" : NULL, guard,
-			       NULL };
+	const char *args[7] = { "-m", size, "--hugepages=never" };
+	int n = 3;
 
+	if (guard && *guard) {
+		args[n++] = "--slot-guard";
+		args[n++] = guard;
+	}
+	if (slabtest_hardened())
+		args[n++] = "--harden-freelists";
+	args[n] = NULL;
 	return harness_start(d, args);
 }
 

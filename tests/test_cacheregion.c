@@ -16,7 +16,7 @@
  *    must still allocate, the other cache's slabs be untouched, and no
  *    dressed-up block be given to the page allocator.
  *
- * At the end the region checker (tests/slabcheck.c) must find the slab
+ * At the end the region checker (common/slabcheck.c) must find the slab
  * layer consistent.
  */
 #include "config.h"

@@ -9,7 +9,7 @@
  * constructors; the debug flags (red zone, poison, store user) in forked
  * children that must abort with a message naming the cache; ENOMEM on a
  * small daemon and recovery after it.  After each part that leaves the
- * pool quiet, slab_check_region() (tests/slabcheck.c) walks the region.
+ * pool quiet, slab_check_region() (common/slabcheck.c) walks the region.
  */
 #include "config.h"
 
@@ -1320,6 +1320,27 @@ fake_record(char *copy, struct slab_cache_desc *d, const struct victim *v)
 	sp->counters = sc_with_inuse(sp->counters, sc_inuse(sp->counters) - 1);
 }
 
+/*
+ * Point the free pointer of the first free object of v's node slab (pd)
+ * at that object itself, encoded as the cache encodes its links.
+ */
+static void
+make_cycle(char *copy, const struct slab_cache_desc *d, const struct victim *v,
+	   const struct page_desc *pd)
+{
+	uint64_t at = ((uint64_t)v->pfn << REGION_PAGE_SHIFT) +
+		      sf_link(pd->freelist) - 1 + d->geo.fp_off;
+	uint64_t x = sf_link(pd->freelist);
+	uint32_t l = (uint32_t)x;
+
+	if (d->flags & SLAB_F_HARDENED) {
+		x ^= slab_fp_key(d->fp_secret, at);
+		memcpy(copy + at, &x, sizeof(x));
+	} else {
+		memcpy(copy + at, &l, sizeof(l));
+	}
+}
+
 /* One damage case: damage a fresh copy, check it, judge by expect. */
 #define DAMAGE_CASE(desc, damage, expect)                                   \
 	do {                                                                \
@@ -1343,7 +1364,6 @@ test_checker(void)
 	struct slab_cache_desc *d;
 	struct page_desc *pd;
 	struct victim v;
-	uint32_t *fp;
 	int res;
 
 	if (copy == NULL || !slabtest_uses_slots(pool)) {
@@ -1362,11 +1382,7 @@ test_checker(void)
 					   sf_link(pd->freelist) + 1),
 		    res < 0 && strstr(why, "boundary"));
 	DAMAGE_CASE("it finds a freelist cycle",
-		    fp = (uint32_t *)(copy +
-				      ((uint64_t)v.pfn << REGION_PAGE_SHIFT) +
-				      sf_link(pd->freelist) - 1 +
-				      d->geo.fp_off);
-		    *fp = sf_link(pd->freelist),
+		    make_cycle(copy, d, &v, pd),
 		    res < 0 && strstr(why, "twice"));
 	DAMAGE_CASE("it finds a wrong inuse counter",
 		    pd->counters = sc_with_inuse(pd->counters,

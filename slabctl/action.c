@@ -103,7 +103,8 @@ cmd_create(struct ctl_opts *o, int argc, char **argv)
 			if (parse_flags(optarg, &flags) < 0)
 				return cmd_usage("create", "bad flags '%s' "
 						 "(hwcache_align, poison, "
-						 "red_zone, store_user)",
+						 "red_zone, store_user, "
+						 "hardened)",
 						 optarg);
 			break;
 		default:

@@ -209,6 +209,7 @@ static const struct {
 	{ SLAB_F_POISON, "poison" },
 	{ SLAB_F_RED_ZONE, "red_zone" },
 	{ SLAB_F_STORE_USER, "store_user" },
+	{ SLAB_F_HARDENED, "hardened" },
 	{ SLAB_F_CTOR, "ctor" },
 	{ SLAB_F_GENERAL, "general" },
 };
@@ -234,6 +235,9 @@ fmt_flags(char *buf, size_t len, uint32_t flags)
 	return buf;
 }
 
+/* The first NR_PUBLIC names are the flags a creator may ask for. */
+#define NR_PUBLIC	5
+
 int
 parse_flags(const char *s, uint32_t *flags)
 {
@@ -247,10 +251,10 @@ parse_flags(const char *s, uint32_t *flags)
 	     tok = strtok_r(NULL, ",", &save)) {
 		size_t i;
 
-		for (i = 0; i < 4; i++)	/* only the public flags */
+		for (i = 0; i < NR_PUBLIC; i++)	/* only the public flags */
 			if (strcmp(tok, flag_names[i].name) == 0)
 				break;
-		if (i == 4) {
+		if (i == NR_PUBLIC) {
 			err = -EINVAL;
 			break;
 		}

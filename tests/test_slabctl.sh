@@ -22,7 +22,8 @@
 #     SIGKILL, to it, dead, and nothing else;
 #   - check: clean after a SIGKILLed client and after the demo; then a
 #     client scribbling on the node table, and one scribbling on a
-#     cache's node partial count, are found.
+#     cache's node partial count, are found; clean with every cache
+#     hardened (slabd --harden-freelists).
 
 set -u
 
@@ -392,4 +393,25 @@ wait "$spid" 2>/dev/null
 
 stop "$dpid"
 expect "slabd exits 0" 0 $rc
+
+# ---------------------------------------------------------------- hardened
+# every cache hardened: the walker decodes the links; caches says so
+if start hard "$tmp/h" --harden-freelists; then
+	hard=$pid
+	export SLABD_SOCKET="$tmp/h"
+	if [ -n "${DEMO:-}" ] && [ -x "$DEMO" ]; then
+		run demoh "$DEMO" -s "$tmp/h" -n 20000
+		expect "hardened: the demo exits 0" 0 $rc
+	fi
+	run hcheck "$SLABCTL" check
+	expect "hardened: check is clean" "0 yes" \
+	    "$rc $(sed -n 's/^clean: *//p' "$tmp/hcheck.out")"
+	run hcaches "$SLABCTL" caches
+	expect "hardened: caches shows the flag" "general,hardened" \
+	    "$(col "$tmp/hcaches.out" kmalloc-64 FLAGS | tr ',' '\n' | sort |
+	    paste -s -d, -)"
+	stop "$hard"
+else
+	not_ok "slabd --harden-freelists starts"
+fi
 done_testing

@@ -302,7 +302,10 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 	}
 	/* the slab walker repeats its own passes; it adds to the last one */
 	sr = malloc(sizeof(*sr));
-	if (sr == NULL) {
+	if (!conn_super_same(&c)) {
+		violation(&k, "superblock", "differs from the one checked at "
+			  "connect: a client overwrote it");
+	} else if (sr == NULL) {
 		violation(&k, "slabctl", "out of memory for the slab check");
 	} else {
 		slab_check_region_each(c.base, c.size, sr, NULL, 0,
@@ -314,8 +317,8 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 		in_flight = sr->in_flight;
 		nr_caches = sr->nr_caches;
 		notes = sr->nr_notes;
-		free(sr);
 	}
+	free(sr);
 	sec_bool(s, "clean", "clean", k.violations == 0);
 	sec_u64(s, "violations", "violations", k.violations);
 	sec_u64(s, "passes", "passes", (uint64_t)pass + (pass < CHECK_TRIES));

@@ -38,7 +38,7 @@ struct holder {
 
 struct leaks_info {
 	size_t nr;
-	int truncated;
+	int truncated;			/* -1: the region changed */
 	struct holder h[MAX_HOLDERS];
 	char names[SLAB_MAX_CACHES][SLAB_NAME_MAX];
 };
@@ -105,8 +105,17 @@ collect_leaks(struct ctl_conn *c, struct leaks_info *li, int32_t only)
 	uint32_t idx, pfn, any = 0;
 
 	memset(li, 0, sizeof(*li));
+	if (!conn_super_same(c)) {
+		ctl_err("the region's superblock differs from the one checked "
+			"at connect (a client overwrote it?); try again");
+		li->truncated = -1;
+		return;
+	}
 	for (idx = 0; idx < SLAB_MAX_CACHES; idx++) {
 		if (slab_view_init(&views[idx], c->base, idx) != 0 ||
+		    views[idx].nr_slots != c->sb.nr_cpu_slots ||
+		    views[idx].nr_nodes != c->sb.nr_nodes ||
+		    views[idx].nr_pages != c->sb.nr_pages ||
 		    !(views[idx].flags & SLAB_F_STORE_USER) ||
 		    views[idx].geo.order > REGION_MAX_ORDER)
 			continue;
@@ -239,6 +248,10 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 	}
 	collect_leaks(&c, li, (int32_t)pid);
 	conn_close(&c);
+	if (li->truncated < 0) {
+		free(li);
+		return SLABCTL_FAIL;
+	}
 	qsort(li->h, li->nr, sizeof(li->h[0]), by_pid);
 
 	s = rep_table(&rep, "leaks");
@@ -262,7 +275,7 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 		sec_time(s, "oldest", NULL, h->first_ns / 1000000000u);
 		sec_time(s, "newest", NULL, h->last_ns / 1000000000u);
 	}
-	if (li->truncated)
+	if (li->truncated > 0)
 		ctl_err("more than %d process and cache pairs: the rest are "
 			"not shown", MAX_HOLDERS);
 	rep_render(&rep, stdout, o->json);

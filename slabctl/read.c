@@ -683,8 +683,10 @@ cmd_cache(struct ctl_opts *o, int argc, char **argv)
 		return SLABCTL_FAIL;
 	}
 	cs = st.rep[0]->stats->caches[0];
-	have_view = cs->index < SLAB_MAX_CACHES &&
+	have_view = cs->index < SLAB_MAX_CACHES && conn_super_same(&c) &&
 		    slab_view_init(&v, c.base, cs->index) == 0 &&
+		    v.nr_slots == c.sb.nr_cpu_slots &&
+		    v.nr_nodes == c.sb.nr_nodes &&
 		    strncmp(v.desc->name, cs->name, SLAB_NAME_MAX) == 0;
 
 	s = rep_record(&rep, "cache");

@@ -70,6 +70,14 @@ struct ctl_conn {
 int conn_open(struct ctl_conn *c, const char *path);
 void conn_close(struct ctl_conn *c);
 /*
+ * Whether the region's superblock still equals the checked copy.
+ * slab_view_init() and the slab walker read offsets from the live
+ * superblock: callers check this first, and a fault in the window
+ * after it ends slabctl with a message and exit 1 (conn_open() installs
+ * the handler), never a core dump.
+ */
+int conn_super_same(const struct ctl_conn *c);
+/*
  * Send req (seq filled in) and wait for its reply.  0 with *rep set (the
  * caller frees it with shmslab__reply__free_unpacked) whatever its
  * status, or -errno for an I/O or protocol failure.

@@ -72,7 +72,7 @@
  *	  lock-free transition SW_FULL -> SW_CPUP(k) by a remote free, which
  *	  its CAS decides (exactly one freer sees the slab full).
  *
- * Invariants, for every slab S (tests/slabcheck.c):
+ * Invariants, for every slab S (common/slabcheck.c):
  *	inuse(S) == objects(S) - |freelist(S)|	(as SLUB: a take-all sets
  *		inuse to objects, so objects on a slot's freelist or in a
  *		taken list count as in use for the slab)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/slab.h"
 #include "daemon/buddy.h"
@@ -134,6 +135,7 @@ do_hello(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 		p[i] = '\0';
 	}
 	ci->hello_done = 1;
+	ci->connected = (uint64_t)time(NULL);
 	shmslab__hello_reply__init(&out->hello);
 	out->hello.protocol_version = PROTOCOL_VERSION;
 	out->hello.region_version = REGION_VERSION;
@@ -558,6 +560,8 @@ stats_clients(struct slabd *d, struct stats_scratch *sc,
 		cl->rpcs = ci->rpcs;
 		cl->n_caches = ci->nr_caches;
 		cl->caches = ci->caches;
+		cl->has_connected = 1;
+		cl->connected = ci->connected;
 		sz = field_size(shmslab__client_stats__get_packed_size(cl));
 		if (used + sz > budget)
 			break;
@@ -632,6 +636,7 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	}
 	shmslab__stats_reply__init(sr);
 	sr->slot_guard = d->geo.slot_guard;
+	sr->version = (char *)PACKAGE_VERSION;
 	sr->caches = sc->csp;
 
 	if (s->cache != NULL && s->ref != NULL) {

@@ -27,6 +27,7 @@ struct client_info {
 	char comm[16];
 	int hello_done;
 	uint64_t rpcs;			/* requests received */
+	uint64_t connected;		/* CLOCK_REALTIME s of the hello */
 	uint32_t nr_caches;
 	uint32_t caches[CLIENT_MAX_CACHES];	/* created, attached, looked
 						 * up or refilled */

@@ -4,7 +4,7 @@
 
 SHMSLAB_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libnuma-dev mandoc \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev python3"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 

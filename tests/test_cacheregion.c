@@ -16,7 +16,7 @@
  *    must still allocate, the other cache's slabs be untouched, and no
  *    dressed-up block be given to the page allocator.
  *
- * At the end the region checker (tests/slabcheck.c) must find the slab
+ * At the end the region checker (common/slabcheck.c) must find the slab
  * layer consistent.
  */
 #include "config.h"
@@ -36,7 +36,7 @@
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/rawclient.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/tap.h"
 
 static struct harness_daemon d;

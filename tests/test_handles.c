@@ -39,7 +39,7 @@
 #include "libclient/testhook.h"
 #include "shmslab.h"
 #include "tests/harness.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 

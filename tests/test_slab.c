@@ -9,7 +9,7 @@
  * constructors; the debug flags (red zone, poison, store user) in forked
  * children that must abort with a message naming the cache; ENOMEM on a
  * small daemon and recovery after it.  After each part that leaves the
- * pool quiet, slab_check_region() (tests/slabcheck.c) walks the region.
+ * pool quiet, slab_check_region() (common/slabcheck.c) walks the region.
  */
 #include "config.h"
 
@@ -31,7 +31,7 @@
 #include "common/slab.h"
 #include "shmslab.h"
 #include "tests/harness.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 

@@ -61,7 +61,7 @@
 #include "common/slab.h"
 #include "shmslab.h"
 #include "tests/harness.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 

@@ -30,7 +30,7 @@
 #include "common/region.h"
 #include "shmslab.h"
 #include "tests/harness.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/tap.h"
 
 #define NR_NODES	3

@@ -45,7 +45,7 @@
 
 #include "shmslab.h"
 #include "tests/harness.h"
-#include "tests/slabcheck.h"
+#include "common/slabcheck.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 

@@ -1,7 +1,8 @@
 /*
  * slabcheck.h - an independent checker of the slab layer's state in a
  * mapped region, for the integration tests (test_slab, test_stress,
- * test_slabkill).
+ * test_slabkill, ...) and for slabctl check: the one walker both link
+ * (libslabcheck.la, a convenience library kept out of libshmslab).
  *
  * It reads the region only (no lock is taken, nothing is repaired) and
  * relies on nothing but the format in common/slab.h and common/region.h,
@@ -78,11 +79,22 @@ struct slab_check_report {
 int slab_check_region(void *base, size_t size, struct slab_check_report *r,
 		      char *why, size_t len);
 
+/*
+ * As slab_check_region(), and each inconsistency of the reported pass is
+ * also given to each(arg, msg) (not NULL), as one line naming where it
+ * is (cache, slab page, slot, node) and what is wrong.
+ */
+int slab_check_region_each(void *base, size_t size,
+			   struct slab_check_report *r, char *why, size_t len,
+			   void (*each)(void *arg, const char *msg),
+			   void *arg);
+
 /* One pass of the above, for a region nothing changes (a copy). */
 int slab_check_once(void *base, size_t size, struct slab_check_report *r,
 		    char *why, size_t len);
 
-/* Print the report's totals, per cache, and its notes as TAP comments. */
+/* Print the report's totals, per cache, and its notes as TAP comments
+ * ("# " lines on stdout). */
 void slab_check_diag(const struct slab_check_report *r);
 
 /* The report's entry for the cache called name, or NULL. */

@@ -1,7 +1,7 @@
 /*
  * slabcheck.c - an independent checker of the slab layer's state in a
  * mapped region.  See slabcheck.h; called by test_slab, test_stress and
- * test_slabkill while nothing allocates.
+ * test_slabkill while nothing allocates, and by slabctl check.
  *
  * It follows the state table and invariants at the top of common/slab.h,
  * reading the region only:
@@ -51,8 +51,21 @@
 
 #include "common/region.h"
 #include "common/slab.h"
-#include "tests/slabcheck.h"
-#include "tests/tap.h"
+#include "common/slabcheck.h"
+
+/* A TAP diagnostic line, as tests/tap.h prints them. */
+__attribute__((format(printf, 1, 2))) static void
+diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
 
 #define NONE		UINT32_MAX
 
@@ -96,6 +109,8 @@ struct checker {
 	uint8_t *seen;			/* one byte per object of a slab */
 	uint8_t *slot_busy;		/* per slot: may break the rules */
 	uint8_t *node_busy;		/* per node: may break the rules */
+	void (*each)(void *arg, const char *msg);	/* every error */
+	void *each_arg;
 };
 
 __attribute__((format(printf, 2, 3))) static void
@@ -104,6 +119,14 @@ error(struct checker *c, const char *fmt, ...)
 	va_list ap;
 
 	c->r->errors++;
+	if (c->each != NULL) {
+		char msg[512];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		c->each(c->each_arg, msg);
+	}
 	if (c->r->errors > 1 || c->why == NULL || c->len == 0)
 		return;
 	va_start(ap, fmt);
@@ -769,9 +792,9 @@ check_orphans(struct checker *c)
 	}
 }
 
-int
-slab_check_once(void *base, size_t size, struct slab_check_report *r,
-		char *why, size_t len)
+static int
+check_once(void *base, size_t size, struct slab_check_report *r, char *why,
+	   size_t len, void (*each)(void *, const char *), void *arg)
 {
 	struct slab_check_report *mine = NULL;
 	const struct region_super *sb = base;
@@ -796,6 +819,8 @@ slab_check_once(void *base, size_t size, struct slab_check_report *r,
 	c.r = r;
 	c.why = why;
 	c.len = len;
+	c.each = each;
+	c.each_arg = arg;
 	if (why != NULL && len > 0)
 		why[0] = '\0';
 
@@ -851,19 +876,44 @@ out:
 }
 
 int
-slab_check_region(void *base, size_t size, struct slab_check_report *r,
-		  char *why, size_t len)
+slab_check_once(void *base, size_t size, struct slab_check_report *r,
+		char *why, size_t len)
+{
+	return check_once(base, size, r, why, len, NULL, NULL);
+}
+
+int
+slab_check_region_each(void *base, size_t size, struct slab_check_report *r,
+		       char *why, size_t len,
+		       void (*each)(void *arg, const char *msg), void *arg)
 {
 	struct timespec pause = { 0, 50 * 1000000L };
 	int tries = 0, res;
 
-	/* slabd stocks and reclaims in the background: let it settle */
-	while ((res = slab_check_once(base, size, r, why, len)) < 0 &&
-	       ++tries < SLAB_CHECK_TRIES)
+	/*
+	 * slabd stocks and reclaims in the background: let it settle.  Only
+	 * the last pass, the one reported, tells each about its errors.
+	 */
+	while ((res = check_once(base, size, r, why, len, NULL, NULL)) < 0 &&
+	       ++tries < SLAB_CHECK_TRIES) {
 		nanosleep(&pause, NULL);
+		if (each != NULL && tries + 1 == SLAB_CHECK_TRIES) {
+			res = check_once(base, size, r, why, len, each, arg);
+			if (res < 0)
+				tries++;
+			break;
+		}
+	}
 	if (r != NULL)
 		r->passes = (uint32_t)tries + (res == 0);
 	return res;
+}
+
+int
+slab_check_region(void *base, size_t size, struct slab_check_report *r,
+		  char *why, size_t len)
+{
+	return slab_check_region_each(base, size, r, why, len, NULL, NULL);
 }
 
 void

@@ -561,10 +561,11 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	int r, nid;
 
 	if (floor != FLOOR_NONE) {
-		const struct region_node *rn = &b->nodes[node];
-		uint64_t keep = rn->low_pages * (floor == FLOOR_STOCK ? 2 : 1);
+		/* the private counts: the region's node table is a mirror */
+		const struct buddy_node *bn = buddy_node(b, node);
+		uint64_t keep = bn->low_pages * (floor == FLOOR_STOCK ? 2 : 1);
 
-		if (rn->free_pages < keep + (1u << order))
+		if (bn->free_pages < keep + (1u << order))
 			return -ENOMEM;
 		flags |= BUDDY_THISNODE;
 		b->reclaim = NULL;	/* no reclaim for a batch's extras */
@@ -1511,7 +1512,7 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		np->batch *= 2;
 	if (np->batch < base)
 		np->batch = base;
-	free_pages = d->buddy.nodes[node].free_pages;
+	free_pages = buddy_node(&d->buddy, node)->free_pages;
 	cap = (uint32_t)((free_pages / 16) >> order < BATCH_MAX ?
 			 (free_pages / 16) >> order : BATCH_MAX);
 	if (cap < 1)

@@ -1730,7 +1730,8 @@ refill_rpc(struct slab_cache *h, uint32_t n)
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
 	Shmslab__Reply *rep = NULL;
-	int err, tries = 0;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
 
 	stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_REFILL_RPC]);
 	rf.index = h->v.index;
@@ -1743,12 +1744,7 @@ refill_rpc(struct slab_cache *h, uint32_t n)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-		if (err == -EAGAIN) {
-			struct timespec ts = { 0, 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	} while (err == -EAGAIN && ++tries < 50);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
 		     rep->refill == NULL))
 		err = -EBADMSG;
@@ -1768,7 +1764,8 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
 	Shmslab__Reply *rep = NULL;
-	int err, tries = 0;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
 
 	ref.index = h->v.index;
 	ref.gen = h->v.gen;
@@ -1784,12 +1781,7 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-		if (err == -EAGAIN) {
-			struct timespec ts = { 0, 2000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	} while (err == -EAGAIN && ++tries < 50);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
 	if (!err && !destroy && freed != NULL) {
 		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
 		    rep->shrink != NULL)

@@ -14,7 +14,8 @@
  * linked; destroy and shrink of a cache whose lock is held answer EAGAIN
  * at once and change nothing; the library retries a shrink with a
  * backoff while the lock is held, up to its 5 s bound, then fails EAGAIN;
- * a lock whose holder died is recovered by the next request (EOWNERDEAD).
+ * a lock whose holder died is recovered by the next request, whether the
+ * kernel marked it (FUTEX_OWNER_DIED) or its word names a dead thread.
  */
 #include "config.h"
 
@@ -268,6 +269,27 @@ main(void)
 	ok(s == -1 && k == EAGAIN && ms > 4500.0 && ms < 6400.0,
 	   "held for 6.5 s: EAGAIN after the 5 s bound (%d, errno %u, "
 	   "%.0f ms)", s, k, ms);
+
+	/* a holder that died off the kernel's robust list (the word holds
+	 * its tid, no FUTEX_OWNER_DIED): taken over all the same */
+	pid = fork();
+	if (pid == 0) {
+		int zero = 0;
+
+		__atomic_compare_exchange_n(
+			&node_lock_of(ib, 0)->__data.__lock, &zero,
+			(int)getpid(), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	raw_refill_req(&req, &rf, ib, gb, 0);
+	s = timed(victim, &req, &ms);
+	ok(s == 0 && ms < MAX_LATENCY_MS,
+	   "a lock whose word names a dead thread the kernel did not mark: "
+	   "the refill is served (status %d, %.1f ms)", s, ms);
+	ok(pthread_mutex_trylock(node_lock_of(ib, 0)) == 0,
+	   "and the lock is free and consistent for clients");
+	unlock_node(ib, 0);
 
 	/* a holder that dies: the next request recovers the lock */
 	pid = fork();

@@ -58,6 +58,7 @@
 #define slab_pool_init		shmslab_slab_pool_init
 /* libclient/rpc.c */
 #define rpc_attach		shmslab_rpc_attach
+#define rpc_backoff		shmslab_rpc_backoff
 #define rpc_call		shmslab_rpc_call
 #define rpc_fini		shmslab_rpc_fini
 #define rpc_hello		shmslab_rpc_hello

@@ -18,7 +18,7 @@
  *				each under node lock n, and frees SW_DEAD
  *				slabs; it never touches a frozen slab
  *	node partial lists	under node lock n, taken with one
- *				slab_trylock() and never waited for: the
+ *				rlock_trylock() and never waited for: the
  *				event loop never sleeps or blocks.  A busy
  *				lock makes a request answer -EAGAIN at once
  *				(a refill's slabs are kept and linked by the
@@ -26,7 +26,7 @@
  *				kept for that node makes no more); the timer
  *				and the reclaim hook skip the node until the
  *				next tick.  A holder that died is recovered
- *				by that one trylock (EOWNERDEAD)
+ *				by that one trylock (owner died: rlock.c)
  *	everything slabd acts	private (d->geo, struct cache_priv, the
  *	on			slab record m->owner): see "The region as
  *				input" below
@@ -96,6 +96,7 @@
 #include "daemon/cache.h"
 #include "daemon/log.h"
 #include "daemon/prim.h"
+#include "daemon/rlock.h"
 #include "daemon/slabd.h"
 
 #define TICK_US			10000u	/* stocking timer */
@@ -212,7 +213,6 @@ struct cache_mgr {
 	uint64_t pressure_until;	/* monotonic ns */
 	uint32_t pfns[BATCH_MAX];	/* a refill's new slabs */
 	struct census_cell *census;	/* [SLAB_MAX_CACHES][nr_nodes] */
-	int warned_unrecoverable;
 };
 
 static uint64_t
@@ -346,34 +346,27 @@ node_repair(void *arg)
 }
 
 /*
- * Take node lock n of cp with one slab_trylock(): slabd never waits for a
- * lock, since its holder may be a client that stopped, or one that keeps
- * it on purpose.  A holder that died is recovered here (EOWNERDEAD: the
- * list is rebuilt).  0, -EAGAIN (busy), or -ENOTRECOVERABLE.
+ * Take node lock n of cp with one rlock_trylock() (daemon/rlock.c: the lock
+ * word only, never glibc, whose robust list runs through the mutex that a
+ * client can rewrite): slabd never waits for a lock, since its holder may
+ * be a client that stopped, or one that keeps it on purpose.  A holder that
+ * died, or a lock left not recoverable, is taken over here (the list is
+ * rebuilt) and left consistent for clients.  0, or -EAGAIN (busy).
  */
 static int
 node_lock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 {
 	struct node_fix fix = { m, cp, n };
-	int r;
 
-	r = slab_trylock(&cp->view.nodes[n].lock, node_repair, &fix);
-	if (r == 0)
-		return 0;
-	if (r == -EBUSY)
+	if (rlock_trylock(&cp->view.nodes[n].lock.m, node_repair, &fix) < 0)
 		return -EAGAIN;
-	if (!m->warned_unrecoverable) {
-		m->warned_unrecoverable = 1;
-		log_err("cache %s: node %u's lock is not recoverable: %s",
-			cp->name, n, strerror(-r));
-	}
-	return -ENOTRECOVERABLE;
+	return 0;
 }
 
 static void
 node_unlock(const struct cache_priv *cp, uint32_t n)
 {
-	slab_unlock(&cp->view.nodes[n].lock);
+	rlock_unlock(&cp->view.nodes[n].lock.m);
 }
 
 /* ---------------------------------------------------------------- lists */
@@ -563,10 +556,11 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	int r, nid;
 
 	if (floor != FLOOR_NONE) {
-		const struct region_node *rn = &b->nodes[node];
-		uint64_t keep = rn->low_pages * (floor == FLOOR_STOCK ? 2 : 1);
+		/* the private counts: the region's node table is a mirror */
+		const struct buddy_node *bn = buddy_node(b, node);
+		uint64_t keep = bn->low_pages * (floor == FLOOR_STOCK ? 2 : 1);
 
-		if (rn->free_pages < keep + (1u << order))
+		if (bn->free_pages < keep + (1u << order))
 			return -ENOMEM;
 		flags |= BUDDY_THISNODE;
 		b->reclaim = NULL;	/* no reclaim for a batch's extras */
@@ -1524,7 +1518,7 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 		np->batch *= 2;
 	if (np->batch < base)
 		np->batch = base;
-	free_pages = d->buddy.nodes[node].free_pages;
+	free_pages = buddy_node(&d->buddy, node)->free_pages;
 	cap = (uint32_t)((free_pages / 16) >> order < BATCH_MAX ?
 			 (free_pages / 16) >> order : BATCH_MAX);
 	if (cap < 1)
@@ -1551,10 +1545,9 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 	if (r < 0) {
 		pending_add(m, cp, (uint32_t)home, m->pfns, made);
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
-			       "cache %s %s; its %u new slab(s) will be added "
-			       "shortly", (uint32_t)home, cp->name,
-			       r == -EAGAIN ? "is locked" :
-			       "has a lock that cannot be recovered", made);
+			       "cache %s is locked; its %u new slab(s) will "
+			       "be added shortly", (uint32_t)home, cp->name,
+			       made);
 	}
 	for (i = 0; i < made; i++)
 		if (slab_link(m, cp, (uint32_t)home, m->pfns[i]) == 0)

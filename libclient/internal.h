@@ -135,6 +135,24 @@ void rpc_fini(struct slab_pool *pool);
 int rpc_call(struct slab_pool *pool, Shmslab__Request *req,
 	     Shmslab__Reply **repp);
 
+/*
+ * Backoff before sending again a request that slabd answered EAGAIN (a
+ * node lock was busy: slabd never waits for one, and a client holds it
+ * for microseconds unless it is stopped).  Zero *b before the first call.
+ * Each call sleeps RPC_BACKOFF_MIN_NS, then twice as long each time up to
+ * RPC_BACKOFF_MAX_NS, and returns 0; once RPC_BACKOFF_TOTAL_NS have passed
+ * since the first call it sleeps no more and returns -EAGAIN, which the
+ * caller hands to its caller.
+ */
+#define RPC_BACKOFF_MIN_NS	100000ull		/* 100 us */
+#define RPC_BACKOFF_MAX_NS	50000000ull		/* 50 ms */
+#define RPC_BACKOFF_TOTAL_NS	5000000000ull		/* 5 s */
+struct rpc_backoff {
+	uint64_t start_ns;	/* 0: not started */
+	uint64_t delay_ns;
+};
+int rpc_backoff(struct rpc_backoff *b);
+
 /* ---------------------------------------------------------------- slab.c */
 
 /* Set up and tear down the slab layer's part of a pool.  0 or -errno. */

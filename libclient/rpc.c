@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/frame.h"
@@ -426,4 +427,37 @@ out:
 		shmslab__reply__free_unpacked(rep, NULL);
 	pthread_setcancelstate(cancel, NULL);
 	return err;
+}
+
+static uint64_t
+backoff_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int
+rpc_backoff(struct rpc_backoff *b)
+{
+	uint64_t now = backoff_now(), left;
+	struct timespec ts;
+
+	if (b->start_ns == 0) {
+		b->start_ns = now;
+		b->delay_ns = RPC_BACKOFF_MIN_NS;
+	}
+	if (now - b->start_ns >= RPC_BACKOFF_TOTAL_NS)
+		return -EAGAIN;
+	left = RPC_BACKOFF_TOTAL_NS - (now - b->start_ns);
+	if (b->delay_ns > left)
+		b->delay_ns = left;
+	ts.tv_sec = (time_t)(b->delay_ns / 1000000000ull);
+	ts.tv_nsec = (long)(b->delay_ns % 1000000000ull);
+	nanosleep(&ts, NULL);		/* EINTR: a shorter wait is fine */
+	b->delay_ns *= 2;
+	if (b->delay_ns > RPC_BACKOFF_MAX_NS)
+		b->delay_ns = RPC_BACKOFF_MAX_NS;
+	return 0;
 }

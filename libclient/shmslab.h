@@ -146,14 +146,18 @@ struct slab_cache *slab_cache_lookup(struct slab_pool *pool, const char *name);
 
 /*
  * Give the cache's empty slabs back to the page allocator (every CPU's
- * slabs are drained first).  0, or -1 with ESTALE, ENOTCONN, EBADMSG.
+ * slabs are drained first).  0, or -1 with ESTALE, ENOTCONN, EBADMSG,
+ * EAGAIN (a node lock stayed held by another process through 5 s of
+ * retries with a growing backoff; nothing was freed).
  */
 int slab_cache_shrink(struct slab_cache *cache);
 
 /*
  * Destroy the cache if no object of it is allocated, and free the handle.
  * While objects live: -1 with EBUSY, the cache and the handle still work.
- * ESTALE (already destroyed: the handle is freed), ENOTCONN, EBADMSG.
+ * ESTALE (already destroyed: the handle is freed), ENOTCONN, EBADMSG,
+ * EAGAIN (a node lock stayed held by another process through 5 s of
+ * retries; the cache and the handle still work).
  */
 int slab_cache_destroy(struct slab_cache *cache);
 
@@ -165,7 +169,9 @@ const char *slab_cache_name(const struct slab_cache *cache);
  * Allocate an object: from the calling CPU's slab without a lock or a
  * system call; when that is exhausted from partial slabs; only then from
  * the daemon.  flags: SLAB_ZERO.  NULL with ENOMEM (pool exhausted),
- * ESTALE (cache destroyed), EINVAL (bad flags or node), ENOTCONN.
+ * ESTALE (cache destroyed), EINVAL (bad flags or node), ENOTCONN, EAGAIN
+ * (a new slab was needed and its node lock stayed held by another process
+ * through 5 s of retries).
  * slab_cache_alloc_node() takes the object from `node` (-1: the calling
  * CPU's node).
  */
@@ -311,7 +317,7 @@ int slab_cache_info(const struct slab_cache *cache,
  * General-purpose allocation from the pool's size classes (8, 16, 32, 64,
  * 96, 128, 192, 256, 512, 1k, 2k, 4k and 8k bytes); larger sizes take
  * whole pages.  size 0 returns a unique minimal object.  NULL with ENOMEM
- * (or EINVAL for sizes above 4 MiB, ENOTCONN).
+ * (or EINVAL for sizes above 4 MiB, ENOTCONN, EAGAIN as slab_cache_alloc).
  */
 void *slab_malloc(struct slab_pool *pool, size_t size);
 void *slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size);

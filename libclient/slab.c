@@ -2293,7 +2293,8 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
 	Shmslab__Reply *rep = NULL;
-	int err, tries = 0;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
 
 	stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_REFILL_RPC]);
 	rf.index = h->v.index;
@@ -2306,12 +2307,7 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-		if (err == -EAGAIN) {
-			struct timespec ts = { 0, 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	} while (err == -EAGAIN && ++tries < 50);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
 		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
 		err = -EBADMSG;
@@ -2333,7 +2329,8 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
 	Shmslab__Reply *rep = NULL;
-	int err, tries = 0;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
 
 	ref.index = h->v.index;
 	ref.gen = h->v.gen;
@@ -2349,12 +2346,7 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-		if (err == -EAGAIN) {
-			struct timespec ts = { 0, 2000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	} while (err == -EAGAIN && ++tries < 50);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
 	if (!err && !destroy && freed != NULL) {
 		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
 		    rep->shrink != NULL)

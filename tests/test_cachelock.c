@@ -12,8 +12,10 @@
  * flooded refills answer EAGAIN and make no more than one batch of slabs.
  * Then: a refill after the unlock is served and the kept slabs are
  * linked; destroy and shrink of a cache whose lock is held answer EAGAIN
- * at once and change nothing; a lock whose holder died is recovered by
- * the next request (EOWNERDEAD).
+ * at once and change nothing; the library retries a shrink with a
+ * backoff while the lock is held, up to its 5 s bound, then fails EAGAIN;
+ * a lock whose holder died is recovered by the next request, whether the
+ * kernel marked it (FUTEX_OWNER_DIED) or its word names a dead thread.
  */
 #include "config.h"
 
@@ -85,6 +87,23 @@ count_slabs(uint32_t idx)
 }
 
 /* One request on fd, timed: its status (-1: no reply), *ms the latency. */
+static int held_ms;
+static int holder_ready;
+
+/* Hold the node lock arg for held_ms, as a client's slow path would. */
+static void *
+holder(void *arg)
+{
+	pthread_mutex_t *m = arg;
+
+	if (pthread_mutex_lock(m) == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+	__atomic_store_n(&holder_ready, 1, __ATOMIC_RELEASE);
+	usleep((useconds_t)held_ms * 1000);
+	pthread_mutex_unlock(m);
+	return NULL;
+}
+
 static int
 timed(int fd, Shmslab__Request *req, double *ms)
 {
@@ -112,6 +131,8 @@ main(void)
 	uint32_t ia, ga, ib, gb, ic, gc, before, after_flood, i, k;
 	double ms, worst = 0, drain_ms;
 	int flood, victim, s, bad = 0, eagain = 0, answered = 0, sent = 0;
+	struct slab_cache *lib;
+	pthread_t t;
 	pid_t pid;
 
 	if (harness_start(&d, args) < 0)
@@ -218,6 +239,62 @@ main(void)
 	raw_ref_req(&req, &ref, SHMSLAB__REQUEST__BODY_CACHE_DESTROY, ic, gc);
 	s = timed(victim, &req, &ms);
 	ok(s == 0, "after the unlock the destroy succeeds (status %d)", s);
+
+	/* the library backs off on EAGAIN: a lock held for 400 ms */
+	lib = slab_cache_lookup(pool, "lock-b");
+	if (lib == NULL)
+		bail_out("cannot look up lock-b: %s", strerror(errno));
+	held_ms = 400;
+	holder_ready = 0;
+	pthread_create(&t, NULL, holder, node_lock_of(ib, 0));
+	while (!__atomic_load_n(&holder_ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	ms = raw_now();
+	s = slab_cache_shrink(lib);
+	ms = (raw_now() - ms) * 1000.0;
+	pthread_join(t, NULL);
+	ok(s == 0 && ms > 200.0,
+	   "slab_cache_shrink() while another thread holds the node lock "
+	   "for 400 ms: retried until it was free (%d, %.0f ms)", s, ms);
+	held_ms = 6500;
+	holder_ready = 0;
+	pthread_create(&t, NULL, holder, node_lock_of(ib, 0));
+	while (!__atomic_load_n(&holder_ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	ms = raw_now();
+	s = slab_cache_shrink(lib);
+	k = (uint32_t)errno;
+	ms = (raw_now() - ms) * 1000.0;
+	pthread_join(t, NULL);
+	ok(s == -1 && k == EAGAIN && ms > 4500.0 && ms < 6400.0,
+	   "held for 6.5 s: EAGAIN after the 5 s bound (%d, errno %u, "
+	   "%.0f ms)", s, k, ms);
+
+	/* a holder that died off the kernel's robust list (the word holds
+	 * its tid, no FUTEX_OWNER_DIED): taken over all the same */
+	pid = fork();
+	if (pid == 0) {
+		int zero = 0;
+
+		__atomic_compare_exchange_n(
+			&node_lock_of(ib, 0)->__data.__lock, &zero,
+			(int)getpid(), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	raw_refill_req(&req, &rf, ib, gb, 0);
+	s = timed(victim, &req, &ms);
+	ok(s == 0 && ms < MAX_LATENCY_MS,
+	   "a lock whose word names a dead thread the kernel did not mark: "
+	   "the refill is served (status %d, %.1f ms)", s, ms);
+	s = pthread_mutex_trylock(node_lock_of(ib, 0));
+	ok(s == 0, "and the lock is free and consistent for clients (%d)", s);
+	if (s == 0) {
+		unlock_node(ib, 0);
+	} else {	/* not taken over: free it by hand for what follows */
+		if (slab_lock_init((union slab_lock *)node_lock_of(ib, 0)))
+			bail_out("cannot reset the lock");
+	}
 
 	/* a holder that dies: the next request recovers the lock */
 	pid = fork();

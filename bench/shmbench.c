@@ -101,7 +101,9 @@ struct wresult {
  * waits to see at nworkers; `abort` set by anyone who failed stops the
  * others' waits.  The W5 ring is single-producer single-consumer: the
  * producer alone stores `tail`, the consumer alone `head`, each with
- * release after writing or reading the slot, so no slot is reused early.
+ * release after writing or reading the slot, so no slot is reused early;
+ * each side rereads the other's index only when its last copy says the
+ * ring is full (empty), so the index lines move between CPUs in batches.
  */
 struct control {
 	_Alignas(64) atomic_int attached;	/* workers attached */
@@ -120,6 +122,8 @@ struct control {
 
 static struct control *ctl;
 static int nworkers;
+static pid_t pids[MAX_WORKERS];		/* the workers, for on_alarm() */
+static volatile sig_atomic_t started;
 static int cpus[CPU_SETSIZE];		/* the CPUs we may use, in order */
 static int nr_cpus;
 
@@ -381,7 +385,7 @@ out:
 static int
 run_producer(struct wresult *r, long n)
 {
-	uint64_t tail = 0;
+	uint64_t tail = 0, head = 0;	/* head: the consumer's, as last read */
 
 	r->t0 = now_ns();
 	for (long i = 0; i < n; i++) {
@@ -390,11 +394,15 @@ run_producer(struct wresult *r, long n)
 		if (p == NULL)
 			return -1;
 		*(volatile uint64_t *)p = (uint64_t)i;
-		while (tail - atomic_load_explicit(&ctl->ring_head,
-						   memory_order_acquire) >=
-		       RING_SIZE)
+		for (unsigned int spins = 1; tail - head >= RING_SIZE;
+		     spins++) {
+			head = atomic_load_explicit(&ctl->ring_head,
+						    memory_order_acquire);
 			if (atomic_load(&ctl->abort))
 				return -1;
+			if (spins % 256 == 0)
+				sched_yield();	/* a busy host */
+		}
 		ctl->ring[tail % RING_SIZE] = bk_to_handle(p);
 		atomic_store_explicit(&ctl->ring_tail, ++tail,
 				      memory_order_release);
@@ -408,16 +416,20 @@ run_producer(struct wresult *r, long n)
 static int
 run_consumer(struct wresult *r, long n)
 {
-	uint64_t head = 0, sum = 0;
+	uint64_t head = 0, tail = 0, sum = 0;	/* tail: as last read */
 
 	r->t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		uint64_t *p;
 
-		while (atomic_load_explicit(&ctl->ring_tail,
-					    memory_order_acquire) == head)
+		for (unsigned int spins = 1; tail == head; spins++) {
+			tail = atomic_load_explicit(&ctl->ring_tail,
+						    memory_order_acquire);
 			if (atomic_load(&ctl->abort))
 				return -1;
+			if (spins % 256 == 0)
+				sched_yield();	/* a busy host */
+		}
 		p = bk_from_handle(ctl->ring[head % RING_SIZE]);
 		if (p == NULL) {
 			errno = EINVAL;
@@ -591,6 +603,21 @@ out:
 	_exit(r->status < 0 ? 1 : 0);
 }
 
+/* A run over TIMEOUT_S: kill the workers too, say so, fail. */
+static void
+on_alarm(int sig)
+{
+	static const char msg[] = "S\t?\t?\ttimed out\n";
+
+	(void)sig;
+	atomic_store(&ctl->abort, 1);
+	for (int i = 0; i < started; i++)
+		kill(pids[i], SIGKILL);
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 /* Reap a worker; -1 if it did not exit 0. */
 static int
 reap(pid_t pid)
@@ -728,10 +755,9 @@ int
 main(int argc, char **argv)
 {
 	struct bk_params p;
-	pid_t pids[MAX_WORKERS];
 	cpu_set_t set;
 	char tag[64];
-	int c, status = 0, started = 0;
+	int c, status = 0, st0 = -1;
 	long v;
 
 	while ((c = getopt(argc, argv, "b:c:hl:n:p:S:w:")) != -1) {
@@ -828,7 +854,9 @@ main(int argc, char **argv)
 		bk_teardown();
 		return 1;
 	}
-	alarm(TIMEOUT_S);		/* default action: the run dies */
+	fflush(stdout);			/* nothing buffered twice by fork */
+	signal(SIGALRM, on_alarm);
+	alarm(TIMEOUT_S);
 
 	/* worker 0 attaches alone first (DPDK: the primary process) */
 	for (int i = 0; i < nworkers; i++) {
@@ -842,15 +870,27 @@ main(int argc, char **argv)
 		if (pids[i] == 0)
 			worker(i);
 		started++;
-		if (i == 0)
+		if (i == 0) {
 			while (atomic_load(&ctl->attached) < 1 &&
 			       !atomic_load(&ctl->abort) &&
-			       waitpid(pids[0], NULL, WNOHANG) == 0)
+			       waitpid(pids[0], &st0, WNOHANG) == 0)
 				usleep(1000);
+			if (atomic_load(&ctl->attached) < 1) {
+				/* no primary: the others would wait for it */
+				atomic_store(&ctl->abort, 1);
+				break;
+			}
+		}
 	}
-	for (int i = 0; i < started; i++)
+	for (int i = 0; i < started; i++) {
+		if (i == 0 && st0 != -1) {	/* reaped while waiting */
+			if (!WIFEXITED(st0) || WEXITSTATUS(st0) != 0)
+				status = 1;
+			continue;
+		}
 		if (reap(pids[i]) < 0 && status == 0)
 			status = 1;
+	}
 	for (int i = 0; i < nworkers; i++)
 		if (ctl->res[i].status < 0) {
 			skip(ctl->res[i].why);

@@ -13,8 +13,9 @@
 # alternating the allocators (A B C A B C ...) so that the host's drift hits
 # them alike.  DPDK needs huge pages: when run as root and fewer than
 # $HUGEPAGES (256) 2 MiB pages are free, it reserves them after slabd has
-# started (slabd keeps ordinary memory then) and gives them back at the end.
-# slabd is stopped, and the huge pages returned, also when interrupted.
+# started (slabd keeps ordinary memory then) and gives them back at the end;
+# when no hugetlbfs is mounted it mounts one for the run.  slabd is
+# stopped, and the huge pages returned, also when interrupted.
 #
 # Output: bench/results/ (--out): raw.tsv (every line the programs printed,
 # prefixed with the repetition), RESULTS.md (the table, also printed on
@@ -95,6 +96,7 @@ sock=/tmp/shmbench.$$.sock
 log=/tmp/shmbench.$$.log
 pid=""
 hp_old=""
+hp_mnt=""
 hp_file=/proc/sys/vm/nr_hugepages
 
 # shellcheck disable=SC2317 # run by the trap
@@ -103,11 +105,14 @@ cleanup() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
+	if [ -n "$hp_mnt" ]; then
+		umount "$hp_mnt" 2>/dev/null || true
+		rmdir "$hp_mnt" 2>/dev/null || true
+	fi
 	if [ -n "$hp_old" ]; then
 		echo "$hp_old" >"$hp_file" 2>/dev/null || true
 	fi
 	rm -f "$sock" "$sock.lock" "$log"
-	rm -rf "/tmp/shmbench-dpdk.$$"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -140,6 +145,18 @@ case " $allocators " in
 		hp_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
 		hp_note="$hp_free free 2 MiB huge pages (reserved for DPDK"
 		hp_note="$hp_note by suite.sh, returned at the end)"
+	fi
+	# DPDK maps them through a hugetlbfs; mount one if there is none
+	if [ "$(id -u)" = 0 ] && ! grep -q ' hugetlbfs ' /proc/mounts; then
+		hp_mnt=/tmp/shmbench-hugepages.$$
+		mkdir -p "$hp_mnt"
+		if mount -t hugetlbfs nodev "$hp_mnt"; then
+			SHMBENCH_HUGE_DIR=$hp_mnt
+			export SHMBENCH_HUGE_DIR
+		else
+			rmdir "$hp_mnt"
+			hp_mnt=""
+		fi
 	fi
 	;;
 esac

@@ -31,6 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {		/* bench/backend_boost.cc */
+#endif
+
 /* What a backend can do (bk_info.caps). */
 #define BK_SHARED	0x1u	/* an object may be freed by another process */
 #define BK_VARSIZE	0x2u	/* bk_alloc(size) serves 16 .. 1024 bytes */
@@ -88,5 +92,9 @@ int bk_counters(int which, struct bk_counters *c);
 long long bk_bytes_held(void);
 /* One line: library file and version, for the header. */
 const char *bk_describe(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* SHMBENCH_BACKEND_H */

@@ -83,23 +83,24 @@ END {
 	print ""
 
 	nr = 0
-	row[++nr] = "W1|ns_pair|W1 alloc+free of one 64 B object, ns/pair|low"
-	row[++nr] = "W2|alloc_ns|W2 alloc of 1M objects in a row, ns/alloc|low"
-	row[++nr] = "W2|free_ns|W2 then 1M frees in order, ns/free|low"
-	row[++nr] = "W3|ns_replace|W3 malloc-style 16–1024 B, 100k live, ns/replacement (free+alloc)|low"
-	row[++nr] = "W3|rss_per_live_byte|W3 resident bytes per live byte|low"
-	row[++nr] = "W3|rss_mb|W3 RSS of the process at the end, MiB|low"
-	row[++nr] = "W4|mpairs_s|W4 two processes doing W1, aggregate Mpairs/s|high"
-	row[++nr] = "W5|ns_object|W5 A allocates, B frees (handles through a ring), ns/object|low"
-	row[++nr] = "W6|ns_op|W6 pre-fork table of 64–512 B objects, ns/op|low"
-	row[++nr] = "W6|remote_free_pct|W6 frees of another worker'\''s object, %|none"
-	row[++nr] = "W1|instr_pair|W1 instructions per pair|low"
-	row[++nr] = "W2|instr_pair|W2 instructions per alloc+free|low"
+	# workload|metric|label|better|the peer issue 10 sets the goal against
+	row[++nr] = "W1|ns_pair|W1 alloc+free of one 64 B object, ns/pair|low|tcmalloc"
+	row[++nr] = "W2|alloc_ns|W2 alloc of 1M objects in a row, ns/alloc|low|dpdk"
+	row[++nr] = "W2|free_ns|W2 then 1M frees in order, ns/free|low|dpdk"
+	row[++nr] = "W3|ns_replace|W3 malloc-style 16–1024 B, 100k live, ns/replacement (free+alloc)|low|tcmalloc"
+	row[++nr] = "W3|rss_per_live_byte|W3 resident bytes per live byte|low|"
+	row[++nr] = "W3|rss_mb|W3 RSS of the process at the end, MiB|low|"
+	row[++nr] = "W4|mpairs_s|W4 two processes doing W1, aggregate Mpairs/s|high|dpdk"
+	row[++nr] = "W5|ns_object|W5 A allocates, B frees (handles through a ring), ns/object|low|dpdk"
+	row[++nr] = "W6|ns_op|W6 pre-fork table of 64–512 B objects, ns/op|low|"
+	row[++nr] = "W6|remote_free_pct|W6 frees of another worker'\''s object, %|none|"
+	row[++nr] = "W1|instr_pair|W1 instructions per pair|low|"
+	row[++nr] = "W2|instr_pair|W2 instructions per alloc+free|low|"
 
 	hdr = "| workload |"; sep = "| --- |"
 	for (i = 1; i <= na; i++) { hdr = hdr " " al[i] " |"; sep = sep " --- |" }
-	print hdr " best peer | shmslab / best peer |"
-	print sep " --- | --- |"
+	print hdr " best peer | shmslab / best peer | issue 10 goal |"
+	print sep " --- | --- | --- |"
 	for (r = 1; r <= nr; r++) {
 		split(row[r], f, "|")
 		w = f[1]; m = f[2]
@@ -107,7 +108,7 @@ END {
 			line = "| " f[3] " |"
 			t = meta["perf"] ~ /no PMU/ ? "n/a (no PMU)" : "n/a (no perf)"
 			for (i = 1; i <= na; i++) line = line " " t " |"
-			print line " | |"
+			print line " | | |"
 			continue
 		}
 		line = "| " f[3] " |"
@@ -125,14 +126,32 @@ END {
 		}
 		key = w SUBSEP m SUBSEP "shmslab"
 		if (best != "" && (key in n) && bestv > 0)
-			print line " " best " " fmt(bestv) " | " \
-			      sprintf("%.2f", medv[key] / bestv) "× |"
+			line = line " " best " " fmt(bestv) " | " \
+			       sprintf("%.2f", medv[key] / bestv) "× |"
 		else
-			print line " | |"
+			line = line " | |"
+		goal = ""
+		tkey = w SUBSEP m SUBSEP f[5]
+		if (f[5] != "" && (key in n) && (tkey in n) && medv[tkey] > 0)
+			goal = sprintf("%.2f", medv[key] / medv[tkey]) "× " \
+			       f[5] (f[4] == "high" ? " (≥ 1)" : " (≤ 1)")
+		else if (m == "rss_per_live_byte" && (key in n))
+			goal = fmt(medv[key]) " (≤ 1.2; resident, not region, bytes)"
+		else if (w == "W6" && m == "ns_op" &&
+			 (("W6" SUBSEP "fast_alloc_pct" SUBSEP "shmslab") in n))
+			goal = "fast path: allocs " \
+			       fmt(medv["W6", "fast_alloc_pct", "shmslab"]) \
+			       "%, frees " \
+			       fmt(medv["W6", "fast_free_pct", "shmslab"]) \
+			       "% (≥ 95%)"
+		else if (f[5] != "")
+			goal = "vs " f[5] ": no figure"
+		print line " " goal " |"
 	}
 	print ""
 	print "Ratios are of the medians; for W4 a ratio above 1 is better," \
-	      " for the others below 1."
+	      " for the others below 1.  The last column is the ratio to the" \
+	      " peer issue 10 sets each goal against (\"Done when\")."
 	print ""
 
 	print "shmslab'\''s fast paths (slab_cache_stats() deltas over the" \

@@ -48,7 +48,8 @@ END {
 		> (dir "/machine")
 }' "$raw"
 
-machine=$(cat "$tmp/machine")
+# underscores would be subscripts in gnuplot's enhanced text
+machine=$(sed 's/_/\\\\_/g' "$tmp/machine")
 
 # plot NAME TITLE YLABEL DATAFILES...: one chart, one bar group per file
 plot() {

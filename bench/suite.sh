@@ -224,7 +224,7 @@ while [ $r -le "$reps" ]; do
 			prog=$(prog_of "$a")
 			if [ ! -x "$prog" ]; then
 				[ $r = 1 ] && printf '0\tS\t%s\t%s\t%s\n' "$w" "$a" \
-					"not built: configure did not find it (bench/setup.sh installs it)" \
+					"not built (bench/setup.sh, then configure)" \
 					>>"$raw"
 				continue
 			fi

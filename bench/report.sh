@@ -96,6 +96,10 @@ END {
 	row[++nr] = "W6|remote_free_pct|W6 frees of another worker'\''s object, %|none|"
 	row[++nr] = "W1|instr_pair|W1 instructions per pair|low|"
 	row[++nr] = "W2|instr_pair|W2 instructions per alloc+free|low|"
+	if (meta["callgrind"] != "") {
+		row[++nr] = "W1|ir_pair|W1 instructions per pair, callgrind|low|"
+		row[++nr] = "W2|ir_pair|W2 instructions per alloc+free, callgrind|low|"
+	}
 
 	hdr = "| workload |"; sep = "| --- |"
 	for (i = 1; i <= na; i++) { hdr = hdr " " al[i] " |"; sep = sep " --- |" }

@@ -3,6 +3,7 @@
 #
 #	bench/suite.sh [--quick] [--reps N] [--build DIR] [--out DIR]
 #		       [--allocators "shmslab glibc ..."] [--workloads "W1 W2 ..."]
+#		       [--callgrind]
 #
 # Run from anywhere; it finds the source tree from its own path.  It builds
 # what it needs in a build directory (--build, default SRC/build when that
@@ -22,6 +23,12 @@
 # stdout; bench/report.sh) and PNG plots (bench/plot.sh, when gnuplot is
 # installed: bench/setup.sh installs it with the peers).
 #
+# --callgrind: also count instructions per operation of W1 and W2 with
+# valgrind's callgrind (the same 2N - N difference as with perf), which
+# works without a PMU.  Under valgrind libshmslab finds no rseq and takes
+# its no-rseq path (slab-protocol.md), so shmslab's count is of that path,
+# not of the rseq one the timings measure.
+#
 # --quick: shorter loops (W1/W4 2M pairs, W2 200k objects, W3 1M
 # replacements, W5 1M objects, W6 500k operations per worker; W3 keeps 100k
 # live objects); the default sizes are the issue's (10M, 1M, 5M, 5M, 2M).
@@ -31,6 +38,7 @@ set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
+callgrind=0
 reps=""
 build=${BUILD:-}
 out=$src/bench/results
@@ -50,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--allocators) allocators=$2; shift ;;
 	--workloads) workloads=$2; shift ;;
+	--callgrind) callgrind=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "suite.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -256,6 +265,38 @@ if [ $perf_ok = 1 ]; then
 			# 4 rounds of alloc + free per run (1 untimed + 3)
 			printf '1\tR\tW2\tinstr_pair\t%s\t%s\n' "$a" \
 				"$(awk "BEGIN { print ($c2 - $c1) / 4e5 }")" >>"$raw"
+		fi
+	done
+fi
+
+# the same with callgrind, by request: Ir of every process of the run
+# (the driver and its worker), summed
+cg_count() {	# prog args... ; prints the Ir total of one run
+	cgdir=$(mktemp -d)
+	# libtool: shmbench-shmslab is a wrapper script until installed
+	"$build/libtool" --mode=execute valgrind --tool=callgrind \
+		--callgrind-out-file="$cgdir/cg.%p" "$@" >/dev/null 2>&1 || true
+	cat "$cgdir"/cg.* 2>/dev/null |
+		awk '$1 == "summary:" { t += $2 } END { if (t) print t }'
+	rm -rf "$cgdir"
+}
+if [ $callgrind = 1 ] && command -v valgrind >/dev/null 2>&1; then
+	printf 'M\tcallgrind\tvalgrind --tool=callgrind (shmslab on its no-rseq path)\n' >>"$raw"
+	for a in $allocators; do
+		prog=$(prog_of "$a")
+		[ -x "$prog" ] || continue
+		echo "  callgrind $a" >&2
+		c1=$(cg_count "$prog" -S "$sock" -w W1 -n 100k)
+		c2=$(cg_count "$prog" -S "$sock" -w W1 -n 200k)
+		if [ -n "$c1" ] && [ -n "$c2" ]; then
+			printf '1\tR\tW1\tir_pair\t%s\t%s\n' "$a" \
+				"$(awk "BEGIN { print ($c2 - $c1) / 1e5 }")" >>"$raw"
+		fi
+		c1=$(cg_count "$prog" -S "$sock" -w W2 -b 20k)
+		c2=$(cg_count "$prog" -S "$sock" -w W2 -b 40k)
+		if [ -n "$c1" ] && [ -n "$c2" ]; then
+			printf '1\tR\tW2\tir_pair\t%s\t%s\n' "$a" \
+				"$(awk "BEGIN { print ($c2 - $c1) / 8e4 }")" >>"$raw"
 		fi
 	done
 fi

@@ -7,8 +7,9 @@
 #
 #   - every man/*.[0-9] page: mandoc -Tlint -W warning prints nothing, or,
 #     without mandoc, groff -mdoc -ww -z prints nothing; a page that is only
-#     a .so link is not linted (mandoc always warns about .so) but its
-#     target must exist and name the linked page in its NAME section;
+#     a link page (a symbolic link in the tree, installed as a .so page; or
+#     a .so page) is not linted but its target must exist and name the
+#     linked page in its NAME section;
 #   - every function declared in libclient/shmslab.h has man/NAME.3 and is
 #     mentioned in man/shmslab.3;
 #   - the pages in man/ and dist_man_MANS in Makefile.am are the same set.
@@ -27,6 +28,10 @@ GROFF=${GROFF:-}
 # The target of a page that is nothing but a ".so man3/x.3" link, or
 # nothing if the page has content of its own.
 so_target() {
+	if [ -L "$1" ]; then
+		readlink "$1"
+		return
+	fi
 	awk '
 		/^\.\\"/ { next }		# comment line
 		/^\.so[ \t]/ && !seen { target = $2; seen = 1; next }

@@ -112,6 +112,9 @@ struct slab_cache {
 	uint64_t obj_bytes;		/* objects * stride: past the last */
 	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
 	int may_alloc;			/* 0: lookup handle of a ctor cache */
+	int internal;			/* general[] or by_index[]: the
+					 * library's own, never freed by
+					 * slab_cache_put() */
 	uint64_t basem1;		/* base - 1, for object addresses */
 	uint64_t nr_pages;		/* fast path's bound on a word's pfn */
 	uint64_t slab_bytes;
@@ -2128,6 +2131,24 @@ handle_free(struct slab_cache *h)
 	free(h);
 }
 
+/*
+ * Each slab_cache_create() and slab_cache_lookup() call makes a handle of
+ * its own (handle_new()), so a handle has exactly one owner and put needs
+ * no reference count: it unlinks and frees it, as destroy does, without
+ * telling slabd.  slabd's per-client facts (client_note_cache()) are per
+ * cache, not per handle, and refills through any handle (or slab_free())
+ * note the cache again; only destroy forgets it.  The library's own
+ * handles (general[], by_index[]) are never given out; the internal flag
+ * makes put of one a no-op all the same.
+ */
+SHMSLAB_EXPORT void
+slab_cache_put(struct slab_cache *cache)
+{
+	if (cache == NULL || cache->internal)
+		return;
+	handle_free(cache);
+}
+
 static int
 reply_cache(Shmslab__Reply *rep, uint32_t *idx, uint32_t *gen)
 {
@@ -2567,6 +2588,7 @@ general_cache(struct slab_pool *pool, int i)
 		errno = -err;
 		return NULL;
 	}
+	h->internal = 1;
 	__atomic_store_n(&pool->general[i], h, __ATOMIC_RELEASE);
 	return h;
 }
@@ -2614,8 +2636,10 @@ cache_of(struct slab_pool *pool, const void *obj, int *pagesp,
 		       __atomic_load_n(&region_caches(pool->base)[idx].gen,
 				       __ATOMIC_ACQUIRE),
 		       NULL, &err);
-	if (h != NULL)
+	if (h != NULL) {
+		h->internal = 1;
 		__atomic_store_n(&pool->by_index[idx], h, __ATOMIC_RELEASE);
+	}
 	return h;
 }
 

@@ -4,7 +4,8 @@
  * object alignment; many objects holding their contents; SLAB_ZERO;
  * statistics that add up; objects freed by another process than the one
  * that allocated them; destroy (EBUSY while objects live, ESTALE for other
- * handles after); shrink; slab_malloc, slab_calloc, slab_free and
+ * handles after); slab_cache_put (handles released, the cache untouched,
+ * no growth over 100000 lookup+put); shrink; slab_malloc, slab_calloc, slab_free and
  * slab_usable_size over every size class and beyond; bad frees ignored;
  * constructors; the debug flags (red zone, poison, store user) in forked
  * children that must abort with a message naming the cache; ENOMEM on a
@@ -16,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -719,6 +721,123 @@ test_destroy(void)
 		ok(slab_cache_destroy(c) == 0, "and it is destroyed again");
 	}
 	check_region(pool, "after destroy");
+}
+
+/* ---------------------------------------------------------------- put */
+
+static size_t
+heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+static void
+test_put(void)
+{
+	enum { N = 100000, NOBJ = 100 };
+	struct slab_cache *c = must_create("t.put", 64, 0, 0, NULL);
+	struct slab_cache *h, *h2;
+	void *v[NOBJ];
+	size_t before, after;
+	pid_t pid;
+	int i, good, st;
+
+	errno = 1234;
+	slab_cache_put(NULL);
+	ok(errno == 1234, "put(NULL) is a no-op and leaves errno alone");
+
+	/* lookup+put does not grow the handle table */
+	for (i = 0; i < 100; i++)
+		slab_cache_put(slab_cache_lookup(pool, "t.put"));
+	before = heap_in_use();
+	good = 1;
+	for (i = 0; i < N; i++) {
+		h = slab_cache_lookup(pool, "t.put");
+		if (h == NULL) {
+			good = 0;
+			break;
+		}
+		slab_cache_put(h);
+	}
+	after = heap_in_use();
+	ok(good && after < before + 64 * 1024, "%d lookup+put: the heap "
+	   "in use stays put (%zu -> %zu bytes)", N, before, after);
+
+	/* objects allocated through a handle outlive its put */
+	h = slab_cache_lookup(pool, "t.put");
+	good = h != NULL;
+	for (i = 0; good && i < NOBJ; i++) {
+		v[i] = slab_cache_alloc(h, 0);
+		good = v[i] != NULL;
+		if (good)
+			fill(v[i], 64, 500 + (uint64_t)i);
+	}
+	ok(good, "%d objects through a looked-up handle", NOBJ);
+	if (!good)
+		bail_out("t.put: %s", strerror(errno));
+	slab_cache_put(h);
+	h2 = slab_cache_lookup(pool, "t.put");
+	good = h2 != NULL && slab_cache_object_size(h2) == 64 &&
+	       strcmp(slab_cache_name(h2), "t.put") == 0;
+	for (i = 0; good && i < NOBJ; i++)
+		good = check(v[i], 64, 500 + (uint64_t)i);
+	ok(good, "after put, lookup again works and the objects are intact");
+
+	/* another process still uses the cache and sees the objects */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct slab_cache *hc = slab_cache_lookup(pool, "t.put");
+		void *p = hc ? slab_cache_alloc(hc, 0) : NULL;
+		int bad = p == NULL;
+
+		for (i = 0; !bad && i < NOBJ; i++)
+			bad = !check(v[i], 64, 500 + (uint64_t)i);
+		if (p != NULL)
+			slab_cache_free(hc, p);
+		slab_cache_put(hc);
+		_exit(bad);
+	}
+	st = wait_child(pid);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a child looks the cache "
+	   "up, sees the objects, allocates, frees and puts (status %#x)",
+	   st);
+
+	/* the creating handle still works; free through other handles */
+	good = 1;
+	for (i = 0; i < NOBJ / 2; i++)
+		slab_cache_free(h2, v[i]);
+	for (; i < NOBJ; i++)
+		slab_cache_free(c, v[i]);
+	v[0] = slab_cache_alloc(c, 0);
+	good = v[0] != NULL;
+	slab_cache_free(c, v[0]);
+	ok(good, "objects of the put handle are freed through two other "
+	   "handles; the creating handle still allocates");
+	slab_cache_put(h2);
+
+	/* a put of one of several handles leaves the others working */
+	h = slab_cache_lookup(pool, "t.put");
+	h2 = slab_cache_lookup(pool, "t.put");
+	ok(h != NULL && h2 != NULL && h != h2, "each lookup returns a "
+	   "handle of its own");
+	slab_cache_put(h);
+	v[0] = h2 ? slab_cache_alloc(h2, 0) : NULL;
+	ok(v[0] != NULL, "after put of one, the other allocates");
+	slab_cache_free(h2, v[0]);
+	slab_cache_put(h2);
+
+	/* slab_malloc's own handles survive puts of user handles */
+	for (i = 0; i < 10; i++)
+		slab_cache_put(slab_cache_lookup(pool, "kmalloc-64"));
+	v[0] = slab_malloc(pool, 64);
+	ok(v[0] != NULL, "slab_malloc works after puts of kmalloc-64 "
+	   "handles");
+	slab_free(pool, v[0]);
+
+	ok(slab_cache_destroy(c) == 0, "destroy still works after puts");
+	ok(find_desc(pool, "t.put") == NULL, "and the cache is gone");
+	check_region(pool, "after put");
 }
 
 /* ---------------------------------------------------------------- malloc */
@@ -1533,6 +1652,7 @@ main(void)
 	test_stats();
 	test_cross_process();
 	test_destroy();
+	test_put();
 	test_malloc();
 	test_bad_free();
 	test_ctor();

@@ -165,9 +165,11 @@ int slab_cache_destroy(struct slab_cache *cache);
  * Release a handle without destroying its cache: the handle's memory is
  * freed; the cache, its objects and every other handle (in this and other
  * processes) are untouched.  Objects allocated through it stay valid and
- * may be freed through another handle or slab_free().  The handle must not
- * be used after (like free()).  Each create/lookup returns a handle of its
- * own, so each is put once.  NULL is a no-op; no errors, errno unchanged.
+ * may be freed through another handle (or slab_free() for a general
+ * cache).  The handle must not be used after (like free()).  Each
+ * create/lookup returns a handle of its own, so each is put once.  Safe
+ * with calls on other handles in other threads.  NULL is a no-op; no
+ * errors, errno unchanged.
  */
 void slab_cache_put(struct slab_cache *cache);
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -731,6 +732,25 @@ heap_in_use(void)
 	return mallinfo2().uordblks;
 }
 
+/* Lookup+put in a loop while the main thread allocates on another handle. */
+static void *
+put_thread(void *arg)
+{
+	long bad = 0;
+
+	(void)arg;
+	for (int i = 0; i < 20000 && !bad; i++) {
+		struct slab_cache *h = slab_cache_lookup(pool, "t.put");
+		void *p = h ? slab_cache_alloc(h, 0) : NULL;
+
+		bad = p == NULL;
+		if (p != NULL)
+			slab_cache_free(h, p);
+		slab_cache_put(h);
+	}
+	return (void *)bad;
+}
+
 static void
 test_put(void)
 {
@@ -834,6 +854,29 @@ test_put(void)
 	ok(v[0] != NULL, "slab_malloc works after puts of kmalloc-64 "
 	   "handles");
 	slab_free(pool, v[0]);
+
+	/* threads: puts race with allocations on other handles */
+	{
+		pthread_t t1, t2;
+		void *r1 = (void *)1, *r2 = (void *)1;
+		long n = 0;
+
+		good = pthread_create(&t1, NULL, put_thread, NULL) == 0;
+		good &= pthread_create(&t2, NULL, put_thread, NULL) == 0;
+		for (i = 0; i < 20000; i++) {
+			void *p = slab_cache_alloc(c, 0);
+
+			n += p != NULL;
+			slab_cache_free(c, p);
+		}
+		if (good) {
+			pthread_join(t1, &r1);
+			pthread_join(t2, &r2);
+		}
+		ok(good && r1 == NULL && r2 == NULL && n == 20000, "two "
+		   "threads lookup, allocate, free and put while a third "
+		   "allocates through the creating handle");
+	}
 
 	ok(slab_cache_destroy(c) == 0, "destroy still works after puts");
 	ok(find_desc(pool, "t.put") == NULL, "and the cache is gone");

@@ -63,5 +63,6 @@
 #define rpc_fini		shmslab_rpc_fini
 #define rpc_hello		shmslab_rpc_hello
 #define rpc_init		shmslab_rpc_init
+#define rpc_pid			shmslab_rpc_pid
 
 #endif /* SHMSLAB_NAMESPACE_H */

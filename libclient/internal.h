@@ -34,7 +34,8 @@
  * The second group is the connection, guarded by lock (rpc.c):
  *	sock >= 0	connected, by process pid
  *	sock < 0	disconnected: the next RPC reconnects once
- *	pid != getpid()	sock was inherited through fork(): the child closes
+ *	pid != rpc_self_pid()
+ *			sock was inherited through fork(): the child closes
  *			its copy, never writes to it, and reconnects
  * Lock order: the fork registry lock (rpc.c), then pool->cache_lock, then
  * pool->lock.  The fork handlers (rpc.c) hold all three across fork().
@@ -152,6 +153,25 @@ struct rpc_backoff {
 	uint64_t delay_ns;
 };
 int rpc_backoff(struct rpc_backoff *b);
+
+/*
+ * This process's pid, without a system call: the slow paths record it in
+ * the region (rec_set(), SLAB_STORE_USER tracks) and rpc_call() compares
+ * it with pool->pid to detect a fork()ed child.  rpc_register() sets it
+ * (every pool is registered before it is returned, so no slow path runs
+ * before it is set) and the pthread_atfork child handler refreshes it in
+ * the child before fork() returns there.  Written only by those two, read
+ * with a relaxed load: a pid is one aligned word and never changes
+ * between them.  A child made without the fork handlers (raw clone(),
+ * syscall(SYS_fork)) would read its parent's pid; shmslab(3) says so.
+ */
+extern pid_t rpc_pid;
+
+static inline pid_t
+rpc_self_pid(void)
+{
+	return __atomic_load_n(&rpc_pid, __ATOMIC_RELAXED);
+}
 
 /* ---------------------------------------------------------------- slab.c */
 

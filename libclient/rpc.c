@@ -12,7 +12,7 @@
  *	connected --I/O error, bad frame, wrong seq--> disconnected
  *	disconnected --next rpc_call(): one reconnect--> connected, or the
  *		call fails with ENOTCONN and stays disconnected
- *	connected, pid != getpid() (we are a fork()ed child sharing the
+ *	connected, pid != rpc_self_pid() (we are a fork()ed child sharing the
  *		parent's socket) --> close our copy of the descriptor without
  *		writing to it, then reconnect as above
  * A reconnect says hello again and accepts only the region instance
@@ -50,6 +50,7 @@
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slab_pool *registry;	/* open pools, under registry_lock */
 static int registry_atfork;		/* handlers installed */
+pid_t rpc_pid;				/* see rpc_self_pid() */
 
 /* ---------------------------------------------------------------- fork */
 
@@ -78,6 +79,14 @@ rpc_atfork_release(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+/* The child: a new pid before anything in it can take a slow path. */
+static void
+rpc_atfork_child(void)
+{
+	__atomic_store_n(&rpc_pid, getpid(), __ATOMIC_RELAXED);
+	rpc_atfork_release();
+}
+
 /*
  * Add pool to the registry, installing the fork handlers the first time.
  * Not pthread_once(): it cannot report that pthread_atfork() failed, and
@@ -91,12 +100,15 @@ rpc_register(struct slab_pool *pool)
 	pthread_mutex_lock(&registry_lock);
 	if (!registry_atfork) {
 		if (pthread_atfork(rpc_atfork_prepare, rpc_atfork_release,
-				   rpc_atfork_release) != 0) {
+				   rpc_atfork_child) != 0) {
 			err = -ENOMEM;
 			goto out;
 		}
 		registry_atfork = 1;
 	}
+	/* Once the handlers are in, the child handler keeps it right; set
+	 * here at every open anyway, which costs nothing next to the hello. */
+	__atomic_store_n(&rpc_pid, getpid(), __ATOMIC_RELAXED);
 	pool->reg_next = registry;
 	pool->reg_pprev = &registry;
 	if (registry != NULL)
@@ -330,7 +342,7 @@ rpc_attach(struct slab_pool *pool, int sock)
 	if (err)
 		return err;
 	pool->sock = sock;
-	pool->pid = getpid();
+	pool->pid = rpc_self_pid();
 	return 0;
 }
 
@@ -371,7 +383,7 @@ rpc_reconnect(struct slab_pool *pool)
 		return -ENOTCONN;
 	}
 	pool->sock = sock;
-	pool->pid = getpid();
+	pool->pid = rpc_self_pid();
 	return 0;
 }
 
@@ -388,7 +400,7 @@ rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 	 * half an exchange on the wire: no cancellation until it is done. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&pool->lock);
-	if (pool->sock >= 0 && pool->pid != getpid())
+	if (pool->sock >= 0 && pool->pid != rpc_self_pid())
 		rpc_drop(pool);		/* the parent's connection */
 	if (pool->sock < 0) {
 		err = rpc_reconnect(pool);

@@ -725,7 +725,7 @@ debug_alloc(struct slab_cache *h, char *obj)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		t->pid = (int32_t)getpid();
+		t->pid = (int32_t)rpc_self_pid();
 		t->cpu = current_cpu(h->pool);
 		t->when_ns = (uint64_t)ts.tv_sec * 1000000000ull +
 			     (uint64_t)ts.tv_nsec;
@@ -857,7 +857,7 @@ static void
 rec_set(struct slab_slot *s, uint32_t op, uint32_t pfn, uint32_t head,
 	uint32_t tag)
 {
-	rec_publish(&s->rec, op, pfn, head, tag, (int32_t)getpid());
+	rec_publish(&s->rec, op, pfn, head, tag, (int32_t)rpc_self_pid());
 }
 
 static void

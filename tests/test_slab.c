@@ -1362,6 +1362,44 @@ test_debug(void)
 			slab_cache_free(c, v[i]);
 		}
 		ok(good, "and the objects hold their contents");
+
+		/*
+		 * The library caches its pid (no getpid() on slow paths);
+		 * a fork()ed child must record its own, not the parent's,
+		 * or recovery would judge its records by the wrong process.
+		 */
+		{
+			pid_t pid;
+			int st;
+
+			fflush(NULL);
+			pid = fork();
+			if (pid < 0)
+				bail_out("fork: %s", strerror(errno));
+			if (pid == 0) {
+				int bad = 0;
+
+				for (i = 0; i < 400; i++) {
+					const struct slab_track *t;
+
+					v[i] = slab_cache_alloc(c, 0);
+					if (v[i] == NULL || d == NULL) {
+						bad++;
+						continue;
+					}
+					t = (const void *)((char *)v[i] +
+							   d->geo.track_off);
+					bad += t->pid != getpid();
+				}
+				for (i = 0; i < 400; i++)
+					slab_cache_free(c, v[i]);
+				_exit(bad == 0 ? 0 : 1);
+			}
+			st = wait_child(pid);
+			ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			   "a fork()ed child's objects record the child's pid, "
+			   "not its parent's");
+		}
 	}
 	c = must_create("t.alldebug", 100, 0, SLAB_POISON | SLAB_RED_ZONE |
 			SLAB_STORE_USER, NULL);

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/frame.h"
+#include "common/sock.h"
 
 int
 frame_header_parse(const uint8_t hdr[FRAME_HDR_SIZE], uint32_t *len)
@@ -105,4 +107,61 @@ frame_decode_reply(const uint8_t *buf, size_t len)
 		return NULL;
 	}
 	return rep;
+}
+
+/* Read exactly len bytes, keeping the first descriptor in *fd. */
+static int
+recv_all(int sock, void *buf, size_t len, int *fd)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = sock_recv_with_fd(sock, p, len, fd);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+frame_recv_reply(int sock, Shmslab__Reply **repp, int *fdp)
+{
+	uint8_t hdr[FRAME_HDR_SIZE];
+	uint8_t *buf = NULL;
+	uint32_t len;
+	int fd = -1, err;
+
+	*repp = NULL;
+	err = recv_all(sock, hdr, sizeof(hdr), &fd);
+	if (err)
+		goto out;
+	if (frame_header_parse(hdr, &len) != 0) {
+		err = -EBADMSG;
+		goto out;
+	}
+	buf = malloc(len);
+	if (buf == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = recv_all(sock, buf, len, &fd);
+	if (err)
+		goto out;
+	*repp = frame_decode_reply(buf, len);
+	if (*repp == NULL)
+		err = -EBADMSG;
+out:
+	free(buf);
+	if (fdp != NULL && err == 0) {
+		*fdp = fd;
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
 }

@@ -44,4 +44,14 @@ uint8_t *frame_encode_reply(const Shmslab__Reply *rep, size_t *len);
 Shmslab__Request *frame_decode_request(const uint8_t *buf, size_t len);
 Shmslab__Reply *frame_decode_reply(const uint8_t *buf, size_t len);
 
+/*
+ * Receive one reply frame from the blocking socket sock.  A descriptor
+ * sent with it (SCM_RIGHTS) is stored in *fdp when fdp is not NULL (it
+ * must hold -1 on entry), else closed.  Returns 0 with *repp set (free it
+ * with shmslab__reply__free_unpacked), -EBADMSG for a bad header or an
+ * undecodable payload, -ENOMEM, or an I/O error (-EPIPE at end of file).
+ * The library and slabctl both read replies with it.
+ */
+int frame_recv_reply(int sock, Shmslab__Reply **repp, int *fdp);
+
 #endif /* SHMSLAB_FRAME_H */

@@ -16,6 +16,7 @@
 #define frame_encode_request	shmslab_frame_encode_request
 #define frame_header_parse	shmslab_frame_header_parse
 #define frame_header_put	shmslab_frame_header_put
+#define frame_recv_reply	shmslab_frame_recv_reply
 /* common/region.c */
 #define region_layout		shmslab_region_layout
 #define region_super_check	shmslab_region_super_check

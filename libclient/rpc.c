@@ -135,29 +135,6 @@ rpc_unregister(struct slab_pool *pool)
 
 /* ---------------------------------------------------------------- frames */
 
-/*
- * Read exactly len bytes, keeping the first descriptor that arrives with
- * any of them in *fd (the caller initialises it to -1).  0, -EPIPE at end
- * of file, or -errno.
- */
-static int
-rpc_read_all(int sock, void *buf, size_t len, int *fd)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = sock_recv_with_fd(sock, p, len, fd);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Encode and send one request frame: 0 or -errno. */
 static int
 rpc_send(int sock, const Shmslab__Request *req)
@@ -171,50 +148,6 @@ rpc_send(int sock, const Shmslab__Request *req)
 		return -errno;
 	err = sock_write_all(sock, frame, len);
 	free(frame);
-	return err;
-}
-
-/*
- * Receive one reply frame.  A descriptor sent with it is stored in *fdp
- * when fdp is not NULL (which must hold -1 on entry), else closed.
- * Returns 0 with *repp set, -EBADMSG for a bad header or an undecodable
- * payload, -ENOMEM, or an I/O error (-EPIPE at end of file).
- */
-static int
-rpc_recv(int sock, Shmslab__Reply **repp, int *fdp)
-{
-	uint8_t hdr[FRAME_HDR_SIZE];
-	uint8_t *buf = NULL;
-	uint32_t len;
-	int fd = -1, err;
-
-	*repp = NULL;
-	err = rpc_read_all(sock, hdr, sizeof(hdr), &fd);
-	if (err)
-		goto out;
-	if (frame_header_parse(hdr, &len) != 0) {
-		err = -EBADMSG;
-		goto out;
-	}
-	buf = malloc(len);
-	if (buf == NULL) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = rpc_read_all(sock, buf, len, &fd);
-	if (err)
-		goto out;
-	*repp = frame_decode_reply(buf, len);
-	if (*repp == NULL)
-		err = -EBADMSG;
-out:
-	free(buf);
-	if (fdp != NULL && err == 0) {
-		*fdp = fd;
-		fd = -1;
-	}
-	if (fd >= 0)
-		close(fd);
 	return err;
 }
 
@@ -274,7 +207,7 @@ rpc_hello(const char *path, uint64_t seq, struct rpc_hello *h)
 	err = rpc_send(sock, &req);
 	if (err)
 		goto out;
-	err = rpc_recv(sock, &rep, &fd);
+	err = frame_recv_reply(sock, &rep, &fd);
 	if (err)
 		goto out;
 
@@ -416,7 +349,7 @@ rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 	}
 	err = sock_write_all(pool->sock, frame, len);
 	if (err == 0)
-		err = rpc_recv(pool->sock, &rep, NULL);
+		err = frame_recv_reply(pool->sock, &rep, NULL);
 	if (err == 0 && rep->seq != req->seq)
 		err = -EBADMSG;
 	if (err) {

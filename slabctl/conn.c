@@ -24,63 +24,6 @@
 #include "common/sock.h"
 #include "slabctl/slabctl.h"
 
-/* Read exactly len bytes, keeping the first descriptor in *fd. */
-static int
-read_all(int sock, void *buf, size_t len, int *fd)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = sock_recv_with_fd(sock, p, len, fd);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-recv_reply(int sock, Shmslab__Reply **repp, int *fdp)
-{
-	uint8_t hdr[FRAME_HDR_SIZE];
-	uint8_t *buf = NULL;
-	uint32_t len;
-	int fd = -1, err;
-
-	*repp = NULL;
-	err = read_all(sock, hdr, sizeof(hdr), &fd);
-	if (err)
-		goto out;
-	if (frame_header_parse(hdr, &len) != 0) {
-		err = -EBADMSG;
-		goto out;
-	}
-	buf = malloc(len);
-	if (buf == NULL) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = read_all(sock, buf, len, &fd);
-	if (err)
-		goto out;
-	*repp = frame_decode_reply(buf, len);
-	if (*repp == NULL)
-		err = -EBADMSG;
-out:
-	free(buf);
-	if (fdp != NULL && err == 0) {
-		*fdp = fd;
-		fd = -1;
-	}
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
 int
 conn_call(struct ctl_conn *c, Shmslab__Request *req, Shmslab__Reply **rep)
 {
@@ -96,7 +39,7 @@ conn_call(struct ctl_conn *c, Shmslab__Request *req, Shmslab__Reply **rep)
 	free(frame);
 	if (err)
 		return err;
-	err = recv_reply(c->sock, rep, NULL);
+	err = frame_recv_reply(c->sock, rep, NULL);
 	if (err)
 		return err;
 	if ((*rep)->seq != req->seq) {
@@ -192,7 +135,7 @@ conn_open(struct ctl_conn *c, const char *path)
 		if (err)
 			goto out;
 	}
-	err = recv_reply(c->sock, &rep, &fd);
+	err = frame_recv_reply(c->sock, &rep, &fd);
 	if (err)
 		goto out;
 	if (rep->status != 0) {

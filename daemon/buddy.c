@@ -725,6 +725,8 @@ buddy_free(struct buddy *b, uint32_t pfn, unsigned int order)
 	n->stat_free++;
 	__free_one_page(b, (uint32_t)nid, pfn, order);
 	mirror_node(b, (uint32_t)nid);
+	if (b->on_free != NULL)
+		b->on_free(b, pfn, order, b->on_free_arg);
 	return 0;
 }
 

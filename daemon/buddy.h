@@ -50,6 +50,15 @@ struct buddy;
 typedef uint64_t (*buddy_reclaim_fn)(struct buddy *b, int node,
 				     unsigned int order, void *arg);
 
+/*
+ * Free hook: called by buddy_free() after the block at pfn of `order`
+ * went back to the free lists, whoever freed it (daemon/quota.c uncharges
+ * it there, so that no path that gives pages back can forget to).  It
+ * must not call buddy_alloc() or buddy_free().  NULL until set.
+ */
+typedef void (*buddy_free_fn)(struct buddy *b, uint32_t pfn,
+			      unsigned int order, void *arg);
+
 /* What a page is, in the allocator's private record. */
 enum buddy_state {
 	BUDDY_RESERVED = 0,	/* metadata, in no node area */
@@ -114,6 +123,8 @@ struct buddy {
 	uint8_t zonelist[REGION_MAX_NODES][REGION_MAX_NODES];
 	buddy_reclaim_fn reclaim;
 	void *reclaim_arg;
+	buddy_free_fn on_free;		/* see buddy_free_fn */
+	void *on_free_arg;
 };
 
 /* Flags for buddy_alloc(). */

@@ -94,8 +94,10 @@
 #include "common/slab.h"
 #include "daemon/buddy.h"
 #include "daemon/cache.h"
+#include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/prim.h"
+#include "daemon/quota.h"
 #include "daemon/rlock.h"
 #include "daemon/slabd.h"
 
@@ -162,6 +164,8 @@ struct cnode_priv {
 	uint32_t batch;			/* refill batch (slabs); 0: unset */
 	uint64_t last_refill;		/* monotonic ns */
 	int paused;			/* shrunk: no stocking until asked */
+	uint32_t stock_for;		/* quotas: client id the top-ups are
+					 * charged to (the last refiller) */
 	/* formatted SW_NONE slabs whose node lock was busy: linked later */
 	uint32_t *pending;
 	uint32_t nr_pending, cap_pending;
@@ -544,7 +548,7 @@ nlist_del(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
  */
 static int
 slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
-	 uint32_t *pfnp)
+	 struct client_info *ci, uint32_t *pfnp)
 {
 	struct cache_priv *cp = &m->cache[idx];
 	struct buddy *b = &m->d->buddy;
@@ -555,6 +559,9 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	struct page_desc *pd;
 	int r, nid;
 
+	/* quotas: refused before the allocator is asked (daemon/quota.h) */
+	if (!quota_fits(m->d, ci, (uint64_t)REGION_PAGE_SIZE << order))
+		return -EDQUOT;
 	if (floor != FLOOR_NONE) {
 		/* the private counts: the region's node table is a mirror */
 		const struct buddy_node *bn = buddy_node(b, node);
@@ -587,6 +594,7 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 	for (i = 1; i < nr; i++)
 		m->owner[pfn + i] = own(idx, order);
 	cp->nr_slabs++;
+	quota_charge(m->d, ci, pfn, order, NULL, 0);	/* checked above */
 	pd = &v->pages[pfn];
 	__atomic_store_n(&pd->counters, 0, __ATOMIC_RELAXED);
 	for (i = 0; i < nr; i++) {
@@ -1045,6 +1053,7 @@ cache_tune(struct cache_mgr *m, struct cache_priv *cp)
 		np->last_refill = 0;
 		np->paused = 0;
 		np->nr_pending = 0;
+		np->stock_for = 0;
 	}
 	if (g->object_size >= REGION_PAGE_SIZE)
 		nr_objects = 2;
@@ -1169,6 +1178,7 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 	struct cache_priv *cp = &m->cache[idx];
 	struct cnode_priv *np = &cp->node[n];
 	struct slab_node *sn = &cp->view.nodes[n];
+	struct client_info *stock_ci = NULL;
 	uint32_t want = 0, nr, added = 0;
 
 	if (__atomic_load_n(&sn->want, __ATOMIC_RELAXED) != 0)
@@ -1180,6 +1190,17 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 		return 0;
 	if (!force && now_ns() < m->pressure_until)
 		return 0;
+	/*
+	 * Quotas: a top-up is charged to the client that last refilled
+	 * this list; with limits set and no such client still connected,
+	 * none is made (the next refill asks again), so that nothing a
+	 * client takes escapes every quota.  At start (force), slabd's.
+	 */
+	if (!force) {
+		stock_ci = quota_client_by_id(m->d, np->stock_for);
+		if (stock_ci == NULL && quota_enforced(m->d))
+			return 0;
+	}
 	if (node_lock(m, cp, n) < 0) {
 		if (want)	/* try again on the next tick */
 			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
@@ -1190,7 +1211,7 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 		     sn->nr_partial < np->stock_high; nr++) {
 		uint32_t pfn;
 
-		if (slab_new(m, idx, n, FLOOR_STOCK, &pfn) < 0)
+		if (slab_new(m, idx, n, FLOOR_STOCK, stock_ci, &pfn) < 0)
 			break;
 		if (slab_link(m, cp, n, pfn) < 0)
 			break;
@@ -1474,8 +1495,9 @@ cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
 }
 
 int
-cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
-	     uint32_t *slabs, uint32_t *landed, char *why, size_t len)
+cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
+	     uint32_t gen, uint32_t node, uint32_t *slabs, uint32_t *landed,
+	     char *why, size_t len)
 {
 	struct cache_mgr *m = d->caches;
 	struct cache_priv *cp;
@@ -1530,16 +1552,23 @@ cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
 	batch = np->batch;
 	cp->view.nodes[node].stat_refills++;
 
+	/* quotas: one slab at least must fit; the log and count are here */
+	r = quota_check(d, ci, (uint64_t)REGION_PAGE_SIZE << order, why, len);
+	if (r < 0)
+		return r;
 	/* only the first slab may make the allocator reclaim */
-	home = slab_new(m, index, node, FLOOR_NONE, &m->pfns[0]);
+	home = slab_new(m, index, node, FLOOR_NONE, ci, &m->pfns[0]);
 	if (home < 0)
 		return why_err(why, len, -ENOMEM, "no free pages for a slab "
 			       "of cache %s (order %u) on any node", cp->name,
 			       order);
+	/* a batch stops at the quota too: its first slab went through */
 	for (made = 1; made < batch; made++)
-		if (slab_new(m, index, (uint32_t)home, FLOOR_LOW,
+		if (slab_new(m, index, (uint32_t)home, FLOOR_LOW, ci,
 			     &m->pfns[made]) < 0)
 			break;
+	if (ci != NULL)
+		np->stock_for = ci->id;
 
 	r = node_lock(m, cp, (uint32_t)home);
 	if (r < 0) {

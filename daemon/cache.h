@@ -22,6 +22,7 @@
 
 struct event_base;
 struct slabd;
+struct client_info;
 
 /* The slab_malloc() size classes, at table indexes 0 .. NR - 1. */
 #define CACHE_NR_GENERAL	13u
@@ -70,10 +71,14 @@ int cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
  * made), -EAGAIN (the node lock was busy: the slabs are kept and
  * linked by the timer; or slabs kept so for that node, or 1024 for the
  * cache, are still waiting for a lock, and none were made), -EUCLEAN (the descriptor in the
- * region is damaged beyond repair).
+ * region is damaged beyond repair), -EDQUOT (not one slab fits ci's or
+ * its uid's quota: daemon/quota.h).  The slabs are charged to ci, and so
+ * are the timer's later top-ups of that node list, until another client
+ * refills it.
  */
-int cache_refill(struct slabd *d, uint32_t index, uint32_t gen, uint32_t node,
-		 uint32_t *slabs, uint32_t *landed, char *why, size_t len);
+int cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
+		 uint32_t gen, uint32_t node, uint32_t *slabs,
+		 uint32_t *landed, char *why, size_t len);
 
 /*
  * Shrink: free every empty slab on the cache's node lists and pause

@@ -49,6 +49,8 @@ enum conf_type {
 	CONF_GIDS,	/* allow_gids: likewise */
 	CONF_GROUP,	/* socket_group and have_socket_group */
 	CONF_NODES,	/* nodes bitmap and have_nodes */
+	CONF_QUOTA,	/* uint64_t bytes, K/M/G/T, >= 4K, or none */
+	CONF_QUOTA_UIDS,	/* quota_uids: USER:SIZE, a line per uid */
 	CONF_ACTION,	/* command line only: -h, -V, -c */
 };
 
@@ -106,6 +108,13 @@ static const struct conf_option options[] = {
 	{ "harden-freelists", 0, CONF_FLAG, 0, OFF(harden_freelists), 0, 0,
 	  NULL },
 	{ "fake-numa", 0, CONF_UINT, 0, OFF(fake_numa), 1, REGION_MAX_NODES,
+	  NULL },
+	/* quotas (daemon/quota.c): read where they are used, so live */
+	{ "quota-uid-default", 0, CONF_QUOTA, CONF_LIVE,
+	  OFF(quota_uid_default), 0, 0, NULL },
+	{ "quota-uid", 0, CONF_QUOTA_UIDS, CONF_LIVE, OFF(quota_uids), 0, 0,
+	  NULL },
+	{ "quota-client", 0, CONF_QUOTA, CONF_LIVE, OFF(quota_client), 0, 0,
 	  NULL },
 	{ "print-config", 0, CONF_ACTION, CONF_CMDLINE, 0, 0, 0, NULL },
 	{ "help", 'h', CONF_ACTION, CONF_CMDLINE, 0, 0, 0, NULL },
@@ -191,6 +200,132 @@ parse_ids(const char *arg, int groups, uint32_t **ids, size_t *nr,
 		r = -1;
 	}
 	return r;
+}
+
+/*
+ * A quota: a size of at least one page (K, M, G or T), or "none" for no
+ * limit.  0, or -1 with the reason in err.
+ */
+static int
+parse_quota(const char *arg, uint64_t *out, char *err, size_t len)
+{
+	uint64_t v;
+
+	if (strcmp(arg, "none") == 0) {
+		*out = QUOTA_NONE;
+		return 0;
+	}
+	if (parse_size(arg, &v) < 0 || v < REGION_PAGE_SIZE ||
+	    v >= QUOTA_NONE) {
+		snprintf(err, len, "'%s' is not a quota: expected none or a "
+			 "size of at least 4K with an optional K, M, G or T "
+			 "suffix", arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Parse one USER:SIZE or "USER SIZE" (USER a name or a number, SIZE as
+ * parse_quota()) and add it to cfg's list; a later entry for the same
+ * uid replaces the earlier one.  0, or -1 with err.
+ */
+static int
+parse_quota_uid_one(struct slabd_config *cfg, const char *arg, char *err,
+		    size_t len)
+{
+	char user[256], *sep;
+	const char *size;
+	uint64_t uid, limit;
+	struct quota_uid *n;
+	size_t i;
+
+	if (strlen(arg) >= sizeof(user)) {
+		snprintf(err, len, "'%.40s...' is too long", arg);
+		return -1;
+	}
+	strcpy(user, arg);
+	sep = strpbrk(user, ": \t");
+	if (sep == NULL || sep == user) {
+		snprintf(err, len, "'%s' is not USER:SIZE (a user name or uid, "
+			 "a colon, and a quota such as 512M or none)", arg);
+		return -1;
+	}
+	*sep = '\0';
+	size = sep + 1;
+	while (*size == ' ' || *size == '\t')
+		size++;
+	if (parse_uint(user, 0, UINT32_MAX - 1, &uid) < 0) {
+		struct passwd *p = getpwnam(user);
+
+		if (p == NULL) {
+			snprintf(err, len, "no user '%s'", user);
+			return -1;
+		}
+		uid = p->pw_uid;
+	}
+	if (parse_quota(size, &limit, err, len) < 0)
+		return -1;
+	for (i = 0; i < cfg->nr_quota_uids; i++)
+		if (cfg->quota_uids[i].uid == (uid_t)uid) {
+			cfg->quota_uids[i].limit = limit;
+			return 0;
+		}
+	n = realloc(cfg->quota_uids, (cfg->nr_quota_uids + 1) * sizeof(*n));
+	if (n == NULL) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	cfg->quota_uids = n;
+	n[cfg->nr_quota_uids].uid = (uid_t)uid;
+	n[cfg->nr_quota_uids].limit = limit;
+	cfg->nr_quota_uids++;
+	return 0;
+}
+
+/* A quota-uid value: one or more USER:SIZE, separated by commas. */
+static int
+parse_quota_uid(struct slabd_config *cfg, const char *arg, char *err,
+		size_t len)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int r = 0, any = 0;
+
+	if (copy == NULL) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && r == 0;
+	     tok = strtok_r(NULL, ",", &save), any = 1)
+		r = parse_quota_uid_one(cfg, tok, err, len);
+	free(copy);
+	if (r == 0 && !any) {
+		snprintf(err, len, "'%s' is an empty list", arg);
+		r = -1;
+	}
+	return r;
+}
+
+/* A quota as conf_print() writes it: none, or the largest exact unit. */
+static void
+format_quota(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	if (v == QUOTA_NONE) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	while (u < 3 && v != 0 && (v & 1023) == 0) {
+		v >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, v);
+	else
+		snprintf(buf, len, "%" PRIu64 "%c", v, units[u]);
 }
 
 /* yes/no and friends: 0 or 1, or -1. */
@@ -344,6 +479,10 @@ conf_set(struct slabd_config *cfg, const struct conf_option *o,
 		}
 		cfg->have_nodes = 1;
 		return 0;
+	case CONF_QUOTA:
+		return parse_quota(arg, FIELD(cfg, o, uint64_t), err, len);
+	case CONF_QUOTA_UIDS:
+		return parse_quota_uid(cfg, arg, err, len);
 	case CONF_ACTION:
 		break;
 	}
@@ -436,6 +575,24 @@ conf_format(const struct slabd_config *cfg, const struct conf_option *o,
 							 "%s%zu", used ? "," : "",
 							 i);
 		break;
+	case CONF_QUOTA:
+		format_quota(*(const uint64_t *)p, buf, len);
+		break;
+	case CONF_QUOTA_UIDS:
+		if (cfg->nr_quota_uids == 0) {
+			snprintf(buf, len, "none");
+			return 1;
+		}
+		for (i = 0; i < cfg->nr_quota_uids && used < len; i++) {
+			char q[32];
+
+			format_quota(cfg->quota_uids[i].limit, q, sizeof(q));
+			used += (size_t)snprintf(buf + used, len - used,
+						 "%s%u:%s", i ? "," : "",
+						 (unsigned)cfg->quota_uids[i].uid,
+						 q);
+		}
+		break;
 	case CONF_ACTION:
 		break;
 	}
@@ -477,6 +634,8 @@ conf_defaults(struct slabd_config *cfg)
 	cfg->hello_timeout = 5;
 	cfg->idle_timeout = 30;
 	cfg->slot_guard = SLOT_GUARD_AUTO;
+	cfg->quota_uid_default = QUOTA_NONE;
+	cfg->quota_client = QUOTA_NONE;
 }
 
 void
@@ -488,6 +647,7 @@ conf_free(struct slabd_config *cfg)
 	free(cfg->hugetlbfs_dir);
 	free(cfg->allow_uids);
 	free(cfg->allow_gids);
+	free(cfg->quota_uids);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -802,6 +962,19 @@ conf_apply(struct slabd_config *cur, struct slabd_config *next)
 			next->nr_allow_gids = nr;
 			break;
 		}
+		case CONF_QUOTA_UIDS: {
+			struct quota_uid *q = cur->quota_uids;
+			size_t nr = cur->nr_quota_uids;
+
+			cur->quota_uids = next->quota_uids;
+			cur->nr_quota_uids = next->nr_quota_uids;
+			next->quota_uids = q;
+			next->nr_quota_uids = nr;
+			break;
+		}
+		case CONF_QUOTA:
+			*FIELD(cur, o, uint64_t) = *FIELD(next, o, uint64_t);
+			break;
 		case CONF_FLAG:
 			*FIELD(cur, o, int) = *FIELD(next, o, int);
 			break;

@@ -33,6 +33,7 @@
 #include "daemon/cache.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/quota.h"
 #include "daemon/slabd.h"
 
 /* Stats: room for the reply's other fields, the error text and framing. */
@@ -41,6 +42,8 @@
 #define STATS_CLIENT_BUDGET	(FRAME_MAX / 2u)
 #define STATS_MAX_NODE_STATS	4096u
 #define STATS_MAX_CLIENTS	1024u
+#define STATS_MAX_UIDS		1024u	/* quotas: per-uid rows */
+#define STATS_UID_BUDGET	(FRAME_MAX / 8u)
 
 /* What a Stats reply points into, allocated on the first Stats request. */
 struct stats_scratch {
@@ -54,6 +57,8 @@ struct stats_scratch {
 	Shmslab__ClientStats *clp[STATS_MAX_CLIENTS];
 	uint64_t cpu_stat[(size_t)ST_NR * REGION_MAX_CPUS];
 	struct cache_stats one;
+	Shmslab__UidUsage uid[STATS_MAX_UIDS];	/* quotas */
+	Shmslab__UidUsage *uidp[STATS_MAX_UIDS];
 };
 
 void
@@ -160,6 +165,7 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 {
 	const Shmslab__AllocPages *a = req->alloc_pages;
 	int node = a->node;
+	char why[256];
 	uint32_t pfn;
 	int r;
 
@@ -182,6 +188,13 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 		    d->geo.cpu_node[a->cpu] < d->geo.nr_nodes)
 			node = (int)d->geo.cpu_node[a->cpu];
 	}
+	r = quota_check(d, ci, (uint64_t)REGION_PAGE_SIZE << a->order, why,
+			sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "cannot allocate an order-%u "
+			       "block: %s", a->order, why);
+		return 0;
+	}
 	r = buddy_alloc(&d->buddy, a->order, node, PG_CLIENT, &pfn);
 	if (r < 0) {
 		dispatch_error(out, req->seq, -r,
@@ -189,6 +202,8 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 			       a->order);
 		return 0;
 	}
+	/* passes: checked above, on this thread, with nothing in between */
+	quota_charge(d, ci, pfn, a->order, NULL, 0);
 	d->buddy.pages[pfn].owner_pid = (int32_t)ci->pid;
 	shmslab__alloc_pages_reply__init(&out->alloc);
 	out->alloc.offset = (uint64_t)pfn << REGION_PAGE_SHIFT;
@@ -447,8 +462,8 @@ do_refill(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	char why[256];
 	int r;
 
-	r = cache_refill(d, f->index, f->gen, f->node, &slabs, &landed, why,
-			 sizeof(why));
+	r = cache_refill(d, ci, f->index, f->gen, f->node, &slabs, &landed,
+			 why, sizeof(why));
 	if (r < 0) {
 		dispatch_error(out, req->seq, -r, "cannot refill: %s", why);
 		return 0;
@@ -562,11 +577,55 @@ stats_clients(struct slabd *d, struct stats_scratch *sc,
 		cl->caches = ci->caches;
 		cl->has_connected = 1;
 		cl->connected = ci->connected;
+		{
+			struct quota_client_usage qu;
+
+			quota_client_usage(d, ci, &qu);
+			cl->has_charged = 1;
+			cl->charged = qu.charged;
+			cl->has_quota_limit = qu.limit != QUOTA_NONE;
+			cl->quota_limit = qu.limit;
+			cl->has_quota_refused = 1;
+			cl->quota_refused = qu.refused;
+		}
 		sz = field_size(shmslab__client_stats__get_packed_size(cl));
 		if (used + sz > budget)
 			break;
 		used += sz;
 		sc->clp[sr->n_clients++] = cl;
+	}
+	return used;
+}
+
+/* Quotas: the per-uid rows, as many as fit budget.  Returns bytes used. */
+static size_t
+stats_uids(struct slabd *d, struct stats_scratch *sc,
+	   Shmslab__StatsReply *sr, size_t budget)
+{
+	struct quota_uid_usage u;
+	size_t used = 0, k;
+
+	sr->uids = sc->uidp;
+	sr->has_charged_total = 1;
+	sr->charged_total = quota_total(d);
+	used += 12;
+	for (k = 0; k < STATS_MAX_UIDS && quota_uid_usage(d, k, &u); k++) {
+		Shmslab__UidUsage *uu = &sc->uid[sr->n_uids];
+		size_t sz;
+
+		shmslab__uid_usage__init(uu);
+		uu->uid = (uint32_t)u.uid;
+		uu->charged = u.charged;
+		uu->departed = u.departed;
+		uu->has_limit = u.limit != QUOTA_NONE;
+		uu->limit = u.limit;
+		uu->refused = u.refused;
+		uu->clients = u.clients;
+		sz = 2 + field_size(shmslab__uid_usage__get_packed_size(uu));
+		if (used + sz > budget)
+			break;
+		used += sz;
+		sc->uidp[sr->n_uids++] = uu;
 	}
 	return used;
 }
@@ -673,8 +732,10 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 				       "entries)", start, SLAB_MAX_CACHES);
 			return 0;
 		}
-		if (start == 0)
+		if (start == 0) {
 			used += stats_clients(d, sc, sr, STATS_CLIENT_BUDGET);
+			used += stats_uids(d, sc, sr, STATS_UID_BUDGET);
+		}
 		cache_census(d, -1);
 		sr->has_next_start = 1;
 		sr->next_start = 0;

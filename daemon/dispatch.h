@@ -32,6 +32,7 @@ struct client_info {
 	uint32_t caches[CLIENT_MAX_CACHES];	/* created, attached, looked
 						 * up or refilled */
 	TAILQ_ENTRY(client_info) link;	/* in slabd.clients (server.c) */
+	uint32_t quota_slot;		/* daemon/quota.c's charger + 1 */
 };
 
 /* A reply and the storage its body points into. */

@@ -31,6 +31,7 @@
 #include "daemon/memory.h"
 #include "daemon/notify.h"
 #include "daemon/numa.h"
+#include "daemon/quota.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
 
@@ -77,6 +78,10 @@ usage(FILE *f)
 "                           cache (SLAB_FREELIST_HARDENED)\n"
 "      --fake-numa N        TESTING AID ONLY: split the region into N\n"
 "                           logical nodes on one physical node\n"
+"      --quota-uid-default SIZE  bytes in use per user (default none)\n"
+"      --quota-uid USER:SIZE  that user's own quota (repeatable; none:\n"
+"                           no limit)\n"
+"      --quota-client SIZE  bytes in use per connection (default none)\n"
 "      --print-config       check the settings, print them as a\n"
 "                           configuration file and exit\n"
 "  -h, --help               this help\n"
@@ -352,6 +357,7 @@ main(int argc, char **argv)
 	d.map.fd = -1;
 	d.map.base = NULL;
 	d.caches = NULL;
+	d.quota = NULL;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
@@ -372,7 +378,8 @@ main(int argc, char **argv)
 		goto fail_msg;
 	if (memory_create(&d, topo, err, sizeof(err)) < 0)
 		goto fail_msg;
-	if (cache_init(&d, err, sizeof(err)) < 0)
+	if (quota_init(&d, err, sizeof(err)) < 0 ||
+	    cache_init(&d, err, sizeof(err)) < 0)
 		goto fail_msg;
 
 	if (!d.cfg.foreground) {
@@ -446,6 +453,7 @@ out:
 	if (ev_repair != NULL)
 		event_free(ev_repair);
 	cache_exit(&d);
+	quota_exit(&d);
 	if (base != NULL)
 		event_base_free(base);
 	memory_destroy(&d);

@@ -72,6 +72,7 @@
 #include "common/sock.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/quota.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
 
@@ -500,6 +501,8 @@ client_free(struct client *c)
 	if (c->info.hello_done)
 		log_info("client %u (pid %d) disconnected", c->info.id,
 			 (int)c->info.pid);
+	/* quotas: its charges stay with its uid (daemon/quota.h) */
+	quota_client_gone(s->d, &c->info);
 	TAILQ_REMOVE(&s->clients, c, link);
 	if (c->refused == REFUSE_NONE) {
 		TAILQ_REMOVE(&s->d->clients, &c->info, link);

@@ -67,7 +67,20 @@ struct slabd_config {
 					 * byte to its last; 0: none */
 	enum slot_guard_mode slot_guard;
 	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
+	/* quotas (daemon/quota.c): bytes; QUOTA_NONE for no limit; live */
+	uint64_t quota_uid_default;	/* every uid without its own line */
+	uint64_t quota_client;		/* every client (connection) */
+	struct quota_uid *quota_uids;	/* quota-uid lines, one per uid */
+	size_t nr_quota_uids;
 };
+
+/* A quota-uid line: uid's own limit (QUOTA_NONE: exempt). */
+struct quota_uid {
+	uid_t uid;
+	uint64_t limit;
+};
+
+#define QUOTA_NONE	UINT64_MAX
 
 /* The mapped region as the daemon holds it. */
 struct region_map {
@@ -111,6 +124,7 @@ struct region_priv {
 
 struct client_info;
 struct cache_mgr;
+struct quota;
 
 /* The connected clients (daemon/dispatch.h), for the Stats request. */
 TAILQ_HEAD(client_list, client_info);
@@ -122,6 +136,7 @@ struct slabd {
 	struct buddy buddy;
 	struct cache_mgr *caches;	/* daemon/cache.c */
 	struct client_list clients;	/* kept by daemon/server.c */
+	struct quota *quota;		/* daemon/quota.c */
 };
 
 #endif /* SLABD_SLABD_H */

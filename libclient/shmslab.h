@@ -76,8 +76,9 @@ size_t slab_pool_size(const struct slab_pool *pool);
  * node that has.  The block is aligned to its own size relative to its
  * node's area and to at least 4 KiB.  The pages are not cleared.  Errors:
  * EINVAL (order or node out of range), ENOMEM (no free block of that order
- * in the pool), ENOTCONN (the daemon cannot be reached), EBADMSG (the
- * daemon's reply failed its checks).
+ * in the pool), EDQUOT (the block would take this client or its user over
+ * its quota: slabd(8) Quotas), ENOTCONN (the daemon cannot be reached),
+ * EBADMSG (the daemon's reply failed its checks).
  */
 void *slab_alloc_pages(struct slab_pool *pool, unsigned int order, int node);
 
@@ -183,7 +184,8 @@ const char *slab_cache_name(const struct slab_cache *cache);
  * the daemon.  flags: SLAB_ZERO.  NULL with ENOMEM (pool exhausted),
  * ESTALE (cache destroyed), EINVAL (bad flags or node), ENOTCONN, EAGAIN
  * (a new slab was needed and its node lock stayed held by another process
- * through 5 s of retries).
+ * through 5 s of retries), EDQUOT (a new slab was needed and would take this
+ * client or its user over its quota; not retried).
  * slab_cache_alloc_node() takes the object from `node` (-1: the calling
  * CPU's node).
  */
@@ -329,7 +331,8 @@ int slab_cache_info(const struct slab_cache *cache,
  * General-purpose allocation from the pool's size classes (8, 16, 32, 64,
  * 96, 128, 192, 256, 512, 1k, 2k, 4k and 8k bytes); larger sizes take
  * whole pages.  size 0 returns a unique minimal object.  NULL with ENOMEM
- * (or EINVAL for sizes above 4 MiB, ENOTCONN, EAGAIN as slab_cache_alloc).
+ * (or EINVAL for sizes above 4 MiB, ENOTCONN, EAGAIN, EDQUOT as
+ * slab_cache_alloc and slab_alloc_pages).
  */
 void *slab_malloc(struct slab_pool *pool, size_t size);
 void *slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size);

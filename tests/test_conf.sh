@@ -10,7 +10,8 @@
 #   - every key parses, and --print-config prints it back;
 #   - the command line overrides the file, a list included;
 #   - a bad value, an unknown key, a command-line-only key, a line with no
-#     '=', a relative path, a missing file: exit 2, "FILE:LINE: key:";
+#     '=', a relative path, a missing file, bad quota lines: exit 2,
+#     "FILE:LINE: key:";
 #   - a daemon takes its socket and mode from the file;
 #   - SIGHUP: a live key changes and is logged "key: old -> new", a key
 #     that needs a restart is logged as ignored, a bad file changes
@@ -53,6 +54,11 @@ base-address = 0x600000000000
 slot-guard = cas
 harden-freelists = yes
 fake-numa = 2
+quota-uid-default = 1G
+quota-uid = 0:512M,12345:none
+quota-uid = 12346 64K	# a blank instead of the colon
+quota-uid = 0:1536M	# replaces uid 0's line above
+quota-client = 262144
 EOF
 run print "$SLABD" -c "$conf" --print-config
 want="socket = $tmp/file.sock
@@ -75,7 +81,10 @@ nodes = 0
 base-address = 0x600000000000
 slot-guard = cas
 harden-freelists = yes
-fake-numa = 2"
+fake-numa = 2
+quota-uid-default = 1G
+quota-uid = 0:1536M,12345:none,12346:64K
+quota-client = 256K"
 got=$(grep -v '^# read from' "$tmp/print.out")
 if [ $rc -eq 0 ] && [ "$got" = "$want" ] && [ ! -s "$tmp/print.err" ]; then
 	ok "every key parses from the file, --print-config prints it back"
@@ -163,6 +172,20 @@ conf_error "bad flag" "$tmp/bad.conf:1: verbose: 'loud' is not yes or no" \
     "verbose = loud"
 conf_error "unknown user" "$tmp/bad.conf:1: allow-uid: no user 'no_such_user_xyz'" \
     "allow-uid = no_such_user_xyz"
+conf_error "quota of 0" "$tmp/bad.conf:1: quota-client: '0' is not a quota: expected none or a size of at least 4K" \
+    "quota-client = 0"
+conf_error "quota below a page" "$tmp/bad.conf:2: quota-uid-default: '4095' is not a quota" \
+    "quota-client = none" "quota-uid-default = 4095"
+conf_error "quota with a bad suffix" "$tmp/bad.conf:1: quota-uid: '1G5' is not a quota" \
+    "quota-uid = 1000:1G5"
+conf_error "quota-uid without a size" "$tmp/bad.conf:1: quota-uid: '1000' is not USER:SIZE" \
+    "quota-uid = 1000"
+conf_error "quota-uid without a user" "$tmp/bad.conf:1: quota-uid: ':1M' is not USER:SIZE" \
+    "quota-uid = :1M"
+conf_error "quota-uid of an unknown user" "$tmp/bad.conf:1: quota-uid: no user 'no_such_user_xyz'" \
+    "quota-uid = no_such_user_xyz:1M"
+conf_error "quota-uid, one bad entry of a list" "$tmp/bad.conf:1: quota-uid: 'lots' is not a quota" \
+    "quota-uid = 1000:1M,1001:lots"
 # a key the command line overrides must still be valid in the file
 conf_error "bad value under a command-line override" \
     "$tmp/bad.conf:1: size: '3x' is not a size" "size = 3x"

@@ -147,6 +147,7 @@ collect_caches(struct ctl_conn *c, struct caches_info *ci)
 			snprintf(ci->version, sizeof(ci->version), "%s",
 				 sr->version ? sr->version : "unknown");
 			ci->nr_clients = (uint32_t)sr->n_clients;
+			collect_quota(sr, &ci->quota);
 		}
 		for (j = 0; j < sr->n_caches && ci->nr < SLAB_MAX_CACHES; j++) {
 			const Shmslab__CacheStats *cs = sr->caches[j];
@@ -422,6 +423,7 @@ collect_status(struct ctl_conn *c, struct status_info *si)
 	si->slot_guard = c->sb.slot_guard;
 	si->nr_clients = ci->nr_clients;
 	si->nr_caches = ci->nr;
+	si->quota = ci->quota;
 	for (n = 0; n < ni.nr; n++) {
 		si->page_bytes += ni.node[n].pages << REGION_PAGE_SHIFT;
 		si->free_bytes += ni.node[n].free_pages << REGION_PAGE_SHIFT;
@@ -461,6 +463,63 @@ report_status(struct report *rep, const struct status_info *si)
 	sec_size(s, "free", "free", si->free_bytes);
 	sec_size(s, "slabs", "in slabs", si->slab_bytes);
 	sec_size(s, "objects", "in objects", si->object_bytes);
+	if (si->quota.have)
+		sec_size(s, "charged", "charged (quotas)",
+			 si->quota.charged_total);
+	else
+		sec_null(s, "charged", "charged (quotas)");
+	report_uids(rep, &si->quota);
+}
+
+void
+collect_quota(const Shmslab__StatsReply *sr, struct quota_info *qi)
+{
+	size_t i;
+
+	memset(qi, 0, sizeof(*qi));
+	qi->have = sr->has_charged_total;
+	qi->charged_total = sr->charged_total;
+	for (i = 0; i < sr->n_uids && qi->nr_uids < CTL_MAX_UIDS; i++) {
+		const Shmslab__UidUsage *u = sr->uids[i];
+		struct uid_row *r = &qi->uid[qi->nr_uids++];
+
+		r->uid = u->uid;
+		r->charged = u->charged;
+		r->departed = u->departed;
+		r->has_limit = u->has_limit;
+		r->limit = u->limit;
+		r->refused = u->refused;
+		r->clients = u->clients;
+	}
+}
+
+/* Bytes in use and quotas per uid (slabd(8) Quotas). */
+void
+report_uids(struct report *rep, const struct quota_info *qi)
+{
+	struct section *s = rep_table(rep, "uids");
+	uint32_t i;
+
+	sec_col(s, "uid", "UID", 0);
+	sec_col(s, "charged", "CHARGED", 0);
+	sec_col(s, "limit", "LIMIT", 0);
+	sec_col(s, "departed", "DEPARTED", 0);
+	sec_col(s, "refused", "REFUSED", 0);
+	sec_col(s, "clients", "CLIENTS", 0);
+	for (i = 0; i < qi->nr_uids; i++) {
+		const struct uid_row *r = &qi->uid[i];
+
+		sec_row(s);
+		sec_u64(s, "uid", NULL, r->uid);
+		sec_size(s, "charged", NULL, r->charged);
+		if (r->has_limit)
+			sec_size(s, "limit", NULL, r->limit);
+		else
+			sec_null(s, "limit", NULL);
+		sec_size(s, "departed", NULL, r->departed);
+		sec_u64(s, "refused", NULL, r->refused);
+		sec_u64(s, "clients", NULL, r->clients);
+	}
 }
 
 int
@@ -608,6 +667,9 @@ cmd_clients(struct ctl_opts *o, int argc, char **argv)
 	sec_col(s, "command", "COMMAND", 1);
 	sec_col(s, "requests", "REQUESTS", 0);
 	sec_col(s, "connected", "CONNECTED", 1);
+	sec_col(s, "charged", "CHARGED", 0);
+	sec_col(s, "limit", "LIMIT", 0);
+	sec_col(s, "refused", "REFUSED", 0);
 	sec_col(s, "caches", "CACHES", 1);
 	if (st.nr > 0) {
 		const Shmslab__StatsReply *sr = st.rep[0]->stats;
@@ -641,7 +703,32 @@ cmd_clients(struct ctl_opts *o, int argc, char **argv)
 				sec_time(s, "connected", NULL, cl->connected);
 			else
 				sec_null(s, "connected", NULL);
+			/* quotas: absent from an older slabd */
+			if (cl->has_charged)
+				sec_size(s, "charged", NULL, cl->charged);
+			else
+				sec_null(s, "charged", NULL);
+			if (cl->has_quota_limit)
+				sec_size(s, "limit", NULL, cl->quota_limit);
+			else
+				sec_null(s, "limit", NULL);
+			if (cl->has_quota_refused)
+				sec_u64(s, "refused", NULL, cl->quota_refused);
+			else
+				sec_null(s, "refused", NULL);
 			sec_str(s, "caches", NULL, off ? names : "-");
+		}
+	}
+	{
+		struct quota_info *qi = malloc(sizeof(*qi));
+
+		if (qi != NULL) {
+			if (st.nr > 0)
+				collect_quota(st.rep[0]->stats, qi);
+			else
+				memset(qi, 0, sizeof(*qi));
+			report_uids(&rep, qi);
+			free(qi);
 		}
 	}
 	conn_stats_free(&st);

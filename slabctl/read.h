@@ -25,6 +25,24 @@ struct cache_row {
 	uint64_t stat[ST_NR];		/* summed over the CPU slots */
 };
 
+/* Quotas: one uid's usage, from Stats' first page (UidUsage). */
+#define CTL_MAX_UIDS	64
+struct uid_row {
+	uint32_t uid;
+	uint64_t charged, departed;	/* bytes */
+	int has_limit;
+	uint64_t limit;
+	uint64_t refused;
+	uint32_t clients;
+};
+
+struct quota_info {
+	int have;			/* slabd sent the quota fields */
+	uint64_t charged_total;
+	uint32_t nr_uids;		/* at most CTL_MAX_UIDS kept */
+	struct uid_row uid[CTL_MAX_UIDS];
+};
+
 struct caches_info {
 	uint32_t nr;
 	struct cache_row row[SLAB_MAX_CACHES];
@@ -32,6 +50,7 @@ struct caches_info {
 	uint32_t slot_guard;
 	uint32_t nr_clients;
 	char version[32];
+	struct quota_info quota;
 };
 
 struct node_row {
@@ -58,6 +77,7 @@ struct status_info {
 	uint64_t page_bytes, used_bytes, free_bytes;
 	uint64_t slab_bytes;		/* in slabs */
 	uint64_t object_bytes;		/* active objects * object size */
+	struct quota_info quota;
 };
 
 enum sort_key {
@@ -75,6 +95,9 @@ void sort_caches(struct caches_info *ci, int key);
 int parse_sort(const char *s);
 void report_caches(struct report *rep, const struct caches_info *ci);
 void report_status(struct report *rep, const struct status_info *si);
+/* Quotas: fill qi from a Stats first page; add its "uids" table. */
+void collect_quota(const Shmslab__StatsReply *sr, struct quota_info *qi);
+void report_uids(struct report *rep, const struct quota_info *qi);
 const char *guard_name(uint32_t g);
 const char *stat_name(size_t i, char *buf, size_t len);
 

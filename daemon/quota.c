@@ -145,6 +145,8 @@ quota_enforced(const struct slabd *d)
 {
 	size_t i;
 
+	if (d->quota == NULL)
+		return 0;	/* not set up (the fuzzer's daemon) */
 	if (d->cfg.quota_uid_default != QUOTA_NONE ||
 	    d->cfg.quota_client != QUOTA_NONE)
 		return 1;

@@ -128,6 +128,35 @@ cmd_metrics(struct ctl_opts *o, int argc, char **argv)
 	family(f, "shmslab_caches", "gauge", "Live caches.");
 	fprintf(f, "shmslab_caches %u\n", si.nr_caches);
 
+	/* quotas (slabd(8) Quotas): per uid, from Stats' first page */
+	if (si.quota.have) {
+		uint32_t u;
+
+		family(f, "shmslab_charged_bytes", "gauge",
+		       "Bytes charged to clients (quotas).");
+		fprintf(f, "shmslab_charged_bytes %" PRIu64 "\n",
+			si.quota.charged_total);
+		family(f, "shmslab_uid_charged_bytes", "gauge",
+		       "Bytes charged to the uid's clients, connected or not.");
+		for (u = 0; u < si.quota.nr_uids; u++)
+			fprintf(f, "shmslab_uid_charged_bytes{uid=\"%u\"} %"
+				PRIu64 "\n", si.quota.uid[u].uid,
+				si.quota.uid[u].charged);
+		family(f, "shmslab_uid_quota_bytes", "gauge",
+		       "The uid's quota, for uids that have one.");
+		for (u = 0; u < si.quota.nr_uids; u++)
+			if (si.quota.uid[u].has_limit)
+				fprintf(f, "shmslab_uid_quota_bytes{uid=\"%u\"} %"
+					PRIu64 "\n", si.quota.uid[u].uid,
+					si.quota.uid[u].limit);
+		family(f, "shmslab_uid_quota_refused", "counter",
+		       "Requests of the uid refused with EDQUOT.");
+		for (u = 0; u < si.quota.nr_uids; u++)
+			fprintf(f, "shmslab_uid_quota_refused_total{uid=\"%u\"} %"
+				PRIu64 "\n", si.quota.uid[u].uid,
+				si.quota.uid[u].refused);
+	}
+
 	family(f, "shmslab_node_size_bytes", "gauge",
 	       "Bytes of the node's page area.");
 	for (n = 0; n < ni.nr; n++)

@@ -430,6 +430,9 @@ if start quota "$tmp/q" --quota-client 256K --quota-uid-default 1M; then
 		run qclients "$SLABCTL" clients
 		expect "clients: the holder's LIMIT is quota-client" 256K \
 		    "$(awk -v p="$qpid" '$2 == p { print $8 }' "$tmp/qclients.out")"
+		run qmetrics "$SLABCTL" metrics
+		expect "metrics: the uid's quota" 1048576 \
+		    "$(sed -n 's/^shmslab_uid_quota_bytes{uid="'"$(id -u)"'"} //p' "$tmp/qmetrics.out")"
 		expect "clients: a uid table with the default quota" 1M \
 		    "$(awk -v u="$(id -u)" 'h && $1 == u { print $3 } /^UID CHARGED/ { h = 1 }' "$tmp/qclients.out")"
 		if [ -n "$py" ]; then

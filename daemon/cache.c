@@ -686,6 +686,7 @@ slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 		/* recorded as nobody's now: never handed out by slabd again */
 		log_err("cache %s: cannot free the slab at pfn %u: %s",
 			cp->name, pfn, strerror(-r));
+		quota_uncharge(m->d, pfn, order);	/* nobody's: no charge */
 		return 0;
 	}
 	if (nid >= 0)

@@ -21,7 +21,7 @@
  * writing page descriptors (their owner_pid is for people).
  *
  *	sum over chargers c with c.acct == a of c.bytes == acct[a].bytes
- *	sum over heads p with owner[p] == c + 1 of page bytes << order[p]
+ *	sum over heads p with owner[p] == c + 1 of their blocks' bytes
  *		== charger[c].bytes
  *	quota_total() == sum of acct[a].bytes
  *
@@ -75,8 +75,8 @@ struct charger {
 struct quota {
 	struct slabd *d;
 	uint32_t nr_pages;
-	uint32_t *owner;		/* [nr_pages]: charger index + 1 */
-	uint8_t *order;			/* [nr_pages]: the head's order */
+	uint32_t *owner;		/* [nr_pages]: charger index + 1, at
+					 * a block's head pfn */
 	struct charger *ch;
 	uint32_t nr_ch, cap_ch;
 	struct acct *acct;
@@ -91,8 +91,7 @@ static void
 quota_free_hook(struct buddy *b, uint32_t pfn, unsigned int order, void *arg)
 {
 	(void)b;
-	(void)order;
-	quota_uncharge(arg, pfn);
+	quota_uncharge(arg, pfn, order);
 }
 
 int
@@ -104,13 +103,8 @@ quota_init(struct slabd *d, char *err, size_t len)
 		q->d = d;
 		q->nr_pages = d->geo.nr_pages;
 		q->owner = calloc(q->nr_pages, sizeof(*q->owner));
-		q->order = calloc(q->nr_pages, sizeof(*q->order));
 	}
-	if (q == NULL || q->owner == NULL || q->order == NULL) {
-		if (q != NULL) {
-			free(q->owner);
-			free(q->order);
-		}
+	if (q == NULL || q->owner == NULL) {
 		free(q);
 		snprintf(err, len, "out of memory for the quota record");
 		return -1;
@@ -133,7 +127,6 @@ quota_exit(struct slabd *d)
 		d->buddy.on_free_arg = NULL;
 	}
 	free(q->owner);
-	free(q->order);
 	free(q->ch);
 	free(q->acct);
 	free(q);
@@ -416,12 +409,11 @@ quota_charge(struct slabd *d, struct client_info *ci, uint32_t pfn,
 	q->acct[c->acct].over = 0;
 	q->total += bytes;
 	q->owner[pfn] = ci->quota_slot;
-	q->order[pfn] = (uint8_t)order;
 	return 0;
 }
 
 void
-quota_uncharge(struct slabd *d, uint32_t pfn)
+quota_uncharge(struct slabd *d, uint32_t pfn, unsigned int order)
 {
 	struct quota *q = d->quota;
 	uint32_t i;
@@ -431,9 +423,9 @@ quota_uncharge(struct slabd *d, uint32_t pfn)
 	if (q == NULL || pfn >= q->nr_pages || q->owner[pfn] == 0)
 		return;
 	i = q->owner[pfn] - 1;
-	bytes = (uint64_t)REGION_PAGE_SIZE << q->order[pfn];
+	/* the order the block was charged with: buddy_free() checked it */
+	bytes = (uint64_t)REGION_PAGE_SIZE << order;
 	q->owner[pfn] = 0;
-	q->order[pfn] = 0;
 	if (i >= q->nr_ch || !q->ch[i].used) {
 		log_err("quota: pfn %u was charged to a charger that is no "
 			"more", pfn);

@@ -76,11 +76,12 @@ int quota_charge(struct slabd *d, struct client_info *ci, uint32_t pfn,
 		 unsigned int order, char *why, size_t len);
 
 /*
- * Uncharge the block at pfn (the buddy free hook does it for every
- * block given back; calling it again is harmless).  The bytes leave the
- * client that was charged, live or gone, and its uid.
+ * Uncharge the block at pfn of `order` (the buddy free hook does it for
+ * every block given back, with the order buddy_free() checked; calling
+ * it again is harmless).  The bytes leave the client that was charged,
+ * live or gone, and its uid.
  */
-void quota_uncharge(struct slabd *d, uint32_t pfn);
+void quota_uncharge(struct slabd *d, uint32_t pfn, unsigned int order);
 
 /*
  * ci disconnects: its charges stay with its uid until the blocks come

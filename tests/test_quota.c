@@ -565,7 +565,7 @@ test_uid(void)
 	Shmslab__Reply *rep;
 
 	if (geteuid() != 0) {
-		skip(10, "per-uid quotas need root to run clients as other "
+		skip(11, "per-uid quotas need root to run clients as other "
 		     "uids");
 		return;
 	}
@@ -665,7 +665,8 @@ test_uid(void)
 	} else {
 		ok(0, "raw client");
 	}
-	harness_stop(&d);
+	is_int(harness_stop(&d), 0, "the per-uid slabd exits 0 on SIGTERM "
+	       "(nothing leaked or broken)");
 }
 
 /* ------------------------------------------------------------ 4. reload */
@@ -728,7 +729,8 @@ test_reload(void)
 		ok(0, "Stats");
 	}
 	close(fd);
-	harness_stop(&d);
+	is_int(harness_stop(&d), 0, "the reloaded slabd exits 0 on SIGTERM "
+	       "(nothing leaked or broken)");
 	unlink(conf);
 	rmdir(dir);
 }
@@ -752,7 +754,8 @@ main(void)
 		bail_out("slabd --quota-client 1M did not start");
 	test_raw(&d);
 	test_greedy(&d);
-	harness_stop(&d);
+	is_int(harness_stop(&d), 0, "the per-client slabd exits 0 on SIGTERM "
+	       "(nothing leaked or broken)");
 	test_uid();
 	test_reload();
 	return done_testing();

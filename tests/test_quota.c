@@ -16,7 +16,8 @@
  *      per-client quota: slab_cache_alloc(), slab_alloc_pages() and
  *      slab_malloc() return NULL with errno EDQUOT for the greedy one,
  *      which got no more than its quota; the others, started after it
- *      was refused, allocate everything they ask for.
+ *      was refused, allocate everything they ask for while it keeps
+ *      asking and keeps being refused.
  *   3. Per uid (root only: harness_become()): two greedy processes of
  *      uid 1001 share a 2M quota-uid and are both refused, the uid's
  *      usage never above 2M; a process of uid 1002 (default quota 8M)
@@ -30,6 +31,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -423,11 +425,14 @@ test_raw(struct harness_daemon *d)
 /*
  * Allocate objsize-byte objects of a cache of its own until NULL; then
  * try pages and a large slab_malloc.  Writes {count, errnos...} to fd.
- * Returns 0, or 1 if something else failed.
+ * With hold, stays connected until hold is closed; with hammer too, keeps
+ * asking meanwhile (objects of its cache, single pages) and then writes
+ * {tries, successes, errors other than EDQUOT}.  Returns 0, or 1 if
+ * something else failed.
  */
 static int
 greedy(const char *sock, const char *name, size_t objsize, int wfd,
-       int hold)
+       int hold, int hammer)
 {
 	struct slab_pool *p = slab_pool_open(sock);
 	struct slab_cache *c;
@@ -459,8 +464,25 @@ greedy(const char *sock, const char *name, size_t objsize, int wfd,
 	res[4] = slab_cache_alloc(c, 0) == NULL ? errno : 0;
 	if (write(wfd, res, sizeof(res)) != sizeof(res))
 		return 1;
-	if (hold)	/* stay connected until the parent says */
+	if (hold && hammer) {
+		long h[3] = { 0, 0, 0 };
+		struct pollfd pf = { hold, POLLIN, 0 };
+
+		do {	/* at least once, however the children are run */
+			void *o = h[0] % 8 ? slab_cache_alloc(c, 0) :
+					     slab_alloc_pages(p, 0, -1);
+
+			h[0]++;
+			if (o != NULL)
+				h[1]++;
+			else if (errno != EDQUOT)
+				h[2]++;
+		} while (poll(&pf, 1, 0) == 0);
+		if (write(wfd, h, sizeof(h)) != sizeof(h))
+			return 1;
+	} else if (hold) {	/* stay connected until the parent says */
 		(void)!read(hold, &go, 1);
+	}
 	return 0;
 }
 
@@ -504,26 +526,28 @@ wait_child(pid_t pid)
 static void
 test_greedy(struct harness_daemon *d)
 {
-	long res[5];
-	int pfd[2], st[2];
+	long res[5], h[3];
+	int pfd[2], hold[2], st[2];
 	pid_t g, w[2];
 	int i;
 
-	if (pipe(pfd) < 0)
+	if (pipe(pfd) < 0 || pipe(hold) < 0)
 		bail_out("pipe");
 	g = fork();
 	if (g == 0) {
 		close(pfd[0]);
-		_exit(greedy(d->socket, "greedy", 256, pfd[1], 0));
+		close(hold[1]);
+		_exit(greedy(d->socket, "greedy", 256, pfd[1], hold[0], 1));
 	}
 	close(pfd[1]);
+	close(hold[0]);
 	if (read(pfd[0], res, sizeof(res)) != sizeof(res)) {
 		ok(0, "the greedy client reports");
 		close(pfd[0]);
+		close(hold[1]);
 		wait_child(g);
 		return;
 	}
-	close(pfd[0]);
 	is_int(res[1], EDQUOT, "greedy: slab_cache_alloc() NULL, errno EDQUOT");
 	ok(res[0] > 0 && res[0] * 256 <= (1 << 20) &&
 	   res[0] * 256 >= (1 << 20) / 2,
@@ -532,9 +556,8 @@ test_greedy(struct harness_daemon *d)
 	is_int(res[2], EDQUOT, "greedy: slab_alloc_pages() NULL, errno EDQUOT");
 	is_int(res[3], EDQUOT, "greedy: slab_malloc(100000) NULL, errno EDQUOT");
 	is_int(res[4], EDQUOT, "greedy: asked again, EDQUOT again");
-	is_int(wait_child(g), 0, "greedy exits cleanly");
 
-	/* well-behaved clients, after the greedy one was refused */
+	/* well-behaved clients, while the greedy one keeps asking */
 	for (i = 0; i < 2; i++) {
 		w[i] = fork();
 		if (w[i] == 0)
@@ -543,9 +566,17 @@ test_greedy(struct harness_daemon *d)
 	}
 	for (i = 0; i < 2; i++)
 		st[i] = wait_child(w[i]);
-	ok(st[0] == 0 && st[1] == 0, "two well-behaved clients allocate "
-	   "2000 objects and 2000 slab_malloc(64) each (exit %d, %d)", st[0],
-	   st[1]);
+	ok(st[0] == 0 && st[1] == 0, "beside it, two well-behaved clients "
+	   "allocate 2000 objects and 2000 slab_malloc(64) each (exit %d, "
+	   "%d)", st[0], st[1]);
+	close(hold[1]);
+	if (read(pfd[0], h, sizeof(h)) != sizeof(h))
+		memset(h, 0xff, sizeof(h));
+	close(pfd[0]);
+	ok(h[0] > 0 && h[1] == 0 && h[2] == 0, "meanwhile the greedy one "
+	   "asked %ld times: %ld successes, %ld errors but EDQUOT", h[0], h[1],
+	   h[2]);
+	is_int(wait_child(g), 0, "greedy exits cleanly");
 }
 
 /* ------------------------------------------------------------ 3. uid */
@@ -585,7 +616,7 @@ test_uid(void)
 				_exit(90);
 			_exit(greedy(HARNESS_SOCKET_NAME,
 				     i ? "greedy-b" : "greedy-a", 512,
-				     pfd[i][1], hold[0]));
+				     pfd[i][1], hold[0], 0));
 		}
 		close(pfd[i][1]);
 	}

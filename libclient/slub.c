@@ -1354,6 +1354,260 @@ slab_cache_free(struct slab_cache *cache, void *obj)
 	free_inline(cache, obj);
 }
 
+/* ---------------------------------------------------------------- bulk */
+
+/*
+ * kmem_cache_free_bulk / kmem_cache_alloc_bulk.  A bulk free sorts the
+ * objects by {slab, link} (the kernel's build_detached_freelist() finds
+ * them by looking ahead instead), chains each slab's objects into one
+ * detached list in their own link words and pushes the list onto the
+ * slab's freelist with one {freelist, counters} CAS that lowers inuse by
+ * the list's length: one CAS per slab, never one per object.  The push is
+ * the remote free's (free_remote()) with a longer list, so the same
+ * argument holds: a push is correct for whatever head it observes, inuse
+ * changes with every push (no ABA), the gen bits of counters make a stale
+ * handle's CAS fail, and a slab that was SW_FULL is frozen to this CPU's
+ * partial list under slot lock k (or put on its node's list under node
+ * lock n).  Until the CAS the objects are still the caller's: a process
+ * killed while it chains them loses only objects it held.
+ */
+#define BULK_CHUNK	256
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether link is one of links[0..cnt), sorted. */
+static int
+links_have(const uint32_t *links, uint32_t cnt, uint32_t link)
+{
+	uint32_t lo = 0, hi = cnt;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (links[mid] == link)
+			return 1;
+		if (links[mid] < link)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Push links[0..cnt) (sorted, distinct, checked objects of slab pfn of
+ * h) onto the slab's freelist in one CAS.  mode and k as cache_free()
+ * finds them.  An object that is already the slab's freelist head is a
+ * double free: it is dropped (counted in bad_free, EINVAL) and the rest
+ * are pushed; more objects than the slab has in use, or a slab that
+ * holds nothing, refuses the whole group in the same way.
+ */
+static void
+free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
+	      uint32_t cnt, int mode, uint32_t k)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0, i, freed = 0;
+	int locked = 0;			/* 1: slot lock k, 2: node lock n */
+	int chained = 0;
+	uint64_t f, c, nc;
+
+	while (cnt > 0) {
+		slab_read(pd, &f, &c);
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
+			errno = ESTALE;
+			break;
+		}
+		if (sc_inuse(c) < cnt || sc_kind(c) == SW_DEAD ||
+		    sc_kind(c) == SW_NONE) {
+			for (i = 0; i < cnt; i++)
+				stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug || h->hard)
+				slab_bug(h, link_obj(h, pfn, links[0]),
+					 "double free");
+			errno = EINVAL;
+			break;
+		}
+		if (sf_link(f) != 0 && links_have(links, cnt, sf_link(f))) {
+			/* the head is one of ours: it is free already */
+			uint32_t bad = sf_link(f), j = 0;
+
+			stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug || h->hard)
+				slab_bug(h, link_obj(h, pfn, bad), "double free");
+			errno = EINVAL;
+			for (i = 0; i < cnt; i++)
+				if (links[i] != bad)
+					links[j++] = links[i];
+			cnt = j;
+			chained = 0;
+			continue;
+		}
+		if (sc_kind(c) == SW_FULL && !locked) {
+			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+			    0) {
+				errno = ENOTRECOVERABLE;
+				return;
+			}
+			locked = mode == M_NODE ? 2 : 1;
+			continue;
+		}
+		if (!chained) {
+			for (i = 0; i + 1 < cnt; i++)
+				slab_fp_set(&h->v, link_obj(h, pfn, links[i]),
+					    links[i + 1]);
+			chained = 1;
+		}
+		slab_fp_set(&h->v, link_obj(h, pfn, links[cnt - 1]),
+			    sf_link(f));
+		nc = sc_with_inuse(c, sc_inuse(c) - cnt);
+		if (sc_kind(c) == SW_FULL)
+			nc = locked == 1 ? sc_with_where(nc, SW_CPUP, k) :
+					   sc_with_where(nc, SW_NODE, n);
+		if (!slab_cas(pd, f, c, sf_make(sf_tag(f), links[0]), nc))
+			continue;
+		freed = cnt;
+		if (sc_kind(c) == SW_FULL) {
+			if (locked == 1) {
+				cpu_partial_push(h, k, pfn);
+				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);
+				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
+					stat_inc(&h->v.slots[k]
+							  .stat[ST_CPU_PARTIAL_DRAIN]);
+					unfreeze_partials(h, k);
+				}
+			} else {
+				slab_node_add(&h->v, n, pfn);
+			}
+		}
+		break;
+	}
+	for (i = 0; i < freed; i++) {
+		stat_inc(&h->v.slots[k].stat[ST_FREE_SLOW]);
+		stat_inc(&h->v.slots[k].stat[ST_FREE_REMOTE]);
+	}
+	if (locked == 1)
+		slab_unlock(&h->v.slots[k].lock);
+	else if (locked == 2)
+		slab_unlock(&h->v.nodes[n].lock);
+}
+
+/*
+ * keys[0..m): sorted {pfn << 32 | link} of checked objects.  Checks each
+ * object as slab_cache_free() does (a repeat within the call is a double
+ * free), then frees each slab's run with free_detached().
+ */
+static void
+free_sorted(struct slab_cache *h, uint64_t *keys, size_t m)
+{
+	uint32_t links[BULK_CHUNK];
+	size_t i = 0;
+
+	while (i < m) {
+		uint32_t pfn = (uint32_t)(keys[i] >> 32), cnt = 0, k = 0;
+		int mode;
+
+		for (; i < m && (uint32_t)(keys[i] >> 32) == pfn; i++) {
+			uint32_t link = (uint32_t)keys[i];
+			char *obj = link_obj(h, pfn, link);
+
+			if (cnt > 0 && links[cnt - 1] == link) {
+				stat_inc(&h->v.slots[current_cpu(h->pool)]
+						  .stat[ST_BAD_FREE]);
+				if (h->debug || h->hard)
+					slab_bug(h, obj, "double free (twice "
+							 "in one bulk free)");
+				errno = EINVAL;
+				continue;
+			}
+			if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
+				slab_bug(h, obj,
+					 "double free (its free pointer "
+					 "decodes to a link of its slab: the "
+					 "object is free)");
+			if (h->debug)
+				debug_free(h, obj);
+			links[cnt++] = link;
+		}
+		mode = call_mode(h, &k);
+		if (mode == M_NODE)
+			k = current_cpu(h->pool);
+		free_detached(h, pfn, links, cnt, mode, k);
+	}
+}
+
+SHMSLAB_EXPORT void
+slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
+{
+	uint64_t keys[BULK_CHUNK];
+	size_t i = 0, m;
+
+	if (n == 0)
+		return;
+	if (cache == NULL || objs == NULL) {
+		errno = EINVAL;
+		return;
+	}
+	if (!handle_live(cache)) {
+		errno = ESTALE;
+		return;
+	}
+	while (i < n) {
+		for (m = 0; i < n && m < BULK_CHUNK; i++) {
+			uint32_t pfn, link;
+			int r;
+
+			if (objs[i] == NULL)
+				continue;
+			r = obj_slab(cache, objs[i], &pfn, &link);
+			if (r == -ESTALE) {
+				errno = ESTALE;
+				continue;
+			}
+			if (r != 0) {
+				stat_inc(&cache->v.slots[current_cpu(cache->pool)]
+						  .stat[ST_BAD_FREE]);
+				errno = EINVAL;
+				continue;
+			}
+			keys[m++] = (uint64_t)pfn << 32 | link;
+		}
+		qsort(keys, m, sizeof(keys[0]), cmp_u64);
+		free_sorted(cache, keys, m);
+	}
+}
+
+SHMSLAB_EXPORT size_t
+slab_cache_alloc_bulk(struct slab_cache *cache, unsigned int flags, size_t n,
+		      void **objs)
+{
+	size_t i;
+	int err;
+
+	if (cache == NULL || (objs == NULL && n > 0)) {
+		errno = EINVAL;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		objs[i] = alloc_inline(cache, flags);
+		if (objs[i] == NULL)
+			goto fail;
+	}
+	return n;
+fail:
+	err = errno ? errno : ENOMEM;
+	slab_cache_free_bulk(cache, i, objs);
+	memset(objs, 0, i * sizeof(*objs));
+	errno = err;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- drain */
 
 /*

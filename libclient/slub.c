@@ -1358,7 +1358,8 @@ slab_cache_free(struct slab_cache *cache, void *obj)
 
 /*
  * kmem_cache_free_bulk / kmem_cache_alloc_bulk.  A bulk free sorts the
- * objects by {slab, link} (the kernel's build_detached_freelist() finds
+ * objects of the call (in chunks of BULK_CHUNK when it cannot get memory
+ * for the sort) by {slab, link} (the kernel's build_detached_freelist() finds
  * them by looking ahead instead), chains each slab's objects into one
  * detached list in their own link words and pushes the list onto the
  * slab's freelist with one {freelist, counters} CAS that lowers inuse by
@@ -1374,14 +1375,17 @@ slab_cache_free(struct slab_cache *cache, void *obj)
 #define BULK_CHUNK	256
 
 /*
- * Sort keys[0..m) (m <= BULK_CHUNK): Shell sort with Ciura's gaps, inline
- * compares (qsort()'s call per compare cost more than the CAS it saves).
- * A burst that is already in order costs one pass per gap.
+ * Sort keys[0..m): Shell sort with Ciura's gaps (extended by 2.25),
+ * inline compares (qsort()'s call per compare cost more than the CAS it
+ * saves).  A burst that is already in order costs one pass per gap.
  */
 static void
 sort_keys(uint64_t *keys, size_t m)
 {
-	static const size_t gaps[] = { 132, 57, 23, 10, 4, 1 };
+	static const size_t gaps[] = {
+		1035711, 460316, 204585, 90927, 40412, 17961, 7983, 3548,
+		1577, 701, 301, 132, 57, 23, 10, 4, 1,
+	};
 
 	for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
 		size_t gap = gaps[g];
@@ -1482,6 +1486,7 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 		}
 		slab_fp_set(&h->v, link_obj(h, pfn, links[cnt - 1]),
 			    sf_link(f));
+		TEST_WINDOW(SHMSLAB_TW_BULK_CAS);
 		nc = sc_with_inuse(c, sc_inuse(c) - cnt);
 		if (sc_kind(c) == SW_FULL)
 			nc = locked == 1 ? sc_with_where(nc, SW_CPUP, k) :
@@ -1517,12 +1522,12 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 /*
  * keys[0..m): sorted {pfn << 32 | link} of checked objects.  Checks each
  * object as slab_cache_free() does (a repeat within the call is a double
- * free), then frees each slab's run with free_detached().
+ * free), then frees each slab's run with free_detached(); links has room
+ * for m links.
  */
 static void
-free_sorted(struct slab_cache *h, uint64_t *keys, size_t m)
+free_sorted(struct slab_cache *h, uint64_t *keys, size_t m, uint32_t *links)
 {
-	uint32_t links[BULK_CHUNK];
 	size_t i = 0;
 
 	while (i < m) {
@@ -1561,8 +1566,10 @@ free_sorted(struct slab_cache *h, uint64_t *keys, size_t m)
 SHMSLAB_EXPORT void
 slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 {
-	uint64_t keys[BULK_CHUNK];
-	size_t i = 0, m;
+	uint64_t stack_keys[BULK_CHUNK], *keys = stack_keys;
+	uint32_t stack_links[BULK_CHUNK], *links = stack_links;
+	size_t i = 0, m, chunk = BULK_CHUNK;
+	void *buf = NULL;
 
 	if (n == 0)
 		return;
@@ -1574,8 +1581,24 @@ slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 		errno = ESTALE;
 		return;
 	}
+	/*
+	 * The whole call sorted at once, so that each slab gets one CAS;
+	 * without the memory, chunks of BULK_CHUNK (one CAS per slab per
+	 * chunk).
+	 */
+	if (n > BULK_CHUNK && n <= SIZE_MAX / 12) {
+		int e = errno;
+
+		buf = malloc(n * 12);
+		if (buf != NULL) {
+			keys = buf;
+			links = (uint32_t *)(void *)(keys + n);
+			chunk = n;
+		}
+		errno = e;
+	}
 	while (i < n) {
-		for (m = 0; i < n && m < BULK_CHUNK; i++) {
+		for (m = 0; i < n && m < chunk; i++) {
 			uint32_t pfn, link;
 			int r;
 
@@ -1595,8 +1618,9 @@ slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 			keys[m++] = (uint64_t)pfn << 32 | link;
 		}
 		sort_keys(keys, m);
-		free_sorted(cache, keys, m);
+		free_sorted(cache, keys, m, links);
 	}
+	free(buf);
 }
 
 SHMSLAB_EXPORT size_t

@@ -24,7 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/slab.h"
 #include "common/slabcheck.h"
+#include "libclient/testhook.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabtest.h"
@@ -33,6 +35,19 @@
 #define OBJ_SIZE 200
 
 static struct slab_pool *pool;
+
+/* The library's test window (testhook.h, --enable-debug builds only). */
+static volatile uint64_t bulk_cas;
+static volatile int window_calls;
+
+void shmslab_test_window(int where);
+void
+shmslab_test_window(int where)
+{
+	window_calls++;
+	if (where == SHMSLAB_TW_BULK_CAS)
+		bulk_cas++;
+}
 
 static int
 check_region(const char *when)
@@ -408,6 +423,51 @@ test_enomem(void)
 	free(objs);
 }
 
+/*
+ * One CAS per slab: a bulk free of objects from a known number of slabs
+ * (64-byte objects, one-page slabs: a slab is a page) makes that many
+ * CAS attempts in one process with nobody else freeing into those slabs.
+ */
+static void
+test_one_cas_per_slab(void)
+{
+	struct slab_cache *c = slab_cache_create(pool, "b.cas", 64, 0, 0, NULL);
+	const struct slab_cache_desc *t = region_caches(slab_pool_base(pool));
+	uint32_t order = UINT32_MAX;
+	void *objs[600];
+	size_t slabs, n = 600;
+
+#ifndef SHMSLAB_DEBUG
+	(void)c;
+	(void)t;
+	(void)order;
+	(void)objs;
+	(void)slabs;
+	(void)n;
+	skip(2, "built without --enable-debug: the library has no test "
+		"windows to count CAS attempts with");
+	return;
+#else
+	if (c == NULL)
+		bail_out("cannot create b.cas: %s", strerror(errno));
+	for (uint32_t i = 0; i < SLAB_MAX_CACHES; i++)
+		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, "b.cas") == 0)
+			order = t[i].geo.order;
+	if (slab_cache_alloc_bulk(c, 0, n, objs) != n)
+		bail_out("alloc_bulk: %s", strerror(errno));
+	slabs = pages_of(objs, n);
+	shuffle(objs, n, 7);
+	bulk_cas = 0;
+	slab_cache_free_bulk(c, n, objs);
+	ok(order == 0 && bulk_cas == slabs,
+	   "a bulk free of %zu objects from %zu one-page slabs, in a random "
+	   "order, makes %" PRIu64 " CAS attempts (order %u)",
+	   n, slabs, (uint64_t)bulk_cas, order);
+	is_int((long long)inuse_of("b.cas"), 0, "and frees them all");
+	slab_cache_destroy(c);
+#endif
+}
+
 int
 main(void)
 {
@@ -421,6 +481,7 @@ main(void)
 	test_burst(5000 * scale > 100000 ? 100000 : 5000 * scale);
 	test_burst(7);
 	test_bad_frees();
+	test_one_cas_per_slab();
 	test_alloc_errors();
 	test_enomem();
 	slab_pool_close(pool);

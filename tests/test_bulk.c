@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -424,6 +425,65 @@ test_enomem(void)
 }
 
 /*
+ * A double free by a bulk free in a cache that checks (debug flags,
+ * hardened free pointers) is reported and aborts, as slab_cache_free()
+ * does: a repeat within one call, and an object freed before the call.
+ * Run in a child whose stderr goes to a pipe.
+ */
+static void
+bulk_double_free(const char *name, unsigned int flags, int repeat_in_call)
+{
+	struct slab_cache *c = slab_cache_create(pool, name, 64, 0, flags,
+						 NULL);
+	char buf[1024] = "";
+	int fds[2], st = -1;
+	ssize_t got = 0, r;
+	pid_t pid;
+
+	if (c == NULL || pipe(fds) != 0)
+		bail_out("cannot create %s: %s", name, strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		void *o[6];
+
+		dup2(fds[1], 2);
+		if (slab_cache_alloc_bulk(c, 0, 4, o) != 4)
+			_exit(2);
+		if (repeat_in_call) {
+			o[4] = o[1];
+			slab_cache_free_bulk(c, 5, o);
+		} else {
+			slab_cache_free(c, o[2]);
+			slab_cache_free_bulk(c, 4, o);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (r = read(fds[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += r;
+	close(fds[0]);
+	waitpid(pid, &st, 0);
+	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
+		   strstr(buf, name) != NULL && strstr(buf, "double free") != NULL,
+	   "%s, %s: the child aborts and names the cache and a double free "
+	   "(status 0x%x: %.80s)",
+	   name, repeat_in_call ? "a repeat in one bulk free" :
+				  "a bulk free of an object already freed",
+	   st, buf);
+}
+
+static void
+test_double_free_reports(void)
+{
+	bulk_double_free("b.hard1", SLAB_FREELIST_HARDENED, 1);
+	bulk_double_free("b.hard2", SLAB_FREELIST_HARDENED, 0);
+	bulk_double_free("b.poison", SLAB_POISON | SLAB_RED_ZONE, 1);
+	bulk_double_free("b.user", SLAB_STORE_USER, 0);
+	check_region("after the double-free children died");
+}
+
+/*
  * One CAS per slab: a bulk free of objects from a known number of slabs
  * (64-byte objects, one-page slabs: a slab is a page) makes that many
  * CAS attempts in one process with nobody else freeing into those slabs.
@@ -482,6 +542,7 @@ main(void)
 	test_burst(7);
 	test_bad_frees();
 	test_one_cas_per_slab();
+	test_double_free_reports();
 	test_alloc_errors();
 	test_enomem();
 	slab_pool_close(pool);

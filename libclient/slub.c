@@ -1623,6 +1623,81 @@ slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 	free(buf);
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * Pop up to max objects off slot's freelist into out[] in one sequence
+ * (the kernel's __kmem_cache_alloc_bulk taking the CPU freelist): the
+ * head's pfn and every link are bounds-checked as rseq_pop() checks one,
+ * the links are read from objects of the slot's own freelist (single
+ * owner, as in rseq_pop()), and one store of {pfn, link after the last}
+ * commits them all.  out[] is the caller's: what an aborted sequence left
+ * there is overwritten by the retry.  FR_OK with *got >= 1, FR_RETRY,
+ * FR_EMPTY (empty freelist, or not h's gen: the single path settles it),
+ * FR_BAD (a word or link out of bounds: the single path reports it).
+ */
+static int
+rseq_pop_many(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+	      uint32_t cpu, void **out, uint64_t max, uint64_t *got)
+{
+	uint64_t word, link, obj, cnt, page, tmp;	/* tmp: RSEQ_HEAD's */
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "movl %k[word], %k[link]\n\t"
+			     "testl %k[link], %k[link]\n\t"
+			     "jz 5f\n\t"
+			     "movq %[word], %[page]\n\t"
+			     "shrq $32, %[page]\n\t"
+			     "cmpq %[npages], %[page]\n\t"
+			     "jae 6f\n\t"
+			     "shlq $12, %[page]\n\t"
+			     "addq %[basem1], %[page]\n\t"
+			     "xorl %k[cnt], %k[cnt]\n\t"
+			     "7:\n\t"
+			     "cmpq %[sbytes], %[link]\n\t"
+			     "ja 6f\n\t"
+			     "leaq (%[page], %[link]), %[obj]\n\t"
+			     "movq %[obj], (%[out], %[cnt], 8)\n\t"
+			     "incq %[cnt]\n\t"
+			     "addq %[fpoff], %[obj]\n\t"
+			     "movl (%[obj]), %k[link]\n\t"
+			     "cmpq %[max], %[cnt]\n\t"
+			     "jae 8f\n\t"
+			     "testl %k[link], %k[link]\n\t"
+			     "jnz 7b\n\t"
+			     "8:\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[link], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $3, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [link] "=&r"(link), [obj] "=&r"(obj),
+			       [cnt] "=&r"(cnt), [page] "=&r"(page),
+			       [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [out] "r"(out), [gen] "r"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [max] "m"(max),
+			       [npages] "m"(h->nr_pages),
+			       [sbytes] "m"(h->slab_bytes),
+			       [basem1] "m"(h->basem1),
+			       [fpoff] "m"(h->fp_off)
+			     : "memory", "cc");
+	*got = cnt;
+	return ret;
+}
+#endif
+
 SHMSLAB_EXPORT size_t
 slab_cache_alloc_bulk(struct slab_cache *cache, unsigned int flags, size_t n,
 		      void **objs)
@@ -1634,10 +1709,40 @@ slab_cache_alloc_bulk(struct slab_cache *cache, unsigned int flags, size_t n,
 		errno = EINVAL;
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n;) {
+#if HAVE_RSEQ_ASM
+		/* many at once off the CPU slot's freelist */
+		if (flags == 0 && cache->fast_alloc && n - i > 1) {
+			uint32_t k = rseq_cpu(rseq_area());
+			uint64_t got = 0;
+			int r;
+
+			if (k < cache->v.nr_slots) {
+				r = rseq_pop_many(cache, &cache->v.slots[k],
+						  rseq_area(), k, objs + i,
+						  n - i, &got);
+				if (r == FR_RETRY)
+					continue;
+				if (r == FR_OK) {
+					uint64_t *c = &cache->v.slots[k]
+							       .stat_fast[0];
+
+					__atomic_store_n(
+						c,
+						__atomic_load_n(c,
+								__ATOMIC_RELAXED) +
+							got,
+						__ATOMIC_RELAXED);
+					i += got;
+					continue;
+				}
+			}
+		}
+#endif
 		objs[i] = alloc_inline(cache, flags);
 		if (objs[i] == NULL)
 			goto fail;
+		i++;
 	}
 	return n;
 fail:

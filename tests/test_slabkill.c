@@ -1001,10 +1001,20 @@ main(void)
 
 		run_check(&r, "with the locks of a dead holder");
 		how = node_lock_outcome(&d, &r, cache_name[1]);
-		ok(r.dead_locks == (uint32_t)slots && how != 0 &&
+		/*
+		 * Slot locks of kill.96 itself: a worker killed in a slow
+		 * path may have left a dead slot lock of another cache that
+		 * nobody has taken since (the report above counts those).
+		 */
+		const struct slab_check_cache *kc =
+			slab_check_find(&r, cache_name[1]);
+		uint32_t dl = kc != NULL ? kc->dead_locks : 0;
+
+		ok(dl == (uint32_t)slots && how != 0 &&
 		   r.dead_node_locks == (how == 1 ? 1u : 0u),
-		   "the checker reports %u dead slot locks and %u dead node "
-		   "locks, in flight%s", r.dead_locks, r.dead_node_locks,
+		   "the checker reports %u dead slot locks of %s (%u in all) "
+		   "and %u dead node locks, in flight%s", dl, cache_name[1],
+		   r.dead_locks, r.dead_node_locks,
 		   how == 2 ? " (node 0's lock was already recovered by "
 			      "slabd's timer, as its log says)" : "");
 	}

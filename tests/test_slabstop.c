@@ -329,16 +329,20 @@ main(void)
 			slab_check_region(slab_pool_base(pool),
 					  slab_pool_size(pool), &r, why,
 					  sizeof(why));
-			for (int c = 0; c < NR_CACHES; c++) {
-				const struct slab_check_cache *cc =
-					slab_check_find(&r, cache_name[c]);
-
-				if (cc != NULL)
-					diag("  %s: %u slot locks and node "
-					     "locks held by a live process, %u "
-					     "slot records",
-					     cache_name[c], cc->busy_locks,
-					     cc->records);
+			for (i = 0; i < NR_WORKERS; i++)
+				if (stopped[i])
+					diag("  stopped: worker %d, pid %d", i,
+					     (int)workers[i]);
+			/* the checker's notes name each held lock and its
+			 * holder's thread id (= pid: workers are single
+			 * threaded) */
+			for (char *line = r.notes, *nl; *line; line = nl + 1) {
+				nl = strchr(line, '\n');
+				if (nl == NULL)
+					break;
+				*nl = '\0';
+				if (strstr(line, "held by live") != NULL)
+					diag("  %s", line);
 			}
 		}
 		for (i = 0; i < NR_WORKERS; i++)

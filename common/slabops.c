@@ -5,7 +5,7 @@
  * at the top of common/slab.h (views of a cache, the 16-byte CAS on a slab,
  * robust locks, the node and CPU partial lists, recovery after a lock
  * holder died, formatting a fresh slab).  The daemon (daemon/cache.c) and
- * the client (libclient/slab.c) call them, each under the lock that
+ * the client (libclient/slub.c) call them, each under the lock that
  * slab.h's table names for the state it changes.
  *
  * Everything read from the region is checked before it is followed: pfns

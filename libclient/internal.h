@@ -57,7 +57,7 @@ struct slab_pool {
 	pid_t pid;			/* process that connected sock */
 	uint64_t seq;			/* last request's seq */
 
-	/* The slab layer (slab.c); set at open, then read-only but for the
+	/* The slab layer (slub.c, cache.c); set at open, then read-only but for the
 	 * handle table, whose entries are set once under cache_lock. */
 	uint32_t nr_pages;
 	uint32_t slot_guard;		/* REGION_GUARD_* of the region */
@@ -173,7 +173,7 @@ rpc_self_pid(void)
 	return __atomic_load_n(&rpc_pid, __ATOMIC_RELAXED);
 }
 
-/* ---------------------------------------------------------------- slab.c */
+/* ----------------------------------------------------------- cache.c */
 
 /* Set up and tear down the slab layer's part of a pool.  0 or -errno. */
 int slab_pool_init(struct slab_pool *pool);

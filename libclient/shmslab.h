@@ -204,6 +204,21 @@ void *slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags,
 void slab_cache_free(struct slab_cache *cache, void *obj);
 
 /*
+ * Bulk allocation and free (the kernel's kmem_cache_alloc_bulk() and
+ * kmem_cache_free_bulk(), DPDK's get/put bulk).  slab_cache_alloc_bulk()
+ * is all or nothing: it returns n with objs[0..n-1] filled, or 0 with
+ * errno set (as slab_cache_alloc() sets it) and nothing allocated (objs
+ * are then NULL).  n 0 returns 0 and leaves errno alone.
+ * slab_cache_free_bulk() frees objs[0..n-1] as slab_cache_free() would,
+ * NULL entries skipped, with one compare-and-swap per slab rather than
+ * one per object; a bad pointer is ignored (EINVAL) and the others are
+ * freed.
+ */
+size_t slab_cache_alloc_bulk(struct slab_cache *cache, unsigned int flags,
+			     size_t n, void **objs);
+void slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs);
+
+/*
  * Statistics of one cache, summed over every CPU slot (the counters live in
  * the region, so they cover every process of the pool).  Fast-path counts
  * may miss an event when a thread migrates at the wrong instant.

@@ -20,6 +20,9 @@ enum {
 	SHMSLAB_TW_DRAIN,		/* shrink/destroy: the handle was
 					 * checked, the slots not yet drained */
 	SHMSLAB_TW_HANDLE_LOCKED,	/* inside the handle table lock */
+	SHMSLAB_TW_BULK_CAS,		/* bulk free: one slab's detached
+					 * list about to be pushed (each
+					 * CAS attempt) */
 	SHMSLAB_TW_NR
 };
 

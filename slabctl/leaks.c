@@ -4,7 +4,7 @@
  *
  * A STORE_USER cache keeps a struct slab_track after each object
  * (geometry track_off): the allocation sets pid, cpu and when_ns, a free
- * and slab_format() zero it (common/slab.h, libclient/slab.c).  So an
+ * and slab_format() zero it (common/slab.h, libclient/slub.c).  So an
  * object is held exactly when its track's pid is not 0, whichever list
  * it is on, and the walk need not follow a single freelist link.  Each
  * process is marked dead when it no longer exists, is a zombie, or its

@@ -1,5 +1,5 @@
 /*
- * slab.c - caches, the per-CPU fast paths and their slow paths: the
+ * slub.c - the per-CPU fast paths and their slow paths: the
  * client half of the slab layer (SLUB's slab_alloc_node, do_slab_free,
  * ___slab_alloc, get_freelist, __slab_free, put_cpu_partial and
  * unfreeze_partials, in user space, for many processes at once).
@@ -82,702 +82,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) && __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#define HAVE_RSEQ_ASM 1
-#else
-#define HAVE_RSEQ_ASM 0
-#endif
-
-#include "common/atomic16.h"
-#include "common/slab.h"
-#include "libclient/internal.h"
-#include "libclient/testhook.h"
-
-/* Handles are private to the process; everything they copy was checked. */
-struct slab_cache {
-	struct slab_pool *pool;
-	struct slab_view v;
-	void (*ctor)(void *obj);
-	int debug;			/* SLAB_F_DEBUG: node path only */
-	int mode;			/* M_*: how this process uses slots */
-	int fast_alloc;			/* M_RSEQ, may_alloc, !hard */
-	int fast_free;			/* M_RSEQ, !hard */
-	int hard_alloc;			/* M_RSEQ, may_alloc, hard */
-	int hard_free;			/* M_RSEQ, hard */
-	int hard;			/* SLAB_F_HARDENED: links encoded
-					 * and checked */
-	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
-	uint64_t span;			/* hi_off - lo_off */
-	uint64_t obj_bytes;		/* objects * stride: past the last */
-	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
-	int may_alloc;			/* 0: lookup handle of a ctor cache */
-	int internal;			/* general[] or by_index[]: the
-					 * library's own, never freed by
-					 * slab_cache_put() */
-	uint64_t basem1;		/* base - 1, for object addresses */
-	uint64_t nr_pages;		/* fast path's bound on a word's pfn */
-	uint64_t slab_bytes;
-	uint64_t fp_off;		/* 64-bit copy for the sequences */
-	uint64_t basefp;		/* base - 1 + fp_off */
-	uint64_t fp_m1;			/* fp_off - 1 (sequences) */
-	uint64_t base64;		/* base */
-	uint64_t recip;			/* ceil(2^44 / stride) */
-	char name[SLAB_NAME_MAX];
-	struct slab_cache *next;	/* pool->handles */
-};
-
-#define RECIP_SHIFT	44
-
-enum { M_RSEQ, M_CAS, M_NODE };
-
-/* What the fast helpers return. */
-enum { FR_OK, FR_RETRY, FR_EMPTY, FR_BAD, FR_DOUBLE, FR_CORRUPT };
-
-static const uint32_t kmalloc_sizes[] = {
-	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
-};
-static const char *const kmalloc_names[] = {
-	"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96",
-	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
-	"kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
-};
-#define NR_KMALLOC	(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
-#define KMALLOC_MAX	8192u
-#define MALLOC_MAX	((size_t)SLAB_PAGE_SIZE << SLAB_MAX_ORDER)
-
-/* ---------------------------------------------------------------- rseq */
+#include "libclient/slab_internal.h"
 
 #if HAVE_RSEQ_ASM
-/* __rseq_offset, copied at pool open: one load instead of two (GOT). */
-static ptrdiff_t rseq_off;
-
-static inline struct rseq *
-rseq_area(void)
-{
-	char *tp;
-
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-	return (struct rseq *)(tp + rseq_off);
-}
-
-static inline uint32_t
-rseq_cpu(struct rseq *rs)
-{
-	return __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
-}
-
-/*
- * The three sequences.  Each: publish the descriptor in rs->rseq_cs,
- * check we are on `cpu`, compute, commit with one store to the slot word
- * (the last instruction before label 2).  An abort lands on label 4, after
- * the RSEQ_SIG word the kernel checks, and reports FR_RETRY.
- */
-#define RSEQ_HEAD						\
-	".pushsection __rseq_cs, \"aw\"\n\t"			\
-	".balign 32\n\t"					\
-	"3:\n\t"						\
-	".long 0x0, 0x0\n\t"					\
-	".quad 1f, (2f - 1f), 4f\n\t"				\
-	".popsection\n\t"					\
-	"leaq 3b(%%rip), %[tmp]\n\t"				\
-	"movq %[tmp], 8(%[rs])\n\t"				\
-	"1:\n\t"						\
-	"cmpl %[cpu], 4(%[rs])\n\t"				\
-	"jnz 4f\n\t"
-
-#define RSEQ_TAIL						\
-	"2:\n\t"						\
-	"xorl %[ret], %[ret]\n\t"				\
-	"jmp 9f\n\t"						\
-	".pushsection __rseq_failure, \"ax\"\n\t"		\
-	".byte 0x0f, 0xb9, 0x3d\n\t"				\
-	".long 0x53053053\n\t"					\
-	"4:\n\t"						\
-	"movl $1, %[ret]\n\t"					\
-	"jmp 9f\n\t"						\
-	".popsection\n\t"
-
-_Static_assert(RSEQ_SIG == 0x53053053, "glibc's x86 rseq signature");
-
-/*
- * RSEQ_HEAD addressing the rseq area through %fs (the thread pointer) and
- * [off] (__rseq_offset) directly, which saves reading the thread pointer
- * and adding: used by the two inline fast paths.
- */
-#define RSEQ_HEAD_FS						\
-	".pushsection __rseq_cs, \"aw\"\n\t"			\
-	".balign 32\n\t"					\
-	"3:\n\t"						\
-	".long 0x0, 0x0\n\t"					\
-	".quad 1f, (2f - 1f), 4f\n\t"				\
-	".popsection\n\t"					\
-	"leaq 3b(%%rip), %[tmp]\n\t"				\
-	"movq %[tmp], %%fs:8(%[off])\n\t"			\
-	"1:\n\t"						\
-	"cmpl %[cpu], %%fs:4(%[off])\n\t"			\
-	"jnz 4f\n\t"
-
-/* This thread's rseq cpu_id, read through %fs. */
-static inline uint32_t
-rseq_cpu_fs(uint64_t off)
-{
-	uint32_t cpu;
-
-	__asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(off));
-	return cpu;
-}
-
-/* The same, for `asm goto` sequences: an abort jumps to C label retry. */
-#define RSEQ_ABORT_TO_RETRY					\
-	"2:\n\t"						\
-	".pushsection __rseq_failure, \"ax\"\n\t"		\
-	".byte 0x0f, 0xb9, 0x3d\n\t"				\
-	".long 0x53053053\n\t"					\
-	"4:\n\t"						\
-	"jmp %l[retry]\n\t"					\
-	".popsection\n\t"
-
-/*
- * Pop the head of slot's freelist into *objp.  FR_EMPTY when the freelist
- * is empty or the slot is not of h's cache (its gen is not the handle's:
- * checked inside the sequence, so that a destroy and re-create at the
- * same index between a check and the pop cannot go unseen), FR_BAD when
- * the word names a page or link outside its bounds.
- */
-static inline int
-rseq_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
-	 uint32_t cpu, void **objp)
-{
-	uint64_t word, obj, tmp;
-	int ret;
-
-	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpl %[gen], %c[goff](%[slot])\n\t"
-			     "jne 5f\n\t"
-			     "movq (%[slot]), %[word]\n\t"
-			     "testl %k[word], %k[word]\n\t"
-			     "jz 5f\n\t"
-			     "movq %[word], %[obj]\n\t"
-			     "shrq $32, %[obj]\n\t"
-			     "cmpq %[npages], %[obj]\n\t"
-			     "jae 6f\n\t"
-			     "movl %k[word], %k[tmp]\n\t"
-			     "cmpq %[sbytes], %[tmp]\n\t"
-			     "ja 6f\n\t"
-			     "shlq $12, %[obj]\n\t"
-			     "addq %[tmp], %[obj]\n\t"
-			     "addq %[basem1], %[obj]\n\t"
-			     "movq %[obj], %[tmp]\n\t"
-			     "addq %[fpoff], %[tmp]\n\t"
-			     "movl (%[tmp]), %k[tmp]\n\t"
-			     "shrq $32, %[word]\n\t"
-			     "shlq $32, %[word]\n\t"
-			     "orq %[tmp], %[word]\n\t"
-			     "movq %[word], (%[slot])\n\t"
-			     RSEQ_TAIL
-			     "5:\n\t"
-			     "movl $2, %[ret]\n\t"
-			     "jmp 9f\n\t"
-			     "6:\n\t"
-			     "movl $3, %[ret]\n\t"
-			     "9:\n\t"
-			     : [ret] "=&r"(ret), [word] "=&r"(word),
-			       [obj] "=&r"(obj), [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
-			       [gen] "r"(h->v.gen),
-			       [goff] "i"(offsetof(struct slab_slot, gen)),
-			       [npages] "m"(h->nr_pages),
-			       [sbytes] "m"(h->slab_bytes),
-			       [basem1] "m"(h->basem1),
-			       [fpoff] "m"(h->fp_off)
-			     : "memory", "cc");
-	*objp = (void *)obj;
-	return ret;
-}
-
-/*
- * Push obj (whose fp is at fpp) onto slot's freelist if the slot's slab
- * is newword's pfn and the slot's gen is gen (the handle's, compared in
- * the sequence); newword = {pfn, obj's link}.  FR_EMPTY when the slab or
- * the gen differs (the caller frees remotely, which checks the slab's
- * gen), FR_DOUBLE when obj is already the head (freed twice in a row).
- */
-static inline int
-rseq_push(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
-	  uint32_t gen, uint32_t *fpp, uint64_t newword)
-{
-	uint64_t word, tmp;
-	int ret;
-
-	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpl %[gen], %c[goff](%[slot])\n\t"
-			     "jne 5f\n\t"
-			     "movq (%[slot]), %[word]\n\t"
-			     "movq %[word], %[tmp]\n\t"
-			     "xorq %[nw], %[tmp]\n\t"
-			     "shrq $32, %[tmp]\n\t"
-			     "jnz 5f\n\t"
-			     "cmpl %k[nw], %k[word]\n\t"
-			     "je 6f\n\t"
-			     "movl %k[word], (%[fpp])\n\t"
-			     "movq %[nw], (%[slot])\n\t"
-			     RSEQ_TAIL
-			     "5:\n\t"
-			     "movl $2, %[ret]\n\t"
-			     "jmp 9f\n\t"
-			     "6:\n\t"
-			     "movl $4, %[ret]\n\t"
-			     "9:\n\t"
-			     : [ret] "=&r"(ret), [word] "=&r"(word),
-			       [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
-			       [gen] "r"(gen),
-			       [goff] "i"(offsetof(struct slab_slot, gen)),
-			       [fpp] "r"(fpp), [nw] "r"(newword)
-			     : "memory", "cc");
-	return ret;
-}
-
-/* If slot's word is old, store new: FR_OK, FR_RETRY (aborted/other CPU),
- * FR_EMPTY (the word differs). */
-static inline int
-rseq_cmpstore(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
-	      uint64_t old, uint64_t new)
-{
-	uint64_t tmp;
-	int ret;
-
-	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpq %[old], (%[slot])\n\t"
-			     "jnz 5f\n\t"
-			     "movq %[new], (%[slot])\n\t"
-			     RSEQ_TAIL
-			     "5:\n\t"
-			     "movl $2, %[ret]\n\t"
-			     "9:\n\t"
-			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
-			       [old] "r"(old), [new] "r"(new)
-			     : "memory", "cc");
-	return ret;
-}
-
-/*
- * rseq_pop() for a hardened cache (common/slab.h, Links): the next link
- * is decoded inside the sequence, and committed only if it is at most the
- * slab's size (which also rules out a word that decodes to more than 32
- * bits), so no pop ever reads outside the slab; *nextp is the decoded
- * value and *wordp the committed word (or the word, if none).  The caller
- * checks the committed link against the object boundaries and clears the
- * object's free pointer.  FR_CORRUPT: the head object's free pointer
- * does not decode (nothing committed; *objp is that object).
- */
-static inline int
-rseq_pop_hard(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
-	      uint32_t cpu, void **objp, uint64_t *wordp, uint64_t *nextp)
-{
-	uint64_t word, obj, tmp, key;
-	int ret;
-
-	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpl %[gen], %c[goff](%[slot])\n\t"
-			     "jne 5f\n\t"
-			     "movq (%[slot]), %[word]\n\t"
-			     "testl %k[word], %k[word]\n\t"
-			     "jz 5f\n\t"
-			     "movq %[word], %[obj]\n\t"
-			     "shrq $32, %[obj]\n\t"
-			     "cmpq %[npages], %[obj]\n\t"
-			     "jae 6f\n\t"
-			     "movl %k[word], %k[tmp]\n\t"
-			     "cmpq %[sbytes], %[tmp]\n\t"
-			     "ja 6f\n\t"
-			     "shlq $12, %[obj]\n\t"
-			     "addq %[tmp], %[obj]\n\t"
-			     "movq %[fpm1], %[key]\n\t"
-			     "addq %[obj], %[key]\n\t"
-			     "addq %[basem1], %[obj]\n\t"
-			     "movq %[key], %[tmp]\n\t"
-			     "addq %[base], %[tmp]\n\t"
-			     "movq (%[tmp]), %[tmp]\n\t"
-			     "bswapq %[key]\n\t"
-			     "xorq %[secret], %[key]\n\t"
-			     "xorq %[key], %[tmp]\n\t"
-			     "cmpq %[sbytes], %[tmp]\n\t"
-			     "ja 7f\n\t"
-			     "shrq $32, %[word]\n\t"
-			     "shlq $32, %[word]\n\t"
-			     "orq %[tmp], %[word]\n\t"
-			     "movq %[word], (%[slot])\n\t"
-			     RSEQ_TAIL
-			     "5:\n\t"
-			     "movl $2, %[ret]\n\t"
-			     "jmp 9f\n\t"
-			     "6:\n\t"
-			     "movl $3, %[ret]\n\t"
-			     "jmp 9f\n\t"
-			     "7:\n\t"
-			     "movl $5, %[ret]\n\t"
-			     "9:\n\t"
-			     : [ret] "=&r"(ret), [word] "=&r"(word),
-			       [obj] "=&r"(obj), [tmp] "=&r"(tmp),
-			       [key] "=&r"(key)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
-			       [gen] "r"(h->v.gen),
-			       [goff] "i"(offsetof(struct slab_slot, gen)),
-			       [npages] "m"(h->nr_pages),
-			       [sbytes] "m"(h->slab_bytes),
-			       [basem1] "m"(h->basem1), [base] "m"(h->base64),
-			       [fpm1] "m"(h->fp_m1),
-			       [secret] "m"(h->v.fp_secret)
-			     : "memory", "cc");
-	*objp = (void *)obj;
-	*wordp = word;
-	*nextp = tmp;
-	return ret;
-}
-
-/*
- * rseq_push() for a hardened cache: the old head's link is stored encoded
- * with key (slab_fp_key() of the object's free pointer, computed before),
- * as the whole 8-byte word fpp.
- */
-static inline int
-rseq_push_hard(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
-	       uint32_t gen, uint64_t *fpp, uint64_t newword, uint64_t key)
-{
-	uint64_t word, tmp;
-	int ret;
-
-	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpl %[gen], %c[goff](%[slot])\n\t"
-			     "jne 5f\n\t"
-			     "movq (%[slot]), %[word]\n\t"
-			     "movq %[word], %[tmp]\n\t"
-			     "xorq %[nw], %[tmp]\n\t"
-			     "shrq $32, %[tmp]\n\t"
-			     "jnz 5f\n\t"
-			     "cmpl %k[nw], %k[word]\n\t"
-			     "je 6f\n\t"
-			     "movl %k[word], %k[tmp]\n\t"
-			     "xorq %[key], %[tmp]\n\t"
-			     "movq %[tmp], (%[fpp])\n\t"
-			     "movq %[nw], (%[slot])\n\t"
-			     RSEQ_TAIL
-			     "5:\n\t"
-			     "movl $2, %[ret]\n\t"
-			     "jmp 9f\n\t"
-			     "6:\n\t"
-			     "movl $4, %[ret]\n\t"
-			     "9:\n\t"
-			     : [ret] "=&r"(ret), [word] "=&r"(word),
-			       [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
-			       [gen] "r"(gen),
-			       [goff] "i"(offsetof(struct slab_slot, gen)),
-			       [fpp] "r"(fpp), [nw] "r"(newword), [key] "r"(key)
-			     : "memory", "cc");
-	return ret;
-}
-#endif /* HAVE_RSEQ_ASM */
-
-/* Whether glibc registers rseq areas for our threads. */
-static int
-rseq_registered(void)
-{
-#if HAVE_RSEQ_ASM
-	rseq_off = __rseq_offset;
-	return __rseq_size >= 20;
-#else
-	return 0;
+/* __rseq_offset, copied at pool open (rseq_registered()). */
+ptrdiff_t rseq_off;
 #endif
-}
-
-/* Whether this thread can run sequences (glibc registered its area). */
-static inline int
-thread_has_rseq(void)
-{
-#if HAVE_RSEQ_ASM
-	return rseq_registered() && (int32_t)rseq_cpu(rseq_area()) >= 0;
-#else
-	return 0;
-#endif
-}
-
-/* ---------------------------------------------------------------- helpers */
-
-
-static uint32_t
-current_cpu(const struct slab_pool *pool)
-{
-	int cpu;
-
-#if HAVE_RSEQ_ASM
-	if (thread_has_rseq())
-		cpu = (int)rseq_cpu(rseq_area());
-	else
-#endif
-		cpu = sched_getcpu();
-	if (cpu < 0 || (uint32_t)cpu >= pool->nr_cpu_slots)
-		cpu = 0;
-	return (uint32_t)cpu;
-}
-
-/* The mode of this call for handle h, and the CPU whose slot to use. */
-static inline int
-call_mode(struct slab_cache *h, uint32_t *cpu)
-{
-	switch (h->mode) {
-#if HAVE_RSEQ_ASM
-	case M_RSEQ:
-		*cpu = rseq_cpu(rseq_area());
-		if (__builtin_expect(*cpu < h->v.nr_slots, 1))
-			return M_RSEQ;
-		return M_NODE;		/* this thread has no rseq */
-#endif
-	case M_CAS:
-		*cpu = current_cpu(h->pool);
-		return M_CAS;
-	default:
-		return M_NODE;
-	}
-}
-
-/*
- * The cache is not destroyed: a check at one instant.  gen rises on every
- * destroy (under every node lock of the cache), so under a node lock the
- * answer holds until the lock is dropped.  Everywhere else a destroy and
- * a re-create at the same index can follow the check at once, so the
- * step that uses the cache compares a gen itself: the fast paths the
- * slot's gen inside their sequence or after their tid read, a slab CAS
- * the gen bits of the slab's counters (sc_gen()), a drain the handle's
- * liveness under each slot lock.
- */
-static inline int
-handle_live(const struct slab_cache *h)
-{
-	return __atomic_load_n(&h->v.desc->gen, __ATOMIC_RELAXED) == h->v.gen;
-}
-
-static inline int
-handle_live_locked(const struct slab_cache *h)
-{
-	return handle_live(h) &&
-	       __atomic_load_n(&h->v.desc->state, __ATOMIC_RELAXED) ==
-		       CACHE_LIVE;
-}
-
-static inline uint64_t
-slab_colour(const struct slab_cache *h, uint32_t pfn)
-{
-	return h->v.pages[pfn].private_[0];
-}
-
-/*
- * The slab of the object at obj, with its link, or -EINVAL: outside the
- * region, not in a slab of this cache, or not at an object's start; or
- * -ESTALE: a slab of another cache at h's table index (its counters carry
- * another gen: h is stale).  The slab can change after this returns; the
- * paths that then use it check again where it counts.
- */
-static inline int
-obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
-	 uint32_t *linkp)
-{
-	uint64_t off = (uint64_t)((const char *)obj - h->v.base), x, idx;
-	const struct page_desc *pd;
-	uint32_t pfn;
-
-	/* slab_head(), inlined: this is the free fast path */
-	if (off >= h->hi_off || off < h->lo_off)
-		return -EINVAL;
-	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
-	pd = &h->v.pages[pfn];
-	if (__builtin_expect(pd->flags & PG_TAIL, 0)) {
-		pfn = pd->head;
-		if (pfn >= h->v.nr_pages)
-			return -EINVAL;
-		pd = &h->v.pages[pfn];
-	}
-	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
-	    pd->cache != h->v.index || pfn >= h->nr_pages)
-		return -EINVAL;
-	if (sc_gen(__atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE)) !=
-	    (h->v.gen & SC_GEN_MASK))
-		return -ESTALE;
-	if (pd->order != h->v.geo.order)
-		return -EINVAL;
-	x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
-	*linkp = (uint32_t)x + 1;
-	x -= pd->private_[0] + h->v.geo.red_left;	/* colour: may wrap */
-	idx = (x * h->recip) >> RECIP_SHIFT;
-	if (x >= h->slab_bytes || idx * h->v.geo.stride != x ||
-	    idx >= h->v.geo.objects)
-		return -EINVAL;
-	*pfnp = pfn;
-	return 0;
-}
-
-static inline char *
-link_obj(const struct slab_cache *h, uint32_t pfn, uint32_t link)
-{
-	return slab_link_obj(&h->v, pfn, link);
-}
-
-static uint32_t
-node_of_cpu(const struct slab_pool *pool, uint32_t cpu)
-{
-	return cpu < pool->nr_cpu_slots ? pool->cpu_node[cpu] : 0;
-}
-
-/* ---------------------------------------------------------------- debug */
-
-__attribute__((noreturn)) static void
-slab_bug(const struct slab_cache *h, const void *obj, const char *what)
-{
-	uint64_t off = (uint64_t)((const char *)obj - h->v.base);
-
-	fprintf(stderr,
-		"shmslab: cache %s: object at offset %#llx: %s (pid %d)\n",
-		h->name, (unsigned long long)off, what, (int)getpid());
-	abort();
-}
-
-/*
- * Hardened caches: next, read out of obj's free pointer (obj in slab pfn),
- * is neither the end nor an object of that slab: report and abort.
- */
-__attribute__((noreturn, noinline, cold)) static void
-hard_bad_link(const struct slab_cache *h, const void *obj, uint64_t next)
-{
-	char what[128];
-
-	if (next == SLAB_LINK_BAD) {
-		/* slab_fp_get() said only "no link": say what it holds */
-		const char *fp = (const char *)obj + h->v.geo.fp_off;
-
-		next = __atomic_load_n((const uint64_t *)(const void *)fp,
-				       __ATOMIC_RELAXED) ^
-		       slab_fp_key(h->v.fp_secret,
-				   (uint64_t)(fp - h->v.base));
-	}
-	snprintf(what, sizeof(what),
-		 "free pointer corrupted: it decodes to %#llx, not an object "
-		 "of its slab (written after free?)",
-		 (unsigned long long)next);
-	slab_bug(h, obj, what);
-}
-
-/*
- * Hardened caches: next was just read out of obj's free pointer (obj in
- * slab pfn); unless it is the end or an object of that slab, the freelist
- * was written over: report and abort.
- */
-static inline void
-hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
-		uint64_t next)
-{
-	if (__builtin_expect(!slab_fp_link_ok(&h->v, slab_colour(h, pfn),
-					      next),
-			     0))
-		hard_bad_link(h, obj, next);
-}
-
-static int
-bytes_are(const unsigned char *p, size_t n, unsigned char c)
-{
-	while (n--)
-		if (*p++ != c)
-			return 0;
-	return 1;
-}
-
-/* Debug checks as an object leaves the free state (alloc_debug_processing). */
-__attribute__((noinline)) static void
-debug_alloc(struct slab_cache *h, char *obj)
-{
-	const struct slab_geometry *g = &h->v.geo;
-
-	if (h->v.flags & SLAB_F_RED_ZONE) {
-		if (!bytes_are((unsigned char *)obj - g->red_left, g->red_left,
-			       SLAB_RED_INACTIVE) ||
-		    !bytes_are((unsigned char *)obj + g->object_size, 8,
-			       SLAB_RED_INACTIVE))
-			slab_bug(h, obj, "red zone overwritten while free");
-		memset(obj - g->red_left, SLAB_RED_ACTIVE, g->red_left);
-		memset(obj + g->object_size, SLAB_RED_ACTIVE, 8);
-	}
-	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
-		if (!bytes_are((unsigned char *)obj, g->object_size - 1,
-			       SLAB_POISON_FREE) ||
-		    (unsigned char)obj[g->object_size - 1] != SLAB_POISON_END)
-			slab_bug(h, obj,
-				 "poison overwritten: written after free");
-	}
-	if (h->v.flags & SLAB_F_POISON) {
-		if (*slab_obj_state(&h->v, obj) != SLAB_OBJ_INACTIVE)
-			slab_bug(h, obj, "object state overwritten while free");
-		*slab_obj_state(&h->v, obj) = SLAB_OBJ_ACTIVE;
-	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		t->pid = (int32_t)rpc_self_pid();
-		t->cpu = current_cpu(h->pool);
-		t->when_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-			     (uint64_t)ts.tv_nsec;
-	}
-}
-
-/* Debug checks as an object is freed (free_debug_processing). */
-__attribute__((noinline)) static void
-debug_free(struct slab_cache *h, char *obj)
-{
-	const struct slab_geometry *g = &h->v.geo;
-
-	if (h->v.flags & SLAB_F_RED_ZONE) {
-		if (bytes_are((unsigned char *)obj + g->object_size, 8,
-			      SLAB_RED_INACTIVE))
-			slab_bug(h, obj, "double free (red zone inactive)");
-		if (!bytes_are((unsigned char *)obj - g->red_left, g->red_left,
-			       SLAB_RED_ACTIVE))
-			slab_bug(h, obj, "red zone before the object overwritten");
-		if (!bytes_are((unsigned char *)obj + g->object_size, 8,
-			       SLAB_RED_ACTIVE))
-			slab_bug(h, obj, "red zone after the object overwritten");
-		memset(obj - g->red_left, SLAB_RED_INACTIVE, g->red_left);
-		memset(obj + g->object_size, SLAB_RED_INACTIVE, 8);
-	}
-	/*
-	 * By the object's state, never by its poison: an object allocated
-	 * and never written still holds the pattern (SLUB's check_object()
-	 * keys on the red zone byte the same way).
-	 */
-	if (h->v.flags & SLAB_F_POISON) {
-		uint32_t st = *slab_obj_state(&h->v, obj);
-
-		if (st == SLAB_OBJ_INACTIVE)
-			slab_bug(h, obj, "double free (object state free)");
-		if (st != SLAB_OBJ_ACTIVE)
-			slab_bug(h, obj, "object state overwritten while "
-					 "allocated");
-		*slab_obj_state(&h->v, obj) = SLAB_OBJ_INACTIVE;
-	}
-	if ((h->v.flags & SLAB_F_POISON) && !(h->v.flags & SLAB_F_CTOR)) {
-		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
-		obj[g->object_size - 1] = (char)SLAB_POISON_END;
-	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-
-		if (t->pid == 0)
-			slab_bug(h, obj, "double free (no allocating process)");
-		memset(t, 0, sizeof(*t));
-	}
-}
 
 /* ---------------------------------------------------------------- locks */
 
@@ -1099,7 +409,6 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 	return head;
 }
 
-static int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed);
 static void cache_free(struct slab_cache *h, void *obj);
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
@@ -2045,337 +1354,403 @@ slab_cache_free(struct slab_cache *cache, void *obj)
 	free_inline(cache, obj);
 }
 
-/* ---------------------------------------------------------------- handles */
+/* ---------------------------------------------------------------- bulk */
 
-static struct slab_cache *
-handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
-	   void (*ctor)(void *), int *errp)
+/*
+ * kmem_cache_free_bulk / kmem_cache_alloc_bulk.  A bulk free sorts the
+ * objects of the call (in chunks of BULK_CHUNK when it cannot get memory
+ * for the sort) by {slab, link} (the kernel's build_detached_freelist() finds
+ * them by looking ahead instead), chains each slab's objects into one
+ * detached list in their own link words and pushes the list onto the
+ * slab's freelist with one {freelist, counters} CAS that lowers inuse by
+ * the list's length: one CAS per slab, never one per object.  The push is
+ * the remote free's (free_remote()) with a longer list, so the same
+ * argument holds: a push is correct for whatever head it observes, inuse
+ * changes with every push (no ABA), the gen bits of counters make a stale
+ * handle's CAS fail, and a slab that was SW_FULL is frozen to this CPU's
+ * partial list under slot lock k (or put on its node's list under node
+ * lock n).  Until the CAS the objects are still the caller's: a process
+ * killed while it chains them loses only objects it held.
+ */
+#define BULK_CHUNK	256
+
+/*
+ * Sort keys[0..m): Shell sort with Ciura's gaps (extended by 2.25),
+ * inline compares (qsort()'s call per compare cost more than the CAS it
+ * saves).  A burst that is already in order costs one pass per gap.
+ */
+static void
+sort_keys(uint64_t *keys, size_t m)
 {
-	struct slab_cache *h;
-	int err;
+	static const size_t gaps[] = {
+		1035711, 460316, 204585, 90927, 40412, 17961, 7983, 3548,
+		1577, 701, 301, 132, 57, 23, 10, 4, 1,
+	};
 
-	h = calloc(1, sizeof(*h));
-	if (h == NULL) {
-		*errp = -ENOMEM;
-		return NULL;
-	}
-	err = slab_view_init(&h->v, pool->base, idx);
-	if (err == 0 && h->v.gen != gen)
-		err = -ESTALE;
-	if (err == 0 && (h->v.nr_pages != pool->nr_pages ||
-			 h->v.nr_slots != pool->nr_cpu_slots ||
-			 h->v.nr_nodes != pool->nr_nodes))
-		err = -EBADMSG;
-	if (err) {
-		free(h);
-		*errp = err == -EUCLEAN ? -EBADMSG : err;
-		return NULL;
-	}
-	h->pool = pool;
-	h->ctor = ctor;
-	h->debug = (h->v.flags & SLAB_F_DEBUG) != 0;
-	h->lo_off = pool->data_off;
-	h->hi_off = pool->size;
-	h->span = h->hi_off - h->lo_off;
-	h->obj_bytes = (uint64_t)h->v.geo.objects * h->v.geo.stride;
-	h->stride_mask = (h->v.geo.stride & (h->v.geo.stride - 1)) == 0 ?
-				 h->v.geo.stride - 1 :
-				 0;
-	if (h->debug)
-		h->mode = M_NODE;
-	else if (pool->slot_guard == REGION_GUARD_CAS)
-		h->mode = M_CAS;
-	else
-		h->mode = HAVE_RSEQ_ASM && rseq_registered() ? M_RSEQ : M_NODE;
-	h->may_alloc = !(h->v.flags & SLAB_F_CTOR) || ctor != NULL;
-	h->hard = h->v.fp_secret != 0;
-	/* hardened caches take the out-of-line sequences, which check */
-	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc && !h->hard;
-	h->fast_free = h->mode == M_RSEQ && !h->hard;
-	h->hard_alloc = h->mode == M_RSEQ && h->may_alloc && h->hard;
-	h->hard_free = h->mode == M_RSEQ && h->hard;
-	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
-	/* a slab's head pfn is below this, with all its pages inside */
-	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;
-	h->slab_bytes = h->v.slab_bytes;
-	h->fp_off = h->v.geo.fp_off;
-	h->basefp = h->basem1 + h->fp_off;
-	h->fp_m1 = h->fp_off - 1;
-	h->base64 = (uint64_t)(uintptr_t)h->v.base;
-	h->recip = ((1ull << RECIP_SHIFT) + h->v.geo.stride - 1) /
-		   h->v.geo.stride;
-	memcpy(h->name, h->v.desc->name, sizeof(h->name));
-	h->name[sizeof(h->name) - 1] = '\0';
+	for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+		size_t gap = gaps[g];
 
-	pthread_mutex_lock(&pool->cache_lock);
-	TEST_WINDOW(SHMSLAB_TW_HANDLE_LOCKED);
-	h->next = pool->handles;
-	pool->handles = h;
-	pthread_mutex_unlock(&pool->cache_lock);
-	return h;
+		for (size_t i = gap; i < m; i++) {
+			uint64_t x = keys[i];
+			size_t j = i;
+
+			for (; j >= gap && keys[j - gap] > x; j -= gap)
+				keys[j] = keys[j - gap];
+			keys[j] = x;
+		}
+	}
 }
 
-static void
-handle_free(struct slab_cache *h)
+/* Whether link is one of links[0..cnt), sorted. */
+static int
+links_have(const uint32_t *links, uint32_t cnt, uint32_t link)
 {
-	struct slab_pool *pool = h->pool;
-	struct slab_cache **pp;
+	uint32_t lo = 0, hi = cnt;
 
-	pthread_mutex_lock(&pool->cache_lock);
-	for (pp = &pool->handles; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == h) {
-			*pp = h->next;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (links[mid] == link)
+			return 1;
+		if (links[mid] < link)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Push links[0..cnt) (sorted, distinct, checked objects of slab pfn of
+ * h) onto the slab's freelist in one CAS.  mode and k as cache_free()
+ * finds them.  An object that is already the slab's freelist head is a
+ * double free: it is dropped (counted in bad_free, EINVAL) and the rest
+ * are pushed; more objects than the slab has in use, or a slab that
+ * holds nothing, refuses the whole group in the same way.
+ */
+static void
+free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
+	      uint32_t cnt, int mode, uint32_t k)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0, i, freed = 0;
+	int locked = 0;			/* 1: slot lock k, 2: node lock n */
+	int chained = 0;
+	uint64_t f, c, nc;
+
+	while (cnt > 0) {
+		slab_read(pd, &f, &c);
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
+			errno = ESTALE;
 			break;
 		}
-	pthread_mutex_unlock(&pool->cache_lock);
-	free(h);
+		if (sc_inuse(c) < cnt || sc_kind(c) == SW_DEAD ||
+		    sc_kind(c) == SW_NONE) {
+			for (i = 0; i < cnt; i++)
+				stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug || h->hard)
+				slab_bug(h, link_obj(h, pfn, links[0]),
+					 "double free");
+			errno = EINVAL;
+			break;
+		}
+		if (sf_link(f) != 0 && links_have(links, cnt, sf_link(f))) {
+			/* the head is one of ours: it is free already */
+			uint32_t bad = sf_link(f), j = 0;
+
+			stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug || h->hard)
+				slab_bug(h, link_obj(h, pfn, bad), "double free");
+			errno = EINVAL;
+			for (i = 0; i < cnt; i++)
+				if (links[i] != bad)
+					links[j++] = links[i];
+			cnt = j;
+			chained = 0;
+			continue;
+		}
+		if (sc_kind(c) == SW_FULL && !locked) {
+			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+			    0) {
+				errno = ENOTRECOVERABLE;
+				return;
+			}
+			locked = mode == M_NODE ? 2 : 1;
+			continue;
+		}
+		if (!chained) {
+			for (i = 0; i + 1 < cnt; i++)
+				slab_fp_set(&h->v, link_obj(h, pfn, links[i]),
+					    links[i + 1]);
+			chained = 1;
+		}
+		slab_fp_set(&h->v, link_obj(h, pfn, links[cnt - 1]),
+			    sf_link(f));
+		TEST_WINDOW(SHMSLAB_TW_BULK_CAS);
+		nc = sc_with_inuse(c, sc_inuse(c) - cnt);
+		if (sc_kind(c) == SW_FULL)
+			nc = locked == 1 ? sc_with_where(nc, SW_CPUP, k) :
+					   sc_with_where(nc, SW_NODE, n);
+		if (!slab_cas(pd, f, c, sf_make(sf_tag(f), links[0]), nc))
+			continue;
+		freed = cnt;
+		if (sc_kind(c) == SW_FULL) {
+			if (locked == 1) {
+				cpu_partial_push(h, k, pfn);
+				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);
+				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
+					stat_inc(&h->v.slots[k]
+							  .stat[ST_CPU_PARTIAL_DRAIN]);
+					unfreeze_partials(h, k);
+				}
+			} else {
+				slab_node_add(&h->v, n, pfn);
+			}
+		}
+		break;
+	}
+	for (i = 0; i < freed; i++) {
+		stat_inc(&h->v.slots[k].stat[ST_FREE_SLOW]);
+		stat_inc(&h->v.slots[k].stat[ST_FREE_REMOTE]);
+	}
+	if (locked == 1)
+		slab_unlock(&h->v.slots[k].lock);
+	else if (locked == 2)
+		slab_unlock(&h->v.nodes[n].lock);
 }
 
 /*
- * Each slab_cache_create() and slab_cache_lookup() call makes a handle of
- * its own (handle_new()), so a handle has exactly one owner and put needs
- * no reference count: it unlinks and frees it, as destroy does, without
- * telling slabd.  slabd's per-client facts (client_note_cache()) are per
- * cache, not per handle, and refills through any handle (or slab_free())
- * note the cache again; only destroy forgets it.  The library's own
- * handles (general[], by_index[]) are never given out; the internal flag
- * makes put of one a no-op all the same.
+ * keys[0..m): sorted {pfn << 32 | link} of checked objects.  Checks each
+ * object as slab_cache_free() does (a repeat within the call is a double
+ * free), then frees each slab's run with free_detached(); links has room
+ * for m links.
  */
+static void
+free_sorted(struct slab_cache *h, uint64_t *keys, size_t m, uint32_t *links)
+{
+	size_t i = 0;
+
+	while (i < m) {
+		uint32_t pfn = (uint32_t)(keys[i] >> 32), cnt = 0, k = 0;
+		int mode;
+
+		for (; i < m && (uint32_t)(keys[i] >> 32) == pfn; i++) {
+			uint32_t link = (uint32_t)keys[i];
+			char *obj = link_obj(h, pfn, link);
+
+			if (cnt > 0 && links[cnt - 1] == link) {
+				stat_inc(&h->v.slots[current_cpu(h->pool)]
+						  .stat[ST_BAD_FREE]);
+				if (h->debug || h->hard)
+					slab_bug(h, obj, "double free (twice "
+							 "in one bulk free)");
+				errno = EINVAL;
+				continue;
+			}
+			if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
+				slab_bug(h, obj,
+					 "double free (its free pointer "
+					 "decodes to a link of its slab: the "
+					 "object is free)");
+			if (h->debug)
+				debug_free(h, obj);
+			links[cnt++] = link;
+		}
+		mode = call_mode(h, &k);
+		if (mode == M_NODE)
+			k = current_cpu(h->pool);
+		free_detached(h, pfn, links, cnt, mode, k);
+	}
+}
+
 SHMSLAB_EXPORT void
-slab_cache_put(struct slab_cache *cache)
+slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 {
-	if (cache == NULL || cache->internal)
+	uint64_t stack_keys[BULK_CHUNK], *keys = stack_keys;
+	uint32_t stack_links[BULK_CHUNK], *links = stack_links;
+	size_t i = 0, m, chunk = BULK_CHUNK;
+	void *buf = NULL;
+
+	if (n == 0)
 		return;
-	handle_free(cache);
+	if (cache == NULL || objs == NULL) {
+		errno = EINVAL;
+		return;
+	}
+	if (!handle_live(cache)) {
+		errno = ESTALE;
+		return;
+	}
+	/*
+	 * The whole call sorted at once, so that each slab gets one CAS;
+	 * without the memory, chunks of BULK_CHUNK (one CAS per slab per
+	 * chunk).
+	 */
+	if (n > BULK_CHUNK && n <= SIZE_MAX / 12) {
+		int e = errno;
+
+		buf = malloc(n * 12);
+		if (buf != NULL) {
+			keys = buf;
+			links = (uint32_t *)(void *)(keys + n);
+			chunk = n;
+		}
+		errno = e;
+	}
+	while (i < n) {
+		for (m = 0; i < n && m < chunk; i++) {
+			uint32_t pfn, link;
+			int r;
+
+			if (objs[i] == NULL)
+				continue;
+			r = obj_slab(cache, objs[i], &pfn, &link);
+			if (r == -ESTALE) {
+				errno = ESTALE;
+				continue;
+			}
+			if (r != 0) {
+				stat_inc(&cache->v.slots[current_cpu(cache->pool)]
+						  .stat[ST_BAD_FREE]);
+				errno = EINVAL;
+				continue;
+			}
+			keys[m++] = (uint64_t)pfn << 32 | link;
+		}
+		sort_keys(keys, m);
+		free_sorted(cache, keys, m, links);
+	}
+	free(buf);
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * Pop up to max objects off slot's freelist into out[] in one sequence
+ * (the kernel's __kmem_cache_alloc_bulk taking the CPU freelist): the
+ * head's pfn and every link are bounds-checked as rseq_pop() checks one,
+ * the links are read from objects of the slot's own freelist (single
+ * owner, as in rseq_pop()), and one store of {pfn, link after the last}
+ * commits them all.  out[] is the caller's: what an aborted sequence left
+ * there is overwritten by the retry.  FR_OK with *got >= 1, FR_RETRY,
+ * FR_EMPTY (empty freelist, or not h's gen: the single path settles it),
+ * FR_BAD (a word or link out of bounds: the single path reports it).
+ */
 static int
-reply_cache(Shmslab__Reply *rep, uint32_t *idx, uint32_t *gen)
+rseq_pop_many(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+	      uint32_t cpu, void **out, uint64_t max, uint64_t *got)
 {
-	if (rep->body_case != SHMSLAB__REPLY__BODY_CACHE || rep->cache == NULL ||
-	    rep->cache->index >= SLAB_MAX_CACHES)
-		return -EBADMSG;
-	*idx = rep->cache->index;
-	*gen = rep->cache->gen;
-	return 0;
+	uint64_t word, link, obj, cnt, page, tmp;	/* tmp: RSEQ_HEAD's */
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movq (%[slot]), %[word]\n\t"
+			     "movl %k[word], %k[link]\n\t"
+			     "testl %k[link], %k[link]\n\t"
+			     "jz 5f\n\t"
+			     "movq %[word], %[page]\n\t"
+			     "shrq $32, %[page]\n\t"
+			     "cmpq %[npages], %[page]\n\t"
+			     "jae 6f\n\t"
+			     "shlq $12, %[page]\n\t"
+			     "addq %[basem1], %[page]\n\t"
+			     "xorl %k[cnt], %k[cnt]\n\t"
+			     "7:\n\t"
+			     "cmpq %[sbytes], %[link]\n\t"
+			     "ja 6f\n\t"
+			     "leaq (%[page], %[link]), %[obj]\n\t"
+			     "movq %[obj], (%[out], %[cnt], 8)\n\t"
+			     "incq %[cnt]\n\t"
+			     "addq %[fpoff], %[obj]\n\t"
+			     "movl (%[obj]), %k[link]\n\t"
+			     "cmpq %[max], %[cnt]\n\t"
+			     "jae 8f\n\t"
+			     "testl %k[link], %k[link]\n\t"
+			     "jnz 7b\n\t"
+			     "8:\n\t"
+			     "shrq $32, %[word]\n\t"
+			     "shlq $32, %[word]\n\t"
+			     "orq %[link], %[word]\n\t"
+			     "movq %[word], (%[slot])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "jmp 9f\n\t"
+			     "6:\n\t"
+			     "movl $3, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [word] "=&r"(word),
+			       [link] "=&r"(link), [obj] "=&r"(obj),
+			       [cnt] "=&r"(cnt), [page] "=&r"(page),
+			       [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [out] "r"(out), [gen] "r"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [max] "m"(max),
+			       [npages] "m"(h->nr_pages),
+			       [sbytes] "m"(h->slab_bytes),
+			       [basem1] "m"(h->basem1),
+			       [fpoff] "m"(h->fp_off)
+			     : "memory", "cc");
+	*got = cnt;
+	return ret;
 }
-
-SHMSLAB_EXPORT struct slab_cache *
-slab_cache_create(struct slab_pool *pool, const char *name, size_t size,
-		  size_t align, unsigned int flags, void (*ctor)(void *obj))
-{
-	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
-	Shmslab__CacheCreate cc = SHMSLAB__CACHE_CREATE__INIT;
-	Shmslab__Reply *rep = NULL;
-	struct slab_cache *h = NULL;
-	struct slab_geometry g;
-	uint32_t idx, gen;
-	int err;
-
-	if (pool == NULL || name == NULL || !slab_name_ok(name) ||
-	    (flags & ~SLAB_F_PUBLIC) != 0 || size > UINT32_MAX ||
-	    align > SLAB_PAGE_SIZE ||
-	    slab_geometry((uint32_t)size, (uint32_t)align,
-			  flags | (ctor ? SLAB_F_CTOR : 0), pool->nr_cpu_slots,
-			  &g) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	cc.name = (char *)name;
-	cc.size = size;
-	cc.align = align;
-	cc.flags = flags | (ctor ? SLAB_F_CTOR : 0);
-	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_CREATE;
-	req.cache_create = &cc;
-	err = rpc_call(pool, &req, &rep);
-	if (!err)
-		err = reply_cache(rep, &idx, &gen);
-	if (!err)
-		h = handle_new(pool, idx, gen, ctor, &err);
-	if (rep)
-		shmslab__reply__free_unpacked(rep, NULL);
-	if (h == NULL)
-		errno = -err;
-	return h;
-}
-
-static struct slab_cache *
-cache_lookup(struct slab_pool *pool, const char *name, int *errp)
-{
-	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
-	Shmslab__CacheLookup cl = SHMSLAB__CACHE_LOOKUP__INIT;
-	Shmslab__Reply *rep = NULL;
-	struct slab_cache *h = NULL;
-	uint32_t idx, gen;
-	int err;
-
-	cl.name = (char *)name;
-	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_LOOKUP;
-	req.cache_lookup = &cl;
-	err = rpc_call(pool, &req, &rep);
-	if (!err)
-		err = reply_cache(rep, &idx, &gen);
-	if (!err)
-		h = handle_new(pool, idx, gen, NULL, &err);
-	if (rep)
-		shmslab__reply__free_unpacked(rep, NULL);
-	*errp = err;
-	return h;
-}
-
-SHMSLAB_EXPORT struct slab_cache *
-slab_cache_lookup(struct slab_pool *pool, const char *name)
-{
-	struct slab_cache *h;
-	int err;
-
-	if (pool == NULL || name == NULL || !slab_name_ok(name)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	h = cache_lookup(pool, name, &err);
-	if (h == NULL)
-		errno = -err;
-	return h;
-}
+#endif
 
 SHMSLAB_EXPORT size_t
-slab_cache_object_size(const struct slab_cache *cache)
+slab_cache_alloc_bulk(struct slab_cache *cache, unsigned int flags, size_t n,
+		      void **objs)
 {
-	return cache ? cache->v.geo.size : 0;
-}
+	size_t i;
+	int err;
 
-SHMSLAB_EXPORT const char *
-slab_cache_name(const struct slab_cache *cache)
-{
-	return cache ? cache->name : NULL;
-}
-
-struct slab_pool *
-slab_cache_ref(const struct slab_cache *cache, uint32_t *index, uint32_t *gen)
-{
-	*index = cache->v.index;
-	*gen = cache->v.gen;
-	return cache->pool;
-}
-
-SHMSLAB_EXPORT int
-slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
-{
-	uint64_t sum[ST_NR] = { 0 };
-	uint32_t k, i;
-
-	if (cache == NULL || st == NULL) {
+	if (cache == NULL || (objs == NULL && n > 0)) {
 		errno = EINVAL;
-		return -1;
+		return 0;
 	}
-	if (!handle_live_locked(cache)) {
-		errno = ESTALE;
-		return -1;
-	}
-	for (k = 0; k < cache->v.nr_slots; k++) {
-		const struct slab_slot *s = &cache->v.slots[k];
+	for (i = 0; i < n;) {
+#if HAVE_RSEQ_ASM
+		/* many at once off the CPU slot's freelist */
+		if (flags == 0 && cache->fast_alloc && n - i > 1) {
+			uint32_t k = rseq_cpu(rseq_area());
+			uint64_t got = 0;
+			int r;
 
-		sum[ST_ALLOC_FAST] += __atomic_load_n(&s->stat_fast[0],
-						      __ATOMIC_RELAXED);
-		sum[ST_FREE_FAST] += __atomic_load_n(&s->stat_fast[1],
-						     __ATOMIC_RELAXED);
-		for (i = ST_ALLOC_SLOW; i < ST_NR; i++)
-			sum[i] += __atomic_load_n(&s->stat[i],
-						  __ATOMIC_RELAXED);
+			if (k < cache->v.nr_slots) {
+				r = rseq_pop_many(cache, &cache->v.slots[k],
+						  rseq_area(), k, objs + i,
+						  n - i, &got);
+				if (r == FR_RETRY)
+					continue;
+				if (r == FR_OK) {
+					uint64_t *c = &cache->v.slots[k]
+							       .stat_fast[0];
+
+					__atomic_store_n(
+						c,
+						__atomic_load_n(c,
+								__ATOMIC_RELAXED) +
+							got,
+						__ATOMIC_RELAXED);
+					i += got;
+					continue;
+				}
+			}
+		}
+#endif
+		objs[i] = alloc_inline(cache, flags);
+		if (objs[i] == NULL)
+			goto fail;
+		i++;
 	}
-	memset(st, 0, sizeof(*st));
-	st->alloc_fast = sum[ST_ALLOC_FAST];
-	st->free_fast = sum[ST_FREE_FAST];
-	st->alloc_slow = sum[ST_ALLOC_SLOW];
-	st->free_slow = sum[ST_FREE_SLOW];
-	st->free_remote = sum[ST_FREE_REMOTE];
-	st->cpu_partial_hit = sum[ST_CPU_PARTIAL_HIT];
-	st->node_partial_hit = sum[ST_NODE_PARTIAL_HIT];
-	st->refill_rpc = sum[ST_REFILL_RPC];
-	st->freeze = sum[ST_FREEZE];
-	st->unfreeze = sum[ST_UNFREEZE];
-	st->cpu_partial_drain = sum[ST_CPU_PARTIAL_DRAIN];
-	st->recover = sum[ST_RECOVER];
-	st->bad_free = sum[ST_BAD_FREE];
+	return n;
+fail:
+	err = errno ? errno : ENOMEM;
+	slab_cache_free_bulk(cache, i, objs);
+	memset(objs, 0, i * sizeof(*objs));
+	errno = err;
 	return 0;
-}
-
-/* ---------------------------------------------------------------- rpcs */
-
-/*
- * Ask slabd for slabs on node n.  0 with *landed the node they were put
- * on (another one when node n had no pages: the buddy allocator's
- * fallback), or -1 with errno.
- */
-static int
-refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
-{
-	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
-	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
-	Shmslab__Reply *rep = NULL;
-	struct rpc_backoff bo = { 0, 0 };
-	int err;
-
-	stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_REFILL_RPC]);
-	rf.index = h->v.index;
-	rf.gen = h->v.gen;
-	rf.node = n;
-	req.body_case = SHMSLAB__REQUEST__BODY_REFILL;
-	req.refill = &rf;
-	do {
-		if (rep)
-			shmslab__reply__free_unpacked(rep, NULL);
-		rep = NULL;
-		err = rpc_call(h->pool, &req, &rep);
-	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
-	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
-		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
-		err = -EBADMSG;
-	if (!err)
-		*landed = rep->refill->node;
-	if (rep)
-		shmslab__reply__free_unpacked(rep, NULL);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return 0;
-}
-
-/* A CacheRef request (destroy, shrink).  0 or -errno; *freed for shrink. */
-static int
-cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
-{
-	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
-	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
-	Shmslab__Reply *rep = NULL;
-	struct rpc_backoff bo = { 0, 0 };
-	int err;
-
-	ref.index = h->v.index;
-	ref.gen = h->v.gen;
-	if (destroy) {
-		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_DESTROY;
-		req.cache_destroy = &ref;
-	} else {
-		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_SHRINK;
-		req.cache_shrink = &ref;
-	}
-	do {
-		if (rep)
-			shmslab__reply__free_unpacked(rep, NULL);
-		rep = NULL;
-		err = rpc_call(h->pool, &req, &rep);
-	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
-	if (!err && !destroy && freed != NULL) {
-		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
-		    rep->shrink != NULL)
-			*freed = rep->shrink->slabs_freed;
-	}
-	if (rep)
-		shmslab__reply__free_unpacked(rep, NULL);
-	return err;
 }
 
 /* ---------------------------------------------------------------- drain */
@@ -2434,7 +1809,7 @@ drain_slot(struct slab_cache *h, uint32_t k)
  * -ESTALE as soon as a slot lock finds the cache destroyed: the slots
  * from there on may be another cache's, with another geometry.
  */
-static int
+int
 drain_all(struct slab_cache *h)
 {
 	cpu_set_t saved, one;
@@ -2497,60 +1872,19 @@ drain_all(struct slab_cache *h)
 	return err;
 }
 
-SHMSLAB_EXPORT int
-slab_cache_shrink(struct slab_cache *cache)
-{
-	int err;
 
-	if (cache == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!handle_live_locked(cache)) {
-		errno = ESTALE;
-		return -1;
-	}
-	TEST_WINDOW(SHMSLAB_TW_DRAIN);
-	err = drain_all(cache);
-	if (err == 0 || err == -EBUSY)
-		err = cache_ref_rpc(cache, 0, NULL);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	return 0;
-}
 
-SHMSLAB_EXPORT int
-slab_cache_destroy(struct slab_cache *cache)
-{
-	int err;
-
-	if (cache == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!handle_live_locked(cache)) {
-		handle_free(cache);
-		errno = ESTALE;
-		return -1;
-	}
-	TEST_WINDOW(SHMSLAB_TW_DRAIN);
-	err = drain_all(cache);
-	if (err == 0 || err == -EBUSY)
-		err = cache_ref_rpc(cache, 1, NULL);
-	if (err == -ESTALE) {
-		handle_free(cache);
-		errno = ESTALE;
-		return -1;
-	}
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	handle_free(cache);
-	return 0;
-}
+static const uint32_t kmalloc_sizes[] = {
+	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+};
+static const char *const kmalloc_names[] = {
+	"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96",
+	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
+	"kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+};
+#define NR_KMALLOC	(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
+#define KMALLOC_MAX	8192u
+#define MALLOC_MAX	((size_t)SLAB_PAGE_SIZE << SLAB_MAX_ORDER)
 
 /* ---------------------------------------------------------------- malloc */
 
@@ -2737,110 +2071,4 @@ slab_usable_size(struct slab_pool *pool, const void *ptr)
 		return 0;
 	}
 	return h->v.geo.object_size;
-}
-
-/* ---------------------------------------------------------------- pool */
-
-/*
- * Fill pool->node_order from the region's node table, which any client can
- * overwrite: the table's offset is checked against the metadata area, each
- * distance is copied once, and a row that is not a distance row (its own
- * node not 10, another below 11 or above 254) is replaced by "every other
- * node equally far".  Ties go to the lower node number.  What comes out is
- * a permutation of the other nodes whatever the region held.
- */
-static int
-node_order_init(struct slab_pool *pool)
-{
-	const struct region_super *sb = pool->base;
-	uint32_t nn = pool->nr_nodes, n, m, i, j;
-	uint64_t off = __atomic_load_n(&sb->node_table_off, __ATOMIC_RELAXED);
-	uint8_t dist[REGION_MAX_NODES];
-	const struct region_node *rn = NULL;
-
-	pool->node_order = calloc((size_t)nn * nn, 1);
-	if (pool->node_order == NULL)
-		return -ENOMEM;
-	if (off >= sizeof(struct region_super) && off % 8 == 0 &&
-	    off <= pool->data_off &&
-	    (uint64_t)nn * sizeof(struct region_node) <= pool->data_off - off)
-		rn = (const struct region_node *)((const char *)pool->base +
-						  off);
-	for (n = 0; n < nn; n++) {
-		uint8_t *order = pool->node_order + (size_t)n * nn;
-		int good = rn != NULL;
-
-		for (m = 0; m < nn; m++) {
-			dist[m] = rn != NULL ? __atomic_load_n(&rn[n].distance[m],
-							       __ATOMIC_RELAXED) :
-					       0;
-			if (m == n ? dist[m] != 10 :
-				     dist[m] <= 10 || dist[m] == 255)
-				good = 0;
-		}
-		for (m = 0; m < nn; m++)
-			if (!good)
-				dist[m] = m == n ? 10 : 20;
-		/* insertion sort of the other nodes by (distance, number) */
-		for (i = 0, m = 0; m < nn; m++) {
-			if (m == n)
-				continue;
-			for (j = i; j > 0 && dist[order[j - 1]] > dist[m]; j--)
-				order[j] = order[j - 1];
-			order[j] = (uint8_t)m;
-			i++;
-		}
-	}
-	return 0;
-}
-
-int
-slab_pool_init(struct slab_pool *pool)
-{
-	const struct region_super *sb = pool->base;
-	const uint32_t *cn = region_cpu_node(pool->base);
-	uint32_t k;
-	int err;
-
-	if (pool->slot_guard != REGION_GUARD_CAS &&
-	    pool->slot_guard != REGION_GUARD_RSEQ)
-		return -EBADMSG;
-	if (sb->cache_table_off == 0)
-		return -EBADMSG;
-	pool->pages = region_pages(pool->base);
-	pool->cpu_node = calloc(pool->nr_cpu_slots, 1);
-	if (pool->cpu_node == NULL)
-		return -ENOMEM;
-	for (k = 0; k < pool->nr_cpu_slots; k++)
-		pool->cpu_node[k] = cn[k] < pool->nr_nodes ? (uint8_t)cn[k] : 0;
-	err = -node_order_init(pool);
-	if (err == 0)
-		err = pthread_mutex_init(&pool->cache_lock, NULL);
-	if (err) {
-		free(pool->node_order);
-		pool->node_order = NULL;
-		free(pool->cpu_node);
-		pool->cpu_node = NULL;
-		return -err;
-	}
-	return 0;
-}
-
-void
-slab_pool_fini(struct slab_pool *pool)
-{
-	struct slab_cache *h, *next;
-
-	if (pool->cpu_node == NULL)
-		return;
-	for (h = pool->handles; h != NULL; h = next) {
-		next = h->next;
-		free(h);
-	}
-	pool->handles = NULL;
-	pthread_mutex_destroy(&pool->cache_lock);
-	free(pool->node_order);
-	pool->node_order = NULL;
-	free(pool->cpu_node);
-	pool->cpu_node = NULL;
 }

@@ -1,0 +1,514 @@
+/*
+ * cache.c - cache handles (create, lookup, put, shrink, destroy, stats),
+ * the RPCs the slab layer makes, and the slab layer's part of a pool.  The
+ * fast and slow paths and slab_malloc() are in slub.c; the private
+ * interface between them in slab_internal.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libclient/slab_internal.h"
+
+/* ---------------------------------------------------------------- handles */
+
+struct slab_cache *
+handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
+	   void (*ctor)(void *), int *errp)
+{
+	struct slab_cache *h;
+	int err;
+
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	err = slab_view_init(&h->v, pool->base, idx);
+	if (err == 0 && h->v.gen != gen)
+		err = -ESTALE;
+	if (err == 0 && (h->v.nr_pages != pool->nr_pages ||
+			 h->v.nr_slots != pool->nr_cpu_slots ||
+			 h->v.nr_nodes != pool->nr_nodes))
+		err = -EBADMSG;
+	if (err) {
+		free(h);
+		*errp = err == -EUCLEAN ? -EBADMSG : err;
+		return NULL;
+	}
+	h->pool = pool;
+	h->ctor = ctor;
+	h->debug = (h->v.flags & SLAB_F_DEBUG) != 0;
+	h->lo_off = pool->data_off;
+	h->hi_off = pool->size;
+	h->span = h->hi_off - h->lo_off;
+	h->obj_bytes = (uint64_t)h->v.geo.objects * h->v.geo.stride;
+	h->stride_mask = (h->v.geo.stride & (h->v.geo.stride - 1)) == 0 ?
+				 h->v.geo.stride - 1 :
+				 0;
+	if (h->debug)
+		h->mode = M_NODE;
+	else if (pool->slot_guard == REGION_GUARD_CAS)
+		h->mode = M_CAS;
+	else
+		h->mode = HAVE_RSEQ_ASM && rseq_registered() ? M_RSEQ : M_NODE;
+	h->may_alloc = !(h->v.flags & SLAB_F_CTOR) || ctor != NULL;
+	h->hard = h->v.fp_secret != 0;
+	/* hardened caches take the out-of-line sequences, which check */
+	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc && !h->hard;
+	h->fast_free = h->mode == M_RSEQ && !h->hard;
+	h->hard_alloc = h->mode == M_RSEQ && h->may_alloc && h->hard;
+	h->hard_free = h->mode == M_RSEQ && h->hard;
+	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;
+	/* a slab's head pfn is below this, with all its pages inside */
+	h->nr_pages = h->v.nr_pages - (1u << h->v.geo.order) + 1;
+	h->slab_bytes = h->v.slab_bytes;
+	h->fp_off = h->v.geo.fp_off;
+	h->basefp = h->basem1 + h->fp_off;
+	h->fp_m1 = h->fp_off - 1;
+	h->base64 = (uint64_t)(uintptr_t)h->v.base;
+	h->recip = ((1ull << RECIP_SHIFT) + h->v.geo.stride - 1) /
+		   h->v.geo.stride;
+	memcpy(h->name, h->v.desc->name, sizeof(h->name));
+	h->name[sizeof(h->name) - 1] = '\0';
+
+	pthread_mutex_lock(&pool->cache_lock);
+	TEST_WINDOW(SHMSLAB_TW_HANDLE_LOCKED);
+	h->next = pool->handles;
+	pool->handles = h;
+	pthread_mutex_unlock(&pool->cache_lock);
+	return h;
+}
+
+static void
+handle_free(struct slab_cache *h)
+{
+	struct slab_pool *pool = h->pool;
+	struct slab_cache **pp;
+
+	pthread_mutex_lock(&pool->cache_lock);
+	for (pp = &pool->handles; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	pthread_mutex_unlock(&pool->cache_lock);
+	free(h);
+}
+
+/*
+ * Each slab_cache_create() and slab_cache_lookup() call makes a handle of
+ * its own (handle_new()), so a handle has exactly one owner and put needs
+ * no reference count: it unlinks and frees it, as destroy does, without
+ * telling slabd.  slabd's per-client facts (client_note_cache()) are per
+ * cache, not per handle, and refills through any handle (or slab_free())
+ * note the cache again; only destroy forgets it.  The library's own
+ * handles (general[], by_index[]) are never given out; the internal flag
+ * makes put of one a no-op all the same.
+ */
+SHMSLAB_EXPORT void
+slab_cache_put(struct slab_cache *cache)
+{
+	if (cache == NULL || cache->internal)
+		return;
+	handle_free(cache);
+}
+
+static int
+reply_cache(Shmslab__Reply *rep, uint32_t *idx, uint32_t *gen)
+{
+	if (rep->body_case != SHMSLAB__REPLY__BODY_CACHE || rep->cache == NULL ||
+	    rep->cache->index >= SLAB_MAX_CACHES)
+		return -EBADMSG;
+	*idx = rep->cache->index;
+	*gen = rep->cache->gen;
+	return 0;
+}
+
+SHMSLAB_EXPORT struct slab_cache *
+slab_cache_create(struct slab_pool *pool, const char *name, size_t size,
+		  size_t align, unsigned int flags, void (*ctor)(void *obj))
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheCreate cc = SHMSLAB__CACHE_CREATE__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct slab_cache *h = NULL;
+	struct slab_geometry g;
+	uint32_t idx, gen;
+	int err;
+
+	if (pool == NULL || name == NULL || !slab_name_ok(name) ||
+	    (flags & ~SLAB_F_PUBLIC) != 0 || size > UINT32_MAX ||
+	    align > SLAB_PAGE_SIZE ||
+	    slab_geometry((uint32_t)size, (uint32_t)align,
+			  flags | (ctor ? SLAB_F_CTOR : 0), pool->nr_cpu_slots,
+			  &g) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cc.name = (char *)name;
+	cc.size = size;
+	cc.align = align;
+	cc.flags = flags | (ctor ? SLAB_F_CTOR : 0);
+	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_CREATE;
+	req.cache_create = &cc;
+	err = rpc_call(pool, &req, &rep);
+	if (!err)
+		err = reply_cache(rep, &idx, &gen);
+	if (!err)
+		h = handle_new(pool, idx, gen, ctor, &err);
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (h == NULL)
+		errno = -err;
+	return h;
+}
+
+struct slab_cache *
+cache_lookup(struct slab_pool *pool, const char *name, int *errp)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheLookup cl = SHMSLAB__CACHE_LOOKUP__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct slab_cache *h = NULL;
+	uint32_t idx, gen;
+	int err;
+
+	cl.name = (char *)name;
+	req.body_case = SHMSLAB__REQUEST__BODY_CACHE_LOOKUP;
+	req.cache_lookup = &cl;
+	err = rpc_call(pool, &req, &rep);
+	if (!err)
+		err = reply_cache(rep, &idx, &gen);
+	if (!err)
+		h = handle_new(pool, idx, gen, NULL, &err);
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	*errp = err;
+	return h;
+}
+
+SHMSLAB_EXPORT struct slab_cache *
+slab_cache_lookup(struct slab_pool *pool, const char *name)
+{
+	struct slab_cache *h;
+	int err;
+
+	if (pool == NULL || name == NULL || !slab_name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = cache_lookup(pool, name, &err);
+	if (h == NULL)
+		errno = -err;
+	return h;
+}
+
+SHMSLAB_EXPORT size_t
+slab_cache_object_size(const struct slab_cache *cache)
+{
+	return cache ? cache->v.geo.size : 0;
+}
+
+SHMSLAB_EXPORT const char *
+slab_cache_name(const struct slab_cache *cache)
+{
+	return cache ? cache->name : NULL;
+}
+
+struct slab_pool *
+slab_cache_ref(const struct slab_cache *cache, uint32_t *index, uint32_t *gen)
+{
+	*index = cache->v.index;
+	*gen = cache->v.gen;
+	return cache->pool;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
+{
+	uint64_t sum[ST_NR] = { 0 };
+	uint32_t k, i;
+
+	if (cache == NULL || st == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		errno = ESTALE;
+		return -1;
+	}
+	for (k = 0; k < cache->v.nr_slots; k++) {
+		const struct slab_slot *s = &cache->v.slots[k];
+
+		sum[ST_ALLOC_FAST] += __atomic_load_n(&s->stat_fast[0],
+						      __ATOMIC_RELAXED);
+		sum[ST_FREE_FAST] += __atomic_load_n(&s->stat_fast[1],
+						     __ATOMIC_RELAXED);
+		for (i = ST_ALLOC_SLOW; i < ST_NR; i++)
+			sum[i] += __atomic_load_n(&s->stat[i],
+						  __ATOMIC_RELAXED);
+	}
+	memset(st, 0, sizeof(*st));
+	st->alloc_fast = sum[ST_ALLOC_FAST];
+	st->free_fast = sum[ST_FREE_FAST];
+	st->alloc_slow = sum[ST_ALLOC_SLOW];
+	st->free_slow = sum[ST_FREE_SLOW];
+	st->free_remote = sum[ST_FREE_REMOTE];
+	st->cpu_partial_hit = sum[ST_CPU_PARTIAL_HIT];
+	st->node_partial_hit = sum[ST_NODE_PARTIAL_HIT];
+	st->refill_rpc = sum[ST_REFILL_RPC];
+	st->freeze = sum[ST_FREEZE];
+	st->unfreeze = sum[ST_UNFREEZE];
+	st->cpu_partial_drain = sum[ST_CPU_PARTIAL_DRAIN];
+	st->recover = sum[ST_RECOVER];
+	st->bad_free = sum[ST_BAD_FREE];
+	return 0;
+}
+
+/* ---------------------------------------------------------------- rpcs */
+
+/*
+ * Ask slabd for slabs on node n.  0 with *landed the node they were put
+ * on (another one when node n had no pages: the buddy allocator's
+ * fallback), or -1 with errno.
+ */
+int
+refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
+
+	stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_REFILL_RPC]);
+	rf.index = h->v.index;
+	rf.gen = h->v.gen;
+	rf.node = n;
+	req.body_case = SHMSLAB__REQUEST__BODY_REFILL;
+	req.refill = &rf;
+	do {
+		if (rep)
+			shmslab__reply__free_unpacked(rep, NULL);
+		rep = NULL;
+		err = rpc_call(h->pool, &req, &rep);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
+	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
+		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
+		err = -EBADMSG;
+	if (!err)
+		*landed = rep->refill->node;
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+/* A CacheRef request (destroy, shrink).  0 or -errno; *freed for shrink. */
+static int
+cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
+	Shmslab__Reply *rep = NULL;
+	struct rpc_backoff bo = { 0, 0 };
+	int err;
+
+	ref.index = h->v.index;
+	ref.gen = h->v.gen;
+	if (destroy) {
+		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_DESTROY;
+		req.cache_destroy = &ref;
+	} else {
+		req.body_case = SHMSLAB__REQUEST__BODY_CACHE_SHRINK;
+		req.cache_shrink = &ref;
+	}
+	do {
+		if (rep)
+			shmslab__reply__free_unpacked(rep, NULL);
+		rep = NULL;
+		err = rpc_call(h->pool, &req, &rep);
+	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
+	if (!err && !destroy && freed != NULL) {
+		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
+		    rep->shrink != NULL)
+			*freed = rep->shrink->slabs_freed;
+	}
+	if (rep)
+		shmslab__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_shrink(struct slab_cache *cache)
+{
+	int err;
+
+	if (cache == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		errno = ESTALE;
+		return -1;
+	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
+	err = drain_all(cache);
+	if (err == 0 || err == -EBUSY)
+		err = cache_ref_rpc(cache, 0, NULL);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+SHMSLAB_EXPORT int
+slab_cache_destroy(struct slab_cache *cache)
+{
+	int err;
+
+	if (cache == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!handle_live_locked(cache)) {
+		handle_free(cache);
+		errno = ESTALE;
+		return -1;
+	}
+	TEST_WINDOW(SHMSLAB_TW_DRAIN);
+	err = drain_all(cache);
+	if (err == 0 || err == -EBUSY)
+		err = cache_ref_rpc(cache, 1, NULL);
+	if (err == -ESTALE) {
+		handle_free(cache);
+		errno = ESTALE;
+		return -1;
+	}
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	handle_free(cache);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+/*
+ * Fill pool->node_order from the region's node table, which any client can
+ * overwrite: the table's offset is checked against the metadata area, each
+ * distance is copied once, and a row that is not a distance row (its own
+ * node not 10, another below 11 or above 254) is replaced by "every other
+ * node equally far".  Ties go to the lower node number.  What comes out is
+ * a permutation of the other nodes whatever the region held.
+ */
+static int
+node_order_init(struct slab_pool *pool)
+{
+	const struct region_super *sb = pool->base;
+	uint32_t nn = pool->nr_nodes, n, m, i, j;
+	uint64_t off = __atomic_load_n(&sb->node_table_off, __ATOMIC_RELAXED);
+	uint8_t dist[REGION_MAX_NODES];
+	const struct region_node *rn = NULL;
+
+	pool->node_order = calloc((size_t)nn * nn, 1);
+	if (pool->node_order == NULL)
+		return -ENOMEM;
+	if (off >= sizeof(struct region_super) && off % 8 == 0 &&
+	    off <= pool->data_off &&
+	    (uint64_t)nn * sizeof(struct region_node) <= pool->data_off - off)
+		rn = (const struct region_node *)((const char *)pool->base +
+						  off);
+	for (n = 0; n < nn; n++) {
+		uint8_t *order = pool->node_order + (size_t)n * nn;
+		int good = rn != NULL;
+
+		for (m = 0; m < nn; m++) {
+			dist[m] = rn != NULL ? __atomic_load_n(&rn[n].distance[m],
+							       __ATOMIC_RELAXED) :
+					       0;
+			if (m == n ? dist[m] != 10 :
+				     dist[m] <= 10 || dist[m] == 255)
+				good = 0;
+		}
+		for (m = 0; m < nn; m++)
+			if (!good)
+				dist[m] = m == n ? 10 : 20;
+		/* insertion sort of the other nodes by (distance, number) */
+		for (i = 0, m = 0; m < nn; m++) {
+			if (m == n)
+				continue;
+			for (j = i; j > 0 && dist[order[j - 1]] > dist[m]; j--)
+				order[j] = order[j - 1];
+			order[j] = (uint8_t)m;
+			i++;
+		}
+	}
+	return 0;
+}
+
+int
+slab_pool_init(struct slab_pool *pool)
+{
+	const struct region_super *sb = pool->base;
+	const uint32_t *cn = region_cpu_node(pool->base);
+	uint32_t k;
+	int err;
+
+	if (pool->slot_guard != REGION_GUARD_CAS &&
+	    pool->slot_guard != REGION_GUARD_RSEQ)
+		return -EBADMSG;
+	if (sb->cache_table_off == 0)
+		return -EBADMSG;
+	pool->pages = region_pages(pool->base);
+	pool->cpu_node = calloc(pool->nr_cpu_slots, 1);
+	if (pool->cpu_node == NULL)
+		return -ENOMEM;
+	for (k = 0; k < pool->nr_cpu_slots; k++)
+		pool->cpu_node[k] = cn[k] < pool->nr_nodes ? (uint8_t)cn[k] : 0;
+	err = -node_order_init(pool);
+	if (err == 0)
+		err = pthread_mutex_init(&pool->cache_lock, NULL);
+	if (err) {
+		free(pool->node_order);
+		pool->node_order = NULL;
+		free(pool->cpu_node);
+		pool->cpu_node = NULL;
+		return -err;
+	}
+	return 0;
+}
+
+void
+slab_pool_fini(struct slab_pool *pool)
+{
+	struct slab_cache *h, *next;
+
+	if (pool->cpu_node == NULL)
+		return;
+	for (h = pool->handles; h != NULL; h = next) {
+		next = h->next;
+		free(h);
+	}
+	pool->handles = NULL;
+	pthread_mutex_destroy(&pool->cache_lock);
+	free(pool->node_order);
+	pool->node_order = NULL;
+	free(pool->cpu_node);
+	pool->cpu_node = NULL;
+}

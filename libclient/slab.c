@@ -720,23 +720,29 @@ debug_alloc(struct slab_cache *h, char *obj)
 			slab_bug(h, obj, "object state overwritten while free");
 		*slab_obj_state(&h->v, obj) = SLAB_OBJ_ACTIVE;
 	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		t->pid = (int32_t)rpc_self_pid();
-		t->cpu = current_cpu(h->pool);
-		t->when_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-			     (uint64_t)ts.tv_nsec;
-	}
+	if (h->v.flags & SLAB_F_STORE_USER)
+		owner_alloc(&h->v, obj);
 }
 
-/* Debug checks as an object is freed (free_debug_processing). */
-__attribute__((noinline)) static void
+/*
+ * Debug checks as an object is freed (free_debug_processing).  0, or -1
+ * when slabd reclaimed the object from a dead owner before this free
+ * (SLAB_STORE_USER: the owner word's CAS, owner.c, comes first and
+ * decides): the object is left alone.
+ */
+__attribute__((noinline)) static int
 debug_free(struct slab_cache *h, char *obj)
 {
 	const struct slab_geometry *g = &h->v.geo;
+
+	if (h->v.flags & SLAB_F_STORE_USER) {
+		int r = owner_free(&h->v, obj);
+
+		if (r == -ESTALE)
+			return -1;
+		if (r < 0)
+			slab_bug(h, obj, "double free (no owning process)");
+	}
 
 	if (h->v.flags & SLAB_F_RED_ZONE) {
 		if (bytes_are((unsigned char *)obj + g->object_size, 8,
@@ -770,13 +776,7 @@ debug_free(struct slab_cache *h, char *obj)
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-
-		if (t->pid == 0)
-			slab_bug(h, obj, "double free (no allocating process)");
-		memset(t, 0, sizeof(*t));
-	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- locks */
@@ -1794,8 +1794,12 @@ cache_free(struct slab_cache *h, void *obj)
 	if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
 		slab_bug(h, obj, "double free (its free pointer decodes to a "
 				 "link of its slab: the object is free)");
-	if (h->debug)
-		debug_free(h, obj);
+	if (h->debug && debug_free(h, obj) < 0) {
+		/* reclaimed from a dead owner: no longer the caller's */
+		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
+		errno = ESTALE;
+		return;
+	}
 	TEST_WINDOW(SHMSLAB_TW_FREE);
 	for (;;) {
 		struct slab_slot *s;
@@ -2257,6 +2261,22 @@ slab_cache_ref(const struct slab_cache *cache, uint32_t *index, uint32_t *gen)
 	*index = cache->v.index;
 	*gen = cache->v.gen;
 	return cache->pool;
+}
+
+int
+slab_cache_object(struct slab_cache *cache, const void *obj,
+		  const struct slab_view **vp)
+{
+	uint32_t pfn, link;
+	int r;
+
+	if (!handle_live(cache))
+		return -ESTALE;
+	r = obj_slab(cache, obj, &pfn, &link);
+	if (r)
+		return r;
+	*vp = &cache->v;
+	return 0;
 }
 
 SHMSLAB_EXPORT int

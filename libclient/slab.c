@@ -1791,15 +1791,21 @@ cache_free(struct slab_cache *h, void *obj)
 		errno = EINVAL;
 		return;
 	}
-	if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
-		slab_bug(h, obj, "double free (its free pointer decodes to a "
-				 "link of its slab: the object is free)");
+	/*
+	 * The debug checks first: in a SLAB_STORE_USER cache the owner
+	 * word's CAS decides between this free and slabd's reclaim, and an
+	 * object the reclaim took is on a freelist, which is not this
+	 * caller's double free.
+	 */
 	if (h->debug && debug_free(h, obj) < 0) {
 		/* reclaimed from a dead owner: no longer the caller's */
 		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
 		errno = ESTALE;
 		return;
 	}
+	if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
+		slab_bug(h, obj, "double free (its free pointer decodes to a "
+				 "link of its slab: the object is free)");
 	TEST_WINDOW(SHMSLAB_TW_FREE);
 	for (;;) {
 		struct slab_slot *s;

@@ -16,7 +16,11 @@
  *	counters}		SW_NONE -> SW_NODE(n) (a fresh slab) and
  *				SW_NODE(n) -> SW_DEAD (an empty one it frees),
  *				each under node lock n, and frees SW_DEAD
- *				slabs; it never touches a frozen slab
+ *				slabs; a reclaim of a dead client's objects
+ *				(reclaim.c) pushes them onto a SW_NODE(n) or
+ *				SW_FULL slab as a remote free does (SW_FULL ->
+ *				SW_NODE(n)), under node lock n; it never
+ *				touches a frozen slab
  *	node partial lists	under node lock n, taken with one
  *				rlock_trylock() and never waited for: the
  *				event loop never sleeps or blocks.  A busy
@@ -1872,8 +1876,9 @@ cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
  * colour this cache hands out (a multiple of colour_step below colours
  * steps), so every object address lies inside the slab.  With lock, the
  * slab is visited under its node lock (one try: a busy lock skips the
- * slab and counts it in *busy) and only in a state that holds allocated
- * objects (SW_FULL, SW_NODE, SW_CPUP, SW_SLOT of this gen), and the chain
+ * slab and counts it in *busy) and only while it is SW_FULL or
+ * SW_NODE(n) of this gen with objects in use (the slabs of debug caches
+ * are never frozen: their clients take the node path), and the chain
  * fn leaves in s->head .. s->tail (s->n objects, linked by their free
  * pointers, each one's owner word already won by fn's CAS) goes back onto
  * the slab's own freelist by one CAS that lowers inuse by s->n, as a
@@ -1906,8 +1911,8 @@ reclaim_push(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 		slab_read(pd, &f, &c);
 		kind = sc_kind(c);
 		if (sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
-		    (kind != SW_FULL && kind != SW_NODE && kind != SW_CPUP &&
-		     kind != SW_SLOT)) {
+		    (kind != SW_FULL &&
+		     (kind != SW_NODE || sc_index(c) != n))) {
 			damage(m, "cache %s: slab at pfn %u changed to state "
 			       "%u during a reclaim; %u objects not given "
 			       "back", cp->name, pfn, kind, s->n);
@@ -1985,8 +1990,8 @@ cache_reclaim_walk(struct slabd *d, int lock,
 				slab_read(&cp->view.pages[pfn], &f, &c);
 				kind = sc_kind(c);
 				if (sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
-				    (kind != SW_FULL && kind != SW_NODE &&
-				     kind != SW_CPUP && kind != SW_SLOT) ||
+				    (kind != SW_FULL &&
+				     (kind != SW_NODE || sc_index(c) != n)) ||
 				    sc_inuse(c) == 0) {
 					node_unlock(cp, n);
 					continue;

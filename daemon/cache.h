@@ -162,7 +162,8 @@ struct cache_slab {
  * Call fn for every slab of every LIVE SLAB_STORE_USER cache, as slabd's
  * private record knows them.  lock 0: a look only (fn must take nothing).
  * lock 1: each slab under its node lock (tried once; busy: *busy rises
- * and the slab is skipped) and only while it may hold allocated objects;
+ * and the slab is skipped) and only while it is SW_FULL or SW_NODE(n)
+ * with objects in use (a frozen slab is skipped: debug caches have none);
  * the chain fn took goes back onto the slab's freelist by one CAS (a
  * SW_FULL slab becomes SW_NODE(n) and joins node n's list).
  */

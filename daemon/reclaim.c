@@ -40,7 +40,8 @@
  * FREE or RECLAIMED), being allocated (the owner is written after the
  * pop, from FREE) or in a slot's record never name a pid and are never
  * taken.  STORE_USER caches never use per-CPU slots (libclient's debug
- * caches take the node path).
+ * caches take the node path), so their slabs are never frozen, and the
+ * walk skips a slab that is.
  *
  * The region as input: every slab is one of slabd's private record,
  * every object address comes from the private geometry and a colour

@@ -27,6 +27,9 @@
  *     that lost == objects reclaimed), the receiver never crashes, the
  *     in-use count returns to where it was, the walker is clean.
  *  4. A slab whose colour offset was forged is skipped, not followed.
+ *  5. A worker killed inside a free (its owner word already FREE, the
+ *     object not yet on a freelist: in flight) keeps that object out of
+ *     the reclaim, which takes exactly the others.
  */
 #include "config.h"
 
@@ -44,6 +47,7 @@
 #include "common/slab.h"
 #include "common/slabcheck.h"
 #include "common/util.h"
+#include "libclient/testhook.h"
 #include "tests/slabtest.h"
 
 #define OBJ_SIZE	72
@@ -591,6 +595,7 @@ part_race(int scale)
 	is_int((long long)inuse(), (long long)base,
 	       "in use back to where it was");
 	walker_clean("after the race");
+	memset(sh, 0, sizeof(*sh));
 }
 
 /* ------------------------------------------------------------ part 4 */
@@ -646,6 +651,81 @@ part_hostile(void)
 	walker_clean("after the forged colour");
 }
 
+/* ------------------------------------------------------------ part 5 */
+
+static volatile int window_stop;	/* stop in the next free's window */
+static volatile int window_seen;
+
+void
+shmslab_test_window(int where)
+{
+	if (where != SHMSLAB_TW_FREE)
+		return;
+	window_seen++;
+	if (!window_stop)
+		return;
+	set_flag(&sh->ready);		/* stopped inside a free */
+	for (;;)
+		pause();
+}
+
+#define INFLIGHT_N	20
+
+static void
+inflight_worker(void *arg)
+{
+	void *v[INFLIGHT_N];
+	uint32_t i;
+
+	(void)arg;
+	for (i = 0; i < INFLIGHT_N; i++) {
+		v[i] = slab_cache_alloc(cache, 0);
+		if (v[i] == NULL)
+			_exit(10);
+		sh->off[i] = slab_ptr_to_off(pool, v[i]);
+	}
+	window_stop = 1;
+	slab_cache_free(cache, v[0]);	/* stops inside */
+	_exit(11);
+}
+
+static void
+part_inflight(void)
+{
+	uint64_t base, got = 0;
+	pid_t w;
+	int st, r;
+
+	window_seen = 0;
+	slab_cache_free(cache, slab_cache_alloc(cache, 0));
+	if (window_seen == 0) {
+		skip(4, "built without --enable-debug: the library has no "
+			"test windows to stop a free half-way");
+		return;
+	}
+	memset(sh, 0, sizeof(*sh));
+	base = inuse();
+	w = spawn(inflight_worker, NULL);
+	while (!__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE)) {
+		if (waitpid(w, &st, WNOHANG) == w)
+			bail_out("the in-flight worker died early (%#x)", st);
+		usleep(1000);
+	}
+	kill(w, SIGKILL);
+	reap(w);
+	ok(slab_owner_pid(slab_owner_load(track(slab_off_to_ptr(
+		   pool, sh->off[0])))) == SLAB_OWNER_FREE,
+	   "the object whose free was cut short says free, off every list");
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == INFLIGHT_N - 1,
+	   "the reclaim takes the %d others and not the one in flight "
+	   "(got %llu)", INFLIGHT_N - 1, (unsigned long long)got);
+	is_int((long long)(inuse() - base), 1,
+	       "only the object in flight stays in use (lost, as documented)");
+	walker_clean("after a worker died inside a free");
+	memset(sh, 0, sizeof(*sh));
+}
+
 int
 main(void)
 {
@@ -671,8 +751,12 @@ main(void)
 
 	part_dead_worker();
 	part_pid_reuse();
+	/* three rounds: how the two sides interleave varies from run to run */
+	part_race(scale);
+	part_race(scale);
 	part_race(scale);
 	part_hostile();
+	part_inflight();
 
 	slab_pool_close(pool);
 	harness_stop(&daemon_);

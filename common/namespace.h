@@ -53,10 +53,12 @@
 #define parse_size		shmslab_parse_size
 #define parse_uint		shmslab_parse_uint
 #define possible_cpus		shmslab_possible_cpus
+#define proc_start_time		shmslab_proc_start_time
 /* libclient/cache.c */
 #define cache_lookup		shmslab_cache_lookup
 #define handle_new		shmslab_handle_new
 #define refill_rpc		shmslab_refill_rpc
+#define slab_cache_object	shmslab_slab_cache_object
 #define slab_cache_ref		shmslab_slab_cache_ref
 #define slab_pool_fini		shmslab_slab_pool_fini
 #define slab_pool_init		shmslab_slab_pool_init
@@ -68,6 +70,9 @@
 /* libclient/slub.c */
 #define drain_all		shmslab_drain_all
 #define rseq_off		shmslab_rseq_off
+/* libclient/owner.c */
+#define owner_alloc		shmslab_owner_alloc
+#define owner_free		shmslab_owner_free
 /* libclient/rpc.c */
 #define rpc_attach		shmslab_rpc_attach
 #define rpc_backoff		shmslab_rpc_backoff

@@ -162,12 +162,81 @@ struct slab_geometry {
 	uint32_t min_objects;		/* the target min_objects came from */
 };
 
-/* STORE_USER record, after the object. */
+/*
+ * STORE_USER record, after the object: who owns it.  pid and start are
+ * one 8-byte word (the owner word), only ever changed whole, so that an
+ * owner's start time always goes with its pid:
+ *
+ *	pid > 0			allocated, owned by process pid whose start
+ *				time (/proc/PID/stat field 22, clock ticks
+ *				after boot) has start as its low 32 bits (0:
+ *				not known); set by the allocation, or by
+ *				slab_object_handoff() to another process
+ *	SLAB_OWNER_FREE		free: formatted and never allocated, or freed
+ *	SLAB_OWNER_POOL		allocated, handed on to the pool: no process
+ *				owns it, reclaim never takes it
+ *	SLAB_OWNER_RECLAIMED	free: taken back by slabd from a dead owner
+ *				(a late free of it is refused, not a crash)
+ *
+ * The transitions from allocated to free are each one CAS of the owner
+ * word, from the value read: a free (libclient, owner -> FREE) and slabd's
+ * reclaim ({dead pid, start} -> RECLAIMED, daemon/reclaim.c); exactly one
+ * of two racing ones wins, and only the winner puts the object back on a
+ * freelist.  when_ns is informational (plain stores).
+ */
 struct slab_track {
-	int32_t pid;			/* allocating process, 0 while free */
-	uint32_t cpu;
-	uint64_t when_ns;		/* CLOCK_REALTIME of the allocation */
+	int32_t pid;			/* owner, or SLAB_OWNER_* */
+	uint32_t start;			/* owner's start time, low 32 bits */
+	uint64_t when_ns;		/* CLOCK_REALTIME of the allocation
+					 * (or handoff, or reclaim) */
 };
+_Static_assert(sizeof(struct slab_track) == 16, "track is 16 bytes");
+
+#define SLAB_OWNER_FREE		0
+#define SLAB_OWNER_POOL		(-1)
+#define SLAB_OWNER_RECLAIMED	(-2)
+
+/* The owner word of a track: pid in the low half (the first field). */
+static inline uint64_t
+slab_owner_make(int32_t pid, uint32_t start)
+{
+	return (uint64_t)(uint32_t)pid | (uint64_t)start << 32;
+}
+
+static inline int32_t
+slab_owner_pid(uint64_t w)
+{
+	return (int32_t)(uint32_t)w;
+}
+
+static inline uint32_t
+slab_owner_start(uint64_t w)
+{
+	return (uint32_t)(w >> 32);
+}
+
+static inline uint64_t *
+slab_owner_word(struct slab_track *t)
+{
+	return (uint64_t *)(void *)t;
+}
+
+/* The owner word, read at once. */
+static inline uint64_t
+slab_owner_load(const struct slab_track *t)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)t,
+			       __ATOMIC_ACQUIRE);
+}
+
+/* Change the owner word from old to new: 1 if this call did it. */
+static inline int
+slab_owner_cas(struct slab_track *t, uint64_t old, uint64_t new)
+{
+	return __atomic_compare_exchange_n(slab_owner_word(t), &old, new, 0,
+					   __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
 
 /*
  * Compute the geometry of a cache, by kmem_cache_create's rules (see

@@ -150,3 +150,36 @@ possible_cpus(void)
 	}
 	return highest + 1;
 }
+
+int
+proc_start_time(int pid, uint64_t *start, int *zombie)
+{
+	char path[64], buf[1024], state, *p;
+	unsigned long long st;
+	size_t n;
+	FILE *f;
+
+	*start = 0;
+	*zombie = 0;
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return errno == ENOENT || errno == ESRCH ? -ESRCH : -EIO;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n == 0)
+		return -ESRCH;		/* it went away while we read */
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and ')': skip to the last ')' */
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+			  "%*u %*d %*d %*d %*d %*d %*d %llu",
+		   &state, &st) != 2)
+		return -EIO;
+	*start = st;
+	*zombie = state == 'Z' || state == 'X';
+	return 0;
+}

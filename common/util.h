@@ -31,4 +31,13 @@ int parse_cpu_list(const char *s, uint64_t *bits, unsigned int nbits);
  */
 int possible_cpus(void);
 
+/*
+ * The start time of process pid: field 22 of /proc/PID/stat, clock ticks
+ * after boot (I/O: reads that file).  *zombie is 1 when the process has
+ * exited and not been reaped (state Z or X): it runs no more code.
+ * Returns 0, -ESRCH (no such process), or -EIO (unreadable or not in the
+ * format of proc(5)).  pid <= 0 is -ESRCH.
+ */
+int proc_start_time(int pid, uint64_t *start, int *zombie);
+
 #endif /* SHMSLAB_UTIL_H */

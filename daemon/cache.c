@@ -16,7 +16,11 @@
  *	counters}		SW_NONE -> SW_NODE(n) (a fresh slab) and
  *				SW_NODE(n) -> SW_DEAD (an empty one it frees),
  *				each under node lock n, and frees SW_DEAD
- *				slabs; it never touches a frozen slab
+ *				slabs; a reclaim of a dead client's objects
+ *				(reclaim.c) pushes them onto a SW_NODE(n) or
+ *				SW_FULL slab as a remote free does (SW_FULL ->
+ *				SW_NODE(n)), under node lock n; it never
+ *				touches a frozen slab
  *	node partial lists	under node lock n, taken with one
  *				rlock_trylock() and never waited for: the
  *				event loop never sleeps or blocks.  A busy
@@ -1890,4 +1894,145 @@ cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
 		ns->refills = sn->stat_refills;
 	}
 	return 0;
+}
+
+/* ---------------------------------------------------------------- reclaim */
+
+/*
+ * For daemon/reclaim.c (dead clients' objects).  The slabs visited are
+ * those of the private record (slab_ours()) of LIVE SLAB_STORE_USER
+ * caches, with the private view; the one value read from the region
+ * before an object is addressed, the slab's colour offset, must be a
+ * colour this cache hands out (a multiple of colour_step below colours
+ * steps), so every object address lies inside the slab.  With lock, the
+ * slab is visited under its node lock (one try: a busy lock skips the
+ * slab and counts it in *busy) and only while it is SW_FULL or
+ * SW_NODE(n) of this gen with objects in use (the slabs of debug caches
+ * are never frozen: their clients take the node path), and the chain
+ * fn leaves in s->head .. s->tail (s->n objects, linked by their free
+ * pointers, each one's owner word already won by fn's CAS) goes back onto
+ * the slab's own freelist by one CAS that lowers inuse by s->n, as a
+ * remote free does; a slab that was SW_FULL becomes SW_NODE(n) by that
+ * CAS and joins node n's list, under node lock n, as a remote free of a
+ * thread without slots does (common/slab.h).
+ */
+static int
+reclaim_colour_ok(const struct cache_priv *cp, uint64_t colour)
+{
+	const struct slab_geometry *g = &cp->geo;
+
+	return g->colour_step != 0 && colour % g->colour_step == 0 &&
+	       colour / g->colour_step < g->colours &&
+	       colour + g->red_left + (uint64_t)g->objects * g->stride <=
+		       cp->view.slab_bytes;
+}
+
+static void
+reclaim_push(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	     uint32_t pfn, const struct cache_slab *s)
+{
+	const struct slab_view *v = &cp->view;
+	struct page_desc *pd = &v->pages[pfn];
+	char *tail = slab_link_obj(v, pfn, s->tail);
+	uint64_t f, c, nc;
+	uint32_t kind, inuse;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		kind = sc_kind(c);
+		if (sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
+		    (kind != SW_FULL &&
+		     (kind != SW_NODE || sc_index(c) != n))) {
+			damage(m, "cache %s: slab at pfn %u changed to state "
+			       "%u during a reclaim; %u objects not given "
+			       "back", cp->name, pfn, kind, s->n);
+			return;
+		}
+		inuse = sc_inuse(c);
+		if (inuse < s->n) {
+			damage(m, "cache %s: slab at pfn %u counts %u objects "
+			       "in use, fewer than the %u reclaimed",
+			       cp->name, pfn, inuse, s->n);
+			inuse = s->n;
+		}
+		slab_fp_set(v, tail, sf_link(f));
+		nc = sc_with_inuse(c, inuse - s->n);
+		if (kind == SW_FULL)
+			nc = sc_with_where(nc, SW_NODE, n);
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f), s->head), nc))
+			break;
+	}
+	if (kind == SW_FULL)
+		nlist_add_tail(m, cp, n, pfn);
+}
+
+void
+cache_reclaim_walk(struct slabd *d, int lock,
+		   void (*fn)(struct cache_slab *s, void *arg), void *arg,
+		   uint32_t *busy)
+{
+	struct cache_mgr *m = d->caches;
+	uint32_t n;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		uint32_t pfn = m->node_first[n];
+		uint32_t stop = m->node_first[n] + m->node_pages[n];
+
+		for (; pfn < stop; pfn++) {
+			uint16_t o = m->owner[pfn];
+			struct cache_priv *cp;
+			struct cache_slab s;
+			uint64_t colour, f, c;
+			uint32_t idx, kind;
+
+			if (!(o & OWN_HEAD))
+				continue;
+			idx = (o & 0x1ffu) - 1;
+			if (idx >= SLAB_MAX_CACHES)
+				continue;
+			cp = &m->cache[idx];
+			if (cp->state != CACHE_LIVE ||
+			    !(cp->flags & SLAB_F_STORE_USER) ||
+			    !slab_ours(m, cp, pfn))
+				continue;
+			colour = __atomic_load_n(
+				&cp->view.pages[pfn].private_[0],
+				__ATOMIC_RELAXED);
+			if (!reclaim_colour_ok(cp, colour)) {
+				damage(m, "cache %s: slab at pfn %u has colour "
+				       "offset %" PRIu64 ", not one of the "
+				       "cache's; its objects are not "
+				       "reclaimed", cp->name, pfn, colour);
+				continue;
+			}
+			memset(&s, 0, sizeof(s));
+			s.v = &cp->view;
+			s.name = cp->name;
+			s.index = idx;
+			s.pfn = pfn;
+			s.first = m->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) +
+				  colour + cp->geo.red_left;
+			if (lock) {
+				if (node_lock(m, cp, n) < 0) {
+					(*busy)++;
+					continue;
+				}
+				slab_read(&cp->view.pages[pfn], &f, &c);
+				kind = sc_kind(c);
+				if (sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
+				    (kind != SW_FULL &&
+				     (kind != SW_NODE || sc_index(c) != n)) ||
+				    sc_inuse(c) == 0) {
+					node_unlock(cp, n);
+					continue;
+				}
+			}
+			fn(&s, arg);
+			if (lock) {
+				if (s.n > 0)
+					reclaim_push(m, cp, n, pfn, &s);
+				node_unlock(cp, n);
+			}
+		}
+	}
 }

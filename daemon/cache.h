@@ -144,4 +144,36 @@ int cache_live(struct slabd *d, uint32_t index);
 /* Number of CPU slots of every cache (the region's nr_cpu_slots). */
 uint32_t cache_nr_slots(struct slabd *d);
 
+/* ---------------------------------------------------------------- reclaim */
+
+/*
+ * One slab visited by cache_reclaim_walk(), for daemon/reclaim.c.  v is
+ * slabd's private view of the cache; first is the slab's first object,
+ * and object i is at first + i * v->geo.stride (inside the slab: the
+ * walk checked the colour).  fn returns, in head, tail and n, a chain of
+ * objects it took (links: object offset in the slab + 1, chained by
+ * slab_fp_set()), which the walk gives back to the slab.
+ */
+struct cache_slab {
+	const struct slab_view *v;
+	const char *name;
+	uint32_t index;
+	uint32_t pfn;
+	char *first;
+	uint32_t head, tail, n;		/* out: the chain fn took */
+};
+
+/*
+ * Call fn for every slab of every LIVE SLAB_STORE_USER cache, as slabd's
+ * private record knows them.  lock 0: a look only (fn must take nothing).
+ * lock 1: each slab under its node lock (tried once; busy: *busy rises
+ * and the slab is skipped) and only while it is SW_FULL or SW_NODE(n)
+ * with objects in use (a frozen slab is skipped: debug caches have none);
+ * the chain fn took goes back onto the slab's freelist by one CAS (a
+ * SW_FULL slab becomes SW_NODE(n) and joins node n's list).
+ */
+void cache_reclaim_walk(struct slabd *d, int lock,
+			void (*fn)(struct cache_slab *s, void *arg),
+			void *arg, uint32_t *busy);
+
 #endif /* SLABD_CACHE_H */

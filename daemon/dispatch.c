@@ -34,6 +34,7 @@
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/quota.h"
+#include "daemon/reclaim.h"
 #include "daemon/slabd.h"
 
 /* Stats: room for the reply's other fields, the error text and framing. */
@@ -477,6 +478,32 @@ do_refill(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	return 0;
 }
 
+/* Reclaim (dead clients): daemon/reclaim.c. */
+static int
+do_reclaim(struct slabd *d, const Shmslab__Request *req,
+	   struct dispatch_reply *out)
+{
+	struct reclaim_result r;
+	char why[256];
+	int err;
+
+	err = reclaim_pid(d, req->reclaim->pid, &r, why, sizeof(why));
+	if (err < 0) {
+		dispatch_error(out, req->seq, -err, "cannot reclaim: %s", why);
+		return 0;
+	}
+	shmslab__reclaim_reply__init(&out->reclaim);
+	out->reclaim.objects = r.objects;
+	out->reclaim.bytes = r.bytes;
+	out->reclaim.caches = r.caches;
+	out->reclaim.lost = r.lost;
+	out->reclaim.busy_slabs = r.busy_slabs;
+	out->reclaim.incarnations = r.incarnations;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_RECLAIM;
+	out->rep.reclaim = &out->reclaim;
+	return 0;
+}
+
 static size_t
 varint_size(uint64_t v)
 {
@@ -792,6 +819,8 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 		return do_refill(d, ci, req, out);
 	case SHMSLAB__REQUEST__BODY_STATS:
 		return do_stats(d, req, out);
+	case SHMSLAB__REQUEST__BODY_RECLAIM:
+		return do_reclaim(d, req, out);
 	default:
 		dispatch_error(out, req->seq, EOPNOTSUPP,
 			       "unknown request type %d", (int)req->body_case);

@@ -233,6 +233,22 @@ slab_cache_ref(const struct slab_cache *cache, uint32_t *index, uint32_t *gen)
 	return cache->pool;
 }
 
+int
+slab_cache_object(struct slab_cache *cache, const void *obj,
+		  const struct slab_view **vp)
+{
+	uint32_t pfn, link;
+	int r;
+
+	if (!handle_live(cache))
+		return -ESTALE;
+	r = obj_slab(cache, obj, &pfn, &link);
+	if (r)
+		return r;
+	*vp = &cache->v;
+	return 0;
+}
+
 SHMSLAB_EXPORT int
 slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 {

@@ -95,23 +95,29 @@ debug_alloc(struct slab_cache *h, char *obj)
 			slab_bug(h, obj, "object state overwritten while free");
 		*slab_obj_state(&h->v, obj) = SLAB_OBJ_ACTIVE;
 	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		t->pid = (int32_t)rpc_self_pid();
-		t->cpu = current_cpu(h->pool);
-		t->when_ns = (uint64_t)ts.tv_sec * 1000000000ull +
-			     (uint64_t)ts.tv_nsec;
-	}
+	if (h->v.flags & SLAB_F_STORE_USER)
+		owner_alloc(&h->v, obj);
 }
 
-/* Debug checks as an object is freed (free_debug_processing). */
-__attribute__((noinline)) void
+/*
+ * Debug checks as an object is freed (free_debug_processing).  0, or -1
+ * when slabd reclaimed the object from a dead owner before this free
+ * (SLAB_STORE_USER: the owner word's CAS, owner.c, comes first and
+ * decides): the object is left alone.
+ */
+__attribute__((noinline)) int
 debug_free(struct slab_cache *h, char *obj)
 {
 	const struct slab_geometry *g = &h->v.geo;
+
+	if (h->v.flags & SLAB_F_STORE_USER) {
+		int r = owner_free(&h->v, obj);
+
+		if (r == -ESTALE)
+			return -1;
+		if (r < 0)
+			slab_bug(h, obj, "double free (no owning process)");
+	}
 
 	if (h->v.flags & SLAB_F_RED_ZONE) {
 		if (bytes_are((unsigned char *)obj + g->object_size, 8,
@@ -145,11 +151,5 @@ debug_free(struct slab_cache *h, char *obj)
 		memset(obj, SLAB_POISON_FREE, g->object_size - 1);
 		obj[g->object_size - 1] = (char)SLAB_POISON_END;
 	}
-	if (h->v.flags & SLAB_F_STORE_USER) {
-		struct slab_track *t = (void *)(obj + g->track_off);
-
-		if (t->pid == 0)
-			slab_bug(h, obj, "double free (no allocating process)");
-		memset(t, 0, sizeof(*t));
-	}
+	return 0;
 }

@@ -186,6 +186,26 @@ void slab_pool_fini(struct slab_pool *pool);
 struct slab_pool *slab_cache_ref(const struct slab_cache *cache,
 				 uint32_t *index, uint32_t *gen);
 
+/*
+ * owner.c needs a handle's view and the check that obj is an object of
+ * its cache: 0 with *vp, -ESTALE (destroyed) or -EINVAL (not one).
+ */
+struct slab_view;
+int slab_cache_object(struct slab_cache *cache, const void *obj,
+		      const struct slab_view **vp);
+
+/* ---------------------------------------------------------------- owner.c */
+
+/*
+ * SLAB_STORE_USER owner words (owner.c, common/slab.h struct slab_track).
+ * owner_alloc(): obj was just taken off a freelist; it is now this
+ * process's.  owner_free(): take obj's owner word to FREE by CAS before
+ * anything else of a free: 0, or -ESTALE (slabd reclaimed it from a dead
+ * owner first: leave it alone), or -EINVAL (it is free: a double free).
+ */
+void owner_alloc(const struct slab_view *v, void *obj);
+int owner_free(const struct slab_view *v, void *obj);
+
 /* ---------------------------------------------------------------- pool.c */
 
 /*

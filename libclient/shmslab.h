@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -339,6 +340,36 @@ struct slab_cache_info {
  */
 int slab_cache_info(const struct slab_cache *cache,
 		    struct slab_cache_info *info);
+
+/* ---------------------------------------------------------------- owners */
+
+/*
+ * SLAB_STORE_USER caches record which process owns each allocated object
+ * (the allocating one, with its start time), so that slabd can give back
+ * what a dead process held (slab_pool_reclaim(), slabctl leaks --reclaim).
+ *
+ * slab_object_handoff() marks obj as no longer the caller's: its owner
+ * becomes process `to` (which must be running), or, with to 0, the pool
+ * (no process: never reclaimed, only freed).  Call it before passing obj
+ * on, so that the giver's death cannot make it reclaimable.  Any process
+ * may call it for an allocated object.  0, or -1 with EINVAL (cache or
+ * obj NULL, to < 0, obj not an allocated object of cache, or the cache
+ * without SLAB_STORE_USER), ESRCH (no process `to` runs), EIO (its
+ * /proc entry cannot be read), ESTALE (the cache was destroyed).
+ */
+int slab_object_handoff(struct slab_cache *cache, void *obj, pid_t to);
+
+/*
+ * Ask slabd to give back to their slabs the objects of every
+ * SLAB_STORE_USER cache that process pid allocated (or was handed) and
+ * that it no longer runs to free: none with that pid runs, or one that
+ * started at another time (the pid was reused).  *objects (if not NULL)
+ * gets how many.  0, or -1 with EBUSY (process pid runs and owns objects;
+ * nothing is reclaimed), EINVAL (pid <= 0 or pool NULL), EIO (slabd
+ * cannot read /proc/pid/stat), EAGAIN (node locks stayed busy for
+ * seconds; *objects says how many were taken), ENOTCONN, EBADMSG.
+ */
+int slab_pool_reclaim(struct slab_pool *pool, pid_t pid, uint64_t *objects);
 
 /* ---------------------------------------------------------------- malloc */
 

@@ -595,7 +595,7 @@ int drain_all(struct slab_cache *h);
 /* debug.c */
 __attribute__((noreturn)) void slab_bug(const struct slab_cache *h, const void *obj, const char *what);
 __attribute__((noinline)) void debug_alloc(struct slab_cache *h, char *obj);
-__attribute__((noinline)) void debug_free(struct slab_cache *h, char *obj);
+__attribute__((noinline)) int debug_free(struct slab_cache *h, char *obj);
 
 /* cache.c */
 struct slab_cache * handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen, void (*ctor)(void *), int *errp);

@@ -1100,11 +1100,21 @@ cache_free(struct slab_cache *h, void *obj)
 		errno = EINVAL;
 		return;
 	}
+	/*
+	 * The debug checks first: in a SLAB_STORE_USER cache the owner
+	 * word's CAS decides between this free and slabd's reclaim, and an
+	 * object the reclaim took is on a freelist, which is not this
+	 * caller's double free.
+	 */
+	if (h->debug && debug_free(h, obj) < 0) {
+		/* reclaimed from a dead owner: no longer the caller's */
+		stat_inc(&h->v.slots[current_cpu(h->pool)].stat[ST_BAD_FREE]);
+		errno = ESTALE;
+		return;
+	}
 	if (h->hard && slab_fp_is_free(&h->v, pfn, obj))
 		slab_bug(h, obj, "double free (its free pointer decodes to a "
 				 "link of its slab: the object is free)");
-	if (h->debug)
-		debug_free(h, obj);
 	TEST_WINDOW(SHMSLAB_TW_FREE);
 	for (;;) {
 		struct slab_slot *s;
@@ -1552,8 +1562,13 @@ free_sorted(struct slab_cache *h, uint64_t *keys, size_t m, uint32_t *links)
 					 "double free (its free pointer "
 					 "decodes to a link of its slab: the "
 					 "object is free)");
-			if (h->debug)
-				debug_free(h, obj);
+			if (h->debug && debug_free(h, obj) < 0) {
+				/* reclaimed from a dead owner (owner.c) */
+				stat_inc(&h->v.slots[current_cpu(h->pool)]
+						  .stat[ST_BAD_FREE]);
+				errno = ESTALE;
+				continue;
+			}
 			links[cnt++] = link;
 		}
 		mode = call_mode(h, &k);

@@ -3,13 +3,18 @@
  * caches, grouped by the process that allocated them.
  *
  * A STORE_USER cache keeps a struct slab_track after each object
- * (geometry track_off): the allocation sets pid, cpu and when_ns, a free
- * and slab_format() zero it (common/slab.h, libclient/slub.c).  So an
- * object is held exactly when its track's pid is not 0, whichever list
- * it is on, and the walk need not follow a single freelist link.  Each
- * process is marked dead when it no longer exists, is a zombie, or its
- * pid now names a process that started after the allocations (reused):
- * its objects can only be freed by another process now.
+ * (geometry track_off) whose owner word {pid, start} says who owns it
+ * (common/slab.h): a process (pid > 0, with the low 32 bits of its start
+ * time), the pool (handed on with slab_object_handoff(3) to nobody), or
+ * nobody because the object is free (SLAB_OWNER_FREE, or
+ * SLAB_OWNER_RECLAIMED after a reclaim).  So an object is held exactly
+ * when its owner is a process or the pool, whichever list it is on, and
+ * the walk need not follow a single freelist link.  Each (pid, start) is
+ * marked dead when no process with that pid runs with that start time
+ * (none, a zombie, or the pid was reused): its objects can only be freed
+ * by another process now, or reclaimed: --reclaim PID asks slabd to give
+ * them back (daemon/reclaim.c), and slabd refuses (EBUSY) while the
+ * process runs.
  *
  * Reads the region only.  Every slab head is bounds-checked: its cache
  * index, its order against the cache's, its colour offset and its last
@@ -25,12 +30,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "slabctl/read.h"
 
 #define MAX_HOLDERS	4096
 
 struct holder {
-	int32_t pid;
+	int32_t pid;			/* or SLAB_OWNER_POOL */
+	uint32_t start;			/* low 32 bits of its start time */
 	uint32_t cache;			/* table index */
 	uint64_t objects, bytes;
 	uint64_t first_ns, last_ns;	/* oldest and newest allocation */
@@ -44,12 +51,13 @@ struct leaks_info {
 };
 
 static struct holder *
-holder_of(struct leaks_info *li, int32_t pid, uint32_t cache)
+holder_of(struct leaks_info *li, int32_t pid, uint32_t start, uint32_t cache)
 {
 	size_t i;
 
 	for (i = 0; i < li->nr; i++)
-		if (li->h[i].pid == pid && li->h[i].cache == cache)
+		if (li->h[i].pid == pid && li->h[i].start == start &&
+		    li->h[i].cache == cache)
 			return &li->h[i];
 	if (li->nr == MAX_HOLDERS) {
 		li->truncated = 1;
@@ -57,6 +65,7 @@ holder_of(struct leaks_info *li, int32_t pid, uint32_t cache)
 	}
 	memset(&li->h[li->nr], 0, sizeof(li->h[0]));
 	li->h[li->nr].pid = pid;
+	li->h[li->nr].start = start;
 	li->h[li->nr].cache = cache;
 	return &li->h[li->nr++];
 }
@@ -79,13 +88,15 @@ scan_slab(struct leaks_info *li, const struct slab_view *v, uint32_t pfn,
 		const volatile struct slab_track *t = (const void *)
 			(slab + first + (uint64_t)i * v->geo.stride +
 			 v->geo.track_off);
-		int32_t pid = t->pid;
+		uint64_t ow = slab_owner_load((const struct slab_track *)t);
+		int32_t pid = slab_owner_pid(ow);
 		uint64_t when = t->when_ns;
 		struct holder *h;
 
-		if (pid == 0 || (only != 0 && pid != only))
+		if ((pid <= 0 && pid != SLAB_OWNER_POOL) ||
+		    (only != 0 && pid != only))
 			continue;
-		h = holder_of(li, pid, v->index);
+		h = holder_of(li, pid, slab_owner_start(ow), v->index);
 		if (h == NULL)
 			continue;
 		if (h->objects == 0 || when < h->first_ns)
@@ -147,58 +158,23 @@ collect_leaks(struct ctl_conn *c, struct leaks_info *li, int32_t only)
 	}
 }
 
-/* Boot time (CLOCK_REALTIME seconds), from /proc/stat's btime; 0 if unknown. */
-static uint64_t
-boot_time(void)
-{
-	unsigned long long bt = 0;
-	char line[256];
-	FILE *f = fopen("/proc/stat", "re");
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "btime %llu", &bt) == 1)
-			break;
-	fclose(f);
-	return bt;
-}
-
 /*
- * Whether the process that allocated at first_ns (unix ns) still runs:
- * pid exists, is not a zombie, and did not start after that allocation
- * (else the pid was reused by another process).
+ * Whether the owner (pid, start) still runs: a process with that pid
+ * exists, is not a zombie, and started at that time (else the pid was
+ * reused by another process).  start 0 (the owner could not read its
+ * start time) matches any.  A /proc entry we cannot read counts as alive.
  */
 static int
-process_alive(int32_t pid, uint64_t first_ns, uint64_t btime)
+process_alive(int32_t pid, uint32_t start)
 {
-	unsigned long long start;
-	char path[64], buf[1024], *p, state;
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *f;
-	size_t n;
+	uint64_t now;
+	int zombie, r = proc_start_time(pid, &now, &zombie);
 
-	if (kill(pid, 0) < 0 && errno == ESRCH)
+	if (r == -ESRCH)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return 1;		/* exists, but we cannot see more */
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');		/* comm may hold spaces and ')' */
-	if (p == NULL || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-				&state, &start) != 2)
+	if (r < 0)
 		return 1;
-	if (state == 'Z' || state == 'X')
-		return 0;
-	/* started (whole seconds, rounded down) after the allocation */
-	if (btime != 0 && hz > 0 &&
-	    btime + start / (unsigned long long)hz > first_ns / 1000000000u + 1)
-		return 0;
-	return 1;
+	return !zombie && (start == 0 || (uint32_t)now == start);
 }
 
 static int
@@ -211,25 +187,103 @@ by_pid(const void *x, const void *y)
 	return (a->cache > b->cache) - (a->cache < b->cache);
 }
 
+/*
+ * --reclaim PID: the Reclaim request, asked again while slabd says some
+ * slabs' node locks were busy (a client holds one for microseconds), at
+ * most RECLAIM_TRIES times; the counts are summed.
+ */
+#define RECLAIM_TRIES	200
+#define RECLAIM_WAIT_US	10000
+
+static int
+leaks_reclaim(struct ctl_opts *o, int32_t pid)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Reclaim rc = SHMSLAB__RECLAIM__INIT;
+	uint64_t objects = 0, bytes = 0, lost = 0;
+	uint32_t caches = 0, busy = 0;
+	struct report rep = { 0 };
+	struct section *s;
+	struct ctl_conn c;
+	int tries, ret = SLABCTL_OK;
+
+	if (conn_open(&c, o->socket) < 0)
+		return SLABCTL_FAIL;
+	rc.pid = pid;
+	req.body_case = SHMSLAB__REQUEST__BODY_RECLAIM;
+	req.reclaim = &rc;
+	for (tries = 0; tries < RECLAIM_TRIES; tries++) {
+		Shmslab__Reply *r = NULL;
+		int err = conn_call(&c, &req, &r);
+
+		if (err) {
+			ctl_err("reclaim: %s", strerror(-err));
+			ret = SLABCTL_FAIL;
+			break;
+		}
+		if (r->status != 0 ||
+		    r->body_case != SHMSLAB__REPLY__BODY_RECLAIM) {
+			ctl_err("reclaim %d: %s", (int)pid,
+				r->error != NULL && r->error[0] ?
+					r->error :
+					strerror(r->status ? r->status :
+							     EBADMSG));
+			shmslab__reply__free_unpacked(r, NULL);
+			ret = SLABCTL_FAIL;
+			break;
+		}
+		objects += r->reclaim->objects;
+		bytes += r->reclaim->bytes;
+		lost += r->reclaim->lost;
+		if (r->reclaim->caches > caches)
+			caches = r->reclaim->caches;
+		busy = r->reclaim->busy_slabs;
+		shmslab__reply__free_unpacked(r, NULL);
+		if (busy == 0)
+			break;
+		usleep(RECLAIM_WAIT_US);
+	}
+	conn_close(&c);
+	if (ret != SLABCTL_OK && objects == 0)
+		return ret;
+	if (busy != 0) {
+		ctl_err("reclaim %d: slabs stayed busy; run it again for the "
+			"rest", (int)pid);
+		ret = SLABCTL_FAIL;
+	}
+	rep.bytes = o->bytes;
+	s = rep_record(&rep, "reclaim");
+	sec_i64(s, "pid", "pid", pid);
+	sec_u64(s, "objects", "objects reclaimed", objects);
+	sec_size(s, "bytes", "bytes reclaimed", bytes);
+	sec_u64(s, "caches", "caches", caches);
+	sec_u64(s, "lost", "freed or handed on meanwhile", lost);
+	rep_render(&rep, stdout, o->json);
+	return ret;
+}
+
 int
 cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		CTL_LONGOPTS, { "pid", 1, NULL, 'p' }, { NULL, 0, NULL, 0 },
+		CTL_LONGOPTS, { "pid", 1, NULL, 'p' },
+		{ "reclaim", 1, NULL, 'r' }, { NULL, 0, NULL, 0 },
 	};
 	struct report rep = { 0 };
 	struct leaks_info *li;
 	struct section *s;
 	struct ctl_conn c;
-	uint64_t pid = 0, btime = boot_time();
+	uint64_t pid = 0, reclaim = 0;
 	size_t i;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, CTL_SHORTOPTS "p:", lo,
+	while ((ch = getopt_long(argc, argv, CTL_SHORTOPTS "p:r:", lo,
 				 NULL)) != -1) {
-		if (ch == 'p') {
-			if (parse_u64(optarg, &pid, 0) < 0 || pid == 0 ||
-			    pid > INT32_MAX)
+		if (ch == 'p' || ch == 'r') {
+			uint64_t *dst = ch == 'p' ? &pid : &reclaim;
+
+			if (parse_u64(optarg, dst, 0) < 0 || *dst == 0 ||
+			    *dst > INT32_MAX)
 				return cmd_usage("leaks", "bad pid '%s'",
 						 optarg);
 		} else {
@@ -238,6 +292,11 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage("leaks", "unexpected '%s'", argv[optind]);
+	if (pid != 0 && reclaim != 0)
+		return cmd_usage("leaks", "--pid and --reclaim do not go "
+				 "together");
+	if (reclaim != 0)
+		return leaks_reclaim(o, (int32_t)reclaim);
 	rep.bytes = o->bytes;
 	if (conn_open(&c, o->socket) < 0)
 		return SLABCTL_FAIL;
@@ -264,11 +323,16 @@ cmd_leaks(struct ctl_opts *o, int argc, char **argv)
 	sec_col(s, "newest", "NEWEST", 1);
 	for (i = 0; i < li->nr; i++) {
 		const struct holder *h = &li->h[i];
-		int alive = process_alive(h->pid, h->first_ns, btime);
+		const char *state;
 
+		if (h->pid == SLAB_OWNER_POOL)
+			state = "pool";
+		else
+			state = process_alive(h->pid, h->start) ? "alive" :
+								  "dead";
 		sec_row(s);
 		sec_i64(s, "pid", NULL, h->pid);
-		sec_str(s, "state", NULL, alive ? "alive" : "dead");
+		sec_str(s, "state", NULL, state);
 		sec_str(s, "cache", NULL, li->names[h->cache]);
 		sec_u64(s, "objects", NULL, h->objects);
 		sec_size(s, "bytes", NULL, h->bytes);

@@ -41,7 +41,7 @@ static const struct ctl_cmd cmds[] = {
 	{ "top", "[-d SECONDS] [-n COUNT | --once] [--sort KEY]",
 	  "live view of the caches, as slabtop", cmd_top },
 	{ "check", "", "verify every invariant of the region", cmd_check },
-	{ "leaks", "[--pid PID]",
+	{ "leaks", "[--pid PID | --reclaim PID]",
 	  "objects held, by process (SLAB_STORE_USER caches)", cmd_leaks },
 	{ "metrics", "", "every figure in the OpenMetrics text format",
 	  cmd_metrics },

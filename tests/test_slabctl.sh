@@ -118,6 +118,8 @@ usage_case "create with a bad flag" create x 64 --flags sticky
 usage_case "create with a bad name" create 'a b' 64
 usage_case "top -n 0" top -n 0
 usage_case "leaks --pid x" leaks --pid x
+usage_case "leaks --reclaim 0" leaks --reclaim 0
+usage_case "leaks --pid with --reclaim" leaks --pid 1 --reclaim 1
 usage_case "-s without a path" -s
 usage_case "metrics --json" --json metrics
 
@@ -323,6 +325,14 @@ expect "metrics: the held objects" 70 \
 run leaks "$SLABCTL" leaks
 expect "leaks: the holder's 70 objects, alive" "70 alive" \
     "$(awk -v p="$hpid" '$1 == p { print $4, $2 }' "$tmp/leaks.out")"
+run reclaim0 "$SLABCTL" leaks --reclaim "$hpid"
+if [ $rc -eq 1 ] && has "$tmp/reclaim0.err" "is running"; then
+	ok "leaks --reclaim of a live holder: exit 1, it is running"
+else
+	not_ok "leaks --reclaim of a live holder: exit 1, it is running"
+	echo "# exit $rc"
+	diag "$tmp/reclaim0.err"
+fi
 kill -KILL "$hpid"
 poll sh -c "grep -q '^[^)]*) Z' /proc/$hpid/stat"
 run leaks2 "$SLABCTL" leaks
@@ -336,6 +346,15 @@ expect "leaks after SIGKILL, reaped: 70 objects, dead" "70 dead held" \
 expect "leaks: only that process" 2 "$(wc -l <"$tmp/leaks2.out")"
 run leaks3 "$SLABCTL" leaks --pid 1
 expect "leaks --pid: another process holds none" 1 "$(wc -l <"$tmp/leaks3.out")"
+run reclaim1 "$SLABCTL" leaks --reclaim "$hpid"
+expect "leaks --reclaim of the dead holder: exit 0, its 70 objects" "0 70" \
+    "$rc $(sed -n 's/^objects reclaimed: *//p' "$tmp/reclaim1.out")"
+run reclaim2 "$SLABCTL" --json leaks --reclaim "$hpid"
+expect "leaks --reclaim again (JSON): nothing more" "0 0" \
+    "$rc $(sed -n 's/.*"objects": \([0-9]*\).*/\1/p' "$tmp/reclaim2.out")"
+run leaks4 "$SLABCTL" leaks
+expect "leaks after the reclaim: the holder is gone" "" \
+    "$(awk -v p="$hpid" '$1 == p' "$tmp/leaks4.out")"
 
 # ---------------------------------------------------------------- check
 run check "$SLABCTL" check

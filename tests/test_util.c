@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "tests/tap.h"
@@ -345,6 +348,37 @@ test_possible_cpus(void)
 	is_int(possible_cpus(), n, "possible_cpus() is stable");
 }
 
+/* proc_start_time(): what slabd's reclaim decides liveness by. */
+static void
+test_proc_start_time(void)
+{
+	uint64_t start = 0, again = 0;
+	int zombie = -1, r, st;
+	pid_t child;
+
+	r = proc_start_time(getpid(), &start, &zombie);
+	ok(r == 0 && start > 0 && zombie == 0,
+	   "proc_start_time of this process: a start time, running");
+	ok(proc_start_time(getpid(), &again, &zombie) == 0 && again == start,
+	   "the same start time when asked again");
+	ok(proc_start_time(0, &start, &zombie) == -ESRCH &&
+	   proc_start_time(-3, &start, &zombie) == -ESRCH,
+	   "pid 0 and negative pids: -ESRCH");
+	child = fork();
+	if (child < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (child == 0)
+		_exit(0);
+	/* not reaped yet: a zombie once it has exited */
+	do
+		r = proc_start_time(child, &start, &zombie);
+	while (r == 0 && !zombie);
+	ok(r == 0 && zombie == 1, "an exited, unreaped child is a zombie");
+	waitpid(child, &st, 0);
+	ok(proc_start_time(child, &start, &zombie) == -ESRCH,
+	   "a reaped child: -ESRCH");
+}
+
 int
 main(void)
 {
@@ -352,5 +386,6 @@ main(void)
 	test_parse_uint();
 	test_parse_cpu_list();
 	test_possible_cpus();
+	test_proc_start_time();
 	return done_testing();
 }

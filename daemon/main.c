@@ -29,6 +29,7 @@
 #include "daemon/conf.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/named.h"
 #include "daemon/notify.h"
 #include "daemon/numa.h"
 #include "daemon/server.h"
@@ -330,6 +331,7 @@ repair_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	memory_check_repair(arg);
+	named_repair(arg);
 }
 
 int
@@ -352,6 +354,8 @@ main(int argc, char **argv)
 	d.map.fd = -1;
 	d.map.base = NULL;
 	d.caches = NULL;
+	d.named = NULL;
+	d.geo.named_dir_off = 0;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
@@ -373,6 +377,8 @@ main(int argc, char **argv)
 	if (memory_create(&d, topo, err, sizeof(err)) < 0)
 		goto fail_msg;
 	if (cache_init(&d, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (named_init(&d, err, sizeof(err)) < 0)
 		goto fail_msg;
 
 	if (!d.cfg.foreground) {
@@ -445,6 +451,7 @@ out:
 		event_free(ev_hup);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
+	named_exit(&d);
 	cache_exit(&d);
 	if (base != NULL)
 		event_base_free(base);

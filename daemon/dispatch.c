@@ -767,8 +767,9 @@ do_named_alloc(struct slabd *d, struct client_info *ci,
 		dispatch_error(out, req->seq, -r, "named object: %s", why);
 		return 0;
 	}
+	/* debug only: a client looping create/free must not flood the log */
 	if (created)
-		log_info("client %u (pid %d uid %u) created named object %s: "
+		log_debug("client %u (pid %d uid %u) created named object %s: "
 			 "%" PRIu64 " bytes at offset 0x%" PRIx64 " on node %u",
 			 ci->id, (int)ci->pid, (unsigned)ci->uid, in.name,
 			 in.size, in.offset, in.node);
@@ -805,7 +806,7 @@ do_named_free(struct slabd *d, struct client_info *ci,
 		dispatch_error(out, req->seq, -r, "named object: %s", why);
 		return 0;
 	}
-	log_info("client %u (pid %d uid %u) freed named object %s", ci->id,
+	log_debug("client %u (pid %d uid %u) freed named object %s", ci->id,
 		 (int)ci->pid, (unsigned)ci->uid, req->named_free->name);
 	return 0;
 }

@@ -494,9 +494,6 @@ named_alloc(struct slabd *d, const char *name, uint64_t size, int node,
 	mirror_end(nd);
 	*out = *in;
 	*created = 1;
-	log_debug("named object %s: %" PRIu64 " bytes at offset 0x%" PRIx64
-		  " on node %u for pid %d", name, size, in->offset, in->node,
-		  (int)pid);
 	return 0;
 }
 
@@ -547,7 +544,6 @@ named_free(struct slabd *d, const char *name, char *why, size_t len)
 			" failed: %s", name, info.offset >> REGION_PAGE_SHIFT,
 			strerror(-r));
 	}
-	log_debug("named object %s freed", name);
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 #   - two processes started together count 100000 each into the same
 #     named counter: exactly one created it, the total is 200000;
 #   - slabctl names (table and --json) lists both with size, node and
-#     creator; slabctl status counts them; slabctl check is clean;
+#     creator; slabctl status and metrics count them; slabctl check is
+#     clean;
 #   - a removed name is gone for the next process (exit 1, ENOENT text);
 #   - usage errors exit 2; slabd logs no error and exits 0 on SIGTERM.
 
@@ -76,6 +77,10 @@ check "slabctl names --json gives name, size and the creator's uid" \
 run status "$SLABCTL" -s "$sock" status
 check "slabctl status counts 2 named objects" \
 	eval 'test $rc -eq 0 && grep -q "named objects: *2$" "$tmp/status.out"'
+run metrics "$SLABCTL" -s "$sock" metrics
+check "slabctl metrics: shmslab_named_objects 2 and their 8 KiB" \
+	eval 'test $rc -eq 0 && has "$tmp/metrics.out" "shmslab_named_objects 2" &&
+		has "$tmp/metrics.out" "shmslab_named_bytes 8192"'
 run check "$SLABCTL" -s "$sock" check
 check "slabctl check is clean with named blocks in the pool" test $rc -eq 0
 [ $rc -eq 0 ] && : || diag "$tmp/check.out" "check: "

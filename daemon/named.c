@@ -628,6 +628,15 @@ named_repair(struct slabd *d)
 		mirror_write_all(nd);
 		nd->gen--;	/* nothing changed in the private copy */
 	}
+#ifdef SHMSLAB_DEBUG
+	{
+		/* debug builds check the private invariants every second */
+		char why[200];
+
+		if (named_check(d, why, sizeof(why)) < 0)
+			log_err("named-object directory: %s", why);
+	}
+#endif
 	now = time(NULL);
 	if (nd->repair_unlogged &&
 	    now - nd->repair_logged >= REPAIR_LOG_INTERVAL) {

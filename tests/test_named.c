@@ -519,6 +519,8 @@ main(void)
 	test_creator_death();
 	test_scribble();
 
+	ok(!harness_log_contains(&d, "named-object directory: "),
+	   "slabd's debug check of its private directory never failed");
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly");
 	return done_testing();

@@ -41,6 +41,8 @@
  *	cache table			daemon event-loop thread only
  *					(common/slab.h says how it publishes)
  *	page_desc freelist/counters	slab layer: 16-byte CAS (format 2)
+ *	named directory (named_dir_off)	daemon event-loop thread only
+ *					(common/named.h says how it publishes)
  * Readers other than the daemon must treat every index read from here as
  * untrusted and check it against nr_pages / nr_nodes before use.  The
  * daemon itself never reads the superblock, the node table, the cpu_node
@@ -121,6 +123,8 @@ struct region_super {
 	uint64_t data_off;		/* first node area */
 	uint64_t meta_size;		/* == data_off: bytes of metadata */
 	uint64_t reserved[16];
+	/* Named objects (common/named.h): added at the end of format 2. */
+	uint64_t named_dir_off;		/* the directory block; 0: none */
 };
 
 /*
@@ -160,6 +164,8 @@ struct region_node {
 #define PG_TAIL		0x08u	/* inside an allocated block; head = its head */
 #define PG_SLAB		0x10u	/* (with PG_HEAD) the block is a slab */
 #define PG_CLIENT	0x20u	/* (with PG_HEAD) given to a client by RPC */
+#define PG_NAMED	0x40u	/* (with PG_HEAD) the named-object directory
+				 * or a named block (common/named.h) */
 /* A page with none of these bits lies inside a free block, past its head. */
 
 /*

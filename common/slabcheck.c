@@ -49,6 +49,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/named.h"
 #include "common/region.h"
 #include "common/slab.h"
 #include "common/slabcheck.h"
@@ -792,6 +793,94 @@ check_orphans(struct checker *c)
 	}
 }
 
+/*
+ * The named-object directory (common/named.h): every entry in use names a
+ * PG_HEAD | PG_NAMED block of its size's order, no two entries share a
+ * name or a block, head.count is their number, and every PG_NAMED head
+ * is the directory or one entry's block.  Counts named blocks and pages.
+ */
+static void
+check_named(struct checker *c)
+{
+	uint64_t off = c->sb->named_dir_off;
+	const struct named_entry *e;
+	const struct page_desc *pd;
+	uint32_t dir_pfn, i, j, count = 0;
+	uint8_t *claimed;
+
+	if (off == 0)
+		return;
+	if (off % REGION_PAGE_SIZE || off < c->sb->data_off ||
+	    off > c->size || NAMED_DIR_SIZE > c->size - off) {
+		error(c, "named directory at %#llx is outside the page areas",
+		      (unsigned long long)off);
+		return;
+	}
+	dir_pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
+	pd = &c->pages[dir_pfn];
+	if (pd->flags != (PG_HEAD | PG_NAMED) || pd->order != NAMED_DIR_ORDER)
+		error(c, "named directory at pfn %u: flags %#x order %u, not "
+		      "an order-%u named block", dir_pfn, pd->flags, pd->order,
+		      NAMED_DIR_ORDER);
+	claimed = calloc(c->nr_pages, 1);
+	if (claimed == NULL) {
+		error(c, "out of memory");
+		return;
+	}
+	e = named_entries(c->base + off);
+	for (i = 0; i < NAMED_MAX; i++) {
+		struct named_entry x;
+		uint32_t pfn, order;
+
+		memcpy(&x, &e[i], sizeof(x));
+		if (x.name[0] == '\0')
+			continue;
+		count++;
+		if (memchr(x.name, '\0', sizeof(x.name)) == NULL ||
+		    !slab_name_ok(x.name)) {
+			error(c, "named entry %u: bad name", i);
+			continue;
+		}
+		if (x.size == 0 || x.size > NAMED_SIZE_MAX ||
+		    x.offset % REGION_PAGE_SIZE || x.offset < c->sb->data_off ||
+		    x.offset >= c->size) {
+			error(c, "named object %s: size %llu or offset %#llx "
+			      "out of range", x.name,
+			      (unsigned long long)x.size,
+			      (unsigned long long)x.offset);
+			continue;
+		}
+		pfn = (uint32_t)(x.offset >> REGION_PAGE_SHIFT);
+		order = named_order(x.size);
+		pd = &c->pages[pfn];
+		if (pd->flags != (PG_HEAD | PG_NAMED) || pd->order != order ||
+		    pfn == dir_pfn)
+			error(c, "named object %s: pfn %u has flags %#x order "
+			      "%u, not an order-%u named block", x.name, pfn,
+			      pd->flags, pd->order, order);
+		if (claimed[pfn])
+			error(c, "named object %s: block at pfn %u is claimed "
+			      "twice", x.name, pfn);
+		claimed[pfn] = 1;
+		for (j = 0; j < i; j++)
+			if (strncmp(e[j].name, x.name, sizeof(x.name)) == 0)
+				error(c, "named object %s: name used twice",
+				      x.name);
+		c->r->nr_named++;
+		c->r->named_pages += 1u << order;
+	}
+	if (count != ((const struct named_dir_head *)(c->base + off))->count)
+		error(c, "named directory: count %u, %u entries in use",
+		      ((const struct named_dir_head *)(c->base + off))->count,
+		      count);
+	for (i = 0; i < c->nr_pages; i++)
+		if (c->pages[i].flags == (PG_HEAD | PG_NAMED) &&
+		    i != dir_pfn && !claimed[i])
+			error(c, "named block at pfn %u has no directory "
+			      "entry", i);
+	free(claimed);
+}
+
 static int
 check_once(void *base, size_t size, struct slab_check_report *r, char *why,
 	   size_t len, void (*each)(void *, const char *), void *arg)
@@ -853,6 +942,7 @@ check_once(void *base, size_t size, struct slab_check_report *r, char *why,
 		check_cache(&c, idx);
 	}
 	check_orphans(&c);
+	check_named(&c);
 
 	for (idx = 0; idx < r->nr_caches; idx++) {
 		const struct slab_check_cache *cc = &r->cache[idx];

@@ -58,6 +58,8 @@ struct slab_check_report {
 	uint32_t passes;		/* passes slab_check_region() made */
 	uint32_t nr_notes;		/* in-flight states described */
 	char notes[2048];		/* one line each, '\n' separated */
+	uint32_t nr_named;		/* named objects (common/named.h) */
+	uint64_t named_pages;		/* pages of their blocks */
 	struct slab_check_cache cache[SLAB_MAX_CACHES];
 };
 
@@ -69,8 +71,9 @@ struct slab_check_report {
  * descriptors and geometry, every slab's counters and where, the slab's
  * freelist and the freelist of the slot that holds it (links on object
  * boundaries, no object twice, no cycle), inuse against those lists, the
- * node and CPU partial lists against where, and that every slab of the
- * region belongs to a live cache.  Fills *r (which may be NULL).
+ * node and CPU partial lists against where, that every slab of the
+ * region belongs to a live cache, and the named-object directory against
+ * the PG_NAMED blocks (every entry's block, no block without an entry).  Fills *r (which may be NULL).
  * Returns 0 when consistent, -1 otherwise with the first inconsistency in
  * why (len bytes; the count in r->errors).  slabd works in the background
  * (stocking, reclaim), so a pass that finds errors is repeated, up to

@@ -28,7 +28,7 @@
  *						free_head[order]
  *	BUDDY_FREE_BODY	0			next = prev = head = PFN_NONE
  *	BUDDY_HEAD	PG_HEAD [|PG_SLAB]	order; head = itself
- *			[|PG_CLIENT] by kind
+ *			[|PG_CLIENT|PG_NAMED] by kind
  *	BUDDY_TAIL	PG_TAIL			head = the head's pfn
  *
  * Every page of a node area has node == that node's id.  Blocks are aligned
@@ -63,26 +63,29 @@
 
 #include "daemon/buddy.h"
 
-/* The bits that say what a page is; PG_SLAB/PG_CLIENT only qualify PG_HEAD. */
+/* The bits that say what a page is; PG_SLAB/PG_CLIENT/PG_NAMED only
+ * qualify PG_HEAD. */
 #define PG_STATE (PG_RESERVED | PG_BUDDY | PG_HEAD | PG_TAIL)
 
 /* Flags a caller may pass to buddy_alloc(). */
-#define BUDDY_ALLOC_FLAGS (BUDDY_THISNODE | PG_SLAB | PG_CLIENT)
+#define BUDDY_ALLOC_FLAGS (BUDDY_THISNODE | PG_SLAB | PG_CLIENT | PG_NAMED)
 
 #define for_each_order(o) for ((o) = 0; (o) < REGION_NR_ORDERS; (o)++)
 
 /*
- * A head's private `kind` byte keeps the PG_SLAB and PG_CLIENT bits it was
- * allocated with (the mirror shows exactly those); enum buddy_kind is
- * derived from it: PG_SLAB wins, then PG_CLIENT, else slabd's own.
+ * A head's private `kind` byte keeps the PG_SLAB, PG_CLIENT and PG_NAMED
+ * bits it was allocated with (the mirror shows exactly those); enum
+ * buddy_kind is derived from it: PG_SLAB wins, then PG_CLIENT, then
+ * PG_NAMED, else slabd's own.
  */
-#define KIND_BITS (PG_SLAB | PG_CLIENT)
+#define KIND_BITS (PG_SLAB | PG_CLIENT | PG_NAMED)
 
 static enum buddy_kind
 bits_kind(unsigned int bits)
 {
 	return (bits & PG_SLAB)     ? BUDDY_KIND_SLAB
 	       : (bits & PG_CLIENT) ? BUDDY_KIND_CLIENT
+	       : (bits & PG_NAMED)  ? BUDDY_KIND_NAMED
 				    : BUDDY_KIND_META;
 }
 
@@ -262,7 +265,7 @@ __prep_new_block(struct buddy *b, uint32_t pfn, unsigned int order,
 	p->kind = (uint8_t)(flags & KIND_BITS);
 	p->next = PFN_NONE;
 	p->prev = PFN_NONE;
-	m->flags = PG_HEAD | (flags & (PG_SLAB | PG_CLIENT));
+	m->flags = PG_HEAD | (flags & KIND_BITS);
 	m->order = (uint8_t)order;
 	m->next = PFN_NONE;
 	m->prev = PFN_NONE;
@@ -487,7 +490,7 @@ attach_region(struct buddy *b, char *why, size_t len)
 			pfn = n->first_pfn + off;
 			if (!is_free &&
 			    ((m->flags & PG_STATE) != PG_HEAD ||
-			     (m->flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT))))
+			     (m->flags & ~(PG_HEAD | KIND_BITS))))
 				return say(why, len,
 					   "pfn %u has flags %#x where"
 					   " a block should start",

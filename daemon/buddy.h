@@ -74,6 +74,8 @@ enum buddy_kind {
 				 * (a cache's ext block: node locks, slots) */
 	BUDDY_KIND_SLAB,	/* PG_SLAB: a slab */
 	BUDDY_KIND_CLIENT,	/* PG_CLIENT: a client page block */
+	BUDDY_KIND_NAMED,	/* PG_NAMED: the named-object directory or a
+				 * named block (daemon/named.c) */
 };
 
 /*
@@ -157,12 +159,12 @@ void buddy_exit(struct buddy *b);
 /*
  * Allocate a block of 1 << order pages.  node is a logical node, or -1 for
  * node 0's fallback order (counted as node 0's).  Flags other than
- * BUDDY_THISNODE, PG_SLAB and PG_CLIENT give -EINVAL.  Fast path: the nodes of zonelist[node] whose
+ * BUDDY_THISNODE, PG_SLAB, PG_CLIENT and PG_NAMED give -EINVAL.  Fast path: the nodes of zonelist[node] whose
  * free pages stay at or above low_pages after the allocation; slow path:
  * call the reclaim hook, then any node of the zonelist regardless of the
  * watermark; else -ENOMEM.  On success stores the head pfn in *pfn, marks
  * the head PG_HEAD with its order and every other page PG_TAIL pointing to
- * it, and returns 0.  `flags` may add PG_SLAB or PG_CLIENT to the head
+ * it, and returns 0.  `flags` may add PG_SLAB, PG_CLIENT or PG_NAMED to the head
  * (ORed into its page flags) besides BUDDY_THISNODE; they also set the
  * block's private kind (slab, client page block, or without either,
  * slabd's own metadata).

@@ -35,6 +35,7 @@
 #include "daemon/log.h"
 #include "daemon/quota.h"
 #include "daemon/reclaim.h"
+#include "daemon/named.h"
 #include "daemon/slabd.h"
 
 /* Stats: room for the reply's other fields, the error text and framing. */
@@ -77,11 +78,23 @@ dispatch_error(struct dispatch_reply *out, uint64_t seq, int err,
 	out->rep.error = out->error;
 }
 
+/* NamedList: as many entries as fit a frame (one page of the listing). */
+#define NAMED_LIST_MAX		400u
+#define NAMED_LIST_BUDGET	(FRAME_MAX - 4096u)
+
+struct named_scratch {
+	Shmslab__NamedEntry e[NAMED_LIST_MAX];
+	Shmslab__NamedEntry *ep[NAMED_LIST_MAX];
+	char names[NAMED_LIST_MAX][SLAB_NAME_MAX];
+};
+
 void
 dispatch_reply_free(struct dispatch_reply *out)
 {
 	free(out->scratch);
 	out->scratch = NULL;
+	free(out->named_scratch);
+	out->named_scratch = NULL;
 }
 
 /* Remember that ci uses cache index (a small set: the first ones kept). */
@@ -249,6 +262,7 @@ free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order, char *why,
 			 "order-%u %s at offset 0x%" PRIx64, blk.order,
 			 blk.kind == BUDDY_KIND_CLIENT ? "page block" :
 			 blk.kind == BUDDY_KIND_SLAB ? "slab" :
+			 blk.kind == BUDDY_KIND_NAMED ? "named block" :
 			 "block of slabd's own metadata",
 			 (uint64_t)blk.head << REGION_PAGE_SHIFT);
 		return EALREADY;
@@ -269,6 +283,17 @@ free_pages_refusal(struct slabd *d, uint32_t pfn, uint32_t order, char *why,
 			snprintf(why, len, "it is a slab, not a block from "
 				 "slab_alloc_pages");
 		free(st);
+		return EINVAL;
+	}
+	if (blk.kind == BUDDY_KIND_NAMED) {
+		const char *name = named_by_pfn(d, pfn);
+
+		if (name != NULL)
+			snprintf(why, len, "it is the block of named object "
+				 "%s: free it with slab_named_free", name);
+		else
+			snprintf(why, len, "it is the named-object "
+				 "directory, slabd's own");
 		return EINVAL;
 	}
 	if (blk.kind != BUDDY_KIND_CLIENT) {
@@ -784,6 +809,162 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	return 0;
 }
 
+/* ---------------------------------------------------------------- named */
+
+static void
+named_entry_fill(Shmslab__NamedEntry *e, char *name,
+		 const struct named_info *in)
+{
+	shmslab__named_entry__init(e);
+	memcpy(name, in->name, SLAB_NAME_MAX);
+	name[SLAB_NAME_MAX - 1] = '\0';
+	e->name = name;
+	e->offset = in->offset;
+	e->size = in->size;
+	e->node = in->node;
+	e->creator_pid = in->creator_pid;
+	e->creator_uid = in->creator_uid;
+	e->created = in->created;
+	e->order = in->order;
+}
+
+static void
+named_reply(struct dispatch_reply *out, const struct named_info *in,
+	    int created)
+{
+	named_entry_fill(&out->named_entry, out->named_name, in);
+	shmslab__named_reply__init(&out->named);
+	out->named.entry = &out->named_entry;
+	out->named.created = created != 0;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_NAMED;
+	out->rep.named = &out->named;
+}
+
+static int
+do_named_alloc(struct slabd *d, struct client_info *ci,
+	       const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	const Shmslab__NamedAlloc *a = req->named_alloc;
+	struct named_info in;
+	char why[256];
+	int created, r;
+
+	r = named_alloc(d, a->name, a->size, a->node, a->has_cpu ? a->cpu : -1,
+			ci->pid, ci->uid, &in, &created, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "named object: %s", why);
+		return 0;
+	}
+	/*
+	 * Quotas (daemon/quota.h): a new block is charged to its creator,
+	 * and given back at once when that is refused; the buddy free hook
+	 * uncharges it whenever the name is freed later, by anyone.  An
+	 * existing name costs nothing to find.
+	 */
+	if (created &&
+	    (r = quota_charge(d, ci, (uint32_t)(in.offset >> REGION_PAGE_SHIFT),
+			      in.order, why, sizeof(why))) < 0) {
+		char why2[128];
+
+		if (named_free(d, in.name, why2, sizeof(why2)) < 0)
+			log_err("named object %s: giving back a refused block "
+				"failed: %s", in.name, why2);
+		dispatch_error(out, req->seq, -r, "named object: %s", why);
+		return 0;
+	}
+	/* debug only: a client looping create/free must not flood the log */
+	if (created)
+		log_debug("client %u (pid %d uid %u) created named object %s: "
+			 "%" PRIu64 " bytes at offset 0x%" PRIx64 " on node %u",
+			 ci->id, (int)ci->pid, (unsigned)ci->uid, in.name,
+			 in.size, in.offset, in.node);
+	named_reply(out, &in, created);
+	return 0;
+}
+
+static int
+do_named_lookup(struct slabd *d, const Shmslab__Request *req,
+		struct dispatch_reply *out)
+{
+	struct named_info in;
+	char why[256];
+	int r;
+
+	r = named_lookup(d, req->named_lookup->name, &in, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "named object: %s", why);
+		return 0;
+	}
+	named_reply(out, &in, 0);
+	return 0;
+}
+
+static int
+do_named_free(struct slabd *d, struct client_info *ci,
+	      const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	char why[256];
+	int r;
+
+	r = named_free(d, req->named_free->name, why, sizeof(why));
+	if (r < 0) {
+		dispatch_error(out, req->seq, -r, "named object: %s", why);
+		return 0;
+	}
+	log_debug("client %u (pid %d uid %u) freed named object %s", ci->id,
+		 (int)ci->pid, (unsigned)ci->uid, req->named_free->name);
+	return 0;
+}
+
+static int
+do_named_list(struct slabd *d, const Shmslab__Request *req,
+	      struct dispatch_reply *out)
+{
+	const Shmslab__NamedList *l = req->named_list;
+	struct named_scratch *sc = out->named_scratch;
+	struct named_info in;
+	size_t used = 0;
+	uint32_t n = 0;
+	int i;
+
+	shmslab__named_list_reply__init(&out->named_list);
+	out->named_list.gen = named_gen(d);
+	out->named_list.count = named_count(d);
+	out->rep.body_case = SHMSLAB__REPLY__BODY_NAMED_LIST;
+	out->rep.named_list = &out->named_list;
+	if (l->has_count_only && l->count_only)
+		return 0;
+	if (sc == NULL) {
+		sc = malloc(sizeof(*sc));
+		if (sc == NULL) {
+			dispatch_error(out, req->seq, ENOMEM,
+				       "out of memory for the listing");
+			return 0;
+		}
+		out->named_scratch = sc;
+	}
+	i = named_next(d, l->has_start ? l->start : 0, &in);
+	while (i >= 0 && n < NAMED_LIST_MAX) {
+		size_t sz;
+
+		named_entry_fill(&sc->e[n], sc->names[n], &in);
+		sz = shmslab__named_entry__get_packed_size(&sc->e[n]) + 8;
+		if (used + sz > NAMED_LIST_BUDGET)
+			break;
+		used += sz;
+		sc->ep[n] = &sc->e[n];
+		n++;
+		i = named_next(d, (uint32_t)i + 1, &in);
+	}
+	out->named_list.n_entries = n;
+	out->named_list.entries = sc->ep;
+	if (i >= 0) {
+		out->named_list.has_next_start = 1;
+		out->named_list.next_start = (uint32_t)i;
+	}
+	return 0;
+}
+
 int
 dispatch_request(struct slabd *d, struct client_info *ci,
 		 const Shmslab__Request *req, struct dispatch_reply *out)
@@ -821,6 +1002,14 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 		return do_stats(d, req, out);
 	case SHMSLAB__REQUEST__BODY_RECLAIM:
 		return do_reclaim(d, req, out);
+	case SHMSLAB__REQUEST__BODY_NAMED_ALLOC:
+		return do_named_alloc(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_NAMED_LOOKUP:
+		return do_named_lookup(d, req, out);
+	case SHMSLAB__REQUEST__BODY_NAMED_FREE:
+		return do_named_free(d, ci, req, out);
+	case SHMSLAB__REQUEST__BODY_NAMED_LIST:
+		return do_named_list(d, req, out);
 	default:
 		dispatch_error(out, req->seq, EOPNOTSUPP,
 			       "unknown request type %d", (int)req->body_case);

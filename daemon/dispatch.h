@@ -15,6 +15,7 @@
 
 struct slabd;
 struct stats_scratch;
+struct named_scratch;
 
 /* Caches a client is known to use, as Stats reports them. */
 #define CLIENT_MAX_CACHES	16
@@ -49,6 +50,11 @@ struct dispatch_reply {
 	Shmslab__ShrinkReply shrink;
 	Shmslab__RefillReply refill;
 	Shmslab__StatsReply cstats;
+	Shmslab__NamedReply named;	/* named objects */
+	Shmslab__NamedEntry named_entry;
+	char named_name[64];
+	Shmslab__NamedListReply named_list;
+	struct named_scratch *named_scratch;	/* NamedList storage */
 	struct stats_scratch *scratch;	/* Stats storage, made on first use */
 	Shmslab__ReclaimReply reclaim;	/* dead clients: reclaim.c */
 };

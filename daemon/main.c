@@ -29,6 +29,7 @@
 #include "daemon/conf.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/named.h"
 #include "daemon/notify.h"
 #include "daemon/numa.h"
 #include "daemon/quota.h"
@@ -335,6 +336,7 @@ repair_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	memory_check_repair(arg);
+	named_repair(arg);
 }
 
 int
@@ -358,6 +360,8 @@ main(int argc, char **argv)
 	d.map.base = NULL;
 	d.caches = NULL;
 	d.quota = NULL;
+	d.named = NULL;
+	d.geo.named_dir_off = 0;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
@@ -380,6 +384,8 @@ main(int argc, char **argv)
 		goto fail_msg;
 	if (quota_init(&d, err, sizeof(err)) < 0 ||
 	    cache_init(&d, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (named_init(&d, err, sizeof(err)) < 0)
 		goto fail_msg;
 
 	if (!d.cfg.foreground) {
@@ -452,6 +458,7 @@ out:
 		event_free(ev_hup);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
+	named_exit(&d);
 	cache_exit(&d);
 	quota_exit(&d);
 	if (base != NULL)

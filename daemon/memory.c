@@ -405,6 +405,7 @@ super_expected(const struct slabd *d, struct region_super *sb)
 	sb->cpu_slot_off = 0;
 	sb->data_off = d->geo.data_off;
 	sb->meta_size = d->geo.data_off;
+	sb->named_dir_off = d->geo.named_dir_off;
 }
 
 /* Repairs of one part of the region, and when it was last logged. */
@@ -519,6 +520,7 @@ repair_superblock(struct slabd *d)
 	REPAIR_SB(cpu_slot_off);
 	REPAIR_SB(data_off);
 	REPAIR_SB(meta_size);
+	REPAIR_SB(named_dir_off);
 #undef REPAIR_SB
 	for (i = 0; i < sizeof(sb->reserved) / sizeof(sb->reserved[0]); i++)
 		REPAIR(&repair_super, sb->reserved[i], "reserved", (long)i,

@@ -120,11 +120,13 @@ struct region_priv {
 	int32_t node_os[REGION_MAX_NODES];
 	uint8_t distance[REGION_MAX_NODES][REGION_MAX_NODES];
 	uint32_t cpu_node[REGION_MAX_CPUS];	/* logical node of each CPU */
+	uint64_t named_dir_off;		/* named-object directory (named.c) */
 };
 
 struct client_info;
 struct cache_mgr;
 struct quota;
+struct named_dir;
 
 /* The connected clients (daemon/dispatch.h), for the Stats request. */
 TAILQ_HEAD(client_list, client_info);
@@ -135,6 +137,7 @@ struct slabd {
 	struct region_priv geo;		/* private: see above */
 	struct buddy buddy;
 	struct cache_mgr *caches;	/* daemon/cache.c */
+	struct named_dir *named;	/* daemon/named.c */
 	struct client_list clients;	/* kept by daemon/server.c */
 	struct quota *quota;		/* daemon/quota.c */
 };

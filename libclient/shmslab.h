@@ -370,6 +370,71 @@ int slab_object_handoff(struct slab_cache *cache, void *obj, pid_t to);
  * seconds; *objects says how many were taken), ENOTCONN, EBADMSG.
  */
 int slab_pool_reclaim(struct slab_pool *pool, pid_t pid, uint64_t *objects);
+/* ---------------------------------------------------------------- named */
+
+/*
+ * Named blocks: found by name from any process connected to the same
+ * daemon (DPDK's memzones, Boost.Interprocess's named objects).  Names
+ * follow the cache-name rules: 1 to 63 bytes of [A-Za-z0-9_.:-].  The
+ * directory is slabd's; every call is one round trip to it.  A named
+ * block belongs to the pool: it survives the death of its creator.
+ */
+
+/*
+ * Find or create, atomically across processes.  name exists with the same
+ * size: its block, *created 0.  Otherwise size bytes (1 .. 4 MiB) on node
+ * (-1: the calling CPU's node, falling back to the nearest node with
+ * memory; an explicit node is strict), zeroed, page aligned (whole 4 KiB
+ * pages: a block takes the smallest power-of-two number of pages that
+ * holds size), *created 1.  created may be NULL.  NULL with EINVAL (bad
+ * name, size 0 or above 4 MiB, node out of range, pool NULL), EEXIST (name
+ * exists with another size), ENOSPC (the directory's 1023 names are
+ * taken), ENOMEM (no free block), EDQUOT (a new block would pass the
+ * creator's quota, slabd(8)), ENOTCONN, EBADMSG.
+ */
+void *slab_named_alloc(struct slab_pool *pool, const char *name, size_t size,
+		       int node, int *created);
+
+/*
+ * The block called name and, if size is not NULL, the size it was
+ * created with.  NULL with ENOENT (no such name), EINVAL (bad name or
+ * pool NULL), ENOTCONN, EBADMSG.
+ */
+void *slab_named_lookup(struct slab_pool *pool, const char *name,
+			size_t *size);
+
+/*
+ * Remove the name and free its block.  0, or -1 with ENOENT, EINVAL,
+ * ENOTCONN, EBADMSG.  Processes that still hold the block's address must
+ * not use it after: its pages go back to the pool at once.
+ */
+int slab_named_free(struct slab_pool *pool, const char *name);
+
+/* One named block, as slab_named_list() reports it. */
+struct slab_named_info {
+	char name[SLAB_CACHE_NAME_MAX + 1];
+	slab_off_t offset;		/* slab_off_to_ptr() gives the block */
+	uint64_t size;			/* bytes asked for at creation */
+	uint64_t block_size;		/* bytes of the block (pages) */
+	int32_t node;			/* NUMA node of the block */
+	int32_t creator_pid;		/* process that created it */
+	uint32_t creator_uid;
+	uint32_t reserved0;
+	int64_t created;		/* CLOCK_REALTIME seconds */
+	uint64_t reserved[4];
+};
+
+/*
+ * A snapshot of the directory: fill info[0 .. min(n, max)) with its
+ * entries in directory order and return n, the number of names (call
+ * again with a larger array when n > max; max 0 and info NULL just
+ * count).  The snapshot is consistent: if the directory changes while it
+ * is being read over several replies, the reading starts over.  -1 with
+ * EINVAL (pool NULL, or info NULL with max > 0), EAGAIN (the directory
+ * kept changing), ENOTCONN, EBADMSG, ENOMEM.
+ */
+ssize_t slab_named_list(struct slab_pool *pool, struct slab_named_info *info,
+			size_t max);
 
 /* ---------------------------------------------------------------- malloc */
 

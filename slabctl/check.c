@@ -164,8 +164,10 @@ check_cover(struct checker *k, uint32_t n, uint32_t first, uint32_t nr)
 				violation(k, where, "free block of order %u "
 					  "on no list", order);
 		} else if (flags & PG_HEAD) {
-			if (flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT) ||
-			    (flags & PG_SLAB && flags & PG_CLIENT))
+			if (flags & ~(PG_HEAD | PG_SLAB | PG_CLIENT |
+				      PG_NAMED) ||
+			    __builtin_popcount(flags & (PG_SLAB | PG_CLIENT |
+							PG_NAMED)) > 1)
 				violation(k, where, "bad flags 0x%x", flags);
 			k->alloc_blocks++;
 		} else {

@@ -127,6 +127,12 @@ cmd_metrics(struct ctl_opts *o, int argc, char **argv)
 	fprintf(f, "shmslab_clients %u\n", si.nr_clients);
 	family(f, "shmslab_caches", "gauge", "Live caches.");
 	fprintf(f, "shmslab_caches %u\n", si.nr_caches);
+	family(f, "shmslab_named_objects", "gauge",
+	       "Named blocks (slab_named_alloc).");
+	fprintf(f, "shmslab_named_objects %u\n", si.nr_named);
+	family(f, "shmslab_named_bytes", "gauge",
+	       "Bytes of the named blocks.");
+	fprintf(f, "shmslab_named_bytes %" PRIu64 "\n", si.named_bytes);
 
 	/* quotas (slabd(8) Quotas): per uid, from Stats' first page */
 	if (si.quota.have) {

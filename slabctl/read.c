@@ -429,6 +429,11 @@ collect_status(struct ctl_conn *c, struct status_info *si)
 		si->free_bytes += ni.node[n].free_pages << REGION_PAGE_SHIFT;
 	}
 	si->used_bytes = si->page_bytes - si->free_bytes;
+	err = collect_named(c, &si->nr_named, &si->named_bytes);
+	if (err) {
+		free(ci);
+		return err;
+	}
 	for (n = 0; n < ci->nr; n++) {
 		si->slab_bytes += ci->row[n].mem;
 		si->object_bytes += ci->row[n].active *
@@ -463,6 +468,8 @@ report_status(struct report *rep, const struct status_info *si)
 	sec_size(s, "free", "free", si->free_bytes);
 	sec_size(s, "slabs", "in slabs", si->slab_bytes);
 	sec_size(s, "objects", "in objects", si->object_bytes);
+	sec_u64(s, "named", "named objects", si->nr_named);
+	sec_size(s, "named_bytes", "in named", si->named_bytes);
 	if (si->quota.have)
 		sec_size(s, "charged", "charged (quotas)",
 			 si->quota.charged_total);

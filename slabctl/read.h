@@ -78,6 +78,8 @@ struct status_info {
 	uint64_t slab_bytes;		/* in slabs */
 	uint64_t object_bytes;		/* active objects * object size */
 	struct quota_info quota;
+	uint32_t nr_named;		/* named objects (slabctl/named.c) */
+	uint64_t named_bytes;		/* their blocks */
 };
 
 enum sort_key {
@@ -90,6 +92,8 @@ enum sort_key {
 int collect_nodes(struct ctl_conn *c, struct nodes_info *ni);
 int collect_caches(struct ctl_conn *c, struct caches_info *ci);
 int collect_status(struct ctl_conn *c, struct status_info *si);
+/* The named objects' count and block bytes (named.c): 0 or -errno. */
+int collect_named(struct ctl_conn *c, uint32_t *count, uint64_t *bytes);
 void sort_caches(struct caches_info *ci, int key);
 /* A sort key's number, or -1. */
 int parse_sort(const char *s);

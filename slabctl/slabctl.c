@@ -45,6 +45,7 @@ static const struct ctl_cmd cmds[] = {
 	  "objects held, by process (SLAB_STORE_USER caches)", cmd_leaks },
 	{ "metrics", "", "every figure in the OpenMetrics text format",
 	  cmd_metrics },
+	{ "names", "", "the named objects (slab_named_alloc)", cmd_names },
 };
 #define NR_CMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

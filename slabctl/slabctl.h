@@ -191,6 +191,7 @@ int cmd_destroy(struct ctl_opts *o, int argc, char **argv);
 int cmd_shrink(struct ctl_opts *o, int argc, char **argv);
 int cmd_check(struct ctl_opts *o, int argc, char **argv);
 int cmd_leaks(struct ctl_opts *o, int argc, char **argv);
+int cmd_names(struct ctl_opts *o, int argc, char **argv);
 
 /*
  * Subcommand options (slabctl.c).  Every subcommand takes CTL_SHORTOPTS

@@ -420,6 +420,44 @@ test_raw(struct harness_daemon *d)
 	close(fd3);
 }
 
+/* ------------------------------------------------------- named objects */
+
+/*
+ * Named blocks are charged to their creator when they leave the buddy
+ * allocator, uncharged when the name is freed, and finding an existing
+ * name costs nothing (quota-client 1M here).
+ */
+static void
+test_named(struct harness_daemon *d)
+{
+	struct slab_pool *p = slab_pool_open(d->socket);
+	void *a, *b;
+	int created = -1;
+
+	if (p == NULL)
+		bail_out("slab_pool_open: %s", strerror(errno));
+	errno = 0;
+	ok(slab_named_alloc(p, "q.big", 2u << 20, -1, &created) == NULL &&
+	   errno == EDQUOT, "a 2 MiB named block is refused with EDQUOT");
+	ok(slab_named_lookup(p, "q.big", NULL) == NULL && errno == ENOENT,
+	   "and the refused name does not exist");
+	a = slab_named_alloc(p, "q.half", 512u << 10, -1, &created);
+	ok(a != NULL && created == 1, "a 512K named block passes");
+	errno = 0;
+	ok(slab_named_alloc(p, "q.more", 768u << 10, -1, NULL) == NULL &&
+	   errno == EDQUOT,
+	   "a second one of 768K (a 1M block) does not fit beside it");
+	b = slab_named_alloc(p, "q.half", 512u << 10, -1, &created);
+	ok(b == a && created == 0,
+	   "finding the existing name needs no quota");
+	is_int(slab_named_free(p, "q.half"), 0, "the first name freed");
+	b = slab_named_alloc(p, "q.more", 768u << 10, -1, &created);
+	ok(b != NULL && created == 1,
+	   "then the 768K block fits: the free uncharged 512K");
+	slab_named_free(p, "q.more");
+	slab_pool_close(p);
+}
+
 /* ------------------------------------------------------------ 2. greedy */
 
 /*
@@ -784,6 +822,7 @@ main(void)
 	if (harness_start(&d, args) < 0)
 		bail_out("slabd --quota-client 1M did not start");
 	test_raw(&d);
+	test_named(&d);
 	test_greedy(&d);
 	is_int(harness_stop(&d), 0, "the per-client slabd exits 0 on SIGTERM "
 	       "(nothing leaked or broken)");

@@ -22,6 +22,7 @@
 #include "daemon/cache.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/named.h"
 #include "daemon/numa.h"
 #include "tests/fuzz/fuzz_slabd.h"
 
@@ -141,6 +142,8 @@ fuzz_slabd_start(struct fuzz_slabd *f)
 			 "memory_create");
 	if (cache_init(&f->d, err, sizeof(err)) < 0)
 		fuzz_die(err, "cache_init");
+	if (named_init(&f->d, err, sizeof(err)) < 0)
+		fuzz_die(err, "named_init");
 	f->evbase = event_base_new();
 	if (f->evbase == NULL ||
 	    cache_start(&f->d, f->evbase, err, sizeof(err)) < 0)
@@ -154,6 +157,7 @@ fuzz_slabd_start(struct fuzz_slabd *f)
 void
 fuzz_slabd_stop(struct fuzz_slabd *f)
 {
+	named_exit(&f->d);
 	cache_exit(&f->d);
 	if (f->evbase != NULL)
 		event_base_free(f->evbase);

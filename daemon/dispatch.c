@@ -189,6 +189,7 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 			       a->order);
 		return 0;
 	}
+	cache_record_pages(d, pfn, a->order, 1);
 	d->buddy.pages[pfn].owner_pid = (int32_t)ci->pid;
 	shmslab__alloc_pages_reply__init(&out->alloc);
 	out->alloc.offset = (uint64_t)pfn << REGION_PAGE_SHIFT;
@@ -294,8 +295,10 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 	}
 	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
 	r = free_pages_refusal(d, pfn, f->order, why, sizeof(why));
-	if (r == 0)
+	if (r == 0) {
+		cache_record_pages(d, pfn, f->order, 0);
 		r = -buddy_free(&d->buddy, pfn, f->order);
+	}
 	else
 		log_debug("client %u (pid %d): FreePages refused: %s", ci->id,
 			  (int)ci->pid, why);

@@ -31,6 +31,8 @@
 #include "daemon/memory.h"
 #include "daemon/notify.h"
 #include "daemon/numa.h"
+#include "daemon/pstate.h"
+#include "daemon/restart.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
 
@@ -262,15 +264,43 @@ write_pidfile(const char *path, char *err, size_t len)
 	return r;
 }
 
+/* How the event loop ended: a stop, or a planned restart (SIGUSR2). */
+static int restart_pending;
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
 
+	if (restart_pending)
+		return;		/* the restart is under way */
 	log_notice("%s: shutting down", strsignal((int)sig));
 	notify_send("STOPPING=1\nSTATUS=shutting down (%s)",
 		    strsignal((int)sig));
 	event_base_loopexit(base, NULL);
+}
+
+/*
+ * SIGUSR2 (also raised by the Restart request, slabctl restart): a
+ * planned restart.  The loop ends after a moment, so that replies already
+ * queued go out; main() then tears down the socket and executes the
+ * slabd binary again (restart_exec()), which re-attaches through the
+ * keeper as after a crash.
+ */
+static void
+restart_cb(evutil_socket_t sig, short what, void *arg)
+{
+	const struct timeval delay = { 0, 100000 };
+	struct event_base *base = arg;
+
+	(void)sig;
+	(void)what;
+	if (restart_pending)
+		return;
+	restart_pending = 1;
+	log_notice("SIGUSR2: restarting (the region is kept)");
+	notify_send("STATUS=restarting (the region is kept)");
+	event_base_loopexit(base, &delay);
 }
 
 /* What a SIGHUP needs: the daemon and the command line to read again. */
@@ -337,21 +367,25 @@ main(int argc, char **argv)
 {
 	const struct timeval one_second = { 1, 0 };
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_repair = NULL;
-	struct event *ev_hup = NULL;
+	struct event *ev_hup = NULL, *ev_usr2 = NULL;
 	struct event_base *base = NULL;
 	struct server *srv = NULL;
 	struct topology *topo;
 	struct slabd d;
 	struct reload reload = { &d, argc, argv };
 	char err[512];
-	int status = 1, ready_fd = -1;
+	int status = 1, ready_fd = -1, attached, kept = 0;
 
+	restart_init();
 	parse_options(argc, argv, &d.cfg);
 	log_open(d.cfg.log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
 		 d.cfg.verbose);
 	d.map.fd = -1;
 	d.map.base = NULL;
 	d.caches = NULL;
+	d.ps = NULL;
+	d.ps_fd = -1;
+	d.attached = 0;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
@@ -370,12 +404,24 @@ main(int argc, char **argv)
 	srv = server_listen(&d, err, sizeof(err));
 	if (srv == NULL)
 		goto fail_msg;
-	if (memory_create(&d, topo, err, sizeof(err)) < 0)
+	/* a region kept by the keeper of this socket, else a new one */
+	attached = restart_attach(&d, err, sizeof(err));
+	if (attached < 0)
 		goto fail_msg;
-	if (cache_init(&d, err, sizeof(err)) < 0)
-		goto fail_msg;
+	if (!attached) {
+		if (memory_create(&d, topo, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (pstate_create(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (cache_init(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (restart_keep(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		kept = 1;
+	}
 
-	if (!d.cfg.foreground) {
+	/* a re-executed slabd is detached already: same pid, same parent */
+	if (!d.cfg.foreground && !restart_reexec()) {
 		ready_fd = detach();
 		if (ready_fd < 0) {
 			snprintf(err, sizeof(err), "cannot detach: %s",
@@ -394,9 +440,11 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(base, SIGTERM, signal_cb, base);
 	ev_int = evsignal_new(base, SIGINT, signal_cb, base);
 	ev_hup = evsignal_new(base, SIGHUP, reload_cb, &reload);
+	ev_usr2 = evsignal_new(base, SIGUSR2, restart_cb, base);
 	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0 ||
-	    event_add(ev_hup, NULL) < 0) {
+	    ev_usr2 == NULL || event_add(ev_term, NULL) < 0 ||
+	    event_add(ev_int, NULL) < 0 || event_add(ev_hup, NULL) < 0 ||
+	    event_add(ev_usr2, NULL) < 0) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto fail_msg;
 	}
@@ -435,7 +483,7 @@ fail_msg:
 	log_err("%s", err);
 out:
 	server_free(srv);
-	if (d.cfg.pidfile != NULL && status == 0)
+	if (d.cfg.pidfile != NULL && status == 0 && !restart_pending)
 		unlink(d.cfg.pidfile);
 	if (ev_term != NULL)
 		event_free(ev_term);
@@ -443,14 +491,29 @@ out:
 		event_free(ev_int);
 	if (ev_hup != NULL)
 		event_free(ev_hup);
+	if (ev_usr2 != NULL)
+		event_free(ev_usr2);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
 	cache_exit(&d);
 	if (base != NULL)
 		event_base_free(base);
 	memory_destroy(&d);
+	pstate_close(&d);
 	free(topo);
 	notify_close();
+	/*
+	 * The keeper: kept for a planned restart; told to exit on a planned
+	 * stop (the region's memory goes with slabd) and when a fresh start
+	 * failed; left alone when a re-attach failed, so that the region
+	 * waits for a slabd that can attach to it.
+	 */
+	if (restart_pending && status == 0) {
+		restart_exec(argv);
+		status = 1;	/* not executed: logged */
+	} else if (status == 0 || kept) {
+		restart_release(&d);
+	}
 	conf_free(&d.cfg);
 	log_close();
 	return status;

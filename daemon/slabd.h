@@ -111,6 +111,7 @@ struct region_priv {
 
 struct client_info;
 struct cache_mgr;
+struct pstate;
 
 /* The connected clients (daemon/dispatch.h), for the Stats request. */
 TAILQ_HEAD(client_list, client_info);
@@ -122,6 +123,11 @@ struct slabd {
 	struct buddy buddy;
 	struct cache_mgr *caches;	/* daemon/cache.c */
 	struct client_list clients;	/* kept by daemon/server.c */
+	/* restart (daemon/pstate.c, keeper.c, restart.c) */
+	struct pstate *ps;		/* private state that outlives slabd */
+	int ps_fd;
+	uint64_t ps_size;
+	int attached;			/* 1: re-attached to a kept region */
 };
 
 #endif /* SLABD_SLABD_H */

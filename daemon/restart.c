@@ -1,0 +1,207 @@
+/*
+ * restart.c - re-attaching to the region a previous slabd left, and
+ * keeping it for the next one (restart.h; docs/restart.md).
+ *
+ * The order of re-attaching, each step before any client is served:
+ *	1. the keeper hands over the region memfd and the private state
+ *	   memfd (keeper.c);
+ *	2. the private state is checked and gives the geometry
+ *	   (pstate_open()); the region memfd must be the one it names
+ *	   (st_dev/st_ino, size) and still sealed (memory_attach());
+ *	3. the walker checks the region as `slabctl check` does (one pass)
+ *	   and its verdict is logged: clients may have written anything
+ *	   meanwhile, and they may still be running (their fast paths need
+ *	   no slabd), so its findings are reported, never acted on: what
+ *	   slabd acts on comes from the private state (steps 2 and 4);
+ *	4. the cache manager and the page allocator are rebuilt from the
+ *	   private state alone (cache_attach()), which also takes over node
+ *	   locks the dead slabd held and checks every node list;
+ *	5. the superblock, node table, cpu table and page descriptors are
+ *	   restored from the private copy (memory_check_repair());
+ *	6. named objects (daemon/named.c, another branch): named_attach()
+ *	   goes here, after the caches and before the walker's second look;
+ *	7. the walker runs again and its verdict is logged with a summary
+ *	   and the time all this took.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slabcheck.h"
+#include "daemon/cache.h"
+#include "daemon/keeper.h"
+#include "daemon/log.h"
+#include "daemon/memory.h"
+#include "daemon/pstate.h"
+#include "daemon/restart.h"
+#include "daemon/slabd.h"
+
+static char self_path[PATH_MAX];
+
+void
+restart_init(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_path,
+			     sizeof(self_path) - 1);
+
+	self_path[n > 0 ? n : 0] = '\0';
+}
+
+int
+restart_reexec(void)
+{
+	const char *e = getenv("SLABD_REEXEC");
+
+	return e != NULL && strcmp(e, "1") == 0;
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Run the walker, log its verdict; the number of inconsistencies. */
+static uint32_t
+walk(struct slabd *d, const char *when)
+{
+	struct slab_check_report *r = malloc(sizeof(*r));
+	char why[512] = "";
+	uint32_t errors;
+
+	if (r == NULL) {
+		log_warn("re-attach: no memory for the walker (%s)", when);
+		return 0;
+	}
+	/*
+	 * One pass: clients go on allocating and freeing while slabd is
+	 * away and while it re-attaches, so a state they are changing can
+	 * look inconsistent for a moment; more passes would only delay
+	 * serving them.  `slabctl check` on a quiet pool says for certain.
+	 */
+	if (slab_check_once(d->map.base, d->map.size, r, why,
+			    sizeof(why)) == 0)
+		log_info("re-attach: walker %s: clean: %u cache(s), %" PRIu64
+			 " slab(s), %" PRIu64 " object(s) in use, %" PRIu64
+			 " in flight, %u dead lock(s)", when, r->nr_caches,
+			 r->slabs, r->inuse, r->in_flight,
+			 r->dead_locks + r->dead_node_locks);
+	else
+		log_notice("re-attach: walker %s: %u inconsistenc%s in one "
+			   "pass over a region that clients may be changing "
+			   "(run 'slabctl check' on a quiet pool to be sure); "
+			   "the first: %s", when, r->errors,
+			   r->errors == 1 ? "y" : "ies", why);
+	errors = r->errors;
+	free(r);
+	return errors;
+}
+
+int
+restart_attach(struct slabd *d, char *err, size_t len)
+{
+	struct cache_attach_report rep;
+	uint64_t t0 = mono_us(), repaired;
+	uint32_t before, after;
+	int rfd, pfd, r;
+	pid_t kpid;
+
+	r = keeper_fetch(d->cfg.socket_path, &rfd, &pfd, &kpid, err, len);
+	if (r <= 0) {
+		if (r == 0 && restart_reexec()) {
+			snprintf(err, len, "re-executed to restart, but no "
+				 "keeper holds the region at %s.keeper",
+				 d->cfg.socket_path);
+			return -1;
+		}
+		return r;
+	}
+	log_notice("re-attaching to the region kept by keeper %d",
+		   (int)kpid);
+	if (pstate_open(d, pfd, rfd, err, len) < 0) {
+		close(rfd);
+		return -1;
+	}
+	if (memory_attach(d, rfd, err, len) < 0)
+		return -1;
+	before = walk(d, "before repair");
+	d->buddy.pg = NULL;
+	if (cache_attach(d, &rep, err, len) < 0)
+		return -1;
+	/* the region names its daemon: not a repair */
+	((struct region_super *)d->map.base)->daemon_pid = (int32_t)getpid();
+	repaired = memory_check_repair(d);
+	/*
+	 * Named objects (daemon/named.c) are rebuilt here:
+	 *	if (named_attach(d, err, len) < 0) return -1;
+	 * after the caches (a named object lives in a cache's slab or a
+	 * client page block, both known now) and before the walker's
+	 * second look.
+	 */
+	after = walk(d, "after repair");
+	d->ps->attaches++;
+	d->attached = 1;
+	log_notice("re-attached in %" PRIu64 " ms (restart %u of region %#"
+		   PRIx64 "): %u cache(s), %" PRIu64 " slab(s), %u client "
+		   "page block(s), %" PRIu64 " free page(s); repaired: %"
+		   PRIu64 " record entr%s of interrupted operations, %u "
+		   "block(s) given back, %u node list(s) rebuilt, %u dead "
+		   "node lock(s) taken over, %" PRIu64 " region field(s) "
+		   "restored; %u node lock(s) busy; walker: %u inconsistenc%s "
+		   "before, %u after",
+		   (mono_us() - t0 + 500) / 1000, d->ps->attaches,
+		   d->geo.region_id, rep.caches, rep.slabs, rep.client_blocks,
+		   rep.free_pages, rep.orphans, rep.orphans == 1 ? "y" : "ies",
+		   rep.released, rep.lists_rebuilt, rep.dead_locks, repaired,
+		   rep.busy_locks, before, before == 1 ? "y" : "ies", after);
+	return 1;
+}
+
+int
+restart_keep(struct slabd *d, char *err, size_t len)
+{
+	pid_t kpid;
+
+	if (keeper_spawn(d->cfg.socket_path, d->map.fd, d->ps_fd, &kpid, err,
+			 len) < 0)
+		return -1;
+	log_info("keeper %d holds the region for a restart (%s.keeper)",
+		 (int)kpid, d->cfg.socket_path);
+	return 0;
+}
+
+void
+restart_release(struct slabd *d)
+{
+	if (keeper_quit(d->cfg.socket_path) == 0)
+		log_info("keeper told to exit: the region is freed with slabd");
+}
+
+int
+restart_exec(char **argv)
+{
+	if (self_path[0] == '\0') {
+		log_err("restart: slabd's own path is unknown");
+		return -1;
+	}
+	if (setenv("SLABD_REEXEC", "1", 1) < 0) {
+		log_err("restart: setenv: %s", strerror(errno));
+		return -1;
+	}
+	log_notice("restart: executing %s", self_path);
+	execv(self_path, argv);
+	log_err("restart: cannot execute %s: %s", self_path, strerror(errno));
+	unsetenv("SLABD_REEXEC");
+	return -1;
+}

@@ -457,6 +457,7 @@ main(int argc, char **argv)
 	}
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
+	pstate_crash_arm();	/* testing aid, SHMSLAB_DEBUG builds only */
 	if (d.cfg.pidfile != NULL &&
 	    write_pidfile(d.cfg.pidfile, err, sizeof(err)) < 0)
 		goto fail_msg;

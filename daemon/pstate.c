@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/region.h"
+#include "daemon/log.h"
 #include "daemon/prim.h"
 #include "daemon/pstate.h"
 #include "daemon/slabd.h"
@@ -212,3 +215,29 @@ pstate_close(struct slabd *d)
 		close(d->ps_fd);
 	d->ps_fd = -1;
 }
+
+#ifdef SHMSLAB_DEBUG
+static unsigned long crash_after, crash_count;
+
+void
+pstate_crash_arm(void)
+{
+	const char *e = getenv("SLABD_TEST_CRASH_AFTER");
+
+	if (e == NULL || *e == '\0')
+		return;
+	crash_after = strtoul(e, NULL, 10);
+	crash_count = 0;
+	if (crash_after > 0)
+		log_notice("testing aid: SIGKILL at the %lu-th write of the "
+			   "private state from now (SLABD_TEST_CRASH_AFTER)",
+			   crash_after);
+}
+
+void
+pstate_crash_point(void)
+{
+	if (crash_after > 0 && ++crash_count == crash_after)
+		raise(SIGKILL);
+}
+#endif

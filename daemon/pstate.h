@@ -95,8 +95,27 @@ uint16_t *pstate_owner(struct slabd *d);
 /* Unmap and close (the keeper keeps its own descriptor). */
 void pstate_close(struct slabd *d);
 
+/*
+ * Testing aid (SHMSLAB_DEBUG builds only): with SLABD_TEST_CRASH_AFTER=N
+ * in its environment, slabd SIGKILLs itself at the N-th pstate_barrier()
+ * after pstate_crash_arm() (main.c calls it once slabd serves), that is
+ * between two writes of the private state, in the middle of whatever
+ * operation is under way (tests/test_restart.c).  Logged when armed.
+ */
+#ifdef SHMSLAB_DEBUG
+void pstate_crash_arm(void);
+void pstate_crash_point(void);
+#else
+static inline void pstate_crash_arm(void) { }
+static inline void pstate_crash_point(void) { }
+#endif
+
 /* A compiler barrier: the stores before it are executed before those
  * after it (one thread; a SIGKILL sees program order). */
-#define pstate_barrier()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+#define pstate_barrier()						\
+	do {								\
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);		\
+		pstate_crash_point();					\
+	} while (0)
 
 #endif /* SLABD_PSTATE_H */

@@ -77,7 +77,9 @@ int harness_kill(struct harness_daemon *d, int sig);
 /*
  * Start slabd again on d's socket and directory (after harness_kill()),
  * appending to the same log, and wait until it accepts connections
- * (polling every millisecond).  0, or -1 after a diagnostic.
+ * (polling every millisecond).  0, or -1 after a diagnostic; if it
+ * exited meanwhile, d->pid is 0 and harness_exit_status its status (no
+ * diagnostic when that is SIGKILL, which a test may have arranged).
  */
 int harness_restart(struct harness_daemon *d, const char *const *args);
 

@@ -54,7 +54,7 @@
 #define NR_WORKERS	4
 #define HELD_MAX	256
 #define ROUNDS		10
-#define PROGRESS	300	/* operations each worker makes per phase */
+#define PROGRESS	2000	/* operations each worker makes per phase */
 #define WATCHDOG_S	120	/* per phase: a hang fails the test */
 
 static const char *const cache_name[2] = { "restart.48", "restart.700" };
@@ -184,7 +184,16 @@ worker(int id, const char *sock)
 			continue;
 		}
 		rnd = mix(rnd);
-		if (n > 0 && (n == HELD_MAX || rnd % 100 < 45)) {
+		if (rnd % 1000 == 0) {
+			/* slabs back to slabd and new ones made: work for
+			 * it while it may be killed (EAGAIN: a lock busy) */
+			if (slab_cache_shrink(c[(rnd >> 12) & 1]) < 0 &&
+			    errno != EAGAIN) {
+				ctl->last_errno = errno;
+				__atomic_add_fetch(&ctl->failed, 1,
+						   __ATOMIC_RELAXED);
+			}
+		} else if (n > 0 && (n == HELD_MAX || rnd % 100 < 45)) {
 			/* free a random one, checked first */
 			int i = (int)((rnd >> 8) % (uint64_t)n);
 
@@ -341,6 +350,60 @@ print_log(const struct harness_daemon *d, const char *text)
 		diag("%s", last[i % 4]);
 }
 
+/*
+ * slabd killed between two writes of its private state, in the middle of
+ * whatever it was doing (SLABD_TEST_CRASH_AFTER, SHMSLAB_DEBUG builds):
+ * each round arms a new slabd to SIGKILL itself at the N-th write, N
+ * random in 1..40, waits for it to die, restarts it and checks as
+ * above.  Skipped when slabd was built without the testing aid.
+ */
+static void
+crash_points(struct harness_daemon *d, struct slab_pool *pool,
+	     struct slab_check_report *r, int rounds)
+{
+	uint64_t seed = mix((uint64_t)time(NULL));
+	int round, clean = 0, died = 0, status;
+	char n[16];
+
+	for (round = 1; round <= rounds; round++) {
+		snprintf(n, sizeof(n), "%d", (int)(1 + mix(seed + round) % 40));
+		harness_kill(d, SIGKILL);
+		setenv("SLABD_TEST_CRASH_AFTER", n, 1);
+		if (harness_restart(d, NULL) < 0 && d->pid != 0)
+			bail_out("crash round %d: slabd did not come back",
+				 round);
+		unsetenv("SLABD_TEST_CRASH_AFTER");
+		if (round == 1 && d->pid != 0 &&
+		    !harness_log_contains(d, "testing aid: SIGKILL")) {
+			skip(1, "slabd built without SHMSLAB_DEBUG: no crash "
+			     "points");
+			return;
+		}
+		/* it dies by itself at its n-th write (already, perhaps) */
+		alarm(WATCHDOG_S);
+		status = d->pid != 0 ? harness_kill(d, 0) :
+				       harness_exit_status;
+		alarm(0);
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			died++;
+		else
+			diag("crash round %d: slabd ended with status %#x",
+			     round, status);
+		if (harness_restart(d, NULL) < 0)
+			bail_out("crash round %d: slabd did not come back",
+				 round);
+		wait_progress(PROGRESS);
+		pause_workers();
+		if (walk(pool, r) == 0)
+			clean++;
+		resume_workers();
+	}
+	ok(died == rounds && clean == rounds, "slabd killed mid-operation "
+	   "at %d random writes of its private state: re-attached each time, "
+	   "walker clean (%d killed, %d clean)", rounds, died, clean);
+	print_log(d, "re-attached in");
+}
+
 static void
 test_crash_restarts(int rounds)
 {
@@ -416,6 +479,7 @@ test_crash_restarts(int rounds)
 	ok(allocs > 0 && allocs == cache_allocs(c[0]) + cache_allocs(c[1]),
 	   "the caches' statistics survived (%" PRIu64 " allocations "
 	   "counted)", allocs);
+	crash_points(&d, pool, r, rounds);
 
 	ctl->stop = 1;
 	alarm(WATCHDOG_S);

@@ -431,6 +431,7 @@ main(int argc, char **argv)
 	}
 	/* the region names its daemon: the detached child from here on */
 	((struct region_super *)d.map.base)->daemon_pid = (int32_t)getpid();
+	d.ps->daemon_pid = (int32_t)getpid();	/* the private record of it */
 
 	base = event_base_new();
 	if (base == NULL) {

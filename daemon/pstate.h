@@ -67,6 +67,9 @@ struct pstate {
 	uint64_t region_ino;
 	uint32_t next_client_id;
 	uint32_t attaches;		/* restarts so far */
+	int32_t daemon_pid;		/* the slabd serving (its main thread's
+					 * tid: the node locks' owner) */
+	uint32_t reserved0;
 	uint64_t reserved[16];		/* e.g. named objects (named.c) */
 	struct region_priv geo;
 	struct pstate_cache cache[SLAB_MAX_CACHES];

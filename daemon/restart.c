@@ -42,6 +42,7 @@
 #include "daemon/memory.h"
 #include "daemon/pstate.h"
 #include "daemon/restart.h"
+#include "daemon/rlock.h"
 #include "daemon/slabd.h"
 
 static char self_path[PATH_MAX];
@@ -135,10 +136,16 @@ restart_attach(struct slabd *d, char *err, size_t len)
 	}
 	if (memory_attach(d, rfd, err, len) < 0)
 		return -1;
+	/* locks the dead slabd held: its tid, from the private state */
+	if (d->ps->daemon_pid > 0 && d->ps->daemon_pid != (int32_t)getpid())
+		rlock_set_dead(d->ps->daemon_pid);
+	d->ps->daemon_pid = (int32_t)getpid();
 	before = walk(d, "before repair");
 	d->buddy.pg = NULL;
 	if (cache_attach(d, &rep, err, len) < 0)
 		return -1;
+	/* swept: from now on that tid may be a client's thread */
+	rlock_set_dead(0);
 	/* the region names its daemon: not a repair */
 	((struct region_super *)d->map.base)->daemon_pid = (int32_t)getpid();
 	repaired = memory_check_repair(d);

@@ -47,6 +47,9 @@
  *	  holder died but the kernel did not mark it, because the mutex was
  *	  not on its robust list (a client rewrote __list; or the holder was
  *	  an earlier slabd, which keeps no robust list);
+ *	- the word's tid is the previous slabd's (rlock_set_dead(), from
+ *	  the private state when slabd re-attaches), even if a live thread
+ *	  has that tid again by now;
  *	- the word's tid is 0 without FUTEX_OWNER_DIED, or is slabd's own
  *	  (slabd holds a lock only within one callback, so a word naming it
  *	  on entry is a forgery or left by an earlier slabd with the same tid);
@@ -146,11 +149,19 @@ rlock_tid(void)
 	return rlock_self;
 }
 
+static int rlock_dead;		/* the previous slabd's tid, or 0 */
+
+void
+rlock_set_dead(int tid)
+{
+	rlock_dead = tid;
+}
+
 /* Whether no live thread can release a word holding tid (see above). */
 static int
 rlock_holder_gone(int tid, int self)
 {
-	if (tid == 0 || tid == self)
+	if (tid == 0 || tid == self || (rlock_dead != 0 && tid == rlock_dead))
 		return 1;
 	return kill((pid_t)tid, 0) < 0 && errno == ESRCH;
 }

@@ -413,7 +413,7 @@ test_crash_restarts(int rounds)
 	struct slab_pool *pool;
 	double worst = 0, sum = 0;
 	uint64_t allocs = 0;
-	int i, round, clean = 0, status, crashed = 0;
+	int i, round, clean = 0, status, crashed = 0, back = 0;
 
 	if (r == NULL || slabtest_start(&d, "64M") < 0)
 		bail_out("cannot start slabd");
@@ -461,11 +461,12 @@ test_crash_restarts(int rounds)
 		if (walk(pool, r) == 0)
 			clean++;
 		a = cache_allocs(c[0]) + cache_allocs(c[1]);
-		if (a < allocs)
+		if (a < allocs) {
 			diag("round %d: allocation counters went back from %"
 			     PRIu64 " to %" PRIu64, round, allocs, a);
-		else
-			allocs = a;
+			back++;
+		}
+		allocs = a;
 		resume_workers();
 	}
 	ok(clean == rounds, "walker clean after each of %d SIGKILL restarts "
@@ -476,9 +477,9 @@ test_crash_restarts(int rounds)
 	   "slabd says what it re-attached to and how long it took, each "
 	   "time");
 	print_log(&d, "re-attach");
-	ok(allocs > 0 && allocs == cache_allocs(c[0]) + cache_allocs(c[1]),
-	   "the caches' statistics survived (%" PRIu64 " allocations "
-	   "counted)", allocs);
+	ok(allocs > 0 && back == 0, "the caches' statistics survived: the "
+	   "allocation counters never went back (%" PRIu64 " counted)",
+	   allocs);
 	crash_points(&d, pool, r, rounds);
 
 	ctl->stop = 1;

@@ -136,6 +136,11 @@ restart_attach(struct slabd *d, char *err, size_t len)
 	}
 	if (memory_attach(d, rfd, err, len) < 0)
 		return -1;
+	if (d->cfg.region_size != d->geo.region_size)
+		log_notice("the kept region is of %" PRIu64 " MiB, not the %"
+			   PRIu64 " MiB asked for: keeping it (stop slabd "
+			   "with SIGTERM to start afresh)",
+			   d->geo.region_size >> 20, d->cfg.region_size >> 20);
 	/* locks the dead slabd held: its tid, from the private state */
 	if (d->ps->daemon_pid > 0 && d->ps->daemon_pid != (int32_t)getpid())
 		rlock_set_dead(d->ps->daemon_pid);

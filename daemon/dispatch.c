@@ -22,17 +22,20 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/slab.h"
 #include "daemon/buddy.h"
 #include "daemon/cache.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/pstate.h"
 #include "daemon/slabd.h"
 
 /* Stats: room for the reply's other fields, the error text and framing. */
@@ -699,6 +702,33 @@ do_stats(struct slabd *d, const Shmslab__Request *req,
 	return 0;
 }
 
+/*
+ * Restart (slabctl restart): the same as SIGUSR2, which this raises; the
+ * event loop ends a moment later (main.c restart_cb()), after the reply
+ * went out.  Only slabd's own uid or root.
+ */
+static int
+do_restart(struct slabd *d, struct client_info *ci,
+	   const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	if (ci->uid != 0 && ci->uid != geteuid()) {
+		dispatch_error(out, req->seq, EPERM, "only root or slabd's own "
+			       "user (uid %u) may restart it",
+			       (unsigned)geteuid());
+		return 0;
+	}
+	shmslab__restart_reply__init(&out->restart);
+	out->restart.region_id = d->geo.region_id;
+	out->restart.pid = (int32_t)getpid();
+	out->restart.attaches = d->ps != NULL ? d->ps->attaches : 0;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_RESTART;
+	out->rep.restart = &out->restart;
+	log_notice("client %u (pid %d uid %u) asked for a restart", ci->id,
+		   (int)ci->pid, (unsigned)ci->uid);
+	kill(getpid(), SIGUSR2);
+	return 0;
+}
+
 int
 dispatch_request(struct slabd *d, struct client_info *ci,
 		 const Shmslab__Request *req, struct dispatch_reply *out)
@@ -734,6 +764,8 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 		return do_refill(d, ci, req, out);
 	case SHMSLAB__REQUEST__BODY_STATS:
 		return do_stats(d, req, out);
+	case SHMSLAB__REQUEST__BODY_RESTART:
+		return do_restart(d, ci, req, out);
 	default:
 		dispatch_error(out, req->seq, EOPNOTSUPP,
 			       "unknown request type %d", (int)req->body_case);

@@ -49,6 +49,7 @@ struct dispatch_reply {
 	Shmslab__RefillReply refill;
 	Shmslab__StatsReply cstats;
 	struct stats_scratch *scratch;	/* Stats storage, made on first use */
+	Shmslab__RestartReply restart;	/* restart without loss */
 };
 
 /* Free what dispatch_request() allocated into out (not out itself). */

@@ -290,7 +290,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 restart_cb(evutil_socket_t sig, short what, void *arg)
 {
-	const struct timeval delay = { 0, 100000 };
+	const struct timeval delay = { 0, 20000 };
 	struct event_base *base = arg;
 
 	(void)sig;

@@ -45,6 +45,8 @@ static const struct ctl_cmd cmds[] = {
 	  "objects held, by process (SLAB_STORE_USER caches)", cmd_leaks },
 	{ "metrics", "", "every figure in the OpenMetrics text format",
 	  cmd_metrics },
+	{ "restart", "", "restart slabd in place, keeping the region",
+	  cmd_restart },
 };
 #define NR_CMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

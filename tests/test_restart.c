@@ -519,6 +519,44 @@ test_crash_restarts(int rounds)
 	free(r);
 }
 
+/* `slabctl restart`: the Restart request, then the same as SIGUSR2. */
+static void
+slabctl_restart(struct harness_daemon *d, struct slab_pool *pool,
+		struct slab_cache *c)
+{
+	const char *slabctl = getenv("SLABCTL");
+	char cmd[1024], out[1024] = "";
+	void *obj;
+	size_t n;
+	FILE *f;
+	int st;
+
+	if (slabctl == NULL || pool == NULL || c == NULL) {
+		skip(2, "SLABCTL not set (run with make check)");
+		return;
+	}
+	obj = slab_cache_alloc(c, 0);
+	if (obj != NULL)
+		fill(obj, 200, 77);
+	snprintf(cmd, sizeof(cmd), "'%s' -s '%s' restart 2>&1", slabctl,
+		 d->socket);
+	alarm(WATCHDOG_S);
+	f = popen(cmd, "r");
+	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+	out[n] = '\0';
+	st = f ? pclose(f) : -1;
+	alarm(0);
+	ok(st == 0 && strstr(out, "kept") != NULL &&
+	   count_log(d, "re-attached in") == 2,
+	   "slabctl restart: slabd restarted in place, the region kept");
+	if (st != 0)
+		diag("slabctl said: %s", out);
+	ok(obj != NULL && check(obj, 200, 77) &&
+	   slab_cache_shrink(c) == 0, "objects and handles survive it");
+	if (obj != NULL)
+		slab_cache_free(c, obj);
+}
+
 static void
 test_planned_restart(void)
 {
@@ -571,6 +609,7 @@ test_planned_restart(void)
 	c2 = pool2 ? slab_cache_lookup(pool2, "planned") : NULL;
 	ok(c2 != NULL, "a new client finds the cache by name");
 	ok(walk(pool, r) == 0, "walker clean after the planned restart");
+	slabctl_restart(&d, pool2, c2);
 	if (pool2)
 		slab_pool_close(pool2);
 	slab_pool_close(pool);

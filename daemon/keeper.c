@@ -213,7 +213,8 @@ keeper_serve(int c, int rfd, int pfd)
 }
 
 static void __attribute__((noreturn))
-keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino)
+keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino,
+	    int quiet)
 {
 	int keep[4] = { STDERR_FILENO, lfd, rfd, pfd }, i, j;
 
@@ -226,6 +227,15 @@ keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino)
 			keep[j - 1] = t;
 		}
 	close_others(keep, 4);
+	if (quiet) {
+		/* slabd detaches: the terminal is not ours to write to */
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (nul >= 0) {
+			dup2(nul, STDERR_FILENO);
+			close(nul);
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -266,8 +276,8 @@ keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino)
 }
 
 int
-keeper_spawn(const char *socket_path, int region_fd, int ps_fd, pid_t *pid,
-	     char *err, size_t len)
+keeper_spawn(const char *socket_path, int region_fd, int ps_fd, int quiet,
+	     pid_t *pid, char *err, size_t len)
 {
 	struct sockaddr_un sun;
 	char path[sizeof(sun.sun_path) + 8];
@@ -319,7 +329,8 @@ keeper_spawn(const char *socket_path, int region_fd, int ps_fd, pid_t *pid,
 		k = fork();
 		if (k == 0) {
 			close(p[1]);
-			keeper_main(lfd, region_fd, ps_fd, path, st.st_ino);
+			keeper_main(lfd, region_fd, ps_fd, path, st.st_ino,
+				    quiet);
 		}
 		(void)!write(p[1], &k, sizeof(k));
 		_exit(k < 0 ? 1 : 0);

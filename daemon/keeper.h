@@ -34,10 +34,11 @@ int keeper_fetch(const char *socket_path, int *region_fd, int *ps_fd,
 /*
  * Start a keeper holding region_fd and ps_fd.  0 with *pid set, or -1
  * with a message in err.  The keeper is no child of slabd's (it is
- * reparented at once), so slabd never has to reap it.
+ * reparented at once), so slabd never has to reap it.  It writes a line
+ * to stderr when it starts and exits, unless quiet (slabd detaches).
  */
 int keeper_spawn(const char *socket_path, int region_fd, int ps_fd,
-		 pid_t *pid, char *err, size_t len);
+		 int quiet, pid_t *pid, char *err, size_t len);
 
 /* Tell the keeper to exit, and wait for its answer (at most 2 s).
  * 0, or -1 if there was none to tell. */

@@ -26,11 +26,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,40 +75,94 @@ mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Run the walker, log its verdict; the number of inconsistencies. */
+/* What the walker's process reports back. */
+struct walk_result {
+	int rc;
+	uint32_t errors, nr_caches;
+	uint64_t slabs, inuse, in_flight;
+	uint32_t dead_locks;
+	char why[512];
+};
+
+/* In the child: one pass of the walker, its result down fd. */
+static void __attribute__((noreturn))
+walk_child(struct slabd *d, int fd)
+{
+	struct slab_check_report *r = malloc(sizeof(*r));
+	struct walk_result w;
+
+	memset(&w, 0, sizeof(w));
+	if (r == NULL)
+		_exit(2);
+	w.rc = slab_check_once(d->map.base, d->map.size, r, w.why,
+			       sizeof(w.why));
+	w.errors = r->errors;
+	w.nr_caches = r->nr_caches;
+	w.slabs = r->slabs;
+	w.inuse = r->inuse;
+	w.in_flight = r->in_flight;
+	w.dead_locks = r->dead_locks + r->dead_node_locks;
+	_exit(write(fd, &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 2);
+}
+
+/*
+ * Run the walker, log its verdict; the number of inconsistencies.
+ *
+ * One pass: clients go on allocating and freeing while slabd is away and
+ * while it re-attaches, so a state they are changing can look
+ * inconsistent for a moment; more passes would only delay serving them.
+ * `slabctl check` on a quiet pool says for certain.  The walker reads the
+ * region's own superblock offsets, which a client can rewrite under it,
+ * so it runs in a child process (the region is shared, nothing is
+ * copied): a fault there is reported, never slabd's death.
+ */
 static uint32_t
 walk(struct slabd *d, const char *when)
 {
-	struct slab_check_report *r = malloc(sizeof(*r));
-	char why[512] = "";
-	uint32_t errors;
+	struct walk_result w;
+	int p[2], status = 0;
+	ssize_t n = 0;
+	pid_t pid;
 
-	if (r == NULL) {
-		log_warn("re-attach: no memory for the walker (%s)", when);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_warn("re-attach: walker %s: pipe: %s", when,
+			 strerror(errno));
 		return 0;
 	}
-	/*
-	 * One pass: clients go on allocating and freeing while slabd is
-	 * away and while it re-attaches, so a state they are changing can
-	 * look inconsistent for a moment; more passes would only delay
-	 * serving them.  `slabctl check` on a quiet pool says for certain.
-	 */
-	if (slab_check_once(d->map.base, d->map.size, r, why,
-			    sizeof(why)) == 0)
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		walk_child(d, p[1]);
+	}
+	close(p[1]);
+	if (pid > 0)
+		while ((n = read(p[0], &w, sizeof(w))) < 0 && errno == EINTR)
+			;
+	close(p[0]);
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	if (pid < 0 || n != (ssize_t)sizeof(w)) {
+		log_warn("re-attach: walker %s: %s", when, pid < 0 ?
+			 strerror(errno) : WIFSIGNALED(status) ?
+			 "it faulted: a client changed the region under it" :
+			 "it failed");
+		return 1;
+	}
+	w.why[sizeof(w.why) - 1] = '\0';
+	if (w.rc == 0)
 		log_info("re-attach: walker %s: clean: %u cache(s), %" PRIu64
 			 " slab(s), %" PRIu64 " object(s) in use, %" PRIu64
-			 " in flight, %u dead lock(s)", when, r->nr_caches,
-			 r->slabs, r->inuse, r->in_flight,
-			 r->dead_locks + r->dead_node_locks);
+			 " in flight, %u dead lock(s)", when, w.nr_caches,
+			 w.slabs, w.inuse, w.in_flight, w.dead_locks);
 	else
 		log_notice("re-attach: walker %s: %u inconsistenc%s in one "
 			   "pass over a region that clients may be changing "
 			   "(run 'slabctl check' on a quiet pool to be sure); "
-			   "the first: %s", when, r->errors,
-			   r->errors == 1 ? "y" : "ies", why);
-	errors = r->errors;
-	free(r);
-	return errors;
+			   "the first: %s", when, w.errors,
+			   w.errors == 1 ? "y" : "ies", w.why);
+	return w.errors;
 }
 
 int
@@ -185,8 +241,8 @@ restart_keep(struct slabd *d, char *err, size_t len)
 {
 	pid_t kpid;
 
-	if (keeper_spawn(d->cfg.socket_path, d->map.fd, d->ps_fd, &kpid, err,
-			 len) < 0)
+	if (keeper_spawn(d->cfg.socket_path, d->map.fd, d->ps_fd,
+			 !d->cfg.foreground, &kpid, err, len) < 0)
 		return -1;
 	log_info("keeper %d holds the region for a restart (%s.keeper)",
 		 (int)kpid, d->cfg.socket_path);

@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/region.h"
+#include "common/slab.h"
 #include "common/slabcheck.h"
 #include "shmslab.h"
 #include "tests/harness.h"
@@ -712,6 +714,112 @@ test_no_daemon(void)
 	unsetenv("SHMSLAB_RECONNECT_TIMEOUT");
 }
 
+/*
+ * Clients scribble on the region while slabd is away: the superblock,
+ * the node table's free lists, the cache's descriptor, and the page
+ * descriptors, marking the pages of live slabs free and free pages
+ * allocated.  The new slabd must act on its private state: attach, say
+ * what it restored, never hand out a live object's memory again, and
+ * leave forged blocks free.
+ */
+static void
+test_scribbled(void)
+{
+	struct harness_daemon d;
+	struct slab_check_report *r = calloc(1, sizeof(*r));
+	struct region_super sb;
+	struct region_node *nodes;
+	struct page_desc *pages;
+	struct slab_cache *c;
+	struct slab_pool *pool, *pool2;
+	struct slab_cache_desc *desc;
+	void *obj[64], *more[2000];
+	uint32_t i, j, forged = 0, overlap = 0, intact = 0, still = 0;
+	char *base;
+
+	if (r == NULL || slabtest_start(&d, "32M") < 0)
+		bail_out("cannot start slabd");
+	pool = slab_pool_open(d.socket);
+	c = pool ? slab_cache_create(pool, "scribbled", 256, 0, 0, NULL) :
+		   NULL;
+	if (c == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	for (i = 0; i < 64; i++) {
+		obj[i] = slab_cache_alloc(c, 0);
+		if (obj[i] == NULL)
+			bail_out("slab_cache_alloc: %s", strerror(errno));
+		fill(obj[i], 256, 900 + i);
+	}
+	base = slab_pool_base(pool);
+	memcpy(&sb, base, sizeof(sb));
+	harness_kill(&d, SIGKILL);
+
+	/* the scribbling, while nobody can repair it */
+	nodes = (struct region_node *)(base + sb.node_table_off);
+	pages = (struct page_desc *)(base + sb.page_desc_off);
+	desc = (struct slab_cache_desc *)(base + sb.cache_table_off);
+	for (i = 0; i < 64; i++) {
+		uint32_t pfn = (uint32_t)(((char *)obj[i] - base) >> 12);
+
+		pages[pfn].flags = PG_BUDDY;	/* "free" */
+		pages[pfn].order = 0;
+	}
+	for (i = 0; i < sb.nr_pages && forged < 200; i++)
+		if (pages[i].flags == PG_BUDDY || pages[i].flags == 0) {
+			if (i < sb.data_off >> 12)
+				continue;
+			pages[i].flags = PG_HEAD | PG_CLIENT;
+			pages[i].order = 0;
+			forged++;
+		}
+	for (i = 0; i < sb.nr_nodes; i++)
+		for (j = 0; j < REGION_NR_ORDERS; j++)
+			nodes[i].free_head[j] = 12345 + j;
+	for (i = 0; i < 32; i++)
+		memset(desc[i].name, 'x', 8);
+	((struct region_super *)base)->region_id ^= 0x5a5a;
+	((struct region_super *)base)->nr_pages = 7;
+	((struct region_super *)base)->cache_table_off = 4096;
+
+	if (harness_restart(&d, NULL) < 0)
+		bail_out("slabd did not re-attach to a scribbled region");
+	ok(harness_log_contains(&d, "restored from slabd's own copy") &&
+	   harness_log_contains(&d, "re-attached in"),
+	   "slabd re-attached to a region scribbled on while it was away, "
+	   "and said what it restored");
+	print_log(&d, "re-attach");
+	pool2 = slab_pool_open(d.socket);
+	ok(pool2 != NULL, "a new client accepts the restored superblock");
+	for (i = 0; i < 2000; i++) {
+		more[i] = slab_cache_alloc(c, 0);
+		for (j = 0; more[i] != NULL && j < 64; j++)
+			if (more[i] == obj[j])
+				overlap++;
+	}
+	ok(overlap == 0, "no live object's memory handed out again (%u of "
+	   "2000 new objects overlap)", overlap);
+	for (i = 0; i < 64; i++)
+		intact += check(obj[i], 256, 900 + i);
+	is_int(intact, 64, "objects held across the scribbling intact");
+	for (i = 0, forged = 0; i < sb.nr_pages; i++)
+		if ((pages[i].flags & (PG_HEAD | PG_CLIENT)) ==
+		    (PG_HEAD | PG_CLIENT))
+			still++;
+	ok(still == 0, "no forged client block survived the re-attach (%u)",
+	   still);
+	for (i = 0; i < 2000; i++)
+		if (more[i] != NULL)
+			slab_cache_free(c, more[i]);
+	for (i = 0; i < 64; i++)
+		slab_cache_free(c, obj[i]);
+	ok(walk(pool, r) == 0, "walker clean after the scribbled restart");
+	if (pool2)
+		slab_pool_close(pool2);
+	slab_pool_close(pool);
+	harness_stop(&d);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -727,6 +835,7 @@ main(void)
 	signal(SIGALRM, watchdog);
 	test_crash_restarts(ROUNDS * scale);
 	test_planned_restart();
+	test_scribbled();
 	test_no_daemon();
 	done_testing();
 	return 0;

@@ -173,6 +173,7 @@ __add_to_free_list(struct buddy *b, uint32_t nid, uint32_t pfn,
 
 	m->flags = PG_BUDDY;
 	m->order = (uint8_t)order;
+	m->head = PFN_NONE;
 	m->prev = PFN_NONE;
 	m->next = first;
 	b->nodes[nid].free_head[order] = pfn;
@@ -706,6 +707,11 @@ buddy_restore(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 			}
 			off += 1u << order;
 		}
+	}
+	/* every head fits: now the free lists (this writes the mirror) */
+	for (nid = 0; nid < nr_nodes; nid++) {
+		struct buddy_node *n = &nb->node[nid];
+
 		/* run[off]: free pages from off on */
 		run[n->nr_pages] = 0;
 		for (off = n->nr_pages; off-- > 0;)
@@ -1342,7 +1348,7 @@ buddy_mirror_repair(struct buddy *b, char *why, size_t len)
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
 			continue; /* next/prev: the slab layer's */
 		}
-		if (p->state == BUDDY_FREE_BODY)
+		if (p->state == BUDDY_FREE_BODY || p->state == BUDDY_FREE)
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
 		FIX(m->next, p->next, "page", pfn, "next", UINT32_MAX);
 		FIX(m->prev, p->prev, "page", pfn, "prev", UINT32_MAX);

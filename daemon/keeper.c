@@ -2,13 +2,18 @@
  * keeper.c - the keeper process and slabd's two calls to it (keeper.h).
  *
  * Wire format on SOCKET.keeper, one exchange per connection:
- *	client -> keeper	one byte: 'G' (give the descriptors) or
- *				'Q' (exit)
+ *	client -> keeper	one byte: 'G' (give the descriptors),
+ *				'Q' (exit) or 'W' (watch)
  *	keeper -> client	'G': struct keeper_reply with the region
  *				memfd attached, then one byte with the
  *				private state memfd attached;
  *				'Q': struct keeper_reply, then the keeper
- *				removes its socket and exits
+ *				removes its socket and exits;
+ *				'W': struct keeper_reply, and the keeper
+ *				keeps the connection open until the peer
+ *				closes it: slabd sees the keeper die as the
+ *				end of that connection, and starts another
+ *				(restart.c)
  * A peer whose uid is not the keeper's gets its connection closed.  The
  * keeper reads with a 2 s timeout, so a peer that connects and says
  * nothing cannot hold it up.
@@ -132,6 +137,34 @@ keeper_fetch(const char *socket_path, int *region_fd, int *ps_fd,
 }
 
 int
+keeper_watch(const char *socket_path, pid_t *pid)
+{
+	struct keeper_reply kr;
+	struct timeval tv = { 0, 0 };
+	pid_t peer;
+	char c = 'W';
+	int fd, r;
+
+	fd = keeper_connect(socket_path, &peer);
+	if (fd < 0)
+		return fd;
+	r = sock_write_all(fd, &c, 1);
+	if (r == 0)
+		r = sock_read_all(fd, &kr, sizeof(kr));
+	if (r == 0 && (kr.magic != KEEPER_MAGIC ||
+		       kr.version != KEEPER_VERSION))
+		r = -EBADMSG;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	/* from now on a read that returns is the keeper's end */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	*pid = (pid_t)kr.pid;
+	return fd;
+}
+
+int
 keeper_quit(const char *socket_path)
 {
 	struct keeper_reply kr;
@@ -177,7 +210,8 @@ keeper_say(const char *msg)
 		(void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
-/* Serve one connection: 1 to exit afterwards, else 0. */
+/* Serve one connection: 1 to exit afterwards, 2 to keep it open as a
+ * watch, else 0 (close it). */
 static int
 keeper_serve(int c, int rfd, int pfd)
 {
@@ -202,6 +236,8 @@ keeper_serve(int c, int rfd, int pfd)
 		(void)sock_write_all(c, &kr, sizeof(kr));
 		return 1;
 	}
+	if (cmd == 'W')
+		return sock_write_all(c, &kr, sizeof(kr)) == 0 ? 2 : 0;
 	if (cmd != 'G')
 		return 0;
 	if (sock_send_with_fd(c, &kr, sizeof(kr), rfd) ==
@@ -212,11 +248,17 @@ keeper_serve(int c, int rfd, int pfd)
 	return 0;
 }
 
+#define KEEPER_WATCHES	8	/* watch connections kept at once */
+
 static void __attribute__((noreturn))
 keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino,
 	    int quiet)
 {
 	int keep[4] = { STDERR_FILENO, lfd, rfd, pfd }, i, j;
+	int watch[KEEPER_WATCHES], next_watch = 0;
+
+	for (i = 0; i < KEEPER_WATCHES; i++)
+		watch[i] = -1;
 
 	/* sort keep[] for close_others() */
 	for (i = 1; i < 4; i++)
@@ -244,16 +286,42 @@ keeper_main(int lfd, int rfd, int pfd, const char *path, ino_t ino,
 		keeper_say("cannot chdir to /");
 	keeper_say("holding the region");
 	for (;;) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pollfd p[1 + KEEPER_WATCHES];
 		struct stat st;
-		int r = poll(&p, 1, 1000);
+		int r, k, np = 1;
 
-		if (r > 0) {
+		p[0].fd = lfd;
+		p[0].events = POLLIN;
+		for (k = 0; k < KEEPER_WATCHES; k++)
+			if (watch[k] >= 0) {
+				p[np].fd = watch[k];
+				p[np++].events = POLLIN;
+			}
+		r = poll(p, (nfds_t)np, 1000);
+		for (k = 1; r > 0 && k < np; k++) {
+			if (p[k].revents == 0)
+				continue;
+			/* the watcher closed (or wrote): let it go */
+			for (j = 0; j < KEEPER_WATCHES; j++)
+				if (watch[j] == p[k].fd)
+					watch[j] = -1;
+			close(p[k].fd);
+		}
+		if (r > 0 && (p[0].revents & POLLIN)) {
 			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (c >= 0) {
 				int quit = keeper_serve(c, rfd, pfd);
 
+				if (quit == 2) {
+					/* a watch: the oldest goes if full */
+					if (watch[next_watch] >= 0)
+						close(watch[next_watch]);
+					watch[next_watch] = c;
+					next_watch = (next_watch + 1) %
+						     KEEPER_WATCHES;
+					continue;
+				}
 				close(c);
 				if (quit) {
 					keeper_say("slabd stopped: exiting, "

@@ -40,6 +40,13 @@ int keeper_fetch(const char *socket_path, int *region_fd, int *ps_fd,
 int keeper_spawn(const char *socket_path, int region_fd, int ps_fd,
 		 int quiet, pid_t *pid, char *err, size_t len);
 
+/*
+ * Open a watch on the keeper: a connection it keeps open, so that the
+ * keeper's death shows as end of file on the returned descriptor (*pid:
+ * the keeper's).  The descriptor, or -errno.
+ */
+int keeper_watch(const char *socket_path, pid_t *pid);
+
 /* Tell the keeper to exit, and wait for its answer (at most 2 s).
  * 0, or -1 if there was none to tell. */
 int keeper_quit(const char *socket_path);

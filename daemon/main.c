@@ -451,6 +451,7 @@ main(int argc, char **argv)
 	}
 	if (cache_start(&d, base, err, sizeof(err)) < 0)
 		goto fail_msg;
+	restart_watch(&d, base);	/* a dead keeper is replaced */
 	ev_repair = event_new(base, -1, EV_PERSIST, repair_cb, &d);
 	if (ev_repair == NULL || event_add(ev_repair, &one_second) < 0) {
 		snprintf(err, sizeof(err), "cannot arm the region repair timer");
@@ -484,6 +485,7 @@ fail_msg:
 		fprintf(stderr, "slabd: %s\n", err);
 	log_err("%s", err);
 out:
+	restart_unwatch();
 	server_free(srv);
 	if (d.cfg.pidfile != NULL && status == 0 && !restart_pending)
 		unlink(d.cfg.pidfile);

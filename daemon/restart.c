@@ -26,6 +26,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -272,4 +273,98 @@ restart_exec(char **argv)
 	log_err("restart: cannot execute %s: %s", self_path, strerror(errno));
 	unsetenv("SLABD_REEXEC");
 	return -1;
+}
+
+/* ---------------------------------------------------------------- watch */
+
+/*
+ * slabd watches its keeper through a connection the keeper keeps open
+ * (keeper_watch()): its end of file means the keeper died (killed by
+ * someone), and with it the only copy of the region that would outlive
+ * slabd.  slabd still holds both memfds, so it starts a new keeper at
+ * once and watches that one; the region is at risk only in between.
+ */
+static struct {
+	struct slabd *d;
+	struct event_base *base;
+	struct event *ev;
+	int fd;
+	pid_t pid;
+} watch = { .fd = -1 };
+
+static void watch_cb(evutil_socket_t fd, short what, void *arg);
+
+static int
+watch_open(void)
+{
+	watch.fd = keeper_watch(watch.d->cfg.socket_path, &watch.pid);
+	if (watch.fd < 0)
+		return -1;
+	watch.ev = event_new(watch.base, watch.fd, EV_READ | EV_PERSIST,
+			     watch_cb, NULL);
+	if (watch.ev == NULL || event_add(watch.ev, NULL) < 0) {
+		if (watch.ev != NULL)
+			event_free(watch.ev);
+		watch.ev = NULL;
+		close(watch.fd);
+		watch.fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+watch_close(void)
+{
+	if (watch.ev != NULL)
+		event_free(watch.ev);
+	watch.ev = NULL;
+	if (watch.fd >= 0)
+		close(watch.fd);
+	watch.fd = -1;
+}
+
+static void
+watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char err[256], buf[16];
+	pid_t old = watch.pid, kpid;
+
+	(void)what;
+	(void)arg;
+	if (read(fd, buf, sizeof(buf)) < 0 && errno == EINTR)
+		return;
+	watch_close();
+	log_warn("the keeper (pid %d) is gone: starting a new one, so that "
+		 "the region still outlives slabd", (int)old);
+	if (keeper_spawn(watch.d->cfg.socket_path, watch.d->map.fd,
+			 watch.d->ps_fd, !watch.d->cfg.foreground, &kpid, err,
+			 sizeof(err)) < 0) {
+		log_err("cannot start a new keeper: %s; a restart now would "
+			"lose the region", err);
+		return;
+	}
+	log_info("keeper %d holds the region for a restart (%s.keeper)",
+		 (int)kpid, watch.d->cfg.socket_path);
+	if (watch_open() < 0)
+		log_warn("cannot watch the new keeper %d", (int)kpid);
+}
+
+int
+restart_watch(struct slabd *d, struct event_base *base)
+{
+	watch.d = d;
+	watch.base = base;
+	if (watch_open() < 0) {
+		log_warn("cannot watch the keeper at %s.keeper: if it dies, "
+			 "a restart will lose the region", d->cfg.socket_path);
+		return -1;
+	}
+	return 0;
+}
+
+void
+restart_unwatch(void)
+{
+	watch_close();
 }

@@ -43,6 +43,16 @@ void restart_release(struct slabd *d);
  */
 int restart_exec(char **argv);
 
+struct event_base;
+
+/*
+ * Watch the keeper from the event loop: if it dies, start a new one with
+ * the descriptors slabd holds (logged).  0, or -1 (logged; slabd runs on
+ * without a watch).  restart_unwatch() before the loop is freed.
+ */
+int restart_watch(struct slabd *d, struct event_base *base);
+void restart_unwatch(void);
+
 /* Remember the executable's path (call first thing in main()). */
 void restart_init(void);
 

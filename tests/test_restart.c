@@ -820,6 +820,58 @@ test_scribbled(void)
 	free(r);
 }
 
+/*
+ * Someone kills the keeper while slabd runs: slabd notices (its watch
+ * connection ends), starts a new keeper, and a later crash still loses
+ * nothing.
+ */
+static void
+test_keeper_killed(void)
+{
+	struct harness_daemon d;
+	struct slab_cache *c;
+	struct slab_pool *pool;
+	void *obj[16];
+	int i, intact = 0;
+	pid_t kpid, k2;
+
+	if (slabtest_start(&d, "32M") < 0)
+		bail_out("cannot start slabd");
+	pool = slab_pool_open(d.socket);
+	c = pool ? slab_cache_create(pool, "keeperless", 96, 0, 0, NULL) :
+		   NULL;
+	if (c == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	for (i = 0; i < 16; i++) {
+		obj[i] = slab_cache_alloc(c, 0);
+		if (obj[i] == NULL)
+			bail_out("slab_cache_alloc: %s", strerror(errno));
+		fill(obj[i], 96, 4000 + (uint64_t)i);
+	}
+	kpid = keeper_pid(&d);
+	if (kpid <= 0)
+		bail_out("no keeper named in the log");
+	kill(kpid, SIGKILL);
+	alarm(WATCHDOG_S);
+	while ((k2 = keeper_pid(&d)) == kpid)
+		sleep_ms(2);
+	alarm(0);
+	ok(k2 > 0 && harness_log_contains(&d, "is gone: starting a new one"),
+	   "slabd replaced its killed keeper (%d by %d)", (int)kpid, (int)k2);
+	harness_kill(&d, SIGKILL);
+	if (harness_restart(&d, NULL) < 0)
+		bail_out("slabd did not come back");
+	for (i = 0; i < 16; i++)
+		intact += check(obj[i], 96, 4000 + (uint64_t)i);
+	ok(count_log(&d, "re-attached in") == 1 && intact == 16,
+	   "a crash after that still re-attaches; objects intact (%d of 16)",
+	   intact);
+	for (i = 0; i < 16; i++)
+		slab_cache_free(c, obj[i]);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 int
 main(void)
 {
@@ -836,6 +888,7 @@ main(void)
 	test_crash_restarts(ROUNDS * scale);
 	test_planned_restart();
 	test_scribbled();
+	test_keeper_killed();
 	test_no_daemon();
 	done_testing();
 	return 0;

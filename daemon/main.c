@@ -415,9 +415,12 @@ main(int argc, char **argv)
 			goto fail_msg;
 		if (cache_init(&d, err, sizeof(err)) < 0)
 			goto fail_msg;
+		/* without a keeper slabd still serves; a restart then
+		 * starts afresh, as before issue 9 */
 		if (restart_keep(&d, err, sizeof(err)) < 0)
-			goto fail_msg;
-		kept = 1;
+			log_warn("%s: the region will not outlive slabd", err);
+		else
+			kept = 1;
 	}
 
 	/* a re-executed slabd is detached already: same pid, same parent */

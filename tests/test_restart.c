@@ -400,6 +400,9 @@ crash_points(struct harness_daemon *d, struct slab_pool *pool,
 			clean++;
 		resume_workers();
 	}
+	diag("node locks a killed slabd held, taken over by the next one: "
+	     "%d (clients waiting on one recover it themselves)",
+	     count_log(d, "lock died; rebuilding"));
 	ok(died == rounds && clean == rounds, "slabd killed mid-operation "
 	   "at %d random writes of its private state: re-attached each time, "
 	   "walker clean (%d killed, %d clean)", rounds, died, clean);

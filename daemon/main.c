@@ -408,6 +408,12 @@ main(int argc, char **argv)
 	attached = restart_attach(&d, err, sizeof(err));
 	if (attached < 0)
 		goto fail_msg;
+	if (attached && !restart_has_keeper()) {
+		/* from the fd store: a keeper for the next restart too */
+		if (restart_keep(&d, err, sizeof(err)) < 0)
+			log_warn("%s: only the service manager keeps the "
+				 "region now", err);
+	}
 	if (!attached) {
 		if (memory_create(&d, topo, err, sizeof(err)) < 0)
 			goto fail_msg;
@@ -472,6 +478,10 @@ main(int argc, char **argv)
 	notify_open();
 	notify_send("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
 		    d.cfg.socket_path, (int)getpid());
+	/* systemd's fd store keeps the region too (FileDescriptorStoreMax=;
+	 * a descriptor it holds already is ignored) */
+	notify_fdstore(d.map.fd, RESTART_FDNAME_REGION);
+	notify_fdstore(d.ps_fd, RESTART_FDNAME_PRIVATE);
 
 	if (event_base_dispatch(base) < 0) {
 		log_err("event loop failed");

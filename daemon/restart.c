@@ -43,12 +43,14 @@
 #include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/notify.h"
 #include "daemon/pstate.h"
 #include "daemon/restart.h"
 #include "daemon/rlock.h"
 #include "daemon/slabd.h"
 
 static char self_path[PATH_MAX];
+static int kept_by_keeper;	/* re-attached through a keeper */
 
 void
 restart_init(void)
@@ -172,11 +174,28 @@ restart_attach(struct slabd *d, char *err, size_t len)
 	struct cache_attach_report rep;
 	uint64_t t0 = mono_us(), repaired;
 	uint32_t before, after;
-	int rfd, pfd, r;
+	int rfd, pfd, r, srfd, spfd, stored;
 	pid_t kpid;
 
+	/* what systemd's fd store passed back, if anything */
+	stored = notify_take_fds(RESTART_FDNAME_REGION, &srfd,
+				 RESTART_FDNAME_PRIVATE, &spfd);
 	r = keeper_fetch(d->cfg.socket_path, &rfd, &pfd, &kpid, err, len);
+	if (r > 0 && stored) {
+		/* the same region twice: the keeper's will do */
+		close(srfd);
+		close(spfd);
+	} else if (r == 0 && stored) {
+		rfd = srfd;
+		pfd = spfd;
+		kpid = 0;
+		r = 2;
+	}
 	if (r <= 0) {
+		if (stored) {
+			close(srfd);
+			close(spfd);
+		}
 		if (r == 0 && restart_reexec()) {
 			snprintf(err, len, "re-executed to restart, but no "
 				 "keeper holds the region at %s.keeper",
@@ -185,8 +204,12 @@ restart_attach(struct slabd *d, char *err, size_t len)
 		}
 		return r;
 	}
-	log_notice("re-attaching to the region kept by keeper %d",
-		   (int)kpid);
+	if (r == 2)
+		log_notice("re-attaching to the region from the service "
+			   "manager's file descriptor store");
+	else
+		log_notice("re-attaching to the region kept by keeper %d",
+			   (int)kpid);
 	if (pstate_open(d, pfd, rfd, err, len) < 0) {
 		close(rfd);
 		return -1;
@@ -221,6 +244,7 @@ restart_attach(struct slabd *d, char *err, size_t len)
 	after = walk(d, "after repair");
 	d->ps->attaches++;
 	d->attached = 1;
+	kept_by_keeper = r == 1;
 	log_notice("re-attached in %" PRIu64 " ms (restart %u of region %#"
 		   PRIx64 "): %u cache(s), %" PRIu64 " slab(s), %u client "
 		   "page block(s), %" PRIu64 " free page(s); repaired: %"
@@ -235,6 +259,12 @@ restart_attach(struct slabd *d, char *err, size_t len)
 		   rep.released, rep.lists_rebuilt, rep.dead_locks, repaired,
 		   rep.busy_locks, before, before == 1 ? "y" : "ies", after);
 	return 1;
+}
+
+int
+restart_has_keeper(void)
+{
+	return kept_by_keeper;
 }
 
 int

@@ -12,8 +12,9 @@
 struct slabd;
 
 /*
- * Ask the keeper of d's socket for a region; if there is one, re-attach
- * to it: check the private state and the region's identity and seals,
+ * Ask the keeper of d's socket for a region, else take the one systemd's
+ * file descriptor store passed back ($LISTEN_FDS); if there is one,
+ * re-attach to it: check the private state and the region's identity and seals,
  * run the walker (common/slabcheck.c, as `slabctl check`) over the
  * region, rebuild the page allocator and the cache manager from the
  * private state, take over node locks whose holder died, restore what
@@ -22,6 +23,14 @@ struct slabd;
  * (start afresh), -1 with a message in err.
  */
 int restart_attach(struct slabd *d, char *err, size_t len);
+
+/* Names of the two memfds in systemd's fd store (FDNAME=). */
+#define RESTART_FDNAME_REGION	"shmslab-region"
+#define RESTART_FDNAME_PRIVATE	"shmslab-private"
+
+/* 1 if restart_attach() got the region from a live keeper (else a new
+ * keeper is needed: from the fd store, or a fresh start). */
+int restart_has_keeper(void);
 
 /*
  * After a fresh start (memory_create(), cache_init()): create the

@@ -32,6 +32,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -875,6 +876,152 @@ test_keeper_killed(void)
 	harness_stop(&d);
 }
 
+/* ---------------------------------------------------------------- fd store */
+
+static int store_fd[2] = { -1, -1 };	/* region, private: from FDSTORE=1 */
+
+/* In the harness's child: pass them back as systemd would. */
+static void
+pass_stored_fds(void)
+{
+	char pid[16];
+
+	dup2(store_fd[0], 3);
+	dup2(store_fd[1], 4);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "2", 1);
+	setenv("LISTEN_FDNAMES", "shmslab-region:shmslab-private", 1);
+}
+
+/* Read notify datagrams until both FDSTORE=1 descriptors came. */
+static int
+collect_stored(int nfd)
+{
+	alarm(WATCHDOG_S);
+	while (store_fd[0] < 0 || store_fd[1] < 0) {
+		char buf[512], cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct msghdr mh;
+		struct cmsghdr *cm;
+		ssize_t n;
+		int fd = -1;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		n = recvmsg(nfd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		buf[n] = '\0';
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		     cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		if (fd < 0)
+			continue;
+		if (strstr(buf, "FDSTORE=1") != NULL &&
+		    strstr(buf, "FDNAME=shmslab-region") != NULL &&
+		    store_fd[0] < 0)
+			store_fd[0] = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+		else if (strstr(buf, "FDSTORE=1") != NULL &&
+			 strstr(buf, "FDNAME=shmslab-private") != NULL &&
+			 store_fd[1] < 0)
+			store_fd[1] = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+		close(fd);
+	}
+	alarm(0);
+	return store_fd[0] >= 0 && store_fd[1] >= 0;
+}
+
+/*
+ * systemd's file descriptor store, with the test as the service manager:
+ * slabd hands both memfds over (FDSTORE=1), slabd and its keeper are
+ * killed (as KillMode=control-group would after a crash), and a slabd
+ * started with them in LISTEN_FDS re-attaches and starts a new keeper.
+ */
+static void
+test_fd_store(void)
+{
+	struct harness_daemon d;
+	struct sockaddr_un sun;
+	char dir[] = "/tmp/slabd-notify.XXXXXX", path[64];
+	struct slab_cache *c;
+	struct slab_pool *pool;
+	void *obj[8];
+	int nfd, i, intact = 0, got;
+	pid_t kpid;
+
+	if (mkdtemp(dir) == NULL)
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		bail_out("notify socket: %s", strerror(errno));
+	setenv("NOTIFY_SOCKET", path, 1);
+	if (slabtest_start(&d, "32M") < 0)
+		bail_out("cannot start slabd");
+	unsetenv("NOTIFY_SOCKET");
+	got = collect_stored(nfd);
+	ok(got, "slabd stores the region and its private state with the "
+	   "service manager (FDSTORE=1, FDNAME=shmslab-region, "
+	   "shmslab-private)");
+	pool = slab_pool_open(d.socket);
+	c = pool ? slab_cache_create(pool, "stored", 128, 0, 0, NULL) : NULL;
+	if (c == NULL)
+		bail_out("cannot open the pool: %s", strerror(errno));
+	for (i = 0; i < 8; i++) {
+		obj[i] = slab_cache_alloc(c, 0);
+		if (obj[i] == NULL)
+			bail_out("slab_cache_alloc: %s", strerror(errno));
+		fill(obj[i], 128, 7000 + (uint64_t)i);
+	}
+	kpid = keeper_pid(&d);
+	harness_kill(&d, SIGKILL);
+	if (kpid > 0)
+		kill(kpid, SIGKILL);
+	alarm(WATCHDOG_S);
+	while (kpid > 0 && !gone(kpid))
+		sleep_ms(1);
+	alarm(0);
+	if (got) {
+		harness_before_exec = pass_stored_fds;
+		i = harness_restart(&d, NULL);
+		harness_before_exec = NULL;
+		if (i < 0)
+			bail_out("slabd did not come back from the fd store");
+		for (i = 0; i < 8; i++)
+			intact += check(obj[i], 128, 7000 + (uint64_t)i);
+		ok(harness_log_contains(&d, "from the service manager's file "
+					    "descriptor store") &&
+		   intact == 8 && keeper_pid(&d) != kpid && keeper_pid(&d) > 0,
+		   "slabd and its keeper killed: the next slabd re-attaches "
+		   "from the fd store (objects intact: %d of 8) and starts a "
+		   "new keeper", intact);
+		for (i = 0; i < 8; i++)
+			slab_cache_free(c, obj[i]);
+	} else {
+		skip(1, "no descriptors were stored");
+	}
+	slab_pool_close(pool);
+	harness_stop(&d);
+	for (i = 0; i < 2; i++)
+		if (store_fd[i] >= 0)
+			close(store_fd[i]);
+	close(nfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -892,6 +1039,7 @@ main(void)
 	test_planned_restart();
 	test_scribbled();
 	test_keeper_killed();
+	test_fd_store();
 	test_no_daemon();
 	done_testing();
 	return 0;

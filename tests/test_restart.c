@@ -18,10 +18,19 @@
  *    walker then finds no object of the test's caches in use (none
  *    lost).  The caches' statistics in the region only grow across the
  *    restarts.
- * 2. A planned restart (SIGUSR2: slabd executes itself again, same pid):
- *    objects and handles survive, the walker is clean, new clients find
- *    the caches by name.
- * 3. No slabd comes back: with SHMSLAB_RECONNECT_TIMEOUT=1 a request that
+ *    The same again, ten times, with slabd killed between two writes of
+ *    its private state (SLABD_TEST_CRASH_AFTER, debug builds).
+ * 2. A planned restart (SIGUSR2, then `slabctl restart`): objects and
+ *    handles survive, the walker is clean, new clients find the caches.
+ * 3. The region scribbled on while slabd is away (superblock, node table,
+ *    descriptors, page states marking live slabs free and free pages
+ *    allocated): slabd re-attaches from its private state, says what it
+ *    restored, and never hands a live object's memory out again.
+ * 4. The keeper killed while slabd runs: slabd starts a new one, and a
+ *    crash after that still loses nothing.
+ * 5. systemd's fd store, the test playing the service manager: slabd and
+ *    its keeper killed, the next slabd re-attaches from LISTEN_FDS.
+ * 6. No slabd comes back: with SHMSLAB_RECONNECT_TIMEOUT=1 a request that
  *    needs slabd fails with ENOTCONN instead of waiting for ever, while
  *    objects held keep working; a stopped slabd's keeper exits.
  *

@@ -960,7 +960,7 @@ test_fd_store(void)
 {
 	struct harness_daemon d;
 	struct sockaddr_un sun;
-	char dir[] = "/tmp/slabd-notify.XXXXXX", path[64];
+	char dir[] = "/tmp/slabd-fdstore.XXXXXX", path[64];
 	struct slab_cache *c;
 	struct slab_pool *pool;
 	void *obj[8];

@@ -176,6 +176,7 @@ __add_to_free_list(struct buddy *b, uint32_t nid, uint32_t pfn,
 
 	m->flags = PG_BUDDY;
 	m->order = (uint8_t)order;
+	m->head = PFN_NONE;
 	m->prev = PFN_NONE;
 	m->next = first;
 	b->nodes[nid].free_head[order] = pfn;
@@ -627,6 +628,135 @@ buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 	*b = *nb;
 	free(nb);
 	return 0;
+}
+
+/*
+ * Re-attach after a restart: see buddy.h.  Pages are first marked as
+ * the heads say (allocated blocks) or free; then every run of free pages
+ * is cut into the largest aligned blocks that fit, from the low end, as
+ * format_region() does.  Cutting greedily so leaves no two free buddies
+ * of one order (either would have made a block of the next order at the
+ * lower one), so the lists are what merging would have made.
+ */
+int
+buddy_restore(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
+	      struct region_node *nodes, uint32_t nr_nodes,
+	      const uint32_t *first, const uint32_t *count,
+	      const uint8_t (*dist)[REGION_MAX_NODES], buddy_head_fn head,
+	      void *arg, char *why, size_t len)
+{
+	struct region_node *tmp = NULL;
+	uint32_t *run = NULL, i, nid, off, pfn;
+	struct buddy *nb;
+	unsigned int o;
+	int err = -ENOMEM;
+
+	if (check_areas(nr_pages, first, count, sizeof(uint32_t), nr_nodes,
+			"", why, len) < 0)
+		return -EINVAL;
+	nb = calloc(1, sizeof(*nb));
+	if (nb == NULL)
+		return -ENOMEM;
+	nb->pg = calloc(nr_pages, sizeof(*nb->pg));
+	run = calloc(nr_pages + 1, sizeof(*run));
+	tmp = calloc(nr_nodes, sizeof(*tmp));
+	if (nb->pg == NULL || run == NULL || tmp == NULL)
+		goto out;
+	nb->pages = pages;
+	nb->nodes = nodes;
+	nb->nr_pages = nr_pages;
+	nb->nr_nodes = nr_nodes;
+	for (pfn = 0; pfn < nr_pages; pfn++) {
+		nb->pg[pfn].state = BUDDY_RESERVED;
+		nb->pg[pfn].next = PFN_NONE;
+		nb->pg[pfn].prev = PFN_NONE;
+	}
+	err = -EUCLEAN;
+	for (nid = 0; nid < nr_nodes; nid++) {
+		struct buddy_node *n = &nb->node[nid];
+
+		n->first_pfn = first[nid];
+		n->nr_pages = count[nid];
+		n->low_pages = n->nr_pages / 64 ? n->nr_pages / 64 : 1;
+		for_each_order (o)
+			n->free_head[o] = PFN_NONE;
+		/* allocated blocks, from the caller's record */
+		for (off = 0; off < n->nr_pages;) {
+			unsigned int order = 0, bits = 0;
+			struct buddy_page *p;
+
+			pfn = n->first_pfn + off;
+			p = &nb->pg[pfn];
+			p->node = (uint8_t)nid;
+			if (!head(arg, pfn, &order, &bits)) {
+				p->state = BUDDY_FREE_BODY;
+				off++;
+				continue;
+			}
+			if (order > REGION_MAX_ORDER ||
+			    !block_fits(n, off, order)) {
+				say(why, len, "the block at pfn %u of order %u "
+				    "is misaligned or past node %u's end", pfn,
+				    order, nid);
+				goto out;
+			}
+			p->state = BUDDY_HEAD;
+			p->order = (uint8_t)order;
+			p->kind = (uint8_t)(bits & KIND_BITS);
+			for (i = 1; i < 1u << order; i++) {
+				p[i].state = BUDDY_TAIL;
+				p[i].next = pfn;
+				p[i].node = (uint8_t)nid;
+			}
+			off += 1u << order;
+		}
+	}
+	/* every head fits: now the free lists (this writes the mirror) */
+	for (nid = 0; nid < nr_nodes; nid++) {
+		struct buddy_node *n = &nb->node[nid];
+
+		/* run[off]: free pages from off on */
+		run[n->nr_pages] = 0;
+		for (off = n->nr_pages; off-- > 0;)
+			run[off] = nb->pg[n->first_pfn + off].state ==
+						   BUDDY_FREE_BODY ?
+					   run[off + 1] + 1 : 0;
+		for (off = 0; off < n->nr_pages;) {
+			if (run[off] == 0) {
+				off++;
+				continue;
+			}
+			o = REGION_MAX_ORDER;
+			while (o > 0 && (!block_fits(n, off, o) ||
+					 run[off] < 1u << o))
+				o--;
+			__add_to_free_list(nb, nid, n->first_pfn + off, o);
+			n->free_pages += 1u << o;
+			off += 1u << o;
+		}
+		/* statistics: counters only, never acted on */
+		n->stat_alloc = nodes[nid].stat_alloc;
+		n->stat_free = nodes[nid].stat_free;
+		n->stat_fallback = nodes[nid].stat_fallback;
+		n->stat_reclaim = nodes[nid].stat_reclaim;
+		n->stat_fail = nodes[nid].stat_fail;
+		for (i = 0; i < nr_nodes; i++)
+			tmp[nid].distance[i] = dist[nid][i];
+	}
+	build_zonelists(nb, tmp);
+	for (nid = 0; nid < nr_nodes; nid++)
+		mirror_node(nb, nid);
+	buddy_exit(b);
+	*b = *nb;
+	nb->pg = NULL;
+	err = 0;
+out:
+	if (nb->pg != NULL)
+		free(nb->pg);
+	free(nb);
+	free(run);
+	free(tmp);
+	return err;
 }
 
 void
@@ -1223,7 +1353,7 @@ buddy_mirror_repair(struct buddy *b, char *why, size_t len)
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
 			continue; /* next/prev: the slab layer's */
 		}
-		if (p->state == BUDDY_FREE_BODY)
+		if (p->state == BUDDY_FREE_BODY || p->state == BUDDY_FREE)
 			FIX(m->head, head, "page", pfn, "head", UINT32_MAX);
 		FIX(m->next, p->next, "page", pfn, "next", UINT32_MAX);
 		FIX(m->prev, p->prev, "page", pfn, "prev", UINT32_MAX);

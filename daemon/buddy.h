@@ -152,6 +152,31 @@ struct buddy {
 int buddy_init(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
 	       struct region_node *nodes, uint32_t nr_nodes, int format);
 
+/*
+ * Whether pfn is the head of an allocated block, in the caller's private
+ * record: 1 with *order and *bits (PG_SLAB, PG_CLIENT or neither) set,
+ * else 0.  Called once for each page that is no earlier block's tail.
+ */
+typedef int (*buddy_head_fn)(void *arg, uint32_t pfn, unsigned int *order,
+			     unsigned int *bits);
+
+/*
+ * Rebuild the allocator after slabd restarted, from private facts only:
+ * the node areas first[]/count[] and distances dist[][] (struct
+ * region_priv) and the allocated blocks that head() names; every other
+ * page of a node area is free, in the largest aligned blocks that fit.
+ * Nothing is read from the region but the nodes' statistics counters.
+ * Writes the node table's buddy fields; the page descriptors' mirror is
+ * left to buddy_mirror_repair().  0, -EINVAL (bad areas), -EUCLEAN (a
+ * block that does not fit its node, with a message in why) or -ENOMEM;
+ * *b is untouched on error, else its old records are freed.
+ */
+int buddy_restore(struct buddy *b, struct page_desc *pages, uint32_t nr_pages,
+		  struct region_node *nodes, uint32_t nr_nodes,
+		  const uint32_t *first, const uint32_t *count,
+		  const uint8_t (*dist)[REGION_MAX_NODES], buddy_head_fn head,
+		  void *arg, char *why, size_t len);
+
 /* Free the private records of a buddy_init()ed allocator; the region is
  * left as it is.  Safe on a zeroed struct and twice. */
 void buddy_exit(struct buddy *b);

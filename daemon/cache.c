@@ -102,6 +102,7 @@
 #include "daemon/log.h"
 #include "daemon/prim.h"
 #include "daemon/quota.h"
+#include "daemon/pstate.h"
 #include "daemon/rlock.h"
 #include "daemon/slabd.h"
 
@@ -120,11 +121,14 @@
  * The private record of the pages slabd made something of (m->owner, one
  * uint16_t per pfn, in slabd's heap, never in the region):
  *
- *	0			nothing of slabd's: free, client, metadata
+ *	0			free (or metadata, outside every node)
  *	OWN_HEAD | own(i, o)	head page of a slab of table index i, order o
  *	own(i, o)		another page of that slab
- *	OWN_EXT			a page of a cache's ext block
- *	OWN_LOST		a page of a slab that outlived its cache
+ *	[OWN_HEAD |] own_x(OWN_EXT, o)	a cache's ext block of order o
+ *	[OWN_HEAD |] own_x(OWN_CLIENT, o)	a client page block (FreePages)
+ *	[OWN_HEAD |] own_x(OWN_LOST, o)	a slab that outlived its cache
+ *	[OWN_HEAD |] own_x(OWN_NAMED, o)	a named block or the named-object
+ *					directory (daemon/named.c)
  *				(destroy could not free it): never used again
  *
  * slab_new() and ext_alloc() set it for the whole block before anything
@@ -132,10 +136,56 @@
  * buddy allocator.  A pfn read from the region is a slab of cache cp
  * exactly when owner[pfn] == OWN_HEAD | own(cp->index, cp->geo.order)
  * (slab_ours()); page descriptors' flags, cache and order are never asked.
+ *
+ * The record lives in the private state memfd (daemon/pstate.h), so that
+ * a restarted slabd finds it: owner_set() writes a block's tails before
+ * its head, owner_clear() clears the head first, and a head is written
+ * only after the buddy allocator handed the block out and cleared only
+ * before it is given back.  Every allocated block of the node areas has
+ * a head here, so the buddy allocator can be rebuilt from the heads
+ * alone (cache_attach(), buddy_restore()).
  */
 #define OWN_HEAD		0x8000u
-#define OWN_EXT			0x7fffu
-#define OWN_LOST		0x7ffeu	/* a slab its destroyed cache left */
+#define OWN_SPECIAL		0x7000u	/* not a slab of a live index */
+#define OWN_EXT			0x0010u
+#define OWN_CLIENT		0x0020u
+#define OWN_LOST		0x0030u
+#define OWN_NAMED		0x0040u	/* a named block or the directory */
+#define OWN_KIND_MASK		0x0ff0u
+#define OWN_ORDER_MASK		0x000fu
+
+static inline uint16_t
+own_x(uint32_t kind, uint32_t order)
+{
+	return (uint16_t)(OWN_SPECIAL | kind | order);
+}
+
+/* Record the block at pfn of 1 << order pages as v (without OWN_HEAD):
+ * tails first, then the head, so that a head always has its tails. */
+static void
+owner_set(uint16_t *owner, uint32_t pfn, uint32_t order, uint16_t v)
+{
+	uint32_t i;
+
+	for (i = 1; i < 1u << order; i++)
+		owner[pfn + i] = v;
+	pstate_barrier();
+	owner[pfn] = (uint16_t)(OWN_HEAD | v);
+	pstate_barrier();
+}
+
+/* Forget the block at pfn: the head first, then its tails. */
+static void
+owner_clear(uint16_t *owner, uint32_t pfn, uint32_t order)
+{
+	uint32_t i;
+
+	owner[pfn] = 0;
+	pstate_barrier();
+	for (i = 1; i < 1u << order; i++)
+		owner[pfn + i] = 0;
+	pstate_barrier();
+}
 
 static inline uint16_t
 own(uint32_t idx, uint32_t order)
@@ -221,6 +271,7 @@ struct cache_mgr {
 	uint64_t pressure_until;	/* monotonic ns */
 	uint32_t pfns[BATCH_MAX];	/* a refill's new slabs */
 	struct census_cell *census;	/* [SLAB_MAX_CACHES][nr_nodes] */
+	uint32_t taken_over;		/* node locks of dead holders */
 };
 
 static uint64_t
@@ -350,6 +401,7 @@ node_repair(void *arg)
 
 	log_notice("cache %s: the holder of node %u's lock died; rebuilding "
 		   "the node's partial list", f->cp->name, f->n);
+	f->m->taken_over++;
 	nlist_rebuild(f->m, f->cp, f->n);
 }
 
@@ -594,9 +646,7 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 			       "used", pfn, order, pfn + i);
 			return -ENOMEM;
 		}
-	m->owner[pfn] = OWN_HEAD | own(idx, order);
-	for (i = 1; i < nr; i++)
-		m->owner[pfn + i] = own(idx, order);
+	owner_set(m->owner, pfn, order, own(idx, order));
 	cp->nr_slabs++;
 	quota_charge(m->d, ci, pfn, order, NULL, 0);	/* checked above */
 	pd = &v->pages[pfn];
@@ -681,8 +731,8 @@ slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 		pd[i].cache = 0;
 		pd[i].private_[0] = 0;
 		pd[i].private_[1] = 0;
-		m->owner[pfn + i] = 0;
 	}
+	owner_clear(m->owner, pfn, order);
 	cp->nr_slabs--;
 	nid = pfn_node(m, pfn);
 	r = buddy_free(&m->d->buddy, pfn, order);
@@ -974,11 +1024,20 @@ ext_alloc(struct cache_mgr *m, struct cache_priv *cp)
 		buddy_free(&m->d->buddy, pfn, order);
 		return r;
 	}
-	for (i = 0; i < nr; i++)
-		m->owner[pfn + i] = OWN_EXT;
+	owner_set(m->owner, pfn, order, own_x(OWN_EXT, order));
 	cp->ext_pfn = pfn;
 	cp->ext_order = order;
 	cp->ext_ready = 1;
+	/* the private state: the fields, then ext_ready (pstate.h) */
+	{
+		struct pstate_cache *pc = &m->d->ps->cache[cp->index];
+
+		pc->ext_pfn = pfn;
+		pc->ext_order = order;
+		pstate_barrier();
+		pc->ext_ready = 1;
+		pstate_barrier();
+	}
 	return 0;
 }
 
@@ -1073,6 +1132,33 @@ cache_tune(struct cache_mgr *m, struct cache_priv *cp)
 		cp->cpu_partial = 2;
 }
 
+/* Copy cp's fixed fields into the private state (its state word says
+ * FREE meanwhile: see pstate.h). */
+static void
+pcache_save(struct cache_mgr *m, const struct cache_priv *cp)
+{
+	struct pstate_cache *pc = &m->d->ps->cache[cp->index];
+
+	memcpy(pc->name, cp->name, sizeof(pc->name));
+	pc->size = cp->size;
+	pc->align = cp->align;
+	pc->flags = cp->flags;
+	pc->cpu_partial = cp->cpu_partial;
+	pc->created = cp->created;
+	pc->fp_secret = cp->fp_secret;
+	pc->geo = cp->geo;
+	pstate_barrier();
+}
+
+/* Set the private state word: {gen, state} in one store. */
+static void
+pcache_state(struct cache_mgr *m, const struct cache_priv *cp, uint32_t state)
+{
+	__atomic_store_n(&m->d->ps->cache[cp->index].live_gen,
+			 (uint64_t)cp->gen << 32 | state, __ATOMIC_RELAXED);
+	pstate_barrier();
+}
+
 /*
  * Create cache `name` at index want (or the lowest free index if want is
  * -1), or attach to a LIVE one of that name.  Arguments are checked here
@@ -1152,10 +1238,13 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->fp_secret = flags & SLAB_F_HARDENED ?
 				prim_random64() | SLAB_FP_SECRET_MARK : 0;
 	cache_tune(m, cp);
+	pcache_save(m, cp);
 	ext_reset(m, cp);
 	view_make(m, cp);
 	desc_write(m, (uint32_t)idx);
 	__atomic_store_n(&m->table[idx].gen, cp->gen, __ATOMIC_RELAXED);
+	/* privately first: a restart then finds the cache and publishes it */
+	pcache_state(m, cp, CACHE_LIVE);
 	/* publish: everything above is visible before LIVE */
 	__atomic_store_n(&m->table[idx].state, CACHE_LIVE, __ATOMIC_RELEASE);
 	cp->state = CACHE_LIVE;
@@ -1309,17 +1398,17 @@ reclaim_hook(struct buddy *b, int node, unsigned int order, void *arg)
 
 /* ---------------------------------------------------------------- setup */
 
-int
-cache_init(struct slabd *d, char *err, size_t len)
+/* The manager over d's region, nothing created yet; NULL with err set. */
+static struct cache_mgr *
+mgr_new(struct slabd *d, char *err, size_t len)
 {
 	struct cache_mgr *m;
-	uint64_t kib = 0;
-	uint32_t i, n, slabs = 0;
+	uint32_t i, n;
 
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
 		snprintf(err, len, "out of memory for the cache manager");
-		return -1;
+		return NULL;
 	}
 	m->d = d;
 	m->base = d->map.base;
@@ -1335,22 +1424,34 @@ cache_init(struct slabd *d, char *err, size_t len)
 					      d->geo.cache_table_off);
 	for (i = 0; i < SLAB_MAX_CACHES; i++)
 		m->cache[i].index = i;
-	m->owner = calloc(m->nr_pages, sizeof(*m->owner));
+	m->owner = pstate_owner(d);	/* in the private state memfd */
 	m->census = calloc((size_t)SLAB_MAX_CACHES * m->nr_nodes,
 			   sizeof(*m->census));
-	for (i = 0; i < SLAB_MAX_CACHES && m->census != NULL &&
-		    m->owner != NULL; i++) {
+	for (i = 0; i < SLAB_MAX_CACHES && m->census != NULL; i++) {
 		m->cache[i].node = calloc(m->nr_nodes,
 					  sizeof(*m->cache[i].node));
 		if (m->cache[i].node == NULL)
 			break;
 	}
 	d->caches = m;
-	if (m->census == NULL || m->owner == NULL || i < SLAB_MAX_CACHES) {
+	if (m->census == NULL || i < SLAB_MAX_CACHES) {
 		snprintf(err, len, "out of memory for the cache manager");
 		cache_exit(d);
-		return -1;
+		return NULL;
 	}
+	return m;
+}
+
+int
+cache_init(struct slabd *d, char *err, size_t len)
+{
+	struct cache_mgr *m;
+	uint64_t kib = 0;
+	uint32_t i, n, slabs = 0;
+
+	m = mgr_new(d, err, len);
+	if (m == NULL)
+		return -1;
 	/* memory.c zeroed the table: every index FREE, generation 0 */
 	for (i = 0; i < CACHE_NR_GENERAL; i++) {
 		struct cache_ref ref;
@@ -1379,6 +1480,366 @@ cache_init(struct slabd *d, char *err, size_t len)
 		 "(%" PRIu64 " KiB) stocked over %u node(s)", slabs, kib,
 		 m->nr_nodes);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- attach */
+
+/* A head's order and buddy bits from its owner value (OWN_HEAD set). */
+static int
+own_decode(uint16_t v, uint32_t *order, uint32_t *idx, unsigned int *bits)
+{
+	uint16_t b = v & (uint16_t)~OWN_HEAD;
+
+	if ((b & OWN_SPECIAL) == OWN_SPECIAL) {
+		uint32_t kind = b & OWN_KIND_MASK;
+
+		*order = b & OWN_ORDER_MASK;
+		*idx = UINT32_MAX;
+		if (kind == OWN_EXT)
+			*bits = 0;
+		else if (kind == OWN_CLIENT)
+			*bits = PG_CLIENT;
+		else if (kind == OWN_LOST)
+			*bits = PG_SLAB;
+		else if (kind == OWN_NAMED)
+			*bits = PG_NAMED;
+		else
+			return -1;
+		if ((b & ~(OWN_SPECIAL | OWN_KIND_MASK | OWN_ORDER_MASK)) != 0)
+			return -1;
+		return 0;
+	}
+	*order = b >> 9;
+	*idx = (b & 0x1ffu) - 1;
+	*bits = PG_SLAB;
+	return (b & 0x1ffu) == 0 || *idx >= SLAB_MAX_CACHES ? -1 : 0;
+}
+
+/* buddy_head_fn over the (normalised) owner record. */
+static int
+attach_head(void *arg, uint32_t pfn, unsigned int *order, unsigned int *bits)
+{
+	const struct cache_mgr *m = arg;
+	uint16_t v = m->owner[pfn];
+	uint32_t o, idx;
+
+	if (!(v & OWN_HEAD) || own_decode(v, &o, &idx, bits) < 0)
+		return 0;
+	*order = o;
+	return 1;
+}
+
+/*
+ * Make the owner record whole after a SIGKILL (pstate.h): every head a
+ * known value with its block inside one node area, every page of its
+ * block its tail; a tail no head covers (an interrupted allocation or
+ * free) is cleared.  -1 with err set if a head is impossible: the
+ * private state is then damaged, not merely interrupted.
+ */
+static int
+owner_normalise(struct cache_mgr *m, struct cache_attach_report *rep,
+		char *err, size_t len)
+{
+	uint32_t pfn, n, i;
+
+	for (pfn = 0; pfn < m->nr_pages; pfn++)
+		if (pfn_node(m, pfn) < 0 && m->owner[pfn] != 0) {
+			m->owner[pfn] = 0;	/* metadata is nobody's */
+			rep->orphans++;
+		}
+	for (n = 0; n < m->nr_nodes; n++) {
+		uint32_t off = 0;
+
+		while (off < m->node_pages[n]) {
+			uint16_t v;
+			uint32_t order, idx, size;
+			unsigned int bits;
+
+			pfn = m->node_first[n] + off;
+			v = m->owner[pfn];
+			if (!(v & OWN_HEAD)) {
+				if (v != 0) {
+					m->owner[pfn] = 0;
+					rep->orphans++;
+				}
+				off++;
+				continue;
+			}
+			if (own_decode(v, &order, &idx, &bits) < 0 ||
+			    order > REGION_MAX_ORDER) {
+				snprintf(err, len, "the private state is "
+					 "damaged: pfn %u is recorded as %#x",
+					 pfn, v);
+				return -1;
+			}
+			size = 1u << order;
+			if ((off & (size - 1)) != 0 ||
+			    (uint64_t)off + size > m->node_pages[n]) {
+				snprintf(err, len, "the private state is "
+					 "damaged: the block at pfn %u (order "
+					 "%u) does not fit node %u", pfn, order,
+					 n);
+				return -1;
+			}
+			for (i = 1; i < size; i++) {
+				if (m->owner[pfn + i] & OWN_HEAD) {
+					snprintf(err, len, "the private state "
+						 "is damaged: blocks at pfn %u "
+						 "and %u overlap", pfn, pfn + i);
+					return -1;
+				}
+				if (m->owner[pfn + i] !=
+				    (uint16_t)(v & ~OWN_HEAD)) {
+					m->owner[pfn + i] =
+						(uint16_t)(v & ~OWN_HEAD);
+					rep->orphans++;
+				}
+			}
+			off += size;
+		}
+	}
+	return 0;
+}
+
+/* Load table index i from the private state; -1 with err if damaged. */
+static int
+pcache_load(struct cache_mgr *m, struct cache_priv *cp, char *err, size_t len)
+{
+	const struct pstate_cache *pc = &m->d->ps->cache[cp->index];
+	uint64_t w = __atomic_load_n(&pc->live_gen, __ATOMIC_RELAXED);
+	struct slab_geometry g;
+
+	cp->gen = (uint32_t)(w >> 32);
+	cp->state = (uint32_t)w;
+	if (cp->state != CACHE_FREE && cp->state != CACHE_LIVE) {
+		snprintf(err, len, "the private state is damaged: table index "
+			 "%u has state %u", cp->index, cp->state);
+		return -1;
+	}
+	if (pc->ext_ready) {
+		cp->ext_ready = 1;
+		cp->ext_pfn = pc->ext_pfn;
+		cp->ext_order = pc->ext_order;
+		if (cp->ext_order > REGION_MAX_ORDER ||
+		    cp->ext_pfn >= m->nr_pages ||
+		    m->owner[cp->ext_pfn] !=
+			    (OWN_HEAD | own_x(OWN_EXT, cp->ext_order))) {
+			snprintf(err, len, "the private state is damaged: the "
+				 "ext block of table index %u (pfn %u, order "
+				 "%u) is not recorded as one", cp->index,
+				 cp->ext_pfn, cp->ext_order);
+			return -1;
+		}
+	}
+	if (cp->state != CACHE_LIVE)
+		return 0;
+	if (!cp->ext_ready || memchr(pc->name, '\0', sizeof(pc->name)) == NULL ||
+	    !slab_name_ok(pc->name) ||
+	    slab_geometry(pc->size, pc->align, pc->flags, m->nr_slots, &g) != 0 ||
+	    memcmp(&g, &pc->geo, sizeof(g)) != 0) {
+		snprintf(err, len, "the private state is damaged: live table "
+			 "index %u has no ext block, a bad name or a geometry "
+			 "that its size, align and flags do not give",
+			 cp->index);
+		return -1;
+	}
+	memcpy(cp->name, pc->name, sizeof(cp->name));
+	cp->size = pc->size;
+	cp->align = pc->align;
+	cp->flags = pc->flags;
+	cp->geo = pc->geo;
+	cp->created = pc->created;
+	cp->fp_secret = pc->fp_secret;
+	cache_tune(m, cp);
+	cp->cpu_partial = pc->cpu_partial;
+	view_make(m, cp);
+	return 0;
+}
+
+/* Give a block the record names back to the buddy allocator. */
+static void
+attach_release(struct cache_mgr *m, uint32_t pfn, uint32_t order)
+{
+	struct page_desc *pd = (struct page_desc *)(m->base +
+						    m->d->geo.page_desc_off);
+	uint32_t i;
+
+	for (i = 0; i < 1u << order; i++) {
+		__atomic_store_n(&pd[pfn + i].counters, 0, __ATOMIC_RELAXED);
+		pd[pfn + i].freelist = 0;
+		pd[pfn + i].cache = 0;
+		pd[pfn + i].private_[0] = 0;
+		pd[pfn + i].private_[1] = 0;
+	}
+	owner_clear(m->owner, pfn, order);
+	if (buddy_free(&m->d->buddy, pfn, order) < 0)
+		log_err("re-attach: cannot free the block at pfn %u", pfn);
+}
+
+int
+cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
+	     size_t len)
+{
+	struct page_desc *pd;
+	struct cache_mgr *m;
+	uint32_t i, n, pfn;
+	char why[256] = "";
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	m = mgr_new(d, err, len);
+	if (m == NULL)
+		return -1;
+	pd = (struct page_desc *)(m->base + d->geo.page_desc_off);
+	if (owner_normalise(m, rep, err, len) < 0)
+		goto fail;
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		if (pcache_load(m, &m->cache[i], err, len) < 0)
+			goto fail;
+	for (i = 0; i < CACHE_NR_GENERAL; i++)
+		if (m->cache[i].state != CACHE_LIVE ||
+		    strcmp(m->cache[i].name, general[i].name) != 0) {
+			snprintf(err, len, "the private state is damaged: "
+				 "general cache %s is not at index %u",
+				 general[i].name, i);
+			goto fail;
+		}
+
+	/* the page allocator, from the heads of the record alone */
+	r = buddy_restore(&d->buddy, pd, m->nr_pages,
+			  region_at(m->base, d->geo.node_table_off),
+			  m->nr_nodes, d->geo.node_first_pfn,
+			  d->geo.node_nr_pages,
+			  (const uint8_t (*)[REGION_MAX_NODES])d->geo.distance,
+			  attach_head, m, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, len, "cannot rebuild the page allocator: %s",
+			 why[0] ? why : strerror(-r));
+		goto fail;
+	}
+
+	/* every block: count it, finish what a SIGKILL interrupted */
+	for (pfn = 0; pfn < m->nr_pages; pfn++) {
+		uint16_t v = m->owner[pfn];
+		uint32_t order, idx;
+		unsigned int bits;
+		struct cache_priv *cp;
+		uint64_t f, c;
+
+		if (!(v & OWN_HEAD) || own_decode(v, &order, &idx, &bits) < 0)
+			continue;
+		if (idx == UINT32_MAX) {
+			uint32_t kind = v & OWN_KIND_MASK, k;
+
+			if (kind == OWN_CLIENT) {
+				rep->client_blocks++;
+			} else if (kind == OWN_NAMED) {
+				rep->named_blocks++;
+			} else if (kind == OWN_LOST) {
+				rep->lost++;
+			} else {
+				/* an ext block no index names: interrupted */
+				for (k = 0; k < SLAB_MAX_CACHES; k++)
+					if (m->cache[k].ext_ready &&
+					    m->cache[k].ext_pfn == pfn)
+						break;
+				if (k < SLAB_MAX_CACHES) {
+					rep->ext++;
+				} else {
+					attach_release(m, pfn, order);
+					rep->released++;
+				}
+			}
+			continue;
+		}
+		cp = &m->cache[idx];
+		slab_read(&pd[pfn], &f, &c);
+		if (cp->state != CACHE_LIVE || order != cp->geo.order) {
+			/* a slab its destroyed cache left: destroy had
+			 * found it empty; free it unless a client says
+			 * otherwise, which leaves it lost */
+			if (sc_inuse(c) == 0 && !sc_frozen(c)) {
+				attach_release(m, pfn, order);
+				rep->released++;
+			} else {
+				owner_set(m->owner, pfn, order,
+					  own_x(OWN_LOST, order));
+				rep->lost++;
+			}
+			continue;
+		}
+		cp->nr_slabs++;
+		if (sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
+			/* being freed, or made and not yet linked */
+			if (sc_inuse(c) == 0 && !sc_frozen(c)) {
+				cp->nr_slabs--;
+				attach_release(m, pfn, order);
+				rep->released++;
+				continue;
+			}
+		}
+		rep->slabs++;
+	}
+
+	/* descriptors, then every node list: its lock taken over if its
+	 * holder (the old slabd, say) died, the list checked whole */
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct cache_priv *cp = &m->cache[i];
+
+		if (cp->state != CACHE_LIVE) {
+			desc_check_free(m, i);
+			continue;
+		}
+		rep->caches++;
+		desc_check(m, i);
+		for (n = 0; n < m->nr_nodes; n++) {
+			if (node_lock(m, cp, n) < 0) {
+				rep->busy_locks++;
+				continue;
+			}
+			if (nlist_check(m, cp, n) < 0)
+				rep->lists_rebuilt++;
+			node_unlock(cp, n);
+		}
+	}
+	rep->dead_locks = m->taken_over;
+	d->buddy.reclaim = reclaim_hook;
+	d->buddy.reclaim_arg = m;
+	for (n = 0; n < m->nr_nodes; n++)
+		rep->free_pages += buddy_node(&d->buddy, n)->free_pages;
+	return 0;
+fail:
+	cache_exit(d);
+	return -1;
+}
+
+void
+cache_record_pages(struct slabd *d, uint32_t pfn, uint32_t order, int taken)
+{
+	struct cache_mgr *m = d->caches;
+
+	if (pfn >= m->nr_pages || (uint64_t)pfn + (1u << order) > m->nr_pages)
+		return;
+	if (taken)
+		owner_set(m->owner, pfn, order, own_x(OWN_CLIENT, order));
+	else
+		owner_clear(m->owner, pfn, order);
+}
+
+/* The same for a named block or the directory (daemon/named.c calls it
+ * through d->named_record, so that named.c links without this file). */
+void
+cache_record_named(struct slabd *d, uint32_t pfn, uint32_t order, int taken)
+{
+	struct cache_mgr *m = d->caches;
+
+	if (m == NULL || pfn >= m->nr_pages ||
+	    (uint64_t)pfn + (1u << order) > m->nr_pages)
+		return;
+	if (taken)
+		owner_set(m->owner, pfn, order, own_x(OWN_NAMED, order));
+	else
+		owner_clear(m->owner, pfn, order);
 }
 
 int
@@ -1417,7 +1878,6 @@ cache_exit(struct slabd *d)
 		free(m->cache[i].node);
 	}
 	free(m->census);
-	free(m->owner);
 	free(m);
 	d->caches = NULL;
 }
@@ -1705,11 +2165,12 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 	dsc = &m->table[index];
 	cp->gen++;
 	cp->state = CACHE_FREE;
+	pcache_state(m, cp, CACHE_FREE);
 	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
 
 	{
-		uint32_t pfn, i, lost = 0;
+		uint32_t pfn, lost = 0;
 
 		for (pfn = 0; pfn < m->nr_pages; pfn++) {
 			if (!slab_ours(m, cp, pfn))
@@ -1721,8 +2182,8 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 				continue;
 			}
 			/* a client changed it meanwhile: never touch it again */
-			for (i = 0; i < 1u << cp->geo.order; i++)
-				m->owner[pfn + i] = OWN_LOST;
+			owner_set(m->owner, pfn, cp->geo.order,
+				  own_x(OWN_LOST, cp->geo.order));
 			lost++;
 		}
 		if (lost > 0)
@@ -1815,7 +2276,8 @@ cache_census(struct slabd *d, int only)
 			uint64_t f, c;
 			uint32_t idx, inuse, objs, k;
 
-			if (!(o & OWN_HEAD))
+			if (!(o & OWN_HEAD) ||
+			    (o & OWN_SPECIAL) == OWN_SPECIAL)
 				continue;
 			idx = (o & 0x1ffu) - 1;
 			if (idx >= SLAB_MAX_CACHES ||

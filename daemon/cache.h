@@ -35,6 +35,45 @@ struct client_info;
  */
 int cache_init(struct slabd *d, char *err, size_t len);
 
+/* What cache_attach() found and did, for the log. */
+struct cache_attach_report {
+	uint32_t caches;		/* live caches */
+	uint64_t slabs;			/* slabs of live caches */
+	uint32_t ext;			/* caches' ext blocks */
+	uint32_t client_blocks;		/* page blocks given to clients */
+	uint32_t named_blocks;		/* named blocks and the directory */
+	uint32_t lost;			/* slabs never reused (destroy) */
+	uint64_t orphans;		/* record entries of interrupted
+					 * operations, cleared */
+	uint32_t released;		/* blocks given back: slabs being
+					 * made or freed when slabd died */
+	uint32_t lists_rebuilt;		/* node lists found damaged */
+	uint32_t dead_locks;		/* node locks of dead holders */
+	uint32_t busy_locks;		/* node locks a live client holds */
+	uint64_t free_pages;
+};
+
+/*
+ * Re-attach the manager to a region that outlived the previous slabd
+ * (daemon/restart.c): load the cache table and the owner record from the
+ * private state (d->ps; never from the region), make the record whole,
+ * rebuild the buddy allocator from it (buddy_restore()), give back slabs
+ * that were being made or freed when slabd died, restore every
+ * descriptor a client overwrote, and take over and check every node
+ * list, recovering locks whose holder died.  Before any client is served.
+ * 0, or -1 with a message in err (the private state is damaged).
+ */
+int cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
+		 size_t len);
+
+/*
+ * Record a client page block (AllocPages: taken 1) or forget it
+ * (FreePages: taken 0) in the private owner record, so that a restart
+ * keeps it.  Call after buddy_alloc() and before buddy_free().
+ */
+void cache_record_pages(struct slabd *d, uint32_t pfn, uint32_t order,
+			int taken);
+
 /* Arm the 10 ms stocking and 1 s reclaim timer on base.  0 or -1. */
 int cache_start(struct slabd *d, struct event_base *base, char *err,
 		size_t len);
@@ -175,5 +214,10 @@ struct cache_slab {
 void cache_reclaim_walk(struct slabd *d, int lock,
 			void (*fn)(struct cache_slab *s, void *arg),
 			void *arg, uint32_t *busy);
+
+/* Record (taken 1) or forget (0) a named block in the private owner
+ * record, so that a restarted slabd knows it (daemon/named.c). */
+void cache_record_named(struct slabd *d, uint32_t pfn, uint32_t order,
+			int taken);
 
 #endif /* SLABD_CACHE_H */

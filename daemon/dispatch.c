@@ -22,11 +22,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/slab.h"
 #include "daemon/buddy.h"
@@ -36,6 +38,7 @@
 #include "daemon/quota.h"
 #include "daemon/reclaim.h"
 #include "daemon/named.h"
+#include "daemon/pstate.h"
 #include "daemon/slabd.h"
 
 /* Stats: room for the reply's other fields, the error text and framing. */
@@ -218,6 +221,7 @@ do_alloc_pages(struct slabd *d, struct client_info *ci,
 	}
 	/* passes: checked above, on this thread, with nothing in between */
 	quota_charge(d, ci, pfn, a->order, NULL, 0);
+	cache_record_pages(d, pfn, a->order, 1);
 	d->buddy.pages[pfn].owner_pid = (int32_t)ci->pid;
 	shmslab__alloc_pages_reply__init(&out->alloc);
 	out->alloc.offset = (uint64_t)pfn << REGION_PAGE_SHIFT;
@@ -335,8 +339,10 @@ do_free_pages(struct slabd *d, struct client_info *ci,
 	}
 	pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
 	r = free_pages_refusal(d, pfn, f->order, why, sizeof(why));
-	if (r == 0)
+	if (r == 0) {
+		cache_record_pages(d, pfn, f->order, 0);
 		r = -buddy_free(&d->buddy, pfn, f->order);
+	}
 	else
 		log_debug("client %u (pid %d): FreePages refused: %s", ci->id,
 			  (int)ci->pid, why);
@@ -965,6 +971,33 @@ do_named_list(struct slabd *d, const Shmslab__Request *req,
 	return 0;
 }
 
+/*
+ * Restart (slabctl restart): the same as SIGUSR2, which this raises; the
+ * event loop ends a moment later (main.c restart_cb()), after the reply
+ * went out.  Only slabd's own uid or root.
+ */
+static int
+do_restart(struct slabd *d, struct client_info *ci,
+	   const Shmslab__Request *req, struct dispatch_reply *out)
+{
+	if (ci->uid != 0 && ci->uid != geteuid()) {
+		dispatch_error(out, req->seq, EPERM, "only root or slabd's own "
+			       "user (uid %u) may restart it",
+			       (unsigned)geteuid());
+		return 0;
+	}
+	shmslab__restart_reply__init(&out->restart);
+	out->restart.region_id = d->geo.region_id;
+	out->restart.pid = (int32_t)getpid();
+	out->restart.attaches = d->ps != NULL ? d->ps->attaches : 0;
+	out->rep.body_case = SHMSLAB__REPLY__BODY_RESTART;
+	out->rep.restart = &out->restart;
+	log_notice("client %u (pid %d uid %u) asked for a restart", ci->id,
+		   (int)ci->pid, (unsigned)ci->uid);
+	kill(getpid(), SIGUSR2);
+	return 0;
+}
+
 int
 dispatch_request(struct slabd *d, struct client_info *ci,
 		 const Shmslab__Request *req, struct dispatch_reply *out)
@@ -1010,6 +1043,8 @@ dispatch_request(struct slabd *d, struct client_info *ci,
 		return do_named_free(d, ci, req, out);
 	case SHMSLAB__REQUEST__BODY_NAMED_LIST:
 		return do_named_list(d, req, out);
+	case SHMSLAB__REQUEST__BODY_RESTART:
+		return do_restart(d, ci, req, out);
 	default:
 		dispatch_error(out, req->seq, EOPNOTSUPP,
 			       "unknown request type %d", (int)req->body_case);

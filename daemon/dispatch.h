@@ -57,6 +57,7 @@ struct dispatch_reply {
 	struct named_scratch *named_scratch;	/* NamedList storage */
 	struct stats_scratch *scratch;	/* Stats storage, made on first use */
 	Shmslab__ReclaimReply reclaim;	/* dead clients: reclaim.c */
+	Shmslab__RestartReply restart;	/* restart without loss */
 };
 
 /* Free what dispatch_request() allocated into out (not out itself). */

@@ -33,6 +33,8 @@
 #include "daemon/notify.h"
 #include "daemon/numa.h"
 #include "daemon/quota.h"
+#include "daemon/pstate.h"
+#include "daemon/restart.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
 
@@ -268,15 +270,43 @@ write_pidfile(const char *path, char *err, size_t len)
 	return r;
 }
 
+/* How the event loop ended: a stop, or a planned restart (SIGUSR2). */
+static int restart_pending;
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
 
+	if (restart_pending)
+		return;		/* the restart is under way */
 	log_notice("%s: shutting down", strsignal((int)sig));
 	notify_send("STOPPING=1\nSTATUS=shutting down (%s)",
 		    strsignal((int)sig));
 	event_base_loopexit(base, NULL);
+}
+
+/*
+ * SIGUSR2 (also raised by the Restart request, slabctl restart): a
+ * planned restart.  The loop ends after a moment, so that replies already
+ * queued go out; main() then tears down the socket and executes the
+ * slabd binary again (restart_exec()), which re-attaches through the
+ * keeper as after a crash.
+ */
+static void
+restart_cb(evutil_socket_t sig, short what, void *arg)
+{
+	const struct timeval delay = { 0, 20000 };
+	struct event_base *base = arg;
+
+	(void)sig;
+	(void)what;
+	if (restart_pending)
+		return;
+	restart_pending = 1;
+	log_notice("SIGUSR2: restarting (the region is kept)");
+	notify_send("STATUS=restarting (the region is kept)");
+	event_base_loopexit(base, &delay);
 }
 
 /* What a SIGHUP needs: the daemon and the command line to read again. */
@@ -344,15 +374,16 @@ main(int argc, char **argv)
 {
 	const struct timeval one_second = { 1, 0 };
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_repair = NULL;
-	struct event *ev_hup = NULL;
+	struct event *ev_hup = NULL, *ev_usr2 = NULL;
 	struct event_base *base = NULL;
 	struct server *srv = NULL;
 	struct topology *topo;
 	struct slabd d;
 	struct reload reload = { &d, argc, argv };
 	char err[512];
-	int status = 1, ready_fd = -1;
+	int status = 1, ready_fd = -1, attached, kept = 0;
 
+	restart_init();
 	parse_options(argc, argv, &d.cfg);
 	log_open(d.cfg.log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR,
 		 d.cfg.verbose);
@@ -362,6 +393,10 @@ main(int argc, char **argv)
 	d.quota = NULL;
 	d.named = NULL;
 	d.geo.named_dir_off = 0;
+	d.ps = NULL;
+	d.ps_fd = -1;
+	d.attached = 0;
+	d.named_record = cache_record_named;
 	TAILQ_INIT(&d.clients);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* until the event loop handles it */
@@ -380,15 +415,39 @@ main(int argc, char **argv)
 	srv = server_listen(&d, err, sizeof(err));
 	if (srv == NULL)
 		goto fail_msg;
-	if (memory_create(&d, topo, err, sizeof(err)) < 0)
+	/* a region kept by the keeper of this socket, else a new one */
+	attached = restart_attach(&d, err, sizeof(err));
+	if (attached < 0)
 		goto fail_msg;
-	if (quota_init(&d, err, sizeof(err)) < 0 ||
-	    cache_init(&d, err, sizeof(err)) < 0)
+	/* quotas count from zero after a restart (slabd(8) Quotas) */
+	if (attached && quota_init(&d, err, sizeof(err)) < 0)
 		goto fail_msg;
-	if (named_init(&d, err, sizeof(err)) < 0)
-		goto fail_msg;
+	if (attached && !restart_has_keeper()) {
+		/* from the fd store: a keeper for the next restart too */
+		if (restart_keep(&d, err, sizeof(err)) < 0)
+			log_warn("%s: only the service manager keeps the "
+				 "region now", err);
+	}
+	if (!attached) {
+		if (memory_create(&d, topo, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (pstate_create(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (quota_init(&d, err, sizeof(err)) < 0 ||
+		    cache_init(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		if (named_init(&d, err, sizeof(err)) < 0)
+			goto fail_msg;
+		/* without a keeper slabd still serves; a restart then
+		 * starts afresh, as before issue 9 */
+		if (restart_keep(&d, err, sizeof(err)) < 0)
+			log_warn("%s: the region will not outlive slabd", err);
+		else
+			kept = 1;
+	}
 
-	if (!d.cfg.foreground) {
+	/* a re-executed slabd is detached already: same pid, same parent */
+	if (!d.cfg.foreground && !restart_reexec()) {
 		ready_fd = detach();
 		if (ready_fd < 0) {
 			snprintf(err, sizeof(err), "cannot detach: %s",
@@ -398,6 +457,7 @@ main(int argc, char **argv)
 	}
 	/* the region names its daemon: the detached child from here on */
 	((struct region_super *)d.map.base)->daemon_pid = (int32_t)getpid();
+	d.ps->daemon_pid = (int32_t)getpid();	/* the private record of it */
 
 	base = event_base_new();
 	if (base == NULL) {
@@ -407,14 +467,17 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(base, SIGTERM, signal_cb, base);
 	ev_int = evsignal_new(base, SIGINT, signal_cb, base);
 	ev_hup = evsignal_new(base, SIGHUP, reload_cb, &reload);
+	ev_usr2 = evsignal_new(base, SIGUSR2, restart_cb, base);
 	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0 ||
-	    event_add(ev_hup, NULL) < 0) {
+	    ev_usr2 == NULL || event_add(ev_term, NULL) < 0 ||
+	    event_add(ev_int, NULL) < 0 || event_add(ev_hup, NULL) < 0 ||
+	    event_add(ev_usr2, NULL) < 0) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto fail_msg;
 	}
 	if (cache_start(&d, base, err, sizeof(err)) < 0)
 		goto fail_msg;
+	restart_watch(&d, base);	/* a dead keeper is replaced */
 	ev_repair = event_new(base, -1, EV_PERSIST, repair_cb, &d);
 	if (ev_repair == NULL || event_add(ev_repair, &one_second) < 0) {
 		snprintf(err, sizeof(err), "cannot arm the region repair timer");
@@ -422,6 +485,7 @@ main(int argc, char **argv)
 	}
 	if (server_start(srv, base, err, sizeof(err)) < 0)
 		goto fail_msg;
+	pstate_crash_arm();	/* testing aid, SHMSLAB_DEBUG builds only */
 	if (d.cfg.pidfile != NULL &&
 	    write_pidfile(d.cfg.pidfile, err, sizeof(err)) < 0)
 		goto fail_msg;
@@ -431,6 +495,10 @@ main(int argc, char **argv)
 	notify_open();
 	notify_send("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
 		    d.cfg.socket_path, (int)getpid());
+	/* systemd's fd store keeps the region too (FileDescriptorStoreMax=;
+	 * a descriptor it holds already is ignored) */
+	notify_fdstore(d.map.fd, RESTART_FDNAME_REGION);
+	notify_fdstore(d.ps_fd, RESTART_FDNAME_PRIVATE);
 
 	if (event_base_dispatch(base) < 0) {
 		log_err("event loop failed");
@@ -447,8 +515,9 @@ fail_msg:
 		fprintf(stderr, "slabd: %s\n", err);
 	log_err("%s", err);
 out:
+	restart_unwatch();
 	server_free(srv);
-	if (d.cfg.pidfile != NULL && status == 0)
+	if (d.cfg.pidfile != NULL && status == 0 && !restart_pending)
 		unlink(d.cfg.pidfile);
 	if (ev_term != NULL)
 		event_free(ev_term);
@@ -456,6 +525,8 @@ out:
 		event_free(ev_int);
 	if (ev_hup != NULL)
 		event_free(ev_hup);
+	if (ev_usr2 != NULL)
+		event_free(ev_usr2);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
 	named_exit(&d);
@@ -464,8 +535,21 @@ out:
 	if (base != NULL)
 		event_base_free(base);
 	memory_destroy(&d);
+	pstate_close(&d);
 	free(topo);
 	notify_close();
+	/*
+	 * The keeper: kept for a planned restart; told to exit on a planned
+	 * stop (the region's memory goes with slabd) and when a fresh start
+	 * failed; left alone when a re-attach failed, so that the region
+	 * waits for a slabd that can attach to it.
+	 */
+	if (restart_pending && status == 0) {
+		restart_exec(argv);
+		status = 1;	/* not executed: logged */
+	} else if (status == 0 || kept) {
+		restart_release(&d);
+	}
 	conf_free(&d.cfg);
 	log_close();
 	return status;

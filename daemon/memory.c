@@ -28,10 +28,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #if defined(__has_include)
@@ -371,6 +373,52 @@ memory_create(struct slabd *d, const struct topology *t, char *err,
 		 t->fake ? "logical (--fake-numa testing aid) " : "",
 		 t->nr_cpus, l.data_off >> 10);
 	return 0;
+}
+
+/*
+ * Map the region memfd fd that outlived the previous slabd (restart.c),
+ * whose private state pstate_open() already loaded into d->geo: it must
+ * still be sealed against resizing (F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL, as backing_create() left it) and of the recorded size.
+ * Mapped at the recorded base_hint when that is free, else anywhere
+ * (slabd uses offsets only).  Takes fd.  0, or -1 with err set.
+ */
+int
+memory_attach(struct slabd *d, int fd, char *err, size_t len)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct stat st;
+	int seals, r;
+
+	d->map.fd = fd;
+	d->map.base = NULL;
+	d->map.size = d->geo.region_size;
+	d->map.flags = d->geo.flags & REGION_F_HUGETLB;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & want) != want) {
+		snprintf(err, len, "the kept region is not sealed against "
+			 "resizing (seals %#x): not attaching to it", seals);
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != d->geo.region_size) {
+		snprintf(err, len, "the kept region is not of the recorded "
+			 "size (%" PRIu64 " bytes)", d->geo.region_size);
+		goto fail;
+	}
+	r = prim_map(fd, d->map.size, d->geo.base_hint, &d->map.base);
+	if (r == -EEXIST || (r < 0 && d->geo.base_hint != 0))
+		r = prim_map(fd, d->map.size, 0, &d->map.base);
+	if (r < 0) {
+		snprintf(err, len, "cannot map the kept region: %s",
+			 strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	close(fd);
+	d->map.fd = -1;
+	d->map.base = NULL;
+	return -1;
 }
 
 /* ---------------------------------------------------------------- repair */

@@ -25,6 +25,13 @@ struct topology;
 int memory_create(struct slabd *d, const struct topology *t, char *err,
 		  size_t len);
 
+/*
+ * Map a region kept across a restart (its memfd fd, whose facts are
+ * already in d->geo from the private state): check its seals and size,
+ * map it.  Takes fd.  0, or -1 with a message in err.  See restart.c.
+ */
+int memory_attach(struct slabd *d, int fd, char *err, size_t len);
+
 void memory_destroy(struct slabd *d);
 
 /*

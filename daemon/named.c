@@ -57,6 +57,7 @@
 #include "daemon/buddy.h"
 #include "daemon/log.h"
 #include "daemon/named.h"
+#include "daemon/pstate.h"
 #include "daemon/slabd.h"
 
 struct named_priv {
@@ -154,18 +155,27 @@ static int
 named_block_alloc(struct slabd *d, unsigned int order, int node,
 		  unsigned int flags, pid_t pid, uid_t uid, uint32_t *pfn)
 {
+	int r;
+
 	(void)pid;
 	(void)uid;
-	return buddy_alloc(&d->buddy, order, node, PG_NAMED | flags, pfn);
+	r = buddy_alloc(&d->buddy, order, node, PG_NAMED | flags, pfn);
+	/* the private owner record: what a restarted slabd trusts */
+	if (r == 0 && d->named_record != NULL)
+		d->named_record(d, *pfn, order, 1);
+	return r;
 }
 
 /* The one place a named block goes back (quotas credit here). */
 static int
 named_block_free(struct slabd *d, const struct named_info *info)
 {
-	return buddy_free(&d->buddy,
-			  (uint32_t)(info->offset >> REGION_PAGE_SHIFT),
-			  info->order);
+	uint32_t pfn = (uint32_t)(info->offset >> REGION_PAGE_SHIFT);
+
+	/* forgotten first: a slabd killed in between leaves it free */
+	if (d->named_record != NULL)
+		d->named_record(d, pfn, info->order, 0);
+	return buddy_free(&d->buddy, pfn, info->order);
 }
 
 /* Whether pfn is, by the buddy allocator's private records, the head of
@@ -198,6 +208,9 @@ static void
 publish_dir_off(struct slabd *d, uint32_t pfn)
 {
 	d->geo.named_dir_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+	/* the private state's copy is what a restarted slabd reads */
+	if (d->ps != NULL)
+		d->ps->geo.named_dir_off = d->geo.named_dir_off;
 	((struct region_super *)d->map.base)->named_dir_off =
 		d->geo.named_dir_off;
 }
@@ -211,6 +224,8 @@ named_init(struct slabd *d, char *err, size_t len)
 
 	d->named = NULL;
 	r = buddy_alloc(&d->buddy, NAMED_DIR_ORDER, -1, PG_NAMED, &pfn);
+	if (r == 0 && d->named_record != NULL)
+		d->named_record(d, pfn, NAMED_DIR_ORDER, 1);
 	if (r < 0) {
 		snprintf(err, len, "no %" PRIu64 " KiB block for the "
 			 "named-object directory: %s", NAMED_DIR_SIZE >> 10,
@@ -219,6 +234,8 @@ named_init(struct slabd *d, char *err, size_t len)
 	}
 	nd = dir_new(d, pfn);
 	if (nd == NULL) {
+		if (d->named_record != NULL)
+			d->named_record(d, pfn, NAMED_DIR_ORDER, 0);
 		buddy_free(&d->buddy, pfn, NAMED_DIR_ORDER);
 		snprintf(err, len, "out of memory for the named-object "
 			 "directory");

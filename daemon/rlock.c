@@ -47,6 +47,9 @@
  *	  holder died but the kernel did not mark it, because the mutex was
  *	  not on its robust list (a client rewrote __list; or the holder was
  *	  an earlier slabd, which keeps no robust list);
+ *	- the word's tid is the previous slabd's (rlock_set_dead(), from
+ *	  the private state when slabd re-attaches), even if a live thread
+ *	  has that tid again by now;
  *	- the word's tid is 0 without FUTEX_OWNER_DIED, or is slabd's own
  *	  (slabd holds a lock only within one callback, so a word naming it
  *	  on entry is a forgery or left by an earlier slabd with the same tid);
@@ -68,12 +71,20 @@
  * its CAS 0 -> tid | FUTEX_WAITERS and sleeps again).  Robust mutexes use
  * shared futexes (no FUTEX_PRIVATE_FLAG), whatever the pshared attribute.
  *
- * What slabd gives up.  The mutex is never on slabd's robust list, so if
- * slabd dies while holding it the kernel does not mark it FUTEX_OWNER_DIED:
- * clients blocked in pthread_mutex_lock() sleep until a new slabd takes it
- * over as a dead tid (above) and releases it.  slabd holds a node lock only
- * within one event-loop callback, for microseconds, so the window is that
- * of slabd dying inside a refill, a shrink, the stocking timer or reclaim.
+ * slabd dying while it holds a lock.  The mutex is never on slabd's robust
+ * list, which runs through the mutexes (the kernel would follow links a
+ * client wrote).  Instead slabd names the lock it is taking or holds in
+ * the list_op_pending field of its thread's robust-list head (glibc's,
+ * found with get_robust_list(2)): a private pointer, which the kernel
+ * follows at thread exit, also after SIGKILL, exactly once, marking the
+ * word FUTEX_OWNER_DIED if it still holds slabd's tid and waking one
+ * waiter.  So a client blocked in pthread_mutex_lock() on it gets
+ * EOWNERDEAD at once and repairs the list, whether or not a new slabd
+ * ever comes (docs/restart.md).  One pending slot covers one lock: while
+ * slabd holds several (cache_destroy() takes every node lock of a
+ * cache), only the last taken is covered, the others for the
+ * microseconds until they are released; a new slabd takes those over as
+ * a dead tid (above).
  *
  * Single-threaded use is not assumed: the tid is the calling thread's.
  */
@@ -96,6 +107,39 @@
 #endif
 
 static __thread int rlock_self;
+static __thread struct robust_list_head *rlock_head;
+static __thread int rlock_head_known;
+
+/* This thread's robust-list head (glibc registered it), or NULL. */
+static struct robust_list_head *
+rlock_robust_head(void)
+{
+	if (!rlock_head_known) {
+		struct robust_list_head *h = NULL;
+		size_t len = 0;
+
+		if (syscall(SYS_get_robust_list, 0, &h, &len) == 0 &&
+		    len == sizeof(struct robust_list_head))
+			rlock_head = h;
+		rlock_head_known = 1;
+	}
+	return rlock_head;
+}
+
+/* Name m as the lock this thread is taking or holds (NULL: none). */
+static void
+rlock_pending(pthread_mutex_t *m)
+{
+	struct robust_list_head *h = rlock_robust_head();
+
+	if (h == NULL)
+		return;
+	__atomic_store_n(&h->list_op_pending,
+			 m != NULL ? (struct robust_list *)(void *)
+					     &m->__data.__list.__next : NULL,
+			 __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
 
 static int
 rlock_tid(void)
@@ -105,11 +149,19 @@ rlock_tid(void)
 	return rlock_self;
 }
 
+static int rlock_dead;		/* the previous slabd's tid, or 0 */
+
+void
+rlock_set_dead(int tid)
+{
+	rlock_dead = tid;
+}
+
 /* Whether no live thread can release a word holding tid (see above). */
 static int
 rlock_holder_gone(int tid, int self)
 {
-	if (tid == 0 || tid == self)
+	if (tid == 0 || tid == self || (rlock_dead != 0 && tid == rlock_dead))
 		return 1;
 	return kill((pid_t)tid, 0) < 0 && errno == ESRCH;
 }
@@ -121,6 +173,7 @@ rlock_trylock(pthread_mutex_t *m, void (*repair)(void *), void *arg)
 	int self = rlock_tid();
 	int old = 0, dead = 0, saved = errno;
 
+	rlock_pending(m);
 	if (__atomic_compare_exchange_n(&d->__lock, &old, self, 0,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		/* released without pthread_mutex_consistent() by a client */
@@ -130,6 +183,7 @@ rlock_trylock(pthread_mutex_t *m, void (*repair)(void *), void *arg)
 	} else {
 		if (!(old & FUTEX_OWNER_DIED) &&
 		    !rlock_holder_gone(old & FUTEX_TID_MASK, self)) {
+			rlock_pending(NULL);
 			errno = saved;
 			return -EBUSY;
 		}
@@ -138,8 +192,10 @@ rlock_trylock(pthread_mutex_t *m, void (*repair)(void *), void *arg)
 		if (!__atomic_compare_exchange_n(&d->__lock, &old,
 						 self | (old & FUTEX_WAITERS),
 						 0, __ATOMIC_ACQUIRE,
-						 __ATOMIC_RELAXED))
+						 __ATOMIC_RELAXED)) {
+			rlock_pending(NULL);
 			return -EBUSY;
+		}
 		dead = 1;
 	}
 	__atomic_store_n(&d->__count, 1, __ATOMIC_RELAXED);
@@ -166,9 +222,12 @@ rlock_unlock(pthread_mutex_t *m)
 	__atomic_store_n(&d->__owner, 0, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&d->__nusers, 1, __ATOMIC_RELAXED);
 	if (__atomic_compare_exchange_n(&d->__lock, &old, 0, 0,
-					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+					__ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+		rlock_pending(NULL);
 		return;
+	}
 	/* FUTEX_WAITERS (or a client's scribble): release and wake one */
 	__atomic_exchange_n(&d->__lock, 0, __ATOMIC_RELEASE);
+	rlock_pending(NULL);
 	syscall(SYS_futex, &d->__lock, FUTEX_WAKE, 1, NULL, NULL, 0);
 }

@@ -30,4 +30,11 @@ int rlock_trylock(pthread_mutex_t *m, void (*repair)(void *), void *arg);
  */
 void rlock_unlock(pthread_mutex_t *m);
 
+/*
+ * Name the previous slabd's tid (from the private state, never the
+ * region): a lock word holding it is taken over even if that tid now
+ * names a live thread (a reused pid).  0: none.
+ */
+void rlock_set_dead(int tid);
+
 #endif

@@ -73,6 +73,7 @@
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/quota.h"
+#include "daemon/pstate.h"
 #include "daemon/server.h"
 #include "daemon/slabd.h"
 
@@ -841,7 +842,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->srv = s;
-	c->info.id = ++s->next_id;
+	/* ids go on rising across restarts: the private state keeps them */
+	c->info.id = s->d->ps != NULL ? ++s->d->ps->next_client_id :
+					++s->next_id;
 	if (sock_peer_cred(fd, &c->info.pid, &c->info.uid,
 			   &c->info.gid) < 0) {
 		log_warn("cannot read peer credentials: %s; refusing",

@@ -127,6 +127,7 @@ struct client_info;
 struct cache_mgr;
 struct quota;
 struct named_dir;
+struct pstate;
 
 /* The connected clients (daemon/dispatch.h), for the Stats request. */
 TAILQ_HEAD(client_list, client_info);
@@ -140,6 +141,15 @@ struct slabd {
 	struct named_dir *named;	/* daemon/named.c */
 	struct client_list clients;	/* kept by daemon/server.c */
 	struct quota *quota;		/* daemon/quota.c */
+	/* restart (daemon/pstate.c, keeper.c, restart.c) */
+	struct pstate *ps;		/* private state that outlives slabd */
+	int ps_fd;
+	uint64_t ps_size;
+	int attached;			/* 1: re-attached to a kept region */
+	/* daemon/cache.c cache_record_named(), or NULL (tests that run
+	 * named.c alone): keeps named blocks in the private owner record */
+	void (*named_record)(struct slabd *d, uint32_t pfn, uint32_t order,
+			     int taken);
 };
 
 #endif /* SLABD_SLABD_H */

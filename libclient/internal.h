@@ -56,6 +56,8 @@ struct slab_pool {
 	int sock;			/* -1: disconnected */
 	pid_t pid;			/* process that connected sock */
 	uint64_t seq;			/* last request's seq */
+	uint64_t reconnect_ns;		/* how long a request waits for a
+					 * slabd that went away (rpc.c) */
 
 	/* The slab layer (slub.c, cache.c); set at open, then read-only but for the
 	 * handle table, whose entries are set once under cache_lock. */

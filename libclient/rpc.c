@@ -9,9 +9,22 @@
  * the shared region.
  *
  * Connection state machine, all under pool->lock:
- *	connected --I/O error, bad frame, wrong seq--> disconnected
- *	disconnected --next rpc_call(): one reconnect--> connected, or the
- *		call fails with ENOTCONN and stays disconnected
+ *	connected --bad frame, wrong seq--> disconnected (the call fails)
+ *	connected --lost connection (EPIPE, ECONNRESET, end of file)-->
+ *		disconnected, and the call tries again as below
+ *	disconnected --rpc_call(): reconnect, retried with backoff (1 ms
+ *		doubling to 100 ms) until pool->reconnect_ns has passed-->
+ *		connected and the request is sent (again), or the call
+ *		fails with ENOTCONN and stays disconnected
+ *	a reconnect that finds another region (slabd started afresh: the
+ *		region we map is gone) fails at once with ENOTCONN
+ * pool->reconnect_ns is $SHMSLAB_RECONNECT_TIMEOUT seconds (a decimal
+ * number, at most 3600; 0: one attempt, no waiting), 10 s by default:
+ * it bounds how long a request waits for slabd to restart (shmslab(3)).
+ * A request whose reply was lost may have been carried out; sent again,
+ * a FreePages that answers EALREADY, or a cache destroy that answers
+ * ESTALE, is taken as done.  Every other request is harmless to repeat
+ * (a refill adds slabs, a create attaches to the cache it made).
  *	connected, pid != rpc_self_pid() (we are a fork()ed child sharing the
  *		parent's socket) --> close our copy of the descriptor without
  *		writing to it, then reconnect as above
@@ -257,10 +270,32 @@ out:
 
 /* ---------------------------------------------------------------- pool */
 
+#define RPC_RECONNECT_DEFAULT_NS	10000000000ull	/* 10 s */
+#define RPC_RECONNECT_MAX_S		3600.0
+
+/* $SHMSLAB_RECONNECT_TIMEOUT in ns, or the default if unset or bad. */
+static uint64_t
+rpc_reconnect_timeout(void)
+{
+	const char *e = secure_getenv("SHMSLAB_RECONNECT_TIMEOUT");
+	char *end;
+	double s;
+
+	if (e == NULL || *e == '\0')
+		return RPC_RECONNECT_DEFAULT_NS;
+	errno = 0;
+	s = strtod(e, &end);
+	if (errno != 0 || *end != '\0' || !(s >= 0.0) ||
+	    s > RPC_RECONNECT_MAX_S)
+		return RPC_RECONNECT_DEFAULT_NS;
+	return (uint64_t)(s * 1e9);
+}
+
 int
 rpc_init(struct slab_pool *pool)
 {
 	pool->sock = -1;
+	pool->reconnect_ns = rpc_reconnect_timeout();
 	pool->reg_next = NULL;
 	pool->reg_pprev = NULL;
 	return -pthread_mutex_init(&pool->lock, NULL);
@@ -298,8 +333,9 @@ rpc_fini(struct slab_pool *pool)
 
 /*
  * Connect again to the daemon that owns the region we mapped.  Caller
- * holds pool->lock.  0 or -ENOTCONN, whatever went wrong: the caller's
- * request cannot be served either way.
+ * holds pool->lock.  0; -EAGAIN if no daemon answered (none listens yet,
+ * or it hung up): worth trying again; -ENOTCONN if one answered that
+ * serves another region, or refused us: not worth it.
  */
 static int
 rpc_reconnect(struct slab_pool *pool)
@@ -308,8 +344,19 @@ rpc_reconnect(struct slab_pool *pool)
 	int sock;
 
 	sock = rpc_hello(pool->path, ++pool->seq, &h);
-	if (sock < 0)
-		return -ENOTCONN;
+	if (sock < 0) {
+		switch (sock) {
+		case -ENOENT:
+		case -ECONNREFUSED:
+		case -EPIPE:
+		case -ECONNRESET:
+		case -EAGAIN:
+		case -EINTR:
+			return -EAGAIN;
+		default:
+			return -ENOTCONN;
+		}
+	}
 	close(h.fd);			/* the region is mapped already */
 	if (h.region_id != pool->region_id || h.region_size != pool->size) {
 		close(sock);		/* another region: not ours */
@@ -320,13 +367,51 @@ rpc_reconnect(struct slab_pool *pool)
 	return 0;
 }
 
+static uint64_t
+rpc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Wait before the next attempt to reach slabd: 0, or -ENOTCONN once
+ * pool->reconnect_ns have passed since *start (0: the first wait).
+ */
+static int
+rpc_wait_daemon(struct slab_pool *pool, uint64_t *start, uint64_t *delay)
+{
+	uint64_t now = rpc_now(), left;
+	struct timespec ts;
+
+	if (*start == 0) {
+		*start = now;
+		*delay = 1000000ull;	/* 1 ms */
+	}
+	if (now - *start >= pool->reconnect_ns)
+		return -ENOTCONN;
+	left = pool->reconnect_ns - (now - *start);
+	if (*delay > left)
+		*delay = left;
+	ts.tv_sec = (time_t)(*delay / 1000000000ull);
+	ts.tv_nsec = (long)(*delay % 1000000000ull);
+	nanosleep(&ts, NULL);		/* EINTR: a shorter wait is fine */
+	*delay *= 2;
+	if (*delay > 100000000ull)
+		*delay = 100000000ull;	/* 100 ms */
+	return 0;
+}
+
 int
 rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 {
 	Shmslab__Reply *rep = NULL;
 	uint8_t *frame = NULL;
+	uint64_t start = 0, delay = 0;
 	size_t len;
-	int err, cancel;
+	int err, cancel, resent = 0;
 
 	*repp = NULL;
 	/* A thread cancelled in recvmsg() would leave the lock held and
@@ -335,33 +420,53 @@ rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 	pthread_mutex_lock(&pool->lock);
 	if (pool->sock >= 0 && pool->pid != rpc_self_pid())
 		rpc_drop(pool);		/* the parent's connection */
-	if (pool->sock < 0) {
-		err = rpc_reconnect(pool);
+	for (;;) {
+		if (pool->sock < 0) {
+			err = rpc_reconnect(pool);
+			if (err == -EAGAIN) {
+				err = rpc_wait_daemon(pool, &start, &delay);
+				if (err)
+					goto out;
+				continue;
+			}
+			if (err)
+				goto out;
+		}
+		req->seq = ++pool->seq;
+		free(frame);
+		frame = frame_encode_request(req, &len);
+		if (frame == NULL) {
+			err = -errno;	/* nothing was sent: still in step */
+			goto out;
+		}
+		err = sock_write_all(pool->sock, frame, len);
+		if (err == 0)
+			err = frame_recv_reply(pool->sock, &rep, NULL);
+		if (err == 0 && rep->seq != req->seq)
+			err = -EBADMSG;
+		if (err == 0)
+			break;
+		/* Out of step with the daemon: start afresh. */
+		rpc_drop(pool);
+		if (err == -EBADMSG || err == -ENOMEM)
+			goto out;
+		/* the connection was lost (slabd died, restarts): again */
+		resent = 1;
+		err = rpc_wait_daemon(pool, &start, &delay);
 		if (err)
 			goto out;
 	}
-
-	req->seq = ++pool->seq;
-	frame = frame_encode_request(req, &len);
-	if (frame == NULL) {
-		err = -errno;		/* nothing was sent: still in step */
-		goto out;
-	}
-	err = sock_write_all(pool->sock, frame, len);
-	if (err == 0)
-		err = frame_recv_reply(pool->sock, &rep, NULL);
-	if (err == 0 && rep->seq != req->seq)
-		err = -EBADMSG;
-	if (err) {
-		/* Out of step with the daemon: start afresh next time. */
-		rpc_drop(pool);
-		if (err != -EBADMSG && err != -ENOMEM)
-			err = -ENOTCONN;
-		goto out;
-	}
 	if (rep->status != 0) {
 		err = -rep->status;
-		goto out;
+		/* a repeat of a request the lost connection carried out */
+		if (resent &&
+		    ((req->body_case == SHMSLAB__REQUEST__BODY_FREE_PAGES &&
+		      err == -EALREADY) ||
+		     (req->body_case == SHMSLAB__REQUEST__BODY_CACHE_DESTROY &&
+		      err == -ESTALE)))
+			err = 0;
+		else
+			goto out;
 	}
 	*repp = rep;
 	rep = NULL;

@@ -16,7 +16,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "slabctl/read.h"
 
@@ -343,4 +346,109 @@ cmd_shrink(struct ctl_opts *o, int argc, char **argv)
 	else
 		rep_free(&rep);
 	return ret;
+}
+
+/* ---------------------------------------------------------------- restart */
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Restart slabd in place (the Restart request, as SIGUSR2): wait for the
+ * old process to let go of our connection, then for the socket to accept
+ * again (slabd listens only once it has re-attached), and check that the
+ * region is the one it had.  At most RESTART_WAIT_S seconds.
+ */
+#define RESTART_WAIT_S	30
+
+int
+cmd_restart(struct ctl_opts *o, int argc, char **argv)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__Restart rs = SHMSLAB__RESTART__INIT;
+	struct report rep = { 0 };
+	struct section *s;
+	struct ctl_conn c;
+	Shmslab__Reply *r;
+	uint64_t region_id;
+	double t0, waited;
+	int err, pid, fd;
+	uint32_t attaches;
+	char byte;
+
+	err = ctl_no_args(o, "restart", argc, argv);
+	if (err)
+		return err;
+	if (conn_open(&c, o->socket) < 0)
+		return SLABCTL_FAIL;
+	req.body_case = SHMSLAB__REQUEST__BODY_RESTART;
+	req.restart = &rs;
+	err = conn_call(&c, &req, &r);
+	if (err) {
+		ctl_err("restart: %s", strerror(-err));
+		conn_close(&c);
+		return SLABCTL_FAIL;
+	}
+	if (r->status != 0 || r->body_case != SHMSLAB__REPLY__BODY_RESTART) {
+		ctl_err("restart: %s", why(r));
+		shmslab__reply__free_unpacked(r, NULL);
+		conn_close(&c);
+		return SLABCTL_FAIL;
+	}
+	region_id = r->restart->region_id;
+	pid = r->restart->pid;
+	attaches = r->restart->attaches;
+	shmslab__reply__free_unpacked(r, NULL);
+	t0 = mono_ms();
+	/* the old image closes every connection before it executes */
+	{
+		struct timeval tv = { RESTART_WAIT_S, 0 };
+
+		setsockopt(c.sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	while (read(c.sock, &byte, 1) > 0)
+		;
+	conn_close(&c);
+	for (;;) {
+		fd = conn_connect_raw(o->socket);
+		if (fd >= 0)
+			break;
+		if (mono_ms() - t0 > RESTART_WAIT_S * 1e3) {
+			ctl_err("restart: slabd did not serve again within %d "
+				"s (see its log)", RESTART_WAIT_S);
+			return SLABCTL_FAIL;
+		}
+		{
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	waited = mono_ms() - t0;
+	close(fd);
+	if (conn_open(&c, o->socket) < 0)
+		return SLABCTL_FAIL;
+	if (c.sb.region_id != region_id) {
+		ctl_err("restart: slabd serves another region (%#" PRIx64
+			", was %#" PRIx64 "): the old one was not kept",
+			c.sb.region_id, region_id);
+		conn_close(&c);
+		return SLABCTL_FAIL;
+	}
+	conn_close(&c);
+	s = rep_record(&rep, "restart");
+	sec_i64(s, "pid", "pid", pid);
+	sec_str(s, "region", "region", "kept");
+	sec_u64(s, "restarts", "restarts of the region", attaches + 1u);
+	sec_u64(s, "served_again_ms", "served again after (ms)",
+		(uint64_t)(waited + 0.5));
+	rep_render(&rep, stdout, o->json);
+	rep_free(&rep);
+	return SLABCTL_OK;
 }

@@ -50,8 +50,8 @@ conn_call(struct ctl_conn *c, Shmslab__Request *req, Shmslab__Reply **rep)
 	return 0;
 }
 
-static int
-do_connect(const char *path)
+int
+conn_connect_raw(const char *path)
 {
 	struct sockaddr_un sun;
 	int len, sock, err;
@@ -108,7 +108,7 @@ conn_open(struct ctl_conn *c, const char *path)
 	int fd = -1, err;
 
 	memset(c, 0, sizeof(*c));
-	c->sock = do_connect(path);
+	c->sock = conn_connect_raw(path);
 	if (c->sock < 0) {
 		err = c->sock;
 		ctl_err("cannot connect to slabd at %s: %s", path,

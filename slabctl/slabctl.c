@@ -46,6 +46,8 @@ static const struct ctl_cmd cmds[] = {
 	{ "metrics", "", "every figure in the OpenMetrics text format",
 	  cmd_metrics },
 	{ "names", "", "the named objects (slab_named_alloc)", cmd_names },
+	{ "restart", "", "restart slabd in place, keeping the region",
+	  cmd_restart },
 };
 #define NR_CMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

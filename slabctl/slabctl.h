@@ -69,6 +69,8 @@ struct ctl_conn {
  * printed). */
 int conn_open(struct ctl_conn *c, const char *path);
 void conn_close(struct ctl_conn *c);
+/* A connected socket to path, nothing said on it: fd or -errno. */
+int conn_connect_raw(const char *path);
 /*
  * Whether the region's superblock still equals the checked copy.
  * slab_view_init() and the slab walker read offsets from the live
@@ -192,6 +194,7 @@ int cmd_shrink(struct ctl_opts *o, int argc, char **argv);
 int cmd_check(struct ctl_opts *o, int argc, char **argv);
 int cmd_leaks(struct ctl_opts *o, int argc, char **argv);
 int cmd_names(struct ctl_opts *o, int argc, char **argv);
+int cmd_restart(struct ctl_opts *o, int argc, char **argv);
 
 /*
  * Subcommand options (slabctl.c).  Every subcommand takes CTL_SHORTOPTS

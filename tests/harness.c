@@ -216,6 +216,9 @@ child_fail(const char *what, const char *arg)
 	_exit(127);
 }
 
+/* harness_restart(): the new daemon appends to the old one's log. */
+static int child_keep_log;
+
 /* In the child: set up the log and exec the daemon; never returns. */
 static void
 child_exec(const struct harness_daemon *d, const char *slabd,
@@ -223,7 +226,8 @@ child_exec(const struct harness_daemon *d, const char *slabd,
 {
 	int fd;
 
-	fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND |
+		  (child_keep_log ? 0 : O_TRUNC), 0600);
 	if (fd < 0)
 		_exit(127);
 	if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
@@ -479,4 +483,97 @@ harness_log_contains(const struct harness_daemon *d, const char *text)
 	if (f != NULL)
 		fclose(f);
 	return found;
+}
+
+/* ---------------------------------------------------------------- restart */
+
+int
+harness_kill(struct harness_daemon *d, int sig)
+{
+	struct running *slot;
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	if (kill(d->pid, sig) < 0 && errno != ESRCH)
+		diag("harness: kill %d: %s", (int)d->pid, strerror(errno));
+	if (wait_retry(d->pid, &status, 0) != d->pid)
+		status = -1;
+	slot = running_find(d->pid);
+	if (slot != NULL)
+		slot->pid = 0;
+	d->pid = 0;
+	return status;
+}
+
+int
+harness_restart(struct harness_daemon *d, const char *const *args)
+{
+	const char *slabd = getenv("SLABD");
+	char *argv[MAX_ARGS + 5];
+	struct running *slot = NULL;
+	pid_t parent = getpid();
+	int argc = 0, status;
+	long deadline;
+
+	if (d->pid > 0 || d->dir[0] == '\0') {
+		diag("harness: restart of a daemon that runs or never ran");
+		return -1;
+	}
+	for (int i = 0; i < MAX_DAEMONS; i++)
+		if (running[i].pid == 0) {
+			slot = &running[i];
+			break;
+		}
+	if (slot == NULL || slabd == NULL)
+		return -1;
+	argv[argc++] = "slabd";
+	argv[argc++] = "-f";
+	argv[argc++] = "-s";
+	argv[argc++] = d->socket;
+	for (; args != NULL && *args != NULL && argc < MAX_ARGS + 4; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	fflush(NULL);
+	d->pid = fork();
+	if (d->pid < 0) {
+		d->pid = 0;
+		return -1;
+	}
+	if (d->pid == 0) {
+		child_keep_log = 1;
+		child_exec(d, slabd, argv, parent);
+	}
+	slot->pid = d->pid;
+	slot->owner = parent;
+	memcpy(slot->dir, d->dir, sizeof(slot->dir));
+	deadline = now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		int fd;
+
+		if (wait_retry(d->pid, &status, WNOHANG) == d->pid) {
+			harness_exit_status = status;
+			/* SIGKILL: the test's doing (a crash point), quiet */
+			if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+				describe_status("exited during restart",
+						status);
+				harness_dump_log(d);
+			}
+			slot->pid = 0;
+			d->pid = 0;
+			return -1;
+		}
+		fd = harness_connect(d);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			break;
+		sleep_ms(1);
+	}
+	diag("harness: restarted slabd did not accept connections in %d s",
+	     START_TIMEOUT_MS / 1000);
+	harness_dump_log(d);
+	return -1;
 }

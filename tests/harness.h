@@ -67,6 +67,22 @@ void harness_dump_log(const struct harness_daemon *d);
 int harness_become(const struct harness_daemon *d, uid_t uid, gid_t gid);
 #define HARNESS_SOCKET_NAME "slabd.sock"
 
+/*
+ * Send the daemon sig (SIGKILL, say) and reap it, keeping its directory
+ * (socket, log, and the keeper's socket) for harness_restart().  Returns
+ * its wait status, or -1.
+ */
+int harness_kill(struct harness_daemon *d, int sig);
+
+/*
+ * Start slabd again on d's socket and directory (after harness_kill()),
+ * appending to the same log, and wait until it accepts connections
+ * (polling every millisecond).  0, or -1 after a diagnostic; if it
+ * exited meanwhile, d->pid is 0 and harness_exit_status its status (no
+ * diagnostic when that is SIGKILL, which a test may have arranged).
+ */
+int harness_restart(struct harness_daemon *d, const char *const *args);
+
 /* Connect a raw stream socket to the daemon: fd or -1. */
 int harness_connect(const struct harness_daemon *d);
 

@@ -1480,6 +1480,142 @@ test_hostile_mirror(void)
 	arena_close(&a);
 }
 
+/* ------------------------------------------------------------ restore */
+
+/* The caller's record for buddy_restore(): order + 1 and bits per head. */
+struct restore_map {
+	uint8_t *order1;
+	uint8_t *bits;
+};
+
+static int
+restore_head(void *arg, uint32_t pfn, unsigned int *order, unsigned int *bits)
+{
+	const struct restore_map *m = arg;
+
+	if (m->order1[pfn] == 0)
+		return 0;
+	*order = m->order1[pfn] - 1u;
+	*bits = m->bits[pfn];
+	return 1;
+}
+
+/*
+ * buddy_restore() (slabd re-attaching after a restart): from the heads
+ * of a private record and the private node areas alone, with the whole
+ * mirror scribbled over, it must rebuild exactly the free lists that
+ * merging left (every count per order), pass buddy_check() once the
+ * mirror is repaired, and give the format's blocks back once every
+ * recorded block is freed.
+ */
+static void
+test_restore(void)
+{
+	struct arena a;
+	struct restore_map m;
+	uint32_t first[3], count[3], i, pfn, blocks = 0;
+	uint8_t dist[REGION_MAX_NODES][REGION_MAX_NODES];
+	uint64_t nr_free[3][REGION_NR_ORDERS], fmt[3][REGION_NR_ORDERS];
+	uint64_t free_pages[3];
+	int same = 1, back = 1, r;
+	unsigned int o;
+	char why[256] = "";
+
+	arena_open(&a, &main_layout);
+	m.order1 = calloc(a.nr_pages, 1);
+	m.bits = calloc(a.nr_pages, 1);
+	if (m.order1 == NULL || m.bits == NULL)
+		bail_out("out of memory");
+	memset(dist, 0, sizeof(dist));
+	for (i = 0; i < 3; i++) {
+		first[i] = a.nodes[i].first_pfn;
+		count[i] = a.nodes[i].nr_pages;
+		for (o = 0; o < 3; o++)
+			dist[i][o] = main_layout.dist[i][o];
+		for (o = 0; o < REGION_NR_ORDERS; o++)
+			fmt[i][o] = a.b.node[i].nr_free[o];
+	}
+	/* allocate of every order and kind, free some back */
+	rng_state = 0x5eed1234;
+	for (i = 0; i < 400; i++) {
+		unsigned int order = (unsigned int)(rng() % 6);
+		unsigned int bits = (unsigned int[]){0, PG_SLAB, PG_CLIENT}[rng() % 3];
+
+		if (buddy_alloc(&a.b, order, (int)(rng() % 3), bits, &pfn) != 0)
+			continue;
+		m.order1[pfn] = (uint8_t)(order + 1);
+		m.bits[pfn] = (uint8_t)bits;
+		if (rng() % 3 == 0) {
+			buddy_free(&a.b, pfn, order);
+			m.order1[pfn] = 0;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		free_pages[i] = a.b.node[i].free_pages;
+		for (o = 0; o < REGION_NR_ORDERS; o++)
+			nr_free[i][o] = a.b.node[i].nr_free[o];
+	}
+	/* everything a client could have written, garbage */
+	memset(a.pages, 0xab, (size_t)a.nr_pages * sizeof(*a.pages));
+	for (i = 0; i < 3; i++) {
+		for (o = 0; o < REGION_NR_ORDERS; o++)
+			a.nodes[i].free_head[o] = 12345 + o;
+		a.nodes[i].free_pages = 1;
+		a.nodes[i].first_pfn = 0;
+		a.nodes[i].nr_pages = 7;
+	}
+	r = buddy_restore(&a.b, a.pages, a.nr_pages, a.nodes, 3, first, count,
+			  (const uint8_t (*)[REGION_MAX_NODES])dist,
+			  restore_head, &m, why, sizeof(why));
+	for (i = 0; r == 0 && i < 3; i++) {
+		if (a.b.node[i].free_pages != free_pages[i])
+			same = 0;
+		for (o = 0; o < REGION_NR_ORDERS; o++)
+			if (a.b.node[i].nr_free[o] != nr_free[i][o])
+				same = 0;
+	}
+	ok(r == 0 && same, "buddy_restore: from the heads alone, the same "
+	   "free lists as before (%d%s%s)", r, why[0] ? ": " : "", why);
+	buddy_mirror_repair(&a.b, NULL, 0);
+	ok(check_ok(&a.b, "after restore") &&
+	   zonelists_are(&a.b, &main_zonelist[0][0], 3),
+	   "buddy_restore: buddy_check passes once the mirror is repaired, "
+	   "zonelists from the private distances");
+	for (pfn = 0; pfn < a.nr_pages; pfn++)
+		if (m.order1[pfn] != 0) {
+			blocks++;
+			r = buddy_free(&a.b, pfn, m.order1[pfn] - 1u);
+			if (r != 0) {
+				diag("buddy_free(%u, %u): %d", pfn,
+				     m.order1[pfn] - 1u, r);
+				back = 0;
+			}
+		}
+	for (i = 0; i < 3; i++)
+		for (o = 0; o < REGION_NR_ORDERS; o++)
+			if (a.b.node[i].nr_free[o] != fmt[i][o]) {
+				diag("node %u order %u: %llu free blocks, "
+				     "%llu after format", i, o,
+				     (unsigned long long)a.b.node[i].nr_free[o],
+				     (unsigned long long)fmt[i][o]);
+				back = 0;
+			}
+	ok(back && blocks > 0 && check_ok(&a.b, "after freeing all"),
+	   "buddy_restore: the %u restored blocks free and merge back to the "
+	   "format's blocks", blocks);
+	/* a head that does not fit its node is refused, *b untouched */
+	memset(m.order1, 0, a.nr_pages);
+	m.order1[first[2] + 1] = 3;	/* order 2 at an odd pfn */
+	r = buddy_restore(&a.b, a.pages, a.nr_pages, a.nodes, 3, first, count,
+			  (const uint8_t (*)[REGION_MAX_NODES])dist,
+			  restore_head, &m, why, sizeof(why));
+	ok(r == -EUCLEAN && check_ok(&a.b, "after a refused restore"),
+	   "buddy_restore refuses a misaligned block (%d: %s)", r, why);
+	free(m.order1);
+	free(m.bits);
+	arena_close(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1501,6 +1637,7 @@ main(int argc, char **argv)
 	test_reclaim();
 	test_corruption();
 	test_hostile_mirror();
+	test_restore();
 	test_random(nops, seed);
 	return done_testing();
 }

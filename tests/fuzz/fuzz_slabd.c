@@ -23,6 +23,7 @@
 #include "daemon/log.h"
 #include "daemon/memory.h"
 #include "daemon/named.h"
+#include "daemon/pstate.h"
 #include "daemon/numa.h"
 #include "tests/fuzz/fuzz_slabd.h"
 
@@ -140,6 +141,9 @@ fuzz_slabd_start(struct fuzz_slabd *f)
 	if (f->d.map.base != mid)
 		fuzz_die("the region is not between its guard pages",
 			 "memory_create");
+	/* the owner record and cache table live in the private state */
+	if (pstate_create(&f->d, err, sizeof(err)) < 0)
+		fuzz_die(err, "pstate_create");
 	if (cache_init(&f->d, err, sizeof(err)) < 0)
 		fuzz_die(err, "cache_init");
 	if (named_init(&f->d, err, sizeof(err)) < 0)

@@ -2051,7 +2051,9 @@ slab_free(struct slab_pool *pool, void *ptr)
 		slab_free_pages(pool, ptr, order);
 		return;
 	}
-	if (h == NULL || !(h->v.flags & SLAB_F_GENERAL)) {
+	/* an object of any cache, as API.md promises (the kernel's kfree()
+	 * takes kmem_cache_alloc() objects too): the page says which */
+	if (h == NULL) {
 		errno = EINVAL;
 		return;
 	}
@@ -2080,8 +2082,7 @@ slab_usable_size(struct slab_pool *pool, const void *ptr)
 		}
 		return (size_t)SLAB_PAGE_SIZE << order;
 	}
-	if (h == NULL || !(h->v.flags & SLAB_F_GENERAL) ||
-	    obj_slab(h, ptr, &pfn, &link) != 0) {
+	if (h == NULL || obj_slab(h, ptr, &pfn, &link) != 0) {
 		errno = EINVAL;
 		return 0;
 	}

@@ -991,6 +991,43 @@ test_malloc(void)
 	slab_free(pool, NULL);
 	is_int(errno, 0, "slab_free(NULL) is a no-op");
 	check_region(pool, "after malloc");
+
+	/* slab_free() and slab_usable_size() take any cache's objects */
+	{
+		struct slab_cache *c = must_create("t.anyfree", 200, 0, 0,
+						   NULL);
+		struct slab_cache_stats s0, s1;
+		void *o[64];
+		int nsz = 0;
+
+		slab_cache_stats(c, &s0);
+		for (i = 0; i < 64; i++) {
+			o[i] = slab_cache_alloc(c, 0);
+			if (o[i] == NULL)
+				bail_out("t.anyfree: %s", strerror(errno));
+			fill(o[i], 200, (unsigned int)i);
+		}
+		for (i = 0; i < 64; i++)
+			nsz += slab_usable_size(pool, o[i]) == 200;
+		is_int(nsz, 64, "slab_usable_size of a cache's object: its "
+		       "object size");
+		errno = 0;
+		for (i = 0; i < 64; i++)
+			slab_free(pool, o[i]);
+		is_int(errno, 0, "slab_free of a cache's objects: no error");
+		slab_cache_stats(c, &s1);
+		ok(s1.bad_free == s0.bad_free,
+		   "and refused none (bad_free %llu -> %llu)",
+		   (unsigned long long)s0.bad_free,
+		   (unsigned long long)s1.bad_free);
+		{
+			const struct slab_check_cache *cc =
+				check_cache_state("t.anyfree");
+
+			ok(cc != NULL && cc->inuse == 0,
+			   "t.anyfree has nothing in use after slab_free");
+		}
+	}
 }
 
 /* ---------------------------------------------------------------- bad free */

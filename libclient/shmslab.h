@@ -167,7 +167,7 @@ int slab_cache_destroy(struct slab_cache *cache);
  * Release a handle without destroying its cache: the handle's memory is
  * freed; the cache, its objects and every other handle (in this and other
  * processes) are untouched.  Objects allocated through it stay valid and
- * may be freed through another handle (or slab_free() for a general
+ * may be freed through another handle or with slab_free() (any
  * cache).  The handle must not be used after (like free()).  Each
  * create/lookup returns a handle of its own, so each is put once.  Safe
  * with calls on other handles in other threads.  NULL is a no-op; no
@@ -449,9 +449,10 @@ void *slab_malloc(struct slab_pool *pool, size_t size);
 void *slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size);
 
 /*
- * Free what slab_malloc() or slab_calloc() returned, in any process of the
- * pool.  NULL is a no-op; a pointer the pool did not hand out is ignored
- * with errno EINVAL.
+ * Free what slab_malloc() or slab_calloc() returned, or an object of any
+ * cache (as slab_cache_free() would), in any process of the pool.  NULL
+ * is a no-op; a pointer the pool did not hand out is ignored with errno
+ * EINVAL.
  */
 void slab_free(struct slab_pool *pool, void *ptr);
 

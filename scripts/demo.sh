@@ -46,6 +46,33 @@ echo "==> running the examples: a message pipeline, a pre-fork server"
 echo
 "$top/build/examples/shmslab-prefork" -s "$sock"
 
+echo
+echo "==> named objects: one process leaves a note, an unrelated one reads it"
+"$top/build/examples/shmslab-named" -s "$sock" put demo.note "left by pid $$"
+"$top/build/examples/shmslab-named" -s "$sock" get demo.note
+"$top/build/slabctl/slabctl" -s "$sock" names
+
+echo
+echo "==> slabd killed with SIGKILL and started again: nothing is lost"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+"$top/build/slabd" -f -s "$sock" 2>"$work/slabd2.log" &
+pid=$!
+i=0
+while ! grep -q "listening on" "$work/slabd2.log" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "slabd did not start again:" >&2
+		cat "$work/slabd2.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+grep -E "re-attached|named objects" "$work/slabd2.log" | sed 's/^/    /'
+"$top/build/examples/shmslab-named" -s "$sock" get demo.note
+"$top/build/slabctl/slabctl" -s "$sock" check
+cat "$work/slabd2.log" >>"$work/slabd.log"
+
 echo "==> stopping slabd"
 kill -TERM "$pid"
 wait "$pid" || { echo "slabd exited with an error" >&2; exit 1; }

@@ -1291,9 +1291,16 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 	 * client takes escapes every quota.  At start (force), slabd's.
 	 */
 	if (!force) {
-		stock_ci = quota_client_by_id(m->d, np->stock_for);
-		if (stock_ci == NULL && quota_enforced(m->d))
+		/*
+		 * With limits set, no top-ups at all: any client can ask for
+		 * one (sn->want is in the region) and whoever it was charged
+		 * to, the slabs go to whoever takes them first, so a client
+		 * refused at its quota would eat top-ups charged to others.
+		 * Every slab is then made by a refill charged to its asker.
+		 */
+		if (quota_enforced(m->d))
 			return 0;
+		stock_ci = quota_client_by_id(m->d, np->stock_for);
 	}
 	if (node_lock(m, cp, n) < 0) {
 		if (want)	/* try again on the next tick */

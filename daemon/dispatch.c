@@ -855,6 +855,21 @@ do_named_alloc(struct slabd *d, struct client_info *ci,
 	char why[256];
 	int created, r;
 
+	/*
+	 * Quotas first: a new name that would not fit the creator's quota
+	 * is refused before anything changes (no block taken, no reclaim
+	 * caused, the directory's generation untouched, so listings by
+	 * others carry on).  An existing name costs nothing to find, and a
+	 * bad size is named_alloc()'s EINVAL.
+	 */
+	if (a->size >= 1 && a->size <= NAMED_SIZE_MAX &&
+	    named_lookup(d, a->name, &in, why, sizeof(why)) == -ENOENT &&
+	    (r = quota_check(d, ci,
+			     (uint64_t)REGION_PAGE_SIZE << named_order(a->size),
+			     why, sizeof(why))) < 0) {
+		dispatch_error(out, req->seq, -r, "named object: %s", why);
+		return 0;
+	}
 	r = named_alloc(d, a->name, a->size, a->node, a->has_cpu ? a->cpu : -1,
 			ci->pid, ci->uid, &in, &created, why, sizeof(why));
 	if (r < 0) {
@@ -862,10 +877,10 @@ do_named_alloc(struct slabd *d, struct client_info *ci,
 		return 0;
 	}
 	/*
-	 * Quotas (daemon/quota.h): a new block is charged to its creator,
-	 * and given back at once when that is refused; the buddy free hook
-	 * uncharges it whenever the name is freed later, by anyone.  An
-	 * existing name costs nothing to find.
+	 * Quotas (daemon/quota.h): a new block is charged to its creator
+	 * (checked above, on this thread: the charge passes; were it
+	 * refused, the block goes back); the buddy free hook uncharges it
+	 * whenever the name is freed later, by anyone.
 	 */
 	if (created &&
 	    (r = quota_charge(d, ci, (uint32_t)(in.offset >> REGION_PAGE_SHIFT),

@@ -40,9 +40,12 @@
  * NamedFree gives it back, after which processes that still hold its
  * address must not use it: the pages may be handed out again at once.
  *
- * Quotas (another part of issue 9) charge named blocks in
- * named_block_alloc() and credit them in named_block_free(): every named
- * block passes through exactly those two functions.
+ * Every named block passes through named_block_alloc() and
+ * named_block_free(), which keep the private owner record (what a
+ * restarted slabd trusts, daemon/restart.c).  Quotas are charged by the
+ * caller of named_alloc() (dispatch.c do_named_alloc(): checked before,
+ * charged after) and uncharged by the buddy allocator's free hook
+ * (daemon/quota.c), so this file links without quota.c.
  */
 #include "config.h"
 

@@ -324,6 +324,9 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 		err = -EBADMSG;
 	if (!err)
 		*landed = rep->refill->node;
+	if (!err || err == -EDQUOT)
+		__atomic_store_n(&h->pool->over_quota, err == -EDQUOT,
+				 __ATOMIC_RELAXED);
 	if (rep)
 		shmslab__reply__free_unpacked(rep, NULL);
 	if (err) {

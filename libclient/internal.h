@@ -50,6 +50,13 @@ struct slab_pool {
 	uint32_t nr_nodes;		/* 1 .. REGION_MAX_NODES */
 	uint32_t nr_cpu_slots;
 	int shared_pointers;		/* mapped at the daemon's base_hint */
+	/*
+	 * The last refill was refused with EDQUOT (slabd(8) Quotas): until
+	 * one passes, slow paths take no slab from a node partial list
+	 * (others' refills put them there, charged to them) and ask slabd
+	 * instead.  Atomic; set and cleared by refill_rpc() (cache.c).
+	 */
+	int over_quota;
 	char *path;			/* socket path, for reconnecting */
 
 	pthread_mutex_t lock;		/* one request/reply exchange at a time */

@@ -512,6 +512,9 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 				break;
 		}
 	}
+	/* over quota: no slab that others' refills made, ask slabd */
+	if (__atomic_load_n(&h->pool->over_quota, __ATOMIC_RELAXED))
+		goto ask;
 	/* the node partial list */
 	head = node_take(h, k, n, &pfn, &fresh);
 	if (head < 0) {
@@ -544,6 +547,7 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 		}
 	}
 	/* nothing anywhere: ask the daemon, holding no lock */
+ask:
 	slab_unlock(&s->lock);
 	if (refill_rpc(h, n, &landed) != 0)
 		return errno == ENOMEM && !any && h->v.nr_nodes > 1 ? 1 :
@@ -592,7 +596,11 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 			errno = ESTALE;
 			return NULL;
 		}
-		while (obj == NULL && (pfn = sn->partial_head) != PFN_NONE &&
+		/* over quota: no slab others' refills made (cache.c) */
+		while (obj == NULL &&
+		       !__atomic_load_n(&h->pool->over_quota,
+					__ATOMIC_RELAXED) &&
+		       (pfn = sn->partial_head) != PFN_NONE &&
 		       guard++ < h->v.nr_pages) {
 			struct page_desc *pd = slab_head(&h->v, pfn);
 			uint64_t f, c;

@@ -422,6 +422,28 @@ test_raw(struct harness_daemon *d)
 
 /* ------------------------------------------------------- named objects */
 
+/* The directory's generation (NamedList count_only), or -1. */
+static int64_t
+named_dir_gen(int fd)
+{
+	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
+	Shmslab__NamedList l = SHMSLAB__NAMED_LIST__INIT;
+	Shmslab__Reply *rep;
+	int64_t gen = -1;
+
+	l.has_count_only = 1;
+	l.count_only = 1;
+	req.seq = 1;
+	req.body_case = SHMSLAB__REQUEST__BODY_NAMED_LIST;
+	req.named_list = &l;
+	rep = raw_rpc(fd, &req, 5000);
+	if (rep != NULL && rep->status == 0 && rep->named_list != NULL)
+		gen = (int64_t)rep->named_list->gen;
+	if (rep != NULL)
+		shmslab__reply__free_unpacked(rep, NULL);
+	return gen;
+}
+
 /*
  * Named blocks are charged to their creator when they leave the buddy
  * allocator, uncharged when the name is freed, and finding an existing
@@ -431,14 +453,21 @@ static void
 test_named(struct harness_daemon *d)
 {
 	struct slab_pool *p = slab_pool_open(d->socket);
+	int fd = raw_client(d);
+	int64_t gen0, gen1;
 	void *a, *b;
 	int created = -1;
 
-	if (p == NULL)
+	if (p == NULL || fd < 0)
 		bail_out("slab_pool_open: %s", strerror(errno));
+	gen0 = named_dir_gen(fd);
 	errno = 0;
 	ok(slab_named_alloc(p, "q.big", 2u << 20, -1, &created) == NULL &&
 	   errno == EDQUOT, "a 2 MiB named block is refused with EDQUOT");
+	gen1 = named_dir_gen(fd);
+	ok(gen0 >= 0 && gen1 == gen0, "the refusal changed nothing: the "
+	   "directory's generation stays %" PRId64 " (%" PRId64 ")", gen0,
+	   gen1);
 	ok(slab_named_lookup(p, "q.big", NULL) == NULL && errno == ENOENT,
 	   "and the refused name does not exist");
 	a = slab_named_alloc(p, "q.half", 512u << 10, -1, &created);
@@ -456,6 +485,99 @@ test_named(struct harness_daemon *d)
 	   "then the 768K block fits: the free uncharged 512K");
 	slab_named_free(p, "q.more");
 	slab_pool_close(p);
+	close(fd);
+}
+
+/* ------------------------------------------------------- shared caches */
+
+/*
+ * A greedy client and a modest one share a size class (slab_malloc(256))
+ * under quota-client 1M.  The greedy one allocates until EDQUOT and keeps
+ * asking; meanwhile the modest one allocates 3000 objects (750 KiB, within
+ * its own 1M).  It must get all of them: a client refused at its quota
+ * takes no slab from the shared node lists that others' refills made
+ * (libclient over_quota), and slabd makes no background top-ups while
+ * quotas are set (they would be charged to someone who did not take them).
+ */
+static void
+test_shared(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--quota-client", "1M", NULL };
+	struct harness_daemon d;
+	int go[2], res[2], st = 0;
+	long got = -1, err = 0;
+	pid_t g, v;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd --quota-client 1M did not start");
+	if (pipe(go) < 0 || pipe(res) < 0)
+		bail_out("pipe: %s", strerror(errno));
+	fflush(NULL);
+	g = fork();
+	if (g < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (g == 0) {
+		struct slab_pool *p = slab_pool_open(d.socket);
+		int said = 0;
+
+		if (p == NULL)
+			_exit(1);
+		for (;;) {		/* until killed */
+			if (slab_malloc(p, 256) != NULL)
+				continue;
+			if (errno != EDQUOT)
+				_exit(2);
+			if (!said++ && write(go[1], "g", 1) != 1)
+				_exit(3);
+			usleep(200);
+		}
+	}
+	{
+		char x;
+
+		if (read(go[0], &x, 1) != 1)
+			bail_out("the greedy client never reached its quota");
+	}
+	fflush(NULL);
+	v = fork();
+	if (v < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (v == 0) {
+		struct slab_pool *p = slab_pool_open(d.socket);
+		long out[2] = { 0, 0 };
+		int i;
+
+		for (i = 0; p != NULL && i < 3000; i++) {
+			if (slab_malloc(p, 256) == NULL) {
+				out[1] = errno;
+				break;
+			}
+			out[0]++;
+			if (i % 100 == 0)
+				usleep(1000);	/* let the greedy one in */
+		}
+		_exit(write(res[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+	}
+	{
+		long out[2];
+
+		if (read(res[0], out, sizeof(out)) == sizeof(out)) {
+			got = out[0];
+			err = out[1];
+		}
+	}
+	waitpid(v, &st, 0);
+	kill(g, SIGKILL);
+	waitpid(g, NULL, 0);
+	ok(got == 3000, "beside a greedy client at its quota in the same "
+	   "size class, a modest one gets all 3000 objects of 256 B "
+	   "(%ld; last errno %s)", got, err ? strerror((int)err) : "none");
+	close(go[0]);
+	close(go[1]);
+	close(res[0]);
+	close(res[1]);
+	is_int(harness_stop(&d), 0, "that slabd exits 0 on SIGTERM");
 }
 
 /* ------------------------------------------------------------ 2. greedy */
@@ -826,6 +948,7 @@ main(void)
 	test_greedy(&d);
 	is_int(harness_stop(&d), 0, "the per-client slabd exits 0 on SIGTERM "
 	       "(nothing leaked or broken)");
+	test_shared();
 	test_uid();
 	test_reload();
 	return done_testing();

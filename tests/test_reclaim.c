@@ -42,6 +42,10 @@
  *     whose word names it, never a free one, the counts add up, the
  *     walker is clean and reallocation returns distinct objects.  Three
  *     rounds (more with SHMSLAB_TEST_SCALE).
+ *  8. A slab whose in-use count a client forged (so that it no longer
+ *     matches the objects off its freelist) gives nothing back, with a
+ *     log line, instead of being pushed with the count clamped; once the
+ *     count is right again, its dead owner's object is taken.
  */
 #include "config.h"
 
@@ -944,6 +948,57 @@ part_scribble_random(int scale, uint32_t round)
 	walker_clean("after the reallocations");
 }
 
+/* Part 8: in-use count forged below what is off the freelist. */
+static void
+part_forged_inuse(void)
+{
+	const struct region_super *sb = slab_pool_base(pool);
+	struct page_desc *pages = (struct page_desc *)(void *)
+		((char *)slab_pool_base(pool) + sb->page_desc_off);
+	uint64_t base, c, got = 1;
+	uint32_t pfn;
+	pid_t w;
+	int r;
+
+	base = inuse();
+	w = dead_scribble_worker(1);
+	pfn = (uint32_t)(sh->off[0] >> REGION_PAGE_SHIFT);
+	if (pages[pfn].flags & PG_TAIL)
+		pfn = pages[pfn].head;
+	/*
+	 * One object less in use than the slab really has (one more when it
+	 * has only the worker's: a count of 0 is a slab with nothing to take)
+	 */
+	c = __atomic_load_n(&pages[pfn].counters, __ATOMIC_ACQUIRE);
+	if (sc_inuse(c) == 0)
+		bail_out("the dead worker's slab counts nothing in use");
+	__atomic_store_n(&pages[pfn].counters,
+			 sc_with_inuse(c, sc_inuse(c) >= 2 ? sc_inuse(c) - 1 :
+							     sc_inuse(c) + 1),
+			 __ATOMIC_RELEASE);
+	/*
+	 * slabd logs damage at most DAMAGE_LOG_MAX lines a second, and part
+	 * 7's forged words may have used this second's: start a new one.
+	 */
+	usleep(1100 * 1000);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 0, "a slab whose in-use count was forged (%u, "
+	   "not %u) gives nothing back (r %d, got %llu)",
+	   sc_inuse(c) >= 2 ? sc_inuse(c) - 1 : sc_inuse(c) + 1, sc_inuse(c),
+	   r, (unsigned long long)got);
+	ok(harness_log_contains(&daemon_, "objects in use but"),
+	   "slabd's log names the slab whose counts disagree");
+	ok(slab_owner_pid(slab_owner_load(track(slab_off_to_ptr(
+		   pool, sh->off[0])))) == w,
+	   "the dead worker's object still names it");
+	__atomic_store_n(&pages[pfn].counters, c, __ATOMIC_RELEASE);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 1, "with the count restored, the dead owner's "
+	   "object is taken (got %llu)", (unsigned long long)got);
+	is_int((long long)inuse(), (long long)base, "in use back to before");
+	walker_clean("after the forged in-use count");
+}
+
 int
 main(void)
 {
@@ -979,6 +1034,7 @@ main(void)
 	part_scribble_random(scale, 1);
 	part_scribble_random(scale, 2);
 	part_scribble_random(scale, 3);
+	part_forged_inuse();
 
 	slab_pool_close(pool);
 	harness_stop(&daemon_);

@@ -2396,16 +2396,185 @@ reclaim_colour_ok(const struct cache_priv *cp, uint64_t colour)
 		       cp->view.slab_bytes;
 }
 
-static void
-reclaim_push(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
-	     uint32_t pfn, const struct cache_slab *s)
+/* The checked colour of s's slab (cache_reclaim_walk() set first from it). */
+static uint64_t
+reclaim_colour(const struct cache_slab *s)
 {
-	const struct slab_view *v = &cp->view;
+	return (uint64_t)(s->first - s->v->base) -
+	       ((uint64_t)s->pfn << REGION_PAGE_SHIFT) - s->v->geo.red_left;
+}
+
+/*
+ * Mark in map the objects of the free list of slab pfn from head up to
+ * (not including) stop, which is 0 (the end) or a link the list reaches.
+ * Every link is checked (slab_link_ok(), with the checked colour) before
+ * it is followed, hardened links are decoded by slab_fp_get(), and the
+ * walk takes at most max links.  Returns how many it marked, or -1 when
+ * the list is broken: a bad link, the end before stop, an object already
+ * marked (a loop, or one counted free twice), more than max links.
+ */
+static long
+reclaim_list_map(const struct slab_view *v, uint32_t pfn, uint64_t colour,
+		 uint32_t head, uint32_t stop, uint8_t *map, long max)
+{
+	uint32_t link = head;
+	long n = 0;
+
+	while (link != stop) {
+		uint64_t i;
+
+		if (link == 0 || !slab_link_ok(v, colour, link) || n >= max)
+			return -1;
+		i = ((uint64_t)link - 1 - colour - v->geo.red_left) /
+		    v->geo.stride;
+		if (map[i])
+			return -1;
+		map[i] = 1;
+		n++;
+		link = slab_fp_get(v, slab_link_obj(v, pfn, link));
+	}
+	return n;
+}
+
+void
+cache_reclaim_free_owner(struct cache_slab *s, uint32_t i, uint64_t ow)
+{
+	char *obj = s->first + (uint64_t)i * s->v->geo.stride;
+
+	damage(s->mgr, "cache %s: slab at pfn %u: object at offset %#" PRIx64
+	       " is free (on the slab's freelist) but its owner word names "
+	       "process %d (start %u); not reclaimed", s->name, s->pfn,
+	       (uint64_t)(obj - s->v->base), (int)slab_owner_pid(ow),
+	       slab_owner_start(ow));
+}
+
+/*
+ * Give every object fn took back to the owner word it had (refused);
+ * chained: fn had linked them, so their free pointers are cleared again.
+ */
+static void
+reclaim_untake(struct cache_slab *s, int chained)
+{
+	const struct slab_view *v = s->v;
+	uint32_t i;
+
+	for (i = 0; i < v->geo.objects; i++) {
+		char *obj = s->first + (uint64_t)i * v->geo.stride;
+
+		if (!s->taken[i])
+			continue;
+		/* an allocated object's hardened free pointer decodes to none */
+		if (chained)
+			slab_fp_clear(v, obj);
+		slab_owner_cas((struct slab_track *)(void *)(obj +
+							     v->geo.track_off),
+			       slab_owner_make(SLAB_OWNER_RECLAIMED, 0),
+			       s->orig[i]);
+		s->taken[i] = 0;
+		s->refused++;
+	}
+}
+
+static uint32_t
+reclaim_count(const struct cache_slab *s)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < s->v->geo.objects; i++)
+		k += s->taken[i];
+	return k;
+}
+
+/*
+ * Step 3 (cache.h).  Since free[] was read, under the node lock, the
+ * slab's freelist can only have grown at its head, by frees (remote-free
+ * CASes) of allocated objects: walk what is new, down to the old head.
+ * An object fn took that is there was freed, and its owner word then
+ * written again to name the dead process, before fn's CAS: it is free,
+ * not taken.  A free that runs now loses its owner CAS to fn's and
+ * pushes nothing (libclient debug_free() CASes before touching the
+ * object).  What is left must be covered by the slab's in-use count.
+ */
+int
+cache_reclaim_settle(struct cache_slab *s)
+{
+	struct cache_mgr *m = s->mgr;
+	struct cache_priv *cp = s->cp;
+	const struct slab_view *v = s->v;
+	uint64_t colour = reclaim_colour(s), f, c;
+	uint32_t i, k, kind;
+	long nf;
+
+	if (reclaim_count(s) == 0)
+		return 0;
+	slab_read(&v->pages[s->pfn], &f, &c);
+	kind = sc_kind(c);
+	if (sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
+	    (kind != SW_FULL && (kind != SW_NODE || sc_index(c) != s->node))) {
+		damage(m, "cache %s: slab at pfn %u changed to state %u during "
+		       "a reclaim; nothing taken from it", s->name, s->pfn,
+		       kind);
+		reclaim_untake(s, 0);
+		return -1;
+	}
+	nf = reclaim_list_map(v, s->pfn, colour, sf_link(f), s->snap_head,
+			      s->free, (long)v->geo.objects - s->nr_free);
+	if (nf < 0) {
+		damage(m, "cache %s: slab at pfn %u: its freelist broke during "
+		       "a reclaim (a bad link, a loop, or it no longer reaches "
+		       "its old head); nothing taken from it", s->name, s->pfn);
+		reclaim_untake(s, 0);
+		return -1;
+	}
+	for (i = 0; i < v->geo.objects; i++) {
+		char *obj = s->first + (uint64_t)i * v->geo.stride;
+
+		if (!s->taken[i] || !s->free[i])
+			continue;
+		damage(m, "cache %s: slab at pfn %u: object at offset %#" PRIx64
+		       " was freed during a reclaim and its owner word then "
+		       "rewritten to name the dead process; not reclaimed",
+		       s->name, s->pfn, (uint64_t)(obj - v->base));
+		slab_owner_cas((struct slab_track *)(void *)(obj +
+							     v->geo.track_off),
+			       slab_owner_make(SLAB_OWNER_RECLAIMED, 0),
+			       slab_owner_make(SLAB_OWNER_FREE, 0));
+		s->taken[i] = 0;
+		s->raced++;
+	}
+	k = reclaim_count(s);
+	if (sc_inuse(c) < k) {
+		damage(m, "cache %s: slab at pfn %u counts %u objects in use, "
+		       "fewer than the %u a reclaim would give back; nothing "
+		       "taken from it", s->name, s->pfn, sc_inuse(c), k);
+		reclaim_untake(s, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Step 5 (cache.h): push fn's chain (s->head .. s->tail, s->n objects)
+ * onto the slab's freelist by one CAS that lowers inuse by s->n, as a
+ * remote free does.  Refused, with the owner words given back, when the
+ * slab changed state or counts fewer objects in use than s->n: never
+ * clamped, so that no object is counted free twice.
+ */
+uint32_t
+cache_reclaim_push(struct cache_slab *s)
+{
+	struct cache_mgr *m = s->mgr;
+	struct cache_priv *cp = s->cp;
+	const struct slab_view *v = s->v;
+	uint32_t pfn = s->pfn, n = s->node;
 	struct page_desc *pd = &v->pages[pfn];
-	char *tail = slab_link_obj(v, pfn, s->tail);
+	char *tail;
 	uint64_t f, c, nc;
 	uint32_t kind, inuse;
 
+	if (s->n == 0)
+		return 0;
+	tail = slab_link_obj(v, pfn, s->tail);
 	for (;;) {
 		slab_read(pd, &f, &c);
 		kind = sc_kind(c);
@@ -2415,14 +2584,16 @@ reclaim_push(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 			damage(m, "cache %s: slab at pfn %u changed to state "
 			       "%u during a reclaim; %u objects not given "
 			       "back", cp->name, pfn, kind, s->n);
-			return;
+			reclaim_untake(s, 1);
+			return 0;
 		}
 		inuse = sc_inuse(c);
 		if (inuse < s->n) {
 			damage(m, "cache %s: slab at pfn %u counts %u objects "
-			       "in use, fewer than the %u reclaimed",
-			       cp->name, pfn, inuse, s->n);
-			inuse = s->n;
+			       "in use, fewer than the %u reclaimed; none "
+			       "given back", cp->name, pfn, inuse, s->n);
+			reclaim_untake(s, 1);
+			return 0;
 		}
 		slab_fp_set(v, tail, sf_link(f));
 		nc = sc_with_inuse(c, inuse - s->n);
@@ -2433,6 +2604,7 @@ reclaim_push(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	}
 	if (kind == SW_FULL)
 		nlist_add_tail(m, cp, n, pfn);
+	return s->n;
 }
 
 void
@@ -2441,8 +2613,22 @@ cache_reclaim_walk(struct slabd *d, int lock,
 		   uint32_t *busy)
 {
 	struct cache_mgr *m = d->caches;
+	uint8_t *freemap = NULL, *taken = NULL;
+	uint64_t *orig = NULL;
 	uint32_t n;
 
+	if (lock) {
+		freemap = calloc(SLAB_MAX_OBJECTS + 1, 1);
+		taken = calloc(SLAB_MAX_OBJECTS + 1, 1);
+		orig = calloc(SLAB_MAX_OBJECTS + 1, sizeof(*orig));
+		if (freemap == NULL || taken == NULL || orig == NULL) {
+			log_warn("reclaim: out of memory for the freelist "
+				 "maps; nothing reclaimed");
+			for (n = 0; n < m->nr_nodes; n++)
+				(*busy)++;
+			goto out;
+		}
+	}
 	for (n = 0; n < m->nr_nodes; n++) {
 		uint32_t pfn = m->node_first[n];
 		uint32_t stop = m->node_first[n] + m->node_pages[n];
@@ -2453,6 +2639,7 @@ cache_reclaim_walk(struct slabd *d, int lock,
 			struct cache_slab s;
 			uint64_t colour, f, c;
 			uint32_t idx, kind;
+			long nf;
 
 			if (!(o & OWN_HEAD))
 				continue;
@@ -2495,13 +2682,55 @@ cache_reclaim_walk(struct slabd *d, int lock,
 					node_unlock(cp, n);
 					continue;
 				}
+				/*
+				 * Which objects are free, from the head just
+				 * read: under the node lock nothing pops
+				 * from this slab, and frees only push
+				 * allocated objects in front of that head.
+				 */
+				memset(freemap, 0, cp->geo.objects);
+				nf = reclaim_list_map(&cp->view, pfn, colour,
+						      sf_link(f), 0, freemap,
+						      cp->geo.objects);
+				if (nf < 0) {
+					damage(m, "cache %s: slab at pfn %u: "
+					       "its freelist is broken (a bad "
+					       "link, a loop or more links than "
+					       "its %u objects); its objects are "
+					       "not reclaimed", cp->name, pfn,
+					       cp->geo.objects);
+					node_unlock(cp, n);
+					continue;
+				}
+				if ((uint64_t)sc_inuse(c) + (uint64_t)nf !=
+				    cp->geo.objects) {
+					damage(m, "cache %s: slab at pfn %u "
+					       "counts %u objects in use but "
+					       "%ld of its %u are on its "
+					       "freelist; its objects are not "
+					       "reclaimed", cp->name, pfn,
+					       sc_inuse(c), nf,
+					       cp->geo.objects);
+					node_unlock(cp, n);
+					continue;
+				}
+				memset(taken, 0, cp->geo.objects);
+				s.free = freemap;
+				s.taken = taken;
+				s.orig = orig;
+				s.snap_head = sf_link(f);
+				s.nr_free = (uint32_t)nf;
+				s.mgr = m;
+				s.cp = cp;
+				s.node = n;
 			}
 			fn(&s, arg);
-			if (lock) {
-				if (s.n > 0)
-					reclaim_push(m, cp, n, pfn, &s);
+			if (lock)
 				node_unlock(cp, n);
-			}
 		}
 	}
+out:
+	free(freemap);
+	free(taken);
+	free(orig);
 }

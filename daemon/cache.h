@@ -189,9 +189,24 @@ uint32_t cache_nr_slots(struct slabd *d);
  * One slab visited by cache_reclaim_walk(), for daemon/reclaim.c.  v is
  * slabd's private view of the cache; first is the slab's first object,
  * and object i is at first + i * v->geo.stride (inside the slab: the
- * walk checked the colour).  fn returns, in head, tail and n, a chain of
- * objects it took (links: object offset in the slab + 1, chained by
- * slab_fp_set()), which the walk gives back to the slab.
+ * walk checked the colour).
+ *
+ * With the lock (take), the walk has already read the slab's {freelist,
+ * counters} once (16 bytes) and walked that freelist (bounded by the
+ * object count, every link checked, hardened links decoded): free[i] is
+ * 1 for every object on it, and the slab's counters agree with it (in
+ * use == objects - free), else fn is not called.  fn must then:
+ *	1. skip every object with free[i] set, whatever its owner word
+ *	   says (count it in skipped; cache_reclaim_free_owner() logs it);
+ *	2. win each object it takes by the owner word's CAS, setting
+ *	   taken[i] and orig[i] (the word it replaced);
+ *	3. call cache_reclaim_settle(), which drops what a free put on the
+ *	   freelist meanwhile and refuses the slab when its counters cannot
+ *	   cover what was taken (owner words restored, taken[] cleared);
+ *	4. reset the objects still taken and chain them in head, tail, n
+ *	   (links: object offset in the slab + 1, chained by slab_fp_set());
+ *	5. call cache_reclaim_push(), which returns how many went back onto
+ *	   the slab's freelist (0: refused, owner words restored).
  */
 struct cache_slab {
 	const struct slab_view *v;
@@ -199,17 +214,37 @@ struct cache_slab {
 	uint32_t index;
 	uint32_t pfn;
 	char *first;
-	uint32_t head, tail, n;		/* out: the chain fn took */
+	uint32_t head, tail, n;		/* fn's chain (step 4) */
+	/* take only: */
+	uint8_t *free;			/* [objects] on the freelist, read once */
+	uint8_t *taken;			/* [objects] owner CAS won by fn */
+	uint64_t *orig;			/* [objects] owner word before it */
+	uint32_t snap_head;		/* freelist head when free[] was read */
+	uint32_t nr_free;		/* its length */
+	uint32_t skipped;		/* candidates that were free (fn) */
+	uint32_t raced;			/* dropped by settle: freed meanwhile */
+	uint32_t refused;		/* given back to their owner words */
+	void *mgr, *cp;			/* cache.c's */
+	uint32_t node;
 };
+
+/* Step 1: log (rate-limited) that object i of s is free yet its owner
+ * word names the dead process. */
+void cache_reclaim_free_owner(struct cache_slab *s, uint32_t i, uint64_t ow);
+/* Step 3; 0, or -1 when the slab was refused (nothing taken any more). */
+int cache_reclaim_settle(struct cache_slab *s);
+/* Step 5: the number of objects given back to the slab's freelist. */
+uint32_t cache_reclaim_push(struct cache_slab *s);
 
 /*
  * Call fn for every slab of every LIVE SLAB_STORE_USER cache, as slabd's
  * private record knows them.  lock 0: a look only (fn must take nothing).
  * lock 1: each slab under its node lock (tried once; busy: *busy rises
  * and the slab is skipped) and only while it is SW_FULL or SW_NODE(n)
- * with objects in use (a frozen slab is skipped: debug caches have none);
- * the chain fn took goes back onto the slab's freelist by one CAS (a
- * SW_FULL slab becomes SW_NODE(n) and joins node n's list).
+ * with objects in use (a frozen slab is skipped: debug caches have none),
+ * as struct cache_slab says; fn's chain goes back onto the slab's
+ * freelist by one CAS in cache_reclaim_push() (a SW_FULL slab becomes
+ * SW_NODE(n) and joins node n's list).
  */
 void cache_reclaim_walk(struct slabd *d, int lock,
 			void (*fn)(struct cache_slab *s, void *arg),

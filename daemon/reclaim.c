@@ -16,15 +16,17 @@
  *
  * The request, for pid P:
  *	1. read /proc/P/stat: running with start L, a zombie, or none;
- *	2. look (no lock, nothing written) at every object of every
- *	   STORE_USER cache: owner words naming P with L (or 0) while P runs
- *	   are objects of a live process: refuse with -EBUSY, take nothing;
- *	   the other start times of P seen are the dead incarnations D;
- *	3. under each slab's node lock, every object whose owner word is
- *	   {P, s} with s in D is taken by one CAS of that word to
- *	   SLAB_OWNER_RECLAIMED; the winner resets the object's debug bytes
- *	   (red zones, poison, state word) as a free does and chains it; the
- *	   chain goes back onto the slab's freelist by one CAS (cache.c).
+ *	2. look (under each slab's node lock, nothing written) at every
+ *	   object not on its slab's freelist of every STORE_USER cache:
+ *	   owner words naming P with L (or 0) while P runs are objects of a
+ *	   live process: refuse with -EBUSY, take nothing; the other start
+ *	   times of P seen are the dead incarnations D;
+ *	3. under each slab's node lock, every object not on the slab's
+ *	   freelist whose owner word is {P, s} with s in D is taken by one
+ *	   CAS of that word to SLAB_OWNER_RECLAIMED; the winner resets the
+ *	   object's debug bytes (red zones, poison, state word) as a free
+ *	   does and chains it; the chain goes back onto the slab's freelist
+ *	   by one CAS (cache.c, struct cache_slab lists the steps).
  * Only D is taken, not "whatever is not L": a process that gets pid P
  * after step 1 started later than every start in D (start times rise),
  * so its objects are never among them.
@@ -45,9 +47,18 @@
  *
  * The region as input: every slab is one of slabd's private record,
  * every object address comes from the private geometry and a colour
- * checked against it, and the only words read from objects are owner
- * words (values compared, never followed).  A client that scribbles on
- * owner words can make its own objects look dead or alive, nothing more.
+ * checked against it; owner words are compared, never followed, and free
+ * pointers only as links checked against the slab (slab_link_ok()).  An
+ * owner word does not say whether an object is free: the slab's
+ * freelist does.  cache.c walks it under the node lock (bounded by the
+ * object count) and both steps skip every object on it, so a dead
+ * process's word written over a free object's is counted and logged, not
+ * taken (taking it pushed a free object a second time: a looping
+ * freelist); a slab whose freelist is broken or disagrees with its
+ * in-use count gives nothing back.  A client that scribbles on owner
+ * words can make allocated objects look dead or alive, nothing more
+ * (docs/decisions.md names the one window left: a word rewritten
+ * between another process's winning free CAS and its push).
  */
 #include "config.h"
 
@@ -97,7 +108,11 @@ obj_track(const struct cache_slab *s, char *obj)
 	return (struct slab_track *)(void *)(obj + s->v->geo.track_off);
 }
 
-/* Step 2: what the owner words of pid say, nothing written. */
+/*
+ * Step 2, under the slab's node lock: what the owner words of pid say,
+ * nothing written.  Objects on the slab's freelist are not looked at: an
+ * owner word a client wrote over a free object names nobody's object.
+ */
 static void
 look_slab(struct cache_slab *s, void *arg)
 {
@@ -110,7 +125,7 @@ look_slab(struct cache_slab *s, void *arg)
 		uint64_t ow = slab_owner_load(obj_track(s, obj));
 		uint32_t start = slab_owner_start(ow);
 
-		if (slab_owner_pid(ow) != w->pid)
+		if (slab_owner_pid(ow) != w->pid || s->free[i])
 			continue;
 		if (w->running && (start == w->live || start == 0)) {
 			w->live_objects++;
@@ -146,30 +161,56 @@ object_reset(const struct slab_view *v, char *obj, uint64_t now_ns)
 			 now_ns, __ATOMIC_RELAXED);
 }
 
-/* Step 3, under the slab's node lock: take the dead owner's objects. */
+/*
+ * Step 3, under the slab's node lock: take the dead owner's objects, in
+ * the steps struct cache_slab (cache.h) lists.  An object on the slab's
+ * freelist is never a candidate, whatever its owner word says: owner
+ * words are in the region, and a client can write a dead process's word
+ * over a free object's.
+ */
 static void
 take_slab(struct cache_slab *s, void *arg)
 {
 	struct reclaim_walk *w = arg;
 	const struct slab_geometry *g = &s->v->geo;
 	uint64_t slab_start = (uint64_t)s->pfn << REGION_PAGE_SHIFT;
-	uint32_t i;
+	uint32_t i, given;
 
 	for (i = 0; i < g->objects; i++) {
 		char *obj = s->first + (uint64_t)i * g->stride;
 		struct slab_track *t = obj_track(s, obj);
 		uint64_t ow = slab_owner_load(t);
-		uint32_t link;
 
 		if (slab_owner_pid(ow) != w->pid ||
 		    !dead_has(w, slab_owner_start(ow)))
 			continue;
+		if (s->free[i]) {
+			/* free, with a forged owner word: not an object */
+			if (s->skipped++ == 0)
+				cache_reclaim_free_owner(s, i, ow);
+			continue;
+		}
 		if (!slab_owner_cas(t, ow,
 				    slab_owner_make(SLAB_OWNER_RECLAIMED, 0))) {
 			/* a free or a handoff came first: theirs */
 			w->r->lost++;
 			continue;
 		}
+		s->taken[i] = 1;
+		s->orig[i] = ow;
+	}
+	w->r->free_skipped += s->skipped;
+	if (cache_reclaim_settle(s) < 0) {
+		w->r->refused += s->refused;
+		return;
+	}
+	w->r->lost += s->raced;
+	for (i = 0; i < g->objects; i++) {
+		char *obj = s->first + (uint64_t)i * g->stride;
+		uint32_t link;
+
+		if (!s->taken[i])
+			continue;
 		object_reset(s->v, obj, w->now_ns);
 		link = (uint32_t)((uint64_t)(obj - s->v->base) - slab_start) + 1;
 		slab_fp_set(s->v, obj, s->head);
@@ -177,10 +218,14 @@ take_slab(struct cache_slab *s, void *arg)
 			s->tail = link;
 		s->head = link;
 		s->n++;
-		w->r->objects++;
-		w->r->bytes += g->size;
-		w->seen[s->index] = 1;
 	}
+	given = cache_reclaim_push(s);
+	w->r->refused += s->refused;
+	if (given == 0)
+		return;
+	w->r->objects += given;
+	w->r->bytes += (uint64_t)given * g->size;
+	w->seen[s->index] = 1;
 }
 
 int
@@ -190,7 +235,7 @@ reclaim_pid(struct slabd *d, int32_t pid, struct reclaim_result *r,
 	struct reclaim_walk *w;
 	struct timespec ts;
 	uint64_t start;
-	uint32_t i, busy = 0;
+	uint32_t i, busy = 0, look_busy = 0;
 	int zombie, err;
 
 	memset(r, 0, sizeof(*r));
@@ -215,7 +260,7 @@ reclaim_pid(struct slabd *d, int32_t pid, struct reclaim_result *r,
 	w->live = (uint32_t)start;
 	err = 0;
 
-	cache_reclaim_walk(d, 0, look_slab, w, &busy);
+	cache_reclaim_walk(d, 1, look_slab, w, &look_busy);
 	if (w->live_objects > 0) {
 		snprintf(why, len, "process %d is running (started %" PRIu64
 			 " ticks after boot) and owns %" PRIu64 " object(s); "
@@ -225,13 +270,22 @@ reclaim_pid(struct slabd *d, int32_t pid, struct reclaim_result *r,
 		goto out;
 	}
 	r->incarnations = w->nr_dead;
+	/* slabs not looked at: the caller asks again */
+	r->busy_slabs = look_busy;
 	if (w->nr_dead == 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	w->now_ns = (uint64_t)ts.tv_sec * 1000000000ull +
 		    (uint64_t)ts.tv_nsec;
 	cache_reclaim_walk(d, 1, take_slab, w, &busy);
-	r->busy_slabs = busy;
+	r->busy_slabs = busy + look_busy;
+	if (r->free_skipped > 0 || r->refused > 0)
+		log_warn("reclaim of dead process %d: %" PRIu64 " free "
+			 "object(s) whose owner word names it skipped, %"
+			 PRIu64 " object(s) left to their owner words because "
+			 "their slab's freelist or counters were damaged (the "
+			 "region was written by a client)", (int)pid,
+			 r->free_skipped, r->refused);
 	for (i = 0; i < SLAB_MAX_CACHES; i++)
 		r->caches += w->seen[i];
 	log_notice("reclaim of dead process %d: %" PRIu64 " object(s), %"

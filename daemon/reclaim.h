@@ -18,6 +18,8 @@ struct reclaim_result {
 	uint64_t lost;			/* freed or handed on meanwhile */
 	uint32_t busy_slabs;		/* node lock busy: ask again */
 	uint32_t incarnations;		/* dead start times of pid seen */
+	uint64_t free_skipped;		/* free, with a forged owner word */
+	uint64_t refused;		/* left: slab damaged (see cache.h) */
 };
 
 /*

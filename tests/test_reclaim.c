@@ -30,6 +30,22 @@
  *  5. A worker killed inside a free (its owner word already FREE, the
  *     object not yet on a freelist: in flight) keeps that object out of
  *     the reclaim, which takes exactly the others.
+ *  6. Owner words are input: a dead worker's owner word written over a
+ *     FREE object's (the reviewer's repro) does not make slabd put that
+ *     object on its freelist again: the reclaim takes exactly the one
+ *     object the worker leaked, slabd's log names the free one, the
+ *     walker is clean, and the next allocations return distinct objects.
+ *  7. The same, randomized: a dead worker's slabs hold objects it leaked
+ *     and objects it freed; a few hundred random owner words (its own,
+ *     its pid with random start times, FREE, RECLAIMED, POOL, junk) are
+ *     written over both; the reclaim takes exactly the leaked objects
+ *     whose word names it, never a free one, the counts add up, the
+ *     walker is clean and reallocation returns distinct objects.  Three
+ *     rounds (more with SHMSLAB_TEST_SCALE).
+ *  8. A slab whose in-use count a client forged (so that it no longer
+ *     matches the objects off its freelist) gives nothing back, with a
+ *     log line, instead of being pushed with the count clamped; once the
+ *     count is right again, its dead owner's object is taken.
  */
 #include "config.h"
 
@@ -726,6 +742,263 @@ part_inflight(void)
 	memset(sh, 0, sizeof(*sh));
 }
 
+/* ------------------------------------------------------------ parts 6, 7 */
+
+#define SCRIBBLE_N	400	/* objects of the dead worker (part 7) */
+
+/* Allocate n objects, free every third (n > 1), wait to be killed. */
+static void
+scribble_worker(void *arg)
+{
+	uint32_t i, n = (uint32_t)(uintptr_t)arg;
+	void *v[SCRIBBLE_N];
+
+	for (i = 0; i < n; i++) {
+		v[i] = slab_cache_alloc(cache, 0);
+		if (v[i] == NULL)
+			_exit(10);
+		sh->off[i] = slab_ptr_to_off(pool, v[i]);
+	}
+	for (i = 0; n > 1 && i < n; i += 3)
+		slab_cache_free(cache, v[i]);
+	sh->nr = n;
+	set_flag(&sh->ready);
+	for (;;)
+		pause();
+}
+
+/* A worker that leaks n objects (freeing every third if n > 1), killed. */
+static pid_t
+dead_scribble_worker(uint32_t n)
+{
+	pid_t w;
+	int st;
+
+	memset(sh, 0, sizeof(*sh));
+	w = spawn(scribble_worker, (void *)(uintptr_t)n);
+	while (!__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE)) {
+		if (waitpid(w, &st, WNOHANG) == w)
+			bail_out("the scribble worker died early (%#x)", st);
+		usleep(1000);
+	}
+	kill(w, SIGKILL);
+	reap(w);
+	return w;
+}
+
+static int
+cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a;
+	uintptr_t y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* n allocations return n distinct objects; each distinct one is freed. */
+static void
+alloc_distinct(uint32_t n, const char *when)
+{
+	void **v = calloc(n, sizeof(*v));
+	uint32_t i, got, dup = 0;
+
+	if (v == NULL)
+		bail_out("calloc");
+	for (got = 0; got < n; got++) {
+		v[got] = slab_cache_alloc(cache, 0);
+		if (v[got] == NULL)
+			break;
+	}
+	qsort(v, got, sizeof(*v), cmp_ptr);
+	for (i = 1; i < got; i++)
+		dup += v[i] == v[i - 1];
+	ok(got == n && dup == 0, "%u allocations %s return distinct objects "
+	   "(%u returned, %u of them an object already handed out)", n, when,
+	   got, dup);
+	for (i = 0; i < got; i++)
+		if (i == 0 || v[i] != v[i - 1])
+			slab_cache_free(cache, v[i]);
+	free(v);
+}
+
+/*
+ * The reviewer's repro: the dead worker's owner word copied over the
+ * owner word of an object this process freed.  Before the fix the
+ * reclaim pushed that free object onto its slab's freelist a second time
+ * (2 objects "reclaimed", a looping freelist, one object handed out
+ * again and again).
+ */
+static void
+part_scribble_free(void)
+{
+	uint64_t base, dword, got = 0;
+	void *o;
+	pid_t w;
+	int r;
+
+	base = inuse();
+	o = slab_cache_alloc(cache, 0);
+	if (o == NULL)
+		bail_out("alloc: %s", strerror(errno));
+	w = dead_scribble_worker(1);
+	dword = slab_owner_load(track(slab_off_to_ptr(pool, sh->off[0])));
+	ok(slab_owner_pid(dword) == w, "the dead worker's object names it");
+	slab_cache_free(cache, o);
+	/* one store: the free object now "belongs" to the dead worker */
+	__atomic_store_n(slab_owner_word(track(o)), dword, __ATOMIC_RELEASE);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 1, "with a free object's owner word forged to "
+	   "name the dead worker, the reclaim takes exactly its 1 leaked "
+	   "object (r %d, got %llu)", r, (unsigned long long)got);
+	is_int((long long)inuse(), (long long)base,
+	       "in use back to before: nothing counted free twice");
+	ok(harness_log_contains(&daemon_, "is free (on the slab's freelist) "
+					  "but its owner word names"),
+	   "slabd's log names the free object with the forged owner word");
+	walker_clean("after a reclaim met a forged owner word on a free "
+		     "object");
+	alloc_distinct(2000, "after it");
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 0, "a second reclaim takes nothing (got %llu)",
+	   (unsigned long long)got);
+	walker_clean("after the reallocations");
+}
+
+static uint64_t rnd_state;
+
+static uint64_t
+rnd(void)
+{
+	rnd_state += 0x9e3779b97f4a7c15ull;
+	return mix(rnd_state);
+}
+
+/* A random owner word: mostly pid w's, or FREE, RECLAIMED, POOL, junk. */
+static uint64_t
+random_owner(pid_t w, uint64_t dword)
+{
+	uint64_t x = rnd();
+	int32_t pid;
+
+	switch (x % 7) {
+	case 0:
+		return dword;
+	case 1:
+		return slab_owner_make(w, (uint32_t)(x >> 32));
+	case 2:
+		return slab_owner_make(w, 0);
+	case 3:
+		return slab_owner_make(SLAB_OWNER_FREE, 0);
+	case 4:
+		return slab_owner_make(SLAB_OWNER_RECLAIMED, 0);
+	case 5:
+		return slab_owner_make(SLAB_OWNER_POOL, 0);
+	default:
+		pid = (int32_t)(uint32_t)(x >> 8);
+		if (pid == w)
+			pid++;
+		return slab_owner_make(pid, (uint32_t)(x >> 40));
+	}
+}
+
+static void
+part_scribble_random(int scale, uint32_t round)
+{
+	uint64_t base, dword, got = 0;
+	uint32_t i, k, leaked = 0, expect = 0, free_named = 0;
+	uint32_t scribbles = 300 * (uint32_t)scale;
+	pid_t w;
+	int r;
+
+	rnd_state = mix((uint64_t)getpid() << 8 | round);
+	diag("round %u: seed %#llx", round, (unsigned long long)rnd_state);
+	base = inuse();
+	w = dead_scribble_worker(SCRIBBLE_N);
+	dword = slab_owner_load(track(slab_off_to_ptr(pool, sh->off[1])));
+	for (k = 0; k < scribbles; k++) {
+		i = (uint32_t)(rnd() % SCRIBBLE_N);
+		__atomic_store_n(slab_owner_word(track(slab_off_to_ptr(
+					 pool, sh->off[i]))),
+				 random_owner(w, dword), __ATOMIC_RELEASE);
+	}
+	for (i = 0; i < SCRIBBLE_N; i++) {
+		uint64_t ow = slab_owner_load(track(slab_off_to_ptr(
+			pool, sh->off[i])));
+		int named = slab_owner_pid(ow) == w;
+
+		if (i % 3 == 0) {	/* freed by the worker */
+			free_named += named;
+			continue;
+		}
+		leaked++;
+		expect += named;
+	}
+	diag("%u leaked objects, %u of them still naming the worker; %u free "
+	     "objects forged to name it", leaked, expect, free_named);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == expect, "round %u: the reclaim takes exactly the "
+	   "%u leaked objects whose owner word names the dead worker, none of "
+	   "the %u free ones forged to (r %d, got %llu)", round, expect,
+	   free_named, r, (unsigned long long)got);
+	is_int((long long)(inuse() - base), (long long)(leaked - expect),
+	       "round %u: in use: the leaked objects whose owner word was "
+	       "forged away stay in use, nothing else", round);
+	walker_clean("after a reclaim among random owner words");
+	alloc_distinct(4 * SCRIBBLE_N, "after it");
+	walker_clean("after the reallocations");
+}
+
+/* Part 8: in-use count forged below what is off the freelist. */
+static void
+part_forged_inuse(void)
+{
+	const struct region_super *sb = slab_pool_base(pool);
+	struct page_desc *pages = (struct page_desc *)(void *)
+		((char *)slab_pool_base(pool) + sb->page_desc_off);
+	uint64_t base, c, got = 1;
+	uint32_t pfn;
+	pid_t w;
+	int r;
+
+	base = inuse();
+	w = dead_scribble_worker(1);
+	pfn = (uint32_t)(sh->off[0] >> REGION_PAGE_SHIFT);
+	if (pages[pfn].flags & PG_TAIL)
+		pfn = pages[pfn].head;
+	/*
+	 * One object less in use than the slab really has (one more when it
+	 * has only the worker's: a count of 0 is a slab with nothing to take)
+	 */
+	c = __atomic_load_n(&pages[pfn].counters, __ATOMIC_ACQUIRE);
+	if (sc_inuse(c) == 0)
+		bail_out("the dead worker's slab counts nothing in use");
+	__atomic_store_n(&pages[pfn].counters,
+			 sc_with_inuse(c, sc_inuse(c) >= 2 ? sc_inuse(c) - 1 :
+							     sc_inuse(c) + 1),
+			 __ATOMIC_RELEASE);
+	/*
+	 * slabd logs damage at most DAMAGE_LOG_MAX lines a second, and part
+	 * 7's forged words may have used this second's: start a new one.
+	 */
+	usleep(1100 * 1000);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 0, "a slab whose in-use count was forged (%u, "
+	   "not %u) gives nothing back (r %d, got %llu)",
+	   sc_inuse(c) >= 2 ? sc_inuse(c) - 1 : sc_inuse(c) + 1, sc_inuse(c),
+	   r, (unsigned long long)got);
+	ok(harness_log_contains(&daemon_, "objects in use but"),
+	   "slabd's log names the slab whose counts disagree");
+	ok(slab_owner_pid(slab_owner_load(track(slab_off_to_ptr(
+		   pool, sh->off[0])))) == w,
+	   "the dead worker's object still names it");
+	__atomic_store_n(&pages[pfn].counters, c, __ATOMIC_RELEASE);
+	r = slab_pool_reclaim(pool, w, &got);
+	ok(r == 0 && got == 1, "with the count restored, the dead owner's "
+	   "object is taken (got %llu)", (unsigned long long)got);
+	is_int((long long)inuse(), (long long)base, "in use back to before");
+	walker_clean("after the forged in-use count");
+}
+
 int
 main(void)
 {
@@ -757,6 +1030,11 @@ main(void)
 	part_race(scale);
 	part_hostile();
 	part_inflight();
+	part_scribble_free();
+	part_scribble_random(scale, 1);
+	part_scribble_random(scale, 2);
+	part_scribble_random(scale, 3);
+	part_forged_inuse();
 
 	slab_pool_close(pool);
 	harness_stop(&daemon_);

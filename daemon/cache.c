@@ -757,13 +757,7 @@ pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	np->nr_pending += nr;
 }
 
-static void pending_prune(struct cache_mgr *m, struct cache_priv *cp,
-			  uint32_t n);
-
-/*
- * Link the pending slabs of cp whose node lock is free now (those a
- * client took after a refill handed them are dropped first).
- */
+/* Link the pending slabs of cp whose node lock is free now. */
 static void
 pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 {
@@ -772,7 +766,6 @@ pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct cnode_priv *np = &cp->node[n];
 
-		pending_prune(m, cp, n);
 		if (np->nr_pending == 0 || node_lock(m, cp, n) < 0)
 			continue;
 		for (i = 0; i < np->nr_pending; i++)
@@ -1506,50 +1499,10 @@ cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
 	return 0;
 }
 
-/*
- * Drop from node n's pending list the slabs that are no longer SW_NONE:
- * a client took them (handed to it by a refill: they are frozen to a
- * slot now, the client's), or one scribbled on them (as in slab_link()).
- */
-static void
-pending_prune(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
-{
-	struct cnode_priv *np = &cp->node[n];
-	uint32_t i, j = 0;
-	uint64_t f, c;
-
-	for (i = 0; i < np->nr_pending; i++) {
-		uint32_t pfn = np->pending[i];
-
-		if (!slab_ours(m, cp, pfn))
-			continue;
-		slab_read(&cp->view.pages[pfn], &f, &c);
-		if (sc_kind(c) == SW_NONE) {
-			np->pending[j++] = pfn;
-			continue;
-		}
-		if (!sc_frozen(c) && sc_kind(c) != SW_NODE)
-			slab_kill(m, cp, pfn, sc_kind(c), sc_index(c));
-	}
-	np->nr_pending = j;
-}
-
-/* Hand node n's pending slabs (at most CACHE_HAND_MAX) to the caller. */
-static uint32_t
-pending_hand(struct cache_priv *cp, uint32_t n, uint32_t *handed)
-{
-	struct cnode_priv *np = &cp->node[n];
-	uint32_t i;
-
-	for (i = 0; i < np->nr_pending && i < CACHE_HAND_MAX; i++)
-		handed[i] = np->pending[np->nr_pending - 1 - i];
-	return i;
-}
-
 int
 cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 	     uint32_t gen, uint32_t node, uint32_t *slabs, uint32_t *landed,
-	     uint32_t *handed, uint32_t *nr_handed, char *why, size_t len)
+	     char *why, size_t len)
 {
 	struct cache_mgr *m = d->caches;
 	struct cache_priv *cp;
@@ -1560,7 +1513,6 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 
 	*slabs = 0;
 	*landed = node;
-	*nr_handed = 0;
 	cp = cache_get(m, index, gen, &err, why, len);
 	if (cp == NULL)
 		return err;
@@ -1568,20 +1520,9 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 		return why_err(why, len, -EINVAL, "node %u does not exist "
 			       "(the pool has %u)", node, m->nr_nodes);
 	pending_flush(m, cp);
-	for (i = 0, pending = 0; i < m->nr_nodes; i++) {
-		pending_prune(m, cp, i);
+	for (i = 0, pending = 0; i < m->nr_nodes; i++)
 		pending += cp->node[i].nr_pending;
-	}
-	if (cp->node[node].nr_pending > 0) {
-		/*
-		 * Node lock busy (pending_flush could not link them), its
-		 * holder perhaps stopped: the caller may take these itself
-		 * rather than wait.  No new slabs while they are unused.
-		 */
-		*nr_handed = pending_hand(cp, node, handed);
-		return 0;
-	}
-	if (pending >= BATCH_MAX)
+	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
 		/*
 		 * A lock is still busy and slabs made earlier wait for it:
 		 * make no more (a client holding the lock and flooding
@@ -1636,12 +1577,7 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 
 	r = node_lock(m, cp, (uint32_t)home);
 	if (r < 0) {
-		/* handed to the caller; linked when the lock is free */
 		pending_add(m, cp, (uint32_t)home, m->pfns, made);
-		*landed = (uint32_t)home;
-		*nr_handed = pending_hand(cp, (uint32_t)home, handed);
-		if (*nr_handed > 0)
-			return 0;
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
 			       "cache %s is locked; its %u new slab(s) will "
 			       "be added shortly", (uint32_t)home, cp->name,

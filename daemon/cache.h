@@ -78,16 +78,7 @@ int cache_lookup(struct slabd *d, const char *name, struct cache_ref *ref,
  */
 int cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 		 uint32_t gen, uint32_t node, uint32_t *slabs,
-		 uint32_t *landed, uint32_t *handed, uint32_t *nr_handed,
-		 char *why, size_t len);
-
-/*
- * At most this many fresh slabs are handed to a refill's caller when the
- * node lock is busy (handed[], *nr_handed): they are SW_NONE, not on the
- * list, and stay in slabd's pending list, which links whatever no client
- * took once the lock is free (docs/slab-protocol.md, "A stopped holder").
- */
-#define CACHE_HAND_MAX 8
+		 uint32_t *landed, char *why, size_t len);
 
 /*
  * Shrink: free every empty slab on the cache's node lists and pause

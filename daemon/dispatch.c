@@ -479,19 +479,16 @@ do_cache_shrink(struct slabd *d, struct client_info *ci,
 	return 0;
 }
 
-_Static_assert(CACHE_HAND_MAX <= 8, "dispatch_reply.refill_handed");
-
 static int
 do_refill(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	  struct dispatch_reply *out)
 {
 	const Shmslab__Refill *f = req->refill;
-	uint32_t slabs, landed, nr_handed = 0;
+	uint32_t slabs, landed;
 	char why[256];
 	int r;
 
 	r = cache_refill(d, ci, f->index, f->gen, f->node, &slabs, &landed,
-			 out->refill_handed, &nr_handed,
 			 why, sizeof(why));
 	if (r < 0) {
 		dispatch_error(out, req->seq, -r, "cannot refill: %s", why);
@@ -501,8 +498,6 @@ do_refill(struct slabd *d, struct client_info *ci, const Shmslab__Request *req,
 	shmslab__refill_reply__init(&out->refill);
 	out->refill.slabs = slabs;
 	out->refill.node = landed;
-	out->refill.n_handed = nr_handed;
-	out->refill.handed = nr_handed ? out->refill_handed : NULL;
 	out->rep.body_case = SHMSLAB__REPLY__BODY_REFILL;
 	out->rep.refill = &out->refill;
 	return 0;

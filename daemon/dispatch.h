@@ -49,7 +49,6 @@ struct dispatch_reply {
 	Shmslab__CacheReply cache;
 	Shmslab__ShrinkReply shrink;
 	Shmslab__RefillReply refill;
-	uint32_t refill_handed[8];	/* refill.handed: CACHE_HAND_MAX */
 	Shmslab__StatsReply cstats;
 	Shmslab__NamedReply named;	/* named objects */
 	Shmslab__NamedEntry named_entry;

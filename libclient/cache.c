@@ -322,13 +322,8 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
 		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
 		err = -EBADMSG;
-	if (!err) {
+	if (!err)
 		*landed = rep->refill->node;
-		/* the node lock was busy: slabs for us to take ourselves */
-		if (rep->refill->n_handed > 0)
-			slab_adopt(h, rep->refill->handed,
-				   rep->refill->n_handed);
-	}
 	if (rep)
 		shmslab__reply__free_unpacked(rep, NULL);
 	if (err) {

@@ -601,6 +601,5 @@ __attribute__((noinline)) int debug_free(struct slab_cache *h, char *obj);
 struct slab_cache * handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen, void (*ctor)(void *), int *errp);
 struct slab_cache * cache_lookup(struct slab_pool *pool, const char *name, int *errp);
 int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed);
-void slab_adopt(struct slab_cache *h, const uint32_t *pfns, size_t n);
 
 #endif /* SHMSLAB_SLAB_INTERNAL_H */

@@ -124,37 +124,6 @@ node_lock(struct slab_cache *h, uint32_t n)
 	return slab_lock(&h->v.nodes[n].lock, repair, &a);
 }
 
-/*
- * The same locks tried once (docs/slab-protocol.md, "A stopped holder"):
- * 0 (held now, a dead holder's state settled), -EBUSY when a live
- * process holds it, which may be stopped, so the caller goes elsewhere
- * instead of waiting, or another negative errno.
- */
-static int
-slot_trylock(struct slab_cache *h, uint32_t k)
-{
-	struct repair_arg a = { &h->v, k, slab_slot_recover };
-
-	return slab_trylock(&h->v.slots[k].lock, repair, &a);
-}
-
-static int
-node_trylock(struct slab_cache *h, uint32_t n)
-{
-	struct repair_arg a = { &h->v, n, slab_node_rebuild };
-
-	return slab_trylock(&h->v.nodes[n].lock, repair, &a);
-}
-
-/*
- * Two routes around a busy lock that are written but switched off: with
- * them on, test_slabstop and test_slabkill_norseq found slabs SW_CPUP(k)
- * but not on k's list (docs/decisions.md, "Stopped clients"); the cause
- * was not found in time.
- */
-#define SLAB_ADOPT		0	/* take slabs a refill hands us */
-#define SLAB_FREE_OTHER_SLOTS	0	/* freeze onto another slot's list */
-
 /* ---------------------------------------------------------------- slots */
 
 /*
@@ -284,21 +253,16 @@ slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
 /*
  * Move slab pfn, frozen to slot k as (kind, k), to its node's partial
  * list, or to SW_FULL if it has no free object.  Slot lock k held.
- * Unless wait (the drains for shrink and destroy), node lock n is tried
- * once: -EBUSY when it is busy, and the slab is left as it was.
  */
-static int
-slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
-	      int wait)
+static void
+slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
 	uint64_t f, c;
-	int err;
 
-	err = wait ? node_lock(h, n) : node_trylock(h, n);
-	if (err != 0)
-		return err;
+	if (node_lock(h, n) != 0)
+		return;
 	for (;;) {
 		slab_read(pd, &f, &c);
 		if (sc_kind(c) != kind || sc_index(c) != k)
@@ -315,18 +279,11 @@ slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
 		}
 	}
 	slab_unlock(&h->v.nodes[n].lock);
-	return 0;
 }
 
-/*
- * unfreeze_partials: the whole CPU partial list of k to the node lists.
- * Unless wait, a slab whose node lock is busy stays on the CPU partial
- * list (a later pass moves it; the list may exceed cpu_partial meanwhile).
- */
-static void cpu_partial_push(struct slab_cache *h, uint32_t k, uint32_t pfn);
-
+/* unfreeze_partials: the whole CPU partial list of k to the node lists. */
 static void
-unfreeze_partials(struct slab_cache *h, uint32_t k, int wait)
+unfreeze_partials(struct slab_cache *h, uint32_t k)
 {
 	struct slab_slot *s = &h->v.slots[k];
 	uint32_t pfn = s->partial_head, n = 0;
@@ -337,9 +294,7 @@ unfreeze_partials(struct slab_cache *h, uint32_t k, int wait)
 	       slab_head(&h->v, pfn) != NULL) {
 		uint32_t next = h->v.pages[pfn].next;
 
-		h->v.pages[pfn].next = PFN_NONE;
-		if (slab_unfreeze(h, k, pfn, SW_CPUP, wait) == -EBUSY)
-			cpu_partial_push(h, k, pfn);
+		slab_unfreeze(h, k, pfn, SW_CPUP);
 		pfn = next;
 	}
 }
@@ -414,9 +369,8 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 	uint32_t pfn, extra = 0, guard = 0;
 	long head = 0;
 
-	/* busy: a holder that may be stopped; the caller goes elsewhere */
-	if (node_trylock(h, n) != 0)
-		return -EBUSY;
+	if (node_lock(h, n) != 0)
+		return 0;
 	if (!handle_live_locked(h)) {
 		slab_unlock(&sn->lock);
 		return -ESTALE;
@@ -455,82 +409,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 	return head;
 }
 
-/*
- * A node lock was busy: take a slab for slot k (slot lock k held) from
- * another slot's CPU partial list instead, under that slot's lock, tried
- * once.  SW_CPUP(j) -> SW_SLOT(k) is the take-all of slab_take(),
- * recorded in k's rec; a death between the pop and the take leaves the
- * slab SW_CPUP(j), which j's recovery lists again.  Returns the taken
- * head link and sets *pfnp, or 0.
- */
-static long
-steal_partial(struct slab_cache *h, uint32_t k, uint32_t *pfnp, int *fresh)
-{
-	uint32_t i, j, pfn;
-	uint64_t c;
-	long head = 0;
-
-	for (i = 1; i < h->v.nr_slots && head == 0; i++) {
-		j = (k + i) % h->v.nr_slots;
-		if (slot_trylock(h, j) != 0)
-			continue;
-		while (head == 0 && (pfn = cpu_partial_pop(h, j)) != PFN_NONE) {
-			head = slab_take(h, k, pfn, SW_CPUP, j, fresh);
-			if (head > 0) {
-				*pfnp = pfn;
-				break;
-			}
-			head = 0;
-			/* nothing free (or corrupt): stays j's, as it was */
-			c = __atomic_load_n(&h->v.pages[pfn].counters,
-					    __ATOMIC_ACQUIRE);
-			if (sc_kind(c) == SW_CPUP && sc_index(c) == j)
-				cpu_partial_push(h, j, pfn);
-			break;
-		}
-		slab_unlock(&h->v.slots[j].lock);
-	}
-	return head;
-}
-
 static void cache_free(struct slab_cache *h, void *obj);
-
-/*
- * Slabs a refill handed us because their node lock was busy (RefillReply
- * handed): fresh SW_NONE slabs that slabd keeps pending.  Each goes onto
- * a slot's CPU partial list (SW_NONE -> SW_CPUP(j), one CAS: slabd's
- * link of the same slab fails after it, or this one fails after slabd's),
- * under slot lock j tried once, from this CPU's slot on; where every lock
- * is busy, the slab is left to slabd.  A pfn that is not a head page of
- * this cache is ignored: the reply is checked like anything read from
- * the region.  A death after the CAS leaves the slab SW_CPUP(j), which
- * j's recovery lists.  Not for caches with debug flags (their node path
- * never takes from CPU partial lists).
- */
-void
-slab_adopt(struct slab_cache *h, const uint32_t *pfns, size_t nr)
-{
-	uint32_t k = current_cpu(h->pool), i, j;
-	size_t a;
-
-	if (h->debug || !SLAB_ADOPT)
-		return;
-	for (a = 0; a < nr; a++) {
-		if (slab_head(&h->v, pfns[a]) == NULL)
-			continue;
-		for (i = 0; i < h->v.nr_slots; i++) {
-			j = (k + i) % h->v.nr_slots;
-			if (slot_trylock(h, j) != 0)
-				continue;
-			if (handle_live_locked(h) &&
-			    slab_move(&h->v, pfns[a], SW_NONE, 0, SW_CPUP, j) ==
-				    0)
-				cpu_partial_push(h, j, pfns[a]);
-			slab_unlock(&h->v.slots[j].lock);
-			break;
-		}
-	}
-}
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
 static int
@@ -574,9 +453,6 @@ word_valid(const struct slab_cache *h, uint32_t k, uint64_t w)
  * node while that node has pages: other nodes' slabs are taken only once
  * slabd has had to fall back, where its refill put them.
  */
-/* slow_refill(): slot lock k is busy, use the node path (not an errno) */
-#define SR_BUSY 2
-
 __attribute__((noinline)) static int
 slow_refill(struct slab_cache *h, uint32_t k, int any)
 {
@@ -584,11 +460,9 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 	uint32_t n = node_of_cpu(h->pool, k), pfn, i, landed = 0;
 	uint64_t w;
 	long head;
-	int fresh = 0, err, busy = 0;
+	int fresh = 0, err;
 
-	err = slot_trylock(h, k);
-	if (err == -EBUSY)
-		return SR_BUSY;		/* this allocation takes the node path */
+	err = slot_lock(h, k);
 	if (err)
 		return err;
 	if (!handle_live_locked(h)) {
@@ -640,10 +514,6 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 	}
 	/* the node partial list */
 	head = node_take(h, k, n, &pfn, &fresh);
-	if (head == -EBUSY) {
-		busy = 1;
-		head = 0;
-	}
 	if (head < 0) {
 		err = (int)head;
 		goto out;
@@ -659,14 +529,10 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 	 * there, and asking the daemon for our own node again would never
 	 * find them.
 	 */
-	for (i = 0; (any || busy) && i + 1 < h->v.nr_nodes; i++) {
+	for (i = 0; any && i + 1 < h->v.nr_nodes; i++) {
 		uint32_t m = h->pool->node_order[n * h->v.nr_nodes + i];
 
 		head = node_take(h, k, m, &pfn, &fresh);
-		if (head == -EBUSY) {
-			busy = 1;
-			head = 0;
-		}
 		if (head < 0) {
 			err = (int)head;
 			goto out;
@@ -676,21 +542,6 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 			slot_install(h, k, pfn, (uint32_t)head, fresh);
 			goto out;
 		}
-	}
-	/*
-	 * A node lock was busy, perhaps held by a stopped process, and
-	 * slabd's refill would wait for it as well (it answers EAGAIN until
-	 * the lock is free): other CPUs' partial lists first.
-	 */
-	if (busy && (head = steal_partial(h, k, &pfn, &fresh)) > 0) {
-		stat_inc(&s->stat[ST_CPU_PARTIAL_HIT]);
-		slot_install(h, k, pfn, (uint32_t)head, fresh);
-		goto out;
-	}
-	if (busy) {
-		/* the node path: other nodes, other slots, then slabd */
-		slab_unlock(&s->lock);
-		return SR_BUSY;
 	}
 	/* nothing anywhere: ask the daemon, holding no lock */
 	slab_unlock(&s->lock);
@@ -704,69 +555,6 @@ out:
 }
 
 /* ---------------------------------------------------------------- node path */
-
-/*
- * One object from a slab on some slot's CPU partial list, for the node
- * path when a node lock it needs is busy (its holder may be stopped).
- * Slot locks are tried once each, from CPU `from` on; none is waited for.
- * An SW_CPUP(j) slab has a single consumer, the holder of slot lock j
- * (its take-all), so a pop under slot lock j is as safe from ABA as the
- * node path's pop under node lock n; the tag rises anyway.  The slab
- * stays SW_CPUP(j) and on j's list, empty or not (a take-all finds it
- * empty later and makes it SW_FULL).  A death after the pop loses that
- * one object, as on the node path.  Returns NULL when nothing was found.
- */
-static void *
-partial_alloc(struct slab_cache *h, uint32_t from)
-{
-	uint32_t i, j, pfn, guard;
-	char *obj = NULL;
-
-	for (i = 0; i < h->v.nr_slots && obj == NULL; i++) {
-		j = (from + i) % h->v.nr_slots;
-		if (slot_trylock(h, j) != 0)
-			continue;
-		if (!handle_live_locked(h)) {
-			slab_unlock(&h->v.slots[j].lock);
-			return NULL;
-		}
-		for (pfn = h->v.slots[j].partial_head, guard = 0;
-		     obj == NULL && pfn != PFN_NONE && guard++ < h->v.nr_pages;
-		     pfn = h->v.pages[pfn].next) {
-			struct page_desc *pd = slab_head(&h->v, pfn);
-			uint64_t f, c;
-			uint32_t next;
-
-			if (pd == NULL)
-				break;		/* corrupt: leave it to a take */
-			slab_read(pd, &f, &c);
-			if (sc_kind(c) != SW_CPUP || sc_index(c) != j)
-				break;
-			if ((c & SC_FRESH) && h->ctor != NULL) {
-				run_ctor(h, pfn, sf_link(f));
-				if (!slab_cas(pd, f, c, f, c & ~SC_FRESH))
-					break;
-				c &= ~SC_FRESH;
-			}
-			if (sf_link(f) == 0 ||
-			    !slab_link_ok(&h->v, slab_colour(h, pfn), sf_link(f)))
-				continue;
-			obj = link_obj(h, pfn, sf_link(f));
-			next = slab_fp_get(&h->v, obj);
-			if (h->hard)
-				hard_check_link(h, pfn, obj, next);
-			if (!slab_link_ok(&h->v, slab_colour(h, pfn), next))
-				next = 0;	/* cut a corrupt list */
-			if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, next),
-				      sc_with_inuse(c, sc_inuse(c) + 1)))
-				obj = NULL;	/* a free came: next pass */
-		}
-		slab_unlock(&h->v.slots[j].lock);
-	}
-	if (obj != NULL)
-		slab_fp_clear(&h->v, obj);	/* ours now */
-	return obj;
-}
 
 /*
  * Allocate one object straight from node home's partial slabs (node lock
@@ -783,8 +571,7 @@ __attribute__((noinline)) static void *
 node_alloc(struct slab_cache *h, uint32_t home, int strict)
 {
 	struct slab_node *sn;
-	int tries = 0, any = 0, busy = 0, busy_rounds = 0, err;
-	struct rpc_backoff bo = { 0, 0 };
+	int tries = 0, any = 0;
 	uint32_t pass = 0;
 
 	for (;;) {
@@ -796,18 +583,7 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 				h->pool->node_order[home * h->v.nr_nodes +
 						    pass - 1];
 		sn = &h->v.nodes[n];
-		err = node_trylock(h, n);
-		if (err == -EBUSY) {
-			/*
-			 * A holder that may be stopped: not waited for.  The
-			 * other nodes by distance (unless strict), then slabd.
-			 */
-			busy = 1;
-			if (!strict && ++pass < h->v.nr_nodes)
-				continue;
-			goto refill;
-		}
-		if (err != 0) {
+		if (node_lock(h, n) != 0) {
 			errno = ENOTRECOVERABLE;
 			return NULL;
 		}
@@ -883,38 +659,9 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 					  .stat[ST_ALLOC_SLOW]);
 			return obj;
 		}
-		if ((any || busy) && !strict && ++pass < h->v.nr_nodes)
+		if (any && ++pass < h->v.nr_nodes)
 			continue;	/* the next nearest node */
-refill:
-		if (busy && !strict && !h->debug) {
-			obj = partial_alloc(h, current_cpu(h->pool));
-			if (obj != NULL) {
-				stat_inc(&h->v.slots[current_cpu(h->pool)]
-						  .stat[ST_ALLOC_SLOW]);
-				return obj;
-			}
-		}
 		pass = 0;
-		if (busy) {
-			/*
-			 * A lock was busy: its holder runs and lets go soon,
-			 * or is stopped and does not.  Not waited for: back
-			 * off as the RPCs do, at most RPC_BACKOFF_TOTAL_NS in
-			 * all, and from the second time on ask slabd, which
-			 * hands us fresh slabs when it finds the lock busy
-			 * too (slab_adopt).  Then EAGAIN.
-			 */
-			busy = 0;
-			if (rpc_backoff(&bo) != 0) {
-				errno = EAGAIN;
-				return NULL;
-			}
-			if (busy_rounds++ > 0 &&
-			    refill_rpc(h, home, &landed) != 0 &&
-			    errno != EAGAIN && errno != ENOMEM)
-				return NULL;
-			continue;
-		}
 		if (++tries > 64) {
 			errno = ENOMEM;
 			return NULL;
@@ -1024,9 +771,6 @@ alloc_fast_loop(struct slab_cache *h)
 			return NULL;
 		}
 		err = slow_refill(h, k, any);
-		if (err == SR_BUSY)
-			/* the slot's holder may be stopped: not waited for */
-			return node_alloc(h, node_of_cpu(h->pool, k), 0);
 		if (err > 0) {
 			any = 1;	/* slabd fell back to another node */
 			err = 0;
@@ -1247,53 +991,6 @@ slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags, int node)
 /* ---------------------------------------------------------------- free */
 
 /*
- * A remote free found its slab SW_FULL and must put it on a list, which
- * needs a lock.  No lock is waited for (docs/slab-protocol.md, "A stopped
- * holder"): slot lock k (not in M_NODE mode), node lock n, then, unless
- * the cache has debug flags (they never allocate from CPU partial lists),
- * any other slot's lock, whose CPU partial list takes the slab as well as
- * k's would.  Each is tried once per pass; when all are busy, the passes
- * back off as the RPCs do, and after RPC_BACKOFF_TOTAL_NS the free fails
- * with EAGAIN (the object stays allocated: it is lost, not corrupted).
- * Returns 1 with slot lock *lk held, 2 with node lock n held, or a
- * negative errno.
- */
-static int
-full_lock(struct slab_cache *h, int mode, uint32_t k, uint32_t n,
-	  uint32_t *lk)
-{
-	struct rpc_backoff b = { 0 };
-	uint32_t i, j;
-	int err;
-
-	for (;;) {
-		if (mode != M_NODE) {
-			err = slot_trylock(h, k);
-			if (err != -EBUSY) {
-				*lk = k;
-				return err == 0 ? 1 : -ENOTRECOVERABLE;
-			}
-		}
-		err = node_trylock(h, n);
-		if (err != -EBUSY)
-			return err == 0 ? 2 : -ENOTRECOVERABLE;
-		for (i = 1; SLAB_FREE_OTHER_SLOTS && !h->debug &&
-			    i <= h->v.nr_slots; i++) {
-			j = (k + i) % h->v.nr_slots;
-			if (j == k && mode != M_NODE)
-				continue;
-			err = slot_trylock(h, j);
-			if (err != -EBUSY) {
-				*lk = j;
-				return err == 0 ? 1 : -ENOTRECOVERABLE;
-			}
-		}
-		if (rpc_backoff(&b) != 0)
-			return -EAGAIN;
-	}
-}
-
-/*
  * __slab_free: push obj onto its slab's own freelist by one CAS.  A slab
  * that was SW_FULL becomes partial: frozen onto this CPU's partial list
  * (slot lock held across the CAS, so that recovery finds it), or, without
@@ -1307,8 +1004,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 	struct page_desc *pd = &h->v.pages[pfn];
 	char *obj = link_obj(h, pfn, link);
 	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
-	int locked = 0;			/* 1: slot lock lk, 2: node lock n */
-	uint32_t lk = k;
+	int locked = 0;			/* 1: slot lock k, 2: node lock n */
 	int freed = 0;
 	uint64_t f, c;
 
@@ -1333,11 +1029,12 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			break;
 		}
 		if (sc_kind(c) == SW_FULL && !locked) {
-			locked = full_lock(h, mode, k, n, &lk);
-			if (locked < 0) {
-				errno = -locked;
+			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+			    0) {
+				errno = ENOTRECOVERABLE;
 				return;
 			}
+			locked = mode == M_NODE ? 2 : 1;
 			continue;
 		}
 		slab_fp_set(&h->v, obj, sf_link(f));
@@ -1346,19 +1043,19 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 
 			nc = locked == 1 ?
 				     sc_with_where(sc_with_inuse(c, (uint32_t)nc),
-						   SW_CPUP, lk) :
+						   SW_CPUP, k) :
 				     sc_with_where(sc_with_inuse(c, (uint32_t)nc),
 						   SW_NODE, n);
 			if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
 				continue;
 			freed = 1;
 			if (locked == 1) {
-				cpu_partial_push(h, lk, pfn);
+				cpu_partial_push(h, k, pfn);
 				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);
-				if (h->v.slots[lk].partial_nr > h->v.cpu_partial) {
+				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
 					stat_inc(&h->v.slots[k]
 							  .stat[ST_CPU_PARTIAL_DRAIN]);
-					unfreeze_partials(h, lk, 0);
+					unfreeze_partials(h, k);
 				}
 			} else {
 				slab_node_add(&h->v, n, pfn);
@@ -1376,7 +1073,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 		stat_inc(&h->v.slots[k].stat[ST_FREE_REMOTE]);
 	}
 	if (locked == 1)
-		slab_unlock(&h->v.slots[lk].lock);
+		slab_unlock(&h->v.slots[k].lock);
 	else if (locked == 2)
 		slab_unlock(&h->v.nodes[n].lock);
 }
@@ -1747,8 +1444,7 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 {
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0, i, freed = 0;
-	int locked = 0;			/* 1: slot lock lk, 2: node lock n */
-	uint32_t lk = k;
+	int locked = 0;			/* 1: slot lock k, 2: node lock n */
 	int chained = 0;
 	uint64_t f, c, nc;
 
@@ -1784,11 +1480,12 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 			continue;
 		}
 		if (sc_kind(c) == SW_FULL && !locked) {
-			locked = full_lock(h, mode, k, n, &lk);
-			if (locked < 0) {
-				errno = -locked;
+			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+			    0) {
+				errno = ENOTRECOVERABLE;
 				return;
 			}
+			locked = mode == M_NODE ? 2 : 1;
 			continue;
 		}
 		if (!chained) {
@@ -1802,19 +1499,19 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 		TEST_WINDOW(SHMSLAB_TW_BULK_CAS);
 		nc = sc_with_inuse(c, sc_inuse(c) - cnt);
 		if (sc_kind(c) == SW_FULL)
-			nc = locked == 1 ? sc_with_where(nc, SW_CPUP, lk) :
+			nc = locked == 1 ? sc_with_where(nc, SW_CPUP, k) :
 					   sc_with_where(nc, SW_NODE, n);
 		if (!slab_cas(pd, f, c, sf_make(sf_tag(f), links[0]), nc))
 			continue;
 		freed = cnt;
 		if (sc_kind(c) == SW_FULL) {
 			if (locked == 1) {
-				cpu_partial_push(h, lk, pfn);
+				cpu_partial_push(h, k, pfn);
 				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);
-				if (h->v.slots[lk].partial_nr > h->v.cpu_partial) {
+				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
 					stat_inc(&h->v.slots[k]
 							  .stat[ST_CPU_PARTIAL_DRAIN]);
-					unfreeze_partials(h, lk, 0);
+					unfreeze_partials(h, k);
 				}
 			} else {
 				slab_node_add(&h->v, n, pfn);
@@ -1827,7 +1524,7 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 		stat_inc(&h->v.slots[k].stat[ST_FREE_REMOTE]);
 	}
 	if (locked == 1)
-		slab_unlock(&h->v.slots[lk].lock);
+		slab_unlock(&h->v.slots[k].lock);
 	else if (locked == 2)
 		slab_unlock(&h->v.nodes[n].lock);
 }
@@ -2110,10 +1807,10 @@ drain_slot(struct slab_cache *h, uint32_t k)
 		if (sw_link(w) != 0)
 			slab_give_back(&h->v, pfn, sw_link(w), 0, 1);
 		rec_clear(s);
-		slab_unfreeze(h, k, pfn, SW_SLOT, 1);
+		slab_unfreeze(h, k, pfn, SW_SLOT);
 		break;
 	}
-	unfreeze_partials(h, k, 1);
+	unfreeze_partials(h, k);
 	return FR_OK;
 }
 

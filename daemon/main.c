@@ -288,11 +288,44 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /*
  * SIGUSR2 (also raised by the Restart request, slabctl restart): a
- * planned restart.  The loop ends after a moment, so that replies already
- * queued go out; main() then tears down the socket and executes the
- * slabd binary again (restart_exec()), which re-attaches through the
- * keeper as after a crash.
+ * planned restart.  slabd stops reading requests and accepting
+ * connections at once (server_quiesce(): what a client sent and slabd
+ * did not read, the client sends again to the next slabd), and the loop
+ * ends as soon as every reply already queued has been written, or after
+ * RESTART_DRAIN_MS at most: a reply carried out and then thrown away
+ * would leave its client asking again for what it already got (a page
+ * block leaked, a name freed twice).  main() then tears down the socket
+ * and executes the slabd binary again (restart_exec()), which re-attaches
+ * through the keeper as after a crash.
  */
+#define RESTART_DRAIN_MS	1000
+#define RESTART_POLL_MS		2
+
+static struct server *restart_srv;	/* main()'s, for restart_drain_cb */
+static struct event *restart_drain;
+static unsigned int restart_waited;	/* ms */
+
+static void
+restart_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct event_base *base = arg;
+	const struct timeval poll = { 0, RESTART_POLL_MS * 1000 };
+	unsigned int n = server_output_pending(restart_srv);
+
+	(void)fd;
+	(void)what;
+	if (n == 0 || restart_waited >= RESTART_DRAIN_MS) {
+		if (n > 0)
+			log_warn("restart: %u client(s) did not read their "
+				 "replies within %u ms; they will ask again",
+				 n, RESTART_DRAIN_MS);
+		event_base_loopexit(base, NULL);
+		return;
+	}
+	restart_waited += RESTART_POLL_MS;
+	evtimer_add(restart_drain, &poll);
+}
+
 static void
 restart_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -306,7 +339,14 @@ restart_cb(evutil_socket_t sig, short what, void *arg)
 	restart_pending = 1;
 	log_notice("SIGUSR2: restarting (the region is kept)");
 	notify_send("STATUS=restarting (the region is kept)");
-	event_base_loopexit(base, &delay);
+	if (restart_srv == NULL ||
+	    (restart_drain = evtimer_new(base, restart_drain_cb, base)) ==
+		    NULL) {
+		event_base_loopexit(base, &delay);	/* best effort */
+		return;
+	}
+	server_quiesce(restart_srv);
+	restart_drain_cb(-1, 0, base);
 }
 
 /* What a SIGHUP needs: the daemon and the command line to read again. */
@@ -413,6 +453,7 @@ main(int argc, char **argv)
 		goto fail_msg;
 	/* the socket first: a second slabd must not reserve a region */
 	srv = server_listen(&d, err, sizeof(err));
+	restart_srv = srv;
 	if (srv == NULL)
 		goto fail_msg;
 	/* a region kept by the keeper of this socket, else a new one */
@@ -527,6 +568,8 @@ out:
 		event_free(ev_hup);
 	if (ev_usr2 != NULL)
 		event_free(ev_usr2);
+	if (restart_drain != NULL)
+		event_free(restart_drain);
 	if (ev_repair != NULL)
 		event_free(ev_repair);
 	named_exit(&d);

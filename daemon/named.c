@@ -152,21 +152,21 @@ mirror_write_all(struct named_dir *nd)
 
 /*
  * The one place a named block comes from the buddy allocator (quotas
- * charge here).  pid/uid: whose request it is.
+ * charge in dispatch.c).  pid/uid: whose request it is.
  */
 static int
 named_block_alloc(struct slabd *d, unsigned int order, int node,
 		  unsigned int flags, pid_t pid, uid_t uid, uint32_t *pfn)
 {
-	int r;
-
 	(void)pid;
 	(void)uid;
-	r = buddy_alloc(&d->buddy, order, node, PG_NAMED | flags, pfn);
-	/* the private owner record: what a restarted slabd trusts */
-	if (r == 0 && d->named_record != NULL)
-		d->named_record(d, *pfn, order, 1);
-	return r;
+	/*
+	 * Not in the private owner record yet: named_alloc() records it
+	 * once its directory entry is written, so that a slabd killed in
+	 * between leaves a free block (and an entry, if any, that
+	 * named_attach() drops), never a named block without an entry.
+	 */
+	return buddy_alloc(&d->buddy, order, node, PG_NAMED | flags, pfn);
 }
 
 /* The one place a named block goes back (quotas credit here). */
@@ -175,7 +175,8 @@ named_block_free(struct slabd *d, const struct named_info *info)
 {
 	uint32_t pfn = (uint32_t)(info->offset >> REGION_PAGE_SHIFT);
 
-	/* forgotten first: a slabd killed in between leaves it free */
+	/* forgotten first (again: named_free() forgot it before clearing
+	 * the entry): a slabd killed in between leaves it free */
 	if (d->named_record != NULL)
 		d->named_record(d, pfn, info->order, 0);
 	return buddy_free(&d->buddy, pfn, info->order);
@@ -378,6 +379,7 @@ named_attach(struct slabd *d, uint64_t dir_off, char *why, size_t len)
 	for (i = 0; i < d->geo.nr_pages; i++) {
 		struct buddy_block blk;
 		struct named_info *in;
+		unsigned int t;
 		int k;
 
 		if (buddy_lookup(&d->buddy, i, &blk) < 0 ||
@@ -393,7 +395,11 @@ named_attach(struct slabd *d, uint64_t dir_off, char *why, size_t len)
 		}
 		in = &nd->e[k].info;
 		memset(in, 0, sizeof(*in));
+		/* a name no entry has: a client may have made "lost.N" */
 		snprintf(in->name, sizeof(in->name), "lost.%u", i);
+		for (t = 1; find_name(nd, in->name) >= 0 && t < 1000; t++)
+			snprintf(in->name, sizeof(in->name), "lost.%u.%u", i,
+				 t);
 		in->offset = (uint64_t)i << REGION_PAGE_SHIFT;
 		in->order = blk.order;
 		in->size = (uint64_t)REGION_PAGE_SIZE << blk.order;
@@ -512,6 +518,9 @@ named_alloc(struct slabd *d, const char *name, uint64_t size, int node,
 	mirror_begin(nd);
 	mirror_write_entry(nd, (uint32_t)k);
 	mirror_end(nd);
+	/* the private owner record last: what a restarted slabd trusts */
+	if (d->named_record != NULL)
+		d->named_record(d, pfn, order, 1);
 	*out = *in;
 	*created = 1;
 	return 0;
@@ -551,7 +560,16 @@ named_free(struct slabd *d, const char *name, char *why, size_t len)
 		return -ENOENT;
 	}
 	info = nd->e[k].info;
-	/* the entry goes first: no reader finds a freed block by name */
+	/*
+	 * The private owner record forgets the block first: a slabd killed
+	 * after this finds an entry naming a block that is not a named one,
+	 * drops the entry and has the block free (nothing leaks as
+	 * lost.<pfn>); then the entry goes, so no reader finds a freed block
+	 * by name, then the block.
+	 */
+	if (d->named_record != NULL)
+		d->named_record(d, (uint32_t)(info.offset >> REGION_PAGE_SHIFT),
+				info.order, 0);
 	nd->e[k].used = 0;
 	nd->count--;
 	mirror_begin(nd);

@@ -135,6 +135,7 @@ struct server {
 	struct uid_count *uids[UID_BUCKETS];
 	uint32_t next_id;
 	struct dispatch_reply reply;	/* scratch: one request at a time */
+	int quiescing;			/* server_quiesce(): no more requests */
 };
 
 /*
@@ -708,6 +709,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	int done = 0;
 
+	if (c->srv->quiescing)
+		return;		/* a planned restart: the next slabd answers */
 	while (!c->closing) {
 		uint8_t hdr[FRAME_HDR_SIZE];
 		size_t have = evbuffer_get_length(in);
@@ -785,7 +788,7 @@ client_write_cb(struct bufferevent *bev, void *arg)
 			client_free(c);
 		return;
 	}
-	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+	if (!(bufferevent_get_enabled(bev) & EV_READ) && !c->srv->quiescing) {
 		bufferevent_enable(bev, EV_READ);
 		client_read_cb(bev, c);	/* frames already buffered */
 	}
@@ -915,7 +918,34 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	evconnlistener_enable(s->listener);
+	if (!s->quiescing)
+		evconnlistener_enable(s->listener);
+}
+
+void
+server_quiesce(struct server *s)
+{
+	struct client *c;
+
+	s->quiescing = 1;
+	if (s->listener != NULL)
+		evconnlistener_disable(s->listener);
+	TAILQ_FOREACH(c, &s->clients, link)
+		if (c->bev != NULL)
+			bufferevent_disable(c->bev, EV_READ);
+}
+
+unsigned int
+server_output_pending(struct server *s)
+{
+	struct client *c;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH(c, &s->clients, link)
+		if (c->bev != NULL &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
 }
 
 /*

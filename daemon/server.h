@@ -28,6 +28,16 @@ int server_start(struct server *s, struct event_base *base, char *err,
 void server_free(struct server *s);
 
 /*
+ * A planned restart: accept no connection and read no request any more
+ * (requests not yet read are sent again by the clients to the next
+ * slabd), while replies already queued still go out.
+ */
+void server_quiesce(struct server *s);
+
+/* Clients whose queued replies have not all been written yet. */
+unsigned int server_output_pending(struct server *s);
+
+/*
  * Whether path's directory is one where slabd may create and remove
  * files: owned by root or slabd's user, and writable by nobody else
  * unless it is sticky and owned by root (as /tmp is).  Elsewhere another

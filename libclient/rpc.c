@@ -463,7 +463,9 @@ rpc_call(struct slab_pool *pool, Shmslab__Request *req, Shmslab__Reply **repp)
 		    ((req->body_case == SHMSLAB__REQUEST__BODY_FREE_PAGES &&
 		      err == -EALREADY) ||
 		     (req->body_case == SHMSLAB__REQUEST__BODY_CACHE_DESTROY &&
-		      err == -ESTALE)))
+		      err == -ESTALE) ||
+		     (req->body_case == SHMSLAB__REQUEST__BODY_NAMED_FREE &&
+		      err == -ENOENT)))
 			err = 0;
 		else
 			goto out;

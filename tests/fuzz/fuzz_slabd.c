@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +96,13 @@ fuzz_slabd_start(struct fuzz_slabd *f)
 	char *mid;
 
 	memset(f, 0, sizeof(*f));
+	/*
+	 * A Restart request raises SIGUSR2 (dispatch.c do_restart(), for
+	 * main.c's loop); libFuzzer takes SIGUSR2 as "stop gracefully", which
+	 * would end a run early and silently.  There is no loop to restart
+	 * here: ignore it, and the request is answered as slabd would.
+	 */
+	signal(SIGUSR2, SIG_IGN);
 	memset(fuzz_canary, CANARY_BYTE, FUZZ_CANARY_SIZE);
 	f->heap_canary = malloc(FUZZ_CANARY_SIZE);
 	t = calloc(1, sizeof(*t));
@@ -167,6 +175,7 @@ fuzz_slabd_stop(struct fuzz_slabd *f)
 		event_base_free(f->evbase);
 	dispatch_reply_free(&f->out);
 	memory_destroy(&f->d);
+	pstate_close(&f->d);	/* its memfd: one per input otherwise */
 	munmap(f->reserve, f->reserve_len);
 	free(f->heap_canary);
 	f->heap_canary = NULL;

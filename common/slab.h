@@ -391,6 +391,26 @@ _Static_assert(sizeof(pthread_mutex_t) <= 48, "mutex and list heads fit a line")
  */
 #define REC_DETACH	3u
 #define REC_DETACH_FRESH 4u
+/*
+ *	REC_SHEAF_TAKE	taking n objects from the head (link head) of slab's
+ *			freelist, whose tag was tag, into sheaf `sheaf` at
+ *			obj[c0 ..] (a refill: slab is SW_CPUP(k), whose tag
+ *			only slot lock k's holder raises).  Committed iff
+ *			the sheaf's count is no longer c0; taken iff the
+ *			slab is no longer SW_CPUP(k) or its tag is not tag.
+ *			Taken and not committed: the n objects are written
+ *			into the sheaf (rolled forward).
+ *	REC_SHEAF_FLUSH	pushing the objects of sheaf `sheaf` that lie in
+ *			slab onto slab's freelist (one CAS, which raises the
+ *			tag and leaves the slab SW_CPUP(k)).  Pushed iff the
+ *			slab is frozen to k and its tag is not tag: only
+ *			slot lock k's holder raises the tag of a slab frozen
+ *			to k or freezes one to k.  Pushed: the sheaf's
+ *			entries of slab are cleared (0) and the sheaf is
+ *			compacted.
+ */
+#define REC_SHEAF_TAKE	5u
+#define REC_SHEAF_FLUSH	6u
 
 struct slab_rec {
 	uint32_t op;
@@ -398,7 +418,9 @@ struct slab_rec {
 	uint32_t slab;			/* head pfn */
 	uint32_t head;			/* link */
 	int32_t pid;			/* the holder, for the log */
-	uint32_t reserved[3];
+	uint32_t sheaf;			/* REC_SHEAF_*: the sheaf's index */
+	uint32_t c0;			/* REC_SHEAF_TAKE: its count before */
+	uint32_t n;			/* REC_SHEAF_TAKE: objects taken */
 };
 
 static inline void
@@ -445,6 +467,11 @@ enum slab_stat {
 	ST_CPU_PARTIAL_DRAIN,		/* cpu partial overflows */
 	ST_RECOVER,			/* dead lock holders repaired */
 	ST_BAD_FREE,			/* pointers refused by free */
+	ST_SHEAF_REFILL,		/* sheaves refilled from slabs */
+	ST_SHEAF_FLUSH,			/* sheaves flushed to slabs */
+	ST_BARN_GET,			/* sheaves exchanged with the barn: got */
+	ST_BARN_PUT,			/* ... put */
+	ST_SHEAF_SWAP,			/* main and spare sheaf swapped */
 	ST_NR
 };
 
@@ -468,7 +495,12 @@ struct slab_slot {
 					 * stale handle's fast path sees
 					 * another and goes slow (ESTALE) */
 	uint32_t reserved_gen;
-	uint64_t reserved0[3];
+	uint64_t sheaves;		/* sheaf caches: main | spare << 32,
+					 * sheaf indices (struct slab_sheaf);
+					 * changed only by a restartable
+					 * sequence on CPU k of slot lock k's
+					 * holder */
+	uint64_t reserved0[2];
 
 	_Alignas(64) union slab_lock lock;
 	uint32_t partial_head;		/* pfn, PFN_NONE: empty */
@@ -528,7 +560,11 @@ struct slab_cache_desc {
 	uint64_t fp_secret;		/* SLAB_F_HARDENED: the links'
 					 * secret (has SLAB_FP_SECRET_MARK);
 					 * else 0 */
-	uint64_t reserved[3];
+	uint32_t sheaf_cap;		/* objects per sheaf; 0: no sheaves */
+	uint32_t nr_sheaves;		/* slab_nr_sheaves(), or 0 */
+	uint64_t sheaf_off;		/* struct slab_sheaf[nr_sheaves]:
+					 * after the slots */
+	uint64_t reserved[1];
 };
 
 static inline struct slab_cache_desc *
@@ -550,12 +586,105 @@ cache_slot(void *base, const struct slab_cache_desc *d, uint32_t k)
 	return (struct slab_slot *)region_at(base, d->slot_off) + k;
 }
 
-/* Bytes of a cache's ext block (nodes, then slots). */
+/* ---------------------------------------------------------------- sheaves */
+
+/*
+ * Sheaves (Linux 6.18's percpu sheaves and barns, docs/slab-protocol.md,
+ * "Sheaves").  A sheaf is an array of objects of one cache, by region
+ * offset; obj[0 .. count) are the objects it holds.  Every sheaf has a
+ * `where`, the authority on who may change it (as a slab's where is):
+ *
+ *	SHW_CPU(n, k)	main or spare sheaf of CPU k (slot k's `sheaves`
+ *			names it); main: count and obj[] changed by
+ *			restartable sequences on CPU k (pop, push), spare:
+ *			by the holder of slot lock k
+ *	SHW_HELD(n, k)	taken from a barn by the holder of slot lock k, not
+ *			yet installed (a death leaves it to slot k's
+ *			recovery, which puts it back in barn n)
+ *	SHW_FULL(n)	in node n's barn, holding objects
+ *	SHW_EMPTY(n)	in node n's barn, empty
+ *
+ * A barn is not a list: it is the set of sheaves whose where names it.
+ * Taking a sheaf from a barn is one CAS of its where (SHW_FULL(n) or
+ * SHW_EMPTY(n) -> SHW_HELD(n, k)); exactly one taker wins, and the taker
+ * reads the sheaf only after its CAS, so a where that went away and came
+ * back between a scan and the CAS (ABA) hands over a sheaf in whatever
+ * state its last owner left: the where word is the whole of the claim.
+ * Putting one back is a release store by its owner.  No lock, so nothing
+ * a stopped process holds blocks a barn.
+ *
+ * Sheaf 2k and 2k+1 start as CPU k's main and spare; the rest,
+ * SLAB_BARN_SHEAVES per node, start empty in the barns.  Sheaves move
+ * but are never made or freed: the pool is fixed when the cache is.
+ */
+#define SLAB_SHEAF_MAX		62u	/* the array's size: 512-byte sheaf */
+#define SLAB_BARN_SHEAVES	8u	/* per node: the barn's limit */
+
+#define SHW_NONE		0u
+#define SHW_CPU			1u
+#define SHW_HELD		2u
+#define SHW_FULL		3u
+#define SHW_EMPTY		4u
+
+static inline uint64_t
+shw_make(uint32_t kind, uint32_t node, uint32_t index)
+{
+	return (uint64_t)kind << 56 | (uint64_t)(node & 0xffffff) << 32 |
+	       index;
+}
+static inline uint32_t shw_kind(uint64_t w) { return (uint32_t)(w >> 56); }
+static inline uint32_t shw_node(uint64_t w) { return (uint32_t)(w >> 32) & 0xffffff; }
+static inline uint32_t shw_index(uint64_t w) { return (uint32_t)w; }
+
+struct slab_sheaf {
+	_Alignas(64) uint32_t count;	/* objects held: obj[0 .. count) */
+	uint32_t reserved;
+	uint64_t where;			/* shw_make() */
+	uint64_t obj[SLAB_SHEAF_MAX];	/* region offsets of the objects */
+};
+_Static_assert(sizeof(struct slab_sheaf) == 512, "sheaf is 8 lines");
+
+/* Slot `sheaves` word: main | spare << 32. */
+static inline uint32_t shv_main(uint64_t w) { return (uint32_t)w; }
+static inline uint32_t shv_spare(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline uint64_t shv_make(uint32_t main, uint32_t spare)
+{
+	return (uint64_t)spare << 32 | main;
+}
+
+/* Sheaves of a cache with sheaves: two per CPU, the barns' per node. */
+static inline uint32_t
+slab_nr_sheaves(uint32_t nr_nodes, uint32_t nr_slots)
+{
+	return 2 * nr_slots + SLAB_BARN_SHEAVES * nr_nodes;
+}
+
+/*
+ * The capacity of a sheaf for objects of `size` bytes (the kernel sizes
+ * them by object size too): more objects for small ones, so that a refill
+ * or a flush is worth its CAS, fewer for large ones, so that what sits
+ * in sheaves stays small beside what is in use.
+ */
+static inline uint32_t
+slab_sheaf_cap(uint32_t size)
+{
+	if (size <= 256)
+		return 62;
+	if (size <= 1024)
+		return 30;
+	if (size <= 4096)
+		return 14;
+	return 6;
+}
+
+/* Bytes of a cache's ext block (nodes, then slots, then sheaves). */
 static inline uint64_t
 slab_ext_bytes(uint32_t nr_nodes, uint32_t nr_slots)
 {
 	return (uint64_t)nr_nodes * sizeof(struct slab_node) +
-	       (uint64_t)nr_slots * sizeof(struct slab_slot);
+	       (uint64_t)nr_slots * sizeof(struct slab_slot) +
+	       (uint64_t)slab_nr_sheaves(nr_nodes, nr_slots) *
+		       sizeof(struct slab_sheaf);
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -585,6 +714,9 @@ struct slab_view {
 	struct slab_node *nodes;
 	struct slab_slot *slots;
 	const struct region_node *rnodes;
+	struct slab_sheaf *sheaves;	/* NULL: no sheaves */
+	uint32_t sheaf_cap;		/* 1 .. SLAB_SHEAF_MAX, or 0 */
+	uint32_t nr_sheaves;
 };
 
 /*

@@ -76,6 +76,21 @@ slab_view_init(struct slab_view *v, void *base, uint32_t idx)
 			  v->geo.stride;
 	v->nodes = region_at(base, d->ext_off);
 	v->slots = region_at(base, d->slot_off);
+	if (d->sheaf_cap != 0) {
+		/* sheaves: after the slots, as slabd lays them out */
+		if (d->sheaf_cap > SLAB_SHEAF_MAX ||
+		    d->nr_sheaves != slab_nr_sheaves(v->nr_nodes,
+						     v->nr_slots) ||
+		    d->sheaf_off != d->slot_off + (uint64_t)v->nr_slots *
+							sizeof(struct slab_slot) ||
+		    (v->flags & (SLAB_F_DEBUG | SLAB_F_HARDENED | SLAB_F_CTOR)))
+			return -EUCLEAN;
+		v->sheaf_cap = d->sheaf_cap;
+		v->nr_sheaves = d->nr_sheaves;
+		v->sheaves = region_at(base, d->sheaf_off);
+	} else if (d->nr_sheaves != 0 || d->sheaf_off != 0) {
+		return -EUCLEAN;
+	}
 	return 0;
 }
 
@@ -373,6 +388,120 @@ slab_return_list(const struct slab_view *v, uint32_t k, uint32_t pfn,
  * SW_SLOT(k) slab that the slot's word does not name (its holder had
  * detached it and died before moving it on).
  */
+/*
+ * Sheaves: clear the zeros and duplicates out of sheaf sh (not a main
+ * sheaf: nothing else writes it), close the gaps, set the count.
+ */
+static void
+sheaf_normalize(const struct slab_view *v, struct slab_sheaf *sh)
+{
+	uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE), i, j, m = 0;
+
+	if (cnt > v->sheaf_cap)
+		cnt = v->sheaf_cap;
+	for (i = 0; i < cnt; i++) {
+		uint64_t o = sh->obj[i];
+
+		if (o == 0)
+			continue;
+		for (j = 0; j < m && sh->obj[j] != o; j++)
+			;
+		if (j < m)
+			continue;	/* copied down, not yet cleared */
+		sh->obj[m++] = o;
+	}
+	__atomic_store_n(&sh->count, m, __ATOMIC_RELEASE);
+}
+
+/*
+ * The sheaf part of slot k's recovery (libclient/sheaf.c; common/slab.h,
+ * REC_SHEAF_*): settle the dead holder's record, then give every sheaf of
+ * slot k a consistent state.  The main sheaf's entries are never touched
+ * (restartable sequences on CPU k change them, and the slow paths never
+ * write them); the spare and the sheaves the holder took from a barn are
+ * the lock holder's, and so ours now.
+ */
+static void
+sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
+{
+	struct slab_slot *s = &v->slots[k];
+	uint64_t w = __atomic_load_n(&s->sheaves, __ATOMIC_ACQUIRE), f, c;
+	uint32_t mi = shv_main(w), si = shv_spare(w), i;
+	struct page_desc *pd;
+
+	if (v->sheaves == NULL)
+		return;
+	if ((r->op == REC_SHEAF_TAKE || r->op == REC_SHEAF_FLUSH) &&
+	    r->sheaf < v->nr_sheaves && r->sheaf != mi &&
+	    (pd = slab_head(v, r->slab)) != NULL) {
+		struct slab_sheaf *sh = &v->sheaves[r->sheaf];
+		uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
+		uint64_t base_off = (uint64_t)r->slab << REGION_PAGE_SHIFT;
+
+		slab_read(pd, &f, &c);
+		if (r->op == REC_SHEAF_TAKE && cnt == r->c0 && r->n > 0 &&
+		    r->n <= v->sheaf_cap && r->c0 <= v->sheaf_cap - r->n &&
+		    (!(sc_kind(c) == SW_CPUP && sc_index(c) == k) ||
+		     sf_tag(f) != r->tag)) {
+			/* taken, not committed: roll forward */
+			uint32_t link = r->head, n;
+			uint64_t colour = v->pages[r->slab].private_[0];
+
+			for (n = 0; n < r->n; n++) {
+				if (!slab_link_ok(v, colour, link))
+					break;	/* lost, never followed */
+				sh->obj[r->c0 + n] = base_off + link - 1;
+				link = slab_fp_get(v, slab_link_obj(v, r->slab,
+								    link));
+			}
+			__atomic_store_n(&sh->count, r->c0 + n,
+					 __ATOMIC_RELEASE);
+		} else if (r->op == REC_SHEAF_FLUSH && sc_frozen(c) &&
+			   sc_index(c) == k && sf_tag(f) != r->tag) {
+			/* pushed: the slab's entries leave the sheaf */
+			uint64_t end = base_off + v->slab_bytes;
+
+			if (cnt > v->sheaf_cap)
+				cnt = v->sheaf_cap;
+			for (i = 0; i < cnt; i++)
+				if (sh->obj[i] >= base_off &&
+				    sh->obj[i] < end)
+					sh->obj[i] = 0;
+		}
+	}
+	for (i = 0; i < v->nr_sheaves; i++) {
+		struct slab_sheaf *sh = &v->sheaves[i];
+		uint64_t wh = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
+		uint32_t kind = shw_kind(wh), node = shw_node(wh);
+
+		if ((kind != SHW_CPU && kind != SHW_HELD) ||
+		    shw_index(wh) != k)
+			continue;
+		if (node >= v->nr_nodes)
+			node = 0;
+		if (i == mi) {
+			if (kind != SHW_CPU)
+				__atomic_store_n(&sh->where,
+						 shw_make(SHW_CPU, node, k),
+						 __ATOMIC_RELEASE);
+			continue;
+		}
+		sheaf_normalize(v, sh);
+		if (i == si) {
+			if (kind != SHW_CPU)
+				__atomic_store_n(&sh->where,
+						 shw_make(SHW_CPU, node, k),
+						 __ATOMIC_RELEASE);
+			continue;
+		}
+		/* named by no slot: back to its barn */
+		__atomic_store_n(&sh->where,
+				 shw_make(sh->count ? SHW_FULL : SHW_EMPTY,
+					  node, 0),
+				 __ATOMIC_RELEASE);
+	}
+}
+
 void
 slab_slot_recover(const struct slab_view *v, uint32_t k)
 {
@@ -400,6 +529,7 @@ slab_slot_recover(const struct slab_view *v, uint32_t k)
 					 r.op == REC_DETACH_FRESH);
 		}
 	}
+	sheaf_recover(v, k, &r);
 	__atomic_store_n(&s->rec.op, REC_NONE, __ATOMIC_RELEASE);
 	held = sw_pfn(__atomic_load_n(&s->word, __ATOMIC_ACQUIRE));
 

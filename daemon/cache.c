@@ -239,6 +239,7 @@ struct cache_priv {
 	uint32_t cpu_partial;
 	uint64_t created;
 	uint64_t fp_secret;		/* SLAB_F_HARDENED: common/slab.h */
+	uint32_t sheaf_cap;		/* 0: no sheaves (sheaf_cap_for()) */
 	struct slab_geometry geo;
 	/*
 	 * Valid while LIVE, built by view_make() from private facts only
@@ -873,6 +874,29 @@ desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
 					  sizeof(struct slab_node);
 	dsc->created = cp->created;
 	dsc->fp_secret = cp->fp_secret;
+	if (cp->sheaf_cap) {
+		dsc->sheaf_cap = cp->sheaf_cap;
+		dsc->nr_sheaves = slab_nr_sheaves(m->nr_nodes, m->nr_slots);
+		dsc->sheaf_off = dsc->slot_off + (uint64_t)m->nr_slots *
+						 sizeof(struct slab_slot);
+	}
+}
+
+/*
+ * Whether a cache of these flags gets sheaves, and their capacity: in a
+ * region whose slots are guarded by rseq (sheaves are per-CPU arrays
+ * changed by restartable sequences), unless slabd was started with
+ * --no-sheaves; never for caches with debug flags, hardened links or a
+ * constructor, which keep the slot path and its checks (as the kernel's
+ * debug caches bypass sheaves).
+ */
+static uint32_t
+sheaf_cap_for(const struct cache_mgr *m, uint32_t size, uint32_t flags)
+{
+	if (m->d->geo.slot_guard != REGION_GUARD_RSEQ || m->d->cfg.no_sheaves ||
+	    (flags & (SLAB_F_DEBUG | SLAB_F_HARDENED | SLAB_F_CTOR)))
+		return 0;
+	return slab_sheaf_cap(size);
 }
 
 /*
@@ -923,6 +947,11 @@ view_make(struct cache_mgr *m, struct cache_priv *cp)
 		((uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT));
 	v->slots = (struct slab_slot *)(v->nodes + m->nr_nodes);
 	v->rnodes = (const struct region_node *)(m->base + g->node_table_off);
+	if (cp->sheaf_cap) {
+		v->sheaves = (struct slab_sheaf *)(v->slots + m->nr_slots);
+		v->sheaf_cap = cp->sheaf_cap;
+		v->nr_sheaves = slab_nr_sheaves(m->nr_nodes, m->nr_slots);
+	}
 }
 
 /*
@@ -1084,6 +1113,34 @@ ext_reset(struct cache_mgr *m, struct cache_priv *cp)
 		s->partial_nr = 0;
 		memset(&s->rec, 0, sizeof(s->rec));
 		memset(s->stat, 0, sizeof(s->stat));
+		__atomic_store_n(&s->sheaves, shv_make(2 * i, 2 * i + 1),
+				 __ATOMIC_RELAXED);
+	}
+	/*
+	 * Sheaves: 2k and 2k+1 are CPU k's, the rest empty in the barns.
+	 * Every index gets them, with or without sheaves, so that a stale
+	 * handle of an earlier cache here finds consistent (empty) ones.
+	 */
+	{
+		struct slab_sheaf *sh = (struct slab_sheaf *)(slots +
+							      m->nr_slots);
+		uint32_t nr = slab_nr_sheaves(m->nr_nodes, m->nr_slots);
+
+		for (i = 0; i < nr; i++) {
+			uint64_t w;
+
+			if (i < 2 * m->nr_slots) {
+				uint32_t k = i / 2;
+
+				w = shw_make(SHW_CPU, m->d->geo.cpu_node[k], k);
+			} else {
+				w = shw_make(SHW_EMPTY, (i - 2 * m->nr_slots) /
+						       SLAB_BARN_SHEAVES, 0);
+			}
+			__atomic_store_n(&sh[i].count, 0, __ATOMIC_RELAXED);
+			sh[i].reserved = 0;
+			__atomic_store_n(&sh[i].where, w, __ATOMIC_RELEASE);
+		}
 	}
 }
 
@@ -1146,6 +1203,7 @@ pcache_save(struct cache_mgr *m, const struct cache_priv *cp)
 	pc->cpu_partial = cp->cpu_partial;
 	pc->created = cp->created;
 	pc->fp_secret = cp->fp_secret;
+	pc->reserved0 = cp->sheaf_cap;	/* the sheaf capacity */
 	pc->geo = cp->geo;
 	pstate_barrier();
 }
@@ -1237,6 +1295,7 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	/* a new secret for every cache created (common/slab.h, Links) */
 	cp->fp_secret = flags & SLAB_F_HARDENED ?
 				prim_random64() | SLAB_FP_SECRET_MARK : 0;
+	cp->sheaf_cap = sheaf_cap_for(m, cp->size, flags);
 	cache_tune(m, cp);
 	pcache_save(m, cp);
 	ext_reset(m, cp);
@@ -1657,6 +1716,23 @@ pcache_load(struct cache_mgr *m, struct cache_priv *cp, char *err, size_t len)
 	cp->geo = pc->geo;
 	cp->created = pc->created;
 	cp->fp_secret = pc->fp_secret;
+	/*
+	 * The sheaf capacity the cache was made with, whatever this slabd's
+	 * options: objects sit in its sheaves.  Checked like the rest.
+	 */
+	cp->sheaf_cap = pc->reserved0;
+	if (cp->sheaf_cap > SLAB_SHEAF_MAX ||
+	    (cp->sheaf_cap && (m->d->geo.slot_guard != REGION_GUARD_RSEQ ||
+			       (cp->flags & (SLAB_F_DEBUG | SLAB_F_HARDENED |
+					     SLAB_F_CTOR)))) ||
+	    ((uint64_t)REGION_PAGE_SIZE << cp->ext_order) <
+		    slab_ext_bytes(m->nr_nodes, m->nr_slots)) {
+		snprintf(err, len, "the private state is damaged: live table "
+			 "index %u has sheaf capacity %u or an ext block "
+			 "(order %u) too small for its slots and sheaves",
+			 cp->index, cp->sheaf_cap, cp->ext_order);
+		return -1;
+	}
 	cache_tune(m, cp);
 	cp->cpu_partial = pc->cpu_partial;
 	view_make(m, cp);

@@ -107,6 +107,7 @@ static const struct conf_option options[] = {
 	{ "slot-guard", 0, CONF_WORD, 0, OFF(slot_guard), 0, 0, guard_words },
 	{ "harden-freelists", 0, CONF_FLAG, 0, OFF(harden_freelists), 0, 0,
 	  NULL },
+	{ "no-sheaves", 0, CONF_FLAG, 0, OFF(no_sheaves), 0, 0, NULL },
 	{ "fake-numa", 0, CONF_UINT, 0, OFF(fake_numa), 1, REGION_MAX_NODES,
 	  NULL },
 	/* quotas (daemon/quota.c): read where they are used, so live */

@@ -79,6 +79,8 @@ usage(FILE *f)
 "                           rseq or cas\n"
 "      --harden-freelists   encode and check the free pointers of every\n"
 "                           cache (SLAB_FREELIST_HARDENED)\n"
+"      --no-sheaves         make caches without per-CPU sheaves (the\n"
+"                           frozen-slab path only; for comparisons)\n"
 "      --fake-numa N        TESTING AID ONLY: split the region into N\n"
 "                           logical nodes on one physical node\n"
 "      --quota-uid-default SIZE  bytes in use per user (default none)\n"

@@ -67,6 +67,7 @@ struct slabd_config {
 					 * byte to its last; 0: none */
 	enum slot_guard_mode slot_guard;
 	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
+	int no_sheaves;			/* caches made without sheaves */
 	/* quotas (daemon/quota.c): bytes; QUOTA_NONE for no limit; live */
 	uint64_t quota_uid_default;	/* every uid without its own line */
 	uint64_t quota_client;		/* every client (connection) */

@@ -66,6 +66,18 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	/* hardened caches take the out-of-line sequences, which check */
 	h->fast_alloc = h->mode == M_RSEQ && h->may_alloc && !h->hard;
 	h->fast_free = h->mode == M_RSEQ && !h->hard;
+	/*
+	 * Caches with sheaves (sheaf.c): threads with rseq use the sheaf
+	 * sequences instead of the slot's; slabd gives sheaves only to
+	 * caches without debug flags, hardened links or a constructor.
+	 */
+	h->sheaf = h->mode == M_RSEQ && h->v.sheaves != NULL;
+	h->sheaf_cap = h->v.sheaf_cap;	/* drains use them too */
+	h->nr_sheaves = h->v.nr_sheaves;
+	if (h->sheaf) {
+		h->fast_alloc = 0;
+		h->fast_free = 0;
+	}
 	h->hard_alloc = h->mode == M_RSEQ && h->may_alloc && h->hard;
 	h->hard_free = h->mode == M_RSEQ && h->hard;
 	h->basem1 = (uint64_t)(uintptr_t)h->v.base - 1;

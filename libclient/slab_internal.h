@@ -72,6 +72,9 @@ struct slab_cache {
 	uint64_t fp_m1;			/* fp_off - 1 (sequences) */
 	uint64_t base64;		/* base */
 	uint64_t recip;			/* ceil(2^44 / stride) */
+	int sheaf;			/* M_RSEQ and the cache has sheaves */
+	uint32_t sheaf_cap;		/* copies for the sequences */
+	uint32_t nr_sheaves;
 	char name[SLAB_NAME_MAX];
 	struct slab_cache *next;	/* pool->handles */
 };
@@ -164,6 +167,16 @@ rseq_cpu_fs(uint64_t off)
 	__asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(off));
 	return cpu;
 }
+
+/* An abort that jumps to C label sretry (the sheaf sequences). */
+#define RSEQ_ABORT_TO_SRETRY					\
+	"2:\n\t"						\
+	".pushsection __rseq_failure, \"ax\"\n\t"		\
+	".byte 0x0f, 0xb9, 0x3d\n\t"				\
+	".long 0x53053053\n\t"					\
+	"4:\n\t"						\
+	"jmp %l[sretry]\n\t"					\
+	".popsection\n\t"
 
 /* The same, for `asm goto` sequences: an abort jumps to C label retry. */
 #define RSEQ_ABORT_TO_RETRY					\
@@ -591,6 +604,27 @@ hard_check_link(const struct slab_cache *h, uint32_t pfn, const void *obj,
 
 /* slub.c */
 int drain_all(struct slab_cache *h);
+int slot_lock(struct slab_cache *h, uint32_t k);
+int node_lock(struct slab_cache *h, uint32_t n);
+int node_trylock(struct slab_cache *h, uint32_t n);
+int on_cpu(const struct slab_cache *h, uint32_t k);
+void rec_set(struct slab_slot *s, uint32_t op, uint32_t pfn, uint32_t head,
+	     uint32_t tag);
+void rec_clear(struct slab_slot *s);
+int slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
+		 uint32_t index);
+void unfreeze_partials(struct slab_cache *h, uint32_t k);
+uint32_t cpu_partial_pop(struct slab_cache *h, uint32_t k);
+void cpu_partial_push(struct slab_cache *h, uint32_t k, uint32_t pfn);
+void free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
+		 uint32_t k);
+void sort_keys(uint64_t *keys, size_t m);
+
+/* sheaf.c: per-CPU sheaves and the barns (M_RSEQ handles of sheaf caches) */
+int sheaf_alloc(struct slab_cache *h, void **objp);
+int sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link);
+int sheaf_drain(struct slab_cache *h, uint32_t k, int wait);
+int sheaf_drain_barns(struct slab_cache *h, uint32_t k);
 
 /* debug.c */
 __attribute__((noreturn)) void slab_bug(const struct slab_cache *h, const void *obj, const char *what);

@@ -107,7 +107,7 @@ repair(void *arg)
 }
 
 /* Slot lock k: a dead holder's record is settled by slab_slot_recover(). */
-static int
+int
 slot_lock(struct slab_cache *h, uint32_t k)
 {
 	struct repair_arg a = { &h->v, k, slab_slot_recover };
@@ -116,12 +116,21 @@ slot_lock(struct slab_cache *h, uint32_t k)
 }
 
 /* Node lock n: a dead holder's list is rebuilt by slab_node_rebuild(). */
-static int
+int
 node_lock(struct slab_cache *h, uint32_t n)
 {
 	struct repair_arg a = { &h->v, n, slab_node_rebuild };
 
 	return slab_lock(&h->v.nodes[n].lock, repair, &a);
+}
+
+/* The same, tried once: -EBUSY while another holds it. */
+int
+node_trylock(struct slab_cache *h, uint32_t n)
+{
+	struct repair_arg a = { &h->v, n, slab_node_rebuild };
+
+	return slab_trylock(&h->v.nodes[n].lock, repair, &a);
 }
 
 /* ---------------------------------------------------------------- slots */
@@ -163,14 +172,14 @@ slot_cmpxchg(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
 	}
 }
 
-static void
+void
 rec_set(struct slab_slot *s, uint32_t op, uint32_t pfn, uint32_t head,
 	uint32_t tag)
 {
 	rec_publish(&s->rec, op, pfn, head, tag, (int32_t)rpc_self_pid());
 }
 
-static void
+void
 rec_clear(struct slab_slot *s)
 {
 	__atomic_store_n(&s->rec.op, REC_NONE, __ATOMIC_RELEASE);
@@ -232,7 +241,7 @@ run_ctor(struct slab_cache *h, uint32_t pfn, uint32_t head)
  * if a remote free came first (the caller takes it, or lists the slab
  * again), 0 when the slab is SW_FULL or no longer (kind, index).
  */
-static int
+int
 slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
 	     uint32_t index)
 {
@@ -282,7 +291,7 @@ slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind)
 }
 
 /* unfreeze_partials: the whole CPU partial list of k to the node lists. */
-static void
+void
 unfreeze_partials(struct slab_cache *h, uint32_t k)
 {
 	struct slab_slot *s = &h->v.slots[k];
@@ -300,7 +309,7 @@ unfreeze_partials(struct slab_cache *h, uint32_t k)
 }
 
 /* Pop the CPU partial list's head (slot lock k held), or PFN_NONE. */
-static uint32_t
+uint32_t
 cpu_partial_pop(struct slab_cache *h, uint32_t k)
 {
 	struct slab_slot *s = &h->v.slots[k];
@@ -321,7 +330,7 @@ cpu_partial_pop(struct slab_cache *h, uint32_t k)
 	return pfn;
 }
 
-static void
+void
 cpu_partial_push(struct slab_cache *h, uint32_t k, uint32_t pfn)
 {
 	struct slab_slot *s = &h->v.slots[k];
@@ -412,7 +421,7 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 static void cache_free(struct slab_cache *h, void *obj);
 
 /* Whether this thread may write slot k's word now (RSEQ: runs on CPU k). */
-static int
+int
 on_cpu(const struct slab_cache *h, uint32_t k)
 {
 #if HAVE_RSEQ_ASM
@@ -692,6 +701,18 @@ alloc_fast_loop(struct slab_cache *h)
 {
 	int tries = 0, any = 0;
 
+	if (h->sheaf) {
+		void *obj;
+		int r = sheaf_alloc(h, &obj);
+
+		if (r == 0)
+			return obj;
+		if (r < 0) {
+			errno = -r;
+			return NULL;
+		}
+		/* no rseq on this thread, or damaged sheaves: the slots */
+	}
 	for (;;) {
 		uint32_t k = 0;
 		int mode = call_mode(h, &k), r, err;
@@ -914,6 +935,57 @@ static inline __attribute__((always_inline)) void *
 alloc_inline(struct slab_cache *cache, unsigned int flags)
 {
 #if HAVE_RSEQ_ASM
+	if (__builtin_expect(cache != NULL && flags == 0 && cache->sheaf, 1)) {
+		struct slab_slot *slot;
+		uint64_t idx, obj, tmp, off = (uint64_t)rseq_off;
+		uint32_t k;
+
+sretry:
+		k = rseq_cpu_fs(off);
+		if (__builtin_expect(k >= cache->v.nr_slots, 0))
+			goto slow;
+		slot = &cache->v.slots[k];
+		TEST_WINDOW(SHMSLAB_TW_ALLOC);
+		/*
+		 * sheaf.c's rseq_sheaf_pop() with its exits as C labels: the
+		 * slot's gen, the main sheaf's index and count checked inside
+		 * the sequence, one store of the count commits.
+		 */
+		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
+			     "movl %c[shoff](%[slot]), %k[idx]\n\t"
+			     "cmpl %[nsh], %k[idx]\n\t"
+			     "jae %l[slow]\n\t"
+			     "shlq $9, %[idx]\n\t"
+			     "addq %[sheaves], %[idx]\n\t"
+			     "movl (%[idx]), %k[tmp]\n\t"
+			     "subl $1, %k[tmp]\n\t"
+			     "cmpl %[cap], %k[tmp]\n\t"
+			     "jae %l[slow]\n\t"
+			     "movq 16(%[idx],%[tmp],8), %[obj]\n\t"
+			     "movl %k[tmp], (%[idx])\n\t"
+			     RSEQ_ABORT_TO_SRETRY
+			     : [idx] "=&r"(idx), [obj] "=&r"(obj),
+			       [tmp] "=&r"(tmp)
+			     : [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [shoff] "i"(offsetof(struct slab_slot, sheaves)),
+			       [nsh] "m"(cache->nr_sheaves),
+			       [sheaves] "m"(cache->v.sheaves),
+			       [cap] "m"(cache->sheaf_cap)
+			     : "memory", "cc"
+			     : sretry, slow);
+		/* an entry outside the page areas was scribbled: slow path */
+		if (__builtin_expect(obj - cache->lo_off >= cache->span, 0)) {
+			stat_inc(&slot->stat[ST_BAD_FREE]);
+			goto slow;
+		}
+		stat_inc(&slot->stat_fast[0]);
+		return cache->v.base + obj;
+	}
 	if (__builtin_expect(cache != NULL && flags == 0 && cache->fast_alloc,
 			     1)) {
 		struct slab_slot *slot;
@@ -1005,7 +1077,7 @@ slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags, int node)
  * slots, put on its node's list; an overflowing CPU partial list goes to
  * the node lists (put_cpu_partial).
  */
-__attribute__((noinline)) static void
+__attribute__((noinline)) void
 free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 	    uint32_t k)
 {
@@ -1124,6 +1196,16 @@ cache_free(struct slab_cache *h, void *obj)
 		slab_bug(h, obj, "double free (its free pointer decodes to a "
 				 "link of its slab: the object is free)");
 	TEST_WINDOW(SHMSLAB_TW_FREE);
+	if (h->sheaf) {
+		r = sheaf_free(h, obj, pfn, link);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			errno = -r;
+			return;
+		}
+		/* no rseq on this thread, or no sheaf had room: the slots */
+	}
 	for (;;) {
 		struct slab_slot *s;
 
@@ -1292,6 +1374,56 @@ static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
 {
 #if HAVE_RSEQ_ASM
+	if (__builtin_expect(cache != NULL && cache->sheaf, 1)) {
+		struct slab_slot *slot;
+		uint64_t off = (uint64_t)((char *)obj - cache->v.base);
+		uint64_t idx, cnt, tmp, roff = (uint64_t)rseq_off;
+		uint32_t pfn, link, k;
+
+		/*
+		 * The whole check of the object (obj_slab(): a slab of this
+		 * cache and gen, an object's start), since the sheaf takes
+		 * objects of any slab of the cache.
+		 */
+		if (__builtin_expect(obj_slab(cache, obj, &pfn, &link) != 0, 0))
+			goto slow;
+sretry:
+		k = rseq_cpu_fs(roff);
+		if (__builtin_expect(k >= cache->v.nr_slots, 0))
+			goto slow;
+		slot = &cache->v.slots[k];
+		TEST_WINDOW(SHMSLAB_TW_FREE);
+		__asm__ __volatile__ goto(RSEQ_HEAD_FS
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne %l[slow]\n\t"
+			     "movl %c[shoff](%[slot]), %k[idx]\n\t"
+			     "cmpl %[nsh], %k[idx]\n\t"
+			     "jae %l[slow]\n\t"
+			     "shlq $9, %[idx]\n\t"
+			     "addq %[sheaves], %[idx]\n\t"
+			     "movl (%[idx]), %k[cnt]\n\t"
+			     "cmpl %[cap], %k[cnt]\n\t"
+			     "jae %l[slow]\n\t"
+			     "movq %[obj], 16(%[idx],%[cnt],8)\n\t"
+			     "addl $1, %k[cnt]\n\t"
+			     "movl %k[cnt], (%[idx])\n\t"
+			     RSEQ_ABORT_TO_SRETRY
+			     : [idx] "=&r"(idx), [cnt] "=&r"(cnt),
+			       [tmp] "=&r"(tmp)
+			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
+			       [obj] "r"(off),
+			       [gen] "m"(cache->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [shoff] "i"(offsetof(struct slab_slot, sheaves)),
+			       [nsh] "m"(cache->nr_sheaves),
+			       [sheaves] "m"(cache->v.sheaves),
+			       [cap] "m"(cache->sheaf_cap)
+			     : "memory", "cc"
+			     : sretry, slow);
+		stat_inc(&slot->stat_fast[1]);
+		return;
+	}
 	if (__builtin_expect(cache != NULL && cache->fast_free, 1)) {
 		uint64_t off = (uint64_t)((char *)obj - cache->v.base), x;
 		const struct page_desc *pd;
@@ -1397,7 +1529,7 @@ slab_cache_free(struct slab_cache *cache, void *obj)
  * inline compares (qsort()'s call per compare cost more than the CAS it
  * saves).  A burst that is already in order costs one pass per gap.
  */
-static void
+void
 sort_keys(uint64_t *keys, size_t m)
 {
 	static const size_t gaps[] = {
@@ -1822,6 +1954,24 @@ drain_slot(struct slab_cache *h, uint32_t k)
 	return FR_OK;
 }
 
+/* Whether CPU k's main or spare sheaf holds objects. */
+static int
+sheaves_hold(const struct slab_cache *h, uint32_t k)
+{
+	uint64_t w;
+	uint32_t mi, si;
+
+	if (h->v.sheaves == NULL)
+		return 0;
+	w = __atomic_load_n(&h->v.slots[k].sheaves, __ATOMIC_ACQUIRE);
+	mi = shv_main(w);
+	si = shv_spare(w);
+	return (mi < h->v.nr_sheaves &&
+		__atomic_load_n(&h->v.sheaves[mi].count, __ATOMIC_RELAXED)) ||
+	       (si < h->v.nr_sheaves &&
+		__atomic_load_n(&h->v.sheaves[si].count, __ATOMIC_RELAXED));
+}
+
 /*
  * Drain every CPU slot of the cache (kmem_cache_shrink's flush_all).  In
  * RSEQ mode each slot is drained by this thread pinned to the slot's CPU,
@@ -1842,22 +1992,30 @@ drain_all(struct slab_cache *h)
 
 	if (rseq && sched_getaffinity(0, sizeof(saved), &saved) != 0)
 		return -errno;
-	for (k = 0; k < h->v.nr_slots; k++) {
-		struct slab_slot *s = &h->v.slots[k];
+	/*
+	 * With sheaves, two rounds: a sheaf's objects of a slab frozen to a
+	 * later CPU stay in the first (sheaf.c flushes only to slabs it may
+	 * freeze), and that CPU's drain unfreezes the slab for the second.
+	 */
+	for (k = 0; k < h->v.nr_slots * (h->v.sheaves ? 2 : 1); k++) {
+		struct slab_slot *s = &h->v.slots[k % h->v.nr_slots];
 		int tries = 0, r = FR_OK;
+		uint32_t kk = k % h->v.nr_slots;
 
 		/*
 		 * An empty word needs no pinning: the lock alone lets us
 		 * settle a dead holder's state and empty the CPU partial list.
+		 * The main sheaf is emptied by swapping it out, on its CPU.
 		 */
-		if (rseq && __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) !=
-				    SLOT_NO_SLAB) {
-			if (k >= CPU_SETSIZE) {
+		if (rseq && (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) !=
+				     SLOT_NO_SLAB ||
+			     sheaves_hold(h, kk))) {
+			if (kk >= CPU_SETSIZE) {
 				err = -EBUSY;
 				continue;
 			}
 			CPU_ZERO(&one);
-			CPU_SET(k, &one);
+			CPU_SET(kk, &one);
 			if (sched_setaffinity(0, sizeof(one), &one) != 0) {
 				err = -EBUSY;
 				continue;
@@ -1865,7 +2023,7 @@ drain_all(struct slab_cache *h)
 			pinned = 1;
 		}
 		do {
-			if (slot_lock(h, k) != 0) {
+			if (slot_lock(h, kk) != 0) {
 				err = -ENOTRECOVERABLE;
 				break;
 			}
@@ -1880,7 +2038,16 @@ drain_all(struct slab_cache *h)
 				err = -ESTALE;
 				break;
 			}
-			r = drain_slot(h, k);
+			r = FR_OK;
+			if (h->v.sheaves != NULL && rseq) {
+				r = sheaf_drain(h, kk, 1);
+				if (r == FR_OK && kk == 0 &&
+				    sheaf_drain_barns(h, kk) &&
+				    k >= h->v.nr_slots)
+					err = -EBUSY;	/* second round */
+			}
+			if (r == FR_OK)
+				r = drain_slot(h, kk);
 			slab_unlock(&s->lock);
 			if (r == FR_RETRY)
 				sched_yield();

@@ -1,0 +1,862 @@
+/*
+ * sheaf.c - per-CPU sheaves and the per-node barns (Linux 6.18's percpu
+ * sheaves, mm/slub.c: alloc_from_pcs, free_to_pcs, barn_replace_*,
+ * refill_sheaf, sheaf_flush_unused), in the region, for many processes.
+ *
+ * A cache with sheaves (slabd gives them to caches without debug flags,
+ * hardened links or a constructor, in a region whose slots are guarded by
+ * rseq) has, per possible CPU k, a main and a spare sheaf named by slot
+ * k's `sheaves` word, and per node a barn of full and empty sheaves
+ * (common/slab.h, "Sheaves").  An allocation pops the main sheaf's last
+ * object and a free pushes onto it: each one restartable sequence on
+ * CPU k that commits with one store to the sheaf's count, whatever slab
+ * the object lies in and whichever process allocated it.  No locked
+ * instruction, no lock, no system call.
+ *
+ * Everything else runs under slot lock k, as the slot protocol's slow
+ * paths do (slub.c), and is recorded so that a holder killed at any
+ * instruction loses nothing (docs/slab-protocol.md, "Sheaves"):
+ *
+ *  - main empty (full): the spare, if it has objects (room), becomes main:
+ *    one restartable store of the `sheaves` word on CPU k, which aborts
+ *    any sequence on CPU k that read the old word;
+ *  - else a full (empty) sheaf is taken from node n's barn by one CAS of
+ *    its where (SHW_HELD), installed as main, and the old main is put in
+ *    the barn by a release store of its where;
+ *  - else the spare is refilled from slabs frozen to k (REC_SHEAF_TAKE:
+ *    up to the room left, from the head of one slab's freelist, by one
+ *    CAS that raises the slab's tag) or flushed to its slabs
+ *    (REC_SHEAF_FLUSH: the objects of each slab chained and pushed by one
+ *    CAS per slab), and swapped in.
+ *
+ * The spare and held sheaves are changed only by slot lock k's holder, so
+ * a refill writes the objects and then the count, and a flush clears the
+ * entries of each slab after its CAS and compacts at the end; recovery
+ * (slab_slot_recover() -> sheaf_recover() in common/slabops.c) decides
+ * from the record, the slab's where and tag and the sheaf's count what
+ * happened, rolls it forward, and puts sheaves that no slot names back in
+ * their barn.  The main sheaf is never written outside a sequence.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "libclient/slab_internal.h"
+
+#if HAVE_RSEQ_ASM
+
+static inline struct slab_sheaf *
+sheaf_at(const struct slab_cache *h, uint32_t i)
+{
+	return &h->v.sheaves[i];
+}
+
+/* A sheaf's count, at most its capacity (a larger one was scribbled). */
+static inline uint32_t
+sheaf_count(const struct slab_cache *h, const struct slab_sheaf *sh)
+{
+	uint32_t c = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
+
+	return c <= h->sheaf_cap ? c : h->sheaf_cap;
+}
+
+/* Whether slab pfn's where is (kind, index) now. */
+static inline int
+where_is(const struct slab_cache *h, uint32_t pfn, uint32_t kind,
+	 uint32_t index)
+{
+	uint64_t c = __atomic_load_n(&h->v.pages[pfn].counters,
+				     __ATOMIC_ACQUIRE);
+
+	return sc_kind(c) == kind && sc_index(c) == index;
+}
+
+/* ---------------------------------------------------------------- sequences */
+
+/*
+ * Pop the last object of CPU cpu's main sheaf: FR_OK and *offp, FR_EMPTY
+ * (empty, or the slot is not of h's cache: its gen is compared inside the
+ * sequence, as the slot sequences do), FR_RETRY (aborted).  The sheaf's
+ * index and count are bounded inside the sequence, so a scribbled word
+ * sends it to the slow path, never outside the sheaves.
+ */
+static inline int
+rseq_sheaf_pop(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+	       uint32_t cpu, uint64_t *offp)
+{
+	uint64_t idx, cnt, tmp, obj = 0;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movl %c[shoff](%[slot]), %k[idx]\n\t"
+			     "cmpl %[nsh], %k[idx]\n\t"
+			     "jae 5f\n\t"
+			     "shlq $9, %[idx]\n\t"
+			     "addq %[sheaves], %[idx]\n\t"
+			     "movl (%[idx]), %k[cnt]\n\t"
+			     "leal -1(%q[cnt]), %k[tmp]\n\t"
+			     "cmpl %[cap], %k[tmp]\n\t"
+			     "jae 5f\n\t"
+			     "movq 16(%[idx],%[tmp],8), %[obj]\n\t"
+			     "movl %k[tmp], (%[idx])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp),
+			       [idx] "=&r"(idx), [cnt] "=&r"(cnt),
+			       [obj] "+&r"(obj)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "m"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [shoff] "i"(offsetof(struct slab_slot, sheaves)),
+			       [nsh] "m"(h->nr_sheaves),
+			       [sheaves] "m"(h->v.sheaves),
+			       [cap] "m"(h->sheaf_cap)
+			     : "memory", "cc");
+	*offp = obj;
+	return ret;
+}
+
+/* Push off onto CPU cpu's main sheaf: FR_OK, FR_EMPTY (full), FR_RETRY. */
+static inline int
+rseq_sheaf_push(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
+		uint32_t cpu, uint64_t off)
+{
+	uint64_t idx, cnt, tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "movl %[gen], %k[tmp]\n\t"
+			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "movl %c[shoff](%[slot]), %k[idx]\n\t"
+			     "cmpl %[nsh], %k[idx]\n\t"
+			     "jae 5f\n\t"
+			     "shlq $9, %[idx]\n\t"
+			     "addq %[sheaves], %[idx]\n\t"
+			     "movl (%[idx]), %k[cnt]\n\t"
+			     "cmpl %[cap], %k[cnt]\n\t"
+			     "jae 5f\n\t"
+			     "movq %[off], 16(%[idx],%[cnt],8)\n\t"
+			     "addl $1, %k[cnt]\n\t"
+			     "movl %k[cnt], (%[idx])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp),
+			       [idx] "=&r"(idx), [cnt] "=&r"(cnt)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [off] "r"(off),
+			       [gen] "m"(h->v.gen),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [shoff] "i"(offsetof(struct slab_slot, sheaves)),
+			       [nsh] "m"(h->nr_sheaves),
+			       [sheaves] "m"(h->v.sheaves),
+			       [cap] "m"(h->sheaf_cap)
+			     : "memory", "cc");
+	return ret;
+}
+
+/* Store new into *p if it holds old, on cpu: FR_OK, FR_EMPTY, FR_RETRY. */
+static inline int
+rseq_cmpstore_at(uint64_t *p, struct rseq *rs, uint32_t cpu, uint64_t old,
+		 uint64_t new)
+{
+	uint64_t tmp;
+	int ret;
+
+	__asm__ __volatile__(RSEQ_HEAD
+			     "cmpq %[old], (%[p])\n\t"
+			     "jnz 5f\n\t"
+			     "movq %[new], (%[p])\n\t"
+			     RSEQ_TAIL
+			     "5:\n\t"
+			     "movl $2, %[ret]\n\t"
+			     "9:\n\t"
+			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [p] "r"(p),
+			       [old] "r"(old), [new] "r"(new)
+			     : "memory", "cc");
+	return ret;
+}
+
+/* ---------------------------------------------------------------- pairs */
+
+/* Slot k's {main, spare}, if both are sheaves and not the same one. */
+static int
+pair_get(const struct slab_cache *h, uint32_t k, uint64_t *wp, uint32_t *mi,
+	 uint32_t *si)
+{
+	uint64_t w = __atomic_load_n(&h->v.slots[k].sheaves, __ATOMIC_ACQUIRE);
+
+	*wp = w;
+	*mi = shv_main(w);
+	*si = shv_spare(w);
+	return *mi < h->nr_sheaves && *si < h->nr_sheaves && *mi != *si;
+}
+
+/*
+ * Change slot k's `sheaves` word from old to new (slot lock k held): a
+ * restartable store on CPU k.  FR_OK, FR_EMPTY (not old), FR_RETRY (this
+ * thread is no longer on CPU k).
+ */
+static int
+pair_set(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
+{
+	for (;;) {
+		struct rseq *rs = rseq_area();
+		int r;
+
+		if (rseq_cpu(rs) != k)
+			return FR_RETRY;
+		r = rseq_cmpstore_at(&h->v.slots[k].sheaves, rs, k, old, new);
+		if (r != FR_RETRY)
+			return r;
+	}
+}
+
+/* ---------------------------------------------------------------- barns */
+
+/*
+ * Take a sheaf of `kind` (SHW_FULL or SHW_EMPTY) from node n's barn for
+ * slot k: one CAS of its where to SHW_HELD(n, k).  Its index, or -1.
+ */
+static int
+barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
+{
+	uint64_t want = shw_make(kind, n, 0);
+	uint32_t i;
+
+	for (i = 2 * h->v.nr_slots; i < h->nr_sheaves + 2 * h->v.nr_slots;
+	     i++) {
+		uint32_t j = i < h->nr_sheaves ? i : i - h->nr_sheaves;
+		uint64_t w = __atomic_load_n(&sheaf_at(h, j)->where,
+					     __ATOMIC_RELAXED);
+
+		if (w != want)
+			continue;
+		if (__atomic_compare_exchange_n(&sheaf_at(h, j)->where, &w,
+						shw_make(SHW_HELD, n, k), 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return (int)j;
+	}
+	return -1;
+}
+
+/* Put sheaf i (ours) into node n's barn: full if it holds objects. */
+static void
+barn_put(struct slab_cache *h, uint32_t i, uint32_t n)
+{
+	struct slab_sheaf *sh = sheaf_at(h, i);
+
+	__atomic_store_n(&sh->where,
+			 shw_make(sheaf_count(h, sh) ? SHW_FULL : SHW_EMPTY, n,
+				  0),
+			 __ATOMIC_RELEASE);
+}
+
+/* ---------------------------------------------------------------- refill */
+
+/*
+ * Move up to half the CPU partial limit of slabs from node n's partial
+ * list to slot k's CPU partial list (slot lock k held; node lock n taken
+ * here), as get_partial_node() does.  Returns how many.
+ */
+static uint32_t
+cpu_partial_fill(struct slab_cache *h, uint32_t k, uint32_t n)
+{
+	struct slab_node *sn = &h->v.nodes[n];
+	uint32_t pfn, moved = 0, guard = 0;
+	uint32_t want = (h->v.cpu_partial + 1) / 2;
+
+	if (node_lock(h, n) != 0)
+		return 0;
+	if (!handle_live_locked(h)) {
+		slab_unlock(&sn->lock);
+		return 0;
+	}
+	while (moved < want && (pfn = sn->partial_head) != PFN_NONE &&
+	       guard++ < h->v.nr_pages) {
+		if (slab_head(&h->v, pfn) == NULL) {
+			slab_node_rebuild(&h->v, n);
+			continue;
+		}
+		slab_node_del(&h->v, n, pfn);
+		if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP, k) == 0) {
+			cpu_partial_push(h, k, pfn);
+			moved++;
+		}
+	}
+	if (moved)
+		stat_inc(&h->v.slots[k].stat[ST_NODE_PARTIAL_HIT]);
+	if (sn->nr_partial < sn->stock_low)
+		__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);
+	slab_unlock(&sn->lock);
+	return moved;
+}
+
+/*
+ * Take up to `room` objects from the head of the freelist of slab pfn,
+ * which is SW_CPUP(k), into sheaf si (ours) at obj[c0 ..]: one CAS that
+ * raises the tag, recorded first (REC_SHEAF_TAKE).  A slab whose freelist
+ * it empties becomes SW_FULL in the same CAS.  Returns the objects taken,
+ * 0 if the slab had none (it is then SW_FULL, or no longer ours), or
+ * -EUCLEAN if its freelist is corrupt.
+ */
+static int
+sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
+	   uint32_t c0)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct slab_sheaf *sh = sheaf_at(h, si);
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t colour = slab_colour(h, pfn), base_off, f, c, nc;
+	uint32_t links[SLAB_SHEAF_MAX], room = h->sheaf_cap - c0, m, i, link;
+
+	base_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_kind(c) != SW_CPUP || sc_index(c) != k ||
+		    sc_gen(c) != (h->v.gen & SC_GEN_MASK))
+			return 0;
+		if (sf_link(f) == 0) {
+			if (slab_to_full(h, pfn, SW_CPUP, k))
+				continue;	/* a free came: take it */
+			return 0;
+		}
+		/*
+		 * The links below the head are the owner's to follow: pushers
+		 * only add at the head, and only slot lock k's holder takes
+		 * from a slab frozen to k.  Each is checked before it is.
+		 */
+		link = sf_link(f);
+		for (m = 0; link != 0 && m < room; m++) {
+			if (!slab_link_ok(&h->v, colour, link))
+				return -EUCLEAN;
+			links[m] = link;
+			link = slab_fp_get(&h->v, link_obj(h, pfn, link));
+		}
+		if (link != 0 && !slab_link_ok(&h->v, colour, link))
+			return -EUCLEAN;
+		if (sc_inuse(c) + m > sc_objects(c))
+			return -EUCLEAN;
+		s->rec.sheaf = si;
+		s->rec.c0 = c0;
+		s->rec.n = m;
+		rec_set(s, REC_SHEAF_TAKE, pfn, sf_link(f), sf_tag(f));
+		nc = sc_with_inuse(c, sc_inuse(c) + m) & ~SC_FRESH;
+		if (link == 0)
+			nc = sc_with_where(nc, SW_FULL, 0);
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, link), nc))
+			break;
+		rec_clear(s);
+	}
+	for (i = 0; i < m; i++)
+		sh->obj[c0 + i] = base_off + links[i] - 1;
+	__atomic_store_n(&sh->count, c0 + m, __ATOMIC_RELEASE);
+	rec_clear(s);
+	return (int)m;
+}
+
+/*
+ * Fill sheaf si (slot k's spare: ours under slot lock k) from slabs frozen
+ * to k: the CPU partial list, filled from node n's partial list (and,
+ * with `any`, the other nodes' nearest first) when it runs dry.  Returns
+ * the objects added (0: no slab anywhere; ask slabd).
+ */
+static int
+sheaf_refill(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t si,
+	     int any)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	uint32_t added = 0, c0 = sheaf_count(h, sheaf_at(h, si)), i;
+	int guard = 0;
+
+	if (c0 != __atomic_load_n(&sheaf_at(h, si)->count, __ATOMIC_RELAXED))
+		__atomic_store_n(&sheaf_at(h, si)->count, c0,
+				 __ATOMIC_RELEASE);
+	while (c0 + added < h->sheaf_cap && guard++ < 64) {
+		uint32_t pfn = cpu_partial_pop(h, k);
+		int r;
+
+		if (pfn == PFN_NONE) {
+			if (added)
+				break;
+			/* over quota: no slab that others' refills made */
+			if (__atomic_load_n(&h->pool->over_quota,
+					    __ATOMIC_RELAXED))
+				break;
+			if (cpu_partial_fill(h, k, n))
+				continue;
+			for (i = 0; any && i + 1 < h->v.nr_nodes; i++)
+				if (cpu_partial_fill(h, k,
+					h->pool->node_order[n * h->v.nr_nodes +
+							    i]))
+					break;
+			if (any && i + 1 < h->v.nr_nodes)
+				continue;
+			break;
+		}
+		r = sheaf_take(h, k, pfn, si, c0 + added);
+		if (r < 0) {
+			/* corrupt freelist: retire the slab, leaking it */
+			slab_move(&h->v, pfn, SW_CPUP, k, SW_FULL, 0);
+			continue;
+		}
+		added += (uint32_t)r;
+		/* still ours with objects left: back at the list's head */
+		if (where_is(h, pfn, SW_CPUP, k))
+			cpu_partial_push(h, k, pfn);
+		if (r)
+			stat_inc(&s->stat[ST_CPU_PARTIAL_HIT]);
+	}
+	if (added)
+		stat_inc(&s->stat[ST_SHEAF_REFILL]);
+	return (int)added;
+}
+
+/* ---------------------------------------------------------------- flush */
+
+/*
+ * Clear (0) the entries of sheaf sh that hold none of the objects it may
+ * hold: zeros, duplicates; then close the gaps and set the count.  Used
+ * at the end of a flush; the same is done by recovery, which is why a
+ * death in the middle (an entry copied down and not yet cleared) costs
+ * nothing.
+ */
+static void
+sheaf_compact(struct slab_cache *h, struct slab_sheaf *sh)
+{
+	uint32_t cnt = sheaf_count(h, sh), i, j = 0;
+
+	for (i = 0; i < cnt; i++) {
+		uint64_t o = sh->obj[i];
+
+		if (o == 0)
+			continue;
+		if (j != i) {
+			sh->obj[j] = o;
+			sh->obj[i] = 0;
+		}
+		j++;
+	}
+	__atomic_store_n(&sh->count, j, __ATOMIC_RELEASE);
+}
+
+/*
+ * Push the objects of sheaf si that lie in slab pfn (keys[0..g): their
+ * entries, key = pfn << 32 | index) onto the slab's freelist by one CAS,
+ * recorded first (REC_SHEAF_FLUSH).  Only a slab slot lock k's holder may
+ * push to in this way, so that the slab's tag says whether the push
+ * happened: one frozen to k, or SW_FULL (the same CAS freezes it to k),
+ * or SW_NODE(n) moved to k's CPU partial list under node lock n (tried
+ * once unless `wait`).  Objects of a slab frozen to another CPU stay.
+ * Returns the objects pushed or dropped.
+ */
+static uint32_t
+flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
+	    const uint64_t *keys, uint32_t g, int wait)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct slab_sheaf *sh = sheaf_at(h, si);
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t base_off = (uint64_t)pfn << REGION_PAGE_SHIFT, f, c, nc;
+	uint32_t links[SLAB_SHEAF_MAX], m = 0, i, j, kind;
+	int moved = 0;
+
+	/* the objects' links, duplicates (double frees) dropped */
+	for (i = 0; i < g; i++) {
+		uint32_t idx = (uint32_t)keys[i];
+		uint32_t link = (uint32_t)(sh->obj[idx] - base_off) + 1;
+
+		for (j = 0; j < m && links[j] != link; j++)
+			;
+		if (j < m) {
+			sh->obj[idx] = 0;
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			continue;
+		}
+		links[m++] = link;
+	}
+	for (;;) {
+		slab_read(pd, &f, &c);
+		kind = sc_kind(c);
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK) ||
+		    kind == SW_DEAD || kind == SW_NONE || sc_inuse(c) < m)
+			goto drop;		/* not objects in use here */
+		if (kind == SW_NODE) {
+			uint32_t n = sc_index(c);
+
+			if (moved++ || n >= h->v.nr_nodes)
+				return 0;
+			if ((wait ? node_lock(h, n) : node_trylock(h, n)) != 0)
+				return 0;	/* busy: they stay */
+			if (where_is(h, pfn, SW_NODE, n)) {
+				slab_node_del(&h->v, n, pfn);
+				if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP,
+					      k) == 0)
+					cpu_partial_push(h, k, pfn);
+			}
+			slab_unlock(&h->v.nodes[n].lock);
+			continue;
+		}
+		if ((kind == SW_CPUP || kind == SW_SLOT) && sc_index(c) != k)
+			return 0;		/* frozen elsewhere: they stay */
+		for (i = 0; i < m; i++)
+			if (links[i] == sf_link(f))
+				break;
+		if (i < m)
+			goto drop;		/* one is free already */
+		for (i = 0; i + 1 < m; i++)
+			slab_fp_set(&h->v, link_obj(h, pfn, links[i]),
+				    links[i + 1]);
+		slab_fp_set(&h->v, link_obj(h, pfn, links[m - 1]), sf_link(f));
+		s->rec.sheaf = si;
+		rec_set(s, REC_SHEAF_FLUSH, pfn, links[0], sf_tag(f));
+		nc = sc_with_inuse(c, sc_inuse(c) - m);
+		if (kind == SW_FULL)
+			nc = sc_with_where(nc, SW_CPUP, k);
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, links[0]), nc))
+			break;
+		rec_clear(s);
+	}
+	for (i = 0; i < g; i++)
+		sh->obj[(uint32_t)keys[i]] = 0;
+	rec_clear(s);
+	if (kind == SW_FULL) {
+		cpu_partial_push(h, k, pfn);
+		stat_inc(&s->stat[ST_FREEZE]);
+	}
+	stat_inc(&s->stat[ST_FREE_REMOTE]);
+	return g;
+drop:
+	/*
+	 * Entries that cannot be objects in use of this slab (a double free,
+	 * a scribbled sheaf): dropped and counted, never pushed.
+	 */
+	for (i = 0; i < g; i++)
+		sh->obj[(uint32_t)keys[i]] = 0;
+	stat_inc(&s->stat[ST_BAD_FREE]);
+	return g;
+}
+
+/*
+ * Flush sheaf si (ours under slot lock k: the spare, or one held from a
+ * barn) to its slabs: sorted by slab, one CAS per slab (the kernel's
+ * build_detached_freelist()).  Returns the objects that left it.
+ */
+static uint32_t
+sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct slab_sheaf *sh = sheaf_at(h, si);
+	uint64_t keys[SLAB_SHEAF_MAX];
+	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0;
+
+	for (i = 0; i < cnt; i++) {
+		uint64_t off = sh->obj[i];
+		uint32_t pfn, link;
+
+		if (off == 0)
+			continue;
+		if (off >= h->hi_off ||
+		    obj_slab(h, h->v.base + off, &pfn, &link) != 0) {
+			sh->obj[i] = 0;		/* not an object of ours */
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			out++;
+			continue;
+		}
+		keys[m++] = (uint64_t)pfn << 32 | i;
+	}
+	sort_keys(keys, m);
+	for (i = 0; i < m; i = j) {
+		uint32_t pfn = (uint32_t)(keys[i] >> 32);
+
+		for (j = i; j < m && (uint32_t)(keys[j] >> 32) == pfn; j++)
+			;
+		out += flush_group(h, k, si, pfn, &keys[i], j - i, wait);
+	}
+	sheaf_compact(h, sh);
+	stat_inc(&s->stat[ST_SHEAF_FLUSH]);
+	if (s->partial_nr > h->v.cpu_partial) {
+		stat_inc(&s->stat[ST_CPU_PARTIAL_DRAIN]);
+		unfreeze_partials(h, k);
+	}
+	return out;
+}
+
+/* ---------------------------------------------------------------- slow paths */
+
+/*
+ * CPU k's main sheaf is empty (alloc) or full (free): make it usable.
+ * Slot lock k held, on CPU k.  0: try the fast path again (also when the
+ * thread left CPU k); 1: nothing more to do here (alloc: refill from
+ * slabd; free: no room could be made); -EUCLEAN: the slot's sheaves are
+ * damaged (use the slot path).
+ */
+static int
+sheaf_exchange(struct slab_cache *h, uint32_t k, int alloc, int any)
+{
+	uint32_t n = node_of_cpu(h->pool, k), mi, si, c, guard;
+	struct slab_slot *s = &h->v.slots[k];
+	uint64_t w;
+	int b;
+
+	for (guard = 0; guard < 4; guard++) {
+		if (!on_cpu(h, k))
+			return 0;
+		if (!pair_get(h, k, &w, &mi, &si))
+			return -EUCLEAN;
+		c = sheaf_count(h, sheaf_at(h, mi));
+		if (alloc ? c > 0 : c < h->sheaf_cap)
+			return 0;		/* changed meanwhile */
+		c = sheaf_count(h, sheaf_at(h, si));
+		if (alloc ? c > 0 : c < h->sheaf_cap) {
+			if (pair_set(h, k, w, shv_make(si, mi)) == FR_OK)
+				stat_inc(&s->stat[ST_SHEAF_SWAP]);
+			return 0;
+		}
+		/* a full (empty) sheaf from the barn for the main */
+		b = barn_take(h, n, k, alloc ? SHW_FULL : SHW_EMPTY);
+		if (b >= 0) {
+			if (pair_set(h, k, w, shv_make((uint32_t)b, si)) !=
+			    FR_OK) {
+				barn_put(h, (uint32_t)b, n);
+				return 0;
+			}
+			__atomic_store_n(&sheaf_at(h, (uint32_t)b)->where,
+					 shw_make(SHW_CPU, n, k),
+					 __ATOMIC_RELEASE);
+			barn_put(h, mi, n);
+			stat_inc(&s->stat[alloc ? ST_BARN_GET : ST_BARN_PUT]);
+			return 0;
+		}
+		if (alloc) {
+			int r = sheaf_refill(h, k, n, si, any);
+
+			if (r < 0)
+				return r;
+			if (r == 0)
+				return 1;	/* ask slabd */
+		} else {
+			sheaf_flush(h, k, si, 0);
+			if (sheaf_count(h, sheaf_at(h, si)) >= h->sheaf_cap)
+				return 1;	/* all frozen elsewhere */
+		}
+		/* the spare is usable now: swap it in */
+	}
+	return 0;
+}
+
+/*
+ * The allocation of a thread with rseq for a cache with sheaves.  0 and
+ * *objp; 1: the sheaves are damaged, use the slot path; or -errno.
+ */
+int
+sheaf_alloc(struct slab_cache *h, void **objp)
+{
+	int tries = 0, any = 0, r;
+
+	for (;;) {
+		struct rseq *rs = rseq_area();
+		uint32_t k = rseq_cpu(rs), landed = 0, n;
+		struct slab_slot *s;
+		uint64_t off;
+
+		if (k >= h->v.nr_slots)
+			return 1;
+		s = &h->v.slots[k];
+		r = rseq_sheaf_pop(h, s, rs, k, &off);
+		if (r == FR_RETRY)
+			continue;
+		if (r == FR_OK) {
+			if (off - h->lo_off >= h->span) {
+				/* a scribbled entry: dropped */
+				stat_inc(&s->stat[ST_BAD_FREE]);
+				continue;
+			}
+			stat_inc(tries ? &s->stat[ST_ALLOC_SLOW] :
+					 &s->stat_fast[0]);
+			*objp = h->v.base + off;
+			return 0;
+		}
+		if (++tries > 64)
+			return -ENOMEM;
+		r = slot_lock(h, k);
+		if (r)
+			return r;
+		if (!handle_live_locked(h)) {
+			slab_unlock(&s->lock);
+			return -ESTALE;
+		}
+		r = sheaf_exchange(h, k, 1, any);
+		slab_unlock(&s->lock);
+		if (r < 0)
+			return r == -EUCLEAN ? 1 : r;
+		if (r == 0)
+			continue;
+		/* nothing anywhere: ask the daemon, holding no lock */
+		n = node_of_cpu(h->pool, k);
+		if (refill_rpc(h, n, &landed) != 0) {
+			if (errno == ENOMEM && !any && h->v.nr_nodes > 1) {
+				any = 1;
+				continue;
+			}
+			return -errno;
+		}
+		if (landed != n)
+			any = 1;
+	}
+}
+
+/*
+ * The free of a thread with rseq for a cache with sheaves, of obj (slab
+ * pfn, checked by the caller).  0: freed; 1: no sheaf had room, free by
+ * the slot path; or -errno.
+ */
+int
+sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
+{
+	uint64_t off = (uint64_t)((char *)obj - h->v.base);
+	int tries = 0, r;
+
+	(void)pfn;
+	(void)link;
+	for (;;) {
+		struct rseq *rs = rseq_area();
+		uint32_t k = rseq_cpu(rs);
+		struct slab_slot *s;
+
+		if (k >= h->v.nr_slots)
+			return 1;
+		s = &h->v.slots[k];
+		r = rseq_sheaf_push(h, s, rs, k, off);
+		if (r == FR_RETRY)
+			continue;
+		if (r == FR_OK) {
+			stat_inc(tries ? &s->stat[ST_FREE_SLOW] :
+					 &s->stat_fast[1]);
+			return 0;
+		}
+		if (++tries > 16)
+			return 1;
+		r = slot_lock(h, k);
+		if (r)
+			return r;
+		if (!handle_live_locked(h)) {
+			slab_unlock(&s->lock);
+			return -ESTALE;
+		}
+		r = sheaf_exchange(h, k, 0, 0);
+		slab_unlock(&s->lock);
+		if (r < 0)
+			return 1;
+		if (r == 1)
+			return 1;
+	}
+}
+
+/* ---------------------------------------------------------------- drains */
+
+/*
+ * Empty CPU k's sheaves into their slabs (shrink and destroy; slot lock k
+ * held; the caller runs on CPU k when they hold objects): the spare is
+ * flushed, swapped in as main, and the old main flushed as the spare.
+ * FR_OK, or FR_RETRY when the thread is not on CPU k.
+ */
+int
+sheaf_drain(struct slab_cache *h, uint32_t k, int wait)
+{
+	uint32_t mi, si, round;
+	uint64_t w;
+
+	for (round = 0; round < 2; round++) {
+		if (!pair_get(h, k, &w, &mi, &si))
+			return FR_OK;
+		if (sheaf_count(h, sheaf_at(h, si)))
+			sheaf_flush(h, k, si, wait);
+		if (sheaf_count(h, sheaf_at(h, mi)) == 0)
+			break;
+		if (!on_cpu(h, k))
+			return FR_RETRY;
+		if (pair_set(h, k, w, shv_make(si, mi)) != FR_OK)
+			return FR_RETRY;
+	}
+	if (pair_get(h, k, &w, &mi, &si) && sheaf_count(h, sheaf_at(h, si)))
+		sheaf_flush(h, k, si, wait);
+	return FR_OK;
+}
+
+/*
+ * Empty the full sheaves of every barn (slot lock k held, any CPU): each
+ * taken by its where's CAS, flushed, put back.
+ */
+int
+sheaf_drain_barns(struct slab_cache *h, uint32_t k)
+{
+	uint32_t n;
+	int b, left = 0;
+
+	for (n = 0; n < h->v.nr_nodes; n++) {
+		uint32_t guard = 0;
+
+		while (guard++ < h->nr_sheaves &&
+		       (b = barn_take(h, n, k, SHW_FULL)) >= 0) {
+			sheaf_flush(h, k, (uint32_t)b, 1);
+			if (sheaf_count(h, sheaf_at(h, (uint32_t)b)))
+				left = 1;
+			barn_put(h, (uint32_t)b, n);
+			if (left)
+				break;
+		}
+	}
+	return left;
+}
+
+#else /* !HAVE_RSEQ_ASM: no handle ever has sheaves (h->sheaf is 0) */
+
+int
+sheaf_alloc(struct slab_cache *h, void **objp)
+{
+	(void)h;
+	(void)objp;
+	return 1;
+}
+
+int
+sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
+{
+	(void)h;
+	(void)obj;
+	(void)pfn;
+	(void)link;
+	return 1;
+}
+
+int
+sheaf_drain(struct slab_cache *h, uint32_t k, int wait)
+{
+	(void)h;
+	(void)k;
+	(void)wait;
+	return FR_OK;
+}
+
+int
+sheaf_drain_barns(struct slab_cache *h, uint32_t k)
+{
+	(void)h;
+	(void)k;
+	return 0;
+}
+#endif

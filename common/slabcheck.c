@@ -40,6 +40,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -87,6 +88,18 @@ struct slab_info {
 	uint32_t rec_head;		/* that list's head link */
 	int valid;			/* passed the head checks */
 	int listed;			/* found on the list `where` names */
+	uint32_t sh_head, sh_n;		/* REC_SHEAF_TAKE: a list taken into
+					 * a sheaf, not yet committed */
+	uint32_t ent_first, ent_nr;	/* its sheaf entries in c->ents */
+};
+
+/* An object of the cache in a sheaf (common/slab.h, "Sheaves"). */
+struct sheaf_ent {
+	uint32_t slab;			/* index in c->slabs */
+	uint32_t obj;			/* object index in the slab */
+	uint8_t busy;			/* a busy slot's spare or held sheaf:
+					 * may hold objects already pushed */
+	uint8_t barn;			/* in a barn */
 };
 
 struct checker {
@@ -110,6 +123,8 @@ struct checker {
 	uint8_t *seen;			/* one byte per object of a slab */
 	uint8_t *slot_busy;		/* per slot: may break the rules */
 	uint8_t *node_busy;		/* per node: may break the rules */
+	struct sheaf_ent *ents;		/* objects in sheaves, by slab */
+	uint32_t nr_ents;
 	void (*each)(void *arg, const char *msg);	/* every error */
 	void *each_arg;
 };
@@ -374,7 +389,8 @@ slab_at(struct checker *c, uint32_t pfn)
  * before: on another list, or a cycle).
  */
 static long
-walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
+walk_n(struct checker *c, struct slab_info *s, uint32_t head, long max,
+       const char *what)
 {
 	const struct slab_geometry *g = &c->d.geo;
 	char *slab = c->base + ((uint64_t)s->pfn << REGION_PAGE_SHIFT);
@@ -382,7 +398,7 @@ walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
 	uint32_t link = head;
 	long n = 0;
 
-	while (link != 0) {
+	while (link != 0 && n < max) {
 		uint64_t off = (uint64_t)link - 1, i;
 
 		if (off < first || (off - first) % g->stride ||
@@ -423,6 +439,188 @@ walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
 		}
 	}
 	return n;
+}
+
+static long
+walk(struct checker *c, struct slab_info *s, uint32_t head, const char *what)
+{
+	return walk_n(c, s, head, LONG_MAX, what);
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct sheaf_ent *x = a, *y = b;
+
+	if (x->slab != y->slab)
+		return x->slab < y->slab ? -1 : 1;
+	if (x->busy != y->busy)
+		return x->busy < y->busy ? -1 : 1;	/* busy ones last */
+	return x->obj < y->obj ? -1 : x->obj > y->obj;
+}
+
+/*
+ * The sheaves of a cache that has them: every slot names two distinct
+ * sheaves whose where is SHW_CPU of that slot, every sheaf's where is a
+ * state of the table in common/slab.h (SHW_HELD only while its slot's
+ * lock is held or a record is open), a barn's full sheaves hold objects
+ * and its empty ones none, and every entry is an object boundary of a
+ * slab of the cache.  The entries are gathered for check_slab_lists(),
+ * which finds an object in a sheaf and on a freelist, or in two sheaves.
+ * The spare and held sheaves of a busy slot may hold objects a flush has
+ * pushed and not yet cleared: those count as in flight.
+ */
+static void
+check_sheaves(struct checker *c)
+{
+	const struct slab_geometry *g = &c->d.geo;
+	struct slab_sheaf *sheaves;
+	uint32_t nr = c->d.nr_sheaves, cap = c->d.sheaf_cap, i, j, k;
+	uint32_t *owner = NULL, *role = NULL;
+
+	if (cap == 0)
+		return;
+	if (cap > SLAB_SHEAF_MAX ||
+	    nr != slab_nr_sheaves(c->d.nr_nodes, c->d.nr_slots) ||
+	    c->d.sheaf_off != c->d.slot_off + (uint64_t)c->d.nr_slots *
+						      sizeof(struct slab_slot)) {
+		error(c, "%s: sheaf capacity %u, %u sheaves at %#llx: not what "
+		      "slabd lays out", c->d.name, cap, nr,
+		      (unsigned long long)c->d.sheaf_off);
+		return;
+	}
+	sheaves = (struct slab_sheaf *)(c->base + c->d.sheaf_off);
+	owner = malloc(nr * sizeof(*owner));
+	role = malloc(nr * sizeof(*role));
+	c->ents = malloc((size_t)nr * SLAB_SHEAF_MAX * sizeof(*c->ents));
+	if (owner == NULL || role == NULL || c->ents == NULL) {
+		error(c, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nr; i++)
+		owner[i] = NONE;
+	for (k = 0; k < c->d.nr_slots; k++) {
+		struct slab_slot *sl = cache_slot(c->base, &c->d, k);
+		uint64_t w = __atomic_load_n(&sl->sheaves, __ATOMIC_ACQUIRE);
+		uint32_t mi = shv_main(w), si = shv_spare(w);
+
+		if (mi >= nr || si >= nr || mi == si) {
+			error(c, "%s: slot %u names sheaves %u and %u (of %u)",
+			      c->d.name, k, mi, si, nr);
+			continue;
+		}
+		if (owner[mi] != NONE || owner[si] != NONE) {
+			error(c, "%s: slot %u names sheaf %u or %u, which "
+			      "another slot names", c->d.name, k, mi, si);
+			continue;
+		}
+		owner[mi] = owner[si] = k;
+		role[mi] = 0;
+		role[si] = 1;
+	}
+	for (i = 0; i < nr; i++) {
+		struct slab_sheaf *sh = &sheaves[i];
+		uint64_t wh = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
+		uint32_t kind = shw_kind(wh), idx = shw_index(wh);
+		uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
+		int busy = 0, barn = 0;
+
+		if (cnt > cap) {
+			error(c, "%s: sheaf %u holds %u objects, more than its "
+			      "capacity %u", c->d.name, i, cnt, cap);
+			continue;
+		}
+		switch (kind) {
+		case SHW_CPU:
+		case SHW_HELD:
+			if (idx >= c->d.nr_slots) {
+				error(c, "%s: sheaf %u: where names slot %u",
+				      c->d.name, i, idx);
+				continue;
+			}
+			busy = c->slot_busy[idx] &&
+			       !(owner[i] == idx && role[i] == 0);
+			if (kind == SHW_CPU && owner[i] == idx)
+				break;
+			if (c->slot_busy[idx]) {
+				note(c, "%s: sheaf %u is %s of slot %u, which "
+				     "does not name it (in flight)", c->d.name,
+				     i, kind == SHW_CPU ? "SHW_CPU" :
+				     "SHW_HELD", idx);
+				break;
+			}
+			error(c, "%s: sheaf %u is %s of slot %u, which %s",
+			      c->d.name, i, kind == SHW_CPU ? "SHW_CPU" :
+			      "SHW_HELD", idx, kind == SHW_CPU ?
+			      "does not name it" : "has no holder");
+			continue;
+		case SHW_FULL:
+		case SHW_EMPTY:
+			barn = 1;
+			if (shw_node(wh) >= c->d.nr_nodes)
+				error(c, "%s: sheaf %u is in the barn of node "
+				      "%u", c->d.name, i, shw_node(wh));
+			if (owner[i] != NONE)
+				error(c, "%s: sheaf %u is in a barn and slot %u "
+				      "names it", c->d.name, i, owner[i]);
+			if ((kind == SHW_FULL) != (cnt > 0))
+				error(c, "%s: sheaf %u is a barn's %s sheaf "
+				      "with %u objects", c->d.name, i,
+				      kind == SHW_FULL ? "full" : "empty",
+				      cnt);
+			break;
+		default:
+			error(c, "%s: sheaf %u: where %#llx is no state",
+			      c->d.name, i, (unsigned long long)wh);
+			continue;
+		}
+		for (j = 0; j < cnt; j++) {
+			uint64_t off = sh->obj[j], x = 0, first = 0;
+			uint32_t pfn = NONE;
+			struct slab_info *s = NULL;
+			struct sheaf_ent *e;
+
+			if (off == 0 && busy)
+				continue;	/* cleared by a flush */
+			if (off < c->size) {
+				pfn = (uint32_t)(off >> REGION_PAGE_SHIFT);
+				if (pfn < c->nr_pages &&
+				    (c->pages[pfn].flags & PG_TAIL))
+					pfn = c->pages[pfn].head;
+				s = slab_at(c, pfn);
+			}
+			if (s != NULL) {
+				x = off - ((uint64_t)pfn << REGION_PAGE_SHIFT);
+				first = s->colour + g->red_left;
+			}
+			if (s == NULL || x < first || (x - first) % g->stride ||
+			    (x - first) / g->stride >= g->objects) {
+				error(c, "%s: sheaf %u entry %u (offset %#llx) "
+				      "is not an object of the cache",
+				      c->d.name, i, j,
+				      (unsigned long long)off);
+				continue;
+			}
+			e = &c->ents[c->nr_ents++];
+			e->slab = (uint32_t)(s - c->slabs);
+			e->obj = (uint32_t)((x - first) / g->stride);
+			e->busy = (uint8_t)busy;
+			e->barn = (uint8_t)barn;
+		}
+	}
+	qsort(c->ents, c->nr_ents, sizeof(*c->ents), ent_cmp);
+	for (i = 0; i < c->nr_ents; i = j) {
+		struct slab_info *s = &c->slabs[c->ents[i].slab];
+
+		for (j = i; j < c->nr_ents && c->ents[j].slab == c->ents[i].slab;
+		     j++)
+			;
+		s->ent_first = i;
+		s->ent_nr = j - i;
+	}
+out:
+	free(owner);
+	free(role);
 }
 
 /* Read every slot: its word, record and lock. */
@@ -479,6 +677,26 @@ check_slots(struct checker *c)
 		if (s == NULL) {
 			note(c, "%s: slot %u: its record names page %u, not a "
 			     "slab of the cache", c->d.name, k, rec.slab);
+			continue;
+		}
+		if (rec.op == REC_SHEAF_FLUSH)
+			continue;	/* the sheaf's entries are busy ones */
+		if (rec.op == REC_SHEAF_TAKE) {
+			struct slab_sheaf *sh;
+
+			/* taken, not yet committed: rolled forward */
+			if (c->d.sheaf_cap == 0 || rec.sheaf >= c->d.nr_sheaves)
+				continue;
+			sh = (struct slab_sheaf *)(c->base + c->d.sheaf_off) +
+			     rec.sheaf;
+			if (__atomic_load_n(&sh->count, __ATOMIC_ACQUIRE) ==
+				    rec.c0 &&
+			    (!(s->kind == SW_CPUP && s->index == k) ||
+			     sf_tag(s->freelist) != rec.tag) &&
+			    s->sh_n == 0 && rec.n <= SLAB_SHEAF_MAX) {
+				s->sh_head = rec.head;
+				s->sh_n = rec.n;
+			}
 			continue;
 		}
 		/* only a slab frozen to slot k is still the holder's */
@@ -540,7 +758,7 @@ check_slab_lists(struct checker *c)
 
 	for (i = 0; i < c->nr_slabs; i++) {
 		struct slab_info *s = &c->slabs[i];
-		long fl, sfl = 0, tk = 0, off_lists;
+		long fl, sfl = 0, tk = 0, shc = 0, off_lists;
 		uint32_t inuse;
 
 		if (!s->valid)
@@ -566,6 +784,40 @@ check_slab_lists(struct checker *c)
 			note(c, "%s: slab %u: %ld objects on a list slot %u's "
 			     "record names (in flight)", c->d.name, s->pfn, tk,
 			     s->rec_slot);
+		}
+		if (s->sh_n != 0) {
+			long t = walk_n(c, s, s->sh_head, s->sh_n,
+					"list taken into a sheaf");
+
+			if (t < 0)
+				continue;
+			note(c, "%s: slab %u: %ld objects taken into a sheaf, "
+			     "not yet counted there (in flight)", c->d.name,
+			     s->pfn, t);
+			tk += t;
+		}
+		for (uint32_t e = s->ent_first; e < s->ent_first + s->ent_nr;
+		     e++) {
+			const struct sheaf_ent *x = &c->ents[e];
+
+			if (c->seen[x->obj]) {
+				if (x->busy)
+					continue;	/* pushed, not cleared */
+				error(c, "%s: slab %u: object %u is in a sheaf "
+				      "and free (on a list or in another "
+				      "sheaf)", c->d.name, s->pfn, x->obj);
+				continue;
+			}
+			c->seen[x->obj] = 1;
+			if (x->busy) {
+				tk++;		/* in flight */
+			} else {
+				shc++;
+				if (x->barn)
+					c->cc->barn++;
+				else
+					c->cc->sheaf++;
+			}
 		}
 
 		if (s->kind == SW_SLOT && s->slot != s->index) {
@@ -600,7 +852,7 @@ check_slab_lists(struct checker *c)
 		 * really allocated also leaves out the slot's and a taken
 		 * list.
 		 */
-		off_lists = (long)g->objects - fl - sfl - tk;
+		off_lists = (long)g->objects - fl - sfl - tk - shc;
 		inuse = sc_inuse(s->counters);
 		c->cc->inuse += (uint64_t)off_lists;
 		c->cc->free += (uint64_t)(fl + sfl);
@@ -759,6 +1011,7 @@ check_cache(struct checker *c, uint32_t idx)
 		goto out;
 	}
 	check_slots(c);
+	check_sheaves(c);
 	check_slab_lists(c);
 	check_partial_lists(c);
 out:
@@ -767,6 +1020,9 @@ out:
 	free(c->slabs);
 	c->slabs = NULL;
 	c->nr_slabs = 0;
+	free(c->ents);
+	c->ents = NULL;
+	c->nr_ents = 0;
 	free(c->seen);
 	free(c->slot_busy);
 	free(c->node_busy);
@@ -1028,7 +1284,8 @@ slab_check_diag(const struct slab_check_report *r)
 			continue;
 		diag("  %-20s size %5u slabs %5llu (full %llu node %llu "
 		     "cpup %llu slot %llu) objects %6llu inuse %6llu free "
-		     "%6llu in flight %llu", cc->name, cc->size,
+		     "%6llu sheaves %llu barn %llu in flight %llu", cc->name,
+		     cc->size,
 		     (unsigned long long)cc->slabs,
 		     (unsigned long long)cc->full,
 		     (unsigned long long)cc->node,
@@ -1037,6 +1294,8 @@ slab_check_diag(const struct slab_check_report *r)
 		     (unsigned long long)cc->objects,
 		     (unsigned long long)cc->inuse,
 		     (unsigned long long)cc->free,
+		     (unsigned long long)cc->sheaf,
+		     (unsigned long long)cc->barn,
 		     (unsigned long long)cc->in_flight);
 	}
 	while (*p != '\0') {

@@ -44,6 +44,9 @@ struct slab_check_cache {
 	uint64_t in_flight;
 	uint64_t counted_inuse;		/* sum of the slabs' inuse counters */
 	uint64_t full, node, cpu_partial, slot;	/* slabs by `where` */
+	uint64_t sheaf, barn;		/* objects cached in CPU sheaves and
+					 * in barns (neither in use nor free
+					 * on a slab's list) */
 	uint32_t records;		/* slots whose rec.op != REC_NONE */
 	uint32_t dead_locks;		/* slot locks whose holder died */
 	uint32_t dead_node_locks;	/* node locks whose holder died */

@@ -361,6 +361,7 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 			break;
 		rec_clear(s);
 	}
+	TEST_WINDOW(SHMSLAB_TW_SHEAF_TAKE);
 	for (i = 0; i < m; i++)
 		sh->obj[c0 + i] = base_off + links[i] - 1;
 	__atomic_store_n(&sh->count, c0 + m, __ATOMIC_RELEASE);
@@ -446,6 +447,7 @@ sheaf_compact(struct slab_cache *h, struct slab_sheaf *sh)
 			continue;
 		if (j != i) {
 			sh->obj[j] = o;
+			TEST_WINDOW(SHMSLAB_TW_SHEAF_COMPACT);
 			sh->obj[i] = 0;
 		}
 		j++;
@@ -530,6 +532,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 			break;
 		rec_clear(s);
 	}
+	TEST_WINDOW(SHMSLAB_TW_SHEAF_FLUSH);
 	for (i = 0; i < g; i++)
 		sh->obj[(uint32_t)keys[i]] = 0;
 	rec_clear(s);
@@ -629,11 +632,13 @@ sheaf_exchange(struct slab_cache *h, uint32_t k, int alloc, int any)
 		/* a full (empty) sheaf from the barn for the main */
 		b = barn_take(h, n, k, alloc ? SHW_FULL : SHW_EMPTY);
 		if (b >= 0) {
+			TEST_WINDOW(SHMSLAB_TW_BARN);
 			if (pair_set(h, k, w, shv_make((uint32_t)b, si)) !=
 			    FR_OK) {
 				barn_put(h, (uint32_t)b, n);
 				return 0;
 			}
+			TEST_WINDOW(SHMSLAB_TW_SHEAF_SWAP);
 			__atomic_store_n(&sheaf_at(h, (uint32_t)b)->where,
 					 shw_make(SHW_CPU, n, k),
 					 __ATOMIC_RELEASE);

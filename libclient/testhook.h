@@ -23,6 +23,18 @@ enum {
 	SHMSLAB_TW_BULK_CAS,		/* bulk free: one slab's detached
 					 * list about to be pushed (each
 					 * CAS attempt) */
+	/* sheaves (sheaf.c): slot lock k held in each */
+	SHMSLAB_TW_SHEAF_TAKE,		/* refill: objects taken from a slab
+					 * by its CAS, not yet in the sheaf */
+	SHMSLAB_TW_SHEAF_FLUSH,		/* flush: a slab's objects pushed by
+					 * its CAS, not yet cleared from the
+					 * sheaf */
+	SHMSLAB_TW_SHEAF_COMPACT,	/* flush: an entry copied down, the
+					 * old one not yet cleared */
+	SHMSLAB_TW_BARN,		/* a sheaf taken from a barn (its
+					 * where is SHW_HELD), not installed */
+	SHMSLAB_TW_SHEAF_SWAP,		/* a sheaf installed, the old main
+					 * not yet put in the barn */
 	SHMSLAB_TW_NR
 };
 

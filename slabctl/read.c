@@ -29,7 +29,10 @@ static const char *const stat_names[ST_NR] = {
 	"alloc_fast", "free_fast", "alloc_slow", "free_slow", "free_remote",
 	"cpu_partial_hit", "node_partial_hit", "refill_rpc", "freeze",
 	"unfreeze", "cpu_partial_drain", "recover", "bad_free",
+	"sheaf_refill", "sheaf_flush", "barn_get", "barn_put", "sheaf_swap",
 };
+_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == ST_NR,
+	       "a name for every statistic");
 
 const char *
 stat_name(size_t i, char *buf, size_t len)

@@ -79,6 +79,8 @@
 #define rec_clear		shmslab_rec_clear
 #define rec_set		shmslab_rec_set
 #define slot_lock		shmslab_slot_lock
+#define slot_trylock		shmslab_slot_trylock
+#define unfreeze_partials_try		shmslab_unfreeze_partials_try
 #define sort_keys		shmslab_sort_keys
 #define unfreeze_partials		shmslab_unfreeze_partials
 #define slab_to_full		shmslab_slab_to_full

@@ -603,6 +603,12 @@ cache_slot(void *base, const struct slab_cache_desc *d, uint32_t k)
  *			recovery, which puts it back in barn n)
  *	SHW_FULL(n)	in node n's barn, holding objects
  *	SHW_EMPTY(n)	in node n's barn, empty
+ *	SHW_LOAN(n, p)	taken from node n's barn by process p for one
+ *			object (a thread that found its slot lock busy:
+ *			sheaf.c never waits for a lock); p pops or pushes
+ *			one object with single stores and puts it back.  A
+ *			loan whose process is gone is put back in its barn
+ *			by slabd (daemon/cache.c, loans_settle()).
  *
  * A barn is not a list: it is the set of sheaves whose where names it.
  * Taking a sheaf from a barn is one CAS of its where (SHW_FULL(n) or
@@ -625,6 +631,7 @@ cache_slot(void *base, const struct slab_cache_desc *d, uint32_t k)
 #define SHW_HELD		2u
 #define SHW_FULL		3u
 #define SHW_EMPTY		4u
+#define SHW_LOAN		5u
 
 static inline uint64_t
 shw_make(uint32_t kind, uint32_t node, uint32_t index)

@@ -569,6 +569,12 @@ check_sheaves(struct checker *c)
 				      kind == SHW_FULL ? "full" : "empty",
 				      cnt);
 			break;
+		case SHW_LOAN:
+			/* one object's loan by process idx (sheaf.c) */
+			barn = 1;
+			note(c, "%s: sheaf %u is on loan to process %u (in "
+			     "flight)", c->d.name, i, idx);
+			break;
 		default:
 			error(c, "%s: sheaf %u: where %#llx is no state",
 			      c->d.name, i, (unsigned long long)wh);

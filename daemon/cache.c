@@ -85,6 +85,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <event2/event.h>
 #include <inttypes.h>
@@ -1381,6 +1382,51 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
 	return added;
 }
 
+/*
+ * Sheaves on loan (common/slab.h, SHW_LOAN) to a process that no longer
+ * exists go back to their barn, full or empty by their count: a loan is
+ * changed by single stores, so it holds obj[0..count) whenever its
+ * process died.  Everything is found from slabd's private view (the
+ * sheaves' address and number); what is read from the region (where,
+ * count) is only compared and bounded, never followed.  A pid reused
+ * before this runs keeps the sheaf out of use until that process ends:
+ * objects held back, never given twice.
+ */
+static void
+loans_settle(struct cache_mgr *m, struct cache_priv *cp)
+{
+	const struct slab_view *v = &cp->view;
+	uint32_t i;
+
+	if (v->sheaves == NULL)
+		return;
+	for (i = 0; i < v->nr_sheaves; i++) {
+		struct slab_sheaf *sh = &v->sheaves[i];
+		uint64_t w = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
+		uint32_t cnt, node;
+		pid_t pid;
+
+		if (shw_kind(w) != SHW_LOAN)
+			continue;
+		pid = (pid_t)shw_index(w);
+		if (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;
+		cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
+		if (cnt > v->sheaf_cap) {
+			cnt = v->sheaf_cap;
+			__atomic_store_n(&sh->count, cnt, __ATOMIC_RELEASE);
+		}
+		node = shw_node(w) < m->nr_nodes ? shw_node(w) : 0;
+		if (__atomic_compare_exchange_n(&sh->where, &w,
+				shw_make(cnt ? SHW_FULL : SHW_EMPTY, node, 0),
+				0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			log_msg(LOG_INFO, "cache %s: sheaf %u, on loan to pid "
+				"%d which is gone, back in node %u's barn "
+				"(%u objects)", cp->name, i, (int)pid, node,
+				cnt);
+	}
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1413,6 +1459,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		desc_check(m, i);
+		loans_settle(m, cp);
 		for (n = 0; n < m->nr_nodes; n++) {
 			struct cnode_priv *np = &cp->node[n];
 			uint32_t keep = np->min_partial > np->stock_high ?
@@ -1875,6 +1922,7 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 		}
 		rep->caches++;
 		desc_check(m, i);
+		loans_settle(m, cp);
 		for (n = 0; n < m->nr_nodes; n++) {
 			if (node_lock(m, cp, n) < 0) {
 				rep->busy_locks++;

@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "libclient/slab_internal.h"
 
@@ -231,7 +232,7 @@ pair_set(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
  * slot k: one CAS of its where to SHW_HELD(n, k).  Its index, or -1.
  */
 static int
-barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
+barn_claim(struct slab_cache *h, uint32_t n, uint32_t kind, uint64_t to)
 {
 	uint64_t want = shw_make(kind, n, 0);
 	uint32_t i;
@@ -245,12 +246,28 @@ barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
 		if (w != want)
 			continue;
 		if (__atomic_compare_exchange_n(&sheaf_at(h, j)->where, &w,
-						shw_make(SHW_HELD, n, k), 0,
-						__ATOMIC_ACQ_REL,
+						to, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED))
 			return (int)j;
 	}
 	return -1;
+}
+
+static int
+barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
+{
+	return barn_claim(h, n, kind, shw_make(SHW_HELD, n, k));
+}
+
+/*
+ * Take a sheaf of `kind` from a barn for this process, for one object
+ * (SHW_LOAN: a thread that found its slot lock busy).
+ */
+static int
+barn_loan(struct slab_cache *h, uint32_t n, uint32_t kind)
+{
+	return barn_claim(h, n, kind,
+			  shw_make(SHW_LOAN, n, (uint32_t)rpc_self_pid()));
 }
 
 /* Put sheaf i (ours) into node n's barn: full if it holds objects. */
@@ -279,7 +296,8 @@ cpu_partial_fill(struct slab_cache *h, uint32_t k, uint32_t n)
 	uint32_t pfn, moved = 0, guard = 0;
 	uint32_t want = (h->v.cpu_partial + 1) / 2;
 
-	if (node_lock(h, n) != 0)
+	/* tried once: a stopped holder must not stop us (busy: none) */
+	if (node_trylock(h, n) != 0)
 		return 0;
 	if (!handle_live_locked(h)) {
 		slab_unlock(&sn->lock);
@@ -593,9 +611,112 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	stat_inc(&s->stat[ST_SHEAF_FLUSH]);
 	if (s->partial_nr > h->v.cpu_partial) {
 		stat_inc(&s->stat[ST_CPU_PARTIAL_DRAIN]);
-		unfreeze_partials(h, k);
+		unfreeze_partials_try(h, k, !wait);
 	}
 	return out;
+}
+
+/* ---------------------------------------------------------------- loans */
+
+/*
+ * A thread whose slot lock is busy (held by a process that may be
+ * stopped, or only preempted) never waits for it.  It borrows a sheaf
+ * from its node's barn for one object, and, when the barn has none to
+ * give, fills or empties a barn sheaf under another slot's lock, tried
+ * once (barn_service()).  A loan is changed by single stores (an entry,
+ * then the count), so at every instant it holds obj[0..count); a process
+ * killed with a loan leaves it SHW_LOAN, and slabd puts it back.
+ */
+
+/* Pop one object from a full sheaf of node n's barn: 1 and *offp, or 0. */
+static int
+loan_pop(struct slab_cache *h, uint32_t n, uint64_t *offp)
+{
+	struct slab_sheaf *sh;
+	uint32_t c;
+	int b;
+
+	b = barn_loan(h, n, SHW_FULL);
+	if (b < 0)
+		return 0;
+	sh = sheaf_at(h, (uint32_t)b);
+	c = sheaf_count(h, sh);
+	if (c) {
+		*offp = sh->obj[c - 1];
+		__atomic_store_n(&sh->count, c - 1, __ATOMIC_RELEASE);
+	}
+	barn_put(h, (uint32_t)b, n);
+	return c != 0;
+}
+
+/* Push off onto an empty sheaf of node n's barn: 1, or 0 (none). */
+static int
+loan_push(struct slab_cache *h, uint32_t n, uint64_t off)
+{
+	struct slab_sheaf *sh;
+	uint32_t c;
+	int b;
+
+	b = barn_loan(h, n, SHW_EMPTY);
+	if (b < 0)
+		return 0;
+	sh = sheaf_at(h, (uint32_t)b);
+	c = sheaf_count(h, sh);
+	if (c < h->sheaf_cap) {
+		sh->obj[c] = off;
+		__atomic_store_n(&sh->count, c + 1, __ATOMIC_RELEASE);
+	}
+	barn_put(h, (uint32_t)b, n);
+	return c < h->sheaf_cap;
+}
+
+/*
+ * Under the first slot lock that can be had at once (k's is busy), fill
+ * an empty sheaf of node n's barn from that slot's slabs (alloc), or flush
+ * a full one to its slabs (free).  A sheaf held so is SHW_HELD(n, j),
+ * settled by slot j's recovery like its own.  Returns objects added or
+ * removed, 0 when there was nothing to do, -EBUSY when every slot lock
+ * was busy, -ESTALE.
+ */
+static int
+barn_service(struct slab_cache *h, uint32_t n, uint32_t k, int alloc, int any)
+{
+	uint32_t i;
+
+	for (i = 1; i <= h->v.nr_slots; i++) {
+		uint32_t j = (k + i) % h->v.nr_slots;
+		int b, r;
+
+		if (slot_trylock(h, j) != 0)
+			continue;
+		if (!handle_live_locked(h)) {
+			slab_unlock(&h->v.slots[j].lock);
+			return -ESTALE;
+		}
+		b = barn_take(h, n, j, alloc ? SHW_EMPTY : SHW_FULL);
+		if (b < 0) {
+			slab_unlock(&h->v.slots[j].lock);
+			return 0;
+		}
+		if (alloc) {
+			r = sheaf_refill(h, j, n, (uint32_t)b, any);
+		} else {
+			r = (int)sheaf_flush(h, j, (uint32_t)b, 0);
+		}
+		barn_put(h, (uint32_t)b, n);
+		slab_unlock(&h->v.slots[j].lock);
+		return r;
+	}
+	return -EBUSY;
+}
+
+/* A pause between rounds that found every lock busy: 50 us .. 5 ms. */
+static void
+busy_pause(int round)
+{
+	struct timespec ts = { 0, 50000L << (round < 7 ? round : 7) };
+
+	nanosleep(&ts, NULL);
 }
 
 /* ---------------------------------------------------------------- slow paths */
@@ -667,14 +788,17 @@ sheaf_exchange(struct slab_cache *h, uint32_t k, int alloc, int any)
  * The allocation of a thread with rseq for a cache with sheaves.  0 and
  * *objp; 1: the sheaves are damaged, use the slot path; or -errno.
  */
+/* Rounds that may find every lock busy before a call gives up (~0.6 s). */
+#define BUSY_ROUNDS	128
+
 int
 sheaf_alloc(struct slab_cache *h, void **objp)
 {
-	int tries = 0, any = 0, r;
+	int tries = 0, any = 0, busy = 0, r;
 
 	for (;;) {
 		struct rseq *rs = rseq_area();
-		uint32_t k = rseq_cpu(rs), landed = 0, n;
+		uint32_t k = rseq_cpu(rs), landed = 0, n = 0;
 		struct slab_slot *s;
 		uint64_t off;
 
@@ -695,23 +819,45 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			*objp = h->v.base + off;
 			return 0;
 		}
-		if (++tries > 64)
+		if (++tries > 64 + BUSY_ROUNDS)
 			return -ENOMEM;
-		r = slot_lock(h, k);
-		if (r)
-			return r;
-		if (!handle_live_locked(h)) {
-			slab_unlock(&s->lock);
-			return -ESTALE;
-		}
-		r = sheaf_exchange(h, k, 1, any);
-		slab_unlock(&s->lock);
-		if (r < 0)
-			return r == -EUCLEAN ? 1 : r;
-		if (r == 0)
-			continue;
-		/* nothing anywhere: ask the daemon, holding no lock */
 		n = node_of_cpu(h->pool, k);
+		r = slot_trylock(h, k);
+		if (r == -EBUSY) {
+			/* never wait: a loan, or another slot's lock */
+			if (loan_pop(h, n, &off)) {
+				if (off - h->lo_off >= h->span) {
+					stat_inc(&s->stat[ST_BAD_FREE]);
+					continue;
+				}
+				stat_inc(&s->stat[ST_ALLOC_SLOW]);
+				*objp = h->v.base + off;
+				return 0;
+			}
+			r = barn_service(h, n, k, 1, any);
+			if (r == -EBUSY) {
+				busy_pause(busy++);
+				continue;
+			}
+			if (r < 0)
+				return r;
+			if (r > 0)
+				continue;
+		} else if (r) {
+			return r;
+		} else {
+			if (!handle_live_locked(h)) {
+				slab_unlock(&s->lock);
+				return -ESTALE;
+			}
+			r = sheaf_exchange(h, k, 1, any);
+			slab_unlock(&s->lock);
+			if (r < 0)
+				return r == -EUCLEAN ? 1 : r;
+			if (r == 0)
+				continue;
+		}
+		/* nothing anywhere: ask the daemon, holding no lock */
 		if (refill_rpc(h, n, &landed) != 0) {
 			if (errno == ENOMEM && !any && h->v.nr_nodes > 1) {
 				any = 1;
@@ -733,7 +879,7 @@ int
 sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 {
 	uint64_t off = (uint64_t)((char *)obj - h->v.base);
-	int tries = 0, r;
+	int tries = 0, busy = 0, r;
 
 	(void)pfn;
 	(void)link;
@@ -753,9 +899,24 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 					 &s->stat_fast[1]);
 			return 0;
 		}
-		if (++tries > 16)
+		if (++tries > 16 + BUSY_ROUNDS)
 			return 1;
-		r = slot_lock(h, k);
+		r = slot_trylock(h, k);
+		if (r == -EBUSY) {
+			uint32_t n = node_of_cpu(h->pool, k);
+
+			/* never wait: a loan, or another slot's lock */
+			if (loan_push(h, n, off)) {
+				stat_inc(&s->stat[ST_FREE_SLOW]);
+				return 0;
+			}
+			r = barn_service(h, n, k, 0, 0);
+			if (r == -EBUSY || r == 0)
+				busy_pause(busy++);
+			else if (r < 0)
+				return r;
+			continue;
+		}
 		if (r)
 			return r;
 		if (!handle_live_locked(h)) {

@@ -115,6 +115,15 @@ slot_lock(struct slab_cache *h, uint32_t k)
 	return slab_lock(&h->v.slots[k].lock, repair, &a);
 }
 
+/* Slot lock k tried once: -EBUSY while another holds it. */
+int
+slot_trylock(struct slab_cache *h, uint32_t k)
+{
+	struct repair_arg a = { &h->v, k, slab_slot_recover };
+
+	return slab_trylock(&h->v.slots[k].lock, repair, &a);
+}
+
 /* Node lock n: a dead holder's list is rebuilt by slab_node_rebuild(). */
 int
 node_lock(struct slab_cache *h, uint32_t n)
@@ -263,15 +272,16 @@ slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
  * Move slab pfn, frozen to slot k as (kind, k), to its node's partial
  * list, or to SW_FULL if it has no free object.  Slot lock k held.
  */
-static void
-slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind)
+static int
+slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
+	      int try)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
 	uint64_t f, c;
 
-	if (node_lock(h, n) != 0)
-		return;
+	if ((try ? node_trylock(h, n) : node_lock(h, n)) != 0)
+		return -EBUSY;
 	for (;;) {
 		slab_read(pd, &f, &c);
 		if (sc_kind(c) != kind || sc_index(c) != k)
@@ -288,14 +298,19 @@ slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind)
 		}
 	}
 	slab_unlock(&h->v.nodes[n].lock);
+	return 0;
 }
 
-/* unfreeze_partials: the whole CPU partial list of k to the node lists. */
+/*
+ * unfreeze_partials: the whole CPU partial list of k to the node lists.
+ * With `try`, a slab whose node lock is busy stays on the CPU list (the
+ * sheaf paths, which never wait for a lock another process holds).
+ */
 void
-unfreeze_partials(struct slab_cache *h, uint32_t k)
+unfreeze_partials_try(struct slab_cache *h, uint32_t k, int try)
 {
 	struct slab_slot *s = &h->v.slots[k];
-	uint32_t pfn = s->partial_head, n = 0;
+	uint32_t pfn = s->partial_head, n = 0, keep = PFN_NONE;
 
 	s->partial_head = PFN_NONE;
 	s->partial_nr = 0;
@@ -303,9 +318,24 @@ unfreeze_partials(struct slab_cache *h, uint32_t k)
 	       slab_head(&h->v, pfn) != NULL) {
 		uint32_t next = h->v.pages[pfn].next;
 
-		slab_unfreeze(h, k, pfn, SW_CPUP);
+		if (slab_unfreeze(h, k, pfn, SW_CPUP, try) != 0) {
+			h->v.pages[pfn].next = keep;	/* busy: kept */
+			keep = pfn;
+		}
 		pfn = next;
 	}
+	for (pfn = keep, n = 0; pfn != PFN_NONE && n++ < h->v.nr_pages;) {
+		uint32_t next = h->v.pages[pfn].next;
+
+		cpu_partial_push(h, k, pfn);
+		pfn = next;
+	}
+}
+
+void
+unfreeze_partials(struct slab_cache *h, uint32_t k)
+{
+	unfreeze_partials_try(h, k, 0);
 }
 
 /* Pop the CPU partial list's head (slot lock k held), or PFN_NONE. */
@@ -1718,6 +1748,73 @@ free_sorted(struct slab_cache *h, uint64_t *keys, size_t m, uint32_t *links)
 	}
 }
 
+#if HAVE_RSEQ_ASM
+/*
+ * slab_cache_free_bulk() for a cache with sheaves: every object onto the
+ * CPU's sheaf (free_inline()), a repeat within the call dropped and
+ * counted as the slab path drops it: the sheaf cannot see a double free.
+ * Repeats are found by sorting a copy of the pointers (by comparing with
+ * the earlier ones when there are few).  -ENOMEM without memory for the
+ * copy: the caller takes the slab path.
+ */
+static int
+free_bulk_sheaves(struct slab_cache *cache, size_t n, void **objs)
+{
+	uint64_t *sorted = NULL;
+	size_t i, j;
+
+	if (n > 32) {
+		int e = errno;
+
+		sorted = n <= SIZE_MAX / 8 ? malloc(n * 8) : NULL;
+		errno = e;
+		if (sorted == NULL)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			sorted[i] = (uint64_t)(uintptr_t)objs[i];
+		sort_keys(sorted, n);
+	}
+	for (i = 0; i < n; i++) {
+		int dup = 0;
+
+		if (objs[i] == NULL)
+			continue;
+		if (sorted == NULL) {
+			for (j = 0; j < i && !dup; j++)
+				dup = objs[j] == objs[i];
+		} else {
+			/* a repeat: the value occurs twice; free the first */
+			uint64_t x = (uint64_t)(uintptr_t)objs[i];
+			size_t lo = 0, hi = n;
+
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (sorted[mid] < x)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo + 1 < n && sorted[lo + 1] == x) {
+				/* seen before at an earlier index? */
+				for (j = 0; j < i && !dup; j++)
+					dup = objs[j] == objs[i];
+			}
+		}
+		if (dup) {
+			stat_inc(&cache->v.slots[current_cpu(cache->pool)]
+					  .stat[ST_BAD_FREE]);
+			if (cache->debug || cache->hard)
+				slab_bug(cache, objs[i], "double free");
+			continue;
+		}
+		free_inline(cache, objs[i]);
+	}
+	free(sorted);
+	return 0;
+}
+#endif
+
 SHMSLAB_EXPORT void
 slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 {
@@ -1736,6 +1833,16 @@ slab_cache_free_bulk(struct slab_cache *cache, size_t n, void **objs)
 		errno = ESTALE;
 		return;
 	}
+#if HAVE_RSEQ_ASM
+	/*
+	 * A cache with sheaves: every object onto this CPU's sheaf, as the
+	 * kernel's kmem_cache_free_bulk() does (free_to_pcs_bulk), which
+	 * costs a store each and never a lock; the flushes group by slab.
+	 */
+	if (cache->sheaf && rseq_cpu(rseq_area()) < cache->v.nr_slots &&
+	    free_bulk_sheaves(cache, n, objs) == 0)
+		return;
+#endif
 	/*
 	 * The whole call sorted at once, so that each slab gets one CAS;
 	 * without the memory, chunks of BULK_CHUNK (one CAS per slab per
@@ -1947,7 +2054,7 @@ drain_slot(struct slab_cache *h, uint32_t k)
 		if (sw_link(w) != 0)
 			slab_give_back(&h->v, pfn, sw_link(w), 0, 1);
 		rec_clear(s);
-		slab_unfreeze(h, k, pfn, SW_SLOT);
+		slab_unfreeze(h, k, pfn, SW_SLOT, 0);
 		break;
 	}
 	unfreeze_partials(h, k);

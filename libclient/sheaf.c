@@ -485,19 +485,23 @@ sheaf_compact(struct slab_cache *h, struct slab_sheaf *sh)
  */
 static uint32_t
 flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
-	    const uint64_t *keys, uint32_t g, int wait)
+	    const uint64_t *keys, const uint32_t *lk, uint32_t g, int wait)
 {
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	struct page_desc *pd = &h->v.pages[pfn];
-	uint64_t base_off = (uint64_t)pfn << REGION_PAGE_SHIFT, f, c, nc;
+	uint64_t f, c, nc;
 	uint32_t links[SLAB_SHEAF_MAX], m = 0, i, j, kind;
 	int moved = 0;
 
-	/* the objects' links, duplicates (double frees) dropped */
+	/*
+	 * The objects' links as sheaf_flush() checked them (never read
+	 * again from the sheaf, which a client may be writing), duplicates
+	 * (double frees) dropped.
+	 */
 	for (i = 0; i < g; i++) {
 		uint32_t idx = (uint32_t)keys[i];
-		uint32_t link = (uint32_t)(sh->obj[idx] - base_off) + 1;
+		uint32_t link = lk[idx];
 
 		for (j = 0; j < m && links[j] != link; j++)
 			;
@@ -582,10 +586,11 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	uint64_t keys[SLAB_SHEAF_MAX];
+	uint32_t lk[SLAB_SHEAF_MAX];
 	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0;
 
 	for (i = 0; i < cnt; i++) {
-		uint64_t off = sh->obj[i];
+		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
 		uint32_t pfn, link;
 
 		if (off == 0)
@@ -598,6 +603,7 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 			continue;
 		}
 		keys[m++] = (uint64_t)pfn << 32 | i;
+		lk[i] = link;
 	}
 	sort_keys(keys, m);
 	for (i = 0; i < m; i = j) {
@@ -605,7 +611,7 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 
 		for (j = i; j < m && (uint32_t)(keys[j] >> 32) == pfn; j++)
 			;
-		out += flush_group(h, k, si, pfn, &keys[i], j - i, wait);
+		out += flush_group(h, k, si, pfn, &keys[i], lk, j - i, wait);
 	}
 	sheaf_compact(h, sh);
 	stat_inc(&s->stat[ST_SHEAF_FLUSH]);

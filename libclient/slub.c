@@ -2147,9 +2147,15 @@ drain_all(struct slab_cache *h)
 			}
 			r = FR_OK;
 			if (h->v.sheaves != NULL && rseq) {
+				/*
+				 * Barns need no CPU: drained under slot lock
+				 * 0 whatever its own drain found.  A main
+				 * sheaf is swapped out only on its CPU, by a
+				 * thread with rseq (without: FR_RETRY, and
+				 * the drain reports EBUSY).
+				 */
 				r = sheaf_drain(h, kk, 1);
-				if (r == FR_OK && kk == 0 &&
-				    sheaf_drain_barns(h, kk) &&
+				if (kk == 0 && sheaf_drain_barns(h, kk) &&
 				    k >= h->v.nr_slots)
 					err = -EBUSY;	/* second round */
 			}

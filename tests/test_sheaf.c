@@ -618,6 +618,7 @@ static struct kill_shared *ks;
 static volatile int arm_where = -1;
 static volatile uint32_t arm_nth;
 static volatile int counting;
+static volatile int storm_delay;	/* e): widen the sheaf windows */
 
 void shmslab_test_window(int where);
 void
@@ -629,6 +630,13 @@ shmslab_test_window(int where)
 		__atomic_fetch_add(&ks->hits[where], 1, __ATOMIC_RELAXED);
 	if (where == arm_where && --arm_nth == 0)
 		raise(SIGKILL);
+	if (storm_delay && where >= SHMSLAB_TW_SHEAF_TAKE) {
+		/* a storm worker: hold slot lock k a little longer, so that
+		 * the test's random kills land inside sheaf steps too */
+		struct timespec t = { 0, 100000 };
+
+		nanosleep(&t, NULL);
+	}
 }
 
 static void
@@ -704,10 +712,41 @@ static const char *const window_name[SHMSLAB_TW_NR] = {
  * 1, the child's workload killed at the nth hit of window w (w < 0: a dry
  * run that counts the hits).  Returns 0 when every assertion held.
  */
-static int
-d_run(int w, uint32_t nth)
+/*
+ * Shrink mode: both CPUs' sheaves and the barn hold objects, CPU 0's
+ * mixed with objects of a slab frozen to CPU 1 (so that the drain of CPU
+ * 0 leaves entries and compacts); the child then shrinks the cache.
+ */
+static void
+d_fill_sheaves(struct slab_cache *c)
 {
-	char name[64];
+	enum { N = 800 };
+	static void *a[N], *b[N];
+	int i;
+
+	if (pin(two_cpus ? 1 : 0) != 0)
+		bail_out("pin: %s", strerror(errno));
+	for (i = 0; i < N; i++)
+		if ((a[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("alloc: %s", strerror(errno));
+	if (pin(0) != 0)
+		bail_out("pin: %s", strerror(errno));
+	for (i = 0; i < N; i++)
+		if ((b[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("alloc: %s", strerror(errno));
+	for (i = 0; i < N; i++) {
+		slab_cache_free(c, a[i]);
+		slab_cache_free(c, b[i]);
+	}
+	unpin();
+}
+
+static const char *const mode_name[] = { "workload", "shrink" };
+
+static int
+d_run(int w, uint32_t nth, int mode)
+{
+	char name[64], label[96];
 	struct slab_cache *c;
 	const struct slab_check_cache *cc;
 	uint32_t i, held = 0, bad = 0, freeing = 0;
@@ -715,7 +754,9 @@ d_run(int w, uint32_t nth)
 	pid_t pid;
 	char why[512] = "";
 
-	snprintf(name, sizeof(name), "sheaf.d.%d.%u", w, nth);
+	snprintf(name, sizeof(name), "sheaf.d%d.%d.%u", mode, w, nth);
+	snprintf(label, sizeof(label), "%s %s/%u", mode_name[mode],
+		 w < 0 ? "dry run" : window_name[w], nth);
 	c = make_cache(name, 64);
 	memset(ks, 0, sizeof(*ks));
 	if (pin(two_cpus ? 1 : 0) != 0)
@@ -723,36 +764,80 @@ d_run(int w, uint32_t nth)
 	for (i = 0; i < D_FOREIGN; i++)
 		d_alloc(c, 0xf0);
 	unpin();
+	if (mode == 1)
+		d_fill_sheaves(c);
 	pid = fork_child();
 	if (pid == 0) {
 		counting = w < 0;
 		arm_where = w;
 		arm_nth = nth;
+		if (mode == 1)
+			_exit(slab_cache_shrink(c) == 0 ? 0 : 20);
 		d_child(c);
 	}
 	st = wait_child(pid);
 	if (w < 0) {
-		ok(st == 0, "d) dry run of the workload: %s", status_str(st));
+		ok(st == 0, "d) dry run of the %s: %s", mode_name[mode],
+		   status_str(st));
 		for (i = 0; i < SHMSLAB_TW_NR; i++)
 			if (window_name[i])
 				diag("d) window %s reached %u times",
 				     window_name[i], ks->hits[i]);
 	} else {
 		fails += !ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-			     "d) child killed itself in window %s, hit %u (%s)",
-			     window_name[w], nth, status_str(st));
+			     "d) %s: child killed itself in window %s, hit "
+			     "%u (%s)", mode_name[mode], window_name[w], nth,
+			     status_str(st));
+	}
+	if (w >= 0) {
+		/* before anyone recovers: the dead holder's lock and step */
+		good = check(why, sizeof(why));
+		cc = slab_check_find(&rep, name);
+		fails += !ok(good && rep.errors == 0 && cc &&
+			     cc->dead_locks == 1 &&
+			     cc->objects == cc->inuse + cc->free + cc->sheaf +
+					    cc->barn + cc->in_flight,
+			     "d) %s: before recovery the checker reports the "
+			     "dead slot lock (%u, record %u, in flight %" PRIu64
+			     ") and no inconsistency%s%s", label,
+			     cc ? cc->dead_locks : 0, cc ? cc->records : 0,
+			     cc ? cc->in_flight : 0, good ? "" : ": ",
+			     good ? "" : why);
+		if (!good)
+			slab_check_diag(&rep);
+	}
+	if (mode == 1) {
+		/* the test's shrink takes every slot lock: it recovers */
+		int r = slab_cache_shrink(c), e = errno;
+
+		fails += !ok(r == 0, "d) %s: the test's shrink "
+			     "after the death succeeds%s%s",
+			     label,
+			     r ? ": " : "", r ? strerror(e) : "");
+		good = check(why, sizeof(why));
+		cc = slab_check_find(&rep, name);
+		fails += !ok(good && cc && cc->sheaf == 0 && cc->barn == 0,
+			     "d) %s: it emptied every sheaf and "
+			     "barn (sheaf %" PRIu64 ", barn %" PRIu64 ")%s%s",
+			     label,
+			     cc ? cc->sheaf : 0, cc ? cc->barn : 0,
+			     good ? "" : ": ", good ? "" : why);
 	}
 	/* recover slot 0: allocations and frees on CPU 0 */
 	fails += !is_int(touch_cpu(c, 0, 64, 400), 0,
-			 "d) %s/%u: 400 allocations and frees on CPU 0 after "
-			 "the death", w < 0 ? "dry" : window_name[w], nth);
+			 "d) %s: 400 allocations and frees on CPU 0 "
+			 "after the death", label);
+	if (two_cpus)
+		fails += !is_int(touch_cpu(c, 1, 64, 400), 0,
+				 "d) %s: and on CPU 1",
+				 label);
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);
 	fails += !ok(good && rep.errors == 0 && cc && cc->records == 0 &&
 		     cc->dead_locks == 0 && cc->in_flight == 0,
-		     "d) %s/%u: checker clean after recovery, no record, dead "
+		     "d) %s: checker clean after recovery, no record, dead "
 		     "lock or object in flight%s%s",
-		     w < 0 ? "dry" : window_name[w], nth, good ? "" : ": ",
+		     label, good ? "" : ": ",
 		     good ? "" : why);
 	if (!good || cc == NULL || cc->in_flight || cc->records)
 		slab_check_diag(&rep);
@@ -766,14 +851,14 @@ d_run(int w, uint32_t nth)
 				bad++;
 		}
 	}
-	fails += !is_int(bad, 0, "d) %s/%u: the %u objects still held "
+	fails += !is_int(bad, 0, "d) %s: the %u objects still held "
 			 "(%u being freed at the death) are intact",
-			 w < 0 ? "dry" : window_name[w], nth, held, freeing);
+			 label, held, freeing);
 	fails += !ok(cc && cc->inuse == held && adds_up(cc),
-		     "d) %s/%u: nothing lost: inuse %" PRIu64 " == held %u, "
+		     "d) %s: nothing lost: inuse %" PRIu64 " == held %u, "
 		     "objects %" PRIu64 " == inuse + free %" PRIu64
 		     " + sheaf %" PRIu64 " + barn %" PRIu64,
-		     w < 0 ? "dry" : window_name[w], nth,
+		     label,
 		     cc ? cc->inuse : 0, held, cc ? cc->objects : 0,
 		     cc ? cc->free : 0, cc ? cc->sheaf : 0,
 		     cc ? cc->barn : 0);
@@ -783,10 +868,17 @@ d_run(int w, uint32_t nth)
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);
 	fails += !ok(good && cc && cc->inuse == 0 && adds_up(cc),
-		     "d) %s/%u: after freeing them inuse 0 and clean",
-		     w < 0 ? "dry" : window_name[w], nth);
-	fails += !ok(slab_cache_destroy(c) == 0, "d) %s/%u: destroy",
-		     w < 0 ? "dry" : window_name[w], nth);
+		     "d) %s: after freeing them inuse 0 and clean",
+		     label);
+	if (w >= 0) {
+		struct slab_cache_desc *dc = desc_of(name);
+		uint64_t rec = dc ? slot_stat(dc, ST_RECOVER) : 0;
+
+		fails += !ok(rec > 0, "d) %s: the cache counts %" PRIu64
+			     " repairs of a dead lock holder", label, rec);
+	}
+	fails += !ok(slab_cache_destroy(c) == 0, "d) %s: destroy",
+		     label);
 	return fails;
 }
 
@@ -798,16 +890,20 @@ test_windows(void)
 		"library has no test windows in this one");
 #else
 	uint32_t hits[SHMSLAB_TW_NR];
-	int w, j, fails = 0, runs = 0;
+	int w, j, fails = 0, runs = 0, mode;
 
 	ks = shared_map(sizeof(*ks));
-	d_run(-1, 0);
+	for (mode = 0; mode < 2; mode++) {
+	d_run(-1, 0, mode);
 	memcpy(hits, ks->hits, sizeof(hits));
 	for (w = SHMSLAB_TW_SHEAF_TAKE; w <= SHMSLAB_TW_SHEAF_SWAP; w++) {
 		uint32_t nths[8], nn = 0, last = 0;
 
-		if (!ok(hits[w] > 0, "d) the workload reaches window %s (%u "
-			"times)", window_name[w], hits[w]))
+		if (mode == 1 && w != SHMSLAB_TW_SHEAF_FLUSH &&
+		    w != SHMSLAB_TW_SHEAF_COMPACT)
+			continue;	/* shrink exchanges nothing */
+		if (!ok(hits[w] > 0, "d) the %s reaches window %s (%u times)",
+			mode_name[mode], window_name[w], hits[w]))
 			continue;
 		/* 1st, middle, last; more at scale */
 		for (j = 0; j < 2 + scale && j < 8; j++) {
@@ -822,9 +918,10 @@ test_windows(void)
 			nths[nn++] = last = n;
 		}
 		for (j = 0; j < (int)nn; j++) {
-			fails += d_run(w, nths[j]) != 0;
+			fails += d_run(w, nths[j], mode) != 0;
 			runs++;
 		}
+	}
 	}
 	diag("d) %d kill runs, %d with a failure", runs, fails);
 	munmap(ks, sizeof(*ks));
@@ -886,6 +983,7 @@ e_worker_run(struct slab_cache *c, int slot, uint64_t s)
 
 	if (two_cpus)
 		pin(slot & 1);
+	storm_delay = 1;
 	while (!__atomic_load_n(&es->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t r = rnd(&s);
 
@@ -1068,7 +1166,7 @@ e_spawn(struct slab_cache *c, int slot, uint64_t s)
 static void
 test_storm(void)
 {
-	const int kills = 150 * scale;
+	const int kills = 300 * scale;
 	struct slab_cache *c = make_cache("sheaf.e", 64);
 	const struct slab_check_cache *cc;
 	struct e_tally t = { 0, 0, 0, 0 };
@@ -1125,6 +1223,12 @@ test_storm(void)
 	for (cpu = 0; cpu < (two_cpus ? 2 : 1); cpu++)
 		is_int(touch_cpu(c, cpu, 64, 400), 0, "e) allocations and "
 		       "frees on CPU %d after the storm", cpu);
+	{
+		struct slab_cache_desc *dc = desc_of("sheaf.e");
+
+		diag("e) the cache counts %" PRIu64 " repairs of dead lock "
+		     "holders", dc ? slot_stat(dc, ST_RECOVER) : 0);
+	}
 	cc = check_cache("sheaf.e", "after the storm");
 	ok(cc && cc->records == 0 && cc->dead_locks == 0 &&
 	   cc->in_flight == 0, "e) no record, dead lock or object in flight "
@@ -1238,6 +1342,20 @@ f_client(struct slab_cache *x, struct slab_cache *y, int cpu)
 	return 0;
 }
 
+static unsigned f_other, f_fx;
+
+static void
+f_each(void *arg, const char *msg)
+{
+	(void)arg;
+	if (strncmp(msg, "sheaf.fx:", 9) == 0) {
+		f_fx++;
+	} else {
+		if (f_other++ < 5)
+			diag("  %s", msg);
+	}
+}
+
 static void
 test_scribble(void)
 {
@@ -1293,10 +1411,20 @@ test_scribble(void)
 	ok(harness_alive(&d) && slab_pool_stats(pool, &ps) == 0,
 	   "f) slabd is up and answers slab_pool_stats");
 	{
-		const struct slab_check_cache *cc =
-			check_cache("sheaf.fy", "for sheaf.fy (the scribbled "
-				    "sheaf.fx may be reported)");
-		(void)cc;
+		char why[512] = "";
+		const struct slab_check_cache *cc;
+
+		f_other = 0;
+		f_fx = 0;
+		slab_check_region_each(rbase, rsize, &rep, why, sizeof(why),
+				       f_each, NULL);
+		cc = slab_check_find(&rep, "sheaf.fy");
+		diag("f) the checker reports %u inconsistencies of the "
+		     "scribbled sheaf.fx", f_fx);
+		ok(f_other == 0 && cc && cc->inuse == 0 && adds_up(cc),
+		   "f) no inconsistency outside sheaf.fx (%u), sheaf.fy "
+		   "accounted (inuse %" PRIu64 ")", f_other,
+		   cc ? cc->inuse : 0);
 	}
 }
 

@@ -1428,10 +1428,104 @@ test_scribble(void)
 	}
 }
 
+/* ---------------------------------------------------------------- g */
+
+/*
+ * In this program re-executed with glibc's rseq registration off
+ * (GLIBC_TUNABLES=glibc.pthread.rseq=0): open the pool at sock, look up
+ * cache name and shrink or destroy it.  Exit 0 on success, 100 + errno
+ * on failure, 98 if this process has rseq after all, 97 on setup errors.
+ */
+static int
+norseq_child(const char *sock, const char *name, const char *what)
+{
+	struct slab_pool *p = slab_pool_open(sock);
+	struct slab_cache *c;
+	int r;
+
+	if (p == NULL)
+		return 97;
+	if (slabtest_uses_slots(p))
+		return 98;
+	c = slab_cache_lookup(p, name);
+	if (c == NULL)
+		return 97;
+	r = strcmp(what, "destroy") == 0 ? slab_cache_destroy(c) :
+					   slab_cache_shrink(c);
+	return r == 0 ? 0 : 100 + (errno & 0x7f);
+}
+
+static int
+run_norseq(const char *name, const char *what)
+{
+	pid_t pid = fork_child();
+	int st;
+
+	if (pid == 0) {
+		char *argv[] = { (char *)"test_sheaf", (char *)"--norseq",
+				 d.socket, (char *)name, (char *)what, NULL };
+
+		setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+		execv("/proc/self/exe", argv);
+		_exit(96);
+	}
+	st = wait_child(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
+}
+
+static void
+g_fill(struct slab_cache *c)
+{
+	pid_t pid = fork_child();
+
+	if (pid == 0)
+		_exit(touch_cpu(c, two_cpus ? 1 : 0, 64, 2000) != 0);
+	if (wait_child(pid) != 0 || touch_cpu(c, 0, 64, 2000) != 0)
+		bail_out("g) filling the sheaves failed");
+}
+
+static void
+test_norseq(void)
+{
+	struct slab_cache *c = make_cache("sheaf.g", 64);
+	const struct slab_check_cache *cc;
+	int r;
+
+	g_fill(c);
+	cc = check_cache("sheaf.g", "with objects in sheaves");
+	ok(cc && cc->inuse == 0 && cc->sheaf + cc->barn > 0,
+	   "g) sheaves and barns hold %" PRIu64 " objects, none in use",
+	   cc ? cc->sheaf + cc->barn : 0);
+	r = run_norseq("sheaf.g", "shrink");
+	if (r == 98) {
+		skip(3, "g) glibc.pthread.rseq=0 did not turn rseq off here");
+		slab_cache_destroy(c);
+		return;
+	}
+	ok(r == 0, "g) a process without rseq shrinks the cache: %s (%d%s%s)",
+	   r == 0 ? "0" : "fails", r, r > 100 && r < 200 ? ", " : "",
+	   r > 100 && r < 200 ? strerror(r - 100) : "");
+	cc = check_cache("sheaf.g", "after its shrink");
+	ok(cc && cc->sheaf == 0 && cc->barn == 0 && adds_up(cc),
+	   "g) its shrink emptied every sheaf and barn (sheaf %" PRIu64
+	   ", barn %" PRIu64 ")", cc ? cc->sheaf : 0, cc ? cc->barn : 0);
+	g_fill(c);
+	r = run_norseq("sheaf.g", "destroy");
+	ok(r == 0, "g) a process without rseq destroys the cache, no object "
+	   "of which is allocated: %d%s%s", r, r > 100 && r < 200 ? " " : "",
+	   r > 100 && r < 200 ? strerror(r - 100) : "");
+	if (r != 0) {
+		r = slab_cache_destroy(c);
+		diag("g) the test's own destroy: %d", r);
+	} else {
+		slab_cache_put(c);
+	}
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *env = getenv("SHMSLAB_TEST_SCALE");
 	const char *sd = getenv("SHMSLAB_TEST_SEED");
@@ -1439,6 +1533,8 @@ main(void)
 	struct slab_cache *probe;
 	cpu_set_t set;
 
+	if (argc == 5 && strcmp(argv[1], "--norseq") == 0)
+		return norseq_child(argv[2], argv[3], argv[4]);
 	if (env && atoi(env) > 0)
 		scale = atoi(env);
 	seed = sd ? strtoull(sd, NULL, 0) : (uint64_t)time(NULL) ^
@@ -1474,6 +1570,7 @@ main(void)
 	test_shrink_destroy();
 	test_windows();
 	test_storm();
+	test_norseq();
 	test_scribble();
 
 	ok(harness_alive(&d), "slabd is still up");

@@ -1522,6 +1522,75 @@ test_norseq(void)
 	}
 }
 
+/* ---------------------------------------------------------------- h */
+
+/*
+ * A stale handle: its cache destroyed (with objects in its sheaves) and
+ * another made in the same table entry.  The stale handle's allocations
+ * and frees, fast paths with sheaves included, fail with ESTALE and touch
+ * nothing of the new cache.
+ */
+static void
+test_stale(void)
+{
+	enum { N = 300 };
+	struct slab_cache *old = make_cache("sheaf.h", 64), *h2, *nw;
+	struct slab_cache_desc *d1 = desc_of("sheaf.h"), *d2;
+	const struct slab_check_cache *cc;
+	static void *v[N];
+	void *p;
+	int i, e, bad = 0;
+
+	for (i = 0; i < N; i++)
+		if ((v[i] = slab_cache_alloc(old, 0)) == NULL)
+			bail_out("sheaf.h alloc");
+	for (i = 0; i < N; i++)
+		slab_cache_free(old, v[i]);
+	h2 = slab_cache_lookup(pool, "sheaf.h");
+	if (h2 == NULL || d1 == NULL)
+		bail_out("sheaf.h lookup");
+	ok(slab_cache_destroy(h2) == 0, "h) destroy through a second handle "
+	   "with objects in the sheaves");
+	nw = make_cache("sheaf.h2", 64);
+	d2 = desc_of("sheaf.h2");
+	diag("h) the new cache has table entry %ld, the old had %ld",
+	     d2 ? (long)(d2 - region_caches(rbase)) : -1L,
+	     (long)(d1 - region_caches(rbase)));
+	for (i = 0; i < N; i++) {
+		if ((v[i] = slab_cache_alloc(nw, 0)) == NULL)
+			bail_out("sheaf.h2 alloc");
+		fill(v[i], 64, 0x4);
+	}
+	errno = 0;
+	p = slab_cache_alloc(old, 0);
+	e = errno;
+	ok(p == NULL && e == ESTALE, "h) the stale handle's allocation: NULL, "
+	   "ESTALE (got %p, %s)", p, strerror(e));
+	for (i = 0; i < N; i += 2) {
+		errno = 0;
+		slab_cache_free(old, v[i]);
+		if (errno != ESTALE)
+			bad++;
+	}
+	is_int(bad, 0, "h) the stale handle's frees of the new cache's "
+	       "objects fail with ESTALE");
+	cc = check_cache("sheaf.h2", "after the stale handle's calls");
+	is_int(cc ? cc->inuse : 0, N, "h) the new cache still counts its %d "
+	       "objects in use (none went into a sheaf)", N);
+	bad = 0;
+	for (i = 0; i < N; i++) {
+		if (!intact(v[i], 64, 0x4))
+			bad++;
+		slab_cache_free(nw, v[i]);
+	}
+	is_int(bad, 0, "h) the new cache's objects intact");
+	cc = check_cache("sheaf.h2", "after freeing them");
+	ok(cc && cc->inuse == 0 && adds_up(cc), "h) inuse 0, all accounted");
+	ok(slab_cache_destroy(nw) == 0, "h) destroy the new cache");
+	ok(slab_cache_destroy(old) == -1 && errno == ESTALE,
+	   "h) the stale handle's destroy: ESTALE (and frees the handle)");
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
@@ -1571,6 +1640,7 @@ main(int argc, char **argv)
 	test_windows();
 	test_storm();
 	test_norseq();
+	test_stale();
 	test_scribble();
 
 	ok(harness_alive(&d), "slabd is still up");

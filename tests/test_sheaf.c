@@ -33,12 +33,14 @@
  *     and another cache do not crash, get no pointer outside the region,
  *     the other cache's objects stay intact, slabd keeps answering.
  *
- * SHMSLAB_TEST_SCALE multiplies the object counts, kills and rounds.
+ * SHMSLAB_TEST_SCALE multiplies the object counts, kills and rounds;
+ * SHMSLAB_TEST_PARTS=df (say) runs only those parts.
  * SHMSLAB_TEST_SEED sets the seed (printed).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
@@ -224,16 +226,18 @@ wait_child(pid_t pid)
 static const char *
 status_str(int st)
 {
-	static char buf[64];
+	static char bufs[4][64];
+	static int next;
+	char *buf = bufs[next++ & 3];
 
 	if (st == -1)
 		return "not reaped";
 	if (WIFEXITED(st))
-		snprintf(buf, sizeof(buf), "exit %d", WEXITSTATUS(st));
+		snprintf(buf, 64, "exit %d", WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
-		snprintf(buf, sizeof(buf), "signal %d", WTERMSIG(st));
+		snprintf(buf, 64, "signal %d", WTERMSIG(st));
 	else
-		snprintf(buf, sizeof(buf), "status %#x", st);
+		snprintf(buf, 64, "status %#x", st);
 	return buf;
 }
 
@@ -1172,7 +1176,8 @@ test_storm(void)
 	struct e_tally t = { 0, 0, 0, 0 };
 	pid_t pid[E_WORKERS];
 	uint64_t s = seed ^ 0xe;
-	int i, k, bad_exit = 0, st, end_bad = 0, cpu;
+	int i, k, bad_exit = 0, st, end_bad = 0, cpu, shrinks = 0;
+	int shrink_bad = 0;
 	struct timespec ts;
 
 	es = shared_map(sizeof(*es));
@@ -1192,7 +1197,26 @@ test_storm(void)
 		}
 		e_settle(c, i, &t);
 		pid[i] = e_spawn(c, i, rnd(&s));
+		if (k % 25 == 12) {
+			/* drains racing the workers' sheaves */
+			if (slab_cache_shrink(c) != 0 && shrink_bad++ < 3)
+				diag("e) shrink during the storm: %s",
+				     strerror(errno));
+			shrinks++;
+		}
+		if (k == kills / 2) {
+			struct slab_cache *h2 =
+				slab_cache_lookup(pool, "sheaf.e");
+			int r = h2 ? slab_cache_destroy(h2) : -2, e = errno;
+
+			ok(r == -1 && e == EBUSY, "e) destroy while workers "
+			   "hold objects: -1 EBUSY (%d, %s)", r, strerror(e));
+			if (r == -1 && h2)
+				slab_cache_put(h2);
+		}
 	}
+	is_int(shrink_bad, 0, "e) %d shrinks during the storm succeeded",
+	       shrinks);
 	__atomic_store_n(&es->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < E_WORKERS; i++) {
 		st = wait_child(pid[i]);
@@ -1309,6 +1333,26 @@ scribble(const char *name, uint64_t *s, int plausible,
 	}
 }
 
+/* A crashed client says where, for the report, and dies of the signal. */
+static void
+f_crash(int sig, siginfo_t *si, void *uc)
+{
+	char buf[160];
+	void *bt[32];
+	int n, len;
+
+	(void)uc;
+	len = snprintf(buf, sizeof(buf), "# f) client %d: signal %d at "
+		       "address %p (region %p + %#zx)\n", (int)getpid(), sig,
+		       si->si_addr, (void *)rbase, rsize);
+	if (write(2, buf, (size_t)len) < 0)
+		_exit(90);
+	n = backtrace(bt, 32);
+	backtrace_symbols_fd(bt, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* A client pinned to cpu using both caches: 0 good, 2 a pointer outside
  * the region, 3 an object of the other cache damaged. */
 static int
@@ -1317,7 +1361,13 @@ f_client(struct slab_cache *x, struct slab_cache *y, int cpu)
 	enum { N = 2000 };
 	static void *vx[N], *vy[N];
 	int i, round;
+	struct sigaction sa;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = f_crash;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 	pin(cpu);
 	for (round = 0; round < 3; round++) {
 		for (i = 0; i < N; i++) {
@@ -1426,6 +1476,81 @@ test_scribble(void)
 		   "accounted (inuse %" PRIu64 ")", f_other,
 		   cc ? cc->inuse : 0);
 	}
+}
+
+/*
+ * A client that keeps rewriting the entries of every sheaf of a cache
+ * with offsets of that cache's own objects (each a valid entry, of
+ * another slab than the one before) while a client on the other CPU
+ * allocates and frees, so that its flushes find entries changing under
+ * them: that client must not crash nor get a pointer outside the region.
+ */
+static void
+test_scribble_live(void)
+{
+	enum { NX = 3000 };
+	struct slab_cache *z = make_cache("sheaf.fz", 64);
+	struct slab_cache_desc *dz = desc_of("sheaf.fz");
+	static void *v[NX];
+	static uint64_t offs[NX];
+	volatile uint32_t *stop = shared_map(4096);
+	pid_t scr, cl;
+	int i, st;
+
+	if (dz == NULL)
+		bail_out("sheaf.fz");
+	for (i = 0; i < NX; i++) {
+		if ((v[i] = slab_cache_alloc(z, 0)) == NULL)
+			bail_out("sheaf.fz alloc");
+		offs[i] = off_of(v[i]);
+	}
+	for (i = 0; i < NX; i++)
+		slab_cache_free(z, v[i]);
+	scr = fork_child();
+	if (scr == 0) {
+		struct slab_sheaf *sh = region_at(rbase, dz->sheaf_off);
+		uint64_t r = seed ^ 0x5c;
+		uint32_t j, e;
+
+		pin(two_cpus ? 1 : 0);
+		while (!*stop)
+			for (j = 0; j < dz->nr_sheaves; j++)
+				for (e = 0; e < SLAB_SHEAF_MAX; e++)
+					sh[j].obj[e] = offs[rnd(&r) % NX];
+		_exit(0);
+	}
+	cl = fork_child();
+	if (cl == 0) {
+		struct sigaction sa;
+		int round, k;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = f_crash;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+		pin(0);
+		for (round = 0; round < 20 * scale; round++) {
+			for (k = 0; k < NX; k++) {
+				v[k] = slab_cache_alloc(z, 0);
+				if (v[k] != NULL && !in_region(v[k], 64))
+					_exit(2);
+			}
+			for (k = 0; k < NX; k++)
+				if (v[k] != NULL)
+					slab_cache_free(z, v[k]);
+		}
+		_exit(0);
+	}
+	st = wait_child(cl);
+	*stop = 1;
+	kill(scr, SIGKILL);
+	wait_child(scr);
+	ok(st == 0, "f) a client allocating and freeing while another keeps "
+	   "rewriting the cache's sheaf entries (valid objects of other "
+	   "slabs) neither crashes nor gets a pointer outside the region "
+	   "(%s)", status_str(st));
+	munmap((void *)stop, 4096);
 }
 
 /* ---------------------------------------------------------------- g */
@@ -1593,6 +1718,15 @@ test_stale(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* SHMSLAB_TEST_PARTS (letters a-h) runs only those parts. */
+static int
+part(char c)
+{
+	const char *p = getenv("SHMSLAB_TEST_PARTS");
+
+	return p == NULL || *p == 0 || strchr(p, c) != NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1634,14 +1768,24 @@ main(int argc, char **argv)
 	slab_cache_destroy(probe);
 	alarm(600 * (unsigned)scale);
 
-	test_single();
-	test_pipeline();
-	test_shrink_destroy();
-	test_windows();
-	test_storm();
-	test_norseq();
-	test_stale();
-	test_scribble();
+	if (part('a'))
+		test_single();
+	if (part('b'))
+		test_pipeline();
+	if (part('c'))
+		test_shrink_destroy();
+	if (part('d'))
+		test_windows();
+	if (part('e'))
+		test_storm();
+	if (part('g'))
+		test_norseq();
+	if (part('h'))
+		test_stale();
+	if (part('f'))
+		test_scribble();
+	if (part('f'))
+		test_scribble_live();
 
 	ok(harness_alive(&d), "slabd is still up");
 	ok(harness_stop(&d) == 0, "slabd exits cleanly");

@@ -323,12 +323,11 @@ live_clear(uint64_t off)
 }
 
 static void
-test_single(void)
+test_single(const char *name, size_t size, uint32_t n)
 {
-	const size_t size = 64;
-	uint32_t n = 20000 * (uint32_t)scale, i, dup = 0, bad = 0, out = 0;
-	struct slab_cache *c = make_cache("sheaf.a", size);
-	struct slab_cache_desc *dc = desc_of("sheaf.a");
+	uint32_t i, dup = 0, bad = 0, out = 0;
+	struct slab_cache *c = make_cache(name, size);
+	struct slab_cache_desc *dc = desc_of(name);
 	const struct slab_check_cache *cc;
 	void **v = calloc(n + n / 2, sizeof(*v));
 	uint64_t bound;
@@ -339,8 +338,8 @@ test_single(void)
 		bail_out("test_single: setup");
 	bound = (2ull * dc->nr_slots + SLAB_BARN_SHEAVES * dc->nr_nodes) *
 		dc->sheaf_cap;
-	diag("a) %u objects of %zu B; sheaf cap %u, %u slots, %u nodes: "
-	     "sheaves and barns hold at most %" PRIu64, n, size,
+	diag("a) %s: %u objects of %zu B; sheaf cap %u, %u slots, %u nodes: "
+	     "sheaves and barns hold at most %" PRIu64, name, n, size,
 	     dc->sheaf_cap, dc->nr_slots, dc->nr_nodes, bound);
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < n; i++) {
@@ -377,11 +376,12 @@ test_single(void)
 				fill(v[i], size, 1);
 			}
 		}
-		cc = check_cache("sheaf.a", round ? "with 1.5 x n objects "
+		cc = check_cache(name, round ? "with 1.5 x n objects "
 			"live after partial frees" : "with n objects live");
 		is_int(cc ? cc->inuse : 0,
 		       round ? (uint64_t)(n - (n + 1) / 2 + n / 2) : n,
-		       "round %d: inuse equals the objects held", round);
+		       "a) %s: round %d: inuse equals the objects held", name,
+		       round);
 		for (i = 0; i < n + (round ? n / 2 : 0); i++) {
 			if (v[i] == NULL)
 				continue;
@@ -391,23 +391,28 @@ test_single(void)
 			slab_cache_free(c, v[i]);
 			v[i] = NULL;
 		}
-		cc = check_cache("sheaf.a", "after freeing everything");
+		cc = check_cache(name, "after freeing everything");
 		ok(cc && cc->inuse == 0 && adds_up(cc),
-		   "round %d: inuse 0 and objects == free + sheaf + barn",
-		   round);
+		   "a) %s: round %d: inuse 0 and objects == free + sheaf + "
+		   "barn", name, round);
 		ok(cc && cc->sheaf + cc->barn > 0 &&
 		   cc->sheaf + cc->barn <= bound,
-		   "round %d: sheaves and barns hold %" PRIu64 " objects "
-		   "(> 0: frees went to sheaves; <= %" PRIu64 ")", round,
+		   "a) %s: round %d: sheaves and barns hold %" PRIu64
+		   " objects (> 0: frees went to sheaves; <= %" PRIu64 ")",
+		   name, round,
 		   cc ? cc->sheaf + cc->barn : 0, bound);
 	}
-	is_int(out, 0, "a) every allocation returned an object in the region");
-	is_int(dup, 0, "a) no object handed out twice while live");
-	is_int(bad, 0, "a) every object's content intact until its free");
+	is_int(out, 0, "a) %s: every allocation returned an object in the "
+	       "region", name);
+	is_int(dup, 0, "a) %s: no object handed out twice while live", name);
+	is_int(bad, 0, "a) %s: every object's content intact until its "
+	       "free", name);
 	ok(slot_stat(dc, ST_SHEAF_REFILL) > 0 && slot_stat(dc, ST_SHEAF_FLUSH) > 0,
-	   "a) sheaves were refilled (%" PRIu64 ") and flushed (%" PRIu64 ")",
+	   "a) %s: sheaves were refilled (%" PRIu64 ") and flushed (%" PRIu64
+	   ")", name,
 	   slot_stat(dc, ST_SHEAF_REFILL), slot_stat(dc, ST_SHEAF_FLUSH));
-	ok(slab_cache_destroy(c) == 0, "a) destroy with objects in sheaves");
+	ok(slab_cache_destroy(c) == 0, "a) %s: destroy with objects in "
+	   "sheaves", name);
 	free(v);
 	free(live_map);
 }
@@ -1768,8 +1773,13 @@ main(int argc, char **argv)
 	slab_cache_destroy(probe);
 	alarm(600 * (unsigned)scale);
 
-	if (part('a'))
-		test_single();
+	if (part('a')) {
+		test_single("sheaf.a", 64, 20000 * (uint32_t)scale);
+		test_single("sheaf.a200", 200, 3000 * (uint32_t)scale);
+		test_single("sheaf.a1000", 1000, 2000 * (uint32_t)scale);
+		test_single("sheaf.a3000", 3000, 800 * (uint32_t)scale);
+		test_single("sheaf.a9000", 9000, 400 * (uint32_t)scale);
+	}
 	if (part('b'))
 		test_pipeline();
 	if (part('c'))

@@ -23,7 +23,10 @@
  *     then allocates and frees on CPU 0 (which recovers the dead slot
  *     lock): checker clean, nothing in flight, every object still held
  *     intact, inuse == held exactly (the windows all lie before the
- *     caller's own object is popped or pushed);
+ *     caller's own object is popped or pushed).  Also the flush and
+ *     compaction windows of a shrink's drain, and the workload's kills
+ *     recovered by a shrink instead; before recovery the checker must
+ *     report the dead lock and no inconsistency;
  *  e) a SIGKILL storm: workers on both CPUs allocate, hand objects through
  *     a shared ring, check and free them, killed at random by the test;
  *     afterwards checker clean and inuse <= the objects whose fate the
@@ -31,7 +34,12 @@
  *  f) a client scribbles over a cache's sheaf counts, where words, entries
  *     and slots' sheaves words: other clients allocating and freeing that
  *     and another cache do not crash, get no pointer outside the region,
- *     the other cache's objects stay intact, slabd keeps answering.
+ *     the other cache's objects stay intact, slabd keeps answering; and
+ *     one keeps rewriting entries while another client flushes them;
+ *  g) shrink and destroy by a process without rseq empty the sheaves and
+ *     barns (destroy: no EBUSY when no object is allocated);
+ *  h) a stale handle (cache destroyed with objects in its sheaves, entry
+ *     reused) gets ESTALE and touches nothing of the new cache.
  *
  * SHMSLAB_TEST_SCALE multiplies the object counts, kills and rounds;
  * SHMSLAB_TEST_PARTS=df (say) runs only those parts.
@@ -750,7 +758,8 @@ d_fill_sheaves(struct slab_cache *c)
 	unpin();
 }
 
-static const char *const mode_name[] = { "workload", "shrink" };
+static const char *const mode_name[] = { "workload", "shrink",
+					 "workload, shrink recovers" };
 
 static int
 d_run(int w, uint32_t nth, int mode)
@@ -815,7 +824,7 @@ d_run(int w, uint32_t nth, int mode)
 		if (!good)
 			slab_check_diag(&rep);
 	}
-	if (mode == 1) {
+	if (mode >= 1) {
 		/* the test's shrink takes every slot lock: it recovers */
 		int r = slab_cache_shrink(c), e = errno;
 
@@ -902,7 +911,7 @@ test_windows(void)
 	int w, j, fails = 0, runs = 0, mode;
 
 	ks = shared_map(sizeof(*ks));
-	for (mode = 0; mode < 2; mode++) {
+	for (mode = 0; mode < 3; mode++) {
 	d_run(-1, 0, mode);
 	memcpy(hits, ks->hits, sizeof(hits));
 	for (w = SHMSLAB_TW_SHEAF_TAKE; w <= SHMSLAB_TW_SHEAF_SWAP; w++) {

@@ -87,6 +87,7 @@
 /* libclient/sheaf.c */
 #define sheaf_alloc		shmslab_sheaf_alloc
 #define sheaf_free		shmslab_sheaf_free
+#define sheaf_free_foreign		shmslab_sheaf_free_foreign
 #define sheaf_drain		shmslab_sheaf_drain
 #define sheaf_drain_barns		shmslab_sheaf_drain_barns
 /* libclient/owner.c */

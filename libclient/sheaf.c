@@ -938,6 +938,65 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 	}
 }
 
+/*
+ * The free of an object of another node's slab (as SLUB's slab_free()
+ * keeps a CPU's sheaves to its own node's objects): straight onto its
+ * slab by one CAS, as __slab_free does.  A slab that was SW_FULL is
+ * frozen to k's CPU partial list, which needs slot lock k: tried once,
+ * and when busy the object goes onto the sheaf after all (1), since a
+ * free never waits.  0 when freed, -errno when refused.
+ */
+int
+sheaf_free_foreign(struct slab_cache *h, uint32_t pfn, uint32_t link,
+		   uint32_t k)
+{
+	struct page_desc *pd = &h->v.pages[pfn];
+	struct slab_slot *s = &h->v.slots[k];
+	char *obj = link_obj(h, pfn, link);
+	uint64_t f, c, nc;
+	int locked = 0, r = 0;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
+			r = -ESTALE;
+			break;
+		}
+		if (sf_link(f) == link || sc_inuse(c) == 0 ||
+		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			r = -EINVAL;	/* a double free, or nothing in use */
+			break;
+		}
+		if (sc_kind(c) == SW_FULL && !locked) {
+			if (slot_trylock(h, k) != 0)
+				return 1;
+			locked = 1;
+			continue;
+		}
+		slab_fp_set(&h->v, obj, sf_link(f));
+		nc = sc_with_inuse(c, sc_inuse(c) - 1);
+		if (sc_kind(c) == SW_FULL)
+			nc = sc_with_where(nc, SW_CPUP, k);
+		if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
+			continue;
+		if (sc_kind(c) == SW_FULL) {
+			cpu_partial_push(h, k, pfn);
+			stat_inc(&s->stat[ST_FREEZE]);
+			if (s->partial_nr > h->v.cpu_partial) {
+				stat_inc(&s->stat[ST_CPU_PARTIAL_DRAIN]);
+				unfreeze_partials_try(h, k, 1);
+			}
+		}
+		stat_inc(&s->stat[ST_FREE_SLOW]);
+		stat_inc(&s->stat[ST_FREE_REMOTE]);
+		break;
+	}
+	if (locked)
+		slab_unlock(&s->lock);
+	return r;
+}
+
 /* ---------------------------------------------------------------- drains */
 
 /*

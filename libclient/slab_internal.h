@@ -625,6 +625,8 @@ void sort_keys(uint64_t *keys, size_t m);
 /* sheaf.c: per-CPU sheaves and the barns (M_RSEQ handles of sheaf caches) */
 int sheaf_alloc(struct slab_cache *h, void **objp);
 int sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link);
+int sheaf_free_foreign(struct slab_cache *h, uint32_t pfn, uint32_t link,
+		       uint32_t k);
 int sheaf_drain(struct slab_cache *h, uint32_t k, int wait);
 int sheaf_drain_barns(struct slab_cache *h, uint32_t k);
 

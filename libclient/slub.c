@@ -1227,6 +1227,19 @@ cache_free(struct slab_cache *h, void *obj)
 				 "link of its slab: the object is free)");
 	TEST_WINDOW(SHMSLAB_TW_FREE);
 	if (h->sheaf) {
+		k = current_cpu(h->pool);
+		/* another node's object: to its slab, not this CPU's sheaf */
+		r = h->v.nr_nodes > 1 &&
+				    h->v.pages[pfn].node != node_of_cpu(h->pool,
+									k) ?
+			    sheaf_free_foreign(h, pfn, link, k) :
+			    1;
+		if (r == 0)
+			return;
+		if (r < 0) {
+			errno = -r;
+			return;
+		}
 		r = sheaf_free(h, obj, pfn, link);
 		if (r == 0)
 			return;
@@ -1420,6 +1433,10 @@ free_inline(struct slab_cache *cache, void *obj)
 sretry:
 		k = rseq_cpu_fs(roff);
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
+			goto slow;
+		/* another node's object goes to its slab (cache_free()) */
+		if (__builtin_expect(cache->v.nr_nodes > 1, 0) &&
+		    cache->v.pages[pfn].node != node_of_cpu(cache->pool, k))
 			goto slow;
 		slot = &cache->v.slots[k];
 		TEST_WINDOW(SHMSLAB_TW_FREE);

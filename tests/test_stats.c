@@ -524,6 +524,92 @@ sheaf_figures_agree(struct slab_pool *p, struct slab_cache *c,
 }
 
 /*
+ * The region is written by every client: scribble over cache name's
+ * sheaves (counts far above the capacity, entries outside the region, in
+ * metadata and in another cache's slabs, barn nodes and slot indexes out
+ * of range, a slot naming one sheaf twice) and ask for the figures.  Both
+ * calls still answer, slabd stays up, and what they report stays within
+ * what the sheaves can hold and, for slabd, within the objects.  Then the
+ * sheaves are put back as they were (nothing used the cache meanwhile).
+ */
+static void
+test_sheaves_scribbled(struct slab_cache *c, const char *name)
+{
+	static struct slab_cache_info info;
+	static struct slab_sheaf saved[1024];
+	static uint64_t saved_w[1024];
+	char *base = slab_pool_base(pool);
+	struct slab_cache_desc *d = NULL;
+	struct slab_cache_stats st;
+	struct slab_sheaf *sh;
+	uint32_t i, k, nr;
+	uint64_t other, max_cpu, max_barn, n;
+	void *x;
+	int r;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct slab_cache_desc *e = region_caches(base) + i;
+
+		if (e->state == CACHE_LIVE &&
+		    strncmp(e->name, name, SLAB_NAME_MAX) == 0)
+			d = e;
+	}
+	if (d == NULL || d->sheaf_cap == 0 || d->nr_sheaves > 1024 ||
+	    d->nr_slots > 1024) {
+		skip(3, "no sheaves to scribble on");
+		return;
+	}
+	nr = d->nr_sheaves;
+	sh = (struct slab_sheaf *)(base + d->sheaf_off);
+	memcpy(saved, sh, nr * sizeof(*sh));
+	for (k = 0; k < d->nr_slots; k++)
+		saved_w[k] = cache_slot(base, d, k)->sheaves;
+	/* an object of another cache, to be named by the scribbled entries */
+	x = slab_malloc(pool, 32);
+	other = x ? slab_ptr_to_off(pool, x) : 4096;
+	for (i = 0; i < nr; i++) {
+		__atomic_store_n(&sh[i].count, 0xffffffffu - i,
+				 __ATOMIC_RELEASE);
+		for (k = 0; k < SLAB_SHEAF_MAX; k++)
+			sh[i].obj[k] = k % 4 == 0 ? ~0ull - k :
+				       k % 4 == 1 ? other :
+				       k % 4 == 2 ? 64 : sh[i].obj[k];
+		sh[i].where = i % 3 == 0 ? shw_make(SHW_FULL, 0xffffff, 0) :
+			      i % 3 == 1 ? shw_make(SHW_EMPTY, 0, 0) :
+					   ~0ull;
+	}
+	for (k = 0; k < d->nr_slots; k++)
+		cache_slot(base, d, k)->sheaves =
+			k % 3 == 0 ? shv_make(0xfffffff0u, nr) :
+			k % 3 == 1 ? shv_make(1, 1) : shv_make(0, 2);
+	max_cpu = (uint64_t)d->sheaf_cap * 2 * d->nr_slots;
+	max_barn = (uint64_t)d->sheaf_cap * nr;
+	memset(&st, 0, sizeof(st));
+	r = slab_cache_stats(c, &st);
+	ok(r == 0 && st.sheaf_objects <= max_cpu &&
+	   st.barn_objects <= max_barn,
+	   "scribbled sheaves: slab_cache_stats answers within what the "
+	   "sheaves hold (%llu <= %llu, %llu <= %llu)",
+	   (unsigned long long)st.sheaf_objects, (unsigned long long)max_cpu,
+	   (unsigned long long)st.barn_objects, (unsigned long long)max_barn);
+	memset(&info, 0, sizeof(info));
+	r = cache_info(c, &info);
+	n = info.objects_inuse + info.objects_sheaf + info.objects_barn;
+	ok(r == 0 && n <= info.objects,
+	   "scribbled sheaves: slab_cache_info answers, in use + cached "
+	   "(%llu) <= objects (%llu)", (unsigned long long)n,
+	   (unsigned long long)info.objects);
+	for (k = 0; k < d->nr_slots; k++)
+		cache_slot(base, d, k)->sheaves = saved_w[k];
+	memcpy(sh, saved, nr * sizeof(*sh));
+	if (x)
+		slab_free(pool, x);
+	ok(sheaf_figures_agree(pool, c, name, 0, &st),
+	   "the sheaves put back: slabd still serves, and its figures agree "
+	   "with the checker's again");
+}
+
+/*
  * A cache with sheaves (this slabd's slots are guarded by rseq, the
  * default where glibc registers it): rounds of SHEAF_N allocations and
  * SHEAF_N frees go through the sheaves, the barn and the slabs, and the
@@ -549,7 +635,7 @@ test_sheaves(void)
 	if (sb->slot_guard != REGION_GUARD_RSEQ) {
 		is_int(st.sheaf_capacity, 0, "a region whose slots are not "
 		       "guarded by rseq gives no cache sheaves");
-		skip(9, "no sheaves in this region (slots guarded by CAS)");
+		skip(11, "no sheaves in this region (slots guarded by CAS)");
 		return;
 	}
 	is_int(st.sheaf_capacity, 62, "a 64-byte cache's sheaf holds 62 "
@@ -617,6 +703,7 @@ test_sheaves(void)
 	ok(sheaf_figures_agree(pool, c, "t-sheaf", 0, &st),
 	   "all freed: nothing in use, the rest free or cached, as the "
 	   "checker counts");
+	test_sheaves_scribbled(c, "t-sheaf");
 }
 
 /*

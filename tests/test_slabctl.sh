@@ -185,6 +185,10 @@ if [ "$(sed -n 's/^slot guard: *//p' "$tmp/shst.out")" = rseq ]; then
 		h && NF == 0 { exit } END { print s + 0, t + 0 }' "$tmp/shcache.out")"
 	expect "status: objects in sheaves include sheafy's" yes \
 	    "$(awk -v m=$((shs + shb)) -F': *' '$1 == "objects in sheaves" { print ($2 >= m ? "yes" : "no") }' "$tmp/shst.out")"
+	run shck "$SLABCTL" check
+	expect "check: clean, the objects in sheaves and barns are sheafy's" \
+	    "0 yes $shs $shb" \
+	    "$rc $(sed -n 's/^clean: *//p' "$tmp/shck.out") $(sed -n 's/^objects in sheaves: *//p' "$tmp/shck.out") $(sed -n 's/^objects in barns: *//p' "$tmp/shck.out")"
 	run shmet "$SLABCTL" metrics
 	expect "metrics: sheafy's sheaf and barn objects" "$shs $shb" \
 	    "$(sed -n 's/^shmslab_cache_sheaf_objects{cache="sheafy"} //p' "$tmp/shmet.out") $(sed -n 's/^shmslab_cache_barn_objects{cache="sheafy"} //p' "$tmp/shmet.out")"
@@ -200,7 +204,7 @@ if [ "$(sed -n 's/^slot guard: *//p' "$tmp/shst.out")" = rseq ]; then
 		skip "--json caches: cached objects" "no python3"
 	fi
 else
-	for t in cached capacity nodes status metrics json-cache json-caches; do
+	for t in cached capacity nodes status check metrics json-cache json-caches; do
 		skip "sheaves: $t" "slots not guarded by rseq: no sheaves"
 	done
 fi

@@ -253,6 +253,8 @@ struct cache_priv {
 /* One cell of the census: a (cache, node). */
 struct census_cell {
 	uint64_t slabs, objects, inuse;
+	uint64_t sheaf, barn;		/* objects of the node's slabs cached
+					 * in CPU sheaves, in barns */
 };
 
 struct cache_mgr {
@@ -2387,6 +2389,115 @@ slot_free_count(const struct slab_view *v, uint32_t pfn, uint32_t k)
 	return nr;
 }
 
+/*
+ * The head of the slab of cp that page pfn lies in, by the private
+ * record only, or PFN_NONE.
+ */
+static uint32_t
+census_slab_of(const struct cache_mgr *m, const struct cache_priv *cp,
+	       uint32_t pfn)
+{
+	uint32_t span = 1u << cp->geo.order, i;
+
+	if (pfn >= m->nr_pages)
+		return PFN_NONE;
+	for (i = 0; i < span && i <= pfn; i++)
+		if (slab_ours(m, cp, pfn - i))
+			return pfn - i;	/* i < span: pfn is inside */
+	return PFN_NONE;
+}
+
+/*
+ * Count sheaf sh's objects into the census cells of cache idx, as cached
+ * in a barn or in a CPU sheaf.  Everything here is read from the region,
+ * which every client writes: the count is bounded by the capacity (the
+ * private view's), and an entry counts only when its offset lies in a
+ * slab that the private record says is this cache's; nothing is
+ * addressed through an entry.
+ */
+static void
+census_sheaf(struct cache_mgr *m, const struct cache_priv *cp,
+	     const struct slab_sheaf *sh, int barn)
+{
+	const struct slab_view *v = &cp->view;
+	uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE), j;
+
+	if (cnt > v->sheaf_cap)
+		cnt = v->sheaf_cap;
+	for (j = 0; j < cnt; j++) {
+		uint64_t off = __atomic_load_n(&sh->obj[j], __ATOMIC_RELAXED);
+		uint32_t head;
+		int n;
+		struct census_cell *cell;
+
+		if (off >> REGION_PAGE_SHIFT >= m->nr_pages)
+			continue;
+		head = census_slab_of(m, cp, (uint32_t)(off >>
+							REGION_PAGE_SHIFT));
+		if (head == PFN_NONE)
+			continue;
+		n = pfn_node(m, head);
+		if (n < 0)
+			continue;
+		cell = &m->census[(size_t)cp->index * m->nr_nodes + (uint32_t)n];
+		if (barn)
+			cell->barn++;
+		else
+			cell->sheaf++;
+	}
+}
+
+/*
+ * The objects cache cp holds in sheaves, from its private view (the
+ * sheaves' address, their number and capacity are slabd's own): the
+ * main and spare of every slot, and the sheaves whose where names a barn.
+ * Every index read from the region is checked before it is used.  Those
+ * objects are off their slabs' freelists, so the slabs' inuse counters
+ * include them: they are taken out of the cell's inuse, which counts
+ * what is really allocated.
+ */
+static void
+census_sheaves(struct cache_mgr *m, const struct cache_priv *cp)
+{
+	const struct slab_view *v = &cp->view;
+	uint32_t k, i, n;
+
+	if (v->sheaves == NULL || v->sheaf_cap == 0)
+		return;
+	for (k = 0; k < v->nr_slots; k++) {
+		uint64_t w = __atomic_load_n(&v->slots[k].sheaves,
+					     __ATOMIC_ACQUIRE);
+		uint32_t mi = shv_main(w), si = shv_spare(w);
+
+		if (mi < v->nr_sheaves)
+			census_sheaf(m, cp, &v->sheaves[mi], 0);
+		if (si < v->nr_sheaves && si != mi)
+			census_sheaf(m, cp, &v->sheaves[si], 0);
+	}
+	for (i = 0; i < v->nr_sheaves; i++) {
+		uint64_t wh = __atomic_load_n(&v->sheaves[i].where,
+					      __ATOMIC_ACQUIRE);
+
+		if ((shw_kind(wh) == SHW_FULL || shw_kind(wh) == SHW_EMPTY) &&
+		    shw_node(wh) < v->nr_nodes)
+			census_sheaf(m, cp, &v->sheaves[i], 1);
+	}
+	for (n = 0; n < m->nr_nodes; n++) {
+		struct census_cell *cell =
+			&m->census[(size_t)cp->index * m->nr_nodes + n];
+		uint64_t cached;
+
+		/* duplicated entries (a scribbler's) must not count twice */
+		if (cell->sheaf > cell->objects)
+			cell->sheaf = cell->objects;
+		if (cell->barn > cell->objects - cell->sheaf)
+			cell->barn = cell->objects - cell->sheaf;
+		cached = cell->sheaf + cell->barn;
+
+		cell->inuse = cached < cell->inuse ? cell->inuse - cached : 0;
+	}
+}
+
 void
 cache_census(struct slabd *d, int only)
 {
@@ -2433,6 +2544,13 @@ cache_census(struct slabd *d, int only)
 			cell->inuse += inuse;
 		}
 	}
+	for (n = 0; n < SLAB_MAX_CACHES; n++) {
+		const struct cache_priv *cp = &m->cache[n];
+
+		if (cp->state == CACHE_LIVE &&
+		    (only < 0 || n == (uint32_t)only))
+			census_sheaves(m, cp);
+	}
 }
 
 int
@@ -2455,6 +2573,7 @@ cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
 	memcpy(st->name, cp->name, sizeof(st->name));
 	st->geo = cp->geo;
 	st->nr_nodes = m->nr_nodes;
+	st->sheaf_cap = cp->sheaf_cap;
 	for (k = 0; k < m->nr_slots; k++) {
 		const struct slab_slot *slot = &v->slots[k];
 		uint64_t one[ST_NR];
@@ -2482,6 +2601,8 @@ cache_stats(struct slabd *d, uint32_t index, struct cache_stats *st,
 					      __ATOMIC_RELAXED);
 		ns->objects = cell->objects;
 		ns->inuse = cell->inuse;
+		ns->sheaf = cell->sheaf;
+		ns->barn = cell->barn;
 		ns->slabs_alloc = sn->stat_slabs_alloc;
 		ns->slabs_free = sn->stat_slabs_free;
 		ns->refills = sn->stat_refills;

@@ -142,7 +142,10 @@ struct cache_node_stats {
 	uint64_t slabs;
 	uint64_t partial;		/* nr_partial of the node list */
 	uint64_t objects;
-	uint64_t inuse;			/* objects minus every free list */
+	uint64_t inuse;			/* objects minus every free list and
+					 * the objects cached in sheaves */
+	uint64_t sheaf;			/* cached in CPU sheaves */
+	uint64_t barn;			/* cached in the barns' sheaves */
 	uint64_t slabs_alloc;
 	uint64_t slabs_free;
 	uint64_t refills;
@@ -156,6 +159,7 @@ struct cache_stats {
 	struct slab_geometry geo;
 	uint64_t stat[ST_NR];		/* summed over every CPU slot */
 	uint32_t nr_nodes;
+	uint32_t sheaf_cap;		/* objects per sheaf; 0: no sheaves */
 	struct cache_node_stats node[REGION_MAX_NODES];
 };
 

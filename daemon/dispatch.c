@@ -585,6 +585,8 @@ stats_cache(struct slabd *d, struct stats_scratch *sc, uint32_t k,
 	cs->order = st->geo.order;
 	cs->objects_per_slab = st->geo.objects;
 	cs->colours = st->geo.colours;
+	cs->has_sheaf_capacity = 1;
+	cs->sheaf_capacity = st->sheaf_cap;
 	cs->n_stat = ST_NR;
 	cs->stat = sc->stat[k];
 	cs->n_nodes = st->nr_nodes;
@@ -598,6 +600,10 @@ stats_cache(struct slabd *d, struct stats_scratch *sc, uint32_t k,
 		ns->partial_slabs = st->node[n].partial;
 		ns->objects = st->node[n].objects;
 		ns->objects_inuse = st->node[n].inuse;
+		ns->has_objects_sheaf = 1;
+		ns->objects_sheaf = st->node[n].sheaf;
+		ns->has_objects_barn = 1;
+		ns->objects_barn = st->node[n].barn;
 		ns->slabs_alloc = st->node[n].slabs_alloc;
 		ns->slabs_free = st->node[n].slabs_free;
 		ns->refills = st->node[n].refills;

@@ -261,6 +261,55 @@ slab_cache_object(struct slab_cache *cache, const void *obj,
 	return 0;
 }
 
+/* The public struct keeps its size: fields come from its reserved words. */
+_Static_assert(sizeof(struct slab_cache_stats) == 32 * sizeof(uint64_t),
+	       "struct slab_cache_stats keeps its size");
+
+/* Sheaf i's count, as read now, never above the cache's capacity. */
+static uint64_t
+sheaf_count_now(const struct slab_view *v, uint32_t i)
+{
+	uint32_t c = __atomic_load_n(&v->sheaves[i].count, __ATOMIC_ACQUIRE);
+
+	return c <= v->sheaf_cap ? c : v->sheaf_cap;
+}
+
+/*
+ * Objects held now in the CPU sheaves (main and spare of every slot) and
+ * in the barns' sheaves.  The region is written by every client, so every
+ * index is checked against the view's (checked) sheaf count and every
+ * count bounded by the capacity: a scribbled word gives a wrong figure,
+ * never an access outside the sheaves.  A moment's view, as every
+ * statistic is: sheaves move while it is taken.
+ */
+static void
+sheaf_figures(const struct slab_view *v, uint64_t *cpu, uint64_t *barn)
+{
+	uint32_t k, i;
+
+	*cpu = *barn = 0;
+	if (v->sheaves == NULL || v->sheaf_cap == 0)
+		return;
+	for (k = 0; k < v->nr_slots; k++) {
+		uint64_t w = __atomic_load_n(&v->slots[k].sheaves,
+					     __ATOMIC_ACQUIRE);
+		uint32_t mi = shv_main(w), si = shv_spare(w);
+
+		if (mi < v->nr_sheaves)
+			*cpu += sheaf_count_now(v, mi);
+		if (si < v->nr_sheaves && si != mi)
+			*cpu += sheaf_count_now(v, si);
+	}
+	for (i = 0; i < v->nr_sheaves; i++) {
+		uint64_t wh = __atomic_load_n(&v->sheaves[i].where,
+					      __ATOMIC_ACQUIRE);
+
+		if ((shw_kind(wh) == SHW_FULL || shw_kind(wh) == SHW_EMPTY) &&
+		    shw_node(wh) < v->nr_nodes)
+			*barn += sheaf_count_now(v, i);
+	}
+}
+
 SHMSLAB_EXPORT int
 slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 {
@@ -300,6 +349,13 @@ slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 	st->cpu_partial_drain = sum[ST_CPU_PARTIAL_DRAIN];
 	st->recover = sum[ST_RECOVER];
 	st->bad_free = sum[ST_BAD_FREE];
+	st->sheaf_refill = sum[ST_SHEAF_REFILL];
+	st->sheaf_flush = sum[ST_SHEAF_FLUSH];
+	st->barn_get = sum[ST_BARN_GET];
+	st->barn_put = sum[ST_BARN_PUT];
+	st->sheaf_swap = sum[ST_SHEAF_SWAP];
+	st->sheaf_capacity = cache->v.sheaf_cap;
+	sheaf_figures(&cache->v, &st->sheaf_objects, &st->barn_objects);
 	return 0;
 }
 

@@ -239,7 +239,17 @@ struct slab_cache_stats {
 	uint64_t cpu_partial_drain;	/* CPU partial list overflows */
 	uint64_t recover;		/* repairs after a dead lock holder */
 	uint64_t bad_free;		/* pointers refused by free */
-	uint64_t reserved[19];
+	/* sheaves (caches that have them; all 0 in the others) */
+	uint64_t sheaf_refill;		/* sheaves refilled from slabs */
+	uint64_t sheaf_flush;		/* sheaves flushed back to slabs */
+	uint64_t barn_get;		/* sheaves taken from a node's barn */
+	uint64_t barn_put;		/* sheaves put into a node's barn */
+	uint64_t sheaf_swap;		/* a CPU's main and spare swapped */
+	uint64_t sheaf_objects;		/* now: objects in CPU sheaves */
+	uint64_t barn_objects;		/* now: objects in the barns' sheaves */
+	uint32_t sheaf_capacity;	/* objects per sheaf; 0: no sheaves */
+	uint32_t reserved0;
+	uint64_t reserved[11];
 };
 int slab_cache_stats(const struct slab_cache *cache,
 		     struct slab_cache_stats *st);
@@ -306,13 +316,18 @@ struct slab_cache_node_info {
 	uint64_t partial_slabs;		/* on the node's partial list */
 	uint64_t objects;		/* slabs * objects_per_slab */
 	uint64_t objects_inuse;		/* allocated and not freed */
-	uint64_t reserved[4];
+	uint64_t objects_sheaf;		/* cached in CPU sheaves */
+	uint64_t objects_barn;		/* cached in the barns' sheaves */
+	uint64_t reserved[2];
 };
 
 /*
  * Per node and summed: objects == slabs * objects_per_slab;
- * objects_inuse <= objects; partial_slabs <= slabs.  Objects waiting in a
- * CPU's freelist count as free.
+ * objects_inuse + objects_sheaf + objects_barn <= objects; partial_slabs
+ * <= slabs.  Objects waiting in a CPU's freelist count as free; objects
+ * cached in a CPU's sheaves or in a node's barn (caches with sheaves:
+ * sheaf_capacity > 0) are neither in use nor free, they are counted in
+ * objects_sheaf and objects_barn, by the node of the slab they lie in.
  */
 struct slab_cache_info {
 	uint32_t size;			/* in: sizeof(struct slab_cache_info) */
@@ -328,7 +343,11 @@ struct slab_cache_info {
 	uint64_t objects_inuse;
 	uint64_t slabs;
 	uint64_t partial_slabs;
-	uint64_t reserved[8];
+	uint64_t objects_sheaf;		/* the sums of node[]: objects */
+	uint64_t objects_barn;		/* cached in sheaves (not in use) */
+	uint32_t sheaf_capacity;	/* objects per sheaf; 0: no sheaves */
+	uint32_t reserved0;
+	uint64_t reserved[5];
 	struct slab_cache_node_info node[SLAB_MAX_NODES];
 };
 

@@ -171,7 +171,9 @@ cache_stats_ok(const struct slab_pool *pool, const Shmslab__CacheStats *cs,
 		if (ns == NULL || ns->node != n ||
 		    ns->slabs > pool->size / slab_bytes ||
 		    ns->objects != ns->slabs * cs->objects_per_slab ||
-		    ns->objects_inuse > ns->objects)
+		    ns->objects_inuse > ns->objects ||
+		    ns->objects_sheaf > ns->objects ||
+		    ns->objects_barn > ns->objects - ns->objects_sheaf)
 			return 0;
 	}
 	return 1;
@@ -231,7 +233,12 @@ slab_cache_info(const struct slab_cache *cache, struct slab_cache_info *info)
 		info->partial_slabs += ni->partial_slabs;
 		info->objects += ni->objects;
 		info->objects_inuse += ni->objects_inuse;
+		ni->objects_sheaf = ns->objects_sheaf;	/* 0 if absent */
+		ni->objects_barn = ns->objects_barn;
+		info->objects_sheaf += ni->objects_sheaf;
+		info->objects_barn += ni->objects_barn;
 	}
+	info->sheaf_capacity = cs->sheaf_capacity;
 out:
 	if (rep != NULL)
 		shmslab__reply__free_unpacked(rep, NULL);

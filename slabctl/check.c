@@ -264,6 +264,7 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 	struct report rep = { 0 };
 	struct slab_check_report *sr;
 	uint64_t slabs = 0, objects = 0, inuse = 0, in_flight = 0;
+	uint64_t in_sheaves = 0, in_barns = 0;
 	uint32_t slab_passes = 0, nr_caches = 0, notes = 0;
 	struct checker k;
 	struct section *s = NULL;
@@ -319,6 +320,11 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 		in_flight = sr->in_flight;
 		nr_caches = sr->nr_caches;
 		notes = sr->nr_notes;
+		for (uint32_t i = 0; i < sr->nr_caches && i < SLAB_MAX_CACHES;
+		     i++) {
+			in_sheaves += sr->cache[i].sheaf;
+			in_barns += sr->cache[i].barn;
+		}
 	}
 	free(sr);
 	sec_bool(s, "clean", "clean", k.violations == 0);
@@ -332,6 +338,8 @@ cmd_check(struct ctl_opts *o, int argc, char **argv)
 	sec_u64(s, "slabs", "slabs", slabs);
 	sec_u64(s, "objects", "objects", objects);
 	sec_u64(s, "objects_in_use", "objects in use", inuse);
+	sec_u64(s, "objects_in_sheaves", "objects in sheaves", in_sheaves);
+	sec_u64(s, "objects_in_barns", "objects in barns", in_barns);
 	sec_u64(s, "in_flight", "in flight", in_flight);
 	sec_u64(s, "notes", "in-flight states", notes);
 	rep_render(&rep, stdout, o->json);

@@ -76,6 +76,11 @@ cmd_metrics(struct ctl_opts *o, int argc, char **argv)
 		  "Slabs frozen to a CPU slot." },
 		{ "shmslab_cache_memory_bytes", offsetof(struct cache_row, mem),
 		  "Bytes of the cache's slabs." },
+		{ "shmslab_cache_sheaf_objects",
+		  offsetof(struct cache_row, sheaf),
+		  "Objects cached in the CPUs' sheaves (not in use)." },
+		{ "shmslab_cache_barn_objects", offsetof(struct cache_row, barn),
+		  "Objects cached in the nodes' barns (not in use)." },
 	};
 	struct caches_info *ci;
 	struct status_info si;

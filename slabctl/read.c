@@ -31,8 +31,9 @@ static const char *const stat_names[ST_NR] = {
 	"unfreeze", "cpu_partial_drain", "recover", "bad_free",
 	"sheaf_refill", "sheaf_flush", "barn_get", "barn_put", "sheaf_swap",
 };
+/* A counter added to enum slab_stat needs its name here. */
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == ST_NR,
-	       "a name for every statistic");
+	       "every ST_* counter has a name");
 
 const char *
 stat_name(size_t i, char *buf, size_t len)
@@ -179,7 +180,10 @@ collect_caches(struct ctl_conn *c, struct caches_info *ci)
 				r->partial += ns->partial_slabs;
 				r->objects += ns->objects;
 				r->active += ns->objects_inuse;
+				r->sheaf += ns->objects_sheaf;
+				r->barn += ns->objects_barn;
 			}
+			r->sheaf_cap = cs->sheaf_capacity;
 			for (n = 0; n < cs->n_stat && n < ST_NR; n++)
 				r->stat[n] = cs->stat[n];
 			if (r->order <= REGION_MAX_ORDER)
@@ -279,6 +283,8 @@ report_caches(struct report *rep, const struct caches_info *ci)
 	sec_col(s, "order", "ORDER", 0);
 	sec_col(s, "use", "USE", 0);
 	sec_col(s, "memory", "MEM", 0);
+	sec_col(s, "sheaf_objects", "SHEAF", 0);
+	sec_col(s, "barn_objects", "BARN", 0);
 	sec_col(s, "flags", "FLAGS", 1);
 	for (i = 0; i < ci->nr; i++) {
 		const struct cache_row *r = &ci->row[i];
@@ -295,6 +301,13 @@ report_caches(struct report *rep, const struct caches_info *ci)
 		sec_u64(s, "order", NULL, r->order);
 		sec_pct(s, "use", NULL, r->use);
 		sec_size(s, "memory", NULL, r->mem);
+		if (r->sheaf_cap) {
+			sec_u64(s, "sheaf_objects", NULL, r->sheaf);
+			sec_u64(s, "barn_objects", NULL, r->barn);
+		} else {
+			sec_null(s, "sheaf_objects", NULL);
+			sec_null(s, "barn_objects", NULL);
+		}
 		sec_str(s, "flags", NULL, fmt_flags(fl, sizeof(fl), r->flags));
 	}
 }
@@ -441,6 +454,9 @@ collect_status(struct ctl_conn *c, struct status_info *si)
 		si->slab_bytes += ci->row[n].mem;
 		si->object_bytes += ci->row[n].active *
 				    ci->row[n].object_size;
+		si->cached_objects += ci->row[n].sheaf + ci->row[n].barn;
+		si->cached_bytes += (ci->row[n].sheaf + ci->row[n].barn) *
+				    ci->row[n].object_size;
 	}
 	free(ci);
 	return 0;
@@ -471,6 +487,8 @@ report_status(struct report *rep, const struct status_info *si)
 	sec_size(s, "free", "free", si->free_bytes);
 	sec_size(s, "slabs", "in slabs", si->slab_bytes);
 	sec_size(s, "objects", "in objects", si->object_bytes);
+	sec_u64(s, "cached_objects", "objects in sheaves", si->cached_objects);
+	sec_size(s, "cached", "in sheaves", si->cached_bytes);
 	sec_u64(s, "named", "named objects", si->nr_named);
 	sec_size(s, "named_bytes", "in named", si->named_bytes);
 	if (si->quota.have)
@@ -801,6 +819,7 @@ cmd_cache(struct ctl_opts *o, int argc, char **argv)
 		cs->objects_per_slab);
 	sec_u64(s, "colours", "colours", cs->colours);
 	sec_str(s, "flags", "flags", fmt_flags(fl, sizeof(fl), cs->flags));
+	sec_u64(s, "sheaf_capacity", "sheaf capacity", cs->sheaf_capacity);
 	if (have_view) {
 		sec_u64(s, "gen", "generation", v.gen);
 		sec_u64(s, "requested_align", "requested alignment",
@@ -824,6 +843,8 @@ cmd_cache(struct ctl_opts *o, int argc, char **argv)
 	sec_col(s, "partial", "PARTIAL", 0);
 	sec_col(s, "objects", "OBJS", 0);
 	sec_col(s, "active", "ACTIVE", 0);
+	sec_col(s, "sheaf_objects", "SHEAF", 0);
+	sec_col(s, "barn_objects", "BARN", 0);
 	sec_col(s, "slabs_made", "MADE", 0);
 	sec_col(s, "slabs_freed", "FREED", 0);
 	sec_col(s, "refills", "REFILLS", 0);
@@ -839,6 +860,8 @@ cmd_cache(struct ctl_opts *o, int argc, char **argv)
 		sec_u64(s, "partial", NULL, ns->partial_slabs);
 		sec_u64(s, "objects", NULL, ns->objects);
 		sec_u64(s, "active", NULL, ns->objects_inuse);
+		sec_u64(s, "sheaf_objects", NULL, ns->objects_sheaf);
+		sec_u64(s, "barn_objects", NULL, ns->objects_barn);
 		sec_u64(s, "slabs_made", NULL, ns->slabs_alloc);
 		sec_u64(s, "slabs_freed", NULL, ns->slabs_free);
 		sec_u64(s, "refills", NULL, ns->refills);

@@ -15,7 +15,9 @@ struct cache_row {
 	uint32_t size, object_size, stride, align, flags, order, per_slab;
 	uint32_t colours;
 	uint64_t objects;		/* in its slabs (slabd's census) */
-	uint64_t active;		/* in use: on no freelist */
+	uint64_t active;		/* in use: on no freelist, in no sheaf */
+	uint64_t sheaf, barn;		/* cached in CPU sheaves, in barns */
+	uint32_t sheaf_cap;		/* objects per sheaf; 0: no sheaves */
 	uint64_t slabs;			/* slabd's count, every node */
 	uint64_t partial;		/* on the node partial lists */
 	uint64_t cpu_slabs;		/* frozen to a CPU slot (region) */
@@ -77,6 +79,8 @@ struct status_info {
 	uint64_t page_bytes, used_bytes, free_bytes;
 	uint64_t slab_bytes;		/* in slabs */
 	uint64_t object_bytes;		/* active objects * object size */
+	uint64_t cached_objects;	/* in sheaves and barns, every cache */
+	uint64_t cached_bytes;		/* ... * object size */
 	struct quota_info quota;
 	uint32_t nr_named;		/* named objects (slabctl/named.c) */
 	uint64_t named_bytes;		/* their blocks */

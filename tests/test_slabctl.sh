@@ -152,6 +152,63 @@ else
 	diag "$tmp/hold.err"
 fi
 
+# ---------------------------------------------------------------- sheaves
+# A client of a 64-byte cache without flags (one with sheaves when the
+# slots are guarded by rseq) allocates 300 objects and frees them all: the
+# freed objects wait in sheaves and barns, which slabd reports apart from
+# the objects in use.
+"$HOLD" "$sock" sheafy 64 0 300 </dev/null >"$tmp/sheafy.out" \
+    2>"$tmp/sheafy.err"
+expect "a client allocated and freed 300 objects of sheafy" 0 $?
+run shc "$SLABCTL" caches
+run shst "$SLABCTL" status
+expect "caches: sheafy has nothing in use after the frees" 0 \
+    "$(col "$tmp/shc.out" sheafy ACTIVE)"
+expect "caches: the held cache (SLAB_STORE_USER) has no sheaves: -" "- -" \
+    "$(col "$tmp/shc.out" held SHEAF) $(col "$tmp/shc.out" held BARN)"
+if [ "$(sed -n 's/^slot guard: *//p' "$tmp/shst.out")" = rseq ]; then
+	shs=$(col "$tmp/shc.out" sheafy SHEAF)
+	shb=$(col "$tmp/shc.out" sheafy BARN)
+	shobjs=$(col "$tmp/shc.out" sheafy OBJS)
+	if [ -n "$shs" ] && [ -n "$shb" ] && [ $((shs + shb)) -gt 0 ] &&
+	    [ $((shs + shb)) -le "$shobjs" ]; then
+		ok "caches: sheafy's freed objects are cached ($shs in sheaves, $shb in barns, of $shobjs)"
+	else
+		not_ok "caches: sheafy's freed objects are cached ($shs in sheaves, $shb in barns, of $shobjs)"
+	fi
+	run shcache "$SLABCTL" cache sheafy
+	expect "cache: sheafy's sheaf capacity is 62" 62 \
+	    "$(sed -n 's/^sheaf capacity: *//p' "$tmp/shcache.out")"
+	expect "cache: sheafy's nodes add up to SHEAF and BARN" "$shs $shb" \
+	    "$(awk '!h { for (i = 1; i <= NF; i++) { if ($i == "SHEAF") a = i; if ($i == "BARN") b = i } if (a) h = 1; next }
+		h && $1 ~ /^[0-9]+$/ && NF > b { s += $a; t += $b }
+		h && NF == 0 { exit } END { print s + 0, t + 0 }' "$tmp/shcache.out")"
+	expect "status: objects in sheaves include sheafy's" yes \
+	    "$(awk -v m=$((shs + shb)) -F': *' '$1 == "objects in sheaves" { print ($2 >= m ? "yes" : "no") }' "$tmp/shst.out")"
+	run shck "$SLABCTL" check
+	expect "check: clean, the objects in sheaves and barns are sheafy's" \
+	    "0 yes $shs $shb" \
+	    "$rc $(sed -n 's/^clean: *//p' "$tmp/shck.out") $(sed -n 's/^objects in sheaves: *//p' "$tmp/shck.out") $(sed -n 's/^objects in barns: *//p' "$tmp/shck.out")"
+	run shmet "$SLABCTL" metrics
+	expect "metrics: sheafy's sheaf and barn objects" "$shs $shb" \
+	    "$(sed -n 's/^shmslab_cache_sheaf_objects{cache="sheafy"} //p' "$tmp/shmet.out") $(sed -n 's/^shmslab_cache_barn_objects{cache="sheafy"} //p' "$tmp/shmet.out")"
+	if [ -n "$py" ]; then
+		run shjc "$SLABCTL" --json cache sheafy
+		expect "--json cache: sheaf counters by name, refills seen" "yes 62" \
+		    "$(json "$tmp/shjc.out" '("yes" if d["stats"]["sheaf_refill"] > 0 and all(k in d["stats"] for k in ("sheaf_flush", "barn_get", "barn_put", "sheaf_swap")) else "no") + " " + str(d["cache"]["sheaf_capacity"])')"
+		run shjcs "$SLABCTL" --json caches
+		expect "--json caches: sheafy's cached objects, null for held" "$shs $shb None" \
+		    "$(json "$tmp/shjcs.out" '" ".join(str(c[k]) for c in d["caches"] for k in ("sheaf_objects", "barn_objects") if c["name"] == "sheafy") + " " + str([c["sheaf_objects"] for c in d["caches"] if c["name"] == "held"][0])')"
+	else
+		skip "--json cache: sheaf counters" "no python3"
+		skip "--json caches: cached objects" "no python3"
+	fi
+else
+	for t in cached capacity nodes status check metrics json-cache json-caches; do
+		skip "sheaves: $t" "slots not guarded by rseq: no sheaves"
+	done
+fi
+
 # ---------------------------------------------------------------- status
 run status "$SLABCTL" status
 expect "status: exit 0" 0 $rc
@@ -263,7 +320,7 @@ run shrink1 "$SLABCTL" shrink made
 expect "shrink one cache: exit 0, its row" "0 made" \
     "$rc $(sed -n 2p "$tmp/shrink1.out" | awk '{ print $1 }')"
 run shrinkall "$SLABCTL" shrink
-expect "shrink every cache: exit 0, a row each (13 general, 2 ours)" "0 15" \
+expect "shrink every cache: exit 0, a row each (13 general, 3 ours: held, sheafy, made)" "0 16" \
     "$rc $(($(wc -l <"$tmp/shrinkall.out") - 1))"
 run destroy "$SLABCTL" destroy made
 expect "destroy: exit 0" 0 $rc

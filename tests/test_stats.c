@@ -27,8 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/slabcheck.h"
 #include "shmslab.h"
 #include "tests/harness.h"
+#include "tests/slabtest.h"
 #include "tests/tap.h"
 
 #define NR_NODES 3
@@ -427,6 +429,359 @@ test_stale(void)
 	   "the old handle still gets ESTALE, not the new cache's figures");
 }
 
+/* ---------------------------------------------------------------- sheaves */
+
+#define SHEAF_N		1000	/* objects per round */
+#define SHEAF_HELD	100	/* kept allocated at the end */
+
+/*
+ * The checker's view of cache name (a static report, overwritten), or
+ * NULL; *good says whether the region was found consistent.
+ */
+static const struct slab_check_cache *
+check_cache(struct slab_pool *p, const char *name, int *good)
+{
+	static struct slab_check_report r;
+	char why[512];
+
+	*good = slab_check_region(slab_pool_base(p), slab_pool_size(p), &r,
+				  why, sizeof(why)) == 0;
+	if (!*good) {
+		diag("slab check: %s", why);
+		slab_check_diag(&r);
+	}
+	return slab_check_find(&r, name);
+}
+
+/*
+ * Whether the figures of slab_cache_stats() and slab_cache_info() agree
+ * with the checker's walk of the region: objects == in use + free on the
+ * slabs' lists + in CPU sheaves + in barns, with nothing in flight, and
+ * slabd's census counting the cached objects apart from those in use.
+ * slabd stocks slabs from a timer, so the comparison is taken a few times.
+ */
+static int
+sheaf_figures_agree(struct slab_pool *p, struct slab_cache *c,
+		    const char *name, uint64_t held, struct slab_cache_stats *st)
+{
+	static struct slab_cache_info info;
+	const struct slab_check_cache *cc = NULL;
+	uint64_t ns = 0, nb = 0;
+	int t, good = 0, consistent = 0;
+	uint32_t n;
+
+	for (t = 0; t < TRIES && !good; t++) {
+		if (slab_cache_stats(c, st) < 0 || cache_info(c, &info) < 0) {
+			diag("stats or info: %s", strerror(errno));
+			return 0;
+		}
+		cc = check_cache(p, name, &consistent);
+		if (cc == NULL || !consistent)
+			continue;
+		ns = nb = 0;
+		for (n = 0; n < info.nr_nodes; n++) {
+			ns += info.node[n].objects_sheaf;
+			nb += info.node[n].objects_barn;
+		}
+		good = cc->in_flight == 0 &&
+		       cc->objects == cc->inuse + cc->free + cc->sheaf +
+					      cc->barn &&
+		       cc->inuse == held &&
+		       st->sheaf_objects == cc->sheaf &&
+		       st->barn_objects == cc->barn &&
+		       info.objects == cc->objects &&
+		       info.objects_inuse == held &&
+		       info.objects_sheaf == cc->sheaf &&
+		       info.objects_barn == cc->barn &&
+		       ns == info.objects_sheaf && nb == info.objects_barn;
+	}
+	if (!good) {
+		if (cc == NULL) {
+			diag("the checker does not list %s", name);
+			return 0;
+		}
+		diag("checker: objects %llu in use %llu free %llu sheaf %llu "
+		     "barn %llu in flight %llu",
+		     (unsigned long long)cc->objects,
+		     (unsigned long long)cc->inuse,
+		     (unsigned long long)cc->free,
+		     (unsigned long long)cc->sheaf,
+		     (unsigned long long)cc->barn,
+		     (unsigned long long)cc->in_flight);
+		diag("slab_cache_stats: sheaf %llu barn %llu; slab_cache_info: "
+		     "objects %llu in use %llu sheaf %llu barn %llu "
+		     "(nodes: %llu, %llu); held %llu",
+		     (unsigned long long)st->sheaf_objects,
+		     (unsigned long long)st->barn_objects,
+		     (unsigned long long)info.objects,
+		     (unsigned long long)info.objects_inuse,
+		     (unsigned long long)info.objects_sheaf,
+		     (unsigned long long)info.objects_barn,
+		     (unsigned long long)ns, (unsigned long long)nb,
+		     (unsigned long long)held);
+	}
+	return good && consistent;
+}
+
+/*
+ * The region is written by every client: scribble over cache name's
+ * sheaves (counts far above the capacity, entries outside the region, in
+ * metadata and in another cache's slabs, barn nodes and slot indexes out
+ * of range, a slot naming one sheaf twice) and ask for the figures.  Both
+ * calls still answer, slabd stays up, and what they report stays within
+ * what the sheaves can hold and, for slabd, within the objects.  Then the
+ * sheaves are put back as they were (nothing used the cache meanwhile).
+ */
+static void
+test_sheaves_scribbled(struct slab_cache *c, const char *name)
+{
+	static struct slab_cache_info info;
+	static struct slab_sheaf saved[1024];
+	static uint64_t saved_w[1024];
+	char *base = slab_pool_base(pool);
+	struct slab_cache_desc *d = NULL;
+	struct slab_cache_stats st;
+	struct slab_sheaf *sh;
+	uint32_t i, k, nr;
+	uint64_t other, max_cpu, max_barn, n;
+	void *x;
+	int r;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		struct slab_cache_desc *e = region_caches(base) + i;
+
+		if (e->state == CACHE_LIVE &&
+		    strncmp(e->name, name, SLAB_NAME_MAX) == 0)
+			d = e;
+	}
+	if (d == NULL || d->sheaf_cap == 0 || d->nr_sheaves > 1024 ||
+	    d->nr_slots > 1024) {
+		skip(3, "no sheaves to scribble on");
+		return;
+	}
+	nr = d->nr_sheaves;
+	sh = (struct slab_sheaf *)(base + d->sheaf_off);
+	memcpy(saved, sh, nr * sizeof(*sh));
+	for (k = 0; k < d->nr_slots; k++)
+		saved_w[k] = cache_slot(base, d, k)->sheaves;
+	/* an object of another cache, to be named by the scribbled entries */
+	x = slab_malloc(pool, 32);
+	other = x ? slab_ptr_to_off(pool, x) : 4096;
+	for (i = 0; i < nr; i++) {
+		__atomic_store_n(&sh[i].count, 0xffffffffu - i,
+				 __ATOMIC_RELEASE);
+		for (k = 0; k < SLAB_SHEAF_MAX; k++)
+			sh[i].obj[k] = k % 4 == 0 ? ~0ull - k :
+				       k % 4 == 1 ? other :
+				       k % 4 == 2 ? 64 : sh[i].obj[k];
+		sh[i].where = i % 3 == 0 ? shw_make(SHW_FULL, 0xffffff, 0) :
+			      i % 3 == 1 ? shw_make(SHW_EMPTY, 0, 0) :
+					   ~0ull;
+	}
+	for (k = 0; k < d->nr_slots; k++)
+		cache_slot(base, d, k)->sheaves =
+			k % 3 == 0 ? shv_make(0xfffffff0u, nr) :
+			k % 3 == 1 ? shv_make(1, 1) : shv_make(0, 2);
+	max_cpu = (uint64_t)d->sheaf_cap * 2 * d->nr_slots;
+	max_barn = (uint64_t)d->sheaf_cap * nr;
+	memset(&st, 0, sizeof(st));
+	r = slab_cache_stats(c, &st);
+	ok(r == 0 && st.sheaf_objects <= max_cpu &&
+	   st.barn_objects <= max_barn,
+	   "scribbled sheaves: slab_cache_stats answers within what the "
+	   "sheaves hold (%llu <= %llu, %llu <= %llu)",
+	   (unsigned long long)st.sheaf_objects, (unsigned long long)max_cpu,
+	   (unsigned long long)st.barn_objects, (unsigned long long)max_barn);
+	memset(&info, 0, sizeof(info));
+	r = cache_info(c, &info);
+	n = info.objects_inuse + info.objects_sheaf + info.objects_barn;
+	ok(r == 0 && n <= info.objects,
+	   "scribbled sheaves: slab_cache_info answers, in use + cached "
+	   "(%llu) <= objects (%llu)", (unsigned long long)n,
+	   (unsigned long long)info.objects);
+	for (k = 0; k < d->nr_slots; k++)
+		cache_slot(base, d, k)->sheaves = saved_w[k];
+	memcpy(sh, saved, nr * sizeof(*sh));
+	if (x)
+		slab_free(pool, x);
+	ok(sheaf_figures_agree(pool, c, name, 0, &st),
+	   "the sheaves put back: slabd still serves, and its figures agree "
+	   "with the checker's again");
+}
+
+/*
+ * A cache with sheaves (this slabd's slots are guarded by rseq, the
+ * default where glibc registers it): rounds of SHEAF_N allocations and
+ * SHEAF_N frees go through the sheaves, the barn and the slabs, and the
+ * figures add up to the checker's afterwards; the objects cached never
+ * exceed what the sheaves can hold.
+ */
+static void
+test_sheaves(void)
+{
+	static void *obj[SHEAF_N];
+	static struct slab_cache_info info;
+	struct slab_cache_stats st;
+	const struct region_super *sb = slab_pool_base(pool);
+	struct slab_cache *c;
+	uint64_t max_cached;
+	int i, round, good = 1;
+
+	c = slab_cache_create(pool, "t-sheaf", 64, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("cannot create t-sheaf: %s", strerror(errno));
+	memset(&st, 0xa5, sizeof(st));
+	ok(slab_cache_stats(c, &st) == 0, "slab_cache_stats of t-sheaf");
+	if (sb->slot_guard != REGION_GUARD_RSEQ) {
+		is_int(st.sheaf_capacity, 0, "a region whose slots are not "
+		       "guarded by rseq gives no cache sheaves");
+		skip(11, "no sheaves in this region (slots guarded by CAS)");
+		return;
+	}
+	is_int(st.sheaf_capacity, 62, "a 64-byte cache's sheaf holds 62 "
+	       "objects");
+	ok(st.sheaf_objects == 0 && st.barn_objects == 0 &&
+	   st.sheaf_refill == 0 && st.sheaf_flush == 0 && st.barn_get == 0 &&
+	   st.barn_put == 0 && st.sheaf_swap == 0 && st.reserved0 == 0,
+	   "a new cache: nothing cached, no sheaf event, reserved0 zero");
+	ok(cache_info(c, &info) == 0 && info.sheaf_capacity == 62 &&
+	   info.objects_sheaf == 0 && info.objects_barn == 0,
+	   "slab_cache_info agrees: capacity 62, nothing cached");
+
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < SHEAF_N; i++) {
+			obj[i] = slab_cache_alloc(c, 0);
+			if (obj[i] == NULL)
+				bail_out("t-sheaf allocation %d: %s", i,
+					 strerror(errno));
+			memset(obj[i], (i + round) & 0xff, 64);
+		}
+		for (i = 0; i < SHEAF_N; i++) {
+			const unsigned char *b = obj[i];
+
+			if (b[0] != ((i + round) & 0xff) ||
+			    b[63] != ((i + round) & 0xff))
+				good = 0;
+			slab_cache_free(c, obj[i]);
+		}
+	}
+	ok(good, "3 rounds of %d allocations and frees: every object kept "
+	   "its content", SHEAF_N);
+	for (i = 0; i < SHEAF_HELD; i++)
+		if ((obj[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("t-sheaf: %s", strerror(errno));
+
+	ok(sheaf_figures_agree(pool, c, "t-sheaf", SHEAF_HELD, &st),
+	   "with %d held: the checker's objects == in use + free + sheaf + "
+	   "barn, and slab_cache_stats and slab_cache_info report its sheaf "
+	   "and barn figures and %d in use", SHEAF_HELD, SHEAF_HELD);
+	max_cached = (uint64_t)st.sheaf_capacity *
+		     (2ull * sb->nr_cpu_slots + 8ull * sb->nr_nodes);
+	ok(st.sheaf_objects + st.barn_objects > 0 &&
+	   st.sheaf_objects + st.barn_objects <= max_cached,
+	   "objects are cached after the frees (%llu in sheaves, %llu in "
+	   "barns), no more than the sheaves hold (%llu)",
+	   (unsigned long long)st.sheaf_objects,
+	   (unsigned long long)st.barn_objects,
+	   (unsigned long long)max_cached);
+	if (slabtest_uses_slots(pool)) {
+		ok(st.sheaf_refill > 0, "sheaves were refilled from slabs "
+		   "(sheaf_refill %llu)", (unsigned long long)st.sheaf_refill);
+		ok(st.barn_put > 0 || st.sheaf_flush > 0, "full sheaves went "
+		   "to the barn or were flushed (barn_put %llu, sheaf_flush "
+		   "%llu, barn_get %llu, sheaf_swap %llu)",
+		   (unsigned long long)st.barn_put,
+		   (unsigned long long)st.sheaf_flush,
+		   (unsigned long long)st.barn_get,
+		   (unsigned long long)st.sheaf_swap);
+	} else {
+		skip(2, "this process has no rseq: it takes the node path, "
+			"never the sheaves");
+	}
+	for (i = 0; i < SHEAF_HELD; i++)
+		slab_cache_free(c, obj[i]);
+	ok(sheaf_figures_agree(pool, c, "t-sheaf", 0, &st),
+	   "all freed: nothing in use, the rest free or cached, as the "
+	   "checker counts");
+	test_sheaves_scribbled(c, "t-sheaf");
+}
+
+/*
+ * slabd --no-sheaves: a cache that could have sheaves has none
+ * (capacity 0 in both figures), keeps working, and counts no sheaf event.
+ */
+static void
+test_no_sheaves(void)
+{
+	const char *args[] = {"-m", "16M", "--hugepages=never", "--no-sheaves",
+			      NULL};
+	static void *obj[SHEAF_N];
+	static struct slab_cache_info info;
+	struct harness_daemon d;
+	struct slab_cache_stats st;
+	struct slab_pool *p;
+	struct slab_cache *c;
+	const struct slab_check_cache *cc;
+	int i, good = 1, consistent;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd --no-sheaves did not start");
+	p = slab_pool_open(d.socket);
+	if (p == NULL)
+		bail_out("cannot open the --no-sheaves pool: %s",
+			 strerror(errno));
+	c = slab_cache_create(p, "t-nosheaf", 64, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("cannot create t-nosheaf: %s", strerror(errno));
+	memset(&info, 0xa5, sizeof(info));
+	info.size = sizeof(info);
+	ok(slab_cache_stats(c, &st) == 0 && st.sheaf_capacity == 0 &&
+	   slab_cache_info(c, &info) == 0 && info.sheaf_capacity == 0,
+	   "slabd --no-sheaves: sheaf_capacity 0 in slab_cache_stats and "
+	   "slab_cache_info");
+	for (i = 0; i < SHEAF_N; i++) {
+		obj[i] = slab_cache_alloc(c, 0);
+		if (obj[i] == NULL) {
+			good = 0;
+			break;
+		}
+		memset(obj[i], i & 0xff, 64);
+	}
+	for (i = 0; good && i < SHEAF_N; i++) {
+		const unsigned char *b = obj[i];
+
+		if (b[0] != (i & 0xff) || b[63] != (i & 0xff))
+			good = 0;
+		slab_cache_free(c, obj[i]);
+	}
+	ok(good, "--no-sheaves: %d allocations and frees work, every object "
+	   "kept its content", SHEAF_N);
+	memset(&st, 0xa5, sizeof(st));
+	if (slab_cache_stats(c, &st) < 0)
+		diag("slab_cache_stats: %s", strerror(errno));
+	ok(st.sheaf_capacity == 0 && st.sheaf_objects == 0 &&
+	   st.barn_objects == 0 && st.sheaf_refill == 0 &&
+	   st.sheaf_flush == 0 && st.barn_get == 0 && st.barn_put == 0 &&
+	   st.sheaf_swap == 0 &&
+	   st.alloc_fast + st.alloc_slow == SHEAF_N &&
+	   st.free_fast + st.free_slow == SHEAF_N,
+	   "--no-sheaves: no sheaf event, nothing cached, every allocation "
+	   "and free counted on the slot path (%llu + %llu, %llu + %llu)",
+	   (unsigned long long)st.alloc_fast,
+	   (unsigned long long)st.alloc_slow,
+	   (unsigned long long)st.free_fast,
+	   (unsigned long long)st.free_slow);
+	cc = check_cache(p, "t-nosheaf", &consistent);
+	ok(consistent && cc != NULL && cc->sheaf == 0 && cc->barn == 0 &&
+	   cc->inuse == 0 && cc->objects == cc->free &&
+	   cache_info(c, &info) == 0 && info.objects_inuse == 0 &&
+	   info.objects_sheaf == 0 && info.objects_barn == 0,
+	   "--no-sheaves: all free, nothing cached, as the checker counts");
+	slab_cache_put(c);
+	slab_pool_close(p);
+	ok(harness_stop(&d) == 0, "slabd --no-sheaves stops cleanly");
+}
+
 /* Pages of slabd's own in the general caches' stock: give them back. */
 static void
 quiet_general(void)
@@ -477,6 +832,7 @@ main(void)
 	test_pages();
 	test_cache();
 	test_stale();
+	test_sheaves();
 
 	c = slab_cache_lookup(pool, "t-stats");
 	harness_stop(&d);
@@ -487,5 +843,6 @@ main(void)
 	ok(c != NULL && cache_info(c, &info) == -1 && errno == ENOTCONN,
 	   "and slab_cache_info with ENOTCONN");
 	slab_pool_close(pool);
+	test_no_sheaves();
 	return done_testing();
 }

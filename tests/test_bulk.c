@@ -487,13 +487,16 @@ test_double_free_reports(void)
  * One CAS per slab: a bulk free of objects from a known number of slabs
  * (64-byte objects, one-page slabs: a slab is a page) makes that many
  * CAS attempts in one process with nobody else freeing into those slabs.
+ * That is the slab path's, which a cache without sheaves takes (slabd
+ * --no-sheaves here); a cache with sheaves puts every object onto the
+ * CPU's sheaf and makes no such CAS at all (its flushes group by slab).
  */
 static void
-test_one_cas_per_slab(void)
+test_one_cas_per_slab(int sheaves)
 {
 	struct slab_cache *c = slab_cache_create(pool, "b.cas", 64, 0, 0, NULL);
 	const struct slab_cache_desc *t = region_caches(slab_pool_base(pool));
-	uint32_t order = UINT32_MAX;
+	uint32_t order = UINT32_MAX, cap = 0;
 	void *objs[600];
 	size_t slabs, n = 600;
 
@@ -511,18 +514,27 @@ test_one_cas_per_slab(void)
 	if (c == NULL)
 		bail_out("cannot create b.cas: %s", strerror(errno));
 	for (uint32_t i = 0; i < SLAB_MAX_CACHES; i++)
-		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, "b.cas") == 0)
+		if (t[i].state == CACHE_LIVE &&
+		    strcmp(t[i].name, "b.cas") == 0) {
 			order = t[i].geo.order;
+			cap = t[i].sheaf_cap;
+		}
 	if (slab_cache_alloc_bulk(c, 0, n, objs) != n)
 		bail_out("alloc_bulk: %s", strerror(errno));
 	slabs = pages_of(objs, n);
 	shuffle(objs, n, 7);
 	bulk_cas = 0;
 	slab_cache_free_bulk(c, n, objs);
-	ok(order == 0 && bulk_cas == slabs,
-	   "a bulk free of %zu objects from %zu one-page slabs, in a random "
-	   "order, makes %" PRIu64 " CAS attempts (order %u)",
-	   n, slabs, (uint64_t)bulk_cas, order);
+	if (sheaves && slabtest_uses_slots(pool))
+		ok(cap != 0 && bulk_cas == 0,
+		   "with sheaves (capacity %u), a bulk free of %zu objects "
+		   "from %zu slabs goes to the sheaves: %" PRIu64 " slab CAS "
+		   "attempts", cap, n, slabs, (uint64_t)bulk_cas);
+	else
+		ok(order == 0 && bulk_cas == slabs,
+		   "a bulk free of %zu objects from %zu one-page slabs, in a "
+		   "random order, makes %" PRIu64 " CAS attempts (order %u)",
+		   n, slabs, (uint64_t)bulk_cas, order);
 	is_int((long long)inuse_of("b.cas"), 0, "and frees them all");
 	slab_cache_destroy(c);
 #endif
@@ -541,11 +553,22 @@ main(void)
 	test_burst(5000 * scale > 100000 ? 100000 : 5000 * scale);
 	test_burst(7);
 	test_bad_frees();
-	test_one_cas_per_slab();
+	test_one_cas_per_slab(1);
 	test_double_free_reports();
 	test_alloc_errors();
 	test_enomem();
 	slab_pool_close(pool);
 	ok(harness_stop(&d) == 0, "slabd exits cleanly");
+	{
+		const char *args[] = { "-m", "16M", "--hugepages=never",
+				       "--no-sheaves", NULL };
+
+		if (harness_start(&d, args) < 0)
+			bail_out("slabd --no-sheaves does not start");
+		pool = slabtest_open(&d);
+		test_one_cas_per_slab(0);
+		slab_pool_close(pool);
+		ok(harness_stop(&d) == 0, "slabd --no-sheaves exits cleanly");
+	}
 	return done_testing();
 }

@@ -284,6 +284,7 @@ done
 # instructions per op, once per cell (they do not drift), W1 and W2 only:
 # the single-process workloads where a count means one allocator's path
 if [ $perf_ok = 1 ]; then
+	# shellcheck disable=SC2046 # opts_of is a list of options
 	for a in $allocators; do
 		prog=$(prog_of "$a")
 		[ -x "$prog" ] || continue
@@ -316,6 +317,7 @@ cg_count() {	# prog args... ; prints the Ir total of one run
 }
 if [ $callgrind = 1 ] && command -v valgrind >/dev/null 2>&1; then
 	printf 'M\tcallgrind\tvalgrind --tool=callgrind (shmslab on its no-rseq path)\n' >>"$raw"
+	# shellcheck disable=SC2046 # opts_of is a list of options
 	for a in $allocators; do
 		prog=$(prog_of "$a")
 		[ -x "$prog" ] || continue

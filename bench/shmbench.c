@@ -8,6 +8,12 @@
  * a run by hand is fine too:
  *
  *	shmbench-NAME -w W1 [-n N] [-b N] [-l N] [-p N] [-c CPU] [-S SOCKET]
+ *		      [-N NAME]
+ *
+ * -N names the allocator in the records (default: the backend's name), so
+ * that one program can stand for two variants in a run: suite.sh runs
+ * shmbench-shmslab against a slabd started with --no-sheaves as
+ * "shmslab-nosheaves".
  *
  * The workloads (docs/benchmarks.md, "The suite", says what each shows):
  *	W1  alloc + free of one 64-byte object, one process; ns per pair
@@ -16,7 +22,10 @@
  *	    free (median of the three)
  *	W3  malloc-style 16..1024 bytes: -l live objects, -n random
  *	    replacements (free one, allocate another size); ns per replacement,
- *	    resident bytes per live byte and the process's RSS at the end
+ *	    resident bytes per live byte and the process's RSS at the end,
+ *	    and where the backend counts them (bk_bytes_held(): shmslab's
+ *	    slabs of kmalloc-16 .. kmalloc-1k) the bytes it holds per live
+ *	    byte at the end
  *	W4  two processes doing W1 at once; aggregate Mpairs/s
  *	W5  process A allocates, process B frees, handles through a ring in
  *	    shared memory; ns per object
@@ -76,6 +85,7 @@ static struct {
 	int workers;			/* -p: W6 */
 	int cpu0;			/* -c: first CPU */
 	const char *socket;		/* -S */
+	const char *name;		/* -N: the records' allocator name */
 } opt = {
 	.n = 10000000L, .batch = 1000000L, .live = 100000L, .workers = 2,
 	.cpu0 = 0,
@@ -88,6 +98,7 @@ struct wresult {
 	uint64_t checksum;		/* written through: keeps the work */
 	double alloc_ns, free_ns;	/* W2: medians over the rounds */
 	double mem_ratio;		/* W3: resident bytes per live byte */
+	double held_ratio;		/* W3: bk_bytes_held() per live byte */
 	double rss_mb;			/* W3: VmRSS at the end */
 	uint64_t remote_frees;		/* W6: objects of another worker */
 	uint64_t frees;			/* W6 */
@@ -322,7 +333,7 @@ run_malloc(struct wresult *r, long live, long n)
 	void **v = malloc((size_t)live * sizeof(*v));
 	uint32_t *sz = malloc((size_t)live * sizeof(*sz));
 	uint64_t seed = 0x9E3779B97F4A7C15ULL, sum = 0, live_bytes = 0;
-	long long rss0, rss1;
+	long long rss0, rss1, held;
 	long i;
 	int ret = -1;
 
@@ -363,6 +374,9 @@ run_malloc(struct wresult *r, long live, long n)
 	if (rss0 >= 0 && rss1 >= 0 && live_bytes > 0)
 		r->mem_ratio = (double)(rss1 - rss0) / (double)live_bytes;
 	r->rss_mb = rss1 >= 0 ? (double)rss1 / (1 << 20) : -1;
+	held = bk_bytes_held();
+	if (held > 0 && live_bytes > 0)
+		r->held_ratio = (double)held / (double)live_bytes;
 	r->checksum = sum;
 	ret = 0;
 	i = live;
@@ -635,7 +649,7 @@ reap(pid_t pid)
 static void
 result(const char *metric, double v)
 {
-	printf("R\t%s\t%s\t%s\t%.4f\n", wname[opt.w], metric, bk_info.name,
+	printf("R\t%s\t%s\t%s\t%.4f\n", wname[opt.w], metric, opt.name,
 	       v);
 }
 
@@ -674,6 +688,8 @@ report(void)
 			result("rss_per_live_byte", r[0].mem_ratio);
 		if (r[0].rss_mb > 0)
 			result("rss_mb", r[0].rss_mb);
+		if (r[0].held_ratio > 0)
+			result("held_per_live_byte", r[0].held_ratio);
 		break;
 	case W4:
 		result("mpairs_s", (double)ops * 1e3 / (double)(t1 - t0));
@@ -706,7 +722,7 @@ report(void)
 			(double)(af + as) : 0);
 	}
 	/* not a figure: keeps the checksum alive past the compiler */
-	printf("I\t%s\tchecksum %s %016" PRIx64 "\n", bk_info.name,
+	printf("I\t%s\tchecksum %s %016" PRIx64 "\n", opt.name,
 	       wname[opt.w], sum);
 }
 
@@ -726,6 +742,8 @@ usage(FILE *f)
 		"  -p N   W6 workers (default 2)\n"
 		"  -c CPU the first worker's CPU (default 0)\n"
 		"  -S SOCKET  slabd's socket (shmslab)\n"
+		"  -N NAME    the allocator's name in the records (a variant:\n"
+		"             shmslab-nosheaves)\n"
 		"Counts take k (1e3) and M (1e6).  See bench/README.md.\n",
 		bk_info.name ? "shmbench-<allocator>" : "shmbench");
 }
@@ -748,7 +766,7 @@ parse_count(const char *s)
 static void
 skip(const char *reason)
 {
-	printf("S\t%s\t%s\t%s\n", wname[opt.w], bk_info.name, reason);
+	printf("S\t%s\t%s\t%s\n", wname[opt.w], opt.name, reason);
 }
 
 int
@@ -760,7 +778,8 @@ main(int argc, char **argv)
 	int c, status = 0, st0 = -1;
 	long v;
 
-	while ((c = getopt(argc, argv, "b:c:hl:n:p:S:w:")) != -1) {
+	opt.name = bk_info.name;
+	while ((c = getopt(argc, argv, "b:c:hl:N:n:p:S:w:")) != -1) {
 		switch (c) {
 		case 'w':
 			if (optarg[0] != 'W' || optarg[1] < '1' ||
@@ -791,6 +810,13 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			opt.socket = optarg;
+			break;
+		case 'N':
+			/* a variant's row: one field of a tab-separated line */
+			if (optarg[0] == '\0' || strlen(optarg) > 40 ||
+			    strpbrk(optarg, "\t\n|") != NULL)
+				goto bad;
+			opt.name = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -844,7 +870,7 @@ main(int argc, char **argv)
 		skip(bk_why);
 		return 3;
 	}
-	printf("I\t%s\t%s\n", bk_info.name, bk_describe());
+	printf("I\t%s\t%s\n", opt.name, bk_describe());
 	fflush(stdout);
 
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,

@@ -23,6 +23,11 @@
 # stdout; bench/report.sh) and PNG plots (bench/plot.sh, when gnuplot is
 # installed: bench/setup.sh installs it with the peers).
 #
+# shmslab-nosheaves is shmslab without its sheaves: the same program,
+# bench/shmbench-shmslab, run against a second private slabd started with
+# --no-sheaves (its caches take the frozen-slab fast path only), and
+# named so in the records (-N), so that one run shows the two side by side.
+#
 # --callgrind: also count instructions per operation of W1 and W2 with
 # valgrind's callgrind (the same 2N - N difference as with perf), which
 # works without a PMU.  Under valgrind libshmslab finds no rseq and takes
@@ -42,7 +47,7 @@ callgrind=0
 reps=""
 build=${BUILD:-}
 out=$src/bench/results
-allocators="shmslab glibc tcmalloc jemalloc mimalloc dpdk boost boost-cached"
+allocators="shmslab shmslab-nosheaves glibc tcmalloc jemalloc mimalloc dpdk boost boost-cached"
 workloads="W1 W2 W3 W4 W5 W6"
 hp_want=${HUGEPAGES:-256}
 
@@ -103,17 +108,22 @@ build=$(cd "$build" && pwd)
 # ---------------------------------------------------------------- slabd
 sock=/tmp/shmbench.$$.sock
 log=/tmp/shmbench.$$.log
+sock2=/tmp/shmbench-nosheaves.$$.sock
+log2=/tmp/shmbench-nosheaves.$$.log
 pid=""
+pid2=""
 hp_old=""
 hp_mnt=""
 hp_file=/proc/sys/vm/nr_hugepages
 
 # shellcheck disable=SC2317 # run by the trap
 cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
+	for p in $pid $pid2; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
 	if [ -n "$hp_mnt" ]; then
 		umount "$hp_mnt" 2>/dev/null || true
 		rmdir "$hp_mnt" 2>/dev/null || true
@@ -121,27 +131,39 @@ cleanup() {
 	if [ -n "$hp_old" ]; then
 		echo "$hp_old" >"$hp_file" 2>/dev/null || true
 	fi
-	rm -f "$sock" "$sock.lock" "$log"
+	rm -f "$sock" "$sock.lock" "$log" "$sock2" "$sock2.lock" "$log2"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-# shellcheck disable=SC2086 # SLABD_ARGS is a list of options
-"$build/slabd" -f -s "$sock" -m 1G --hugepages=try ${SLABD_ARGS:-} \
-	2>"$log" &
-pid=$!
-i=0
-while ! grep -q "listening on" "$log" 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "suite.sh: slabd did not start:" >&2
-		cat "$log" >&2
-		exit 1
-	fi
-	sleep 0.05
-done
+start_slabd() {	# socket log extra-options...; sets spid
+	_s=$1 _l=$2
+	shift 2
+	# shellcheck disable=SC2086 # SLABD_ARGS is a list of options
+	"$build/slabd" -f -s "$_s" -m 1G --hugepages=try ${SLABD_ARGS:-} "$@" \
+		2>"$_l" &
+	spid=$!
+	_i=0
+	while ! grep -q "listening on" "$_l" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ $_i -gt 400 ] || ! kill -0 "$spid" 2>/dev/null; then
+			echo "suite.sh: slabd did not start:" >&2
+			cat "$_l" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+start_slabd "$sock" "$log"
+pid=$spid
 region=$(sed -n 's/.*info: region: //p' "$log" | head -n 1)
+case " $allocators " in
+*" shmslab-nosheaves "*)
+	start_slabd "$sock2" "$log2" --no-sheaves
+	pid2=$spid
+	;;
+esac
 
 # huge pages for DPDK, reserved after slabd mapped its region
 hp_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
@@ -203,7 +225,17 @@ args() {
 }
 
 prog_of() {
-	echo "$build/bench/shmbench-$1"
+	case $1 in
+	shmslab-nosheaves) echo "$build/bench/shmbench-shmslab" ;;
+	*) echo "$build/bench/shmbench-$1" ;;
+	esac
+}
+
+opts_of() {	# the options naming the daemon (and the row) of allocator $1
+	case $1 in
+	shmslab-nosheaves) echo "-S $sock2 -N shmslab-nosheaves" ;;
+	*) echo "-S $sock" ;;
+	esac
 }
 
 raw=$out/raw.tsv
@@ -223,6 +255,8 @@ raw=$out/raw.tsv
 	printf 'M\tcommand\tbench/suite.sh%s --reps %s\n' \
 		"$([ $quick = 1 ] && echo ' --quick')" "$reps"
 	printf 'M\tallocators\t%s\n' "$allocators"
+	[ -n "$pid2" ] && printf 'M\tnosheaves\t%s\n' \
+		"shmslab-nosheaves: the same program against a second private slabd started with --no-sheaves"
 } >>"$raw"
 
 echo "suite.sh: $reps repetitions of $workloads with $allocators" >&2
@@ -238,8 +272,8 @@ while [ $r -le "$reps" ]; do
 				continue
 			fi
 			printf '  rep %s %s %s\n' "$r" "$w" "$a" >&2
-			# shellcheck disable=SC2046 # args is a list of options
-			"$prog" -S "$sock" -w "$w" $(args "$w") \
+			# shellcheck disable=SC2046 # opts_of, args: lists of options
+			"$prog" $(opts_of "$a") -w "$w" $(args "$w") \
 				2>>"$out/stderr.log" |
 				sed "s/^/$r	/" >>"$raw" || true
 		done
@@ -250,17 +284,18 @@ done
 # instructions per op, once per cell (they do not drift), W1 and W2 only:
 # the single-process workloads where a count means one allocator's path
 if [ $perf_ok = 1 ]; then
+	# shellcheck disable=SC2046 # opts_of is a list of options
 	for a in $allocators; do
 		prog=$(prog_of "$a")
 		[ -x "$prog" ] || continue
-		c1=$(instr "$prog" -S "$sock" -w W1 -n 1M)
-		c2=$(instr "$prog" -S "$sock" -w W1 -n 2M)
+		c1=$(instr "$prog" $(opts_of "$a") -w W1 -n 1M)
+		c2=$(instr "$prog" $(opts_of "$a") -w W1 -n 2M)
 		if [ -n "$c1" ] && [ -n "$c2" ]; then
 			printf '1\tR\tW1\tinstr_pair\t%s\t%s\n' "$a" \
 				"$(awk "BEGIN { print ($c2 - $c1) / 1e6 }")" >>"$raw"
 		fi
-		c1=$(instr "$prog" -S "$sock" -w W2 -b 100k)
-		c2=$(instr "$prog" -S "$sock" -w W2 -b 200k)
+		c1=$(instr "$prog" $(opts_of "$a") -w W2 -b 100k)
+		c2=$(instr "$prog" $(opts_of "$a") -w W2 -b 200k)
 		if [ -n "$c1" ] && [ -n "$c2" ]; then
 			# 4 rounds of alloc + free per run (1 untimed + 3)
 			printf '1\tR\tW2\tinstr_pair\t%s\t%s\n' "$a" \
@@ -282,18 +317,19 @@ cg_count() {	# prog args... ; prints the Ir total of one run
 }
 if [ $callgrind = 1 ] && command -v valgrind >/dev/null 2>&1; then
 	printf 'M\tcallgrind\tvalgrind --tool=callgrind (shmslab on its no-rseq path)\n' >>"$raw"
+	# shellcheck disable=SC2046 # opts_of is a list of options
 	for a in $allocators; do
 		prog=$(prog_of "$a")
 		[ -x "$prog" ] || continue
 		echo "  callgrind $a" >&2
-		c1=$(cg_count "$prog" -S "$sock" -w W1 -n 100k)
-		c2=$(cg_count "$prog" -S "$sock" -w W1 -n 200k)
+		c1=$(cg_count "$prog" $(opts_of "$a") -w W1 -n 100k)
+		c2=$(cg_count "$prog" $(opts_of "$a") -w W1 -n 200k)
 		if [ -n "$c1" ] && [ -n "$c2" ]; then
 			printf '1\tR\tW1\tir_pair\t%s\t%s\n' "$a" \
 				"$(awk "BEGIN { print ($c2 - $c1) / 1e5 }")" >>"$raw"
 		fi
-		c1=$(cg_count "$prog" -S "$sock" -w W2 -b 20k)
-		c2=$(cg_count "$prog" -S "$sock" -w W2 -b 40k)
+		c1=$(cg_count "$prog" $(opts_of "$a") -w W2 -b 20k)
+		c2=$(cg_count "$prog" $(opts_of "$a") -w W2 -b 40k)
 		if [ -n "$c1" ] && [ -n "$c2" ]; then
 			printf '1\tR\tW2\tir_pair\t%s\t%s\n' "$a" \
 				"$(awk "BEGIN { print ($c2 - $c1) / 8e4 }")" >>"$raw"

@@ -52,6 +52,7 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->hi_off = pool->size;
 	h->span = h->hi_off - h->lo_off;
 	h->obj_bytes = (uint64_t)h->v.geo.objects * h->v.geo.stride;
+	h->pd_want = PG_HEAD | PG_SLAB | (uint64_t)h->v.geo.order << 32;
 	h->stride_mask = (h->v.geo.stride & (h->v.geo.stride - 1)) == 0 ?
 				 h->v.geo.stride - 1 :
 				 0;

@@ -483,29 +483,39 @@ sheaf_compact(struct slab_cache *h, struct slab_sheaf *sh)
  * once unless `wait`).  Objects of a slab frozen to another CPU stay.
  * Returns the objects pushed or dropped.
  */
+/*
+ * A flush key: pfn << 32 | link << FLUSH_IDX_BITS | index in the sheaf,
+ * so that sorting puts a slab's objects together and a duplicate next to
+ * its twin.
+ */
+#define FLUSH_IDX_BITS	6u
+#define FLUSH_IDX_MASK	((1u << FLUSH_IDX_BITS) - 1)
+_Static_assert(SLAB_SHEAF_MAX <= FLUSH_IDX_MASK + 1, "a sheaf index fits");
+_Static_assert(((uint64_t)REGION_PAGE_SIZE << REGION_MAX_ORDER) <
+		       (1ull << (32 - FLUSH_IDX_BITS)),
+	       "a link fits beside the index");
+
 static uint32_t
 flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
-	    const uint64_t *keys, const uint32_t *lk, uint32_t g, int wait)
+	    const uint64_t *keys, uint32_t g, int wait)
 {
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint64_t f, c, nc;
-	uint32_t links[SLAB_SHEAF_MAX], m = 0, i, j, kind;
+	uint32_t links[SLAB_SHEAF_MAX], m = 0, i, kind;
 	int moved = 0;
 
 	/*
 	 * The objects' links as sheaf_flush() checked them (never read
 	 * again from the sheaf, which a client may be writing), duplicates
-	 * (double frees) dropped.
+	 * (double frees: next to their twin in the sorted keys) dropped.
 	 */
 	for (i = 0; i < g; i++) {
-		uint32_t idx = (uint32_t)keys[i];
-		uint32_t link = lk[idx];
+		uint32_t idx = (uint32_t)keys[i] & FLUSH_IDX_MASK;
+		uint32_t link = (uint32_t)keys[i] >> FLUSH_IDX_BITS;
 
-		for (j = 0; j < m && links[j] != link; j++)
-			;
-		if (j < m) {
+		if (m > 0 && links[m - 1] == link) {
 			sh->obj[idx] = 0;
 			stat_inc(&s->stat[ST_BAD_FREE]);
 			continue;
@@ -556,7 +566,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 	}
 	TEST_WINDOW(SHMSLAB_TW_SHEAF_FLUSH);
 	for (i = 0; i < g; i++)
-		sh->obj[(uint32_t)keys[i]] = 0;
+		sh->obj[(uint32_t)keys[i] & FLUSH_IDX_MASK] = 0;
 	rec_clear(s);
 	if (kind == SW_FULL) {
 		cpu_partial_push(h, k, pfn);
@@ -570,7 +580,7 @@ drop:
 	 * a scribbled sheaf): dropped and counted, never pushed.
 	 */
 	for (i = 0; i < g; i++)
-		sh->obj[(uint32_t)keys[i]] = 0;
+		sh->obj[(uint32_t)keys[i] & FLUSH_IDX_MASK] = 0;
 	stat_inc(&s->stat[ST_BAD_FREE]);
 	return g;
 }
@@ -586,8 +596,17 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	uint64_t keys[SLAB_SHEAF_MAX];
-	uint32_t lk[SLAB_SHEAF_MAX];
 	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0;
+	/*
+	 * The last slab obj_slab() accepted: [slo, shi), its first object at
+	 * sobj, pfn spfn.  The next objects of that slab (most of a sheaf's,
+	 * whoever freed them) need only the object-start check.  The slab
+	 * can change meanwhile, as after obj_slab(); flush_group() checks
+	 * its gen and where again before it writes anything.
+	 */
+	uint64_t slo = 0, shi = 0, sobj = 0, x, xi;
+	uint32_t spfn = 0;
+	int up = 1, down = 1;
 
 	for (i = 0; i < cnt; i++) {
 		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
@@ -595,23 +614,53 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 
 		if (off == 0)
 			continue;
-		if (off >= h->hi_off ||
-		    obj_slab(h, h->v.base + off, &pfn, &link) != 0) {
-			sh->obj[i] = 0;		/* not an object of ours */
-			stat_inc(&s->stat[ST_BAD_FREE]);
-			out++;
-			continue;
+		if (off - slo < shi - slo) {
+			x = off - sobj;
+			xi = (x * h->recip) >> RECIP_SHIFT;
+			if (x >= h->obj_bytes || xi * h->v.geo.stride != x)
+				goto bad;
+			pfn = spfn;
+			link = (uint32_t)(off - slo) + 1;
+		} else if (off >= h->hi_off ||
+			   obj_slab(h, h->v.base + off, &pfn, &link) != 0) {
+			goto bad;
+		} else {
+			spfn = pfn;
+			slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
+			shi = slo + h->slab_bytes;
+			sobj = slo + h->v.pages[pfn].private_[0] +
+			       h->v.geo.red_left;
 		}
-		keys[m++] = (uint64_t)pfn << 32 | i;
-		lk[i] = link;
+		keys[m] = (uint64_t)pfn << 32 |
+			  (uint64_t)link << FLUSH_IDX_BITS | i;
+		if (m > 0) {
+			up &= keys[m - 1] < keys[m];
+			down &= keys[m - 1] > keys[m];
+		}
+		m++;
+		continue;
+bad:
+		sh->obj[i] = 0;		/* not an object of ours */
+		stat_inc(&s->stat[ST_BAD_FREE]);
+		out++;
 	}
-	sort_keys(keys, m);
+	/* a sheaf is a stack: its objects often come in runs, either way */
+	if (down) {
+		for (i = 0; i < m / 2; i++) {
+			uint64_t t = keys[i];
+
+			keys[i] = keys[m - 1 - i];
+			keys[m - 1 - i] = t;
+		}
+	} else if (!up) {
+		sort_keys(keys, m);
+	}
 	for (i = 0; i < m; i = j) {
 		uint32_t pfn = (uint32_t)(keys[i] >> 32);
 
 		for (j = i; j < m && (uint32_t)(keys[j] >> 32) == pfn; j++)
 			;
-		out += flush_group(h, k, si, pfn, &keys[i], lk, j - i, wait);
+		out += flush_group(h, k, si, pfn, &keys[i], j - i, wait);
 	}
 	sheaf_compact(h, sh);
 	stat_inc(&s->stat[ST_SHEAF_FLUSH]);

@@ -60,6 +60,8 @@ struct slab_cache {
 	uint64_t span;			/* hi_off - lo_off */
 	uint64_t obj_bytes;		/* objects * stride: past the last */
 	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
+	uint64_t pd_want;		/* a slab head's page_desc word at
+					 * flags: PG_HEAD|PG_SLAB, order */
 	int may_alloc;			/* 0: lookup handle of a ctor cache */
 	int internal;			/* general[] or by_index[]: the
 					 * library's own, never freed by
@@ -567,6 +569,59 @@ obj_slab(const struct slab_cache *h, const void *obj, uint32_t *pfnp,
 		return -EINVAL;
 	*pfnp = pfn;
 	return 0;
+}
+
+/*
+ * obj_slab()'s verdict for the sheaf free fast path, in fewer loads: the
+ * head's flags and order in one 64-bit compare (flags, order, node,
+ * reserved0 are one word of struct page_desc), the object's start by a
+ * mask when the stride is a power of two, one bound for both ends.
+ * obj_sheaf_rest(): the checks once the head's descriptor pd (at pfn,
+ * word w) is found.  1: an object of h's cache and gen; 0: not.
+ */
+_Static_assert(offsetof(struct page_desc, order) ==
+		       offsetof(struct page_desc, flags) + 4,
+	       "flags and order are one word");
+
+static inline int
+obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
+	       const struct page_desc *pd, uint64_t w)
+{
+	uint64_t x;
+
+	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
+	    pd->cache != h->v.index || pfn >= h->nr_pages ||
+	    sc_gen(__atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE)) !=
+		    (h->v.gen & SC_GEN_MASK))
+		return 0;
+	x = off - (pfn << REGION_PAGE_SHIFT) - pd->private_[0] -
+	    h->v.geo.red_left;
+	if (x >= h->obj_bytes)
+		return 0;
+	if (h->stride_mask)
+		return (x & h->stride_mask) == 0;
+	return ((x * h->recip) >> RECIP_SHIFT) * h->v.geo.stride == x;
+}
+
+static inline int
+obj_sheaf_ok(const struct slab_cache *h, uint64_t off)
+{
+	const struct page_desc *pd;
+	uint64_t w, pfn;
+
+	if (off - h->lo_off >= h->span)
+		return 0;
+	pfn = off >> REGION_PAGE_SHIFT;
+	pd = &h->v.pages[pfn];
+	memcpy(&w, &pd->flags, sizeof(w));
+	if (__builtin_expect(w & PG_TAIL, 0)) {
+		pfn = pd->head;
+		if (pfn >= h->nr_pages)
+			return 0;
+		pd = &h->v.pages[pfn];
+		memcpy(&w, &pd->flags, sizeof(w));
+	}
+	return obj_sheaf_rest(h, off, pfn, pd, w);
 }
 
 static inline char *

@@ -1413,22 +1413,27 @@ slow:
  * slot), so the page descriptor's flags need no checking here; anything
  * else goes to cache_free(), which checks everything.
  */
+/*
+ * ok < 0: check the object here; else the caller's verdict for a cache
+ * with sheaves (slab_free(), which walked the page descriptors already).
+ */
 static inline __attribute__((always_inline)) void
-free_inline(struct slab_cache *cache, void *obj)
+free_inline2(struct slab_cache *cache, void *obj, int ok)
 {
 #if HAVE_RSEQ_ASM
 	if (__builtin_expect(cache != NULL && cache->sheaf, 1)) {
 		struct slab_slot *slot;
 		uint64_t off = (uint64_t)((char *)obj - cache->v.base);
 		uint64_t idx, cnt, tmp, roff = (uint64_t)rseq_off;
-		uint32_t pfn, link, k;
+		uint32_t k;
 
 		/*
-		 * The whole check of the object (obj_slab(): a slab of this
-		 * cache and gen, an object's start), since the sheaf takes
-		 * objects of any slab of the cache.
+		 * The whole check of the object (obj_sheaf_ok(): a slab of
+		 * this cache and gen, an object's start), since the sheaf
+		 * takes objects of any slab of the cache.
 		 */
-		if (__builtin_expect(obj_slab(cache, obj, &pfn, &link) != 0, 0))
+		if (__builtin_expect(ok < 0 ? !obj_sheaf_ok(cache, off) : !ok,
+				     0))
 			goto slow;
 sretry:
 		k = rseq_cpu_fs(roff);
@@ -1436,7 +1441,8 @@ sretry:
 			goto slow;
 		/* another node's object goes to its slab (cache_free()) */
 		if (__builtin_expect(cache->v.nr_nodes > 1, 0) &&
-		    cache->v.pages[pfn].node != node_of_cpu(cache->pool, k))
+		    cache->v.pages[off >> REGION_PAGE_SHIFT].node !=
+			    node_of_cpu(cache->pool, k))
 			goto slow;
 		slot = &cache->v.slots[k];
 		TEST_WINDOW(SHMSLAB_TW_FREE);
@@ -1543,6 +1549,12 @@ slow:
 		return;
 	}
 	cache_free(cache, obj);
+}
+
+static inline __attribute__((always_inline)) void
+free_inline(struct slab_cache *cache, void *obj)
+{
+	free_inline2(cache, obj, -1);
 }
 
 SHMSLAB_EXPORT void
@@ -2351,6 +2363,43 @@ slab_free(struct slab_pool *pool, void *ptr)
 		errno = EINVAL;
 		return;
 	}
+#if HAVE_RSEQ_ASM
+	{
+		/*
+		 * A slab of a cache with sheaves whose handle this process
+		 * has: one walk of the page descriptors, whose verdict goes
+		 * to the sheaf free (free_inline2()).  Everything else, and
+		 * a first free of a cache, by cache_of() below.
+		 */
+		uint64_t off = (uint64_t)((char *)ptr - (char *)pool->base);
+		uint64_t w, pfn;
+		const struct page_desc *pd;
+
+		if (off - pool->data_off >= pool->size - pool->data_off)
+			goto general;
+		pfn = off >> REGION_PAGE_SHIFT;
+		pd = &pool->pages[pfn];
+		memcpy(&w, &pd->flags, sizeof(w));
+		if (__builtin_expect(w & PG_TAIL, 0)) {
+			pfn = pd->head;
+			if (pfn >= pool->nr_pages)
+				goto general;
+			pd = &pool->pages[pfn];
+			memcpy(&w, &pd->flags, sizeof(w));
+		}
+		if ((w & (PG_HEAD | PG_SLAB | PG_CLIENT)) !=
+			    (PG_HEAD | PG_SLAB) ||
+		    pd->cache >= SLAB_MAX_CACHES)
+			goto general;
+		h = __atomic_load_n(&pool->by_index[pd->cache],
+				    __ATOMIC_ACQUIRE);
+		if (h == NULL || !h->sheaf || !handle_live(h))
+			goto general;
+		free_inline2(h, ptr, obj_sheaf_rest(h, off, pfn, pd, w));
+		return;
+	}
+general:
+#endif
 	h = cache_of(pool, ptr, &pages, &order);
 	if (pages) {
 		slab_free_pages(pool, ptr, order);

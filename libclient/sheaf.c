@@ -76,6 +76,24 @@ where_is(const struct slab_cache *h, uint32_t pfn, uint32_t kind,
 	return sc_kind(c) == kind && sc_index(c) == index;
 }
 
+/*
+ * slab_link_ok() for the refill's walk, without its divisions: link 0
+ * (the end) or an object's start in a slab of colour `colour`.
+ */
+static inline int
+take_link_ok(const struct slab_cache *h, uint64_t colour, uint32_t link)
+{
+	uint64_t x = (uint64_t)link - 1 - colour - h->v.geo.red_left;
+
+	if (link == 0)
+		return 1;
+	if (x >= h->obj_bytes)
+		return 0;
+	if (h->stride_mask)
+		return (x & h->stride_mask) == 0;
+	return ((x * h->recip) >> RECIP_SHIFT) * h->v.geo.stride == x;
+}
+
 /* ---------------------------------------------------------------- sequences */
 
 /*
@@ -359,12 +377,12 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		 */
 		link = sf_link(f);
 		for (m = 0; link != 0 && m < room; m++) {
-			if (!slab_link_ok(&h->v, colour, link))
+			if (!take_link_ok(h, colour, link))
 				return -EUCLEAN;
 			links[m] = link;
 			link = slab_fp_get(&h->v, link_obj(h, pfn, link));
 		}
-		if (link != 0 && !slab_link_ok(&h->v, colour, link))
+		if (link != 0 && !take_link_ok(h, colour, link))
 			return -EUCLEAN;
 		if (sc_inuse(c) + m > sc_objects(c))
 			return -EUCLEAN;

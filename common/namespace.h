@@ -80,6 +80,7 @@
 #define rec_set		shmslab_rec_set
 #define slot_lock		shmslab_slot_lock
 #define slot_trylock		shmslab_slot_trylock
+#define node_alloc_nowait		shmslab_node_alloc_nowait
 #define unfreeze_partials_try		shmslab_unfreeze_partials_try
 #define sort_keys		shmslab_sort_keys
 #define unfreeze_partials		shmslab_unfreeze_partials

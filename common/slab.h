@@ -633,14 +633,26 @@ cache_slot(void *base, const struct slab_cache_desc *d, uint32_t k)
 #define SHW_EMPTY		4u
 #define SHW_LOAN		5u
 
+/*
+ * A where word: kind (4 bits) | the cache's gen (12 bits) | node (16) |
+ * index (32).  The gen makes every claim and every put-back of a sheaf
+ * (each a CAS from the exact value its owner saw or wrote) fail across a
+ * destroy and re-create of the cache at the same table index, which
+ * reuses the ext block and so the sheaves: a stale handle's claim can
+ * never match a new cache's sheaf, nor its put-back change one.
+ */
+#define SHW_GEN_MASK		0xfffu
+
 static inline uint64_t
-shw_make(uint32_t kind, uint32_t node, uint32_t index)
+shw_make(uint32_t kind, uint32_t gen, uint32_t node, uint32_t index)
 {
-	return (uint64_t)kind << 56 | (uint64_t)(node & 0xffffff) << 32 |
-	       index;
+	return (uint64_t)(kind & 0xf) << 60 |
+	       (uint64_t)(gen & SHW_GEN_MASK) << 48 |
+	       (uint64_t)(node & 0xffff) << 32 | index;
 }
-static inline uint32_t shw_kind(uint64_t w) { return (uint32_t)(w >> 56); }
-static inline uint32_t shw_node(uint64_t w) { return (uint32_t)(w >> 32) & 0xffffff; }
+static inline uint32_t shw_kind(uint64_t w) { return (uint32_t)(w >> 60); }
+static inline uint32_t shw_gen(uint64_t w) { return (uint32_t)(w >> 48) & SHW_GEN_MASK; }
+static inline uint32_t shw_node(uint64_t w) { return (uint32_t)(w >> 32) & 0xffff; }
 static inline uint32_t shw_index(uint64_t w) { return (uint32_t)w; }
 
 struct slab_sheaf {

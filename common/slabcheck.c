@@ -525,6 +525,13 @@ check_sheaves(struct checker *c)
 		uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
 		int busy = 0, barn = 0;
 
+		if (shw_gen(wh) != (c->d.gen & SHW_GEN_MASK)) {
+			error(c, "%s: sheaf %u: where %#llx has gen %u, the "
+			      "cache's is %u", c->d.name, i,
+			      (unsigned long long)wh, shw_gen(wh),
+			      c->d.gen & SHW_GEN_MASK);
+			continue;
+		}
 		if (cnt > cap) {
 			error(c, "%s: sheaf %u holds %u objects, more than its "
 			      "capacity %u", c->d.name, i, cnt, cap);

@@ -473,16 +473,18 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 		struct slab_sheaf *sh = &v->sheaves[i];
 		uint64_t wh = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
 		uint32_t kind = shw_kind(wh), node = shw_node(wh);
+		uint32_t gen = shw_gen(wh);
 
+		/* another gen: not this cache's (v may be a stale view) */
 		if ((kind != SHW_CPU && kind != SHW_HELD) ||
-		    shw_index(wh) != k)
+		    shw_index(wh) != k || gen != (v->gen & SHW_GEN_MASK))
 			continue;
 		if (node >= v->nr_nodes)
 			node = 0;
 		if (i == mi) {
 			if (kind != SHW_CPU)
 				__atomic_store_n(&sh->where,
-						 shw_make(SHW_CPU, node, k),
+						 shw_make(SHW_CPU, gen, node, k),
 						 __ATOMIC_RELEASE);
 			continue;
 		}
@@ -490,14 +492,14 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 		if (i == si) {
 			if (kind != SHW_CPU)
 				__atomic_store_n(&sh->where,
-						 shw_make(SHW_CPU, node, k),
+						 shw_make(SHW_CPU, gen, node, k),
 						 __ATOMIC_RELEASE);
 			continue;
 		}
 		/* named by no slot: back to its barn */
 		__atomic_store_n(&sh->where,
 				 shw_make(sh->count ? SHW_FULL : SHW_EMPTY,
-					  node, 0),
+					  gen, node, 0),
 				 __ATOMIC_RELEASE);
 	}
 }

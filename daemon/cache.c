@@ -1135,9 +1135,11 @@ ext_reset(struct cache_mgr *m, struct cache_priv *cp)
 			if (i < 2 * m->nr_slots) {
 				uint32_t k = i / 2;
 
-				w = shw_make(SHW_CPU, m->d->geo.cpu_node[k], k);
+				w = shw_make(SHW_CPU, cp->gen,
+					     m->d->geo.cpu_node[k], k);
 			} else {
-				w = shw_make(SHW_EMPTY, (i - 2 * m->nr_slots) /
+				w = shw_make(SHW_EMPTY, cp->gen,
+					     (i - 2 * m->nr_slots) /
 						       SLAB_BARN_SHEAVES, 0);
 			}
 			__atomic_store_n(&sh[i].count, 0, __ATOMIC_RELAXED);
@@ -1420,7 +1422,8 @@ loans_settle(struct cache_mgr *m, struct cache_priv *cp)
 		}
 		node = shw_node(w) < m->nr_nodes ? shw_node(w) : 0;
 		if (__atomic_compare_exchange_n(&sh->where, &w,
-				shw_make(cnt ? SHW_FULL : SHW_EMPTY, node, 0),
+				shw_make(cnt ? SHW_FULL : SHW_EMPTY,
+					 shw_gen(w), node, 0),
 				0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			log_msg(LOG_INFO, "cache %s: sheaf %u, on loan to pid "
 				"%d which is gone, back in node %u's barn "

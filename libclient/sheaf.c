@@ -185,25 +185,33 @@ rseq_sheaf_push(struct slab_cache *h, struct slab_slot *slot, struct rseq *rs,
 	return ret;
 }
 
-/* Store new into *p if it holds old, on cpu: FR_OK, FR_EMPTY, FR_RETRY. */
+/*
+ * Store new into slot's `sheaves` word if it holds old and the slot's gen
+ * is gen (a re-create at the same index changes it before the new cache
+ * is published), on cpu: FR_OK, FR_EMPTY, FR_RETRY.
+ */
 static inline int
-rseq_cmpstore_at(uint64_t *p, struct rseq *rs, uint32_t cpu, uint64_t old,
-		 uint64_t new)
+rseq_sheaves_cmpstore(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
+		      uint32_t gen, uint64_t old, uint64_t new)
 {
 	uint64_t tmp;
 	int ret;
 
 	__asm__ __volatile__(RSEQ_HEAD
-			     "cmpq %[old], (%[p])\n\t"
+			     "cmpl %[gen], %c[goff](%[slot])\n\t"
+			     "jne 5f\n\t"
+			     "cmpq %[old], %c[shoff](%[slot])\n\t"
 			     "jnz 5f\n\t"
-			     "movq %[new], (%[p])\n\t"
+			     "movq %[new], %c[shoff](%[slot])\n\t"
 			     RSEQ_TAIL
 			     "5:\n\t"
 			     "movl $2, %[ret]\n\t"
 			     "9:\n\t"
 			     : [ret] "=&r"(ret), [tmp] "=&r"(tmp)
-			     : [rs] "r"(rs), [cpu] "r"(cpu), [p] "r"(p),
-			       [old] "r"(old), [new] "r"(new)
+			     : [rs] "r"(rs), [cpu] "r"(cpu), [slot] "r"(slot),
+			       [gen] "r"(gen), [old] "r"(old), [new] "r"(new),
+			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [shoff] "i"(offsetof(struct slab_slot, sheaves))
 			     : "memory", "cc");
 	return ret;
 }
@@ -237,7 +245,8 @@ pair_set(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
 
 		if (rseq_cpu(rs) != k)
 			return FR_RETRY;
-		r = rseq_cmpstore_at(&h->v.slots[k].sheaves, rs, k, old, new);
+		r = rseq_sheaves_cmpstore(&h->v.slots[k], rs, k, h->v.gen,
+					  old, new);
 		if (r != FR_RETRY)
 			return r;
 	}
@@ -249,10 +258,30 @@ pair_set(struct slab_cache *h, uint32_t k, uint64_t old, uint64_t new)
  * Take a sheaf of `kind` (SHW_FULL or SHW_EMPTY) from node n's barn for
  * slot k: one CAS of its where to SHW_HELD(n, k).  Its index, or -1.
  */
+static inline uint32_t
+gen_of(const struct slab_cache *h)
+{
+	return h->v.gen & SHW_GEN_MASK;
+}
+
+/* What a sheaf's where says while slot k's holder has it from a barn. */
+static inline uint64_t
+held_word(const struct slab_cache *h, uint32_t n, uint32_t k)
+{
+	return shw_make(SHW_HELD, gen_of(h), n, k);
+}
+
+/* ... while this process has it on loan. */
+static inline uint64_t
+loan_word(const struct slab_cache *h, uint32_t n)
+{
+	return shw_make(SHW_LOAN, gen_of(h), n, (uint32_t)rpc_self_pid());
+}
+
 static int
 barn_claim(struct slab_cache *h, uint32_t n, uint32_t kind, uint64_t to)
 {
-	uint64_t want = shw_make(kind, n, 0);
+	uint64_t want = shw_make(kind, gen_of(h), n, 0);
 	uint32_t i;
 
 	for (i = 2 * h->v.nr_slots; i < h->nr_sheaves + 2 * h->v.nr_slots;
@@ -274,7 +303,7 @@ barn_claim(struct slab_cache *h, uint32_t n, uint32_t kind, uint64_t to)
 static int
 barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
 {
-	return barn_claim(h, n, kind, shw_make(SHW_HELD, n, k));
+	return barn_claim(h, n, kind, held_word(h, n, k));
 }
 
 /*
@@ -284,20 +313,31 @@ barn_take(struct slab_cache *h, uint32_t n, uint32_t k, uint32_t kind)
 static int
 barn_loan(struct slab_cache *h, uint32_t n, uint32_t kind)
 {
-	return barn_claim(h, n, kind,
-			  shw_make(SHW_LOAN, n, (uint32_t)rpc_self_pid()));
+	return barn_claim(h, n, kind, loan_word(h, n));
 }
 
-/* Put sheaf i (ours) into node n's barn: full if it holds objects. */
+/*
+ * Change sheaf i's where from `from` (what its owner, we, wrote) to `to`:
+ * one CAS, so that nothing is written over a sheaf that is no longer ours
+ * (its cache destroyed and re-created meanwhile).  1 if done.
+ */
+static int
+where_move(struct slab_cache *h, uint32_t i, uint64_t from, uint64_t to)
+{
+	return __atomic_compare_exchange_n(&sheaf_at(h, i)->where, &from, to,
+					   0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+/* Put sheaf i (ours: where `from`) into node n's barn, full or empty. */
 static void
-barn_put(struct slab_cache *h, uint32_t i, uint32_t n)
+barn_put(struct slab_cache *h, uint32_t i, uint32_t n, uint64_t from)
 {
 	struct slab_sheaf *sh = sheaf_at(h, i);
 
-	__atomic_store_n(&sh->where,
-			 shw_make(sheaf_count(h, sh) ? SHW_FULL : SHW_EMPTY, n,
-				  0),
-			 __ATOMIC_RELEASE);
+	where_move(h, i, from,
+		   shw_make(sheaf_count(h, sh) ? SHW_FULL : SHW_EMPTY,
+			    gen_of(h), n, 0));
 }
 
 /* ---------------------------------------------------------------- refill */
@@ -521,7 +561,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint64_t f, c, nc;
-	uint32_t links[SLAB_SHEAF_MAX], m = 0, i, kind;
+	uint32_t links[SLAB_SHEAF_MAX], idxs[SLAB_SHEAF_MAX], m = 0, i, kind;
 	int moved = 0;
 
 	/*
@@ -538,7 +578,8 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 			stat_inc(&s->stat[ST_BAD_FREE]);
 			continue;
 		}
-		links[m++] = link;
+		links[m] = link;
+		idxs[m++] = idx;
 	}
 	for (;;) {
 		slab_read(pd, &f, &c);
@@ -567,8 +608,17 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 		for (i = 0; i < m; i++)
 			if (links[i] == sf_link(f))
 				break;
-		if (i < m)
-			goto drop;		/* one is free already */
+		if (i < m) {
+			/* that one is free already (a double free): only it
+			 * is dropped, the others are pushed */
+			sh->obj[idxs[i]] = 0;
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			links[i] = links[m - 1];
+			idxs[i] = idxs[m - 1];
+			if (--m == 0)
+				return g;
+			continue;
+		}
 		for (i = 0; i + 1 < m; i++)
 			slab_fp_set(&h->v, link_obj(h, pfn, links[i]),
 				    links[i + 1]);
@@ -718,7 +768,7 @@ loan_pop(struct slab_cache *h, uint32_t n, uint64_t *offp)
 		*offp = sh->obj[c - 1];
 		__atomic_store_n(&sh->count, c - 1, __ATOMIC_RELEASE);
 	}
-	barn_put(h, (uint32_t)b, n);
+	barn_put(h, (uint32_t)b, n, loan_word(h, n));
 	return c != 0;
 }
 
@@ -739,7 +789,7 @@ loan_push(struct slab_cache *h, uint32_t n, uint64_t off)
 		sh->obj[c] = off;
 		__atomic_store_n(&sh->count, c + 1, __ATOMIC_RELEASE);
 	}
-	barn_put(h, (uint32_t)b, n);
+	barn_put(h, (uint32_t)b, n, loan_word(h, n));
 	return c < h->sheaf_cap;
 }
 
@@ -776,7 +826,7 @@ barn_service(struct slab_cache *h, uint32_t n, uint32_t k, int alloc, int any)
 		} else {
 			r = (int)sheaf_flush(h, j, (uint32_t)b, 0);
 		}
-		barn_put(h, (uint32_t)b, n);
+		barn_put(h, (uint32_t)b, n, held_word(h, n, j));
 		slab_unlock(&h->v.slots[j].lock);
 		return r;
 	}
@@ -829,14 +879,23 @@ sheaf_exchange(struct slab_cache *h, uint32_t k, int alloc, int any)
 			TEST_WINDOW(SHMSLAB_TW_BARN);
 			if (pair_set(h, k, w, shv_make((uint32_t)b, si)) !=
 			    FR_OK) {
-				barn_put(h, (uint32_t)b, n);
+				barn_put(h, (uint32_t)b, n, held_word(h, n, k));
 				return 0;
 			}
 			TEST_WINDOW(SHMSLAB_TW_SHEAF_SWAP);
-			__atomic_store_n(&sheaf_at(h, (uint32_t)b)->where,
-					 shw_make(SHW_CPU, n, k),
-					 __ATOMIC_RELEASE);
-			barn_put(h, mi, n);
+			where_move(h, (uint32_t)b, held_word(h, n, k),
+				   shw_make(SHW_CPU, gen_of(h), n, k));
+			{
+				/* the old main: CPU k's, of this cache */
+				uint64_t wm = __atomic_load_n(
+					&sheaf_at(h, mi)->where,
+					__ATOMIC_ACQUIRE);
+
+				if (shw_kind(wm) == SHW_CPU &&
+				    shw_index(wm) == k &&
+				    shw_gen(wm) == gen_of(h))
+					barn_put(h, mi, n, wm);
+			}
 			stat_inc(&s->stat[alloc ? ST_BARN_GET : ST_BARN_PUT]);
 			return 0;
 		}
@@ -893,7 +952,7 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			return 0;
 		}
 		if (++tries > 64 + BUSY_ROUNDS)
-			return -ENOMEM;
+			return busy >= BUSY_ROUNDS ? -EAGAIN : -ENOMEM;
 		n = node_of_cpu(h->pool, k);
 		r = slot_trylock(h, k);
 		if (r == -EBUSY) {
@@ -909,6 +968,13 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			}
 			r = barn_service(h, n, k, 1, any);
 			if (r == -EBUSY) {
+				/* every slot lock busy: a node slab, tried once */
+				void *obj = node_alloc_nowait(h, n);
+
+				if (obj != NULL) {
+					*objp = obj;
+					return 0;
+				}
 				busy_pause(busy++);
 				continue;
 			}
@@ -1113,7 +1179,7 @@ sheaf_drain_barns(struct slab_cache *h, uint32_t k)
 			sheaf_flush(h, k, (uint32_t)b, 1);
 			if (sheaf_count(h, sheaf_at(h, (uint32_t)b)))
 				left = 1;
-			barn_put(h, (uint32_t)b, n);
+			barn_put(h, (uint32_t)b, n, held_word(h, n, k));
 			if (left)
 				break;
 		}

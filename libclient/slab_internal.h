@@ -662,6 +662,7 @@ int drain_all(struct slab_cache *h);
 int slot_lock(struct slab_cache *h, uint32_t k);
 int slot_trylock(struct slab_cache *h, uint32_t k);
 void unfreeze_partials_try(struct slab_cache *h, uint32_t k, int try);
+void *node_alloc_nowait(struct slab_cache *h, uint32_t home);
 int node_lock(struct slab_cache *h, uint32_t n);
 int node_trylock(struct slab_cache *h, uint32_t n);
 int on_cpu(const struct slab_cache *h, uint32_t k);

@@ -611,7 +611,26 @@ out:
  * lock n, so ABA cannot arise; the tag rises anyway.
  */
 __attribute__((noinline)) static void *
+node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try);
+
+__attribute__((noinline)) static void *
 node_alloc(struct slab_cache *h, uint32_t home, int strict)
+{
+	return node_alloc_try(h, home, strict, 0);
+}
+
+/*
+ * node_alloc() for the sheaf paths when every slot lock is busy: node
+ * home's lock tried once, one pass, no refill: NULL with EAGAIN.
+ */
+void *
+node_alloc_nowait(struct slab_cache *h, uint32_t home)
+{
+	return node_alloc_try(h, home, 1, 1);
+}
+
+__attribute__((noinline)) static void *
+node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 {
 	struct slab_node *sn;
 	int tries = 0, any = 0;
@@ -626,7 +645,11 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 				h->pool->node_order[home * h->v.nr_nodes +
 						    pass - 1];
 		sn = &h->v.nodes[n];
-		if (node_lock(h, n) != 0) {
+		if (try && node_trylock(h, n) != 0) {
+			errno = EAGAIN;
+			return NULL;
+		}
+		if (!try && node_lock(h, n) != 0) {
 			errno = ENOTRECOVERABLE;
 			return NULL;
 		}
@@ -708,6 +731,10 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 		}
 		if (any && ++pass < h->v.nr_nodes)
 			continue;	/* the next nearest node */
+		if (try) {
+			errno = EAGAIN;
+			return NULL;
+		}
 		pass = 0;
 		if (++tries > 64) {
 			errno = ENOMEM;

@@ -1310,6 +1310,7 @@ scribble(const char *name, uint64_t *s, int plausible,
 		}
 		if (plausible)
 			sh[i].where = shw_make((uint32_t)(rnd(s) % 6),
+					       dc->gen,
 					       (uint32_t)(rnd(s) % 3),
 					       (uint32_t)(rnd(s) % (dc->nr_slots + 2)));
 		else

@@ -574,8 +574,9 @@ test_sheaves_scribbled(struct slab_cache *c, const char *name)
 			sh[i].obj[k] = k % 4 == 0 ? ~0ull - k :
 				       k % 4 == 1 ? other :
 				       k % 4 == 2 ? 64 : sh[i].obj[k];
-		sh[i].where = i % 3 == 0 ? shw_make(SHW_FULL, 0xffffff, 0) :
-			      i % 3 == 1 ? shw_make(SHW_EMPTY, 0, 0) :
+		sh[i].where = i % 3 == 0 ? shw_make(SHW_FULL, d->gen, 0xffff,
+						    0) :
+			      i % 3 == 1 ? shw_make(SHW_EMPTY, d->gen, 0, 0) :
 					   ~0ull;
 	}
 	for (k = 0; k < d->nr_slots; k++)

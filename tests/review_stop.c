@@ -9,7 +9,10 @@
  * slab_cache_alloc_bulk()/free_bulk().  Each runs under alarm(60): a
  * worker killed by SIGALRM waited for the stopped process.
  *
- *	review_stop [WIN 0..4] [N] [NODES]
+ *	review_stop [WIN 0..4] [N] [NODES] [BOTH]
+ *
+ * With BOTH=1 a second process S1 stops the same way on CPU 1 (slot lock
+ * 1 held): then every slot lock is held by a stopped process.
  */
 #include "config.h"
 
@@ -80,19 +83,30 @@ work(struct slab_cache *c, int cpu, int n, int what)
 		return slab_cache_shrink(c) == 0 ? 0 : 100 + errno;
 	for (r = 0; r < 3; r++) {
 		if (what == 2) {
-			for (i = 0; i < n; i += 16)
+			for (i = 0; i + 16 <= n; i += 16) {
 				if (slab_cache_alloc_bulk(c, 0, 16, v + i) !=
-				    16)
-					fails++;
-			slab_cache_free_bulk(c, (size_t)n, v);
+				    16 && fails++ == 0)
+					fprintf(stderr, "# bulk alloc %d "
+						"failed: %s\n", i,
+						strerror(errno));
+				if (i == 0 && r == 0)
+					fprintf(stderr, "# first bulk alloc "
+						"returned\n");
+			}
+			fprintf(stderr, "# bulk allocs of round %d done\n",
+				r);
+			slab_cache_free_bulk(c, (size_t)i, v);
+			fprintf(stderr, "# bulk free of round %d done\n", r);
 			continue;
 		}
 		for (i = 0; i < n; i++) {
 			v[i] = slab_cache_alloc(c, 0);
-			if (v[i] == NULL)
-				fails++;
-			else
+			if (v[i] != NULL)
 				memset(v[i], cpu + 1, 64);
+			else if (fails++ == 0)
+				fprintf(stderr, "# CPU %d: allocation %d of "
+					"round %d failed: %s\n", cpu, i, r,
+					strerror(errno));
 		}
 		for (i = 0; i < n; i++)
 			if (v[i])
@@ -107,6 +121,8 @@ main(int argc, char **argv)
 	int win = argc > 1 ? atoi(argv[1]) : 0;
 	int n = argc > 2 ? atoi(argv[2]) : 20000;
 	int nodes = argc > 3 ? atoi(argv[3]) : 1, st, i;
+	int both = argc > 4 ? atoi(argv[4]) : 0;
+	pid_t s1 = -1;
 	const char *args[8] = { "-m", "128M", "--hugepages=never", NULL };
 	static const char *names[] = { "take", "flush", "compact", "barn",
 				       "swap" };
@@ -141,6 +157,24 @@ main(int argc, char **argv)
 	if (waitpid(s, &st, WUNTRACED) != s || !WIFSTOPPED(st))
 		bail_out("S did not stop in window %s", names[win]);
 	diag("S stopped in the %s window (slot lock 0 held)", names[win]);
+	if (both) {
+		s1 = fork();
+		if (s1 == 0) {
+			static void *v[20000];
+
+			pin(1);
+			stop_at = SHMSLAB_TW_SHEAF_TAKE + win;
+			for (i = 0; i < 20000 && stop_at >= 0; i++)
+				v[i] = slab_cache_alloc(c, 0);
+			for (i = 0; i < 20000 && stop_at >= 0; i++)
+				slab_cache_free(c, v[i]);
+			_exit(stop_at >= 0 ? 3 : 0);
+		}
+		if (waitpid(s1, &st, WUNTRACED) != s1 || !WIFSTOPPED(st))
+			bail_out("S1 did not stop in window %s", names[win]);
+		diag("S1 stopped in the %s window (slot lock 1 held)",
+		     names[win]);
+	}
 	for (i = 0; i < 4; i++) {
 		w[i] = fork();
 		if (w[i] == 0)
@@ -164,6 +198,11 @@ main(int argc, char **argv)
 	kill(s, SIGKILL);
 	kill(s, SIGCONT);
 	waitpid(s, NULL, 0);
+	if (s1 > 0) {
+		kill(s1, SIGKILL);
+		kill(s1, SIGCONT);
+		waitpid(s1, NULL, 0);
+	}
 	ok(harness_alive(&d), "slabd is up");
 	harness_stop(&d);
 	return done_testing();

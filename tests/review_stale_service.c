@@ -176,7 +176,8 @@ b_worker(struct slab_cache *b, int cpu, int rounds)
 
 	pin(cpu);
 	for (r = 0; r < rounds; r++) {
-		int n = 100 + (r * 37) % 300;
+		/* few: the main sheaf neither empties nor fills */
+		int n = rounds > 100 ? 1 + r % 3 : 100 + (r * 37) % 300;
 
 		for (i = 0; i < n; i++) {
 			uint32_t old = 0;
@@ -255,7 +256,21 @@ main(void)
 	fflush(stdout);
 	w0 = fork();
 	if (w0 == 0) {
-		b_worker(B, 0, 1);
+		/* until slot 0's main is the barn's first sheaf (X's) with
+		 * 31 objects: the tight loops below neither empty nor fill
+		 * it */
+		static void *v[600];
+		uint32_t bi = 2 * db->nr_slots;
+		struct slab_slot *s0 = cache_slot(rbase, db, 0);
+
+		pin(0);
+		for (i = 0; i < 600; i++)
+			v[i] = slab_cache_alloc(B, 0);
+		for (i = 0; i < 600; i++) {
+			slab_cache_free(B, v[i]);
+			if (shv_main(s0->sheaves) == bi && sh[bi].count == 31)
+				break;
+		}
 		_exit(0);
 	}
 	waitpid(w0, NULL, 0);
@@ -299,16 +314,17 @@ main(void)
 		ok(m0 != m1, "CPU 0 and CPU 1 have different main sheaves "
 		   "(%u and %u)", m0, m1);
 	}
-	/* B's workers on both CPUs: an object twice? */
+	/* B's workers on both CPUs, one or three objects at a time (their
+	 * main sheaves neither empty nor fill): an object twice? */
 	fflush(stdout);
 	w0 = fork();
 	if (w0 == 0) {
-		b_worker(B, 0, 3000);
+		b_worker(B, 0, 2000000);
 		_exit(0);
 	}
 	w1 = fork();
 	if (w1 == 0) {
-		b_worker(B, 1, 3000);
+		b_worker(B, 1, 2000000);
 		_exit(0);
 	}
 	waitpid(w0, NULL, 0);

@@ -1,0 +1,90 @@
+/*
+ * review_dropgroup.c - one double free makes a flush drop every object of
+ * that slab in the sheaf, not only the duplicate.
+ *
+ * Objects X, o1..o9 of one slab.  X is freed and a shrink flushes it to
+ * its slab (X is now the slab's freelist head).  X is freed again (the
+ * sheaf cannot see it), o1..o9 are freed, and a shrink flushes them:
+ * flush_group() finds X at the head and drops the whole group (sheaf.c
+ * "goto drop"), so o1..o9 never reach a freelist.  docs/slab-protocol.md
+ * says only the duplicate is dropped; afterwards the checker's inuse
+ * should be 0 (nothing is allocated).
+ *
+ *	review_dropgroup	(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_check_report rep;
+	const struct slab_check_cache *cc;
+	static void *v[200];
+	void *same[10];
+	char *rbase, why[256] = "";
+	cpu_set_t set;
+	int i, n = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	if (slabtest_start(&d, "64M") != 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.drop", 64, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("create");
+	for (i = 0; i < 200; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("alloc");
+	/* ten objects of the slab of v[0] */
+	for (i = 0; i < 200 && n < 10; i++)
+		if (((char *)v[i] - rbase) >> 12 == ((char *)v[0] - rbase) >> 12)
+			same[n++] = v[i];
+	if (n < 10)
+		bail_out("not ten objects in one 4 KiB page");
+	for (i = 0; i < 200; i++) {
+		int j, mine = 0;
+
+		for (j = 0; j < 10; j++)
+			mine |= v[i] == same[j];
+		if (!mine)
+			slab_cache_free(c, v[i]);
+	}
+	slab_cache_free(c, same[0]);		/* X */
+	slab_cache_shrink(c);			/* X: its slab's head */
+	slab_cache_free(c, same[0]);		/* X again: a double free */
+	for (i = 1; i < 10; i++)
+		slab_cache_free(c, same[i]);	/* o1..o9: fine */
+	slab_cache_shrink(c);
+	if (slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+			      sizeof(why)) != 0)
+		diag("checker: %s", why);
+	cc = slab_check_find(&rep, "rv.drop");
+	ok(cc && cc->inuse == 0, "after the double free of X and the frees "
+	   "of o1..o9: inuse %" PRIu64 " (0: only the duplicate dropped)",
+	   cc ? cc->inuse : 0);
+	harness_stop(&d);
+	return done_testing();
+}

@@ -585,7 +585,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 		slab_read(pd, &f, &c);
 		kind = sc_kind(c);
 		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK) ||
-		    kind == SW_DEAD || kind == SW_NONE || sc_inuse(c) < m)
+		    kind == SW_DEAD || kind == SW_NONE)
 			goto drop;		/* not objects in use here */
 		if (kind == SW_NODE) {
 			uint32_t n = sc_index(c);
@@ -619,6 +619,38 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 				return g;
 			continue;
 		}
+		if (sc_inuse(c) < m && kind != SW_FULL) {
+			/*
+			 * More than it has in use: some are free already
+			 * (double frees).  The slab is ours (frozen to k):
+			 * find them on its freelist, which only pushes change
+			 * meanwhile, and drop only those.
+			 */
+			uint32_t link = sf_link(f), seen = 0, dropped = 0;
+			uint64_t colour = slab_colour(h, pfn);
+
+			while (link != 0 && seen++ < sc_objects(c) &&
+			       take_link_ok(h, colour, link)) {
+				for (i = 0; i < m && links[i] != link; i++)
+					;
+				if (i < m) {
+					sh->obj[idxs[i]] = 0;
+					stat_inc(&s->stat[ST_BAD_FREE]);
+					links[i] = links[m - 1];
+					idxs[i] = idxs[m - 1];
+					m--;
+					dropped++;
+				}
+				link = slab_fp_get(&h->v,
+						   link_obj(h, pfn, link));
+			}
+			if (m == 0)
+				return g;
+			if (dropped)
+				continue;
+		}
+		if (sc_inuse(c) < m)
+			goto drop;		/* more than it has in use */
 		for (i = 0; i + 1 < m; i++)
 			slab_fp_set(&h->v, link_obj(h, pfn, links[i]),
 				    links[i + 1]);

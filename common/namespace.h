@@ -26,6 +26,7 @@
 #define slab_geometry		shmslab_slab_geometry
 #define slab_give_back		shmslab_slab_give_back
 #define slab_head		shmslab_slab_head
+#define slab_is			shmslab_slab_is
 #define slab_link_ok		shmslab_slab_link_ok
 #define slab_lock		shmslab_slab_lock
 #define slab_lock_init		shmslab_slab_lock_init
@@ -88,7 +89,6 @@
 /* libclient/sheaf.c */
 #define sheaf_alloc		shmslab_sheaf_alloc
 #define sheaf_free		shmslab_sheaf_free
-#define sheaf_free_foreign		shmslab_sheaf_free_foreign
 #define sheaf_drain		shmslab_sheaf_drain
 #define sheaf_drain_barns		shmslab_sheaf_drain_barns
 /* libclient/owner.c */

@@ -749,6 +749,10 @@ int slab_view_init(struct slab_view *v, void *base, uint32_t idx);
 /* The struct page_desc of a slab head, or NULL if pfn is not one of v's. */
 struct page_desc *slab_head(const struct slab_view *v, uint32_t pfn);
 
+/* Whether slab pfn (a head of v's) has where (kind, index) now. */
+int slab_is(const struct slab_view *v, uint32_t pfn, uint32_t kind,
+	    uint32_t index);
+
 /* Address of the object a link (non-zero) names in slab pfn. */
 static inline char *
 slab_link_obj(const struct slab_view *v, uint32_t pfn, uint32_t link)

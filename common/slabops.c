@@ -194,9 +194,6 @@ slab_unlock(union slab_lock *l)
 
 /* ---------------------------------------------------------------- lists */
 
-static int slab_is(const struct slab_view *v, uint32_t pfn, uint32_t kind,
-		   uint32_t index);
-
 /*
  * Node partial list: doubly linked through page_desc next/prev, head and
  * tail in struct slab_node.  Every member is SW_NODE(n); nr_partial is its
@@ -270,7 +267,7 @@ slab_node_del(const struct slab_view *v, uint32_t n, uint32_t pfn)
 }
 
 /* Whether pfn is a slab head of v's cache whose where is (kind, index). */
-static int
+int
 slab_is(const struct slab_view *v, uint32_t pfn, uint32_t kind, uint32_t index)
 {
 	uint64_t c;

@@ -65,17 +65,6 @@ sheaf_count(const struct slab_cache *h, const struct slab_sheaf *sh)
 	return c <= h->sheaf_cap ? c : h->sheaf_cap;
 }
 
-/* Whether slab pfn's where is (kind, index) now. */
-static inline int
-where_is(const struct slab_cache *h, uint32_t pfn, uint32_t kind,
-	 uint32_t index)
-{
-	uint64_t c = __atomic_load_n(&h->v.pages[pfn].counters,
-				     __ATOMIC_ACQUIRE);
-
-	return sc_kind(c) == kind && sc_index(c) == index;
-}
-
 /*
  * slab_link_ok() for the refill's walk, without its divisions: link 0
  * (the end) or an object's start in a slab of colour `colour`.
@@ -492,7 +481,7 @@ sheaf_refill(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t si,
 		}
 		added += (uint32_t)r;
 		/* still ours with objects left: back at the list's head */
-		if (where_is(h, pfn, SW_CPUP, k))
+		if (slab_is(&h->v, pfn, SW_CPUP, k))
 			cpu_partial_push(h, k, pfn);
 		if (r)
 			stat_inc(&s->stat[ST_CPU_PARTIAL_HIT]);
@@ -594,7 +583,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 				return 0;
 			if ((wait ? node_lock(h, n) : node_trylock(h, n)) != 0)
 				return 0;	/* busy: they stay */
-			if (where_is(h, pfn, SW_NODE, n)) {
+			if (slab_is(&h->v, pfn, SW_NODE, n)) {
 				slab_node_del(&h->v, n, pfn);
 				if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP,
 					      k) == 0)
@@ -1047,13 +1036,10 @@ sheaf_alloc(struct slab_cache *h, void **objp)
  * the slot path; or -errno.
  */
 int
-sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
+sheaf_free(struct slab_cache *h, void *obj)
 {
 	uint64_t off = (uint64_t)((char *)obj - h->v.base);
 	int tries = 0, busy = 0, r;
-
-	(void)pfn;
-	(void)link;
 	for (;;) {
 		struct rseq *rs = rseq_area();
 		uint32_t k = rseq_cpu(rs);
@@ -1101,65 +1087,6 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 		if (r == 1)
 			return 1;
 	}
-}
-
-/*
- * The free of an object of another node's slab (as SLUB's slab_free()
- * keeps a CPU's sheaves to its own node's objects): straight onto its
- * slab by one CAS, as __slab_free does.  A slab that was SW_FULL is
- * frozen to k's CPU partial list, which needs slot lock k: tried once,
- * and when busy the object goes onto the sheaf after all (1), since a
- * free never waits.  0 when freed, -errno when refused.
- */
-int
-sheaf_free_foreign(struct slab_cache *h, uint32_t pfn, uint32_t link,
-		   uint32_t k)
-{
-	struct page_desc *pd = &h->v.pages[pfn];
-	struct slab_slot *s = &h->v.slots[k];
-	char *obj = link_obj(h, pfn, link);
-	uint64_t f, c, nc;
-	int locked = 0, r = 0;
-
-	for (;;) {
-		slab_read(pd, &f, &c);
-		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK)) {
-			r = -ESTALE;
-			break;
-		}
-		if (sf_link(f) == link || sc_inuse(c) == 0 ||
-		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
-			stat_inc(&s->stat[ST_BAD_FREE]);
-			r = -EINVAL;	/* a double free, or nothing in use */
-			break;
-		}
-		if (sc_kind(c) == SW_FULL && !locked) {
-			if (slot_trylock(h, k) != 0)
-				return 1;
-			locked = 1;
-			continue;
-		}
-		slab_fp_set(&h->v, obj, sf_link(f));
-		nc = sc_with_inuse(c, sc_inuse(c) - 1);
-		if (sc_kind(c) == SW_FULL)
-			nc = sc_with_where(nc, SW_CPUP, k);
-		if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
-			continue;
-		if (sc_kind(c) == SW_FULL) {
-			cpu_partial_push(h, k, pfn);
-			stat_inc(&s->stat[ST_FREEZE]);
-			if (s->partial_nr > h->v.cpu_partial) {
-				stat_inc(&s->stat[ST_CPU_PARTIAL_DRAIN]);
-				unfreeze_partials_try(h, k, 1);
-			}
-		}
-		stat_inc(&s->stat[ST_FREE_SLOW]);
-		stat_inc(&s->stat[ST_FREE_REMOTE]);
-		break;
-	}
-	if (locked)
-		slab_unlock(&s->lock);
-	return r;
 }
 
 /* ---------------------------------------------------------------- drains */
@@ -1230,12 +1157,10 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 }
 
 int
-sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
+sheaf_free(struct slab_cache *h, void *obj)
 {
 	(void)h;
 	(void)obj;
-	(void)pfn;
-	(void)link;
 	return 1;
 }
 

@@ -674,15 +674,13 @@ int slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
 void unfreeze_partials(struct slab_cache *h, uint32_t k);
 uint32_t cpu_partial_pop(struct slab_cache *h, uint32_t k);
 void cpu_partial_push(struct slab_cache *h, uint32_t k, uint32_t pfn);
-void free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
-		 uint32_t k);
+int free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
+		uint32_t k, int try);
 void sort_keys(uint64_t *keys, size_t m);
 
 /* sheaf.c: per-CPU sheaves and the barns (M_RSEQ handles of sheaf caches) */
 int sheaf_alloc(struct slab_cache *h, void **objp);
-int sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link);
-int sheaf_free_foreign(struct slab_cache *h, uint32_t pfn, uint32_t link,
-		       uint32_t k);
+int sheaf_free(struct slab_cache *h, void *obj);
 int sheaf_drain(struct slab_cache *h, uint32_t k, int wait);
 int sheaf_drain_barns(struct slab_cache *h, uint32_t k);
 

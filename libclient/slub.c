@@ -1132,11 +1132,14 @@ slab_cache_alloc_node(struct slab_cache *cache, unsigned int flags, int node)
  * that was SW_FULL becomes partial: frozen onto this CPU's partial list
  * (slot lock held across the CAS, so that recovery finds it), or, without
  * slots, put on its node's list; an overflowing CPU partial list goes to
- * the node lists (put_cpu_partial).
+ * the node lists (put_cpu_partial).  With `try` (the sheaf paths, which
+ * never wait) the lock is tried once and the node locks of an overflow
+ * too: 1 when the lock was busy (nothing done), else 0 (errno set when
+ * the free was refused).
  */
-__attribute__((noinline)) void
+__attribute__((noinline)) int
 free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
-	    uint32_t k)
+	    uint32_t k, int try)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
 	char *obj = link_obj(h, pfn, link);
@@ -1166,10 +1169,14 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			break;
 		}
 		if (sc_kind(c) == SW_FULL && !locked) {
-			if ((mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
-			    0) {
+			if (try && (mode == M_NODE ? node_trylock(h, n) :
+						     slot_trylock(h, k)) != 0)
+				return 1;
+			if (!try &&
+			    (mode == M_NODE ? node_lock(h, n) : slot_lock(h, k)) !=
+				    0) {
 				errno = ENOTRECOVERABLE;
-				return;
+				return 0;
 			}
 			locked = mode == M_NODE ? 2 : 1;
 			continue;
@@ -1192,7 +1199,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 				if (h->v.slots[k].partial_nr > h->v.cpu_partial) {
 					stat_inc(&h->v.slots[k]
 							  .stat[ST_CPU_PARTIAL_DRAIN]);
-					unfreeze_partials(h, k);
+					unfreeze_partials_try(h, k, try);
 				}
 			} else {
 				slab_node_add(&h->v, n, pfn);
@@ -1213,6 +1220,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 		slab_unlock(&h->v.slots[k].lock);
 	else if (locked == 2)
 		slab_unlock(&h->v.nodes[n].lock);
+	return 0;
 }
 
 __attribute__((noinline)) static void
@@ -1255,19 +1263,16 @@ cache_free(struct slab_cache *h, void *obj)
 	TEST_WINDOW(SHMSLAB_TW_FREE);
 	if (h->sheaf) {
 		k = current_cpu(h->pool);
-		/* another node's object: to its slab, not this CPU's sheaf */
-		r = h->v.nr_nodes > 1 &&
-				    h->v.pages[pfn].node != node_of_cpu(h->pool,
-									k) ?
-			    sheaf_free_foreign(h, pfn, link, k) :
-			    1;
-		if (r == 0)
+		/*
+		 * Another node's object goes to its slab, not this CPU's
+		 * sheaf (SLUB's slab_nid == numa_mem_id); a full slab's lock
+		 * is tried once, and when busy the sheaf takes it after all.
+		 */
+		if (h->v.nr_nodes > 1 &&
+		    h->v.pages[pfn].node != node_of_cpu(h->pool, k) &&
+		    free_remote(h, pfn, link, M_RSEQ, k, 1) == 0)
 			return;
-		if (r < 0) {
-			errno = -r;
-			return;
-		}
-		r = sheaf_free(h, obj, pfn, link);
+		r = sheaf_free(h, obj);
 		if (r == 0)
 			return;
 		if (r < 0) {
@@ -1330,7 +1335,7 @@ cache_free(struct slab_cache *h, void *obj)
 			errno = EINVAL;
 			return;
 		}
-		free_remote(h, pfn, link, mode, k);
+		free_remote(h, pfn, link, mode, k, 0);
 		return;
 	}
 }

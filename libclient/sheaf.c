@@ -371,6 +371,66 @@ cpu_partial_fill(struct slab_cache *h, uint32_t k, uint32_t n)
 }
 
 /*
+ * A refill follows freelists, one dependent load per object: a cache
+ * miss each when the slab is cold (a slab slabd carved a while ago, or
+ * one whose objects were freed long ago).  So at the end of a refill the
+ * lines the next one will walk are asked for, all at once: a sheaf's
+ * worth of objects from the freelist heads of the slabs at the head of
+ * the CPU partial list, else of node n's list.  Freelists are mostly in
+ * ascending address order (a fresh slab's; a flush pushes each slab's
+ * objects sorted).  Only hints: the words are read without a lock and
+ * bounded, a wrong guess costs a few useless prefetches.
+ */
+static inline void
+take_prefetch(const struct slab_cache *h, uint32_t pfn, uint32_t room)
+{
+	const struct page_desc *pd = &h->v.pages[pfn];
+	uint64_t f = __atomic_load_n(&pd->freelist, __ATOMIC_RELAXED);
+	uint64_t base = (uint64_t)pfn << REGION_PAGE_SHIFT, first, last, a;
+
+	if (sf_link(f) == 0 || sf_link(f) > h->slab_bytes)
+		return;
+	first = base + sf_link(f) - 1;
+	last = first + (uint64_t)room * h->v.geo.stride;
+	if (last > base + h->slab_bytes)
+		last = base + h->slab_bytes;
+	for (a = first & ~63ull; a < last; a += 64)
+		__builtin_prefetch(h->v.base + a, 1, 3);
+}
+
+static void
+refill_prefetch(const struct slab_cache *h, uint32_t k, uint32_t n)
+{
+	uint32_t pfn = __atomic_load_n(&h->v.slots[k].partial_head,
+				       __ATOMIC_RELAXED);
+	uint32_t want = h->sheaf_cap, i, node = 0;
+
+	for (i = 0; i < 4 && want > 0; i++) {
+		uint64_t c;
+		uint32_t free;
+
+		if (pfn >= h->nr_pages) {
+			/* the CPU list ends: node n's list comes next */
+			if (node++ || n >= h->v.nr_nodes)
+				return;
+			pfn = __atomic_load_n(&h->v.nodes[n].partial_head,
+					      __ATOMIC_RELAXED);
+			if (pfn >= h->nr_pages)
+				return;
+		}
+		c = __atomic_load_n(&h->v.pages[pfn].counters,
+				    __ATOMIC_RELAXED);
+		free = sc_objects(c) > sc_inuse(c) ?
+			       sc_objects(c) - sc_inuse(c) : 0;
+		if (free > 0)
+			take_prefetch(h, pfn, want);
+		want = free < want ? want - free : 0;
+		pfn = __atomic_load_n(&h->v.pages[pfn].next,
+				      __ATOMIC_RELAXED);
+	}
+}
+
+/*
  * Take up to `room` objects from the head of the freelist of slab pfn,
  * which is SW_CPUP(k), into sheaf si (ours) at obj[c0 ..]: one CAS that
  * raises the tag, recorded first (REC_SHEAF_TAKE).  A slab whose freelist
@@ -486,8 +546,10 @@ sheaf_refill(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t si,
 		if (r)
 			stat_inc(&s->stat[ST_CPU_PARTIAL_HIT]);
 	}
-	if (added)
+	if (added) {
 		stat_inc(&s->stat[ST_SHEAF_REFILL]);
+		refill_prefetch(h, k, n);
+	}
 	return (int)added;
 }
 
@@ -542,6 +604,76 @@ _Static_assert(((uint64_t)REGION_PAGE_SIZE << REGION_MAX_ORDER) <
 		       (1ull << (32 - FLUSH_IDX_BITS)),
 	       "a link fits beside the index");
 
+/* Where link is in links[0..m), ascending: m if it is not there. */
+static inline uint32_t
+links_find(const uint32_t *links, uint32_t m, uint32_t link)
+{
+	uint32_t lo = 0, hi = m;
+
+	if (m == 0 || link < links[0] || link > links[m - 1])
+		return m;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (links[mid] == link)
+			return mid;
+		if (links[mid] < link)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return m;
+}
+
+/* Drop entry i of links[0..*m) and idxs[], keeping links ascending. */
+static inline void
+links_drop(uint32_t *links, uint32_t *idxs, uint32_t *m, uint32_t i)
+{
+	memmove(&links[i], &links[i + 1], (*m - i - 1) * sizeof(*links));
+	memmove(&idxs[i], &idxs[i + 1], (*m - i - 1) * sizeof(*idxs));
+	(*m)--;
+}
+
+/*
+ * Whether a flush may push onto slab pfn, whose counters word is c (slot
+ * lock k held): FP_PUSH (frozen to k, or SW_FULL: the push's CAS freezes
+ * it to k), FP_AGAIN (it was on node n's list and is now moved to k's CPU
+ * partial list under node lock n, tried once unless `wait`: read it
+ * again), FP_STAY (frozen to another CPU, or node lock busy: the objects
+ * stay in the sheaf), FP_DROP (not a slab of this cache's gen with objects
+ * in use: the entries cannot be objects in use).
+ */
+enum { FP_PUSH, FP_AGAIN, FP_STAY, FP_DROP };
+
+static int
+flush_may_push(struct slab_cache *h, uint32_t k, uint32_t pfn, uint64_t c,
+	       int wait, int *moved)
+{
+	uint32_t kind = sc_kind(c);
+
+	if (sc_gen(c) != (h->v.gen & SC_GEN_MASK) || kind == SW_DEAD ||
+	    kind == SW_NONE)
+		return FP_DROP;
+	if (kind == SW_NODE) {
+		uint32_t n = sc_index(c);
+
+		if ((*moved)++ || n >= h->v.nr_nodes)
+			return FP_STAY;
+		if ((wait ? node_lock(h, n) : node_trylock(h, n)) != 0)
+			return FP_STAY;		/* busy: they stay */
+		if (slab_is(&h->v, pfn, SW_NODE, n)) {
+			slab_node_del(&h->v, n, pfn);
+			if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP, k) == 0)
+				cpu_partial_push(h, k, pfn);
+		}
+		slab_unlock(&h->v.nodes[n].lock);
+		return FP_AGAIN;
+	}
+	if ((kind == SW_CPUP || kind == SW_SLOT) && sc_index(c) != k)
+		return FP_STAY;			/* frozen elsewhere */
+	return FP_PUSH;
+}
+
 static uint32_t
 flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 	    const uint64_t *keys, uint32_t g, int wait)
@@ -551,7 +683,7 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 	struct page_desc *pd = &h->v.pages[pfn];
 	uint64_t f, c, nc;
 	uint32_t links[SLAB_SHEAF_MAX], idxs[SLAB_SHEAF_MAX], m = 0, i, kind;
-	int moved = 0;
+	int moved = 0, r;
 
 	/*
 	 * The objects' links as sheaf_flush() checked them (never read
@@ -573,38 +705,21 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 	for (;;) {
 		slab_read(pd, &f, &c);
 		kind = sc_kind(c);
-		if (sc_gen(c) != (h->v.gen & SC_GEN_MASK) ||
-		    kind == SW_DEAD || kind == SW_NONE)
-			goto drop;		/* not objects in use here */
-		if (kind == SW_NODE) {
-			uint32_t n = sc_index(c);
-
-			if (moved++ || n >= h->v.nr_nodes)
-				return 0;
-			if ((wait ? node_lock(h, n) : node_trylock(h, n)) != 0)
-				return 0;	/* busy: they stay */
-			if (slab_is(&h->v, pfn, SW_NODE, n)) {
-				slab_node_del(&h->v, n, pfn);
-				if (slab_move(&h->v, pfn, SW_NODE, n, SW_CPUP,
-					      k) == 0)
-					cpu_partial_push(h, k, pfn);
-			}
-			slab_unlock(&h->v.nodes[n].lock);
+		r = flush_may_push(h, k, pfn, c, wait, &moved);
+		if (r == FP_DROP)
+			goto drop;
+		if (r == FP_STAY)
+			return 0;
+		if (r == FP_AGAIN)
 			continue;
-		}
-		if ((kind == SW_CPUP || kind == SW_SLOT) && sc_index(c) != k)
-			return 0;		/* frozen elsewhere: they stay */
-		for (i = 0; i < m; i++)
-			if (links[i] == sf_link(f))
-				break;
+		i = links_find(links, m, sf_link(f));
 		if (i < m) {
 			/* that one is free already (a double free): only it
 			 * is dropped, the others are pushed */
 			sh->obj[idxs[i]] = 0;
 			stat_inc(&s->stat[ST_BAD_FREE]);
-			links[i] = links[m - 1];
-			idxs[i] = idxs[m - 1];
-			if (--m == 0)
+			links_drop(links, idxs, &m, i);
+			if (m == 0)
 				return g;
 			continue;
 		}
@@ -620,14 +735,11 @@ flush_group(struct slab_cache *h, uint32_t k, uint32_t si, uint32_t pfn,
 
 			while (link != 0 && seen++ < sc_objects(c) &&
 			       take_link_ok(h, colour, link)) {
-				for (i = 0; i < m && links[i] != link; i++)
-					;
+				i = links_find(links, m, link);
 				if (i < m) {
 					sh->obj[idxs[i]] = 0;
 					stat_inc(&s->stat[ST_BAD_FREE]);
-					links[i] = links[m - 1];
-					idxs[i] = idxs[m - 1];
-					m--;
+					links_drop(links, idxs, &m, i);
 					dropped++;
 				}
 				link = slab_fp_get(&h->v,
@@ -675,9 +787,217 @@ drop:
 }
 
 /*
+ * The flush's common case: a sheaf's objects lie in a few slabs (objects
+ * freed in the order they were handed out, a pipeline's burst).  Each of
+ * up to FLUSH_GROUPS slabs gets a group: a bitmap of its objects by index
+ * (a repeat is a double free, found in O(1) and dropped), and the sheaf
+ * positions that hold them.  The chain pushed is the bitmap's objects in
+ * ascending order, so freelists stay in address order (what the refill's
+ * prefetch counts on) without a sort.  More slabs than that, or slabs of
+ * more than FLUSH_MAP_BITS objects: the sorted keys of flush_group().
+ */
+#define FLUSH_GROUPS	8u
+#define FLUSH_MAP_BITS	1024u
+_Static_assert(SLAB_SHEAF_MAX <= 64, "sheaf positions fit a 64-bit mask");
+
+struct flush_map {
+	uint32_t pfn;
+	uint32_t nr;			/* objects (bits set) */
+	uint64_t pos;			/* sheaf positions that hold them */
+	uint32_t first;			/* link of the slab's object 0 */
+	uint32_t words;
+	uint64_t map[FLUSH_MAP_BITS / 64];
+};
+
+/* Index of the object at link in slab g, or UINT32_MAX if none starts there. */
+static inline uint32_t
+map_index(const struct slab_cache *h, const struct flush_map *g,
+	  uint32_t link)
+{
+	uint64_t x = (uint64_t)link - g->first, xi;
+
+	if (x >= h->obj_bytes)
+		return UINT32_MAX;
+	xi = (x * h->recip) >> RECIP_SHIFT;
+	return xi * h->v.geo.stride == x ? (uint32_t)xi : UINT32_MAX;
+}
+
+/*
+ * Object idx of group g is free already (a double free): its entry is
+ * dropped (found through objidx[], the indexes sheaf_flush() computed,
+ * never by reading the sheaf again) and it leaves the group.
+ */
+static void
+map_drop(struct slab_cache *h, struct slab_slot *s, struct slab_sheaf *sh,
+	 struct flush_map *g, const uint16_t *objidx, uint32_t idx)
+{
+	uint64_t p = g->pos;
+
+	g->map[idx / 64] &= ~(1ull << (idx % 64));
+	while (p) {
+		uint32_t b = (uint32_t)__builtin_ctzll(p);
+
+		p &= p - 1;
+		if (objidx[b] == idx) {
+			sh->obj[b] = 0;
+			g->pos &= ~(1ull << b);
+			g->nr--;
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			return;
+		}
+	}
+}
+
+/* Clear the sheaf entries of group g. */
+static void
+map_clear(struct slab_sheaf *sh, uint64_t pos)
+{
+	while (pos) {
+		sh->obj[__builtin_ctzll(pos)] = 0;
+		pos &= pos - 1;
+	}
+}
+
+/*
+ * flush_group() for group g: push its objects onto slab g->pfn by one
+ * CAS, recorded first (REC_SHEAF_FLUSH), on the same terms.  Returns the
+ * objects that left the sheaf (all of the group's: pushed or dropped), or
+ * 0 if they stay.
+ */
+static uint32_t
+flush_map(struct slab_cache *h, uint32_t k, uint32_t si, struct flush_map *g,
+	  const uint16_t *objidx, int wait)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct slab_sheaf *sh = sheaf_at(h, si);
+	struct page_desc *pd = &h->v.pages[g->pfn];
+	uint32_t all = g->nr, kind, w, head, prev, idx;
+	uint64_t f, c, nc;
+	int moved = 0, r;
+
+	for (;;) {
+		slab_read(pd, &f, &c);
+		kind = sc_kind(c);
+		r = flush_may_push(h, k, g->pfn, c, wait, &moved);
+		if (r == FP_DROP)
+			goto drop;
+		if (r == FP_STAY)
+			return g->nr == all ? 0 : all - g->nr;
+		if (r == FP_AGAIN)
+			continue;
+		/* the head is one of ours: a double free of it */
+		idx = sf_link(f) ? map_index(h, g, sf_link(f)) : UINT32_MAX;
+		if (idx != UINT32_MAX &&
+		    (g->map[idx / 64] >> (idx % 64) & 1)) {
+			map_drop(h, s, sh, g, objidx, idx);
+			if (g->nr == 0)
+				return all;
+			continue;
+		}
+		if (sc_inuse(c) < g->nr && kind != SW_FULL) {
+			/*
+			 * More than it has in use: some are free already.
+			 * The slab is ours: find them on its freelist, which
+			 * only pushes change meanwhile; drop only those.
+			 */
+			uint32_t link = sf_link(f), seen = 0, dropped = 0;
+			uint64_t colour = slab_colour(h, g->pfn);
+
+			while (link != 0 && seen++ < sc_objects(c) &&
+			       take_link_ok(h, colour, link)) {
+				idx = map_index(h, g, link);
+				if (idx != UINT32_MAX &&
+				    (g->map[idx / 64] >> (idx % 64) & 1)) {
+					map_drop(h, s, sh, g, objidx, idx);
+					dropped++;
+				}
+				link = slab_fp_get(&h->v,
+						   link_obj(h, g->pfn, link));
+			}
+			if (g->nr == 0)
+				return all;
+			if (dropped)
+				continue;
+		}
+		if (sc_inuse(c) < g->nr)
+			goto drop;		/* more than it has in use */
+		/* chain them in address order, the last onto the head */
+		head = prev = 0;
+		for (w = 0; w < g->words; w++) {
+			uint64_t bits = g->map[w];
+
+			while (bits) {
+				uint32_t link = g->first +
+					(uint32_t)(w * 64 +
+						   (uint32_t)__builtin_ctzll(bits)) *
+						h->v.geo.stride;
+
+				bits &= bits - 1;
+				if (prev)
+					slab_fp_set(&h->v,
+						    link_obj(h, g->pfn, prev),
+						    link);
+				else
+					head = link;
+				prev = link;
+			}
+		}
+		slab_fp_set(&h->v, link_obj(h, g->pfn, prev), sf_link(f));
+		s->rec.sheaf = si;
+		rec_set(s, REC_SHEAF_FLUSH, g->pfn, head, sf_tag(f));
+		nc = sc_with_inuse(c, sc_inuse(c) - g->nr);
+		if (kind == SW_FULL)
+			nc = sc_with_where(nc, SW_CPUP, k);
+		if (slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, head), nc))
+			break;
+		rec_clear(s);
+	}
+	TEST_WINDOW(SHMSLAB_TW_SHEAF_FLUSH);
+	map_clear(sh, g->pos);
+	rec_clear(s);
+	if (kind == SW_FULL) {
+		cpu_partial_push(h, k, g->pfn);
+		stat_inc(&s->stat[ST_FREEZE]);
+	}
+	stat_inc(&s->stat[ST_FREE_REMOTE]);
+	return all;
+drop:
+	/* entries that cannot be objects in use of this slab: dropped */
+	map_clear(sh, g->pos);
+	stat_inc(&s->stat[ST_BAD_FREE]);
+	return all;
+}
+
+/* The keys of flush_group() for the entries of groups grp[0..ng). */
+static uint32_t
+map_keys(const struct slab_cache *h, const struct flush_map *grp,
+	 uint32_t ng, const uint16_t *objidx, uint64_t *keys)
+{
+	uint32_t m = 0, i;
+
+	for (i = 0; i < ng; i++) {
+		uint64_t pos = grp[i].pos;
+
+		while (pos) {
+			uint32_t b = (uint32_t)__builtin_ctzll(pos);
+			uint64_t link = grp[i].first +
+					(uint64_t)objidx[b] * h->v.geo.stride;
+
+			pos &= pos - 1;
+			keys[m++] = (uint64_t)grp[i].pfn << 32 |
+				    link << FLUSH_IDX_BITS | b;
+		}
+	}
+	return m;
+}
+
+/*
  * Flush sheaf si (ours under slot lock k: the spare, or one held from a
- * barn) to its slabs: sorted by slab, one CAS per slab (the kernel's
- * build_detached_freelist()).  Returns the objects that left it.
+ * barn) to its slabs, one CAS per slab (the kernel's
+ * build_detached_freelist()): each entry checked once (never read again
+ * from the sheaf, which a client may be writing), then grouped by slab in
+ * bitmaps (flush_map()), or when the objects lie in many slabs sorted
+ * (flush_group()).  Returns the objects that left it.
  */
 static uint32_t
 sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
@@ -685,73 +1005,128 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	uint64_t keys[SLAB_SHEAF_MAX];
-	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0;
+	struct flush_map grp[FLUSH_GROUPS];
+	uint16_t objidx[SLAB_SHEAF_MAX];
+	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0, r;
+	uint32_t ng = 0, cur = 0;
+	int use_map = h->v.geo.objects <= FLUSH_MAP_BITS, all_gone = 1;
 	/*
-	 * The last slab obj_slab() accepted: [slo, shi), its first object at
-	 * sobj, pfn spfn.  The next objects of that slab (most of a sheaf's,
+	 * The last slab obj_slab() accepted: at slo, its first object at
+	 * sobj, pfn spfn (none yet: sobj so far that every x is out).  The next objects of that slab (most of a sheaf's,
 	 * whoever freed them) need only the object-start check.  The slab
-	 * can change meanwhile, as after obj_slab(); flush_group() checks
-	 * its gen and where again before it writes anything.
+	 * can change meanwhile, as after obj_slab(); flush_map() and
+	 * flush_group() check its gen and where again before they write.
 	 */
-	uint64_t slo = 0, shi = 0, sobj = 0, x, xi;
+	uint64_t slo = 0, sobj = 1ull << 63, x, xi;
+	uint64_t obj_bytes = h->obj_bytes, recip = h->recip;
+	uint64_t stride = h->v.geo.stride;
+	struct flush_map *g = NULL;
 	uint32_t spfn = 0;
-	int up = 1, down = 1;
 
 	for (i = 0; i < cnt; i++) {
 		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
 		uint32_t pfn, link;
 
-		if (off == 0)
+		if (off == 0) {
+			all_gone = 0;	/* compacted below */
 			continue;
-		if (off - slo < shi - slo) {
-			x = off - sobj;
-			xi = (x * h->recip) >> RECIP_SHIFT;
-			if (x >= h->obj_bytes || xi * h->v.geo.stride != x)
+		}
+		/*
+		 * An object of the last entry's slab (group g): x below
+		 * obj_bytes puts it inside that slab; one at a stride's
+		 * multiple is an object's start.
+		 */
+		x = off - sobj;
+		if (x < obj_bytes) {
+			xi = (x * recip) >> RECIP_SHIFT;
+			if (xi * stride != x)
 				goto bad;
 			pfn = spfn;
-			link = (uint32_t)(off - slo) + 1;
-		} else if (off >= h->hi_off ||
-			   obj_slab(h, h->v.base + off, &pfn, &link) != 0) {
-			goto bad;
 		} else {
+			if (off >= h->hi_off ||
+			    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+				goto bad;
 			spfn = pfn;
 			slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
-			shi = slo + h->slab_bytes;
 			sobj = slo + h->v.pages[pfn].private_[0] +
 			       h->v.geo.red_left;
+			xi = ((off - sobj) * recip) >> RECIP_SHIFT;
+			if (use_map) {
+				for (cur = 0; cur < ng && grp[cur].pfn != pfn;
+				     cur++)
+					;
+				if (cur == FLUSH_GROUPS) {
+					/* many slabs: sorted keys instead */
+					use_map = 0;
+					m = map_keys(h, grp, ng, objidx, keys);
+				} else if (cur == ng) {
+					g = &grp[ng++];
+					g->pfn = pfn;
+					g->nr = 0;
+					g->pos = 0;
+					g->first = (uint32_t)(sobj - slo) + 1;
+					g->words = (h->v.geo.objects + 63) / 64;
+					memset(g->map, 0,
+					       g->words * sizeof(g->map[0]));
+				} else {
+					g = &grp[cur];
+				}
+			}
 		}
-		keys[m] = (uint64_t)pfn << 32 |
-			  (uint64_t)link << FLUSH_IDX_BITS | i;
-		if (m > 0) {
-			up &= keys[m - 1] < keys[m];
-			down &= keys[m - 1] > keys[m];
+		if (use_map) {
+			uint64_t *wp = &g->map[xi / 64], bit = 1ull << (xi % 64);
+
+			if (*wp & bit) {
+				/* a repeat within the sheaf: a double free */
+				sh->obj[i] = 0;
+				stat_inc(&s->stat[ST_BAD_FREE]);
+				out++;
+				continue;
+			}
+			*wp |= bit;
+			g->pos |= 1ull << i;
+			objidx[i] = (uint16_t)xi;
+		} else {
+			keys[m++] = (uint64_t)pfn << 32 |
+				    (off - slo + 1) << FLUSH_IDX_BITS | i;
 		}
-		m++;
 		continue;
 bad:
 		sh->obj[i] = 0;		/* not an object of ours */
 		stat_inc(&s->stat[ST_BAD_FREE]);
 		out++;
 	}
-	/* a sheaf is a stack: its objects often come in runs, either way */
-	if (down) {
-		for (i = 0; i < m / 2; i++) {
-			uint64_t t = keys[i];
+	for (i = 0; i < ng; i++)
+		grp[i].nr = (uint32_t)__builtin_popcountll(grp[i].pos);
+	if (use_map) {
+		for (i = 0; i < ng; i++) {
+			uint32_t size = grp[i].nr;
 
-			keys[i] = keys[m - 1 - i];
-			keys[m - 1 - i] = t;
+			r = flush_map(h, k, si, &grp[i], objidx, wait);
+			if (r != size)
+				all_gone = 0;	/* some stay */
+			out += r;
 		}
-	} else if (!up) {
+	} else {
+		/* a sheaf is a stack: its objects come in runs, which
+		 * sort_keys() finds and merges */
 		sort_keys(keys, m);
-	}
-	for (i = 0; i < m; i = j) {
-		uint32_t pfn = (uint32_t)(keys[i] >> 32);
+		for (i = 0; i < m; i = j) {
+			uint32_t pfn = (uint32_t)(keys[i] >> 32);
 
-		for (j = i; j < m && (uint32_t)(keys[j] >> 32) == pfn; j++)
-			;
-		out += flush_group(h, k, si, pfn, &keys[i], j - i, wait);
+			for (j = i; j < m && (uint32_t)(keys[j] >> 32) == pfn;
+			     j++)
+				;
+			r = flush_group(h, k, si, pfn, &keys[i], j - i, wait);
+			if (r != j - i)
+				all_gone = 0;
+			out += r;
+		}
 	}
-	sheaf_compact(h, sh);
+	if (all_gone)		/* every entry was cleared */
+		__atomic_store_n(&sh->count, 0, __ATOMIC_RELEASE);
+	else
+		sheaf_compact(h, sh);
 	stat_inc(&s->stat[ST_SHEAF_FLUSH]);
 	if (s->partial_nr > h->v.cpu_partial) {
 		stat_inc(&s->stat[ST_CPU_PARTIAL_DRAIN]);

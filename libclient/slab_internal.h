@@ -434,11 +434,25 @@ rseq_push_hard(struct slab_slot *slot, struct rseq *rs, uint32_t cpu,
 }
 #endif /* HAVE_RSEQ_ASM */
 
-/* Whether glibc registers rseq areas for our threads. */
+/*
+ * Whether glibc registers rseq areas for our threads.
+ *
+ * SHMSLAB_PROFILE_FAKE_RSEQ (a compile-time profiling aid, never in a
+ * build that is installed or tested): pretend every thread is registered
+ * on CPU 0, for counting the rseq paths' instructions under valgrind,
+ * which has no rseq (docs/benchmarks.md, "Counting instructions").  Only
+ * single-threaded programs on one CPU are measured right: nothing aborts
+ * a sequence.
+ */
 static inline int
 rseq_registered(void)
 {
-#if HAVE_RSEQ_ASM
+#if HAVE_RSEQ_ASM && defined(SHMSLAB_PROFILE_FAKE_RSEQ)
+	rseq_off = __rseq_offset;
+	__atomic_store_n(&rseq_area()->cpu_id_start, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&rseq_area()->cpu_id, 0, __ATOMIC_RELAXED);
+	return 1;
+#elif HAVE_RSEQ_ASM
 	rseq_off = __rseq_offset;
 	return __rseq_size >= 20;
 #else

@@ -1616,12 +1616,18 @@ slab_cache_free(struct slab_cache *cache, void *obj)
 #define BULK_CHUNK	256
 
 /*
- * Sort keys[0..m): Shell sort with Ciura's gaps (extended by 2.25),
- * inline compares (qsort()'s call per compare cost more than the CAS it
- * saves).  A burst that is already in order costs one pass per gap.
+ * Sort keys[0..m) of a sheaf or a bulk chunk: a natural merge sort.
+ * Keys come in runs (a sheaf is a stack: objects freed in the order they
+ * were handed out come back in descending runs, a burst in ascending
+ * ones), so the runs are found first, descending ones reversed, and
+ * merged pairwise: one pass for a sorted or reversed burst, a few for a
+ * handful of runs, m log m compares at worst, all inline (qsort()'s call
+ * per compare cost more than the CAS it saves).  Longer arrays (never
+ * made by the library, whose chunks are BULK_CHUNK) take Shell sort with
+ * Ciura's gaps.
  */
-void
-sort_keys(uint64_t *keys, size_t m)
+static void
+sort_shell(uint64_t *keys, size_t m)
 {
 	static const size_t gaps[] = {
 		1035711, 460316, 204585, 90927, 40412, 17961, 7983, 3548,
@@ -1640,6 +1646,61 @@ sort_keys(uint64_t *keys, size_t m)
 			keys[j] = x;
 		}
 	}
+}
+
+void
+sort_keys(uint64_t *keys, size_t m)
+{
+	uint64_t tmp[BULK_CHUNK], *src = keys, *dst = tmp, *t;
+	uint16_t ends[BULK_CHUNK + 1], nr = 0;
+	size_t i, j, a, b;
+
+	if (m > BULK_CHUNK) {
+		sort_shell(keys, m);
+		return;
+	}
+	for (i = 0; i < m; i = j) {
+		j = i + 1;
+		if (j < m && keys[j] < keys[i]) {
+			while (j < m && keys[j] < keys[j - 1])
+				j++;
+			for (a = i, b = j - 1; a < b; a++, b--) {
+				uint64_t x = keys[a];
+
+				keys[a] = keys[b];
+				keys[b] = x;
+			}
+		} else {
+			while (j < m && keys[j] >= keys[j - 1])
+				j++;
+		}
+		ends[nr++] = (uint16_t)j;
+	}
+	/* merge runs pairwise until one is left; ends[] say where they end */
+	while (nr > 1) {
+		uint16_t out = 0;
+		size_t lo = 0;
+
+		for (i = 0; i < nr; i += 2) {
+			size_t mid = ends[i], hi = i + 1 < nr ? ends[i + 1] : mid;
+			size_t p = lo, q = mid, o = lo;
+
+			while (p < mid && q < hi)
+				dst[o++] = src[q] < src[p] ? src[q++] : src[p++];
+			while (p < mid)
+				dst[o++] = src[p++];
+			while (q < hi)
+				dst[o++] = src[q++];
+			ends[out++] = (uint16_t)hi;
+			lo = hi;
+		}
+		nr = out;
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != keys)
+		memcpy(keys, src, m * sizeof(*keys));
 }
 
 /* Whether link is one of links[0..cnt), sorted. */

@@ -39,7 +39,7 @@ main(void)
 	struct slab_cache *c;
 	struct slab_check_report rep;
 	const struct slab_check_cache *cc;
-	static void *v[200];
+	static void *v[800];
 	void *same[10];
 	char *rbase, why[256] = "";
 	cpu_set_t set;
@@ -92,6 +92,79 @@ main(void)
 	ok(cc && cc->inuse == 0, "after the double free of X and the frees "
 	   "of o1..o9: inuse %" PRIu64 " (0: only the duplicate dropped)",
 	   cc ? cc->inuse : 0);
+
+	/*
+	 * The same double free with both frees in one sheaf (the flush's
+	 * bitmap finds the repeat), and again with the sheaf's objects in
+	 * more slabs than the bitmaps cover (the sorted path): only the
+	 * repeat is dropped, the freelists stay sound (the checker), and
+	 * every object comes back.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		int spread = pass ? 10 : 1, others = 0, nv = pass ? 800 : 200;
+
+		for (i = 0; i < nv; i++)
+			if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+				bail_out("alloc");
+		/* ten objects: of v[0]'s page, or of ten different pages */
+		n = 0;
+		for (i = 0; i < nv && n < 10; i++) {
+			int j, seen = 0;
+
+			for (j = 0; j < n; j++)
+				seen |= ((char *)v[i] - rbase) >> 12 ==
+					((char *)same[j] - rbase) >> 12;
+			if (spread > 1 ? !seen : ((char *)v[i] - rbase) >> 12 ==
+				((char *)v[0] - rbase) >> 12)
+				same[n++] = v[i];
+		}
+		if (n < 10)
+			bail_out("not ten objects as wanted");
+		slab_cache_shrink(c);	/* empty sheaves: one flush below */
+		for (i = 0; i < 10; i++) {
+			slab_cache_free(c, same[i]);
+			if (i == 9)	/* after the tenth slab's first */
+				slab_cache_free(c, same[0]);	/* repeat */
+		}
+		/* others: all of the 200, or 40 of the 800 (one sheaf) */
+		for (i = 0; i < nv; i++) {
+			int j, mine = 0;
+
+			for (j = 0; j < 10; j++)
+				mine |= v[i] == same[j];
+			if (!mine && (spread == 1 || others < 40)) {
+				slab_cache_free(c, v[i]);
+				v[i] = NULL;
+				others++;
+			}
+		}
+		slab_cache_shrink(c);
+		if (slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				      sizeof(why)) != 0)
+			diag("checker: %s", why);
+		cc = slab_check_find(&rep, "rv.drop");
+		ok(cc && rep.errors == 0 &&
+			   cc->inuse == (uint64_t)(nv - 10 - others),
+		   "a repeat within one sheaf (%s): inuse %" PRIu64
+		   " (want %d), checker errors %u: only the repeat dropped",
+		   spread == 1 ? "one slab: the bitmap" : "ten slabs: sorted",
+		   cc ? cc->inuse : 0, nv - 10 - others, rep.errors);
+		for (i = 0; i < nv; i++) {
+			int j, mine = 0;
+
+			for (j = 0; j < 10; j++)
+				mine |= v[i] == same[j];
+			if (!mine && v[i] != NULL)
+				slab_cache_free(c, v[i]);
+		}
+		slab_cache_shrink(c);
+		slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				  sizeof(why));
+		cc = slab_check_find(&rep, "rv.drop");
+		ok(cc && rep.errors == 0 && cc->inuse == 0,
+		   "then the rest freed: inuse %" PRIu64 ", errors %u",
+		   cc ? cc->inuse : 0, rep.errors);
+	}
 	harness_stop(&d);
 	return done_testing();
 }

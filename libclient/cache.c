@@ -72,7 +72,9 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	 * sequences instead of the slot's; slabd gives sheaves only to
 	 * caches without debug flags, hardened links or a constructor.
 	 */
-	h->sheaf = h->mode == M_RSEQ && h->v.sheaves != NULL;
+	h->sheaf = h->mode == M_RSEQ && h->v.sheaves != NULL &&
+		   h->v.geo.red_left == 0;	/* obj_sheaf_rest() counts on it */
+	h->gen_top = h->v.gen & SC_GEN_MASK;
 	h->sheaf_cap = h->v.sheaf_cap;	/* drains use them too */
 	h->nr_sheaves = h->v.nr_sheaves;
 	if (h->sheaf) {

@@ -445,10 +445,16 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	struct page_desc *pd = &h->v.pages[pfn];
-	uint64_t colour = slab_colour(h, pfn), base_off, f, c, nc;
-	uint32_t links[SLAB_SHEAF_MAX], room = h->sheaf_cap - c0, m, i, link;
+	uint64_t colour = slab_colour(h, pfn), base_off, f, c, nc, x;
+	/* link of object 0; the checks of take_link_ok(), hoisted */
+	uint64_t first = colour + h->v.geo.red_left + 1;
+	uint64_t obj_bytes = h->obj_bytes, mask = h->stride_mask;
+	uint64_t recip = h->recip, stride = h->v.geo.stride;
+	const char *fpb;
+	uint32_t room = h->sheaf_cap - c0, m, link;
 
 	base_off = (uint64_t)pfn << REGION_PAGE_SHIFT;
+	fpb = h->v.base + base_off - 1 + h->v.geo.fp_off;
 	for (;;) {
 		slab_read(pd, &f, &c);
 		if (sc_kind(c) != SW_CPUP || sc_index(c) != k ||
@@ -463,13 +469,26 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		 * The links below the head are the owner's to follow: pushers
 		 * only add at the head, and only slot lock k's holder takes
 		 * from a slab frozen to k.  Each is checked before it is.
+		 * They go straight into the sheaf past its count, where
+		 * nobody looks until the count is stored (a death before
+		 * that leaves them unseen; recovery rolls the record forward
+		 * from the slab's freelist, never from them).  Sheaf caches
+		 * have plain links (no hardening: slabd gives them none).
 		 */
 		link = sf_link(f);
 		for (m = 0; link != 0 && m < room; m++) {
-			if (!take_link_ok(h, colour, link))
+			x = link - first;
+			if (x >= obj_bytes ||
+			    (mask ? (x & mask) != 0 :
+				    ((x * recip) >> RECIP_SHIFT) * stride != x))
 				return -EUCLEAN;
-			links[m] = link;
-			link = slab_fp_get(&h->v, link_obj(h, pfn, link));
+			sh->obj[c0 + m] = base_off + link - 1;
+			link = __builtin_expect(h->hard, 0) ?
+				       slab_fp_get(&h->v,
+						   link_obj(h, pfn, link)) :
+				       __atomic_load_n((const uint32_t *)(fpb +
+									 link),
+						       __ATOMIC_RELAXED);
 		}
 		if (link != 0 && !take_link_ok(h, colour, link))
 			return -EUCLEAN;
@@ -487,8 +506,6 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		rec_clear(s);
 	}
 	TEST_WINDOW(SHMSLAB_TW_SHEAF_TAKE);
-	for (i = 0; i < m; i++)
-		sh->obj[c0 + i] = base_off + links[i] - 1;
 	__atomic_store_n(&sh->count, c0 + m, __ATOMIC_RELEASE);
 	rec_clear(s);
 	return (int)m;

@@ -75,6 +75,7 @@ struct slab_cache {
 	uint64_t base64;		/* base */
 	uint64_t recip;			/* ceil(2^44 / stride) */
 	int sheaf;			/* M_RSEQ and the cache has sheaves */
+	uint64_t gen_top;		/* gen as the counters' top bits */
 	uint32_t sheaf_cap;		/* copies for the sequences */
 	uint32_t nr_sheaves;
 	char name[SLAB_NAME_MAX];
@@ -603,13 +604,19 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
 {
 	uint64_t x;
 
+	/*
+	 * The head's flags and order, its cache, its gen (the counters'
+	 * top bits: no mask); pfn was bounded by the caller (a head page's
+	 * by the page areas' span, a tail's head explicitly).  Caches with
+	 * sheaves have no red zones (cache.c), so the object's start is the
+	 * slab's colour plus a multiple of the stride.
+	 */
 	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
-	    pd->cache != h->v.index || pfn >= h->nr_pages ||
-	    sc_gen(__atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE)) !=
-		    (h->v.gen & SC_GEN_MASK))
+	    pd->cache != h->v.index ||
+	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
+		    h->gen_top)
 		return 0;
-	x = off - (pfn << REGION_PAGE_SHIFT) - pd->private_[0] -
-	    h->v.geo.red_left;
+	x = off - (pfn << REGION_PAGE_SHIFT) - pd->private_[0];
 	if (x >= h->obj_bytes)
 		return 0;
 	if (h->stride_mask)

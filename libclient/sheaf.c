@@ -1029,10 +1029,11 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	int use_map = h->v.geo.objects <= FLUSH_MAP_BITS, all_gone = 1;
 	/*
 	 * The last slab obj_slab() accepted: at slo, its first object at
-	 * sobj, pfn spfn (none yet: sobj so far that every x is out).  The next objects of that slab (most of a sheaf's,
-	 * whoever freed them) need only the object-start check.  The slab
-	 * can change meanwhile, as after obj_slab(); flush_map() and
-	 * flush_group() check its gen and where again before they write.
+	 * sobj, pfn spfn, group g (NULL: none yet, or sorting).  The next
+	 * objects of that slab (most of a sheaf's, whoever freed them) need
+	 * only the object-start check.  The slab can change meanwhile, as
+	 * after obj_slab(); flush_map() and flush_group() check its gen and
+	 * where again before they write.
 	 */
 	uint64_t slo = 0, sobj = 1ull << 63, x, xi;
 	uint64_t obj_bytes = h->obj_bytes, recip = h->recip;
@@ -1042,71 +1043,73 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 
 	for (i = 0; i < cnt; i++) {
 		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
+		uint64_t *wp, bit;
 		uint32_t pfn, link;
 
-		if (off == 0) {
-			all_gone = 0;	/* compacted below */
-			continue;
-		}
 		/*
-		 * An object of the last entry's slab (group g): x below
-		 * obj_bytes puts it inside that slab; one at a stride's
-		 * multiple is an object's start.
+		 * An object of the last entry's slab, by one compare: x below
+		 * obj_bytes puts it inside that slab (sobj starts so far off
+		 * that no x is); a stride's multiple is an object's start.
 		 */
 		x = off - sobj;
-		if (x < obj_bytes) {
+		if (__builtin_expect(x < obj_bytes, 1)) {
 			xi = (x * recip) >> RECIP_SHIFT;
 			if (xi * stride != x)
 				goto bad;
 			pfn = spfn;
-		} else {
-			if (off >= h->hi_off ||
-			    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
-				goto bad;
-			spfn = pfn;
-			slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
-			sobj = slo + h->v.pages[pfn].private_[0] +
-			       h->v.geo.red_left;
-			xi = ((off - sobj) * recip) >> RECIP_SHIFT;
-			if (use_map) {
-				for (cur = 0; cur < ng && grp[cur].pfn != pfn;
-				     cur++)
-					;
-				if (cur == FLUSH_GROUPS) {
-					/* many slabs: sorted keys instead */
-					use_map = 0;
-					m = map_keys(h, grp, ng, objidx, keys);
-				} else if (cur == ng) {
-					g = &grp[ng++];
-					g->pfn = pfn;
-					g->nr = 0;
-					g->pos = 0;
-					g->first = (uint32_t)(sobj - slo) + 1;
-					g->words = (h->v.geo.objects + 63) / 64;
-					memset(g->map, 0,
-					       g->words * sizeof(g->map[0]));
-				} else {
-					g = &grp[cur];
-				}
-			}
+			if (g == NULL)
+				goto key;
+			goto grouped;
 		}
-		if (use_map) {
-			uint64_t *wp = &g->map[xi / 64], bit = 1ull << (xi % 64);
-
-			if (*wp & bit) {
-				/* a repeat within the sheaf: a double free */
-				sh->obj[i] = 0;
-				stat_inc(&s->stat[ST_BAD_FREE]);
-				out++;
-				continue;
-			}
-			*wp |= bit;
-			g->pos |= 1ull << i;
-			objidx[i] = (uint16_t)xi;
-		} else {
-			keys[m++] = (uint64_t)pfn << 32 |
-				    (off - slo + 1) << FLUSH_IDX_BITS | i;
+		if (off == 0) {
+			all_gone = 0;	/* compacted below */
+			continue;
 		}
+		if (off >= h->hi_off ||
+		    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+			goto bad;
+		spfn = pfn;
+		slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
+		sobj = slo + h->v.pages[pfn].private_[0] + h->v.geo.red_left;
+		xi = ((off - sobj) * recip) >> RECIP_SHIFT;
+		if (!use_map)
+			goto key;
+		for (cur = 0; cur < ng && grp[cur].pfn != pfn; cur++)
+			;
+		if (cur == FLUSH_GROUPS) {
+			/* many slabs: sorted keys instead */
+			use_map = 0;
+			g = NULL;
+			m = map_keys(h, grp, ng, objidx, keys);
+			goto key;
+		}
+		g = &grp[cur];
+		if (cur == ng) {
+			ng++;
+			g->pfn = pfn;
+			g->nr = 0;
+			g->pos = 0;
+			g->first = (uint32_t)(sobj - slo) + 1;
+			g->words = (h->v.geo.objects + 63) / 64;
+			memset(g->map, 0, g->words * sizeof(g->map[0]));
+		}
+grouped:
+		wp = &g->map[xi / 64];
+		bit = 1ull << (xi % 64);
+		if (*wp & bit) {
+			/* a repeat within the sheaf: a double free */
+			sh->obj[i] = 0;
+			stat_inc(&s->stat[ST_BAD_FREE]);
+			out++;
+			continue;
+		}
+		*wp |= bit;
+		g->pos |= 1ull << i;
+		objidx[i] = (uint16_t)xi;
+		continue;
+key:
+		keys[m++] = (uint64_t)pfn << 32 |
+			    (off - slo + 1) << FLUSH_IDX_BITS | i;
 		continue;
 bad:
 		sh->obj[i] = 0;		/* not an object of ours */

@@ -210,6 +210,10 @@ static const struct {
 	{ "kmalloc-192", 192 },	{ "kmalloc-256", 256 },	{ "kmalloc-512", 512 },
 	{ "kmalloc-1k", 1024 },	{ "kmalloc-2k", 2048 },	{ "kmalloc-4k", 4096 },
 	{ "kmalloc-8k", 8192 },
+	/* since 2026-11: classes between 256 and 1k (indexes 13 .. 18 of a
+	 * new region; anywhere in an older one, see cache_attach()) */
+	{ "kmalloc-320", 320 },	{ "kmalloc-384", 384 },	{ "kmalloc-448", 448 },
+	{ "kmalloc-640", 640 },	{ "kmalloc-768", 768 },	{ "kmalloc-896", 896 },
 };
 
 /* The daemon's own state of one (cache, node). */
@@ -1594,13 +1598,62 @@ cache_init(struct slabd *d, char *err, size_t len)
 	}
 	d->buddy.reclaim = reclaim_hook;
 	d->buddy.reclaim_arg = m;
-	log_info("general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
-		 "(%" PRIu64 " KiB) stocked over %u node(s)", slabs, kib,
-		 m->nr_nodes);
+	log_info("%u general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
+		 "(%" PRIu64 " KiB) stocked over %u node(s)", CACHE_NR_GENERAL,
+		 slabs, kib, m->nr_nodes);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- attach */
+
+/*
+ * A general cache the region's first slabd did not make (index g of
+ * general[], g >= CACHE_NR_GENERAL_V1): made now at a free index.  If a
+ * cache of that name exists without SLAB_F_GENERAL, a user made it before
+ * the class existed: it stays the user's, and slab_malloc() skips the
+ * class (it takes only caches with SLAB_F_GENERAL, libclient/slub.c), so
+ * those sizes go to the next class, until the user's cache is destroyed
+ * and slabd restarted.  A failure to make it is logged the same way: the
+ * region works without the class.
+ */
+static void
+general_late(struct cache_mgr *m, uint32_t g)
+{
+	struct cache_priv *cp;
+	struct cache_ref ref;
+	char why[256];
+	uint32_t i;
+	int created;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		cp = &m->cache[i];
+		if (cp->state == CACHE_LIVE &&
+		    strcmp(cp->name, general[g].name) == 0)
+			break;
+	}
+	if (i < SLAB_MAX_CACHES) {
+		if (!(cp->flags & SLAB_F_GENERAL))
+			log_warn("cache %s (index %u, %u-byte objects) is not "
+				 "slab_malloc()'s class of that name but a "
+				 "cache a client made: it stays; slab_malloc() "
+				 "uses the next class for sizes up to %u "
+				 "until that cache is destroyed and slabd "
+				 "restarted", cp->name, i, cp->size,
+				 general[g].size);
+		return;
+	}
+	if (do_create(m, general[g].name, general[g].size, 0,
+		      SLAB_F_GENERAL, -1, &ref, &created, why,
+		      sizeof(why)) < 0) {
+		log_warn("cannot make the general cache %s in a region an "
+			 "older slabd made: %s; slab_malloc() uses the next "
+			 "class for sizes up to %u", general[g].name, why,
+			 general[g].size);
+		return;
+	}
+	log_info("general cache %s made at index %u (the region was made by "
+		 "a slabd without it)", general[g].name, ref.index);
+}
 
 /* A head's order and buddy bits from its owner value (OWN_HEAD set). */
 static int
@@ -1831,7 +1884,7 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 	for (i = 0; i < SLAB_MAX_CACHES; i++)
 		if (pcache_load(m, &m->cache[i], err, len) < 0)
 			goto fail;
-	for (i = 0; i < CACHE_NR_GENERAL; i++)
+	for (i = 0; i < CACHE_NR_GENERAL_V1; i++)
 		if (m->cache[i].state != CACHE_LIVE ||
 		    strcmp(m->cache[i].name, general[i].name) != 0) {
 			snprintf(err, len, "the private state is damaged: "
@@ -1941,6 +1994,9 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 	rep->dead_locks = m->taken_over;
 	d->buddy.reclaim = reclaim_hook;
 	d->buddy.reclaim_arg = m;
+	/* the classes a region made by an older slabd lacks */
+	for (i = CACHE_NR_GENERAL_V1; i < CACHE_NR_GENERAL; i++)
+		general_late(m, i);
 	for (n = 0; n < m->nr_nodes; n++)
 		rep->free_pages += buddy_node(&d->buddy, n)->free_pages;
 	return 0;

@@ -61,7 +61,8 @@
  *
  * Per (cache, node) the daemon keeps (struct slab_node, written here):
  *	stock_high = clamp(ceil(4096 / objects per slab), 2, 64) slabs, and
- *		     no more than 1/256 of the node's pages (but >= 2 slabs)
+ *		     no more than 256 KiB of slabs nor 1/256 of the node's
+ *		     pages (but >= 2 slabs)
  *	stock_low  = max(1, stock_high / 4)
  *	min_partial = clamp(ilog2(stride) / 2, 5, 10)	(SLUB's)
  * The timer tops a node list up to stock_high when it holds fewer than
@@ -74,8 +75,13 @@
  *
  * Refill batches adapt per (cache, node): the first is stock_high minus
  * the list's length (at least 1); a refill within 100 ms of the previous
- * one doubles it, up to 1024 slabs or 1/16 of the node's free pages; a
- * quiet second halves it.  Only the first slab of a batch may make the
+ * one doubles it, up to 1024 slabs, 1/16 of the node's free pages, and
+ * 1/16 of the slabs the cache has (but not below the first); a quiet
+ * second halves it.  The last bound keeps what a burst's last batch
+ * leaves empty within 1/16 of the cache (the empties beyond the stock go
+ * back only at the next second's reclaim): a cache growing from 0 to N
+ * slabs takes about 16 ln(N / stock_high) refills instead of
+ * log2(N / stock_high).  Only the first slab of a batch may make the
  * allocator reclaim or dip below a watermark.
  *
  * cpu_partial (the CPU partial list's length, in slabs) follows SLUB's
@@ -110,12 +116,14 @@
 #define TICK_US			10000u	/* stocking timer */
 #define RECLAIM_TICKS		100u	/* periodic reclaim: every second */
 #define BATCH_MAX		1024u
+#define BATCH_GROWTH		16u	/* a batch <= slabs of the cache / 16 */
 #define BATCH_BURST_NS		100000000ull	/* refills closer: double */
 #define QUIET_NS		1000000000ull	/* no refill for this: halve */
 #define PRESSURE_NS		1000000000ull	/* no stocking after reclaim */
 #define STOCK_OBJECTS		4096u
 #define STOCK_MIN		2u
 #define STOCK_MAX		64u
+#define STOCK_BYTES		(256u << 10)	/* the most stock_high holds */
 #define DAMAGE_LOG_MAX		10u	/* damage reports a second */
 
 /*
@@ -1167,6 +1175,8 @@ cache_tune(struct cache_mgr *m, struct cache_priv *cp)
 
 		if (high > STOCK_MAX)
 			high = STOCK_MAX;
+		if (high > (STOCK_BYTES / REGION_PAGE_SIZE) >> g->order)
+			high = (STOCK_BYTES / REGION_PAGE_SIZE) >> g->order;
 		if (high > limit)
 			high = limit;
 		if (high < STOCK_MIN)
@@ -2200,6 +2210,12 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 	free_pages = buddy_node(&d->buddy, node)->free_pages;
 	cap = (uint32_t)((free_pages / 16) >> order < BATCH_MAX ?
 			 (free_pages / 16) >> order : BATCH_MAX);
+	/* and no more than 1/16 of the cache's slabs (or base): a burst's
+	 * last batch then leaves few of them empty */
+	if (cap > base && cap > cp->nr_slabs / BATCH_GROWTH)
+		cap = base > cp->nr_slabs / BATCH_GROWTH ?
+			      base :
+			      cp->nr_slabs / BATCH_GROWTH;
 	if (cap < 1)
 		cap = 1;
 	if (np->batch > cap)

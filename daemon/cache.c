@@ -1579,13 +1579,22 @@ cache_init(struct slabd *d, char *err, size_t len)
 {
 	struct cache_mgr *m;
 	uint64_t kib = 0;
-	uint32_t i, n, slabs = 0;
+	uint32_t i, n, slabs = 0, nr_general = CACHE_NR_GENERAL;
 
 	m = mgr_new(d, err, len);
 	if (m == NULL)
 		return -1;
+#ifdef SHMSLAB_DEBUG
+	/* testing aid: a region as a slabd before kmalloc-320 .. -896 made
+	 * it, for tests of a restart over such a region (test_restart) */
+	if (getenv("SLABD_TEST_OLD_GENERAL") != NULL) {
+		nr_general = CACHE_NR_GENERAL_V1;
+		log_notice("testing aid: only the first %u general caches "
+			   "(SLABD_TEST_OLD_GENERAL)", nr_general);
+	}
+#endif
 	/* memory.c zeroed the table: every index FREE, generation 0 */
-	for (i = 0; i < CACHE_NR_GENERAL; i++) {
+	for (i = 0; i < nr_general; i++) {
 		struct cache_ref ref;
 		char why[256];
 		int created;
@@ -1609,7 +1618,7 @@ cache_init(struct slabd *d, char *err, size_t len)
 	d->buddy.reclaim = reclaim_hook;
 	d->buddy.reclaim_arg = m;
 	log_info("%u general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
-		 "(%" PRIu64 " KiB) stocked over %u node(s)", CACHE_NR_GENERAL,
+		 "(%" PRIu64 " KiB) stocked over %u node(s)", nr_general,
 		 slabs, kib, m->nr_nodes);
 	return 0;
 }

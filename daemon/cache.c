@@ -61,7 +61,7 @@
  *
  * Per (cache, node) the daemon keeps (struct slab_node, written here):
  *	stock_high = clamp(ceil(4096 / objects per slab), 2, 64) slabs, and
- *		     no more than 256 KiB of slabs nor 1/256 of the node's
+ *		     no more than 128 KiB of slabs nor 1/256 of the node's
  *		     pages (but >= 2 slabs)
  *	stock_low  = max(1, stock_high / 4)
  *	min_partial = clamp(ilog2(stride) / 2, 5, 10)	(SLUB's)
@@ -123,7 +123,7 @@
 #define STOCK_OBJECTS		4096u
 #define STOCK_MIN		2u
 #define STOCK_MAX		64u
-#define STOCK_BYTES		(256u << 10)	/* the most stock_high holds */
+#define STOCK_BYTES		(128u << 10)	/* the most stock_high holds */
 #define DAMAGE_LOG_MAX		10u	/* damage reports a second */
 
 /*

@@ -33,8 +33,9 @@ char bk_why[256];
 
 static const char *const kmalloc_names[] = {
 	"kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96",
-	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
-	"kmalloc-1k",
+	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-320",
+	"kmalloc-384", "kmalloc-448", "kmalloc-512", "kmalloc-640",
+	"kmalloc-768", "kmalloc-896", "kmalloc-1k",
 };
 #define NR_KMALLOC (sizeof(kmalloc_names) / sizeof(kmalloc_names[0]))
 

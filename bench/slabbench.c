@@ -288,7 +288,10 @@ kmalloc_class(size_t size)
 		{32, "kmalloc-32"},	{64, "kmalloc-64"},
 		{96, "kmalloc-96"},	{128, "kmalloc-128"},
 		{192, "kmalloc-192"},	{256, "kmalloc-256"},
-		{512, "kmalloc-512"},	{1024, "kmalloc-1k"},
+		{320, "kmalloc-320"},	{384, "kmalloc-384"},
+		{448, "kmalloc-448"},	{512, "kmalloc-512"},
+		{640, "kmalloc-640"},	{768, "kmalloc-768"},
+		{896, "kmalloc-896"},	{1024, "kmalloc-1k"},
 		{2048, "kmalloc-2k"},	{4096, "kmalloc-4k"},
 		{8192, "kmalloc-8k"},
 	};

@@ -61,7 +61,8 @@
  *
  * Per (cache, node) the daemon keeps (struct slab_node, written here):
  *	stock_high = clamp(ceil(4096 / objects per slab), 2, 64) slabs, and
- *		     no more than 1/256 of the node's pages (but >= 2 slabs)
+ *		     no more than 128 KiB of slabs nor 1/256 of the node's
+ *		     pages (but >= 2 slabs)
  *	stock_low  = max(1, stock_high / 4)
  *	min_partial = clamp(ilog2(stride) / 2, 5, 10)	(SLUB's)
  * The timer tops a node list up to stock_high when it holds fewer than
@@ -74,8 +75,13 @@
  *
  * Refill batches adapt per (cache, node): the first is stock_high minus
  * the list's length (at least 1); a refill within 100 ms of the previous
- * one doubles it, up to 1024 slabs or 1/16 of the node's free pages; a
- * quiet second halves it.  Only the first slab of a batch may make the
+ * one doubles it, up to 1024 slabs, 1/16 of the node's free pages, and
+ * 1/16 of the slabs the cache has (but not below the first); a quiet
+ * second halves it.  The last bound keeps what a burst's last batch
+ * leaves empty within 1/16 of the cache (the empties beyond the stock go
+ * back only at the next second's reclaim): a cache growing from 0 to N
+ * slabs takes about 16 ln(N / stock_high) refills instead of
+ * log2(N / stock_high).  Only the first slab of a batch may make the
  * allocator reclaim or dip below a watermark.
  *
  * cpu_partial (the CPU partial list's length, in slabs) follows SLUB's
@@ -110,12 +116,14 @@
 #define TICK_US			10000u	/* stocking timer */
 #define RECLAIM_TICKS		100u	/* periodic reclaim: every second */
 #define BATCH_MAX		1024u
+#define BATCH_GROWTH		16u	/* a batch <= slabs of the cache / 16 */
 #define BATCH_BURST_NS		100000000ull	/* refills closer: double */
 #define QUIET_NS		1000000000ull	/* no refill for this: halve */
 #define PRESSURE_NS		1000000000ull	/* no stocking after reclaim */
 #define STOCK_OBJECTS		4096u
 #define STOCK_MIN		2u
 #define STOCK_MAX		64u
+#define STOCK_BYTES		(128u << 10)	/* the most stock_high holds */
 #define DAMAGE_LOG_MAX		10u	/* damage reports a second */
 
 /*
@@ -210,6 +218,10 @@ static const struct {
 	{ "kmalloc-192", 192 },	{ "kmalloc-256", 256 },	{ "kmalloc-512", 512 },
 	{ "kmalloc-1k", 1024 },	{ "kmalloc-2k", 2048 },	{ "kmalloc-4k", 4096 },
 	{ "kmalloc-8k", 8192 },
+	/* since 2026-11: classes between 256 and 1k (indexes 13 .. 18 of a
+	 * new region; anywhere in an older one, see cache_attach()) */
+	{ "kmalloc-320", 320 },	{ "kmalloc-384", 384 },	{ "kmalloc-448", 448 },
+	{ "kmalloc-640", 640 },	{ "kmalloc-768", 768 },	{ "kmalloc-896", 896 },
 };
 
 /* The daemon's own state of one (cache, node). */
@@ -1163,6 +1175,8 @@ cache_tune(struct cache_mgr *m, struct cache_priv *cp)
 
 		if (high > STOCK_MAX)
 			high = STOCK_MAX;
+		if (high > (STOCK_BYTES / REGION_PAGE_SIZE) >> g->order)
+			high = (STOCK_BYTES / REGION_PAGE_SIZE) >> g->order;
 		if (high > limit)
 			high = limit;
 		if (high < STOCK_MIN)
@@ -1565,13 +1579,22 @@ cache_init(struct slabd *d, char *err, size_t len)
 {
 	struct cache_mgr *m;
 	uint64_t kib = 0;
-	uint32_t i, n, slabs = 0;
+	uint32_t i, n, slabs = 0, nr_general = CACHE_NR_GENERAL;
 
 	m = mgr_new(d, err, len);
 	if (m == NULL)
 		return -1;
+#ifdef SHMSLAB_DEBUG
+	/* testing aid: a region as a slabd before kmalloc-320 .. -896 made
+	 * it, for tests of a restart over such a region (test_restart) */
+	if (getenv("SLABD_TEST_OLD_GENERAL") != NULL) {
+		nr_general = CACHE_NR_GENERAL_V1;
+		log_notice("testing aid: only the first %u general caches "
+			   "(SLABD_TEST_OLD_GENERAL)", nr_general);
+	}
+#endif
 	/* memory.c zeroed the table: every index FREE, generation 0 */
-	for (i = 0; i < CACHE_NR_GENERAL; i++) {
+	for (i = 0; i < nr_general; i++) {
 		struct cache_ref ref;
 		char why[256];
 		int created;
@@ -1594,13 +1617,62 @@ cache_init(struct slabd *d, char *err, size_t len)
 	}
 	d->buddy.reclaim = reclaim_hook;
 	d->buddy.reclaim_arg = m;
-	log_info("general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
-		 "(%" PRIu64 " KiB) stocked over %u node(s)", slabs, kib,
-		 m->nr_nodes);
+	log_info("%u general caches kmalloc-8 .. kmalloc-8k ready: %u slabs "
+		 "(%" PRIu64 " KiB) stocked over %u node(s)", nr_general,
+		 slabs, kib, m->nr_nodes);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- attach */
+
+/*
+ * A general cache the region's first slabd did not make (index g of
+ * general[], g >= CACHE_NR_GENERAL_V1): made now at a free index.  If a
+ * cache of that name exists without SLAB_F_GENERAL, a user made it before
+ * the class existed: it stays the user's, and slab_malloc() skips the
+ * class (it takes only caches with SLAB_F_GENERAL, libclient/slub.c), so
+ * those sizes go to the next class, until the user's cache is destroyed
+ * and slabd restarted.  A failure to make it is logged the same way: the
+ * region works without the class.
+ */
+static void
+general_late(struct cache_mgr *m, uint32_t g)
+{
+	struct cache_priv *cp;
+	struct cache_ref ref;
+	char why[256];
+	uint32_t i;
+	int created;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		cp = &m->cache[i];
+		if (cp->state == CACHE_LIVE &&
+		    strcmp(cp->name, general[g].name) == 0)
+			break;
+	}
+	if (i < SLAB_MAX_CACHES) {
+		if (!(cp->flags & SLAB_F_GENERAL))
+			log_warn("cache %s (index %u, %u-byte objects) is not "
+				 "slab_malloc()'s class of that name but a "
+				 "cache a client made: it stays; slab_malloc() "
+				 "uses the next class for sizes up to %u "
+				 "until that cache is destroyed and slabd "
+				 "restarted", cp->name, i, cp->size,
+				 general[g].size);
+		return;
+	}
+	if (do_create(m, general[g].name, general[g].size, 0,
+		      SLAB_F_GENERAL, -1, &ref, &created, why,
+		      sizeof(why)) < 0) {
+		log_warn("cannot make the general cache %s in a region an "
+			 "older slabd made: %s; slab_malloc() uses the next "
+			 "class for sizes up to %u", general[g].name, why,
+			 general[g].size);
+		return;
+	}
+	log_info("general cache %s made at index %u (the region was made by "
+		 "a slabd without it)", general[g].name, ref.index);
+}
 
 /* A head's order and buddy bits from its owner value (OWN_HEAD set). */
 static int
@@ -1831,7 +1903,7 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 	for (i = 0; i < SLAB_MAX_CACHES; i++)
 		if (pcache_load(m, &m->cache[i], err, len) < 0)
 			goto fail;
-	for (i = 0; i < CACHE_NR_GENERAL; i++)
+	for (i = 0; i < CACHE_NR_GENERAL_V1; i++)
 		if (m->cache[i].state != CACHE_LIVE ||
 		    strcmp(m->cache[i].name, general[i].name) != 0) {
 			snprintf(err, len, "the private state is damaged: "
@@ -1941,6 +2013,9 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 	rep->dead_locks = m->taken_over;
 	d->buddy.reclaim = reclaim_hook;
 	d->buddy.reclaim_arg = m;
+	/* the classes a region made by an older slabd lacks */
+	for (i = CACHE_NR_GENERAL_V1; i < CACHE_NR_GENERAL; i++)
+		general_late(m, i);
 	for (n = 0; n < m->nr_nodes; n++)
 		rep->free_pages += buddy_node(&d->buddy, n)->free_pages;
 	return 0;
@@ -2144,6 +2219,12 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 	free_pages = buddy_node(&d->buddy, node)->free_pages;
 	cap = (uint32_t)((free_pages / 16) >> order < BATCH_MAX ?
 			 (free_pages / 16) >> order : BATCH_MAX);
+	/* and no more than 1/16 of the cache's slabs (or base): a burst's
+	 * last batch then leaves few of them empty */
+	if (cap > base && cap > cp->nr_slabs / BATCH_GROWTH)
+		cap = base > cp->nr_slabs / BATCH_GROWTH ?
+			      base :
+			      cp->nr_slabs / BATCH_GROWTH;
 	if (cap < 1)
 		cap = 1;
 	if (np->batch > cap)

@@ -24,8 +24,15 @@ struct event_base;
 struct slabd;
 struct client_info;
 
-/* The slab_malloc() size classes, at table indexes 0 .. NR - 1. */
-#define CACHE_NR_GENERAL	13u
+/*
+ * The slab_malloc() size classes, at table indexes 0 .. NR - 1 of a region
+ * slabd formatted.  The first CACHE_NR_GENERAL_V1 (kmalloc-8 .. kmalloc-8k)
+ * were all there were before kmalloc-320 .. kmalloc-896 came: a region made
+ * then has them alone at those indexes, and cache_attach() makes the later
+ * ones at free indexes.
+ */
+#define CACHE_NR_GENERAL	19u
+#define CACHE_NR_GENERAL_V1	13u
 
 /*
  * Set up the manager over the formatted region of d: zero the cache

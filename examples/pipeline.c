@@ -42,14 +42,17 @@
 #define RING_SLOTS    1024   /* a power of two */
 #define MSG_COUNT     100000 /* default -n */
 #define MSG_COUNT_MAX 100000000
-#define NR_CLASS      11 /* kmalloc-16 .. kmalloc-4k, slabd(8) */
+#define NR_CLASS      17 /* kmalloc-16 .. kmalloc-4k, slab_malloc(3) */
 
 static const unsigned int class_size[NR_CLASS] = {
-	16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096};
+	16, 32, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 896,
+	1024, 2048, 4096};
 static const char *const class_name[NR_CLASS] = {
 	"kmalloc-16",  "kmalloc-32",  "kmalloc-64",  "kmalloc-96",
-	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
-	"kmalloc-1k",  "kmalloc-2k",  "kmalloc-4k"};
+	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-320",
+	"kmalloc-384", "kmalloc-448", "kmalloc-512", "kmalloc-640",
+	"kmalloc-768", "kmalloc-896", "kmalloc-1k",  "kmalloc-2k",
+	"kmalloc-4k"};
 
 /* A message's header: one object of the cache HDR_CACHE. */
 struct msg_hdr {

@@ -42,6 +42,9 @@
  */
 struct page_desc;
 
+/* slab_malloc()'s size classes, kmalloc-8 .. kmalloc-8k (slub.c). */
+#define NR_KMALLOC	19
+
 struct slab_pool {
 	void *base;			/* where the region is mapped */
 	size_t size;			/* region_size */
@@ -78,7 +81,8 @@ struct slab_pool {
 	pthread_mutex_t cache_lock;	/* the handle list; held across fork()
 					 * (rpc.c), never across an RPC */
 	struct slab_cache *by_index[256];	/* local views, for free() */
-	struct slab_cache *general[16];	/* kmalloc-* handles */
+	struct slab_cache *general[NR_KMALLOC];	/* kmalloc-* handles, by
+						 * class (libclient/slub.c) */
 	struct slab_cache *handles;	/* every handle, freed at close */
 
 	struct slab_pool *reg_next;	/* fork registry (rpc.c) */

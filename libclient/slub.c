@@ -2300,56 +2300,99 @@ drain_all(struct slab_cache *h)
 
 
 static const uint32_t kmalloc_sizes[] = {
-	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+	8, 16, 32, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640, 768, 896,
+	1024, 2048, 4096, 8192,
 };
 static const char *const kmalloc_names[] = {
 	"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96",
-	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
-	"kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+	"kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-320",
+	"kmalloc-384", "kmalloc-448", "kmalloc-512", "kmalloc-640",
+	"kmalloc-768", "kmalloc-896", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k",
+	"kmalloc-8k",
 };
-#define NR_KMALLOC	(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
+_Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) ==
+		       NR_KMALLOC &&
+	       sizeof(kmalloc_names) / sizeof(kmalloc_names[0]) == NR_KMALLOC,
+	       "NR_KMALLOC (libclient/internal.h) is the number of classes");
 #define KMALLOC_MAX	8192u
 #define MALLOC_MAX	((size_t)SLAB_PAGE_SIZE << SLAB_MAX_ORDER)
 
 /* ---------------------------------------------------------------- malloc */
 
-/* Size class of sizes 0..192 by (size + 7) / 8, as kmalloc's size_index. */
-static const uint8_t small_index[25] = {
-	0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5,
-	6, 6, 6, 6, 6, 6, 6, 6,
+/*
+ * Size class of sizes 0..1024 by (size + 7) / 8, as kmalloc's size_index
+ * (every class up to 1k is a multiple of 8): one load, no loop.
+ */
+static const uint8_t small_index[129] = {
+	0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5,
+	5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7,
+	7, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9,
+	9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11,
+	11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+	12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
+	13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14,
+	14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+	15,
 };
 
 static inline int
 kmalloc_index(size_t size)
 {
-	unsigned int i;
-
-	if (size <= 192)
+	if (__builtin_expect(size <= 1024, 1))
 		return small_index[(size + 7) / 8];
-	for (i = 7; i < NR_KMALLOC; i++)
-		if (size <= kmalloc_sizes[i])
-			return (int)i;
+	if (size <= 2048)
+		return NR_KMALLOC - 3;
+	if (size <= 4096)
+		return NR_KMALLOC - 2;
+	if (size <= KMALLOC_MAX)
+		return NR_KMALLOC - 1;
 	return -1;
+}
+
+/*
+ * The handle of class i, made on the first slab_malloc() of the class.  A
+ * class the region lacks (a slabd older than the class runs it: ENOENT),
+ * or whose name a client's cache has (not SLAB_F_GENERAL: made before the
+ * class existed, see daemon/cache.c general_late()), is served by the next
+ * class, whose handle general[i] then keeps.
+ */
+static struct slab_cache *
+general_cache_slow(struct slab_pool *pool, int i)
+{
+	struct slab_cache *h;
+	int err;
+
+	h = cache_lookup(pool, kmalloc_names[i], &err);
+	if (h != NULL && (!(h->v.flags & SLAB_F_GENERAL) ||
+			  h->v.geo.object_size < kmalloc_sizes[i])) {
+		slab_cache_put(h);
+		h = NULL;
+		err = -ENOENT;
+	}
+	if (h == NULL) {
+		if (err != -ENOENT || i + 1 >= (int)NR_KMALLOC) {
+			errno = -err;
+			return NULL;
+		}
+		h = general_cache_slow(pool, i + 1);
+		if (h == NULL)
+			return NULL;
+	}
+	h->internal = 1;
+	/* general caches are never destroyed (slabd refuses: EPERM) */
+	__atomic_store_n(&pool->general[i], h, __ATOMIC_RELEASE);
+	return h;
 }
 
 static inline struct slab_cache *
 general_cache(struct slab_pool *pool, int i)
 {
 	struct slab_cache *h;
-	int err;
 
-	/* general caches are never destroyed (slabd refuses: EPERM) */
 	h = __atomic_load_n(&pool->general[i], __ATOMIC_ACQUIRE);
 	if (__builtin_expect(h != NULL, 1))
 		return h;
-	h = cache_lookup(pool, kmalloc_names[i], &err);
-	if (h == NULL) {
-		errno = -err;
-		return NULL;
-	}
-	h->internal = 1;
-	__atomic_store_n(&pool->general[i], h, __ATOMIC_RELEASE);
-	return h;
+	return general_cache_slow(pool, i);
 }
 
 /*

@@ -92,10 +92,10 @@ fi
 classes=$(awk '$1 ~ /^kmalloc-/ && $2 == $3 && $2 > 0 && $4 == $6 { n++ }
     END { print n + 0 }' "$out")
 total=$(awk '$1 ~ /^kmalloc-/ { s += $2; r += $3 } END { print s + 0, r + 0 }' "$out")
-if [ "$classes" -eq 11 ] && [ "$total" = "$count $count" ]; then
-	ok "11 classes, kmalloc-16 to kmalloc-4k: each got messages, sent == received, in use back where it began"
+if [ "$classes" -eq 17 ] && [ "$total" = "$count $count" ]; then
+	ok "17 classes, kmalloc-16 to kmalloc-4k: each got messages, sent == received, in use back where it began"
 else
-	not_ok "11 classes, kmalloc-16 to kmalloc-4k: each got messages, sent == received, in use back where it began"
+	not_ok "17 classes, kmalloc-16 to kmalloc-4k: each got messages, sent == received, in use back where it began"
 	grep '^  kmalloc-' "$out" | sed 's/^/# /'
 fi
 

@@ -55,7 +55,8 @@ shrink_general(void)
 		"kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64",
 		"kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256",
 		"kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k",
-		"kmalloc-8k",
+		"kmalloc-8k", "kmalloc-320", "kmalloc-384", "kmalloc-448",
+		"kmalloc-640", "kmalloc-768", "kmalloc-896",
 	};
 	size_t i;
 	int good = 1;
@@ -66,7 +67,7 @@ shrink_general(void)
 		if (c == NULL || slab_cache_shrink(c) < 0)
 			good = 0;
 	}
-	ok(good, "the 13 general caches give back their empty slabs");
+	ok(good, "the 19 general caches give back their empty slabs");
 }
 
 /* The node whose area holds p, or -1. */

@@ -891,8 +891,14 @@ test_malloc(void)
 	enum { BATCH = 128 };
 	void *v[BATCH];
 	size_t sz[BATCH], size, n = 0, bad_usable = 0, bad_content = 0;
-	size_t misaligned = 0, failed = 0;
+	size_t misaligned = 0, failed = 0, bad_class = 0;
 	size_t extra[] = { 100000, 4096 * 3 + 1, 1 << 20, 4u << 20 };
+	/* slab_malloc(3)'s classes: a size gets the smallest that holds it */
+	static const size_t classes[] = {
+		8, 16, 32, 64, 96, 128, 192, 256, 320, 384, 448, 512, 640,
+		768, 896, 1024, 2048, 4096, 8192,
+	};
+	size_t cls = 0;
 	void *p, *q;
 	size_t i;
 
@@ -906,6 +912,15 @@ test_malloc(void)
 			if (slab_usable_size(pool, p) < size ||
 			    (size == 0 && slab_usable_size(pool, p) == 0))
 				bad_usable++;
+			while (classes[cls] < size)
+				cls++;
+			if (slab_usable_size(pool, p) != classes[cls]) {
+				if (bad_class++ == 0)
+					diag("slab_malloc(%zu): usable %zu, "
+					     "class %zu", size,
+					     slab_usable_size(pool, p),
+					     classes[cls]);
+			}
 			misaligned += (uintptr_t)p % 8 != 0;
 			fill(p, size, size * 31);
 			v[n] = p;
@@ -921,6 +936,8 @@ test_malloc(void)
 		}
 	}
 	is_int(failed, 0, "slab_malloc of every size 0..8192 succeeds");
+	is_int(bad_class, 0, "each size's usable size is the smallest of the "
+	       "19 classes (8 .. 8192) that holds it");
 	is_int(bad_usable, 0, "slab_usable_size is at least the size asked");
 	is_int(misaligned, 0, "every block is 8-byte aligned");
 	is_int(bad_content, 0, "every block holds its pattern until freed "

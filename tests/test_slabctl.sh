@@ -320,7 +320,7 @@ run shrink1 "$SLABCTL" shrink made
 expect "shrink one cache: exit 0, its row" "0 made" \
     "$rc $(sed -n 2p "$tmp/shrink1.out" | awk '{ print $1 }')"
 run shrinkall "$SLABCTL" shrink
-expect "shrink every cache: exit 0, a row each (13 general, 3 ours: held, sheafy, made)" "0 16" \
+expect "shrink every cache: exit 0, a row each (19 general, 3 ours: held, sheafy, made)" "0 22" \
     "$rc $(($(wc -l <"$tmp/shrinkall.out") - 1))"
 run destroy "$SLABCTL" destroy made
 expect "destroy: exit 0" 0 $rc

@@ -791,7 +791,8 @@ quiet_general(void)
 		"kmalloc-8",   "kmalloc-16",  "kmalloc-32",  "kmalloc-64",
 		"kmalloc-96",  "kmalloc-128", "kmalloc-192", "kmalloc-256",
 		"kmalloc-512", "kmalloc-1k",  "kmalloc-2k",  "kmalloc-4k",
-		"kmalloc-8k",
+		"kmalloc-8k",  "kmalloc-320", "kmalloc-384", "kmalloc-448",
+		"kmalloc-640", "kmalloc-768", "kmalloc-896",
 	};
 	static struct slab_cache_info info;
 	size_t i;

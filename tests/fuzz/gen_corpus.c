@@ -96,7 +96,7 @@ request(int k, uint64_t seq)
 	Shmslab__Stats st = SHMSLAB__STATS__INIT;
 
 	req.seq = seq;
-	cr.index = 13;		/* the first cache after the general ones */
+	cr.index = 19;		/* the first cache after the general ones */
 	cr.gen = 0;
 	switch (k) {
 	case 0:
@@ -136,7 +136,7 @@ request(int k, uint64_t seq)
 		req.cache_lookup = &cl;
 		break;
 	case 6:
-		rf.index = 13;
+		rf.index = 19;
 		rf.gen = 0;
 		rf.node = 1;
 		req.body_case = SHMSLAB__REQUEST__BODY_REFILL;

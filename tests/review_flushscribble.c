@@ -1,0 +1,268 @@
+/*
+ * review_flushscribble.c - what another client writes in the region makes
+ * a client that flushes a sheaf crash or write outside the region
+ * (libclient/sheaf.c, sheaf_flush() as of e6882ff/e50d8e8).
+ *
+ * The sheaves and the page descriptors are shared memory every client
+ * may write; a flush must check what it reads there (docs/hardening.md:
+ * "everything read from the shared region is checked").  Each case below
+ * sets up a sheaf as a hostile or buggy client could leave it, then a
+ * forked child (a "victim" client on CPU 0) shrinks the cache, which
+ * flushes that sheaf.  The victim must exit normally.
+ *
+ *  a) a sheaf whose first entry is 1 << 63.  sheaf_flush() starts with
+ *     sobj = 1 << 63 ("none yet") and the same-slab shortcut takes any
+ *     off with off - sobj < obj_bytes as an object of group g, which is
+ *     still NULL: g->map[] is dereferenced through a NULL pointer.
+ *
+ *  b) a slab's colour (page_desc.private_[0]) rewritten to -640 and the
+ *     sheaf holding one of that slab's objects (freed normally) and the
+ *     offset 640 bytes before the slab.  obj_slab() accepts the first entry
+ *     (its index is computed with the same colour); sheaf_flush() re-reads
+ *     the colour, sets sobj 640 bytes before the slab and no longer bounds
+ *     the same-slab shortcut by the slab's pages (the old `shi`): the
+ *     second entry is taken as object 0 of the slab.  flush_map() chains
+ *     it at link g->first = (uint32_t)-640 + 1, i.e. it writes the free
+ *     pointer almost 4 GiB past the slab, outside the region.  Before
+ *     e6882ff the second entry was looked up by obj_slab() (page before
+ *     the slab: not a slab of this cache, dropped as a bad free).
+ *
+ *	review_flushscribble	(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+static char *rbase;
+
+static void
+pin0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static struct slab_cache_desc *
+desc_of(const char *name)
+{
+	struct slab_cache_desc *t = region_caches(rbase);
+	uint32_t i;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, name) == 0)
+			return &t[i];
+	return NULL;
+}
+
+/* CPU 0's main sheaf of the cache called name. */
+static struct slab_sheaf *
+main_sheaf(const char *name)
+{
+	struct slab_cache_desc *dc = desc_of(name);
+	struct slab_sheaf *sh;
+	uint64_t w;
+
+	if (dc == NULL || dc->sheaf_cap == 0)
+		bail_out("%s has no sheaves", name);
+	sh = region_at(rbase, dc->sheaf_off);
+	w = __atomic_load_n(&cache_slot(rbase, dc, 0)->sheaves,
+			    __ATOMIC_ACQUIRE);
+	if (shv_main(w) >= dc->nr_sheaves)
+		bail_out("slot 0's sheaves word %#" PRIx64, w);
+	return &sh[shv_main(w)];
+}
+
+/* The victim says where it faulted, relative to the region. */
+static void
+on_fault(int sig, siginfo_t *si, void *uc)
+{
+	char b[160];
+	int n;
+
+	(void)uc;
+	n = snprintf(b, sizeof(b), "# victim: signal %d at %p = region + "
+		     "%#" PRIx64 "\n", sig, si->si_addr,
+		     (uint64_t)((char *)si->si_addr - rbase));
+	if (write(2, b, (size_t)n) < 0)
+		_exit(90);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A victim client on CPU 0 shrinks c (flushing its sheaves): its status. */
+static int
+victim_shrink(struct slab_cache *c)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_fault;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+		pin0();
+		slab_cache_shrink(c);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		bail_out("waitpid: %s", strerror(errno));
+	return st;
+}
+
+static const char *
+how(int st, char *buf, size_t len)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "exit %d", WEXITSTATUS(st));
+	return buf;
+}
+
+/* Whether page p lies in a slab of cache index idx. */
+static int
+page_in_cache(uint64_t p, uint32_t idx)
+{
+	const struct page_desc *pd = &region_pages(rbase)[p];
+
+	if (pd->flags & PG_TAIL)
+		pd = &region_pages(rbase)[pd->head];
+	return (pd->flags & PG_SLAB) && pd->cache == idx;
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	struct slab_sheaf *sh;
+	static void *v[400];
+	char buf[128];
+	uint32_t idx;
+	uint64_t slo = 0, off, p;
+	void *x = NULL;
+	int i, st;
+
+	pin0();
+	if (slabtest_start(&d, "64M") != 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.scrib", 64, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("create");
+	if (!slabtest_uses_slots(pool) || desc_of("rv.scrib") == NULL ||
+	    desc_of("rv.scrib")->sheaf_cap == 0) {
+		skip(2, "this thread has no rseq or the region's guard is CAS: "
+			"the cache has no sheaves");
+		harness_stop(&d);
+		return done_testing();
+	}
+	dc = desc_of("rv.scrib");
+	idx = (uint32_t)(dc - region_caches(rbase));
+	for (i = 0; i < 400; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("alloc");
+
+	/* a) a scribbled entry 1 << 63 first in the sheaf */
+	slab_cache_shrink(c);
+	slab_cache_free(c, v[399]);		/* a real object, entry 0 */
+	v[399] = NULL;
+	sh = main_sheaf("rv.scrib");
+	if (sh->count != 1)
+		bail_out("a) main sheaf count %u, want 1", sh->count);
+	sh->obj[1] = sh->obj[0];
+	sh->obj[0] = 1ull << 63;		/* another client's write */
+	__atomic_store_n(&sh->count, 2, __ATOMIC_RELEASE);
+	st = victim_shrink(c);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a) a client flushing a sheaf whose first entry another client "
+	   "set to 1 << 63 carries on: %s", how(st, buf, sizeof(buf)));
+	/* the entry stays where the victim died (every flusher of that
+	 * sheaf would die the same way): take it out for b) */
+	{
+		struct slab_cache_desc *da = desc_of("rv.scrib");
+		struct slab_sheaf *all = region_at(rbase, da->sheaf_off);
+
+		for (uint32_t s = 0; s < da->nr_sheaves; s++)
+			for (uint32_t e = 0; e < SLAB_SHEAF_MAX; e++)
+				if (all[s].obj[e] == 1ull << 63)
+					all[s].obj[e] = 0;
+	}
+
+	/*
+	 * b) an object x of a slab S (order 0, 64 objects, colour 0) whose
+	 * page before is not a slab of this cache, at index 5.
+	 */
+	for (i = 0; i < 398 && x == NULL; i++) {
+		off = (uint64_t)((char *)v[i] - rbase);
+		p = off >> REGION_PAGE_SHIFT;
+		if (region_pages(rbase)[p].flags & PG_TAIL ||
+		    region_pages(rbase)[p].private_[0] != 0 ||
+		    page_in_cache(p - 1, idx))
+			continue;
+		slo = p << REGION_PAGE_SHIFT;
+		for (int j = 0; j < 398; j++)
+			if ((uint64_t)((char *)v[j] - rbase) == slo + 5 * 64)
+				x = v[j];
+	}
+	if (x == NULL) {
+		skip(1, "b) no slab of the cache with a page before it that "
+			"is not one of the cache's (and its object 5 ours)");
+		harness_stop(&d);
+		return done_testing();
+	}
+	diag("b) slab at page %" PRIu64 ", object %p", slo >> REGION_PAGE_SHIFT,
+	     x);
+	slab_cache_shrink(c);
+	slab_cache_free(c, x);			/* a real free: entry 0 */
+	sh = main_sheaf("rv.scrib");
+	if (sh->count != 1)
+		bail_out("b) main sheaf count %u, want 1", sh->count);
+	/* another client's writes: the slab's colour, one sheaf entry */
+	region_pages(rbase)[slo >> REGION_PAGE_SHIFT].private_[0] =
+		(uint64_t)-640;
+	sh->obj[1] = slo - 640;
+	__atomic_store_n(&sh->count, 2, __ATOMIC_RELEASE);
+	st = victim_shrink(c);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "b) a client flushing a sheaf with an entry 640 bytes before a "
+	   "slab whose colour another client set to -640 carries on (and "
+	   "writes nothing outside the slab): %s", how(st, buf, sizeof(buf)));
+	region_pages(rbase)[slo >> REGION_PAGE_SHIFT].private_[0] = 0;
+
+	harness_stop(&d);
+	return done_testing();
+}

@@ -185,7 +185,7 @@ main(void)
 		bail_out("create");
 	if (!slabtest_uses_slots(pool) || desc_of("rv.scrib") == NULL ||
 	    desc_of("rv.scrib")->sheaf_cap == 0) {
-		skip(2, "this thread has no rseq or the region's guard is CAS: "
+		skip(3, "this thread has no rseq or the region's guard is CAS: "
 			"the cache has no sheaves");
 		harness_stop(&d);
 		return done_testing();
@@ -239,7 +239,7 @@ main(void)
 				x = v[j];
 	}
 	if (x == NULL) {
-		skip(1, "b) no slab of the cache with a page before it that "
+		skip(2, "b) no slab of the cache with a page before it that "
 			"is not one of the cache's (and its object 5 ours)");
 		harness_stop(&d);
 		return done_testing();
@@ -263,6 +263,58 @@ main(void)
 	   "writes nothing outside the slab): %s", how(st, buf, sizeof(buf)));
 	region_pages(rbase)[slo >> REGION_PAGE_SHIFT].private_[0] = 0;
 
+	/*
+	 * c) the free fast path's check (obj_sheaf_ok() ->
+	 * obj_sheaf_rest()) no longer bounds a head page's pfn by the last
+	 * pfn a slab of the cache's order can start at (h->nr_pages): a
+	 * pointer into the region's last page, whose descriptor another
+	 * client made look like the head of one of the cache's order >= 1
+	 * slabs, goes into the sheaf, and the next allocation hands out an
+	 * object that runs past the end of the region.  Before e50d8e8 the
+	 * check refused it (pfn >= h->nr_pages) and the free was a bad free.
+	 */
+	{
+		struct slab_cache *c3 = slab_cache_create(pool, "rv.scrib3k",
+							  3000, 0, 0, NULL);
+		struct slab_cache_desc *d3 = desc_of("rv.scrib3k");
+		const struct region_super *sb = (const void *)rbase;
+		uint64_t last = sb->nr_pages - 1, end, obj;
+		struct page_desc save, *pd = &region_pages(rbase)[last];
+		void *q;
+
+		if (c3 == NULL || d3 == NULL || d3->sheaf_cap == 0 ||
+		    d3->geo.order == 0 || d3->geo.stride >= REGION_PAGE_SIZE) {
+			skip(1, "c) no order >= 1 cache with sheaves and a "
+				"stride under a page");
+			goto out;
+		}
+		end = (uint64_t)sb->nr_pages << REGION_PAGE_SHIFT;
+		obj = (last << REGION_PAGE_SHIFT) + d3->geo.stride; /* object 1 */
+		diag("c) order %u stride %u: object at region + %#" PRIx64
+		     ", %u bytes, region ends at + %#" PRIx64, d3->geo.order,
+		     d3->geo.stride, obj, d3->geo.size, end);
+		slab_cache_shrink(c3);
+		/* another client's write: the last page's descriptor */
+		save = *pd;
+		pd->flags = PG_HEAD | PG_SLAB;
+		pd->order = (uint8_t)d3->geo.order;
+		pd->cache = (uint32_t)(d3 - region_caches(rbase));
+		pd->counters = (uint64_t)(d3->gen & SC_GEN_MASK) << SC_GEN_SHIFT;
+		pd->private_[0] = 0;
+		slab_cache_free(c3, rbase + obj);	/* a pointer planted */
+		*pd = save;
+		q = slab_cache_alloc(c3, 0);
+		ok(q == NULL || (uint64_t)((char *)q - rbase) + d3->geo.size <=
+				end,
+		   "c) after a free of a pointer into a fake order-%u slab at "
+		   "the region's last page, an allocation hands out %p "
+		   "(region + %#" PRIx64 ", ends %" PRId64 " bytes past the "
+		   "region)", d3->geo.order, q,
+		   q ? (uint64_t)((char *)q - rbase) : 0,
+		   q ? (int64_t)((uint64_t)((char *)q - rbase) +
+				 d3->geo.size - end) : 0);
+	}
+out:
 	harness_stop(&d);
 	return done_testing();
 }

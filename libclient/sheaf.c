@@ -1029,7 +1029,8 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	int use_map = h->v.geo.objects <= FLUSH_MAP_BITS, all_gone = 1;
 	/*
 	 * The last slab obj_slab() accepted: at slo, its first object at
-	 * sobj, pfn spfn (none yet: sobj so far that every x is out).  The next objects of that slab (most of a sheaf's,
+	 * sobj, pfn spfn (none yet: sobj = 1 << 63, above every off below
+	 * hi_off).  The next objects of that slab (most of a sheaf's,
 	 * whoever freed them) need only the object-start check.  The slab
 	 * can change meanwhile, as after obj_slab(); flush_map() and
 	 * flush_group() check its gen and where again before they write.
@@ -1049,9 +1050,16 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 			continue;
 		}
 		/*
+		 * Past the page areas: not an object (and never taken for
+		 * one of the last slab: sobj starts at 1 << 63, above every
+		 * off that passes here, so no entry meets the NULL group).
+		 */
+		if (off >= h->hi_off)
+			goto bad;
+		/*
 		 * An object of the last entry's slab (group g): x below
-		 * obj_bytes puts it inside that slab; one at a stride's
-		 * multiple is an object's start.
+		 * obj_bytes puts it inside that slab (its colour was bounded
+		 * below); one at a stride's multiple is an object's start.
 		 */
 		x = off - sobj;
 		if (x < obj_bytes) {
@@ -1060,14 +1068,28 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 				goto bad;
 			pfn = spfn;
 		} else {
-			if (off >= h->hi_off ||
-			    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+			uint64_t col, o;
+
+			if (obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+				goto bad;
+			/*
+			 * The colour is read again (obj_slab() read it too,
+			 * and another client may have written it since):
+			 * bounded, so that every object this slab's group
+			 * takes lies inside the slab, and off checked
+			 * against it, so that its index is one of the
+			 * slab's (the bitmap's).
+			 */
+			col = h->v.pages[pfn].private_[0] + h->v.geo.red_left;
+			o = off - ((uint64_t)pfn << REGION_PAGE_SHIFT) - col;
+			if (col > h->slab_bytes - obj_bytes || o >= obj_bytes)
+				goto bad;
+			xi = (o * recip) >> RECIP_SHIFT;
+			if (xi * stride != o)
 				goto bad;
 			spfn = pfn;
 			slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
-			sobj = slo + h->v.pages[pfn].private_[0] +
-			       h->v.geo.red_left;
-			xi = ((off - sobj) * recip) >> RECIP_SHIFT;
+			sobj = slo + col;
 			if (use_map) {
 				for (cur = 0; cur < ng && grp[cur].pfn != pfn;
 				     cur++)

@@ -606,13 +606,15 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
 
 	/*
 	 * The head's flags and order, its cache, its gen (the counters'
-	 * top bits: no mask); pfn was bounded by the caller (a head page's
-	 * by the page areas' span, a tail's head explicitly).  Caches with
+	 * top bits: no mask).  pfn below h->nr_pages: a slab of this
+	 * order can start there (the callers bound pfn only by the page
+	 * areas; a descriptor in the last pages made to look like a head
+	 * would put objects past the region's end).  Caches with
 	 * sheaves have no red zones (cache.c), so the object's start is the
 	 * slab's colour plus a multiple of the stride.
 	 */
 	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
-	    pd->cache != h->v.index ||
+	    pd->cache != h->v.index || pfn >= h->nr_pages ||
 	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
 		    h->gen_top)
 		return 0;

@@ -304,15 +304,17 @@ main(void)
 		slab_cache_free(c3, rbase + obj);	/* a pointer planted */
 		*pd = save;
 		q = slab_cache_alloc(c3, 0);
-		ok(q == NULL || (uint64_t)((char *)q - rbase) + d3->geo.size <=
-				end,
-		   "c) after a free of a pointer into a fake order-%u slab at "
-		   "the region's last page, an allocation hands out %p "
-		   "(region + %#" PRIx64 ", ends %" PRId64 " bytes past the "
-		   "region)", d3->geo.order, q,
-		   q ? (uint64_t)((char *)q - rbase) : 0,
-		   q ? (int64_t)((uint64_t)((char *)q - rbase) +
-				 d3->geo.size - end) : 0);
+		{
+			uint64_t qo = q ? (uint64_t)((char *)q - rbase) : 0;
+			int past = q != NULL && qo + d3->geo.size > end;
+
+			ok(!past, "c) after a free of a pointer into a fake "
+			   "order-%u slab at the region's last page, an "
+			   "allocation hands out region + %#" PRIx64 ": %s "
+			   "(%" PRIu64 " bytes past its end)", d3->geo.order,
+			   qo, past ? "runs past the region" : "inside it",
+			   past ? qo + d3->geo.size - end : 0);
+		}
 	}
 out:
 	harness_stop(&d);

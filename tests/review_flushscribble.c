@@ -27,6 +27,16 @@
  *     e6882ff the second entry was looked up by obj_slab() (page before
  *     the slab: not a slab of this cache, dropped as a bad free).
  *
+ *  c) the free fast path's check (obj_sheaf_rest(), e50d8e8) without its
+ *     pfn < h->nr_pages: see the case below.
+ *
+ * All three fail on e50d8e8 (a, b: the victim dies of SIGSEGV, at 0x18
+ * and at 4 GiB - 640 past the slab; c: an object handed out runs 1904
+ * bytes past the region) and pass on a9fa6b4 and with the fix that
+ * followed this test (sheaf_flush() bounds the entry by hi_off before
+ * the shortcut and the re-read colour to the slab; obj_sheaf_rest()
+ * bounds pfn again).
+ *
  *	review_flushscribble	(SLABD set as for make check)
  */
 #include "config.h"

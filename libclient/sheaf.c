@@ -1376,7 +1376,7 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 		if (r == FR_RETRY)
 			continue;
 		if (r == FR_OK) {
-			if (off - h->lo_off >= h->span) {
+			if (off - h->lo_off >= h->span_alloc) {
 				/* a scribbled entry: dropped */
 				stat_inc(&s->stat[ST_BAD_FREE]);
 				continue;
@@ -1393,7 +1393,7 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 		if (r == -EBUSY) {
 			/* never wait: a loan, or another slot's lock */
 			if (loan_pop(h, n, &off)) {
-				if (off - h->lo_off >= h->span) {
+				if (off - h->lo_off >= h->span_alloc) {
 					stat_inc(&s->stat[ST_BAD_FREE]);
 					continue;
 				}

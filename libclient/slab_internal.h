@@ -58,6 +58,9 @@ struct slab_cache {
 					 * and checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
 	uint64_t span;			/* hi_off - lo_off */
+	uint64_t span_alloc;		/* an object at off - lo_off below it
+					 * ends inside the region (a sheaf
+					 * entry handed out is checked so) */
 	uint64_t obj_bytes;		/* objects * stride: past the last */
 	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
 	uint64_t pd_want;		/* a slab head's page_desc word at

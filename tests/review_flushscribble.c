@@ -30,12 +30,16 @@
  *  c) the free fast path's check (obj_sheaf_rest(), e50d8e8) without its
  *     pfn < h->nr_pages: see the case below.
  *
- * All three fail on e50d8e8 (a, b: the victim dies of SIGSEGV, at 0x18
+ *  d) (older, also on a9fa6b4) an allocation hands out a scribbled entry
+ *     just below the region's end: its object runs past the region.
+ *
+ * a) to c) fail on e50d8e8 (a, b: the victim dies of SIGSEGV, at 0x18
  * and at 4 GiB - 640 past the slab; c: an object handed out runs 1904
  * bytes past the region) and pass on a9fa6b4 and with the fix that
  * followed this test (sheaf_flush() bounds the entry by hi_off before
  * the shortcut and the re-read colour to the slab; obj_sheaf_rest()
- * bounds pfn again).
+ * bounds pfn again).  d) fails on both; the allocation paths now drop an
+ * entry at or past span_alloc (span less one stride).
  *
  *	review_flushscribble	(SLABD set as for make check)
  */
@@ -195,7 +199,7 @@ main(void)
 		bail_out("create");
 	if (!slabtest_uses_slots(pool) || desc_of("rv.scrib") == NULL ||
 	    desc_of("rv.scrib")->sheaf_cap == 0) {
-		skip(3, "this thread has no rseq or the region's guard is CAS: "
+		skip(4, "this thread has no rseq or the region's guard is CAS: "
 			"the cache has no sheaves");
 		harness_stop(&d);
 		return done_testing();
@@ -249,7 +253,7 @@ main(void)
 				x = v[j];
 	}
 	if (x == NULL) {
-		skip(2, "b) no slab of the cache with a page before it that "
+		skip(3, "b) no slab of the cache with a page before it that "
 			"is not one of the cache's (and its object 5 ours)");
 		harness_stop(&d);
 		return done_testing();
@@ -294,8 +298,8 @@ main(void)
 
 		if (c3 == NULL || d3 == NULL || d3->sheaf_cap == 0 ||
 		    d3->geo.order == 0 || d3->geo.stride >= REGION_PAGE_SIZE) {
-			skip(1, "c) no order >= 1 cache with sheaves and a "
-				"stride under a page");
+			skip(2, "c), d) no order >= 1 cache with sheaves "
+				"and a stride under a page");
 			goto out;
 		}
 		end = (uint64_t)sb->nr_pages << REGION_PAGE_SHIFT;
@@ -325,6 +329,42 @@ main(void)
 			   qo, past ? "runs past the region" : "inside it",
 			   past ? qo + d3->geo.size - end : 0);
 		}
+	}
+
+	/*
+	 * d) (older than e6882ff) the allocation fast path drops a popped
+	 * entry only when it lies outside the page areas (off - lo_off >=
+	 * span): an entry another client wrote just below the region's end
+	 * is handed out, and its object runs past the end.
+	 */
+	{
+		struct slab_cache *c3 = slab_cache_lookup(pool, "rv.scrib3k");
+		struct slab_cache_desc *d3 = desc_of("rv.scrib3k");
+		const struct region_super *sb = (const void *)rbase;
+		uint64_t end = (uint64_t)sb->nr_pages << REGION_PAGE_SHIFT;
+		uint64_t qo;
+		void *q;
+
+		if (c3 == NULL || d3 == NULL || d3->sheaf_cap == 0) {
+			skip(1, "d) no cache of 3000 B with sheaves");
+			goto out;
+		}
+		slab_cache_shrink(c3);
+		q = slab_cache_alloc(c3, 0);	/* the main sheaf: some */
+		if (q == NULL)
+			bail_out("d) alloc");
+		slab_cache_free(c3, q);
+		sh = main_sheaf("rv.scrib3k");
+		if (sh->count == 0)
+			bail_out("d) the main sheaf is empty");
+		sh->obj[sh->count - 1] = end - 64;	/* another client's */
+		q = slab_cache_alloc(c3, 0);
+		qo = q ? (uint64_t)((char *)q - rbase) : 0;
+		ok(q == NULL || qo + d3->geo.size <= end,
+		   "d) an entry 64 bytes below the region's end, written into "
+		   "the main sheaf: an allocation hands out region + %#" PRIx64
+		   " (%s)", qo, q && qo + d3->geo.size > end ?
+				      "runs past the region" : "inside it");
 	}
 out:
 	harness_stop(&d);

@@ -538,10 +538,22 @@ handle_live_locked(const struct slab_cache *h)
 		       CACHE_LIVE;
 }
 
+/*
+ * Slab pfn's colour, as the paths that check links with it (the refill's
+ * walk, the flush's, the slot word's) use it.  A colour no slab of this
+ * cache can have (another client's write: colour, red zone and objects
+ * must fit the slab) comes back as one under which no link is an
+ * object's, so that the slab's freelist is refused as corrupt rather
+ * than followed out of the slab.
+ */
 static inline uint64_t
 slab_colour(const struct slab_cache *h, uint32_t pfn)
 {
-	return h->v.pages[pfn].private_[0];
+	uint64_t c = h->v.pages[pfn].private_[0];
+
+	return c <= h->slab_bytes - h->obj_bytes - h->v.geo.red_left ?
+		       c :
+		       1ull << 62;
 }
 
 /*

@@ -33,13 +33,18 @@
  *  d) (older, also on a9fa6b4) an allocation hands out a scribbled entry
  *     just below the region's end: its object runs past the region.
  *
+ *  e) (older, also on a9fa6b4) a refill's walk follows a link that is
+ *     good only under a scribbled colour: it reads 1 GiB past the slab.
+ *
  * a) to c) fail on e50d8e8 (a, b: the victim dies of SIGSEGV, at 0x18
  * and at 4 GiB - 640 past the slab; c: an object handed out runs 1904
  * bytes past the region) and pass on a9fa6b4 and with the fix that
  * followed this test (sheaf_flush() bounds the entry by hi_off before
  * the shortcut and the re-read colour to the slab; obj_sheaf_rest()
- * bounds pfn again).  d) fails on both; the allocation paths now drop an
- * entry at or past span_alloc (span less one stride).
+ * bounds pfn again).  d) and e) fail on both (e: SIGSEGV 1 GiB past the
+ * slab); the allocation paths now drop an entry at or past span_alloc
+ * (span less one stride), and slab_colour() gives a colour that cannot
+ * be a slab's as one under which no link is good.
  *
  *	review_flushscribble	(SLABD set as for make check)
  */
@@ -199,7 +204,7 @@ main(void)
 		bail_out("create");
 	if (!slabtest_uses_slots(pool) || desc_of("rv.scrib") == NULL ||
 	    desc_of("rv.scrib")->sheaf_cap == 0) {
-		skip(4, "this thread has no rseq or the region's guard is CAS: "
+		skip(5, "this thread has no rseq or the region's guard is CAS: "
 			"the cache has no sheaves");
 		harness_stop(&d);
 		return done_testing();
@@ -253,7 +258,7 @@ main(void)
 				x = v[j];
 	}
 	if (x == NULL) {
-		skip(3, "b) no slab of the cache with a page before it that "
+		skip(4, "b) no slab of the cache with a page before it that "
 			"is not one of the cache's (and its object 5 ours)");
 		harness_stop(&d);
 		return done_testing();
@@ -298,7 +303,7 @@ main(void)
 
 		if (c3 == NULL || d3 == NULL || d3->sheaf_cap == 0 ||
 		    d3->geo.order == 0 || d3->geo.stride >= REGION_PAGE_SIZE) {
-			skip(2, "c), d) no order >= 1 cache with sheaves "
+			skip(3, "c) to e) no order >= 1 cache with sheaves "
 				"and a stride under a page");
 			goto out;
 		}
@@ -346,7 +351,7 @@ main(void)
 		void *q;
 
 		if (c3 == NULL || d3 == NULL || d3->sheaf_cap == 0) {
-			skip(1, "d) no cache of 3000 B with sheaves");
+			skip(2, "d), e) no cache of 3000 B with sheaves");
 			goto out;
 		}
 		slab_cache_shrink(c3);
@@ -365,6 +370,62 @@ main(void)
 		   "the main sheaf: an allocation hands out region + %#" PRIx64
 		   " (%s)", qo, q && qo + d3->geo.size > end ?
 				      "runs past the region" : "inside it");
+	}
+
+	/*
+	 * e) (older, also on a9fa6b4) a refill's walk (sheaf_take()) checks
+	 * each link against the slab's colour as the region has it: with
+	 * the colour of every partial slab of the cache set to 1 GiB and
+	 * its freelist head to the link of "object 0" there, the first link
+	 * passes and the walk reads its free pointer 1 GiB past the slab,
+	 * outside the 64 MiB region.  A victim that allocates must carry on
+	 * (the slab is refused as corrupt and leaked).
+	 */
+	{
+		struct page_desc *pg = region_pages(rbase);
+		const struct region_super *sb = (const void *)rbase;
+		uint64_t gib = 1ull << 30;
+		uint32_t q, n = 0;
+
+		slab_cache_shrink(c);		/* slabs back on node lists */
+		for (q = 0; q < sb->nr_pages; q++) {
+			uint64_t f = pg[q].freelist;
+
+			if ((pg[q].flags & (PG_HEAD | PG_SLAB)) !=
+				    (PG_HEAD | PG_SLAB) ||
+			    pg[q].cache != idx || sf_link(f) == 0 ||
+			    sc_kind(pg[q].counters) != SW_NODE)
+				continue;
+			pg[q].private_[0] = gib;
+			pg[q].freelist = sf_make(sf_tag(f), (uint32_t)gib + 1);
+			n++;
+		}
+		diag("e) %u partial slabs scribbled", n);
+		fflush(stdout);
+		fflush(stderr);
+		{
+			pid_t pid = fork();
+
+			if (pid < 0)
+				bail_out("fork");
+			if (pid == 0) {
+				struct sigaction sa;
+
+				memset(&sa, 0, sizeof(sa));
+				sa.sa_sigaction = on_fault;
+				sa.sa_flags = SA_SIGINFO;
+				sigaction(SIGSEGV, &sa, NULL);
+				pin0();
+				for (q = 0; q < 200; q++)
+					(void)slab_cache_alloc(c, 0);
+				_exit(0);
+			}
+			waitpid(pid, &st, 0);
+		}
+		ok(n > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "e) a client refilling from slabs whose colour and freelist "
+		   "head another client rewrote carries on: %s",
+		   how(st, buf, sizeof(buf)));
 	}
 out:
 	harness_stop(&d);

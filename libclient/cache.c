@@ -51,6 +51,8 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->lo_off = pool->data_off;
 	h->hi_off = pool->size;
 	h->span = h->hi_off - h->lo_off;
+	h->span_alloc = h->span >= h->v.geo.stride ?
+				h->span - h->v.geo.stride + 1 : 0;
 	h->obj_bytes = (uint64_t)h->v.geo.objects * h->v.geo.stride;
 	h->pd_want = PG_HEAD | PG_SLAB | (uint64_t)h->v.geo.order << 32;
 	h->stride_mask = (h->v.geo.stride & (h->v.geo.stride - 1)) == 0 ?

@@ -1029,11 +1029,12 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	int use_map = h->v.geo.objects <= FLUSH_MAP_BITS, all_gone = 1;
 	/*
 	 * The last slab obj_slab() accepted: at slo, its first object at
-	 * sobj, pfn spfn, group g (NULL: none yet, or sorting).  The next
-	 * objects of that slab (most of a sheaf's, whoever freed them) need
-	 * only the object-start check.  The slab can change meanwhile, as
-	 * after obj_slab(); flush_map() and flush_group() check its gen and
-	 * where again before they write.
+	 * sobj, pfn spfn, group g (NULL: none yet, or sorting; none yet:
+	 * sobj = 1 << 63, above every off below hi_off).  The next objects
+	 * of that slab (most of a sheaf's, whoever freed them) need only the
+	 * object-start check.  The slab can change meanwhile, as after
+	 * obj_slab(); flush_map() and flush_group() check its gen and where
+	 * again before they write.
 	 */
 	uint64_t slo = 0, sobj = 1ull << 63, x, xi;
 	uint64_t obj_bytes = h->obj_bytes, recip = h->recip;
@@ -1047,9 +1048,16 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 		uint32_t pfn, link;
 
 		/*
+		 * Past the page areas: not an object (and never taken for
+		 * one of the last slab: sobj starts at 1 << 63, above every
+		 * off that passes here, so no entry meets the NULL group).
+		 */
+		if (off >= h->hi_off)
+			goto bad;
+		/*
 		 * An object of the last entry's slab, by one compare: x below
-		 * obj_bytes puts it inside that slab (sobj starts so far off
-		 * that no x is); a stride's multiple is an object's start.
+		 * obj_bytes puts it inside that slab (its colour was bounded
+		 * below); a stride's multiple is an object's start.
 		 */
 		x = off - sobj;
 		if (__builtin_expect(x < obj_bytes, 1)) {
@@ -1065,13 +1073,30 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 			all_gone = 0;	/* compacted below */
 			continue;
 		}
-		if (off >= h->hi_off ||
-		    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+		if (obj_slab(h, h->v.base + off, &pfn, &link) != 0)
 			goto bad;
-		spfn = pfn;
-		slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
-		sobj = slo + h->v.pages[pfn].private_[0] + h->v.geo.red_left;
-		xi = ((off - sobj) * recip) >> RECIP_SHIFT;
+		/*
+		 * The colour is read again (obj_slab() read it too, and
+		 * another client may have written it since): bounded, so
+		 * that every object this slab's group takes lies inside the
+		 * slab, and off checked against it, so that its index is one
+		 * of the slab's (the bitmap's).
+		 */
+		{
+			uint64_t col = h->v.pages[pfn].private_[0] +
+				       h->v.geo.red_left;
+			uint64_t o = off - ((uint64_t)pfn << REGION_PAGE_SHIFT) -
+				     col;
+
+			if (col > h->slab_bytes - obj_bytes || o >= obj_bytes)
+				goto bad;
+			xi = (o * recip) >> RECIP_SHIFT;
+			if (xi * stride != o)
+				goto bad;
+			spfn = pfn;
+			slo = (uint64_t)pfn << REGION_PAGE_SHIFT;
+			sobj = slo + col;
+		}
 		if (!use_map)
 			goto key;
 		for (cur = 0; cur < ng && grp[cur].pfn != pfn; cur++)
@@ -1357,7 +1382,7 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 		if (r == FR_RETRY)
 			continue;
 		if (r == FR_OK) {
-			if (off - h->lo_off >= h->span) {
+			if (off - h->lo_off >= h->span_alloc) {
 				/* a scribbled entry: dropped */
 				stat_inc(&s->stat[ST_BAD_FREE]);
 				continue;
@@ -1374,7 +1399,7 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 		if (r == -EBUSY) {
 			/* never wait: a loan, or another slot's lock */
 			if (loan_pop(h, n, &off)) {
-				if (off - h->lo_off >= h->span) {
+				if (off - h->lo_off >= h->span_alloc) {
 					stat_inc(&s->stat[ST_BAD_FREE]);
 					continue;
 				}

@@ -58,6 +58,9 @@ struct slab_cache {
 					 * and checked */
 	uint64_t lo_off, hi_off;	/* the page areas, [lo, hi) */
 	uint64_t span;			/* hi_off - lo_off */
+	uint64_t span_alloc;		/* an object at off - lo_off below it
+					 * ends inside the region (a sheaf
+					 * entry handed out is checked so) */
 	uint64_t obj_bytes;		/* objects * stride: past the last */
 	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
 	uint64_t pd_want;		/* a slab head's page_desc word at
@@ -535,10 +538,22 @@ handle_live_locked(const struct slab_cache *h)
 		       CACHE_LIVE;
 }
 
+/*
+ * Slab pfn's colour, as the paths that check links with it (the refill's
+ * walk, the flush's, the slot word's) use it.  A colour no slab of this
+ * cache can have (another client's write: colour, red zone and objects
+ * must fit the slab) comes back as one under which no link is an
+ * object's, so that the slab's freelist is refused as corrupt rather
+ * than followed out of the slab.
+ */
 static inline uint64_t
 slab_colour(const struct slab_cache *h, uint32_t pfn)
 {
-	return h->v.pages[pfn].private_[0];
+	uint64_t c = h->v.pages[pfn].private_[0];
+
+	return c <= h->slab_bytes - h->obj_bytes - h->v.geo.red_left ?
+		       c :
+		       1ull << 62;
 }
 
 /*
@@ -606,13 +621,15 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
 
 	/*
 	 * The head's flags and order, its cache, its gen (the counters'
-	 * top bits: no mask); pfn was bounded by the caller (a head page's
-	 * by the page areas' span, a tail's head explicitly).  Caches with
+	 * top bits: no mask).  pfn below h->nr_pages: a slab of this
+	 * order can start there (the callers bound pfn only by the page
+	 * areas; a descriptor in the last pages made to look like a head
+	 * would put objects past the region's end).  Caches with
 	 * sheaves have no red zones (cache.c), so the object's start is the
 	 * slab's colour plus a multiple of the stride.
 	 */
 	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
-	    pd->cache != h->v.index ||
+	    pd->cache != h->v.index || pfn >= h->nr_pages ||
 	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
 		    h->gen_top)
 		return 0;

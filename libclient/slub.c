@@ -1035,8 +1035,10 @@ sretry:
 			       [cap] "m"(cache->sheaf_cap)
 			     : "memory", "cc"
 			     : sretry, slow);
-		/* an entry outside the page areas was scribbled: slow path */
-		if (__builtin_expect(obj - cache->lo_off >= cache->span, 0)) {
+		/* an entry outside the page areas, or whose object would run
+		 * past the region's end, was scribbled: slow path */
+		if (__builtin_expect(obj - cache->lo_off >= cache->span_alloc,
+				     0)) {
 			stat_inc(&slot->stat[ST_BAD_FREE]);
 			goto slow;
 		}

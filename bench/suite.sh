@@ -14,7 +14,9 @@
 # alternating the allocators (A B C A B C ...) so that the host's drift hits
 # them alike.  DPDK needs huge pages: when run as root and fewer than
 # $HUGEPAGES (256) 2 MiB pages are free, it reserves them after slabd has
-# started (slabd keeps ordinary memory then) and gives them back at the end;
+# started and gives them back at the end; slabd's regions get huge pages
+# reserved for them before they start (SHMBENCH_PLAIN_REGION=1: ordinary
+# memory, as before 2026-11-26 05:30);
 # when no hugetlbfs is mounted it mounts one for the run.  slabd is
 # stopped, and the huge pages returned, also when interrupted.
 #
@@ -155,6 +157,22 @@ start_slabd() {	# socket log extra-options...; sets spid
 		sleep 0.05
 	done
 }
+# Huge pages for slabd's regions (1 GiB each: shmslab's and, when run,
+# shmslab-nosheaves'), reserved before they start, as a production slabd
+# has them (its region is meant to be hugepage-backed, and DPDK gets
+# huge pages below too).  SHMBENCH_PLAIN_REGION=1 keeps ordinary memory.
+if [ "${SHMBENCH_PLAIN_REGION:-0}" != 1 ] && [ -w "$hp_file" ]; then
+	_want=512
+	case " $allocators " in
+	*" shmslab-nosheaves "*) _want=1024 ;;
+	esac
+	_free=$(awk '/^HugePages_Free/ { f = $2 } /^HugePages_Rsvd/ { r = $2 }
+		     END { print f - r }' /proc/meminfo)
+	if [ "${_free:-0}" -lt "$_want" ]; then
+		hp_old=$(cat "$hp_file")
+		echo $((hp_old + _want - _free)) >"$hp_file" || true
+	fi
+fi
 start_slabd "$sock" "$log"
 pid=$spid
 region=$(sed -n 's/.*info: region: //p' "$log" | head -n 1)
@@ -166,14 +184,19 @@ case " $allocators " in
 esac
 
 # huge pages for DPDK, reserved after slabd mapped its region
-hp_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+hp_avail() {	# free huge pages nobody has reserved
+	awk '/^HugePages_Free/ { f = $2 } /^HugePages_Rsvd/ { r = $2 }
+	     END { print f - r }' /proc/meminfo
+}
+hp_free=$(hp_avail)
 hp_note="$hp_free free 2 MiB huge pages"
 case " $allocators " in
 *" dpdk "*)
 	if [ "${hp_free:-0}" -lt "$hp_want" ] && [ -w "$hp_file" ]; then
-		hp_old=$(cat "$hp_file")
-		echo $((hp_old + hp_want - hp_free)) >"$hp_file" || true
-		hp_free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+		[ -n "$hp_old" ] || hp_old=$(cat "$hp_file")
+		echo $(($(cat "$hp_file") + hp_want - hp_free)) >"$hp_file" ||
+			true
+		hp_free=$(hp_avail)
 		hp_note="$hp_free free 2 MiB huge pages (reserved for DPDK"
 		hp_note="$hp_note by suite.sh, returned at the end)"
 	fi

@@ -99,7 +99,7 @@ struct wresult {
 	double alloc_ns, free_ns;	/* W2: medians over the rounds */
 	double mem_ratio;		/* W3: resident bytes per live byte */
 	double held_ratio;		/* W3: bk_bytes_held() per live byte */
-	double rss_mb;			/* W3: VmRSS at the end */
+	double rss_mb;			/* W3: VmRSS (and huge pages) at the end */
 	uint64_t remote_frees;		/* W6: objects of another worker */
 	uint64_t frees;			/* W6 */
 	int status;			/* 0 done, -1 failed (why) */
@@ -181,12 +181,17 @@ median(double *x, int n)
 	return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
 }
 
-/* VmRSS of this process in bytes, or -1. */
+/*
+ * Resident bytes of this process, or -1: VmRSS, plus the huge pages of
+ * hugetlbfs mappings (a huge-page region, DPDK's memory), which VmRSS
+ * does not count (smaps_rollup's Shared_Hugetlb and Private_Hugetlb:
+ * whole 2 MiB pages this process has touched).
+ */
 static long long
 rss_bytes(void)
 {
 	char line[256];
-	long long kb = -1;
+	long long kb = -1, h, huge = 0;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	if (f == NULL)
@@ -195,7 +200,17 @@ rss_bytes(void)
 		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
 			break;
 	fclose(f);
-	return kb < 0 ? -1 : kb * 1024;
+	if (kb < 0)
+		return -1;
+	f = fopen("/proc/self/smaps_rollup", "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "Shared_Hugetlb: %lld kB", &h) == 1 ||
+			    sscanf(line, "Private_Hugetlb: %lld kB", &h) == 1)
+				huge += h;
+		fclose(f);
+	}
+	return (kb + huge) * 1024;
 }
 
 /* Mark this worker failed with a reason; the others stop waiting. */
@@ -324,8 +339,9 @@ w3_size(uint64_t *s)
 /*
  * W3: fill `live` objects of random sizes, replace `live` of them untimed
  * (the steady state), then time n random replacements.  Resident bytes per
- * live byte: the growth of VmRSS from before the fill to the end, over the
- * bytes asked for by the live objects (the two arrays are touched before).
+ * live byte: the growth of resident memory (VmRSS and huge pages) from
+ * before the fill to the end, over the bytes asked for by the live
+ * objects (the two arrays are touched before).
  */
 static int
 run_malloc(struct wresult *r, long live, long n)

@@ -42,12 +42,9 @@ main(void)
 	static void *v[800];
 	void *same[10];
 	char *rbase, why[256] = "";
-	cpu_set_t set;
 	int i, n = 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	slabtest_pin(0);
 	if (slabtest_start(&d, "64M") != 0)
 		bail_out("slabd did not start");
 	pool = slabtest_open(&d);

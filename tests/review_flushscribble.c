@@ -74,23 +74,13 @@ static char *rbase;
 static void
 pin0(void)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	slabtest_pin(0);
 }
 
 static struct slab_cache_desc *
 desc_of(const char *name)
 {
-	struct slab_cache_desc *t = region_caches(rbase);
-	uint32_t i;
-
-	for (i = 0; i < SLAB_MAX_CACHES; i++)
-		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, name) == 0)
-			return &t[i];
-	return NULL;
+	return slabtest_desc(rbase, name);
 }
 
 /* CPU 0's main sheaf of the cache called name. */

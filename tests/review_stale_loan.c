@@ -46,24 +46,14 @@ static struct slab_cache *B;
 static void
 pin(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+	if (slabtest_pin(cpu) != 0)
 		bail_out("pin %d", cpu);
 }
 
 static struct slab_cache_desc *
 desc_of(const char *name)
 {
-	struct slab_cache_desc *t = region_caches(rbase);
-	uint32_t i;
-
-	for (i = 0; i < SLAB_MAX_CACHES; i++)
-		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, name) == 0)
-			return &t[i];
-	return NULL;
+	return slabtest_desc(rbase, name);
 }
 
 static uint32_t

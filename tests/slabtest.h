@@ -4,18 +4,20 @@
  * from, starting slabd with the slot guard the environment asks for
  * (SHMSLAB_TEST_SLOT_GUARD=rseq|cas, set by the *_cas.sh and *_norseq.sh
  * scripts) and with --harden-freelists when SHMSLAB_TEST_HARDEN=1 (the
- * *_hard*.sh scripts), and whether this process uses the per-CPU slots at
- * all.
+ * *_hard*.sh scripts), whether this process uses the per-CPU slots at
+ * all, pinning to a CPU and finding a cache's descriptor in the region.
  */
 #ifndef SHMSLAB_TESTS_SLABTEST_H
 #define SHMSLAB_TESTS_SLABTEST_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/region.h"
+#include "common/slab.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/tap.h"
@@ -109,6 +111,30 @@ slabtest_uses_slots(struct slab_pool *p)
 	if (sb->slot_guard == REGION_GUARD_CAS)
 		return 1;
 	return &__rseq_size != NULL && __rseq_size > 0;
+}
+
+/* Pin this process to CPU cpu: 0, or -1 with errno. */
+static inline int
+slabtest_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The live cache called name in the region at base, or NULL. */
+static inline struct slab_cache_desc *
+slabtest_desc(void *base, const char *name)
+{
+	struct slab_cache_desc *t = region_caches(base);
+	uint32_t i;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, name) == 0)
+			return &t[i];
+	return NULL;
 }
 
 #endif /* SHMSLAB_TESTS_SLABTEST_H */

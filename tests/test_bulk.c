@@ -505,6 +505,7 @@ test_one_cas_per_slab(int sheaves)
 	(void)t;
 	(void)order;
 	(void)objs;
+	(void)cap;
 	(void)slabs;
 	(void)n;
 	skip(2, "built without --enable-debug: the library has no test "

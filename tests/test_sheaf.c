@@ -94,11 +94,7 @@ rnd(uint64_t *s)
 static int
 pin(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
+	return slabtest_pin(cpu);
 }
 
 static void
@@ -154,13 +150,7 @@ intact(const void *p, size_t size, uint64_t tag)
 static struct slab_cache_desc *
 desc_of(const char *name)
 {
-	struct slab_cache_desc *t = region_caches(rbase);
-	uint32_t i;
-
-	for (i = 0; i < SLAB_MAX_CACHES; i++)
-		if (t[i].state == CACHE_LIVE && strcmp(t[i].name, name) == 0)
-			return &t[i];
-	return NULL;
+	return slabtest_desc(rbase, name);
 }
 
 /* The checker's pass (errors and why into *why). */

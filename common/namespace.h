@@ -71,6 +71,7 @@
 /* libclient/slub.c */
 #define drain_all		shmslab_drain_all
 #define rseq_off		shmslab_rseq_off
+#define free_memo		shmslab_free_memo
 #define cpu_partial_pop		shmslab_cpu_partial_pop
 #define cpu_partial_push		shmslab_cpu_partial_push
 #define free_remote		shmslab_free_remote

@@ -564,7 +564,13 @@ struct slab_cache_desc {
 	uint32_t nr_sheaves;		/* slab_nr_sheaves(), or 0 */
 	uint64_t sheaf_off;		/* struct slab_sheaf[nr_sheaves]:
 					 * after the slots */
-	uint64_t reserved[1];
+	uint64_t released;		/* changes before slabd gives a slab
+					 * of this cache back to the page
+					 * allocator (its descriptors already
+					 * cleared), and at re-attach: the
+					 * clients' free-check memos
+					 * (docs/slab-protocol.md) hold while
+					 * it holds; never 0 while LIVE */
 };
 
 static inline struct slab_cache_desc *

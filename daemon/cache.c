@@ -253,6 +253,7 @@ struct cache_priv {
 	uint64_t created;
 	uint64_t fp_secret;		/* SLAB_F_HARDENED: common/slab.h */
 	uint32_t sheaf_cap;		/* 0: no sheaves (sheaf_cap_for()) */
+	uint64_t released;		/* the descriptor's `released` */
 	struct slab_geometry geo;
 	/*
 	 * Valid while LIVE, built by view_make() from private facts only
@@ -288,6 +289,11 @@ struct cache_mgr {
 	uint32_t pfns[BATCH_MAX];	/* a refill's new slabs */
 	struct census_cell *census;	/* [SLAB_MAX_CACHES][nr_nodes] */
 	uint32_t taken_over;		/* node locks of dead holders */
+	uint64_t released;		/* the last value given to a cache's
+					 * `released`: rises from a random
+					 * start, so that no value comes back
+					 * across caches, re-creates and
+					 * restarts (released_bump()) */
 };
 
 static uint64_t
@@ -714,6 +720,25 @@ slab_link(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 }
 
 /*
+ * A new value for cp's `released`, published: a client's free-check memo
+ * (libclient, docs/slab-protocol.md "The free check's memo") made under
+ * the old value no longer holds.  Called after a slab's descriptors are
+ * cleared and before its pages go back to the page allocator (the
+ * release store orders the clears before it), when a cache is destroyed,
+ * and for every cache at re-attach.  Only the table's address as
+ * formatted is written.
+ */
+static void
+released_bump(struct cache_mgr *m, struct cache_priv *cp)
+{
+	if (++m->released == 0)
+		m->released = 1;
+	cp->released = m->released;
+	__atomic_store_n(&m->table[cp->index].released, cp->released,
+			 __ATOMIC_RELEASE);
+}
+
+/*
  * Free the empty slab at pfn if the private record says it is a slab of
  * cp (of cp's order) and its where is still (kind, index): CAS it to
  * SW_DEAD (a failed CAS means a client freed into it or took it: leave
@@ -750,6 +775,7 @@ slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 	}
 	owner_clear(m->owner, pfn, order);
 	cp->nr_slabs--;
+	released_bump(m, cp);
 	nid = pfn_node(m, pfn);
 	r = buddy_free(&m->d->buddy, pfn, order);
 	if (r < 0) {
@@ -889,6 +915,7 @@ desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
 					  sizeof(struct slab_node);
 	dsc->created = cp->created;
 	dsc->fp_secret = cp->fp_secret;
+	dsc->released = cp->released;
 	if (cp->sheaf_cap) {
 		dsc->sheaf_cap = cp->sheaf_cap;
 		dsc->nr_sheaves = slab_nr_sheaves(m->nr_nodes, m->nr_slots);
@@ -1315,6 +1342,9 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->fp_secret = flags & SLAB_F_HARDENED ?
 				prim_random64() | SLAB_FP_SECRET_MARK : 0;
 	cp->sheaf_cap = sheaf_cap_for(m, cp->size, flags);
+	if (++m->released == 0)
+		m->released = 1;
+	cp->released = m->released;	/* published by desc_write() */
 	cache_tune(m, cp);
 	pcache_save(m, cp);
 	ext_reset(m, cp);
@@ -1556,6 +1586,9 @@ mgr_new(struct slabd *d, char *err, size_t len)
 					      d->geo.cache_table_off);
 	for (i = 0; i < SLAB_MAX_CACHES; i++)
 		m->cache[i].index = i;
+	/* a start no earlier slabd used (restart: memos made under its
+	 * values must not hold) */
+	m->released = prim_random64() >> 1;
 	m->owner = pstate_owner(d);	/* in the private state memfd */
 	m->census = calloc((size_t)SLAB_MAX_CACHES * m->nr_nodes,
 			   sizeof(*m->census));
@@ -1998,6 +2031,9 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 			continue;
 		}
 		rep->caches++;
+		/* blocks were given back above, and the old slabd's values
+		 * mean nothing to this one: every memo is dropped */
+		released_bump(m, cp);
 		desc_check(m, i);
 		loans_settle(m, cp);
 		for (n = 0; n < m->nr_nodes; n++) {
@@ -2385,6 +2421,7 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 	pcache_state(m, cp, CACHE_FREE);
 	__atomic_store_n(&dsc->gen, cp->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&dsc->state, CACHE_FREE, __ATOMIC_RELEASE);
+	released_bump(m, cp);
 
 	{
 		uint32_t pfn, lost = 0;

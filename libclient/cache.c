@@ -25,6 +25,8 @@ struct slab_cache *
 handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	   void (*ctor)(void *), int *errp)
 {
+	/* serials of this process's handles: 64 bits never wrap */
+	static uint64_t handle_serial;
 	struct slab_cache *h;
 	int err;
 
@@ -77,6 +79,15 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	h->sheaf = h->mode == M_RSEQ && h->v.sheaves != NULL &&
 		   h->v.geo.red_left == 0;	/* obj_sheaf_rest() counts on it */
 	h->gen_top = h->v.gen & SC_GEN_MASK;
+	/*
+	 * The free-check memo's key.  A descriptor whose `released` is 0 was
+	 * made by a slabd that does not change it: no memo for this handle
+	 * (obj_sheaf_learn() never records NO_MEMO).
+	 */
+	h->serial = __atomic_add_fetch(&handle_serial, 1, __ATOMIC_RELAXED);
+	h->released = &h->v.desc->released;
+	if (__atomic_load_n(h->released, __ATOMIC_ACQUIRE) == 0)
+		h->serial = NO_MEMO;
 	h->sheaf_cap = h->v.sheaf_cap;	/* drains use them too */
 	h->nr_sheaves = h->v.nr_sheaves;
 	if (h->sheaf) {

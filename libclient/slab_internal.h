@@ -81,6 +81,9 @@ struct slab_cache {
 	uint64_t gen_top;		/* gen as the counters' top bits */
 	uint32_t sheaf_cap;		/* copies for the sequences */
 	uint32_t nr_sheaves;
+	uint64_t serial;		/* this process's, never 0, never
+					 * reused: the free-check memo's key */
+	const uint64_t *released;	/* &v.desc->released */
 	char name[SLAB_NAME_MAX];
 	struct slab_cache *next;	/* pool->handles */
 };
@@ -660,6 +663,68 @@ obj_sheaf_ok(const struct slab_cache *h, uint64_t off)
 		memcpy(&w, &pd->flags, sizeof(w));
 	}
 	return obj_sheaf_rest(h, off, pfn, pd, w);
+}
+
+/*
+ * The free check's memo (docs/slab-protocol.md, "The free check's
+ * memo"): the last slab whose object this thread's full check
+ * (obj_sheaf_ok()) accepted, as the offset of its first object, under
+ * the handle's serial and the value the cache's `released` had before
+ * that check.  slabd changes `released` after it clears a slab's
+ * descriptors and before it gives the pages back, so while `released`
+ * still has the memo's value the slab is still that cache's, with that
+ * colour: an object of it needs only the offset and stride tests.
+ * Thread-local, in the thread's static TLS block (initial-exec: a
+ * %fs-relative load, no call); like malloc, not async-signal-safe.
+ */
+struct free_memo {
+	uint64_t serial;		/* the handle's; 0: empty */
+	uint64_t lo;			/* the slab's first object */
+	uint64_t released;
+};
+#define NO_MEMO		UINT64_MAX	/* a handle's serial: never memoised */
+extern __thread struct free_memo free_memo
+	__attribute__((tls_model("initial-exec")));
+
+/* obj_sheaf_ok(), and on success the memo is set to the object's slab. */
+static inline int
+obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
+{
+	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
+	const struct page_desc *pd;
+	uint64_t w, pfn, lo;
+
+	if (off - h->lo_off >= h->span)
+		return 0;
+	pfn = off >> REGION_PAGE_SHIFT;
+	pd = &h->v.pages[pfn];
+	memcpy(&w, &pd->flags, sizeof(w));
+	if (__builtin_expect(w & PG_TAIL, 0)) {
+		pfn = pd->head;
+		if (pfn >= h->nr_pages)
+			return 0;
+		pd = &h->v.pages[pfn];
+		memcpy(&w, &pd->flags, sizeof(w));
+	}
+	/* obj_sheaf_rest(), with the colour read once for lo */
+	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
+	    pd->cache != h->v.index || pfn >= h->nr_pages ||
+	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
+		    h->gen_top)
+		return 0;
+	lo = (pfn << REGION_PAGE_SHIFT) + pd->private_[0];
+	if (off - lo >= h->obj_bytes ||
+	    (h->stride_mask ? ((off - lo) & h->stride_mask) != 0 :
+			      (((off - lo) * h->recip) >> RECIP_SHIFT) *
+					      h->v.geo.stride != off - lo))
+		return 0;
+	if (h->serial != NO_MEMO) {
+		free_memo.serial = 0;
+		free_memo.lo = lo;
+		free_memo.released = rel;
+		free_memo.serial = h->serial;
+	}
+	return 1;
 }
 
 static inline char *

@@ -87,6 +87,9 @@
 #if HAVE_RSEQ_ASM
 /* __rseq_offset, copied at pool open (rseq_registered()). */
 ptrdiff_t rseq_off;
+
+__thread struct free_memo free_memo
+	__attribute__((tls_model("initial-exec")));
 #endif
 
 /* ---------------------------------------------------------------- locks */
@@ -1447,6 +1450,8 @@ slow:
  * slot), so the page descriptor's flags need no checking here; anything
  * else goes to cache_free(), which checks everything.
  */
+static void free_learn(struct slab_cache *cache, void *obj);
+
 /*
  * ok < 0: check the object here; else the caller's verdict for a cache
  * with sheaves (slab_free(), which walked the page descriptors already).
@@ -1464,20 +1469,50 @@ free_inline2(struct slab_cache *cache, void *obj, int ok)
 		/*
 		 * The whole check of the object (obj_sheaf_ok(): a slab of
 		 * this cache and gen, an object's start), since the sheaf
-		 * takes objects of any slab of the cache.
+		 * takes objects of any slab of the cache: by the thread's
+		 * memo of the last slab it accepted, or else out of line
+		 * (free_learn(), which makes the memo), so that this path
+		 * keeps its registers free.
 		 */
-		if (__builtin_expect(ok < 0 ? !obj_sheaf_ok(cache, off) : !ok,
-				     0))
+		if (ok < 0) {
+			uint64_t x = off - free_memo.lo;
+
+			if (__builtin_expect(
+				    free_memo.serial != cache->serial ||
+					    x >= cache->obj_bytes ||
+					    free_memo.released !=
+						    __atomic_load_n(
+							    cache->released,
+							    __ATOMIC_ACQUIRE),
+				    0)) {
+				free_learn(cache, obj);
+				return;
+			}
+			if (cache->stride_mask ?
+				    (x & cache->stride_mask) != 0 :
+				    ((x * cache->recip) >> RECIP_SHIFT) *
+						    cache->v.geo.stride != x)
+				goto slow;
+		} else if (__builtin_expect(!ok, 0)) {
 			goto slow;
+		}
 sretry:
 		k = rseq_cpu_fs(roff);
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
 			goto slow;
-		/* another node's object goes to its slab (cache_free()) */
-		if (__builtin_expect(cache->v.nr_nodes > 1, 0) &&
-		    cache->v.pages[off >> REGION_PAGE_SHIFT].node !=
+		/*
+		 * another node's object goes to its slab (cache_free()); the
+		 * empty asm keeps the descriptor's address inside the branch
+		 * (GCC hoists it onto the single-node path otherwise)
+		 */
+		if (__builtin_expect(cache->v.nr_nodes > 1, 0)) {
+			uint64_t pfn = off >> REGION_PAGE_SHIFT;
+
+			__asm__ __volatile__("" : "+r"(pfn));
+			if (cache->v.pages[pfn].node !=
 			    node_of_cpu(cache->pool, k))
-			goto slow;
+				goto slow;
+		}
 		slot = &cache->v.slots[k];
 		TEST_WINDOW(SHMSLAB_TW_FREE);
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
@@ -1589,6 +1624,15 @@ static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
 {
 	free_inline2(cache, obj, -1);
+}
+
+/* The sheaf free of an object the memo does not cover. */
+static __attribute__((noinline)) void
+free_learn(struct slab_cache *cache, void *obj)
+{
+	uint64_t off = (uint64_t)((char *)obj - cache->v.base);
+
+	free_inline2(cache, obj, obj_sheaf_learn(cache, off) ? 1 : 0);
 }
 
 SHMSLAB_EXPORT void

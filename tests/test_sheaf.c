@@ -1730,9 +1730,90 @@ test_stale(void)
 	   "h) the stale handle's destroy: ESTALE (and frees the handle)");
 }
 
+/* ---------------------------------------------------------------- i */
+
+/*
+ * The free check's memo: a thread that freed an object of slab S keeps S
+ * as its memo.  Once shrink has given S back, its page goes to whoever
+ * slabd hands it next (here the next cache's per-CPU block, which takes
+ * the freed pages first, or that cache's slabs); a free through the
+ * first cache of an address in S (an object's start under S's old
+ * colour) must then be refused, because slabd's change of `released`
+ * drops the memo.  Were it accepted, it would sit on top of the CPU's
+ * sheaf and the next allocation would hand out memory that is not an
+ * object of the cache.
+ */
+static void
+test_memo(void)
+{
+	enum { N = 256, M = 4000 };
+	struct slab_cache *c = make_cache("sheaf.i", 64), *x;
+	struct slab_cache_desc *dc = desc_of("sheaf.i");
+	const struct page_desc *tp;
+	static void *v[N], *w[M];
+	uint64_t rel0, rel1, bad0, target;
+	void *q;
+	int i, e;
+
+	if (dc == NULL || pin(0) != 0)
+		bail_out("sheaf.i");
+	for (i = 0; i < N; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("sheaf.i alloc");
+	for (i = N - 1; i >= 0; i--)
+		slab_cache_free(c, v[i]);	/* v[0] last: its slab is the memo */
+	target = off_of(v[0]) >> 12;
+	tp = (const struct page_desc *)(rbase +
+		((const struct region_super *)(const void *)rbase)
+			->page_desc_off) + target;
+	rel0 = __atomic_load_n(&dc->released, __ATOMIC_ACQUIRE);
+	ok(slab_cache_shrink(c) == 0, "i) shrink gives the slabs back");
+	rel1 = __atomic_load_n(&dc->released, __ATOMIC_ACQUIRE);
+	ok(rel0 != 0 && rel1 != rel0, "i) the cache's `released` changed "
+	   "(%#" PRIx64 " -> %#" PRIx64 ")", rel0, rel1);
+	ok(!(tp->flags & PG_SLAB), "i) the memo's page is no slab after "
+	   "shrink (flags %#x)", tp->flags);
+	x = make_cache("sheaf.ix", 64);
+	for (i = 0; i < M; i++) {
+		if ((w[i] = slab_cache_alloc(x, 0)) == NULL)
+			bail_out("sheaf.ix alloc");
+		fill(w[i], 64, 0x1e);
+	}
+	diag("i) the page is now: flags %#x, cache %u, colour %" PRIu64,
+	     tp->flags, tp->cache, tp->private_[0]);
+	if ((tp->flags & PG_SLAB) && tp->cache == dc - region_caches(rbase)) {
+		skip(3, "the page is sheaf.i's slab again");
+	} else {
+		bad0 = slot_stat(dc, ST_BAD_FREE);
+		errno = 0;
+		slab_cache_free(c, v[0]);
+		e = errno;
+		ok(e == EINVAL, "i) a free through sheaf.i of an address in "
+		   "its old slab is refused: EINVAL (got %s)", strerror(e));
+		q = slab_cache_alloc(c, 0);
+		ok(q != NULL && off_of(q) >> 12 != target,
+		   "i) sheaf.i's next allocation is not in that page (%p)", q);
+		if (q != NULL)
+			slab_cache_free(c, q);
+		ok(slot_stat(dc, ST_BAD_FREE) == bad0 + 1,
+		   "i) counted as a bad free");
+	}
+	e = 0;
+	for (i = 0; i < M; i++) {
+		if (!intact(w[i], 64, 0x1e))
+			e++;
+		slab_cache_free(x, w[i]);
+	}
+	is_int(e, 0, "i) sheaf.ix's %d objects intact", M);
+	check_cache("sheaf.ix", "after the refused free");
+	unpin();
+	ok(slab_cache_destroy(x) == 0 && slab_cache_destroy(c) == 0,
+	   "i) both caches destroyed (every object came back)");
+}
+
 /* ---------------------------------------------------------------- main */
 
-/* SHMSLAB_TEST_PARTS (letters a-h) runs only those parts. */
+/* SHMSLAB_TEST_PARTS (letters a-i) runs only those parts. */
 static int
 part(char c)
 {
@@ -1801,6 +1882,8 @@ main(int argc, char **argv)
 		test_norseq();
 	if (part('h'))
 		test_stale();
+	if (part('i'))
+		test_memo();
 	if (part('f'))
 		test_scribble();
 	if (part('f'))

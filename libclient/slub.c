@@ -272,19 +272,17 @@ slab_to_full(struct slab_cache *h, uint32_t pfn, uint32_t kind,
 }
 
 /*
- * Move slab pfn, frozen to slot k as (kind, k), to its node's partial
- * list, or to SW_FULL if it has no free object.  Slot lock k held.
+ * Move slab pfn, frozen to slot k as (kind, k), to node n's partial list
+ * (its node: the caller found it), or to SW_FULL if it has no free
+ * object.  Slot lock k and node lock n held.
  */
-static int
-slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
-	      int try)
+static void
+slab_unfreeze_locked(struct slab_cache *h, uint32_t k, uint32_t pfn,
+		     uint32_t kind, uint32_t n)
 {
 	struct page_desc *pd = &h->v.pages[pfn];
-	uint32_t n = pd->node < h->v.nr_nodes ? pd->node : 0;
 	uint64_t f, c;
 
-	if ((try ? node_trylock(h, n) : node_lock(h, n)) != 0)
-		return -EBUSY;
 	for (;;) {
 		slab_read(pd, &f, &c);
 		if (sc_kind(c) != kind || sc_index(c) != k)
@@ -300,6 +298,26 @@ slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
 			break;
 		}
 	}
+}
+
+static inline uint32_t
+slab_node_of(const struct slab_cache *h, uint32_t pfn)
+{
+	uint32_t n = h->v.pages[pfn].node;
+
+	return n < h->v.nr_nodes ? n : 0;
+}
+
+/* slab_unfreeze_locked(), taking node lock n (tried once with `try`). */
+static int
+slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
+	      int try)
+{
+	uint32_t n = slab_node_of(h, pfn);
+
+	if ((try ? node_trylock(h, n) : node_lock(h, n)) != 0)
+		return -EBUSY;
+	slab_unfreeze_locked(h, k, pfn, kind, n);
 	slab_unlock(&h->v.nodes[n].lock);
 	return 0;
 }
@@ -307,26 +325,48 @@ slab_unfreeze(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t kind,
 /*
  * unfreeze_partials: the whole CPU partial list of k to the node lists.
  * With `try`, a slab whose node lock is busy stays on the CPU list (the
- * sheaf paths, which never wait for a lock another process holds).
+ * sheaf paths, which never wait for a lock another process holds).  A
+ * node's lock is held across a run of its slabs (the kernel's
+ * __put_partials()), not taken per slab: a flush of a sheaf of scattered
+ * objects unfreezes tens of slabs at once.  Dying between two slabs
+ * leaves the rest SW_CPUP(k) off any list, as dying between two lock
+ * holds did: the slot's recovery finds them.
  */
 void
 unfreeze_partials_try(struct slab_cache *h, uint32_t k, int try)
 {
 	struct slab_slot *s = &h->v.slots[k];
 	uint32_t pfn = s->partial_head, n = 0, keep = PFN_NONE;
+	uint32_t held = UINT32_MAX, busy = UINT32_MAX;
 
 	s->partial_head = PFN_NONE;
 	s->partial_nr = 0;
 	while (pfn != PFN_NONE && n++ < h->v.nr_pages &&
 	       slab_head(&h->v, pfn) != NULL) {
 		uint32_t next = h->v.pages[pfn].next;
+		uint32_t nid = slab_node_of(h, pfn);
 
-		if (slab_unfreeze(h, k, pfn, SW_CPUP, try) != 0) {
+		if (nid != held) {
+			if (held != UINT32_MAX)
+				slab_unlock(&h->v.nodes[held].lock);
+			held = UINT32_MAX;
+			/* a node found busy in this call is not tried again */
+			if (nid != busy &&
+			    (try ? node_trylock(h, nid) : node_lock(h, nid)) == 0)
+				held = nid;
+			else
+				busy = nid;
+		}
+		if (held == nid) {
+			slab_unfreeze_locked(h, k, pfn, SW_CPUP, nid);
+		} else {
 			h->v.pages[pfn].next = keep;	/* busy: kept */
 			keep = pfn;
 		}
 		pfn = next;
 	}
+	if (held != UINT32_MAX)
+		slab_unlock(&h->v.nodes[held].lock);
 	for (pfn = keep, n = 0; pfn != PFN_NONE && n++ < h->v.nr_pages;) {
 		uint32_t next = h->v.pages[pfn].next;
 

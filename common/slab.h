@@ -409,8 +409,25 @@ _Static_assert(sizeof(pthread_mutex_t) <= 48, "mutex and list heads fit a line")
  *			entries of slab are cleared (0) and the sheaf is
  *			compacted.
  */
+/*
+ *	REC_SHEAF_BUMP	taking objects 0 .. n-1 of slab, in which no object
+ *			was in use (inuse 0, so no free can push onto it:
+ *			every one would be refused as a double free), into
+ *			sheaf `sheaf` at obj[c0 ..] by arithmetic, without
+ *			reading a link; the CAS sets the freelist to object
+ *			n (or none) and inuse to n, and only after it are
+ *			the links of objects n .. objects-1 rewritten as an
+ *			ascending chain.  Committed iff the sheaf's count
+ *			is no longer c0; taken iff the slab is no longer
+ *			SW_CPUP(k) or its tag is not tag.  Taken and not
+ *			committed: nothing was handed out, so nothing
+ *			pushed: the chain is rewritten and the n objects
+ *			written into the sheaf (rolled forward).  Not
+ *			taken: nothing was written.
+ */
 #define REC_SHEAF_TAKE	5u
 #define REC_SHEAF_FLUSH	6u
+#define REC_SHEAF_BUMP	7u
 
 struct slab_rec {
 	uint32_t op;

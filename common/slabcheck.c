@@ -90,6 +90,11 @@ struct slab_info {
 	int listed;			/* found on the list `where` names */
 	uint32_t sh_head, sh_n;		/* REC_SHEAF_TAKE: a list taken into
 					 * a sheaf, not yet committed */
+	uint32_t bump_n;		/* REC_SHEAF_BUMP: objects 0 .. n-1
+					 * taken into a sheaf, not yet
+					 * committed; the rest is the
+					 * freelist, its chain maybe not yet
+					 * rewritten */
 	uint32_t ent_first, ent_nr;	/* its sheaf entries in c->ents */
 };
 
@@ -694,6 +699,23 @@ check_slots(struct checker *c)
 		}
 		if (rec.op == REC_SHEAF_FLUSH)
 			continue;	/* the sheaf's entries are busy ones */
+		if (rec.op == REC_SHEAF_BUMP) {
+			struct slab_sheaf *sh;
+
+			/* taken, not yet committed: rolled forward */
+			if (c->d.sheaf_cap == 0 || rec.sheaf >= c->d.nr_sheaves)
+				continue;
+			sh = (struct slab_sheaf *)(c->base + c->d.sheaf_off) +
+			     rec.sheaf;
+			if (__atomic_load_n(&sh->count, __ATOMIC_ACQUIRE) ==
+				    rec.c0 &&
+			    (!(s->kind == SW_CPUP && s->index == k) ||
+			     sf_tag(s->freelist) != rec.tag) &&
+			    s->sh_n == 0 && s->bump_n == 0 && rec.n > 0 &&
+			    rec.n <= c->d.geo.objects)
+				s->bump_n = rec.n;
+			continue;
+		}
 		if (rec.op == REC_SHEAF_TAKE) {
 			struct slab_sheaf *sh;
 
@@ -777,7 +799,24 @@ check_slab_lists(struct checker *c)
 		if (!s->valid)
 			continue;
 		memset(c->seen, 0, g->objects);
-		fl = walk(c, s, sf_link(s->freelist), "slab freelist");
+		if (s->bump_n != 0) {
+			/*
+			 * A bump taken and not committed (recovery rolls it
+			 * forward): objects 0 .. n-1 in flight, the rest the
+			 * freelist, whatever its links say yet.
+			 */
+			uint32_t o;
+
+			for (o = 0; o < g->objects; o++)
+				c->seen[o] = 1;
+			fl = (long)g->objects - s->bump_n;
+			tk = s->bump_n;
+			note(c, "%s: slab %u: objects 0 .. %u taken into a "
+			     "sheaf by arithmetic, not yet counted there (in "
+			     "flight)", c->d.name, s->pfn, s->bump_n - 1);
+		} else {
+			fl = walk(c, s, sf_link(s->freelist), "slab freelist");
+		}
 		if (fl < 0)
 			continue;
 		if (s->slot != NONE) {

@@ -428,7 +428,8 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 
 	if (v->sheaves == NULL)
 		return;
-	if ((r->op == REC_SHEAF_TAKE || r->op == REC_SHEAF_FLUSH) &&
+	if ((r->op == REC_SHEAF_TAKE || r->op == REC_SHEAF_FLUSH ||
+	     r->op == REC_SHEAF_BUMP) &&
 	    r->sheaf < v->nr_sheaves && r->sheaf != mi &&
 	    (pd = slab_head(v, r->slab)) != NULL) {
 		struct slab_sheaf *sh = &v->sheaves[r->sheaf];
@@ -453,6 +454,39 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 			}
 			__atomic_store_n(&sh->count, r->c0 + n,
 					 __ATOMIC_RELEASE);
+		} else if (r->op == REC_SHEAF_BUMP && cnt == r->c0 &&
+			   r->n > 0 && r->n <= v->sheaf_cap &&
+			   r->c0 <= v->sheaf_cap - r->n &&
+			   r->n <= v->geo.objects &&
+			   (!(sc_kind(c) == SW_CPUP && sc_index(c) == k) ||
+			    sf_tag(f) != r->tag)) {
+			/*
+			 * taken, not committed: nothing was handed out, so
+			 * nothing was pushed: the rest's chain is rewritten
+			 * (again) and objects 0 .. n-1 go into the sheaf
+			 */
+			uint64_t colour = v->pages[r->slab].private_[0];
+			uint64_t first = colour + v->geo.red_left, n;
+
+			if (colour <= v->slab_bytes - v->obj_bytes -
+					      v->geo.red_left) {
+				for (n = r->n; n < v->geo.objects; n++)
+					slab_fp_set(v,
+						    v->base + base_off + first +
+							    n * v->geo.stride,
+						    n + 1 < v->geo.objects ?
+							    (uint32_t)(first +
+								       (n + 1) *
+									       v->geo.stride) +
+								    1 :
+							    0);
+				for (n = 0; n < r->n; n++)
+					sh->obj[r->c0 + n] =
+						base_off + first +
+						n * v->geo.stride;
+				__atomic_store_n(&sh->count, r->c0 + r->n,
+						 __ATOMIC_RELEASE);
+			}
 		} else if (r->op == REC_SHEAF_FLUSH && sc_frozen(c) &&
 			   sc_index(c) == k && sf_tag(f) != r->tag) {
 			/* pushed: the slab's entries leave the sheaf */

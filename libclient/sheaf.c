@@ -378,19 +378,26 @@ cpu_partial_fill(struct slab_cache *h, uint32_t k, uint32_t n)
  * worth of objects from the freelist heads of the slabs at the head of
  * the CPU partial list, else of node n's list.  Freelists are mostly in
  * ascending address order (a fresh slab's; a flush pushes each slab's
- * objects sorted).  Only hints: the words are read without a lock and
+ * objects sorted).  An empty slab is taken without reading a link
+ * (sheaf_bump()), from object 0: its objects are fetched all the same,
+ * for the caller's first writes.  Only hints: the words are read without a lock and
  * bounded, a wrong guess costs a few useless prefetches.
  */
 static inline void
-take_prefetch(const struct slab_cache *h, uint32_t pfn, uint32_t room)
+take_prefetch(const struct slab_cache *h, uint32_t pfn, uint32_t room,
+	      int empty)
 {
 	const struct page_desc *pd = &h->v.pages[pfn];
 	uint64_t f = __atomic_load_n(&pd->freelist, __ATOMIC_RELAXED);
 	uint64_t base = (uint64_t)pfn << REGION_PAGE_SHIFT, first, last, a;
+	uint32_t link = sf_link(f);
 
-	if (sf_link(f) == 0 || sf_link(f) > h->slab_bytes)
+	/* an empty slab is taken from object 0 (sheaf_bump()) */
+	if (empty)
+		link = (uint32_t)(pd->private_[0] + h->v.geo.red_left) + 1;
+	if (link == 0 || link > h->slab_bytes)
 		return;
-	first = base + sf_link(f) - 1;
+	first = base + link - 1;
 	last = first + (uint64_t)room * h->v.geo.stride;
 	if (last > base + h->slab_bytes)
 		last = base + h->slab_bytes;
@@ -423,11 +430,64 @@ refill_prefetch(const struct slab_cache *h, uint32_t k, uint32_t n)
 		free = sc_objects(c) > sc_inuse(c) ?
 			       sc_objects(c) - sc_inuse(c) : 0;
 		if (free > 0)
-			take_prefetch(h, pfn, want);
+			take_prefetch(h, pfn, want, sc_inuse(c) == 0);
 		want = free < want ? want - free : 0;
 		pfn = __atomic_load_n(&h->v.pages[pfn].next,
 				      __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * sheaf_take() of an empty slab (read as f, c; colour checked): objects
+ * 0 .. m-1 into sheaf si at obj[c0 ..], by one CAS that sets inuse to m
+ * and the freelist to object m, recorded first (REC_SHEAF_BUMP); then the
+ * links of objects m .. objects-1 are rewritten as an ascending chain
+ * (nobody reads or pushes onto them meanwhile: the slab's other objects
+ * are free and its m taken ones not yet handed out), then the count
+ * published.  Returns m, or 0 when the CAS lost (sheaf_take() tries
+ * again).
+ */
+static int
+sheaf_bump(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
+	   uint32_t c0, uint64_t f, uint64_t c, uint64_t colour)
+{
+	struct slab_slot *s = &h->v.slots[k];
+	struct slab_sheaf *sh = sheaf_at(h, si);
+	struct page_desc *pd = &h->v.pages[pfn];
+	uint32_t objects = h->v.geo.objects, room = h->sheaf_cap - c0, m, i;
+	uint64_t stride = h->v.geo.stride;
+	uint64_t first = colour + h->v.geo.red_left;	/* object 0's offset */
+	uint64_t o0 = ((uint64_t)pfn << REGION_PAGE_SHIFT) + first, nc;
+	char *fpb = h->v.base + o0 + h->v.geo.fp_off;
+	uint32_t head;
+
+	m = objects < room ? objects : room;
+	for (i = 0; i < m; i++)
+		sh->obj[c0 + i] = o0 + i * stride;
+	head = m < objects ? (uint32_t)(first + m * stride) + 1 : 0;
+	s->rec.sheaf = si;
+	s->rec.c0 = c0;
+	s->rec.n = m;
+	rec_set(s, REC_SHEAF_BUMP, pfn, sf_link(f), sf_tag(f));
+	nc = sc_with_inuse(c, m) & ~SC_FRESH;
+	if (head == 0)
+		nc = sc_with_where(nc, SW_FULL, 0);
+	if (!slab_cas(pd, f, c, sf_make(sf_tag(f) + 1, head), nc)) {
+		rec_clear(s);
+		return -EAGAIN;
+	}
+	TEST_WINDOW(SHMSLAB_TW_SHEAF_BUMP);
+	/* the rest, chained in address order; the last ends the list */
+	for (i = m; i < objects; i++)
+		__atomic_store_n((uint32_t *)(void *)(fpb + i * stride),
+				 i + 1 < objects ?
+					 (uint32_t)(first + (i + 1) * stride) +
+						 1 :
+					 0,
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->count, c0 + m, __ATOMIC_RELEASE);
+	rec_clear(s);
+	return (int)m;
 }
 
 /*
@@ -475,6 +535,19 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		 * from the slab's freelist, never from them).  Sheaf caches
 		 * have plain links (no hardening: slabd gives them none).
 		 */
+		/*
+		 * An empty slab (a fresh one, or one every object came back
+		 * to) is taken by arithmetic: objects 0 .. m-1, in address
+		 * order, no link read (REC_SHEAF_BUMP).
+		 */
+		if (sc_inuse(c) == 0 && sc_objects(c) == h->v.geo.objects &&
+		    colour != 1ull << 62 && !h->hard) {
+			int r = sheaf_bump(h, k, pfn, si, c0, f, c, colour);
+
+			if (r != -EAGAIN)
+				return r;
+			continue;
+		}
 		link = sf_link(f);
 		for (m = 0; link != 0 && m < room; m++) {
 			x = link - first;

@@ -26,6 +26,9 @@ enum {
 	/* sheaves (sheaf.c): slot lock k held in each */
 	SHMSLAB_TW_SHEAF_TAKE,		/* refill: objects taken from a slab
 					 * by its CAS, not yet in the sheaf */
+	SHMSLAB_TW_SHEAF_BUMP,		/* refill: an empty slab's first
+					 * objects taken by its CAS, the
+					 * rest's chain not yet rewritten */
 	SHMSLAB_TW_SHEAF_FLUSH,		/* flush: a slab's objects pushed by
 					 * its CAS, not yet cleared from the
 					 * sheaf */

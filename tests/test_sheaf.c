@@ -711,6 +711,7 @@ d_child(struct slab_cache *c)
 
 static const char *const window_name[SHMSLAB_TW_NR] = {
 	[SHMSLAB_TW_SHEAF_TAKE] = "SHEAF_TAKE",
+	[SHMSLAB_TW_SHEAF_BUMP] = "SHEAF_BUMP",
 	[SHMSLAB_TW_SHEAF_FLUSH] = "SHEAF_FLUSH",
 	[SHMSLAB_TW_SHEAF_COMPACT] = "SHEAF_COMPACT",
 	[SHMSLAB_TW_BARN] = "BARN",

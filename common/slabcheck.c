@@ -699,7 +699,7 @@ check_slots(struct checker *c)
 		}
 		if (rec.op == REC_SHEAF_FLUSH)
 			continue;	/* the sheaf's entries are busy ones */
-		if (rec.op == REC_SHEAF_BUMP) {
+		if (rec.op == REC_SHEAF_TAKE || rec.op == REC_SHEAF_BUMP) {
 			struct slab_sheaf *sh;
 
 			/* taken, not yet committed: rolled forward */
@@ -707,30 +707,19 @@ check_slots(struct checker *c)
 				continue;
 			sh = (struct slab_sheaf *)(c->base + c->d.sheaf_off) +
 			     rec.sheaf;
-			if (__atomic_load_n(&sh->count, __ATOMIC_ACQUIRE) ==
-				    rec.c0 &&
-			    (!(s->kind == SW_CPUP && s->index == k) ||
-			     sf_tag(s->freelist) != rec.tag) &&
-			    s->sh_n == 0 && s->bump_n == 0 && rec.n > 0 &&
-			    rec.n <= c->d.geo.objects)
-				s->bump_n = rec.n;
-			continue;
-		}
-		if (rec.op == REC_SHEAF_TAKE) {
-			struct slab_sheaf *sh;
-
-			/* taken, not yet committed: rolled forward */
-			if (c->d.sheaf_cap == 0 || rec.sheaf >= c->d.nr_sheaves)
+			if (__atomic_load_n(&sh->count, __ATOMIC_ACQUIRE) !=
+				    rec.c0 ||
+			    ((s->kind == SW_CPUP && s->index == k) &&
+			     sf_tag(s->freelist) == rec.tag) ||
+			    s->sh_n != 0 || s->bump_n != 0)
 				continue;
-			sh = (struct slab_sheaf *)(c->base + c->d.sheaf_off) +
-			     rec.sheaf;
-			if (__atomic_load_n(&sh->count, __ATOMIC_ACQUIRE) ==
-				    rec.c0 &&
-			    (!(s->kind == SW_CPUP && s->index == k) ||
-			     sf_tag(s->freelist) != rec.tag) &&
-			    s->sh_n == 0 && rec.n <= SLAB_SHEAF_MAX) {
+			if (rec.op == REC_SHEAF_TAKE &&
+			    rec.n <= SLAB_SHEAF_MAX) {
 				s->sh_head = rec.head;
 				s->sh_n = rec.n;
+			} else if (rec.op == REC_SHEAF_BUMP && rec.n > 0 &&
+				   rec.n <= c->d.geo.objects) {
+				s->bump_n = rec.n;
 			}
 			continue;
 		}

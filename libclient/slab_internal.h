@@ -618,9 +618,9 @@ _Static_assert(offsetof(struct page_desc, order) ==
 
 static inline int
 obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
-	       const struct page_desc *pd, uint64_t w)
+	       const struct page_desc *pd, uint64_t w, uint64_t *lop)
 {
-	uint64_t x;
+	uint64_t lo, x;
 
 	/*
 	 * The head's flags and order, its cache, its gen (the counters'
@@ -636,7 +636,10 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
 	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
 		    h->gen_top)
 		return 0;
-	x = off - (pfn << REGION_PAGE_SHIFT) - pd->private_[0];
+	/* the colour read once: lo is the slab's first object */
+	lo = (pfn << REGION_PAGE_SHIFT) + pd->private_[0];
+	x = off - lo;
+	*lop = lo;
 	if (x >= h->obj_bytes)
 		return 0;
 	if (h->stride_mask)
@@ -644,31 +647,10 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
 	return ((x * h->recip) >> RECIP_SHIFT) * h->v.geo.stride == x;
 }
 
-static inline int
-obj_sheaf_ok(const struct slab_cache *h, uint64_t off)
-{
-	const struct page_desc *pd;
-	uint64_t w, pfn;
-
-	if (off - h->lo_off >= h->span)
-		return 0;
-	pfn = off >> REGION_PAGE_SHIFT;
-	pd = &h->v.pages[pfn];
-	memcpy(&w, &pd->flags, sizeof(w));
-	if (__builtin_expect(w & PG_TAIL, 0)) {
-		pfn = pd->head;
-		if (pfn >= h->nr_pages)
-			return 0;
-		pd = &h->v.pages[pfn];
-		memcpy(&w, &pd->flags, sizeof(w));
-	}
-	return obj_sheaf_rest(h, off, pfn, pd, w);
-}
-
 /*
  * The free check's memo (docs/slab-protocol.md, "The free check's
  * memo"): the last slab whose object this thread's full check
- * (obj_sheaf_ok()) accepted, as the offset of its first object, under
+ * (obj_sheaf_learn()) accepted, as the offset of its first object, under
  * the handle's serial and the value the cache's `released` had before
  * that check.  slabd changes `released` after it clears a slab's
  * descriptors and before it gives the pages back, so while `released`
@@ -686,7 +668,12 @@ struct free_memo {
 extern __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
 
-/* obj_sheaf_ok(), and on success the memo is set to the object's slab. */
+/*
+ * The whole check of the object at off (a slab of h's cache and gen, an
+ * object's start: obj_sheaf_rest()), and on success the memo is set to
+ * the object's slab.  `released` is read first (acquire): a slab given
+ * back after that read has its cleared descriptors seen by the check.
+ */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 {
@@ -706,17 +693,7 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 		pd = &h->v.pages[pfn];
 		memcpy(&w, &pd->flags, sizeof(w));
 	}
-	/* obj_sheaf_rest(), with the colour read once for lo */
-	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
-	    pd->cache != h->v.index || pfn >= h->nr_pages ||
-	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
-		    h->gen_top)
-		return 0;
-	lo = (pfn << REGION_PAGE_SHIFT) + pd->private_[0];
-	if (off - lo >= h->obj_bytes ||
-	    (h->stride_mask ? ((off - lo) & h->stride_mask) != 0 :
-			      (((off - lo) * h->recip) >> RECIP_SHIFT) *
-					      h->v.geo.stride != off - lo))
+	if (!obj_sheaf_rest(h, off, pfn, pd, w, &lo))
 		return 0;
 	if (h->serial != NO_MEMO) {
 		free_memo.serial = 0;

@@ -1507,7 +1507,7 @@ free_inline2(struct slab_cache *cache, void *obj, int ok)
 		uint32_t k;
 
 		/*
-		 * The whole check of the object (obj_sheaf_ok(): a slab of
+		 * The whole check of the object (obj_sheaf_learn(): a slab of
 		 * this cache and gen, an object's start), since the sheaf
 		 * takes objects of any slab of the cache: by the thread's
 		 * memo of the last slab it accepted, or else out of line
@@ -2617,7 +2617,12 @@ slab_free(struct slab_pool *pool, void *ptr)
 				    __ATOMIC_ACQUIRE);
 		if (h == NULL || !h->sheaf || !handle_live(h))
 			goto general;
-		free_inline2(h, ptr, obj_sheaf_rest(h, off, pfn, pd, w));
+		{
+			uint64_t lo;
+
+			free_inline2(h, ptr,
+				     obj_sheaf_rest(h, off, pfn, pd, w, &lo));
+		}
 		return;
 	}
 general:

@@ -1126,6 +1126,142 @@ map_keys(const struct slab_cache *h, const struct flush_map *grp,
 }
 
 /*
+ * sheaf_flush()'s grouping for a sheaf whose entries are runs of
+ * consecutive objects, ascending or descending, one run per slab, at
+ * most FLUSH_GROUPS runs: a stream freed in the order it was allocated
+ * (W2, a pipeline's consumer, W5).  Each run's first entry is checked as
+ * the general grouping checks a new slab's; every other entry must be
+ * the object next to the one before it, in the run's direction and in
+ * the same slab, which makes it an object of that slab.  Runs of one
+ * slab share its group (a refill's leftovers of a slab come back as a
+ * run of their own); a bit already set is a repeat.  Fills grp[] and objidx[] as the general
+ * grouping would and returns the groups, or 0 when the sheaf is not so
+ * (a zero entry, a bad one, a repeat, more than FLUSH_GROUPS slabs): nothing
+ * has been written, and sheaf_flush() groups it the general way.
+ */
+/*
+ * Mark objects lo .. hi of group g (indexes), unless one is marked
+ * already (a repeat): 0 then, and nothing marked.
+ */
+static inline int
+map_range(struct flush_map *g, uint32_t lo, uint32_t hi)
+{
+	uint32_t w;
+
+	for (w = lo / 64; w <= hi / 64; w++) {
+		uint64_t m = ~0ull;
+
+		if (w == lo / 64)
+			m &= ~0ull << (lo % 64);
+		if (w == hi / 64)
+			m &= ~0ull >> (63 - hi % 64);
+		if (g->map[w] & m)
+			return 0;
+	}
+	for (w = lo / 64; w <= hi / 64; w++) {
+		uint64_t m = ~0ull;
+
+		if (w == lo / 64)
+			m &= ~0ull << (lo % 64);
+		if (w == hi / 64)
+			m &= ~0ull >> (63 - hi % 64);
+		g->map[w] |= m;
+	}
+	return 1;
+}
+
+static uint32_t
+flush_runs(const struct slab_cache *h, const struct slab_sheaf *sh,
+	   uint32_t cnt, struct flush_map *grp, uint16_t *objidx)
+{
+	uint64_t stride = h->v.geo.stride, obj_bytes = h->obj_bytes;
+	uint32_t objects = h->v.geo.objects, ng = 0, i = 0, j;
+
+	while (i < cnt) {
+		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
+		uint64_t col, o, xi, nxt, want;
+		uint32_t pfn, link, i0 = i, n, x0;
+		struct flush_map *g;
+
+		if (off == 0 || off >= h->hi_off ||
+		    obj_slab(h, h->v.base + off, &pfn, &link) != 0)
+			return 0;
+		/* the colour bounded and off checked against it, as in
+		 * sheaf_flush() */
+		col = h->v.pages[pfn].private_[0] + h->v.geo.red_left;
+		o = off - ((uint64_t)pfn << REGION_PAGE_SHIFT) - col;
+		if (col > h->slab_bytes - obj_bytes || o >= obj_bytes)
+			return 0;
+		xi = (o * h->recip) >> RECIP_SHIFT;
+		if (xi * stride != o)
+			return 0;
+		/* a slab met before (a refill's leftovers come in a run of
+		 * their own): the same group, whose first must agree */
+		for (j = 0; j < ng && grp[j].pfn != pfn; j++)
+			;
+		g = &grp[j];
+		if (j == ng) {
+			if (ng++ == FLUSH_GROUPS)
+				return 0;
+			g->pfn = pfn;
+			g->nr = 0;
+			g->pos = 0;
+			g->first = (uint32_t)col + 1;
+			g->words = (objects + 63) / 64;
+			memset(g->map, 0, g->words * sizeof(g->map[0]));
+		} else if (g->first != (uint32_t)col + 1) {
+			return 0;
+		}
+		/*
+		 * Up or down from there (a sheaf is a stack: a stream the
+		 * allocations took from a refill's ascending entries comes
+		 * back descending), while each entry is the next object and
+		 * the slab has one; a run may be of one.
+		 */
+		n = 1;
+		if (++i < cnt) {
+			nxt = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
+			if (nxt == off + stride) {
+				uint32_t room = objects - 1 - (uint32_t)xi;
+
+				for (want = nxt; n <= room && nxt == want;
+				     want += stride) {
+					n++;
+					if (++i == cnt)
+						break;
+					nxt = __atomic_load_n(&sh->obj[i],
+							      __ATOMIC_RELAXED);
+				}
+				x0 = (uint32_t)xi;
+			} else if (nxt == off - stride) {
+				for (want = nxt; n <= xi && nxt == want;
+				     want -= stride) {
+					n++;
+					if (++i == cnt)
+						break;
+					nxt = __atomic_load_n(&sh->obj[i],
+							      __ATOMIC_RELAXED);
+				}
+				x0 = (uint32_t)xi - (n - 1);
+			} else {
+				x0 = (uint32_t)xi;
+			}
+		} else {
+			x0 = (uint32_t)xi;
+		}
+		/* positions i0 .. i0+n-1 hold objects x0 .. x0+n-1, one way
+		 * or the other; the next run starts at i0 + n */
+		i = i0 + n;
+		if (!map_range(g, x0, x0 + n - 1))
+			return 0;		/* a repeat */
+		g->pos |= (n == 64 ? ~0ull : (1ull << n) - 1) << i0;
+		for (j = 0; j < n; j++)
+			objidx[i0 + j] = (uint16_t)(x0 == xi ? xi + j : xi - j);
+	}
+	return ng;
+}
+
+/*
  * Flush sheaf si (ours under slot lock k: the spare, or one held from a
  * barn) to its slabs, one CAS per slab (the kernel's
  * build_detached_freelist()): each entry checked once (never read again
@@ -1159,7 +1295,11 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct flush_map *g = NULL;
 	uint32_t spfn = 0;
 
-	for (i = 0; i < cnt; i++) {
+	if (use_map && (ng = flush_runs(h, sh, cnt, grp, objidx)) != 0)
+		i = cnt;	/* grouped: the loop below has nothing to do */
+	else
+		i = 0;
+	for (; i < cnt; i++) {
 		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
 		uint64_t *wp, bit;
 		uint32_t pfn, link;

@@ -162,6 +162,100 @@ main(void)
 		   "then the rest freed: inuse %" PRIu64 ", errors %u",
 		   cc ? cc->inuse : 0, rep.errors);
 	}
+
+	/*
+	 * A sheaf of runs (flush_runs()): objects of one slab descending,
+	 * of a second slab ascending, a second run of the first slab, one
+	 * object of a third, then a repeat of the first run's object.  The
+	 * repeat must be dropped and nothing else; then every object comes
+	 * back distinct.
+	 */
+	{
+		static char *pg[3][64];
+		int np[3] = { 0, 0, 0 }, fr = 0, dup = 0;
+		uint64_t p0, bad0, bad1;
+		void *w[62];
+
+		for (i = 0; i < 400; i++)
+			if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+				bail_out("alloc");
+		/* three full pages, each sorted ascending */
+		for (i = 0; i < 400; i++) {
+			uint64_t pgi = (uint64_t)((char *)v[i] - rbase) >> 12;
+			int k;
+
+			for (k = 0; k < 3; k++)
+				if (np[k] > 0 &&
+				    (uint64_t)(pg[k][0] - rbase) >> 12 == pgi)
+					break;
+			if (k == 3)
+				for (k = 0; k < 3 && np[k] > 0; k++)
+					;
+			if (k < 3 && np[k] < 64)
+				pg[k][np[k]++] = v[i];
+		}
+		for (int k = 0; k < 3; k++)
+			for (int a = 0; a < np[k]; a++)
+				for (int b = a + 1; b < np[k]; b++)
+					if (pg[k][b] < pg[k][a]) {
+						char *t = pg[k][a];
+
+						pg[k][a] = pg[k][b];
+						pg[k][b] = t;
+					}
+		if (np[0] < 40 || np[1] < 20 || np[2] < 1)
+			bail_out("three pages with 40, 20 and 1 objects");
+		slab_cache_shrink(c);	/* empty sheaves */
+		bad0 = slabtest_bad_frees(rbase, "rv.drop");
+		for (i = 29; i >= 10; i--)		/* page 0: 29 .. 10 */
+			w[fr++] = pg[0][i];
+		for (i = 0; i < 15; i++)		/* page 1: 0 .. 14 */
+			w[fr++] = pg[1][i];
+		for (i = 39; i >= 35; i--)		/* page 0 again */
+			w[fr++] = pg[0][i];
+		w[fr++] = pg[2][0];			/* page 2 */
+		w[fr++] = pg[0][20];			/* a repeat */
+		for (i = 0; i < fr; i++)
+			slab_cache_free(c, w[i]);
+		slab_cache_shrink(c);			/* one flush */
+		bad1 = slabtest_bad_frees(rbase, "rv.drop");
+		slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				  sizeof(why));
+		cc = slab_check_find(&rep, "rv.drop");
+		p0 = 400 - (uint64_t)(fr - 1);
+		ok(cc && rep.errors == 0 && cc->inuse == p0 &&
+			   bad1 == bad0 + 1,
+		   "a sheaf of runs with a repeat: inuse %" PRIu64 " (want %"
+		   PRIu64 "), bad frees +%" PRIu64 " (want 1), checker "
+		   "errors %u", cc ? cc->inuse : 0, p0, bad1 - bad0,
+		   rep.errors);
+		/* all back, then all out again: every object once */
+		for (i = 0; i < 400; i++) {
+			int j, gone = 0;
+
+			for (j = 0; j < fr; j++)
+				gone |= v[i] == w[j];
+			if (!gone)
+				slab_cache_free(c, v[i]);
+		}
+		slab_cache_shrink(c);
+		for (i = 0; i < 400; i++)
+			if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+				bail_out("alloc");
+		for (i = 0; i < 400; i++)
+			for (int j = i + 1; j < 400; j++)
+				dup += v[i] == v[j];
+		is_int(dup, 0, "then 400 allocations give 400 distinct objects");
+		for (i = 0; i < 400; i++)
+			slab_cache_free(c, v[i]);
+		slab_cache_shrink(c);
+		slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				  sizeof(why));
+		cc = slab_check_find(&rep, "rv.drop");
+		ok(cc && rep.errors == 0 && cc->inuse == 0,
+		   "and all freed: inuse %" PRIu64 ", errors %u",
+		   cc ? cc->inuse : 0, rep.errors);
+	}
 	harness_stop(&d);
 	return done_testing();
 }

@@ -137,4 +137,18 @@ slabtest_desc(void *base, const char *name)
 	return NULL;
 }
 
+/* The bad frees counted by cache name's slots (ST_BAD_FREE), or 0. */
+static inline uint64_t
+slabtest_bad_frees(void *base, const char *name)
+{
+	struct slab_cache_desc *dc = slabtest_desc(base, name);
+	uint64_t sum = 0;
+	uint32_t k;
+
+	for (k = 0; dc != NULL && k < dc->nr_slots; k++)
+		sum += __atomic_load_n(&cache_slot(base, dc, k)->stat[ST_BAD_FREE],
+				       __ATOMIC_RELAXED);
+	return sum;
+}
+
 #endif /* SHMSLAB_TESTS_SLABTEST_H */

@@ -1,0 +1,857 @@
+/*
+ * review_bump.c - adversarial review of the refill from an empty slab by
+ * arithmetic (libclient/sheaf.c sheaf_bump(), REC_SHEAF_BUMP, 8d54c02):
+ * kills inside it, recovery, the checker's accounting, and what a hostile
+ * client's writes to an empty slab's descriptor make a bumping client do.
+ *
+ *  a) (--enable-debug builds) a child pinned to CPU 0 allocates and frees
+ *     in rounds (so that refills find fresh and emptied slabs) and
+ *     SIGKILLs itself at the 1st and a later hit of SHMSLAB_TW_SHEAF_BUMP
+ *     (after the CAS, slot lock 0 held), for strides 64 (62 of 64 objects
+ *     per bump: a chain is left to rewrite), 96, 192, 320, 448 (a whole
+ *     slab: SW_FULL), 2048 and 8192 (order > 0).  Three states at the
+ *     death: as the window leaves it; half the chain rewritten (what a
+ *     death inside the rewrite loop, or a recovery killed inside its own
+ *     rewrite, leaves: recovery writes the same words); and the rest's
+ *     links still a descending chain that runs into the taken objects
+ *     (an honest old freelist: objects freed one by one in address
+ *     order), which nothing may follow before the rewrite.  Before
+ *     recovery the checker must report the dead lock and no
+ *     inconsistency; recovery is a client's allocation on CPU 0, or the
+ *     test's shrink; after it: checker clean, nothing in flight, every
+ *     object still held intact, inuse == held exactly, and a sweep that
+ *     allocates far more than a slab gets no object twice and none that
+ *     is held.
+ *  b) a random SIGKILL storm of a bump-heavy workload (W2-like: allocate
+ *     a batch, free it all, on both CPUs), so that kills land on every
+ *     instruction of sheaf_bump() (before its CAS, inside the rewrite,
+ *     before the count): afterwards checker clean, nothing in flight, and
+ *     inuse <= the objects whose fate the test cannot know.
+ *  c) hostile: another client rewrites the colour offset
+ *     (page_desc.private_[0]) of an empty slab frozen to CPU 0 to the
+ *     cache's colour plus 8 (inside the slab's bounds, not a colour the
+ *     cache hands out).  The walk of a freelist refused such a slab (its
+ *     head link is not an object boundary under that colour: -EUCLEAN,
+ *     the slab retired); sheaf_bump() reads no link and trusted it: the
+ *     client was handed objects 8 bytes off the cache's alignment, and
+ *     objects that straddle two real ones.  Every pointer a client gets
+ *     must be aligned as the cache says (slab_cache_create(3)).
+ *
+ * SHMSLAB_TEST_SCALE multiplies kills and rounds; SHMSLAB_TEST_PARTS=ac
+ * (say) runs only those parts; SHMSLAB_TEST_SEED sets the seed.
+ *
+ *	review_bump		(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "libclient/testhook.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+static struct harness_daemon d;
+static struct slab_pool *pool;
+static char *rbase;
+static size_t rsize;
+static int scale = 1;
+static int two_cpus;
+static uint64_t seed;
+static struct slab_check_report rep;
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return mix(*s);
+}
+
+static int
+pin(int cpu)
+{
+	return slabtest_pin(cpu);
+}
+
+static void
+unpin(void)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static uint64_t
+off_of(const void *p)
+{
+	return (uint64_t)((const char *)p - rbase);
+}
+
+static int
+in_region(const void *p, size_t len)
+{
+	const char *c = p;
+
+	return c >= rbase && c + len <= rbase + rsize && c + len >= c;
+}
+
+static void
+fill(void *p, size_t size, uint64_t tag)
+{
+	uint64_t x = mix(off_of(p) ^ tag), *w = p;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		w[i] = mix(x + i);
+}
+
+static int
+intact(const void *p, size_t size, uint64_t tag)
+{
+	uint64_t x = mix(off_of(p) ^ tag);
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		if (w[i] != mix(x + i))
+			return 0;
+	return 1;
+}
+
+static struct slab_cache_desc *
+desc_of(const char *name)
+{
+	return slabtest_desc(rbase, name);
+}
+
+static int
+check(char *why, size_t len)
+{
+	return slab_check_region(rbase, rsize, &rep, why, len) == 0;
+}
+
+static int
+adds_up(const struct slab_check_cache *cc)
+{
+	return cc && cc->in_flight == 0 &&
+	       cc->objects == cc->inuse + cc->free + cc->sheaf + cc->barn;
+}
+
+static int
+wait_child(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
+static const char *
+status_str(int st)
+{
+	static char bufs[4][64];
+	static int next;
+	char *buf = bufs[next++ & 3];
+
+	if (st == -1)
+		return "not reaped";
+	if (WIFEXITED(st))
+		snprintf(buf, 64, "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, 64, "signal %d", WTERMSIG(st));
+	else
+		snprintf(buf, 64, "status %#x", st);
+	return buf;
+}
+
+static void *
+shared_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		bail_out("mmap %zu: %s", len, strerror(errno));
+	return p;
+}
+
+static pid_t
+fork_child(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	return pid;
+}
+
+static int
+part_on(char p)
+{
+	const char *s = getenv("SHMSLAB_TEST_PARTS");
+
+	return s == NULL || *s == 0 || strchr(s, p) != NULL;
+}
+
+/* ---------------------------------------------------------------- a */
+
+#define A_MAX		8192
+
+enum { O_NONE, O_HELD, O_FREEING, O_FREED };
+
+struct aobj {
+	uint64_t off;
+	uint32_t state;
+	uint32_t tag;
+};
+
+struct a_shared {
+	uint32_t hits;		/* dry run: bumps reached */
+	uint32_t nr;
+	struct aobj o[A_MAX];
+};
+
+static struct a_shared *as;
+static const struct slab_cache_desc *a_dc;	/* the child's cache */
+static volatile int a_counting;
+static volatile uint32_t a_nth;		/* kill at this hit (0: never) */
+static volatile int a_variant;		/* 0 plain, 1 half, 2 descending */
+/*
+ * The window killed in: SHMSLAB_TW_SHEAF_BUMP, or the number in
+ * REVIEW_BUMP_WINDOW (a build with more windows in sheaf_bump(), as the
+ * review used: before the CAS, inside the rewrite).
+ */
+static int a_where = SHMSLAB_TW_SHEAF_BUMP;
+
+enum { V_PLAIN, V_HALF, V_DESC, V_NR };
+static const char *const v_name[V_NR] = {
+	"as the window leaves it", "half the chain rewritten",
+	"the rest still a descending chain into the taken objects"
+};
+
+/* Link word of object i of slab pfn (plain links: sheaf caches). */
+static uint32_t *
+a_link(const struct slab_cache_desc *dc, uint32_t pfn, uint64_t colour,
+       uint32_t i)
+{
+	return (uint32_t *)(void *)(rbase + ((uint64_t)pfn << REGION_PAGE_SHIFT) +
+				    colour + dc->geo.red_left +
+				    (uint64_t)i * dc->geo.stride +
+				    dc->geo.fp_off);
+}
+
+static uint32_t
+a_obj_link(const struct slab_cache_desc *dc, uint64_t colour, uint32_t i)
+{
+	return (uint32_t)(colour + dc->geo.red_left +
+			  (uint64_t)i * dc->geo.stride) + 1;
+}
+
+/* In the window: leave the state of variant v, as a death would. */
+static void
+a_act(int v)
+{
+	const struct slab_cache_desc *dc = a_dc;
+	const struct slab_slot *sl = cache_slot(rbase, dc, 0);
+	struct slab_rec r = sl->rec;
+	uint32_t objects = dc->geo.objects, i, m = r.n;
+	uint64_t colour;
+
+	if (r.op != REC_SHEAF_BUMP || r.slab >= ((const struct region_super *)rbase)->nr_pages ||
+	    m == 0 || m > objects)
+		_exit(31);	/* not the record the commit describes */
+	colour = region_pages(rbase)[r.slab].private_[0];
+	if (v == V_HALF) {
+		for (i = m; i < m + (objects - m) / 2; i++)
+			*a_link(dc, r.slab, colour, i) =
+				i + 1 < objects ?
+					a_obj_link(dc, colour, i + 1) : 0;
+	} else if (v == V_DESC) {
+		for (i = m; i < objects; i++)
+			*a_link(dc, r.slab, colour, i) =
+				i > 0 ? a_obj_link(dc, colour, i - 1) : 0;
+	}
+}
+
+void shmslab_test_window(int where);
+void
+shmslab_test_window(int where)
+{
+	if (where != a_where || as == NULL)
+		return;
+	if (a_counting)
+		__atomic_fetch_add(&as->hits, 1, __ATOMIC_RELAXED);
+	if (a_nth && --a_nth == 0) {
+		if (where == SHMSLAB_TW_SHEAF_BUMP)
+			a_act(a_variant);
+		raise(SIGKILL);
+	}
+}
+
+static void
+a_set(struct aobj *o, uint32_t s)
+{
+	__atomic_store_n(&o->state, s, __ATOMIC_RELEASE);
+}
+
+/*
+ * The child's workload on CPU 0: rounds of `batch` allocations, then
+ * frees of all but every 7th (the slabs come back empty, or nearly).
+ */
+static void
+a_child(struct slab_cache *c, size_t size, uint32_t batch, uint32_t rounds)
+{
+	uint32_t r, i;
+
+	if (pin(0) != 0)
+		_exit(10);
+	for (r = 0; r < rounds; r++) {
+		uint32_t base = as->nr;
+
+		for (i = 0; i < batch; i++) {
+			void *p = slab_cache_alloc(c, 0);
+			struct aobj *o;
+
+			if (p == NULL || !in_region(p, size) ||
+			    as->nr >= A_MAX)
+				_exit(11);
+			fill(p, size, 0xa0 + r);
+			o = &as->o[as->nr];
+			o->off = off_of(p);
+			o->tag = 0xa0 + r;
+			a_set(o, O_HELD);
+			__atomic_store_n(&as->nr, as->nr + 1,
+					 __ATOMIC_RELEASE);
+		}
+		for (i = 0; i < batch; i++) {
+			struct aobj *o = &as->o[base + i];
+
+			if (i % 7 == 3 && r + 1 < rounds)
+				continue;	/* kept: slabs nearly empty */
+			a_set(o, O_FREEING);
+			slab_cache_free(c, rbase + o->off);
+			a_set(o, O_FREED);
+		}
+	}
+	_exit(0);
+}
+
+/* The held objects as a sorted array of offsets (for the sweep). */
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Allocate n objects on CPU 0 and keep them: none twice, none held by the
+ * child, all in the region; fill them, check, free them.  Returns the
+ * number of violations.
+ */
+static uint32_t
+a_sweep(struct slab_cache *c, size_t size, uint32_t n, const uint64_t *held,
+	uint32_t nheld, uint32_t *dup, uint32_t *clash)
+{
+	uint64_t *v = calloc(n, sizeof(*v));
+	void **p = calloc(n, sizeof(*p));
+	uint32_t i, bad = 0;
+
+	*dup = *clash = 0;
+	if (v == NULL || p == NULL || pin(0) != 0)
+		bail_out("sweep: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		p[i] = slab_cache_alloc(c, 0);
+		if (p[i] == NULL || !in_region(p[i], size)) {
+			bad++;
+			p[i] = NULL;
+			v[i] = UINT64_MAX;
+			continue;
+		}
+		v[i] = off_of(p[i]);
+		fill(p[i], size, 0x5eef);
+	}
+	for (i = 0; i < n; i++)
+		if (v[i] != UINT64_MAX &&
+		    bsearch(&v[i], held, nheld, sizeof(*held), u64_cmp))
+			(*clash)++;
+	for (i = 0; i < n; i++)
+		if (p[i] != NULL && !intact(p[i], size, 0x5eef))
+			bad++;
+	qsort(v, n, sizeof(*v), u64_cmp);
+	for (i = 1; i < n; i++)
+		if (v[i] != UINT64_MAX && v[i] == v[i - 1])
+			(*dup)++;
+	for (i = 0; i < n; i++)
+		if (p[i] != NULL)
+			slab_cache_free(c, p[i]);
+	unpin();
+	free(v);
+	free(p);
+	return bad + *dup + *clash;
+}
+
+/*
+ * One run: cache of `size`, the child killed at bump hit nth (0: dry run
+ * that counts) leaving variant v; recovery by a client's allocation on
+ * CPU 0 (rec 0) or by the test's shrink (rec 1).  Returns failures.
+ */
+static int
+a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
+{
+	char name[64], label[160], why[512] = "";
+	struct slab_cache *c;
+	const struct slab_check_cache *cc;
+	struct slab_cache_desc *dc;
+	uint32_t batch, rounds = 3, i, held = 0, bad = 0, nheld = 0;
+	uint32_t dup = 0, clash = 0, sweep;
+	uint64_t *hoff;
+	int st, fails = 0, good;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "rb.a%zu.%u.%d.%d", size, nth, v, recov);
+	c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("create %s: %s", name, strerror(errno));
+	dc = desc_of(name);
+	if (dc == NULL || dc->sheaf_cap == 0) {
+		slab_cache_destroy(c);
+		return -1;
+	}
+	/* enough for several slabs and sheaves per round */
+	batch = 3 * dc->geo.objects + 2 * dc->sheaf_cap + 5;
+	if (batch * rounds > A_MAX)
+		batch = A_MAX / rounds;
+	snprintf(label, sizeof(label), "size %zu (stride %u, order %u, %u "
+		 "objects, cap %u) hit %u, %s, %s", size, dc->geo.stride,
+		 dc->geo.order, dc->geo.objects, dc->sheaf_cap, nth,
+		 v_name[v], recov ? "the test's shrink recovers" :
+				    "a client on CPU 0 recovers");
+	memset(as, 0, sizeof(*as));
+	a_dc = dc;
+	pid = fork_child();
+	if (pid == 0) {
+		a_counting = nth == 0;
+		a_nth = nth;
+		a_variant = v;
+		a_child(c, size, batch, rounds);
+	}
+	st = wait_child(pid);
+	if (nth == 0) {
+		*hits = as->hits;
+		fails += !ok(st == 0 && as->hits > 0, "a) size %zu: dry run "
+			     "(%s), %u bumps", size, status_str(st), as->hits);
+		for (i = 0; i < as->nr; i++)
+			if (as->o[i].state == O_HELD)
+				slab_cache_free(c, rbase + as->o[i].off);
+		slab_cache_destroy(c);
+		return fails;
+	}
+	fails += !ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		     "a) %s: child killed in the bump window (%s)", label,
+		     status_str(st));
+	good = check(why, sizeof(why));
+	cc = slab_check_find(&rep, name);
+	fails += !ok(good && rep.errors == 0 && cc && cc->dead_locks == 1 &&
+		     (cc->in_flight > 0 || a_where != SHMSLAB_TW_SHEAF_BUMP) &&
+		     cc->objects == cc->inuse + cc->free + cc->sheaf +
+					    cc->barn + cc->in_flight,
+		     "a) %s: before recovery: the dead lock, %" PRIu64
+		     " in flight, no inconsistency%s%s", label,
+		     cc ? cc->in_flight : 0, good ? "" : ": ",
+		     good ? "" : why);
+	if (!good)
+		slab_check_diag(&rep);
+	if (recov) {
+		fails += !ok(slab_cache_shrink(c) == 0,
+			     "a) %s: the test's shrink succeeds", label);
+	} else {
+		void *p;
+
+		pin(0);
+		p = slab_cache_alloc(c, 0);
+		fails += !ok(p != NULL && in_region(p, size),
+			     "a) %s: an allocation on CPU 0 recovers", label);
+		if (p)
+			slab_cache_free(c, p);
+		unpin();
+	}
+	hoff = calloc(as->nr + 1, sizeof(*hoff));
+	for (i = 0; i < as->nr; i++) {
+		struct aobj *o = &as->o[i];
+
+		if (o->state == O_HELD || o->state == O_FREEING) {
+			held++;
+			hoff[nheld++] = o->off;
+			if (!intact(rbase + o->off, size, o->tag))
+				bad++;
+		}
+	}
+	qsort(hoff, nheld, sizeof(*hoff), u64_cmp);
+	sweep = 4 * dc->geo.objects + 4 * dc->sheaf_cap + 64;
+	fails += !is_int(a_sweep(c, size, sweep, hoff, nheld, &dup, &clash),
+			 0, "a) %s: a sweep of %u allocations: no object "
+			 "twice (%u), none held by the dead child (%u)",
+			 label, sweep, dup, clash);
+	fails += !is_int(bad, 0, "a) %s: the %u objects still held are "
+			 "intact", label, held);
+	good = check(why, sizeof(why));
+	cc = slab_check_find(&rep, name);
+	fails += !ok(good && rep.errors == 0 && cc && cc->records == 0 &&
+		     cc->dead_locks == 0 && adds_up(cc) && cc->inuse == held,
+		     "a) %s: after recovery: clean, nothing in flight, inuse "
+		     "%" PRIu64 " == held %u%s%s", label, cc ? cc->inuse : 0,
+		     held, good ? "" : ": ", good ? "" : why);
+	if (!good || cc == NULL || cc->in_flight || cc->records)
+		slab_check_diag(&rep);
+	for (i = 0; i < as->nr; i++)
+		if (as->o[i].state == O_HELD || as->o[i].state == O_FREEING)
+			slab_cache_free(c, rbase + as->o[i].off);
+	good = check(why, sizeof(why));
+	cc = slab_check_find(&rep, name);
+	fails += !ok(good && cc && cc->inuse == 0 && adds_up(cc),
+		     "a) %s: after freeing them inuse 0 and clean", label);
+	fails += !ok(slab_cache_destroy(c) == 0, "a) %s: destroy", label);
+	free(hoff);
+	return fails;
+}
+
+static void
+test_window_kills(void)
+{
+#ifndef SHMSLAB_DEBUG
+	skip(1, "a) needs an --enable-debug build (SHMSLAB_DEBUG): the "
+		"library has no test windows in this one");
+#else
+	static const size_t sizes[] = { 64, 96, 192, 320, 448, 2048, 8192 };
+	uint32_t s, hits, runs = 0, j;
+	int v, fails = 0;
+
+	as = shared_map(sizeof(*as));
+	if (getenv("REVIEW_BUMP_WINDOW"))
+		a_where = atoi(getenv("REVIEW_BUMP_WINDOW"));
+	diag("a) killing in window %d", a_where);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		hits = 0;
+		if (a_run(sizes[s], 0, 0, 0, &hits) != 0 || hits == 0)
+			continue;
+		for (v = 0; v < V_NR; v++)
+			for (j = 0; j < 1u + (uint32_t)scale; j++) {
+				uint32_t nth = j == 0 ? 1 :
+					1 + (uint32_t)((uint64_t)(hits - 1) *
+						       j / (uint32_t)scale);
+
+				fails += a_run(sizes[s], nth, v,
+					       (int)((s + j + (uint32_t)v) & 1),
+					       NULL) != 0;
+				runs++;
+			}
+	}
+	diag("a) %u kill runs, %d with a failure", runs, fails);
+	munmap(as, sizeof(*as));
+	as = NULL;
+#endif
+}
+
+/* ---------------------------------------------------------------- b */
+
+#define B_WORKERS	4
+#define B_HELD		256
+
+struct b_worker {
+	uint32_t nr;		/* entries of h[] in use */
+	uint32_t busy;		/* 1: an allocation or free in progress */
+	uint64_t rounds;
+	uint64_t h[B_HELD];	/* offsets held */
+};
+
+struct b_shared {
+	uint32_t stop;
+	uint32_t pad;
+	struct b_worker w[B_WORKERS];
+};
+
+static struct b_shared *bs;
+
+static void
+b_worker_run(struct slab_cache *c, size_t size, int slot, uint64_t s)
+{
+	struct b_worker *w = &bs->w[slot];
+
+	if (two_cpus)
+		pin(slot & 1);
+	while (!__atomic_load_n(&bs->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t n = 1 + (uint32_t)(rnd(&s) % B_HELD), i;
+
+		for (i = w->nr; i < n; i++) {
+			void *p;
+
+			__atomic_store_n(&w->busy, 1, __ATOMIC_RELEASE);
+			p = slab_cache_alloc(c, 0);
+			if (p == NULL)
+				_exit(12);
+			if (!in_region(p, size))
+				_exit(13);
+			w->h[i] = off_of(p);
+			__atomic_store_n(&w->nr, i + 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+		}
+		while (w->nr > 0) {
+			uint32_t k = w->nr - 1;
+
+			__atomic_store_n(&w->busy, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&w->nr, k, __ATOMIC_RELEASE);
+			slab_cache_free(c, rbase + w->h[k]);
+			__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+		}
+		w->rounds++;
+	}
+	_exit(0);
+}
+
+static void
+test_storm(size_t size)
+{
+	char name[64], why[512] = "";
+	struct slab_cache *c;
+	const struct slab_check_cache *cc;
+	pid_t pids[B_WORKERS];
+	uint32_t kills = 0, k, i, unknown = 0, held = 0;
+	int good, st, bad_exit = 0;
+	uint64_t s = seed ^ size;
+
+	snprintf(name, sizeof(name), "rb.b%zu", size);
+	c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("create: %s", strerror(errno));
+	bs = shared_map(sizeof(*bs));
+	for (i = 0; i < B_WORKERS; i++) {
+		pids[i] = fork_child();
+		if (pids[i] == 0)
+			b_worker_run(c, size, (int)i, rnd(&s));
+	}
+	for (k = 0; k < 60u * (uint32_t)scale; k++) {
+		struct timespec t = { 0, (long)(200000 + rnd(&s) % 3000000) };
+		uint32_t j = (uint32_t)(rnd(&s) % B_WORKERS);
+
+		nanosleep(&t, NULL);
+		kill(pids[j], SIGKILL);
+		st = wait_child(pids[j]);
+		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+			bad_exit++;
+		kills++;
+		/* its objects: held (nr) and maybe one in progress */
+		unknown += __atomic_load_n(&bs->w[j].busy, __ATOMIC_ACQUIRE);
+		for (i = 0; i < bs->w[j].nr; i++)
+			slab_cache_free(c, rbase + bs->w[j].h[i]);
+		memset(&bs->w[j], 0, sizeof(bs->w[j]));
+		pids[j] = fork_child();
+		if (pids[j] == 0)
+			b_worker_run(c, size, (int)j, rnd(&s));
+	}
+	__atomic_store_n(&bs->stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < B_WORKERS; i++) {
+		st = wait_child(pids[i]);
+		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+			bad_exit++;
+	}
+	for (i = 0; i < B_WORKERS; i++)
+		held += bs->w[i].nr;
+	ok(bad_exit == 0, "b) size %zu: %u kills, every worker died of "
+	   "SIGKILL or exited 0 (%d did not)", size, kills, bad_exit);
+	/* a shrink recovers every dead slot lock */
+	slab_cache_shrink(c);
+	if (two_cpus) {
+		pin(1);
+		free(NULL);
+	}
+	good = check(why, sizeof(why));
+	cc = slab_check_find(&rep, name);
+	ok(good && rep.errors == 0 && cc && cc->in_flight == 0 &&
+	   cc->dead_locks == 0 && adds_up(cc) && cc->inuse >= held &&
+	   cc->inuse <= held + unknown,
+	   "b) size %zu: after %u kills: clean, nothing in flight, inuse %"
+	   PRIu64 " within [held %u, held + in progress %u]%s%s", size,
+	   kills, cc ? cc->inuse : 0, held, held + unknown,
+	   good ? "" : ": ", good ? "" : why);
+	if (!good || cc == NULL || cc->in_flight)
+		slab_check_diag(&rep);
+	if (cc)
+		diag("  %s: objects %" PRIu64 " inuse %" PRIu64 " free %"
+		     PRIu64 " sheaf %" PRIu64 " barn %" PRIu64,
+		     name, cc->objects, cc->inuse, cc->free, cc->sheaf,
+		     cc->barn);
+	for (i = 0; i < B_WORKERS; i++) {
+		uint32_t j;
+
+		for (j = 0; j < bs->w[i].nr; j++)
+			slab_cache_free(c, rbase + bs->w[i].h[j]);
+	}
+	munmap(bs, sizeof(*bs));
+	unpin();
+}
+
+/* ---------------------------------------------------------------- c */
+
+/* Scribble the colour of every empty slab of list head (at most 64). */
+static uint32_t
+c_scribble(const struct slab_cache_desc *dc, uint32_t head, uint32_t *pfns,
+	   uint64_t *colours, uint32_t nr)
+{
+	uint32_t np = ((const struct region_super *)rbase)->nr_pages, pfn, i;
+
+	for (pfn = head, i = 0; pfn < np && i < 64 && nr < 64;
+	     pfn = region_pages(rbase)[pfn].next, i++) {
+		struct page_desc *pd = &region_pages(rbase)[pfn];
+		uint64_t colour = pd->private_[0];
+
+		if (sc_inuse(__atomic_load_n(&pd->counters,
+					     __ATOMIC_ACQUIRE)) != 0 ||
+		    colour + 8 + dc->geo.red_left +
+				    (uint64_t)dc->geo.objects * dc->geo.stride >
+			    (REGION_PAGE_SIZE << dc->geo.order))
+			continue;
+		pfns[nr] = pfn;
+		colours[nr++] = colour;
+		/* the hostile write: the colour, 8 bytes on */
+		__atomic_store_n(&pd->private_[0], colour + 8,
+				 __ATOMIC_RELEASE);
+	}
+	return nr;
+}
+
+static void
+test_colour(void)
+{
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	uint64_t colours[64];
+	uint32_t pfns[64], nr = 0, i, n, misaligned = 0, got = 0, inside = 0;
+	void *first, **v;
+
+	c = slab_cache_create(pool, "rb.colour", 96, 32, 0, NULL);
+	if (c == NULL)
+		bail_out("create: %s", strerror(errno));
+	dc = desc_of("rb.colour");
+	if (dc == NULL || dc->sheaf_cap == 0) {
+		skip(1, "c) the cache has no sheaves");
+		return;
+	}
+	pin(0);
+	/* slabd stocks node 0's list; a refill moves some to CPU 0's */
+	first = slab_cache_alloc(c, 0);
+	if (first == NULL)
+		bail_out("alloc: %s", strerror(errno));
+	diag("c) geometry: stride %u, align %u, %u objects, leftover %u, "
+	     "colour step %u, %u colours", dc->geo.stride, dc->geo.align,
+	     dc->geo.objects, dc->geo.leftover, dc->geo.colour_step,
+	     dc->geo.colours);
+	nr = c_scribble(dc, cache_slot(rbase, dc, 0)->partial_head, pfns,
+			colours, nr);
+	nr = c_scribble(dc, cache_node(rbase, dc, 0)->partial_head, pfns,
+			colours, nr);
+	if (nr == 0) {
+		skip(1, "c) no empty slab with room for a colour + 8");
+		slab_cache_free(c, first);
+		unpin();
+		return;
+	}
+	n = 4 * dc->geo.objects + 2 * dc->sheaf_cap;
+	v = calloc(n, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		uint32_t j;
+
+		v[i] = slab_cache_alloc(c, 0);
+		if (v[i] == NULL)
+			continue;
+		got++;
+		if ((uintptr_t)v[i] % 32 != 0)
+			misaligned++;
+		for (j = 0; j < nr; j++)
+			if (off_of(v[i]) >> REGION_PAGE_SHIFT >= pfns[j] &&
+			    off_of(v[i]) >> REGION_PAGE_SHIFT <
+				    pfns[j] + (1u << dc->geo.order))
+				inside++;
+	}
+	diag("c) %u slabs' colour moved by 8; %u of %u allocations, %u of "
+	     "them from those slabs", nr, got, n, inside);
+	ok(misaligned == 0, "c) empty slabs whose colour another client "
+	   "moved by 8 bytes: none of the %u objects handed out is off the "
+	   "cache's 32-byte alignment (%u are)", got, misaligned);
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL)
+			slab_cache_free(c, v[i]);
+	slab_cache_free(c, first);
+	free(v);
+	/* the colours back, as slabd formatted them */
+	for (i = 0; i < nr; i++)
+		__atomic_store_n(&region_pages(rbase)[pfns[i]].private_[0],
+				 colours[i], __ATOMIC_RELEASE);
+	unpin();
+}
+
+int
+main(void)
+{
+	const char *sc = getenv("SHMSLAB_TEST_SCALE");
+	const char *sd = getenv("SHMSLAB_TEST_SEED");
+
+	if (sc && atoi(sc) > 1)
+		scale = atoi(sc);
+	seed = sd ? strtoull(sd, NULL, 0) : (uint64_t)time(NULL);
+	diag("seed %" PRIu64 " (SHMSLAB_TEST_SEED)", seed);
+	if (slabtest_start(&d, "64M") != 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	rsize = slab_pool_size(pool);
+	two_cpus = sysconf(_SC_NPROCESSORS_ONLN) > 1 && pin(1) == 0;
+	unpin();
+	if (!slabtest_uses_slots(pool) ||
+	    ((const struct region_super *)rbase)->slot_guard !=
+		    REGION_GUARD_RSEQ || slabtest_hardened()) {
+		skip(1, "no rseq, a CAS slot guard or hardened links: no "
+			"sheaves, no bump");
+		harness_stop(&d);
+		return done_testing();
+	}
+	if (part_on('a'))
+		test_window_kills();
+	if (part_on('b')) {
+		test_storm(64);
+		test_storm(448);
+	}
+	if (part_on('c'))
+		test_colour();
+	slab_pool_close(pool);
+	ok(harness_alive(&d), "slabd still runs");
+	harness_stop(&d);
+	return done_testing();
+}

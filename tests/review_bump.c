@@ -238,6 +238,25 @@ struct a_shared {
 };
 
 static struct a_shared *as;
+
+/* part b's */
+#define B_WORKERS	4
+#define B_HELD		256
+
+struct b_worker {
+	uint32_t nr;		/* entries of h[] in use */
+	uint32_t busy;		/* 1: an allocation or free in progress */
+	uint64_t rounds;
+	uint64_t h[B_HELD];	/* offsets held */
+};
+
+struct b_shared {
+	uint32_t stop;
+	uint32_t bumps;		/* debug builds: SHEAF_BUMP windows reached */
+	struct b_worker w[B_WORKERS];
+};
+
+static struct b_shared *bs;
 static const struct slab_cache_desc *a_dc;	/* the child's cache */
 static volatile int a_counting;
 static volatile uint32_t a_nth;		/* kill at this hit (0: never) */
@@ -303,6 +322,8 @@ void shmslab_test_window(int where);
 void
 shmslab_test_window(int where)
 {
+	if (where == SHMSLAB_TW_SHEAF_BUMP && bs != NULL)
+		__atomic_fetch_add(&bs->bumps, 1, __ATOMIC_RELAXED);
 	if (where != a_where || as == NULL)
 		return;
 	if (a_counting)
@@ -582,24 +603,6 @@ test_window_kills(void)
 
 /* ---------------------------------------------------------------- b */
 
-#define B_WORKERS	4
-#define B_HELD		256
-
-struct b_worker {
-	uint32_t nr;		/* entries of h[] in use */
-	uint32_t busy;		/* 1: an allocation or free in progress */
-	uint64_t rounds;
-	uint64_t h[B_HELD];	/* offsets held */
-};
-
-struct b_shared {
-	uint32_t stop;
-	uint32_t pad;
-	struct b_worker w[B_WORKERS];
-};
-
-static struct b_shared *bs;
-
 static void
 b_worker_run(struct slab_cache *c, size_t size, int slot, uint64_t s)
 {
@@ -686,12 +689,12 @@ test_storm(size_t size)
 		held += bs->w[i].nr;
 	ok(bad_exit == 0, "b) size %zu: %u kills, every worker died of "
 	   "SIGKILL or exited 0 (%d did not)", size, kills, bad_exit);
+#ifdef SHMSLAB_DEBUG
+	diag("b) size %zu: %u bumps (refills from an empty slab) in the storm",
+	     size, bs->bumps);
+#endif
 	/* a shrink recovers every dead slot lock */
 	slab_cache_shrink(c);
-	if (two_cpus) {
-		pin(1);
-		free(NULL);
-	}
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);
 	ok(good && rep.errors == 0 && cc && cc->in_flight == 0 &&
@@ -715,6 +718,7 @@ test_storm(size_t size)
 			slab_cache_free(c, rbase + bs->w[i].h[j]);
 	}
 	munmap(bs, sizeof(*bs));
+	bs = NULL;
 	unpin();
 }
 

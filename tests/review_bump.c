@@ -22,11 +22,16 @@
  *     object still held intact, inuse == held exactly, and a sweep that
  *     allocates far more than a slab gets no object twice and none that
  *     is held.
+ *     Every bump the workload makes is killed in turn (sizes 136, 200
+ *     and 704 too); REVIEW_BUMP_KEEP changes which objects a round keeps.
  *  b) a random SIGKILL storm of a bump-heavy workload (W2-like: allocate
  *     a batch, free it all, on both CPUs), so that kills land on every
  *     instruction of sheaf_bump() (before its CAS, inside the rewrite,
  *     before the count): afterwards checker clean, nothing in flight, and
- *     inuse <= the objects whose fate the test cannot know.
+ *     inuse <= the objects whose fate the test cannot know.  A worker also
+ *     kills itself in every bump that starts at c0 > 0 and leaves a chain
+ *     (a refill that took a partial slab first: rare, the workloads of
+ *     part a never make one).
  *  c) hostile: another client rewrites the colour offset
  *     (page_desc.private_[0]) of an empty slab frozen to CPU 0 to the
  *     cache's colour plus 8 (inside the slab's bounds, not a colour the
@@ -245,6 +250,8 @@ struct aobj {
 
 struct a_shared {
 	uint32_t hits;		/* dry run: bumps reached */
+	uint32_t partial;	/* ... of them with c0 > 0 and n < objects */
+	uint32_t full;		/* ... of them taking the whole slab */
 	uint32_t nr;
 	struct aobj o[A_MAX];
 };
@@ -265,6 +272,8 @@ struct b_worker {
 struct b_shared {
 	uint32_t stop;
 	uint32_t bumps;		/* debug builds: SHEAF_BUMP windows reached */
+	uint32_t partial;	/* ... at c0 > 0 leaving a chain */
+	uint32_t pad;
 	struct b_worker w[B_WORKERS];
 };
 
@@ -279,6 +288,8 @@ static volatile int a_variant;		/* 0 plain, 1 half, 2 descending */
  * review used: before the CAS, inside the rewrite).
  */
 static int a_where = SHMSLAB_TW_SHEAF_BUMP;
+/* the workload keeps every a_keep-th object of a round (0: none) */
+static uint32_t a_keep = 7;
 /* part d: 1 stop, 2 die at the first bump window */
 static volatile int d_mode;
 
@@ -343,12 +354,34 @@ shmslab_test_window(int where)
 		raise(m == 1 ? SIGSTOP : SIGKILL);
 		return;
 	}
-	if (where == SHMSLAB_TW_SHEAF_BUMP && bs != NULL)
+	if (where == SHMSLAB_TW_SHEAF_BUMP && bs != NULL) {
+		uint32_t k;
+
 		__atomic_fetch_add(&bs->bumps, 1, __ATOMIC_RELAXED);
+		for (k = 0; a_dc != NULL && k < a_dc->nr_slots; k++) {
+			const struct slab_rec *r =
+				&cache_slot(rbase, a_dc, k)->rec;
+
+			if (r->op == REC_SHEAF_BUMP && r->pid == getpid() &&
+			    r->c0 > 0 && r->n < a_dc->geo.objects) {
+				/* the rare kind: the worker dies in it */
+				__atomic_fetch_add(&bs->partial, 1,
+						   __ATOMIC_RELAXED);
+				raise(SIGKILL);
+			}
+		}
+	}
 	if (where != a_where || as == NULL)
 		return;
-	if (a_counting)
+	if (a_counting) {
+		const struct slab_rec *r = &cache_slot(rbase, a_dc, 0)->rec;
+
 		__atomic_fetch_add(&as->hits, 1, __ATOMIC_RELAXED);
+		if (r->c0 > 0 && r->n < a_dc->geo.objects)
+			as->partial++;
+		if (r->n == a_dc->geo.objects)
+			as->full++;
+	}
 	if (a_nth && --a_nth == 0) {
 		if (where == SHMSLAB_TW_SHEAF_BUMP)
 			a_act(a_variant);
@@ -394,7 +427,7 @@ a_child(struct slab_cache *c, size_t size, uint32_t batch, uint32_t rounds)
 		for (i = 0; i < batch; i++) {
 			struct aobj *o = &as->o[base + i];
 
-			if (i % 7 == 3 && r + 1 < rounds)
+			if (a_keep && i % a_keep == 3 && r + 1 < rounds)
 				continue;	/* kept: slabs nearly empty */
 			a_set(o, O_FREEING);
 			slab_cache_free(c, rbase + o->off);
@@ -509,7 +542,9 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 	if (nth == 0) {
 		*hits = as->hits;
 		fails += !ok(st == 0 && as->hits > 0, "a) size %zu: dry run "
-			     "(%s), %u bumps", size, status_str(st), as->hits);
+			     "(%s), %u bumps (%u of a whole slab, %u at c0 > 0 "
+			     "leaving a chain)", size, status_str(st),
+			     as->hits, as->full, as->partial);
 		for (i = 0; i < as->nr; i++)
 			if (as->o[i].state == O_HELD)
 				slab_cache_free(c, rbase + as->o[i].off);
@@ -519,6 +554,12 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 	fails += !ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		     "a) %s: child killed in the bump window (%s)", label,
 		     status_str(st));
+	{
+		struct slab_rec r = cache_slot(rbase, dc, 0)->rec;
+
+		diag("a) %s: record op %u, sheaf %u, c0 %u, n %u", label, r.op,
+		     r.sheaf, r.c0, r.n);
+	}
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);
 	fails += !ok(good && rep.errors == 0 && cc && cc->dead_locks == 1 &&
@@ -592,7 +633,7 @@ test_window_kills(void)
 	skip(1, "a) needs an --enable-debug build (SHMSLAB_DEBUG): the "
 		"library has no test windows in this one");
 #else
-	static const size_t sizes[] = { 64, 96, 192, 320, 448, 2048, 8192 };
+	static const size_t sizes[] = { 64, 96, 192, 320, 448, 2048, 8192, 136, 200, 704 };
 	uint32_t s, hits, runs = 0, j;
 	int v, fails = 0;
 
@@ -600,17 +641,18 @@ test_window_kills(void)
 	if (getenv("REVIEW_BUMP_WINDOW"))
 		a_where = atoi(getenv("REVIEW_BUMP_WINDOW"));
 	diag("a) killing in window %d", a_where);
+	if (getenv("REVIEW_BUMP_KEEP"))
+		a_keep = (uint32_t)atoi(getenv("REVIEW_BUMP_KEEP"));
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		hits = 0;
 		if (a_run(sizes[s], 0, 0, 0, &hits) != 0 || hits == 0)
 			continue;
+		/* every bump of the workload (first slabs, refills that
+		 * take the rest of a sheaf's room from a second slab, at c0
+		 * > 0), in each state, alternating the recovery */
 		for (v = 0; v < V_NR; v++)
-			for (j = 0; j < 1u + (uint32_t)scale; j++) {
-				uint32_t nth = j == 0 ? 1 :
-					1 + (uint32_t)((uint64_t)(hits - 1) *
-						       j / (uint32_t)scale);
-
-				fails += a_run(sizes[s], nth, v,
+			for (j = 1; j <= hits; j++) {
+				fails += a_run(sizes[s], j, v,
 					       (int)((s + j + (uint32_t)v) & 1),
 					       NULL) != 0;
 				runs++;
@@ -676,6 +718,7 @@ test_storm(size_t size)
 	if (c == NULL)
 		bail_out("create: %s", strerror(errno));
 	bs = shared_map(sizeof(*bs));
+	a_dc = desc_of(name);
 	for (i = 0; i < B_WORKERS; i++) {
 		pids[i] = fork_child();
 		if (pids[i] == 0)
@@ -711,8 +754,9 @@ test_storm(size_t size)
 	ok(bad_exit == 0, "b) size %zu: %u kills, every worker died of "
 	   "SIGKILL or exited 0 (%d did not)", size, kills, bad_exit);
 #ifdef SHMSLAB_DEBUG
-	diag("b) size %zu: %u bumps (refills from an empty slab) in the storm",
-	     size, bs->bumps);
+	diag("b) size %zu: %u bumps (refills from an empty slab) in the "
+	     "storm, %u of them at c0 > 0 leaving a chain (the worker killed "
+	     "itself in each)", size, bs->bumps, bs->partial);
 #endif
 	/* a shrink recovers every dead slot lock */
 	slab_cache_shrink(c);

@@ -6,10 +6,12 @@
  *
  *  a) (--enable-debug builds) a child pinned to CPU 0 allocates and frees
  *     in rounds (so that refills find fresh and emptied slabs) and
- *     SIGKILLs itself at the 1st and a later hit of SHMSLAB_TW_SHEAF_BUMP
- *     (after the CAS, slot lock 0 held), for strides 64 (62 of 64 objects
- *     per bump: a chain is left to rewrite), 96, 192, 320, 448 (a whole
- *     slab: SW_FULL), 2048 and 8192 (order > 0).  Three states at the
+ *     SIGKILLs itself at the nth hit of SHMSLAB_TW_SHEAF_BUMP (after the
+ *     CAS, slot lock 0 held), for every n its workload reaches, for
+ *     strides 64 (62 of 64 objects per bump: a chain is left to rewrite),
+ *     96, 136, 192, 200, 320, 448, 704 (a whole slab: SW_FULL; some at c0
+ *     > 0, the second slab of a refill), 2048 (order 3, 14 of 16) and
+ *     8192 (order 3, 4 objects).  Three states at the
  *     death: as the window leaves it; half the chain rewritten (what a
  *     death inside the rewrite loop, or a recovery killed inside its own
  *     rewrite, leaves: recovery writes the same words); and the rest's
@@ -22,8 +24,9 @@
  *     object still held intact, inuse == held exactly, and a sweep that
  *     allocates far more than a slab gets no object twice and none that
  *     is held.
- *     Every bump the workload makes is killed in turn (sizes 136, 200
- *     and 704 too); REVIEW_BUMP_KEEP changes which objects a round keeps.
+ *     REVIEW_BUMP_KEEP changes which objects a round keeps;
+ *     REVIEW_BUMP_WINDOW=n kills in window n instead (for a build with
+ *     more windows in sheaf_bump()).
  *  b) a random SIGKILL storm of a bump-heavy workload (W2-like: allocate
  *     a batch, free it all, on both CPUs), so that kills land on every
  *     instruction of sheaf_bump() (before its CAS, inside the rewrite,
@@ -49,10 +52,10 @@
  *     in flight and nothing else; after clients on both CPUs recovered:
  *     clean, nothing lost, no object twice in a sweep.
  *
- * Results on 8d54c02: a, b, d pass (also with extra windows added by
- * hand before the CAS, in the middle of the rewrite and after the count:
- * 42 + 12 + 42 kill runs, no failure); c fails (251 of 292 objects
- * misaligned), fixed by the commit after the test.
+ * Results on 8d54c02: a, b, d pass (a: 291 kill runs; also with windows
+ * added by hand before the CAS, in the middle of the rewrite and after
+ * the count: 291 + 42 + 291 kill runs, no failure); c fails (251 of 292
+ * objects misaligned), fixed by the commit after the test.
  *
  * SHMSLAB_TEST_SCALE multiplies kills and rounds; SHMSLAB_TEST_PARTS=ac
  * (say) runs only those parts; SHMSLAB_TEST_SEED sets the seed.

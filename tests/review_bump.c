@@ -792,6 +792,80 @@ test_storm(size_t size)
 
 /* ---------------------------------------------------------------- c */
 
+static pid_t d_child(struct slab_cache *c, int mode);
+
+/*
+ * c2) the same write between a bump's CAS and its recovery: the holder
+ * dies in the bump window, the colour of its slab is moved by 8, then a
+ * client on CPU 0 recovers the slot and allocates.  Recovery reads the
+ * colour again and bounded it only by the slab: it rolled the bump forward
+ * at the moved colour.
+ */
+static void
+test_colour_recover(void)
+{
+#ifndef SHMSLAB_DEBUG
+	skip(1, "c2) needs an --enable-debug build (SHMSLAB_DEBUG)");
+#else
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	struct slab_rec r;
+	struct page_desc *pd;
+	uint64_t colour;
+	uint32_t i, n, misaligned = 0, got = 0;
+	void **v;
+	pid_t pid;
+	int st;
+
+	c = slab_cache_create(pool, "rb.colour2", 96, 32, 0, NULL);
+	if (c == NULL)
+		bail_out("create: %s", strerror(errno));
+	dc = desc_of("rb.colour2");
+	if (dc == NULL || dc->sheaf_cap == 0) {
+		skip(1, "c2) the cache has no sheaves");
+		return;
+	}
+	pid = d_child(c, 2);
+	st = wait_child(pid);
+	r = cache_slot(rbase, dc, 0)->rec;
+	if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
+	    r.op != REC_SHEAF_BUMP ||
+	    r.slab >= ((const struct region_super *)rbase)->nr_pages) {
+		ok(0, "c2) the child dies in its bump (%s, record op %u)",
+		   status_str(st), r.op);
+		return;
+	}
+	pd = &region_pages(rbase)[r.slab];
+	colour = pd->private_[0];
+	if (colour + 8 + (uint64_t)dc->geo.objects * dc->geo.stride >
+	    (REGION_PAGE_SIZE << dc->geo.order)) {
+		skip(1, "c2) no room for a colour + 8");
+		return;
+	}
+	__atomic_store_n(&pd->private_[0], colour + 8, __ATOMIC_RELEASE);
+	pin(0);
+	n = 2 * dc->sheaf_cap;
+	v = calloc(n, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		v[i] = slab_cache_alloc(c, 0);
+		if (v[i] == NULL)
+			continue;
+		got++;
+		if ((uintptr_t)v[i] % 32 != 0)
+			misaligned++;
+	}
+	ok(misaligned == 0, "c2) the colour of a dead bump's slab moved by 8 "
+	   "before recovery: none of the %u objects handed out after it is "
+	   "off the cache's 32-byte alignment (%u are)", got, misaligned);
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL)
+			slab_cache_free(c, v[i]);
+	free(v);
+	__atomic_store_n(&pd->private_[0], colour, __ATOMIC_RELEASE);
+	unpin();
+#endif
+}
+
 /* Scribble the colour of every empty slab of list head (at most 64). */
 static uint32_t
 c_scribble(const struct slab_cache_desc *dc, uint32_t head, uint32_t *pfns,
@@ -1046,8 +1120,10 @@ main(void)
 	}
 	/* last: the slabs the walk refuses stay retired (SW_FULL, leaked),
 	 * which the checker reports from then on */
-	if (part_on('c'))
+	if (part_on('c')) {
 		test_colour();
+		test_colour_recover();
+	}
 	slab_pool_close(pool);
 	ok(harness_alive(&d), "slabd still runs");
 	harness_stop(&d);

@@ -448,11 +448,7 @@ refill_prefetch(const struct slab_cache *h, uint32_t k, uint32_t n)
 static inline int
 bump_colour_ok(const struct slab_cache *h, uint64_t colour)
 {
-	const struct slab_geometry *g = &h->v.geo;
-
-	return colour != 1ull << 62 && g->colour_step != 0 &&
-	       colour % g->colour_step == 0 &&
-	       colour / g->colour_step < g->colours;
+	return colour != 1ull << 62 && slab_colour_ok(&h->v.geo, colour);
 }
 
 /*

@@ -44,6 +44,11 @@
  *     client was handed objects 8 bytes off the cache's alignment, and
  *     objects that straddle two real ones.  Every pointer a client gets
  *     must be aligned as the cache says (slab_cache_create(3)).
+ *  c2) (--enable-debug) the same write between a bump's CAS and its
+ *     recovery: the holder dies in the bump window, the colour of its
+ *     slab is moved by 8, a client on CPU 0 recovers and allocates.
+ *     sheaf_recover() read the colour again, bounded only by the slab,
+ *     and rolled the bump forward at the moved colour.
  *  d) (--enable-debug, two CPUs) two dead bumps at once, one into a barn
  *     sheaf: P1 on CPU 0 stops inside its bump (slot lock 0 held); P2 on
  *     CPU 0 finds that lock busy and fills a barn sheaf under slot 1's
@@ -55,7 +60,9 @@
  * Results on 8d54c02: a, b, d pass (a: 291 kill runs; also with windows
  * added by hand before the CAS, in the middle of the rewrite and after
  * the count: 291 + 42 + 291 kill runs, no failure); c fails (251 of 292
- * objects misaligned), fixed by the commit after the test.
+ * objects misaligned), fixed by 97ea8fb (sheaf_bump() takes only a colour
+ * slabd gives: slab_colour_ok()); c2 fails (42 of 124), fixed by 5d62648
+ * (recovery checks the colour the same way).
  *
  * SHMSLAB_TEST_SCALE multiplies kills and rounds; SHMSLAB_TEST_PARTS=ac
  * (say) runs only those parts; SHMSLAB_TEST_SEED sets the seed.

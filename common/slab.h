@@ -863,6 +863,21 @@ slab_obj_state(const struct slab_view *v, void *obj)
  */
 int slab_link_ok(const struct slab_view *v, uint64_t colour, uint32_t link);
 
+/*
+ * Whether colour (a slab's page_desc.private_[0], which every client can
+ * write) is one slabd gives the slabs of a cache of geometry g: a
+ * multiple of colour_step below colours (daemon/cache.c slab_new()).
+ * What addresses objects without reading a link (the sheaf refill from an
+ * empty slab and its recovery) checks it: nothing else would catch a
+ * colour moved inside the slab.
+ */
+static inline int
+slab_colour_ok(const struct slab_geometry *g, uint64_t colour)
+{
+	return g->colour_step != 0 && colour % g->colour_step == 0 &&
+	       colour / g->colour_step < g->colours;
+}
+
 #define SLAB_RECIP_SHIFT	44
 
 /*

@@ -468,8 +468,15 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 			uint64_t colour = v->pages[r->slab].private_[0];
 			uint64_t first = colour + v->geo.red_left, n;
 
+			/*
+			 * the colour as the holder found it, or another
+			 * client moved it since: then nothing (objects 0 ..
+			 * n-1 stay lost, counted in use; a walk of the rest
+			 * refuses the slab)
+			 */
 			if (colour <= v->slab_bytes - v->obj_bytes -
-					      v->geo.red_left) {
+					      v->geo.red_left &&
+			    slab_colour_ok(&v->geo, colour)) {
 				for (n = r->n; n < v->geo.objects; n++)
 					slab_fp_set(v,
 						    v->base + base_off + first +

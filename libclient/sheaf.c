@@ -438,6 +438,20 @@ refill_prefetch(const struct slab_cache *h, uint32_t k, uint32_t n)
 }
 
 /*
+ * Whether colour (slab_colour()'s, inside the slab) is one slabd gives a
+ * slab of h: a multiple of colour_step below colours (daemon/cache.c
+ * slab_new()).  sheaf_bump() reads no link, so nothing else would catch a
+ * colour another client moved: the freelist walk refuses such a slab (its
+ * head is no object boundary), the bump would hand out objects off the
+ * cache's alignment, straddling the real ones.
+ */
+static inline int
+bump_colour_ok(const struct slab_cache *h, uint64_t colour)
+{
+	return colour != 1ull << 62 && slab_colour_ok(&h->v.geo, colour);
+}
+
+/*
  * sheaf_take() of an empty slab (read as f, c; colour checked): objects
  * 0 .. m-1 into sheaf si at obj[c0 ..], by one CAS that sets inuse to m
  * and the freelist to object m, recorded first (REC_SHEAF_BUMP); then the
@@ -541,7 +555,7 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		 * order, no link read (REC_SHEAF_BUMP).
 		 */
 		if (sc_inuse(c) == 0 && sc_objects(c) == h->v.geo.objects &&
-		    colour != 1ull << 62 && !h->hard) {
+		    bump_colour_ok(h, colour) && !h->hard) {
 			int r = sheaf_bump(h, k, pfn, si, c0, f, c, colour);
 
 			if (r != -EAGAIN)

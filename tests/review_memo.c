@@ -1,0 +1,629 @@
+/*
+ * review_memo.c - the free check's memo (44f1003, docs/slab-protocol.md
+ * "The free check's memo") keeps what the full check accepted in a
+ * window of slabd's where a page's descriptors are half written, and
+ * goes on accepting frees into that page after the window has closed.
+ *
+ * The memo's argument is that a free the full check (obj_sheaf_ok())
+ * accepts after reading the new `released` must have seen the cleared
+ * descriptors, "which failed".  They do not always fail: slabd's clears
+ * leave cache 0, counters 0 (gen 0) and colour 0, and the head's flags
+ * (PG_HEAD | PG_SLAB, order) stay until the page allocator's free, and
+ * a new slab's flags are set by the page allocator before slabd writes
+ * its cache, counters and colour.  So:
+ *
+ *  a) slab_kill() of a kmalloc-8 slab (index 0, gen 0): between
+ *     released_bump() and buddy_free() the page looks like a kmalloc-8
+ *     slab with colour 0.  A free through a kmalloc-8 handle
+ *     (slab_cache_lookup()) of an address in it is accepted and memoised
+ *     under the NEW `released`; once the page is back in the page
+ *     allocator the full check refuses an address there (EINVAL), the
+ *     memo accepts it and the next allocation hands it out.
+ *
+ *  b) slab_new() of any cache in its first incarnation (gen 0, the
+ *     common case): at slab_format() the new slab has the cache's index,
+ *     counters 0 and colour 0.  A free of the colour-0 object 0 is
+ *     accepted and memoised with lo = the page's start; slab_format()
+ *     then gives the slab colour c != 0, and `released` never changes
+ *     while the slab lives: the memo accepts page + stride, which is not
+ *     an object's start (it straddles two objects), and the next
+ *     allocation hands it out.
+ *
+ * Both need a free of a pointer that is not an object (a bug in the
+ * client) that lands in the window; the full check alone has that
+ * window too, for the instant, but the memo makes it last until the
+ * cache's next slab_kill (never, for a busy cache).  The windows are
+ * nanoseconds wide in slabd, so this test stops slabd in them with a
+ * breakpoint (ptrace, on buddy_free() and slab_format(), found with nm
+ * in $SLABD): the client side runs for real.  Skipped when the process
+ * cannot trace slabd or nm finds no symbols.
+ *
+ *	review_memo	(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+static char *rbase;
+
+/* ---------------------------------------------------------------- ptrace */
+
+/* A software breakpoint in slabd. */
+struct bp {
+	pid_t pid;
+	uint64_t addr;
+	long orig;
+};
+
+/* slabd's load address (0 for a non-PIE executable). */
+static uint64_t
+load_base(pid_t pid)
+{
+	char path[64], exe[PATH_MAX], line[PATH_MAX + 128];
+	uint64_t lo = UINT64_MAX, a;
+	Elf64_Ehdr eh;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return UINT64_MAX;
+	exe[n] = '\0';
+	f = fopen(exe, "r");
+	if (f == NULL || fread(&eh, sizeof(eh), 1, f) != 1) {
+		if (f)
+			fclose(f);
+		return UINT64_MAX;
+	}
+	fclose(f);
+	if (eh.e_type == ET_EXEC)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return UINT64_MAX;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = strchr(line, '/');
+		size_t l;
+
+		if (p == NULL)
+			continue;
+		l = strlen(p);
+		if (l > 0 && p[l - 1] == '\n')
+			p[l - 1] = '\0';
+		if (strcmp(p, exe) == 0 && sscanf(line, "%" SCNx64, &a) == 1 &&
+		    a < lo)
+			lo = a;
+	}
+	fclose(f);
+	return lo;
+}
+
+/* The address of symbol sym in slabd (pid), or 0. */
+static uint64_t
+sym_addr(pid_t pid, const char *sym)
+{
+	const char *slabd = getenv("SLABD");
+	char cmd[PATH_MAX + 64], line[512], name[256], t;
+	uint64_t v, base, found = 0;
+	FILE *f;
+
+	if (slabd == NULL || strchr(slabd, '\'') != NULL)
+		return 0;
+	base = load_base(pid);
+	if (base == UINT64_MAX)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "nm '%s' 2>/dev/null", slabd);
+	f = popen(cmd, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%" SCNx64 " %c %255s", &v, &t, name) == 3 &&
+		    (t == 'T' || t == 't') && strcmp(name, sym) == 0)
+			found = v;
+	pclose(f);
+	return found ? base + found : 0;
+}
+
+static int
+wait_stop(pid_t pid, int *st)
+{
+	while (waitpid(pid, st, __WALL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFSTOPPED(*st) ? 0 : -1;
+}
+
+/* Attach to pid and plant int3 at addr; slabd runs on.  0 or -1. */
+static int
+bp_arm(struct bp *b, pid_t pid, uint64_t addr)
+{
+	int st;
+
+	b->pid = pid;
+	b->addr = addr;
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+		return -1;
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0 || wait_stop(pid, &st) < 0)
+		return -1;
+	errno = 0;
+	b->orig = ptrace(PTRACE_PEEKTEXT, pid, (void *)addr, 0);
+	if (errno != 0)
+		return -1;
+	if (ptrace(PTRACE_POKETEXT, pid, (void *)addr,
+		   (void *)((b->orig & ~0xffL) | 0xcc)) < 0)
+		return -1;
+	return ptrace(PTRACE_CONT, pid, 0, 0) < 0 ? -1 : 0;
+}
+
+/*
+ * Wait until slabd stops at the breakpoint: 0 and its registers there;
+ * 1 if child `until` (0: none) exited first (its status in *stp); -1.
+ */
+static int
+bp_wait(struct bp *b, struct user_regs_struct *r, pid_t until, int *stp)
+{
+	int st, sig;
+	pid_t got;
+
+	for (;;) {
+		got = waitpid(b->pid, &st, __WALL | (until ? WNOHANG : 0));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 || (got > 0 && !WIFSTOPPED(st)))
+			return -1;
+		if (got == 0) {
+			if (waitpid(until, stp, WNOHANG) == until)
+				return 1;
+			usleep(1000);
+			continue;
+		}
+		sig = WSTOPSIG(st);
+		if (sig == SIGTRAP && (st >> 16) == 0) {
+			if (ptrace(PTRACE_GETREGS, b->pid, 0, r) < 0)
+				return -1;
+			if (r->rip == b->addr + 1)
+				return 0;
+			sig = 0;
+		} else if ((st >> 16) != 0) {
+			sig = 0;	/* an event stop */
+		}
+		if (ptrace(PTRACE_CONT, b->pid, 0, (void *)(long)sig) < 0)
+			return -1;
+	}
+}
+
+/* Take the breakpoint out of running slabd and detach. */
+static int
+bp_detach(struct bp *b)
+{
+	int st;
+
+	if (ptrace(PTRACE_INTERRUPT, b->pid, 0, 0) < 0 ||
+	    wait_stop(b->pid, &st) < 0)
+		return -1;
+	if (WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0) {
+		struct user_regs_struct r;
+
+		/* it hit the breakpoint meanwhile: back over the int3 */
+		if (ptrace(PTRACE_GETREGS, b->pid, 0, &r) < 0)
+			return -1;
+		if (r.rip == b->addr + 1) {
+			r.rip = b->addr;
+			if (ptrace(PTRACE_SETREGS, b->pid, 0, &r) < 0)
+				return -1;
+		}
+	}
+	if (ptrace(PTRACE_POKETEXT, b->pid, (void *)b->addr,
+		   (void *)b->orig) < 0)
+		return -1;
+	return ptrace(PTRACE_DETACH, b->pid, 0, 0) < 0 ? -1 : 0;
+}
+
+/* Run the instruction under the breakpoint; keep it planted if again. */
+static int
+bp_resume(struct bp *b, struct user_regs_struct *r, int again)
+{
+	int st;
+
+	if (ptrace(PTRACE_POKETEXT, b->pid, (void *)b->addr,
+		   (void *)b->orig) < 0)
+		return -1;
+	r->rip = b->addr;
+	if (ptrace(PTRACE_SETREGS, b->pid, 0, r) < 0)
+		return -1;
+	if (again) {
+		if (ptrace(PTRACE_SINGLESTEP, b->pid, 0, 0) < 0 ||
+		    wait_stop(b->pid, &st) < 0)
+			return -1;
+		if (ptrace(PTRACE_POKETEXT, b->pid, (void *)b->addr,
+			   (void *)((b->orig & ~0xffL) | 0xcc)) < 0)
+			return -1;
+		return ptrace(PTRACE_CONT, b->pid, 0, 0) < 0 ? -1 : 0;
+	}
+	return ptrace(PTRACE_DETACH, b->pid, 0, 0) < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t
+off_of(const void *p)
+{
+	return (uint64_t)((const char *)p - rbase);
+}
+
+/* The bad frees counted in the slots of the cache dc. */
+static uint64_t
+bad_frees(const struct slab_cache_desc *dc)
+{
+	uint64_t sum = 0;
+	uint32_t k;
+
+	for (k = 0; k < dc->nr_slots; k++)
+		sum += __atomic_load_n(&cache_slot(rbase, dc, k)
+					       ->stat[ST_BAD_FREE],
+				       __ATOMIC_RELAXED);
+	return sum;
+}
+
+static const struct page_desc *
+pdesc(uint64_t pfn)
+{
+	return &region_pages(rbase)[pfn];
+}
+
+/*
+ * Whether p is, by the page descriptors now, an object's start in a slab
+ * of the cache dc (caches with sheaves have no red zones).
+ */
+static int
+is_object(const struct slab_cache_desc *dc, const void *p)
+{
+	const struct region_super *sb = (const void *)rbase;
+	uint64_t off = off_of(p), pfn = off >> REGION_PAGE_SHIFT, x;
+	const struct page_desc *pd;
+
+	if (p == NULL || off >= (uint64_t)sb->nr_pages << REGION_PAGE_SHIFT)
+		return 0;
+	pd = pdesc(pfn);
+	if (pd->flags & PG_TAIL) {
+		pfn = pd->head;
+		if (pfn >= sb->nr_pages)
+			return 0;
+		pd = pdesc(pfn);
+	}
+	if ((pd->flags & (PG_HEAD | PG_SLAB)) != (PG_HEAD | PG_SLAB) ||
+	    pd->cache != (uint32_t)(dc - region_caches(rbase)) ||
+	    pd->order != dc->geo.order ||
+	    sc_gen(pd->counters) != (dc->gen & SC_GEN_MASK))
+		return 0;
+	x = off - (pfn << REGION_PAGE_SHIFT) - pd->private_[0];
+	return x < (uint64_t)dc->geo.objects * dc->geo.stride &&
+	       x % dc->geo.stride == 0;
+}
+
+/* A child that runs fn(arg) and exits 0: its pid. */
+static pid_t
+child(void (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void
+do_shrink(void *c)
+{
+	slabtest_pin(1);
+	slab_cache_shrink(c);
+}
+
+enum { NB = 4000 };
+
+static void
+do_allocs(void *c)
+{
+	static void *v[NB];
+	int i;
+
+	slabtest_pin(1);
+	for (i = 0; i < NB; i++)
+		v[i] = slab_cache_alloc(c, 0);
+	for (i = 0; i < NB; i++)
+		if (v[i] != NULL)
+			slab_cache_free(c, v[i]);
+}
+
+/* ---------------------------------------------------------------- a */
+
+/*
+ * One round of a): kmalloc-8 objects allocated and freed, a child's
+ * shrink of kmalloc-8 with slabd stopped in each of its kills' windows
+ * (after released_bump(), before buddy_free()), and there the client's
+ * bug, a free of the page's first address.  Returns the last killed
+ * page (*relp: `released` at its kill), or UINT64_MAX if slabd cannot
+ * be traced.
+ */
+static uint64_t
+kill_round(struct harness_daemon *d, struct slab_cache *k8,
+	   struct slab_cache_desc *dk, uint64_t fa, uint64_t *relp)
+{
+	static void *v[NB];
+	struct user_regs_struct r;
+	uint32_t nr_pages =
+		((const struct region_super *)(void *)rbase)->nr_pages;
+	uint64_t rel0, rel, pfn = 0;
+	int i, st, kills = 0, accepted = 0;
+	struct bp b;
+	void *q;
+	pid_t pid;
+
+	for (i = 0; i < NB; i++)
+		if ((v[i] = slab_cache_alloc(k8, 0)) == NULL)
+			bail_out("a) kmalloc-8 alloc");
+	for (i = 0; i < NB; i++)
+		slab_cache_free(k8, v[i]);
+	rel0 = __atomic_load_n(&dk->released, __ATOMIC_ACQUIRE);
+	if (bp_arm(&b, d->pid, fa) < 0) {
+		diag("ptrace: %s", strerror(errno));
+		return UINT64_MAX;
+	}
+	pid = child(do_shrink, k8);	/* its shrink kills kmalloc-8 slabs */
+	/*
+	 * In every kill's window, the client's bug: a free into that
+	 * page.  Each kill drops the memo the one before made; the memo
+	 * of the last one's window stays.
+	 */
+	for (;;) {
+		int w = bp_wait(&b, &r, pid, &st);
+
+		if (w < 0)
+			bail_out("a) ptrace");
+		if (w > 0)
+			break;
+		rel = __atomic_load_n(&dk->released, __ATOMIC_ACQUIRE);
+		if (rel != rel0 && r.rsi < nr_pages &&
+		    (pdesc(r.rsi)->flags & (PG_HEAD | PG_SLAB)) ==
+			    (PG_HEAD | PG_SLAB) && pdesc(r.rsi)->cache == 0) {
+			if (kills++ == 0)
+				diag("a) slabd stopped in slab_kill() of "
+				     "kmalloc-8's slab at pfn %llu: flags %#x, "
+				     "cache %u, counters %#" PRIx64 ", colour %"
+				     PRIu64 ", released %#" PRIx64 " -> %#"
+				     PRIx64, r.rsi, pdesc(r.rsi)->flags,
+				     pdesc(r.rsi)->cache,
+				     pdesc(r.rsi)->counters,
+				     pdesc(r.rsi)->private_[0], rel0, rel);
+			rel0 = rel;
+			pfn = r.rsi;
+			errno = 0;
+			slab_cache_free(k8, rbase + (pfn << REGION_PAGE_SHIFT));
+			if (errno == 0) {
+				accepted++;
+				q = slab_cache_alloc(k8, 0);	/* back out */
+				if (q != rbase + (pfn << REGION_PAGE_SHIFT))
+					bail_out("a) the sheaf's top is %p",
+						 q);
+			}
+		}
+		if (bp_resume(&b, &r, 1) < 0)
+			bail_out("a) ptrace");
+	}
+	if (bp_detach(&b) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bail_out("a) the shrink did not finish");
+	diag("a) %d kill(s) of kmalloc-8's slabs; the free of the page's "
+	     "first address in the window accepted in %d (the full check's "
+	     "own window)", kills, accepted);
+	if (kills == 0)
+		bail_out("a) the shrink killed no kmalloc-8 slab");
+	diag("a) after the shrink the last one's page %" PRIu64 " has flags "
+	     "%#x, cache %u, counters %#" PRIx64 "; released %#" PRIx64
+	     " (%s)", pfn, pdesc(pfn)->flags, pdesc(pfn)->cache,
+	     pdesc(pfn)->counters, dk->released,
+	     dk->released == rel0 ? "as at its kill" : "changed since");
+	*relp = rel0;
+	return pfn;
+}
+
+
+static void
+test_kill(struct harness_daemon *d, struct slab_pool *pool)
+{
+	struct slab_cache *k8 = slab_cache_lookup(pool, "kmalloc-8");
+	struct slab_cache_desc *dk = slabtest_desc(rbase, "kmalloc-8");
+	uint64_t rel0, pfn = 0, fa, bad0;
+	int e, round;
+	void *q;
+
+	if (k8 == NULL || dk == NULL || dk->sheaf_cap == 0 ||
+	    dk - region_caches(rbase) != 0 || dk->gen != 0) {
+		skip(3, "a) kmalloc-8 is not index 0, gen 0, with sheaves");
+		return;
+	}
+	fa = sym_addr(d->pid, "buddy_free");
+	if (fa == 0) {
+		skip(3, "a) no buddy_free in $SLABD (nm)");
+		return;
+	}
+	/*
+	 * Rounds until the last kill's page is neither a kmalloc-8 slab
+	 * again nor followed by another kill of the cache (slabd's tick
+	 * can do either; then the memo is right or dropped).
+	 */
+	for (round = 0; round < 24; round++) {
+		pfn = kill_round(d, k8, dk, fa, &rel0);
+		if (pfn == UINT64_MAX) {
+			skip(3, "a) cannot trace slabd");
+			return;
+		}
+		if (!((pdesc(pfn)->flags & PG_SLAB) &&
+		      pdesc(pfn)->cache == 0) &&
+		    __atomic_load_n(&dk->released, __ATOMIC_ACQUIRE) == rel0)
+			break;
+	}
+	if (round == 24) {
+		skip(3, "a) the last killed page was a kmalloc-8 slab again, "
+			"or slabd killed another, in 24 rounds");
+		return;
+	}
+	bad0 = bad_frees(dk);
+	errno = 0;
+	slab_cache_free(k8, rbase + (pfn << REGION_PAGE_SHIFT) + 8);
+	e = errno;
+	ok(e == EINVAL, "a) a free through kmalloc-8 of an address in a page "
+	   "that slab_kill() gave back is refused: EINVAL (got %s)",
+	   e ? strerror(e) : "accepted");
+	q = slab_cache_alloc(k8, 0);
+	ok(is_object(dk, q), "a) kmalloc-8's next allocation is an object "
+	   "of a kmalloc-8 slab (%p, page %" PRIu64 ": flags %#x, cache %u)",
+	   q, q ? off_of(q) >> REGION_PAGE_SHIFT : 0,
+	   q ? pdesc(off_of(q) >> REGION_PAGE_SHIFT)->flags : 0,
+	   q ? pdesc(off_of(q) >> REGION_PAGE_SHIFT)->cache : 0);
+	ok(bad_frees(dk) == bad0 + 1, "a) counted as a bad free");
+}
+
+/* ---------------------------------------------------------------- b */
+
+static void
+test_new(struct harness_daemon *d, struct slab_pool *pool)
+{
+	struct slab_cache *c = slab_cache_create(pool, "rv.memo.b", 1300, 0, 0,
+						 NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, "rv.memo.b");
+	struct user_regs_struct r;
+	uint64_t pfn, colour, fa, x, stride, bad0;
+	struct bp b;
+	void *p, *q;
+	pid_t pid;
+	uint32_t idx;
+	int e;
+
+	if (c == NULL || dc == NULL)
+		bail_out("b) create");
+	idx = (uint32_t)(dc - region_caches(rbase));
+	stride = dc->geo.stride;
+	if (dc->sheaf_cap == 0 || dc->gen != 0 || dc->geo.colours < 2) {
+		diag("b) sheaf_cap %u, gen %u, %u colour(s)", dc->sheaf_cap,
+		     dc->gen, dc->geo.colours);
+		skip(3, "b) the cache has no sheaves, gen 0 or two colours");
+		return;
+	}
+	fa = sym_addr(d->pid, "shmslab_slab_format");
+	if (fa == 0)
+		fa = sym_addr(d->pid, "slab_format");
+	if (fa == 0) {
+		skip(3, "b) no slab_format in $SLABD (nm)");
+		return;
+	}
+	if (bp_arm(&b, d->pid, fa) < 0) {
+		diag("ptrace: %s", strerror(errno));
+		skip(3, "b) cannot trace slabd");
+		return;
+	}
+	pid = child(do_allocs, c);	/* its refills make new slabs */
+	for (;;) {
+		if (bp_wait(&b, &r, 0, NULL) != 0)
+			bail_out("b) slabd did not reach slab_format()");
+		pfn = (uint32_t)r.rsi;
+		colour = (uint32_t)r.rdx;
+		if (pfn < ((const struct region_super *)(void *)rbase)->nr_pages &&
+		    pdesc(pfn)->cache == idx && colour % stride != 0)
+			break;
+		if (bp_resume(&b, &r, 1) < 0)
+			bail_out("b) ptrace");
+	}
+	diag("b) slabd stopped in slab_new() of rv.memo.b's slab at pfn %"
+	     PRIu64 " (colour to be %" PRIu64 "): flags %#x, cache %u, "
+	     "counters %#" PRIx64 ", colour now %" PRIu64, pfn, colour,
+	     pdesc(pfn)->flags, pdesc(pfn)->cache, pdesc(pfn)->counters,
+	     pdesc(pfn)->private_[0]);
+	p = rbase + (pfn << REGION_PAGE_SHIFT);
+	errno = 0;
+	slab_cache_free(c, p);		/* the client's bug, in the window */
+	diag("b) a free of the page's first address in the window: %s",
+	     errno ? strerror(errno) : "accepted (the full check's window)");
+	if (errno == 0)
+		(void)slab_cache_alloc(c, 0);	/* take it back out */
+	if (bp_resume(&b, &r, 1) < 0 || bp_detach(&b) < 0 || reap(pid) < 0)
+		bail_out("b) the allocating child failed");
+	diag("b) the slab's colour is now %" PRIu64 ", stride %" PRIu64,
+	     pdesc(pfn)->private_[0], stride);
+	bad0 = bad_frees(dc);
+	errno = 0;
+	slab_cache_free(c, (char *)p + stride);	/* not an object's start */
+	e = errno;
+	ok(e == EINVAL, "b) a free of an address that is not an object's "
+	   "start (slab + %" PRIu64 ", colour %" PRIu64 ") is refused: EINVAL "
+	   "(got %s)", stride, pdesc(pfn)->private_[0],
+	   e ? strerror(e) : "accepted");
+	q = slab_cache_alloc(c, 0);
+	x = q ? off_of(q) - (pfn << REGION_PAGE_SHIFT) : 0;
+	ok(is_object(dc, q), "b) the next allocation is an object's start "
+	   "(%p, slab + %" PRId64 ")", q, (int64_t)x);
+	ok(bad_frees(dc) == bad0 + 1, "b) counted as a bad free");
+}
+
+int
+main(void)
+{
+	struct harness_daemon d;
+	struct slab_pool *pool;
+
+	alarm(120);
+	slabtest_pin(0);
+	if (slabtest_start(&d, "64M") != 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	if (!slabtest_uses_slots(pool) ||
+	    ((struct region_super *)(void *)rbase)->slot_guard !=
+		    REGION_GUARD_RSEQ) {
+		skip(6, "no rseq or a CAS region: no sheaves, no memo");
+		harness_stop(&d);
+		return done_testing();
+	}
+	test_kill(&d, pool);
+	test_new(&d, pool);
+	slab_pool_close(pool);
+	harness_stop(&d);
+	return done_testing();
+}

@@ -686,31 +686,42 @@ struct free_memo {
 extern __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
 
-/* obj_sheaf_ok(), and on success the memo is set to the object's slab. */
+/*
+ * obj_sheaf_ok(), and on success the memo is set to the object's slab if
+ * its counters say objects of it are in use.  A slab with none is not
+ * memoised: slabd's half-written descriptors look like that (slab_kill()
+ * clears cache, counters and colour to 0 before the page allocator
+ * clears the flags; slab_new() has the flags and the cache set before
+ * slab_format() writes the colour and counters), and under cache 0 and
+ * gen 0 they pass the check.  Whatever a free in such a window is told,
+ * the memo must not outlive the window.  The counters are read first
+ * (acquire): a count above 0 was stored after slab_format() published
+ * the slab, so the cache, flags and colour read after it are the slab's
+ * (or a later slab's, after a kill that changed `released` past rel).
+ */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 {
 	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
 	const struct page_desc *pd;
-	uint64_t w, pfn, lo;
+	uint64_t w, pfn, lo, c;
 
 	if (off - h->lo_off >= h->span)
 		return 0;
 	pfn = off >> REGION_PAGE_SHIFT;
 	pd = &h->v.pages[pfn];
-	memcpy(&w, &pd->flags, sizeof(w));
-	if (__builtin_expect(w & PG_TAIL, 0)) {
+	if (__builtin_expect(pd->flags & PG_TAIL, 0)) {
 		pfn = pd->head;
 		if (pfn >= h->nr_pages)
 			return 0;
 		pd = &h->v.pages[pfn];
-		memcpy(&w, &pd->flags, sizeof(w));
 	}
+	c = __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE);
+	memcpy(&w, &pd->flags, sizeof(w));
 	/* obj_sheaf_rest(), with the colour read once for lo */
 	if ((w & (PG_HEAD | PG_SLAB | PG_TAIL | 0xffull << 32)) != h->pd_want ||
 	    pd->cache != h->v.index || pfn >= h->nr_pages ||
-	    __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE) >> SC_GEN_SHIFT !=
-		    h->gen_top)
+	    c >> SC_GEN_SHIFT != h->gen_top)
 		return 0;
 	lo = (pfn << REGION_PAGE_SHIFT) + pd->private_[0];
 	if (off - lo >= h->obj_bytes ||
@@ -718,7 +729,7 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 			      (((off - lo) * h->recip) >> RECIP_SHIFT) *
 					      h->v.geo.stride != off - lo))
 		return 0;
-	if (h->serial != NO_MEMO) {
+	if (h->serial != NO_MEMO && sc_inuse(c) != 0) {
 		free_memo.serial = 0;
 		free_memo.lo = lo;
 		free_memo.released = rel;

@@ -38,7 +38,16 @@
  * in $SLABD): the client side runs for real.  Skipped when the process
  * cannot trace slabd or nm finds no symbols.
  *
- *	review_memo	(SLABD set as for make check)
+ *  c) (SHMSLAB_TEST_OLD_SLABD set) an older slabd re-attached to the
+ *     region sets `released` to 0 and never changes it: a memo made
+ *     under 0 outlives the shrink that gave its slab back.
+ *
+ * a) and b) fail on 44f1003 (6/6, every run); c) fails there with
+ * SHMSLAB_TEST_OLD_SLABD set to a d1b5768 slabd (the memo's page became
+ * another cache's slab, and the cache handed out that cache's object).
+ *
+ *	review_memo	(SLABD set as for make check; optional
+ *			 SHMSLAB_TEST_OLD_SLABD=<a slabd before 44f1003>)
  */
 #include "config.h"
 
@@ -602,6 +611,90 @@ test_new(struct harness_daemon *d, struct slab_pool *pool)
 	ok(bad_frees(dc) == bad0 + 1, "b) counted as a bad free");
 }
 
+/* ---------------------------------------------------------------- c */
+
+/*
+ * c) An older slabd (one that does not know `released`, before 44f1003)
+ * re-attached to the region: docs/restart.md says that works.  Its
+ * descriptor check restores what was reserved[0] to 0, and it never
+ * changes it again, not even in slab_kill().  A handle made under the
+ * newer slabd keeps its serial (only handle_new() looked at 0), so its
+ * thread memoises under 0 and the memo outlives the shrink that gives
+ * the slab back: test_sheaf part i's case, under the older slabd.
+ * Runs when SHMSLAB_TEST_OLD_SLABD names such a slabd (the build of
+ * d1b5768, say); skipped otherwise.
+ */
+enum { NC = 256, MC = 4000 };
+
+static void
+test_old(struct harness_daemon *d, struct slab_pool *pool)
+{
+	const char *old = getenv("SHMSLAB_TEST_OLD_SLABD");
+	const char *cur = getenv("SLABD");
+	struct slab_cache *c, *x;
+	struct slab_cache_desc *dc;
+	static void *v[NC], *w[MC];
+	char *saved;
+	uint64_t target, bad0;
+	void *q;
+	int i, e;
+
+	if (old == NULL || *old == '\0' || access(old, X_OK) != 0) {
+		skip(3, "c) SHMSLAB_TEST_OLD_SLABD names no older slabd");
+		return;
+	}
+	c = slab_cache_create(pool, "rv.memo.c", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.memo.c");
+	if (c == NULL || dc == NULL || dc->sheaf_cap == 0 || cur == NULL)
+		bail_out("c) create");
+	for (i = 0; i < NC; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("c) alloc");
+	for (i = NC - 1; i >= 0; i--)
+		slab_cache_free(c, v[i]);	/* a memo under the new slabd */
+	diag("c) released %#" PRIx64 " under this slabd", dc->released);
+	saved = strdup(cur);
+	harness_kill(d, SIGKILL);
+	setenv("SLABD", old, 1);
+	if (harness_restart(d, NULL) < 0)
+		bail_out("c) the older slabd did not re-attach");
+	setenv("SLABD", saved, 1);
+	free(saved);
+	diag("c) released %#" PRIx64 " under the older slabd", dc->released);
+	for (i = 0; i < NC; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("c) alloc under the older slabd");
+	for (i = NC - 1; i >= 0; i--)
+		slab_cache_free(c, v[i]);	/* v[0] last: its slab memoised */
+	target = off_of(v[0]) >> REGION_PAGE_SHIFT;
+	if (slab_cache_shrink(c) != 0)
+		bail_out("c) shrink: %s", strerror(errno));
+	x = slab_cache_create(pool, "rv.memo.cx", 64, 0, 0, NULL);
+	if (x == NULL)
+		bail_out("c) create rv.memo.cx");
+	for (i = 0; i < MC; i++)
+		if ((w[i] = slab_cache_alloc(x, 0)) == NULL)
+			bail_out("c) rv.memo.cx alloc");
+	diag("c) the memo's page %" PRIu64 " after the shrink: flags %#x, "
+	     "cache %u; released %#" PRIx64, target, pdesc(target)->flags,
+	     pdesc(target)->cache, dc->released);
+	if (is_object(dc, v[0])) {
+		skip(3, "c) the page is rv.memo.c's slab again");
+		return;
+	}
+	bad0 = bad_frees(dc);
+	errno = 0;
+	slab_cache_free(c, v[0]);
+	e = errno;
+	ok(e == EINVAL, "c) under an older slabd, a free of an address in a "
+	   "slab its shrink gave back is refused: EINVAL (got %s)",
+	   e ? strerror(e) : "accepted");
+	q = slab_cache_alloc(c, 0);
+	ok(is_object(dc, q), "c) the next allocation is an object of the "
+	   "cache (%p)", q);
+	ok(bad_frees(dc) == bad0 + 1, "c) counted as a bad free");
+}
+
 int
 main(void)
 {
@@ -617,12 +710,13 @@ main(void)
 	if (!slabtest_uses_slots(pool) ||
 	    ((struct region_super *)(void *)rbase)->slot_guard !=
 		    REGION_GUARD_RSEQ) {
-		skip(6, "no rseq or a CAS region: no sheaves, no memo");
+		skip(9, "no rseq or a CAS region: no sheaves, no memo");
 		harness_stop(&d);
 		return done_testing();
 	}
 	test_kill(&d, pool);
 	test_new(&d, pool);
+	test_old(&d, pool);
 	slab_pool_close(pool);
 	harness_stop(&d);
 	return done_testing();

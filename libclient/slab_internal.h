@@ -698,6 +698,9 @@ extern __thread struct free_memo free_memo
  * (acquire): a count above 0 was stored after slab_format() published
  * the slab, so the cache, flags and colour read after it are the slab's
  * (or a later slab's, after a kill that changed `released` past rel).
+ * Nor under `released` 0: an older slabd that re-attached to the region
+ * restores it to 0 and never changes it (handle_new() sees only the
+ * value at the handle's making).
  */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
@@ -729,7 +732,7 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 			      (((off - lo) * h->recip) >> RECIP_SHIFT) *
 					      h->v.geo.stride != off - lo))
 		return 0;
-	if (h->serial != NO_MEMO && sc_inuse(c) != 0) {
+	if (h->serial != NO_MEMO && sc_inuse(c) != 0 && rel != 0) {
 		free_memo.serial = 0;
 		free_memo.lo = lo;
 		free_memo.released = rel;

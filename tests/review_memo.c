@@ -60,6 +60,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -67,6 +69,7 @@
 
 #include "common/region.h"
 #include "common/slab.h"
+#include "common/slabcheck.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabtest.h"
@@ -695,6 +698,226 @@ test_old(struct harness_daemon *d, struct slab_pool *pool)
 	ok(bad_frees(dc) == bad0 + 1, "c) counted as a bad free");
 }
 
+/* ---------------------------------------------------------------- d */
+
+/*
+ * d) What held: correct clients under churn.  A worker process with
+ * three threads allocates objects of rv.memo.d (two handles of the
+ * cache, slab_cache_lookup()), fills them, checks them and frees them
+ * through either handle, slab_free() or slab_cache_free_bulk(), in a
+ * shuffled order; meanwhile another process shrinks the cache in a loop
+ * (every shrink kills slabs and changes `released`), creates and
+ * destroys a second cache that takes the freed pages, and on every other
+ * round writes the `released` it read before the shrink back (a hostile
+ * client bringing dead memos back).  Then: every object intact while
+ * held, no free of a real object refused, the checker clean, nothing
+ * lost.  SHMSLAB_TEST_SCALE=n runs n times as many rounds.
+ */
+struct d_shared {
+	volatile int stop;
+	volatile uint64_t shrinks, changes, writebacks, churns;
+};
+
+struct d_worker {
+	struct slab_pool *pool;
+	struct slab_cache *h[2];
+	unsigned int id, rounds;
+	uint64_t bad, allocs;
+};
+
+static uint64_t
+d_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return *s >> 33;
+}
+
+static void *
+d_work(void *arg)
+{
+	enum { MAXN = 300, W = 64 / 8 };
+	struct d_worker *w = arg;
+	void *v[MAXN];
+	uint64_t seed = mix(w->id + 1), tag;
+	unsigned int r, i, j, n;
+
+	for (r = 0; r < w->rounds; r++) {
+		n = 1 + (unsigned int)(d_rand(&seed) % MAXN);
+		tag = mix(seed);
+		for (i = 0; i < n; i++) {
+			v[i] = slab_cache_alloc(w->h[d_rand(&seed) & 1], 0);
+			if (v[i] == NULL) {
+				w->bad++;
+				n = i;
+				break;
+			}
+			for (j = 0; j < W; j++)
+				((uint64_t *)v[i])[j] = mix(off_of(v[i]) ^ tag) + j;
+		}
+		w->allocs += n;
+		for (i = n; i > 1; i--) {
+			void *t;
+
+			j = (unsigned int)(d_rand(&seed) % i);
+			t = v[i - 1];
+			v[i - 1] = v[j];
+			v[j] = t;
+		}
+		for (i = 0; i < n; i++)
+			for (j = 0; j < W; j++)
+				if (((uint64_t *)v[i])[j] !=
+				    mix(off_of(v[i]) ^ tag) + j) {
+					w->bad++;
+					break;
+				}
+		i = 0;
+		if (n > 8 && d_rand(&seed) % 4 == 0) {
+			slab_cache_free_bulk(w->h[d_rand(&seed) & 1], n / 2, v);
+			i = n / 2;
+		}
+		for (; i < n; i++) {
+			errno = 0;
+			if (d_rand(&seed) % 3 == 0)
+				slab_free(w->pool, v[i]);
+			else
+				slab_cache_free(w->h[d_rand(&seed) & 1], v[i]);
+			if (errno == EINVAL || errno == ESTALE)
+				w->bad++;
+		}
+	}
+	return NULL;
+}
+
+static void
+d_churn(struct slab_pool *pool, struct slab_cache *c,
+	struct slab_cache_desc *dc, struct d_shared *sh)
+{
+	static void *v[2000];
+	uint64_t before, after;
+	unsigned int r = 0;
+	int i;
+
+	slabtest_pin(1);
+	while (!sh->stop) {
+		struct slab_cache *x;
+
+		before = __atomic_load_n(&dc->released, __ATOMIC_ACQUIRE);
+		slab_cache_shrink(c);
+		sh->shrinks++;
+		after = __atomic_load_n(&dc->released, __ATOMIC_ACQUIRE);
+		if (after != before)
+			sh->changes++;
+		if (++r % 2 == 0 && after != before) {
+			/* a hostile client: the old value back */
+			__atomic_store_n(&dc->released, before,
+					 __ATOMIC_RELEASE);
+			sh->writebacks++;
+		}
+		if (r % 4 == 0) {
+			x = slab_cache_create(pool, "rv.memo.dx", 64, 0, 0,
+					      NULL);
+			if (x == NULL)
+				continue;
+			for (i = 0; i < 2000; i++)
+				v[i] = slab_cache_alloc(x, 0);
+			for (i = 0; i < 2000; i++)
+				if (v[i] != NULL)
+					slab_cache_free(x, v[i]);
+			slab_cache_destroy(x);
+			sh->churns++;
+		}
+	}
+}
+
+static void
+test_stress(struct slab_pool *pool)
+{
+	enum { DT = 3 };
+	const char *sc = getenv("SHMSLAB_TEST_SCALE");
+	unsigned int scale = sc ? (unsigned int)atoi(sc) : 1, t;
+	struct slab_cache *c = slab_cache_create(pool, "rv.memo.d", 64, 0, 0,
+						 NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, "rv.memo.d");
+	struct slab_check_report *rep = calloc(1, sizeof(*rep));
+	struct d_shared *sh;
+	const struct slab_check_cache *cc;
+	pid_t churn, work;
+	char why[512] = "";
+	int st, good;
+
+	if (c == NULL || dc == NULL || rep == NULL)
+		bail_out("d) create");
+	if (scale < 1)
+		scale = 1;
+	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		bail_out("d) mmap");
+	memset(sh, 0, sizeof(*sh));
+	fflush(stdout);
+	churn = fork();
+	if (churn == 0) {
+		d_churn(pool, c, dc, sh);
+		_exit(0);
+	}
+	work = fork();
+	if (work == 0) {
+		struct d_worker w[DT];
+		pthread_t th[DT];
+		uint64_t bad = 0, allocs = 0;
+
+		for (t = 0; t < DT; t++) {
+			w[t].pool = pool;
+			w[t].h[0] = c;
+			w[t].h[1] = slab_cache_lookup(pool, "rv.memo.d");
+			w[t].id = t;
+			w[t].rounds = 5000 * scale;
+			w[t].bad = w[t].allocs = 0;
+			if (w[t].h[1] == NULL ||
+			    pthread_create(&th[t], NULL, d_work, &w[t]) != 0)
+				_exit(3);
+		}
+		for (t = 0; t < DT; t++) {
+			pthread_join(th[t], NULL);
+			bad += w[t].bad;
+			allocs += w[t].allocs;
+		}
+		printf("# d) %u threads: %" PRIu64 " objects allocated and "
+		       "freed, %" PRIu64 " bad\n", DT, allocs, bad);
+		fflush(stdout);
+		_exit(bad ? 1 : 0);
+	}
+	if (churn < 0 || work < 0)
+		bail_out("d) fork");
+	st = -1;
+	waitpid(work, &st, 0);
+	sh->stop = 1;
+	waitpid(churn, NULL, 0);
+	diag("d) meanwhile %" PRIu64 " shrinks (%" PRIu64 " changed "
+	     "`released`), %" PRIu64 " write-backs of an old value, %" PRIu64
+	     " create/fill/destroy rounds of rv.memo.dx",
+	     sh->shrinks, sh->changes, sh->writebacks, sh->churns);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "d) every object intact "
+	   "while held, no allocation failed, no free of an object refused "
+	   "(status %#x)", st);
+	good = slab_check_region(rbase, slab_pool_size(pool), rep, why,
+				 sizeof(why)) == 0;
+	ok(good && rep->errors == 0, "d) the checker finds no inconsistency%s%s",
+	   good ? "" : ": ", why);
+	cc = slab_check_find(rep, "rv.memo.d");
+	ok(cc != NULL && cc->inuse == 0 && cc->in_flight == 0 &&
+		   cc->objects == cc->free + cc->sheaf + cc->barn,
+	   "d) nothing lost: inuse 0, objects == free + sheaf + barn (%" PRIu64
+	   " = %" PRIu64 " + %" PRIu64 " + %" PRIu64 ", inuse %" PRIu64 ")",
+	   cc ? cc->objects : 0, cc ? cc->free : 0, cc ? cc->sheaf : 0,
+	   cc ? cc->barn : 0, cc ? cc->inuse : 0);
+	ok(bad_frees(dc) == 0, "d) no bad free counted (%" PRIu64 ")",
+	   bad_frees(dc));
+	ok(slab_cache_destroy(c) == 0, "d) destroy (every object back)");
+	munmap(sh, 4096);
+	free(rep);
+}
+
 int
 main(void)
 {
@@ -710,13 +933,14 @@ main(void)
 	if (!slabtest_uses_slots(pool) ||
 	    ((struct region_super *)(void *)rbase)->slot_guard !=
 		    REGION_GUARD_RSEQ) {
-		skip(9, "no rseq or a CAS region: no sheaves, no memo");
+		skip(14, "no rseq or a CAS region: no sheaves, no memo");
 		harness_stop(&d);
 		return done_testing();
 	}
 	test_kill(&d, pool);
 	test_new(&d, pool);
 	test_old(&d, pool);
+	test_stress(pool);
 	slab_pool_close(pool);
 	harness_stop(&d);
 	return done_testing();

@@ -42,13 +42,19 @@
  *     region sets `released` to 0 and never changes it: a memo made
  *     under 0 outlives the shrink that gave its slab back.
  *
+ * f) another client rewrites a slab's colour to colour + stride for a
+ *    moment: a real free then memoises a span one stride past the slab,
+ *    which outlives the colour's repair (an allocation then runs past
+ *    the slab's page).
+ *
  * d) and e) are attacks that held (correct clients under shrink, page
  * churn and a client writing old `released` values back; a forked child
  * with its parent's memo after the parent's shrink): see each.
  *
  * a) and b) fail on 44f1003 (6/6, every run); c) fails there with
  * SHMSLAB_TEST_OLD_SLABD set to a d1b5768 slabd (the memo's page became
- * another cache's slab, and the cache handed out that cache's object).
+ * another cache's slab, and the cache handed out that cache's object);
+ * f) fails there and after the fixes for a) to c) (3/3).
  *
  *	review_memo	(SLABD set as for make check; optional
  *			 SHMSLAB_TEST_OLD_SLABD=<a slabd before 44f1003>)
@@ -998,7 +1004,86 @@ test_fork(struct slab_pool *pool)
 		slab_cache_free(x, w[i]);
 }
 
-/* SHMSLAB_TEST_PARTS (letters a-e) runs only those parts. */
+/* ---------------------------------------------------------------- f */
+
+/*
+ * f) Another client rewrites a slab's colour for a moment.  While it
+ * reads colour + stride, the victim frees a real object (object 1 of a
+ * slab S of colour 0; 96-byte objects, 42 to a page, 64 bytes left
+ * over): the full check takes it as object 0 under the rewritten colour
+ * (correctly: it is an object), and the memo records lo = S + stride, a
+ * span that runs one stride past S's last object.  The colour is
+ * written back (as slabd's repair would); the memo stays.  A free of
+ * S + 42 * 96, in the slab's leftover (an "object" there would run past
+ * the page), is accepted by the memo where the full check refuses it,
+ * and the next allocation hands it out.  A colour no slab of the cache
+ * can have (above the slab's leftover, which is less than a stride)
+ * must not be memoised.
+ */
+static void
+test_colour(struct slab_pool *pool)
+{
+	enum { NF = 256 };
+	struct slab_cache *c = slab_cache_create(pool, "rv.memo.f", 96, 0, 0,
+						 NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, "rv.memo.f");
+	static void *v[NF];
+	struct page_desc *pd = NULL;
+	uint64_t slab = 0, bad0, end;
+	void *o = NULL, *q;
+	int i, e;
+
+	if (c == NULL || dc == NULL)
+		bail_out("f) create");
+	end = (uint64_t)dc->geo.objects * dc->geo.stride;
+	for (i = 0; i < NF; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("f) alloc");
+	for (i = 0; i < NF && o == NULL; i++) {
+		uint64_t off = off_of(v[i]), p = off >> REGION_PAGE_SHIFT;
+
+		if (pdesc(p)->private_[0] != 0 ||
+		    (off & (REGION_PAGE_SIZE - 1)) != dc->geo.stride)
+			continue;
+		o = v[i];
+		v[i] = NULL;
+		slab = p;
+		pd = &region_pages(rbase)[p];
+	}
+	if (dc->geo.order != 0 || end >= REGION_PAGE_SIZE || o == NULL) {
+		diag("f) order %u, %u objects of %u bytes", dc->geo.order,
+		     dc->geo.objects, dc->geo.stride);
+		skip(3, "f) no order-0 slab of colour 0 with a leftover");
+		goto out;
+	}
+	__atomic_store_n(&pd->private_[0], dc->geo.stride, __ATOMIC_RELAXED);
+	errno = 0;
+	slab_cache_free(c, o);		/* a real object: accepted */
+	e = errno;
+	__atomic_store_n(&pd->private_[0], 0, __ATOMIC_RELAXED);
+	diag("f) a free of object 1 under colour %u: %s", dc->geo.stride,
+	     e ? strerror(e) : "accepted");
+	bad0 = bad_frees(dc);
+	errno = 0;
+	slab_cache_free(c, rbase + (slab << REGION_PAGE_SHIFT) + end);
+	e = errno;
+	ok(e == EINVAL, "f) after the colour is back, a free of slab + %"
+	   PRIu64 " (past its last object) is refused: EINVAL (got %s)", end,
+	   e ? strerror(e) : "accepted");
+	q = slab_cache_alloc(c, 0);
+	ok(is_object(dc, q), "f) the next allocation is an object of the "
+	   "cache (%p = slab + %" PRId64 ")", q,
+	   (int64_t)(off_of(q) - (slab << REGION_PAGE_SHIFT)));
+	if (is_object(dc, q))
+		slab_cache_free(c, q);
+	ok(bad_frees(dc) == bad0 + 1, "f) counted as a bad free");
+out:
+	for (i = 0; i < NF; i++)
+		if (v[i] != NULL)
+			slab_cache_free(c, v[i]);
+}
+
+/* SHMSLAB_TEST_PARTS (letters a-f) runs only those parts. */
 static int
 part(char c)
 {
@@ -1034,6 +1119,8 @@ main(void)
 		test_old(&d, pool);
 	if (part('e'))
 		test_fork(pool);
+	if (part('f'))
+		test_colour(pool);
 	if (part('d'))
 		test_stress(pool);
 	slab_pool_close(pool);

@@ -700,14 +700,18 @@ extern __thread struct free_memo free_memo
  * (or a later slab's, after a kill that changed `released` past rel).
  * Nor under `released` 0: an older slabd that re-attached to the region
  * restores it to 0 and never changes it (handle_new() sees only the
- * value at the handle's making).
+ * value at the handle's making).  Nor under a colour no slab of the
+ * cache has (above the slab's leftover, less than a stride: another
+ * client's write, which slabd repairs): the object may be one under it
+ * (colour + stride), but the span would run past the slab and outlive
+ * the repair.  So a memo's span always lies inside its slab.
  */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 {
 	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
 	const struct page_desc *pd;
-	uint64_t w, pfn, lo, c;
+	uint64_t w, pfn, lo, c, colour;
 
 	if (off - h->lo_off >= h->span)
 		return 0;
@@ -726,13 +730,15 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 	    pd->cache != h->v.index || pfn >= h->nr_pages ||
 	    c >> SC_GEN_SHIFT != h->gen_top)
 		return 0;
-	lo = (pfn << REGION_PAGE_SHIFT) + pd->private_[0];
+	colour = pd->private_[0];
+	lo = (pfn << REGION_PAGE_SHIFT) + colour;
 	if (off - lo >= h->obj_bytes ||
 	    (h->stride_mask ? ((off - lo) & h->stride_mask) != 0 :
 			      (((off - lo) * h->recip) >> RECIP_SHIFT) *
 					      h->v.geo.stride != off - lo))
 		return 0;
-	if (h->serial != NO_MEMO && sc_inuse(c) != 0 && rel != 0) {
+	if (h->serial != NO_MEMO && sc_inuse(c) != 0 && rel != 0 &&
+	    colour <= h->slab_bytes - h->obj_bytes) {
 		free_memo.serial = 0;
 		free_memo.lo = lo;
 		free_memo.released = rel;

@@ -47,6 +47,10 @@
  *    which outlives the colour's repair (an allocation then runs past
  *    the slab's page).
  *
+ * g) another client makes the page before an order-1 slab look like a
+ *    head of the cache for a moment: a real free memoises a span in
+ *    that page, and the memo outlives slabd's repair of the flags.
+ *
  * d) and e) are attacks that held (correct clients under shrink, page
  * churn and a client writing old `released` values back; a forked child
  * with its parent's memo after the parent's shrink): see each.
@@ -54,7 +58,8 @@
  * a) and b) fail on 44f1003 (6/6, every run); c) fails there with
  * SHMSLAB_TEST_OLD_SLABD set to a d1b5768 slabd (the memo's page became
  * another cache's slab, and the cache handed out that cache's object);
- * f) fails there and after the fixes for a) to c) (3/3).
+ * f) fails there and after the fixes for a) to c) (3/3); g) fails there
+ * and after the fixes for a) to c) and f) (3/3).
  *
  *	review_memo	(SLABD set as for make check; optional
  *			 SHMSLAB_TEST_OLD_SLABD=<a slabd before 44f1003>)
@@ -1083,7 +1088,108 @@ out:
 			slab_cache_free(c, v[i]);
 }
 
-/* SHMSLAB_TEST_PARTS (letters a-f) runs only those parts. */
+/* ---------------------------------------------------------------- g */
+
+/*
+ * g) Another client makes, for a moment, the page before a slab S (of
+ * order 1, 512-byte objects) look like the head of a slab of the cache
+ * and S's head page like its tail: the victim's free of S's first object
+ * (a real object) is accepted by the full check under those descriptors
+ * and memoised with lo in the page before S.  slabd's repair (once a
+ * second, memory_check_repair()) restores the flags and the head; the
+ * memo stays, and a free of the first address in the page before S (no
+ * object of the cache) is accepted, where the full check refuses it.
+ */
+static void
+test_fakehead(struct slab_pool *pool)
+{
+	enum { NG = 256 };
+	struct slab_cache *c = slab_cache_create(pool, "rv.memo.g", 512, 0,
+						 0, NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, "rv.memo.g");
+	static void *v[NG];
+	struct page_desc *pd = region_pages(rbase), save0, save1;
+	uint64_t s = 0, colour = 0, bad0, target;
+	uint32_t idx;
+	void *o = NULL, *q;
+	int i, e, tries;
+
+	if (c == NULL || dc == NULL)
+		bail_out("g) create");
+	idx = (uint32_t)(dc - region_caches(rbase));
+	for (i = 0; i < NG; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("g) alloc");
+	for (i = 0; i < NG && o == NULL; i++) {
+		uint64_t off = off_of(v[i]), p = off >> REGION_PAGE_SHIFT;
+
+		if (pd[p].flags & PG_TAIL || p == 0 ||
+		    off != (p << REGION_PAGE_SHIFT) + pd[p].private_[0] ||
+		    is_object(dc, rbase + ((p - 1) << REGION_PAGE_SHIFT) +
+					  pd[p].private_[0]))
+			continue;
+		o = v[i];
+		v[i] = NULL;
+		s = p;
+		colour = pd[p].private_[0];
+	}
+	if (dc->geo.order != 1 || REGION_PAGE_SIZE % dc->geo.stride != 0 ||
+	    o == NULL) {
+		diag("g) order %u, stride %u", dc->geo.order, dc->geo.stride);
+		skip(3, "g) no order-1 slab with its first object ours and a "
+			"page before it that is no object of the cache");
+		goto out;
+	}
+	save0 = pd[s - 1];
+	save1 = pd[s];
+	/* another client's writes: a head at s - 1, s its tail */
+	pd[s - 1].flags = PG_HEAD | PG_SLAB;
+	pd[s - 1].order = 1;
+	pd[s - 1].cache = idx;
+	pd[s - 1].counters = pd[s].counters;
+	pd[s - 1].private_[0] = colour;
+	pd[s].flags = PG_TAIL;
+	pd[s].head = (uint32_t)(s - 1);
+	errno = 0;
+	slab_cache_free(c, o);			/* a real object */
+	e = errno;
+	/* that client puts back what slabd does not repair */
+	pd[s - 1].cache = save0.cache;
+	pd[s - 1].counters = save0.counters;
+	pd[s - 1].private_[0] = save0.private_[0];
+	diag("g) the free of S's first object under the fake head: %s; "
+	     "waiting for slabd's repair", e ? strerror(e) : "accepted");
+	for (tries = 0; tries < 20000; tries++) {
+		if (pd[s].flags == save1.flags && pd[s].head == save1.head &&
+		    pd[s - 1].flags == save0.flags &&
+		    pd[s - 1].order == save0.order)
+			break;
+		usleep(1000);
+	}
+	if (tries == 20000)
+		bail_out("g) slabd did not repair the page descriptors");
+	target = ((s - 1) << REGION_PAGE_SHIFT) + colour;
+	bad0 = bad_frees(dc);
+	errno = 0;
+	slab_cache_free(c, rbase + target);
+	e = errno;
+	ok(e == EINVAL, "g) after slabd's repair, a free of the page before "
+	   "S (flags %#x, cache %u; no object of the cache) is refused: "
+	   "EINVAL (got %s)", pd[s - 1].flags, pd[s - 1].cache,
+	   e ? strerror(e) : "accepted");
+	q = slab_cache_alloc(c, 0);
+	ok(is_object(dc, q), "g) the next allocation is an object of the "
+	   "cache (%p)", q);
+	if (is_object(dc, q))
+		slab_cache_free(c, q);
+	ok(bad_frees(dc) == bad0 + 1, "g) counted as a bad free");
+out:
+	for (i = 0; i < NG; i++)
+		if (v[i] != NULL)
+			slab_cache_free(c, v[i]);
+}
+
+/* SHMSLAB_TEST_PARTS (letters a-g) runs only those parts. */
 static int
 part(char c)
 {
@@ -1121,6 +1227,8 @@ main(void)
 		test_fork(pool);
 	if (part('f'))
 		test_colour(pool);
+	if (part('g'))
+		test_fakehead(pool);
 	if (part('d'))
 		test_stress(pool);
 	slab_pool_close(pool);

@@ -704,7 +704,15 @@ extern __thread struct free_memo free_memo
  * cache has (above the slab's leftover, less than a stride: another
  * client's write, which slabd repairs): the object may be one under it
  * (colour + stride), but the span would run past the slab and outlive
- * the repair.  So a memo's span always lies inside its slab.
+ * the repair.  So a memo's span always lies inside its slab.  Nor at a
+ * head that is not aligned to its slab's size: slabs are buddy blocks,
+ * aligned within their node's area, which starts at a multiple of the
+ * huge page (common/region.c), so a head another client wrote into a
+ * slab's page before (to pass the slab's objects off as its own, lo in
+ * that page) is refused; an aligned head other than the slab's own
+ * cannot hold the object.  (Slabs larger than a huge page: no memo.)
+ * With the colour's bound, lo is then the first object of the slab the
+ * object is in, whatever else another client wrote.
  */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
@@ -738,7 +746,10 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 					      h->v.geo.stride != off - lo))
 		return 0;
 	if (h->serial != NO_MEMO && sc_inuse(c) != 0 && rel != 0 &&
-	    colour <= h->slab_bytes - h->obj_bytes) {
+	    colour <= h->slab_bytes - h->obj_bytes &&
+	    (1ull << h->v.geo.order) <=
+		    REGION_HUGE_SIZE >> REGION_PAGE_SHIFT &&
+	    (pfn & ((1ull << h->v.geo.order) - 1)) == 0) {
 		free_memo.serial = 0;
 		free_memo.lo = lo;
 		free_memo.released = rel;

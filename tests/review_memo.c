@@ -63,7 +63,13 @@
  * SHMSLAB_TEST_OLD_SLABD set to a d1b5768 slabd (the memo's page became
  * another cache's slab, and the cache handed out that cache's object);
  * f) fails there and after the fixes for a) to c) (3/3); g) fails there
- * and after the fixes for a) to c) and f) (3/3).
+ * and after the fixes for a) to c) and f) (3/3); h) fails there and
+ * after slabd's repair drops memos (ffeb4e5), passes with the aligned
+ * head check (05d5fe3).  Fixed by: the memo needs inuse > 0 (a, b),
+ * `released` != 0 (c), a colour within the slab's leftover (f), a head
+ * aligned to the slab's size (g, h), and slabd changes `released` after
+ * a repair (g).  All parts run in under a second; SHMSLAB_TEST_PARTS
+ * picks some, SHMSLAB_TEST_SCALE lengthens d).
  *
  *	review_memo	(SLABD set as for make check; optional
  *			 SHMSLAB_TEST_OLD_SLABD=<a slabd before 44f1003>)

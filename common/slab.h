@@ -584,7 +584,8 @@ struct slab_cache_desc {
 	uint64_t released;		/* changes before slabd gives a slab
 					 * of this cache back to the page
 					 * allocator (its descriptors already
-					 * cleared), and at re-attach: the
+					 * cleared), at re-attach and after
+					 * a repair of the region: the
 					 * clients' free-check memos
 					 * (docs/slab-protocol.md) hold while
 					 * it holds; never 0 while LIVE */

@@ -725,7 +725,8 @@ slab_link(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
  * the old value no longer holds.  Called after a slab's descriptors are
  * cleared and before its pages go back to the page allocator (the
  * release store orders the clears before it), when a cache is destroyed,
- * and for every cache at re-attach.  Only the table's address as
+ * for every cache at re-attach, and for every cache after a repair of
+ * the region (cache_memos_drop()).  Only the table's address as
  * formatted is written.
  */
 static void
@@ -736,6 +737,19 @@ released_bump(struct cache_mgr *m, struct cache_priv *cp)
 	cp->released = m->released;
 	__atomic_store_n(&m->table[cp->index].released, cp->released,
 			 __ATOMIC_RELEASE);
+}
+
+void
+cache_memos_drop(struct slabd *d)
+{
+	struct cache_mgr *m = d->caches;
+	uint32_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < SLAB_MAX_CACHES; i++)
+		if (m->cache[i].state == CACHE_LIVE)
+			released_bump(m, &m->cache[i]);
 }
 
 /*

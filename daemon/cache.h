@@ -81,6 +81,13 @@ int cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 void cache_record_pages(struct slabd *d, uint32_t pfn, uint32_t order,
 			int taken);
 
+/*
+ * A new `released` for every live cache: clients' free-check memos made
+ * under page descriptors another client had rewritten must not outlive
+ * their repair.  Call after memory_check_repair() fixed anything.
+ */
+void cache_memos_drop(struct slabd *d);
+
 /* Arm the 10 ms stocking and 1 s reclaim timer on base.  0 or -1. */
 int cache_start(struct slabd *d, struct event_base *base, char *err,
 		size_t len);

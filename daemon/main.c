@@ -407,7 +407,9 @@ repair_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	memory_check_repair(arg);
+	/* memos made under the overwritten descriptors are dropped */
+	if (memory_check_repair(arg) > 0)
+		cache_memos_drop(arg);
 	named_repair(arg);
 }
 

@@ -235,6 +235,8 @@ restart_attach(struct slabd *d, char *err, size_t len)
 	/* the region names its daemon: not a repair */
 	((struct region_super *)d->map.base)->daemon_pid = (int32_t)getpid();
 	repaired = memory_check_repair(d);
+	if (repaired > 0)
+		cache_memos_drop(d);	/* after cache_attach()'s values */
 	/*
 	 * Named objects (daemon/named.c): the directory's offset comes from
 	 * the private state's geometry; its blocks are PG_NAMED blocks of

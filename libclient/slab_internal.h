@@ -671,31 +671,62 @@ extern __thread struct free_memo free_memo
 /*
  * The whole check of the object at off (a slab of h's cache and gen, an
  * object's start: obj_sheaf_rest()), and on success the memo is set to
- * the object's slab.  `released` is read first (acquire): a slab given
- * back after that read has its cleared descriptors seen by the check.
+ * the object's slab if
+ * its counters say objects of it are in use.  A slab with none is not
+ * memoised: slabd's half-written descriptors look like that (slab_kill()
+ * clears cache, counters and colour to 0 before the page allocator
+ * clears the flags; slab_new() has the flags and the cache set before
+ * slab_format() writes the colour and counters), and under cache 0 and
+ * gen 0 they pass the check.  Whatever a free in such a window is told,
+ * the memo must not outlive the window.  The counters are read first
+ * (acquire): a count above 0 was stored after slab_format() published
+ * the slab, so the cache, flags and colour read after it are the slab's
+ * (or a later slab's, after a kill that changed `released` past rel).
+ * Nor under `released` 0: an older slabd that re-attached to the region
+ * restores it to 0 and never changes it (handle_new() sees only the
+ * value at the handle's making).  Nor under a colour no slab of the
+ * cache has (above the slab's leftover, less than a stride: another
+ * client's write, which slabd repairs): the object may be one under it
+ * (colour + stride), but the span would run past the slab and outlive
+ * the repair.  So a memo's span always lies inside its slab.  Nor at a
+ * head that is not aligned to its slab's size: slabs are buddy blocks,
+ * aligned within their node's area, which starts at a multiple of the
+ * huge page (common/region.c), so a head another client wrote into a
+ * slab's page before (to pass the slab's objects off as its own, lo in
+ * that page) is refused; an aligned head other than the slab's own
+ * cannot hold the object.  (Slabs larger than a huge page: no memo.)
+ * With the colour's bound, lo is then the first object of the slab the
+ * object is in, whatever else another client wrote.  `released` is read
+ * before everything (acquire): a slab given back after that read has its
+ * cleared descriptors seen by the check.
  */
 static inline int
 obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 {
 	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
 	const struct page_desc *pd;
-	uint64_t w, pfn, lo;
+	uint64_t w, pfn, lo, c, colour;
 
 	if (off - h->lo_off >= h->span)
 		return 0;
 	pfn = off >> REGION_PAGE_SHIFT;
 	pd = &h->v.pages[pfn];
-	memcpy(&w, &pd->flags, sizeof(w));
-	if (__builtin_expect(w & PG_TAIL, 0)) {
+	if (__builtin_expect(pd->flags & PG_TAIL, 0)) {
 		pfn = pd->head;
 		if (pfn >= h->nr_pages)
 			return 0;
 		pd = &h->v.pages[pfn];
-		memcpy(&w, &pd->flags, sizeof(w));
 	}
+	c = __atomic_load_n(&pd->counters, __ATOMIC_ACQUIRE);
+	memcpy(&w, &pd->flags, sizeof(w));
 	if (!obj_sheaf_rest(h, off, pfn, pd, w, &lo))
 		return 0;
-	if (h->serial != NO_MEMO) {
+	colour = lo - (pfn << REGION_PAGE_SHIFT);
+	if (h->serial != NO_MEMO && sc_inuse(c) != 0 && rel != 0 &&
+	    colour <= h->slab_bytes - h->obj_bytes &&
+	    (1ull << h->v.geo.order) <=
+		    REGION_HUGE_SIZE >> REGION_PAGE_SHIFT &&
+	    (pfn & ((1ull << h->v.geo.order) - 1)) == 0) {
 		free_memo.serial = 0;
 		free_memo.lo = lo;
 		free_memo.released = rel;

@@ -4,7 +4,8 @@
  * from, starting slabd with the slot guard the environment asks for
  * (SHMSLAB_TEST_SLOT_GUARD=rseq|cas, set by the *_cas.sh and *_norseq.sh
  * scripts) and with --harden-freelists when SHMSLAB_TEST_HARDEN=1 (the
- * *_hard*.sh scripts), whether this process uses the per-CPU slots at
+ * *_hard*.sh scripts), with --fake-numa N when SHMSLAB_TEST_FAKE_NUMA=N
+ * (nodes that switch locks: run by hand), whether this process uses the per-CPU slots at
  * all, pinning to a CPU and finding a cache's descriptor in the region.
  */
 #ifndef SHMSLAB_TESTS_SLABTEST_H
@@ -53,12 +54,17 @@ static inline int
 slabtest_start(struct harness_daemon *d, const char *size)
 {
 	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
-	const char *args[7] = { "-m", size, "--hugepages=never" };
+	const char *numa = getenv("SHMSLAB_TEST_FAKE_NUMA");
+	const char *args[9] = { "-m", size, "--hugepages=never" };
 	int n = 3;
 
 	if (guard && *guard) {
 		args[n++] = "--slot-guard";
 		args[n++] = guard;
+	}
+	if (numa && *numa) {
+		args[n++] = "--fake-numa";
+		args[n++] = numa;
 	}
 	if (slabtest_hardened())
 		args[n++] = "--harden-freelists";

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -246,12 +247,17 @@ worker(int slot, uint64_t seed)
 static pid_t
 spawn(int slot, uint64_t seed)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid < 0)
 		bail_out("fork: %s", strerror(errno));
-	if (pid == 0)
+	if (pid == 0) {
+		/* a test that bails out leaves no worker spinning */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
 		_exit(worker(slot, seed));
+	}
 	return pid;
 }
 

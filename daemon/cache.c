@@ -884,6 +884,16 @@ pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 	}
 }
 
+/* 1 if node n's list of cp can take slabs now: no slab waits, lock free. */
+static int
+node_free(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	if (cp->node[n].nr_pending > 0 || node_lock(m, cp, n) < 0)
+		return 0;
+	node_unlock(cp, n);
+	return 1;
+}
+
 /* Free every pending slab of cp; returns the pages freed. */
 static uint64_t
 pending_kill(struct cache_mgr *m, struct cache_priv *cp)
@@ -2243,6 +2253,27 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 	pending_flush(m, cp);
 	for (i = 0, pending = 0; i < m->nr_nodes; i++)
 		pending += cp->node[i].nr_pending;
+	if (pending < BATCH_MAX && !node_free(m, cp, node)) {
+		/*
+		 * Node n's partial list is locked (a stopped or slow holder,
+		 * or slabs made for it earlier still wait): the nearest node
+		 * whose list is free gets this refill instead.  The reply
+		 * names it, and the client then takes from any node
+		 * (sheaf_alloc(), slow_refill()), so that a stopped holder
+		 * of one node's lock never makes others' allocations wait.
+		 */
+		for (i = 1; i < m->nr_nodes; i++) {
+			uint32_t a = d->buddy.zonelist[node][i];
+
+			if (a < m->nr_nodes && node_free(m, cp, a)) {
+				log_debug("cache %s: node %u's list is locked; "
+					  "the refill goes to node %u",
+					  cp->name, node, a);
+				node = a;
+				break;
+			}
+		}
+	}
 	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
 		/*
 		 * A lock is still busy and slabs made earlier wait for it:

@@ -380,10 +380,12 @@ slab_cache_stats(const struct slab_cache *cache, struct slab_cache_stats *st)
 /*
  * Ask slabd for slabs on node n.  0 with *landed the node they were put
  * on (another one when node n had no pages: the buddy allocator's
- * fallback), or -1 with errno.
+ * fallback, or when n's list was locked), or -1 with errno.  slabd's
+ * EAGAIN (every list it could use is locked) is retried with a backoff,
+ * unless `once`: then the caller looks elsewhere before asking again.
  */
 int
-refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
+refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed, int once)
 {
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__Refill rf = SHMSLAB__REFILL__INIT;
@@ -402,7 +404,7 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
+	} while (err == -EAGAIN && !once && rpc_backoff(&bo) == 0);
 	if (!err && (rep->body_case != SHMSLAB__REPLY__BODY_REFILL ||
 		     rep->refill == NULL || rep->refill->node >= h->v.nr_nodes))
 		err = -EBADMSG;

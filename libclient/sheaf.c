@@ -1495,7 +1495,40 @@ loan_pop(struct slab_cache *h, uint32_t n, uint64_t *offp)
 	return c != 0;
 }
 
-/* Push off onto an empty sheaf of node n's barn: 1, or 0 (none). */
+/*
+ * Take a sheaf of node n's barn with room, for one object: a full one
+ * that is not (loans leave barn sheaves part full, and the empty ones
+ * would otherwise run out after a few loans), or an empty one.  Its index,
+ * or -1.
+ */
+static int
+barn_loan_room(struct slab_cache *h, uint32_t n)
+{
+	uint64_t full = shw_make(SHW_FULL, gen_of(h), n, 0);
+	uint64_t to = loan_word(h, n);
+	uint32_t i;
+
+	/* in barn_claim()'s order: any sheaf can be in a barn */
+	for (i = 2 * h->v.nr_slots; i < h->nr_sheaves + 2 * h->v.nr_slots;
+	     i++) {
+		uint32_t j = i < h->nr_sheaves ? i : i - h->nr_sheaves;
+		struct slab_sheaf *sh = sheaf_at(h, j);
+		uint64_t w = __atomic_load_n(&sh->where, __ATOMIC_RELAXED);
+
+		if (w != full || sheaf_count(h, sh) >= h->sheaf_cap)
+			continue;
+		if (!__atomic_compare_exchange_n(&sh->where, &w, to, 0,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		if (sheaf_count(h, sh) < h->sheaf_cap)
+			return (int)j;
+		barn_put(h, j, n, to);	/* filled meanwhile */
+	}
+	return barn_loan(h, n, SHW_EMPTY);
+}
+
+/* Push off onto a sheaf of node n's barn with room: 1, or 0 (none). */
 static int
 loan_push(struct slab_cache *h, uint32_t n, uint64_t off)
 {
@@ -1503,7 +1536,7 @@ loan_push(struct slab_cache *h, uint32_t n, uint64_t off)
 	uint32_t c;
 	int b;
 
-	b = barn_loan(h, n, SHW_EMPTY);
+	b = barn_loan_room(h, n);
 	if (b < 0)
 		return 0;
 	sh = sheaf_at(h, (uint32_t)b);
@@ -1514,6 +1547,25 @@ loan_push(struct slab_cache *h, uint32_t n, uint64_t off)
 	}
 	barn_put(h, (uint32_t)b, n, loan_word(h, n));
 	return c < h->sheaf_cap;
+}
+
+/*
+ * Free object `link` of slab pfn to the slab itself (free_remote()),
+ * never waiting: a full slab is frozen to the first slot whose lock can be
+ * had at once, k's first, or else put on its node's list under that
+ * node's lock, tried once.  0: done (or refused, errno set); 1: the slab
+ * is full and every one of those locks was busy.
+ */
+static int
+free_direct(struct slab_cache *h, uint32_t pfn, uint32_t link, uint32_t k)
+{
+	uint32_t i;
+
+	for (i = 0; i < h->v.nr_slots; i++)
+		if (free_remote(h, pfn, link, M_RSEQ,
+				(k + i) % h->v.nr_slots, 1) == 0)
+			return 0;
+	return free_remote(h, pfn, link, M_NODE, k, 1);
 }
 
 /*
@@ -1649,6 +1701,7 @@ sheaf_exchange(struct slab_cache *h, uint32_t k, int alloc, int any)
 int
 sheaf_alloc(struct slab_cache *h, void **objp)
 {
+	struct rpc_backoff bo = { 0, 0 };
 	int tries = 0, any = 0, busy = 0, r;
 
 	for (;;) {
@@ -1720,9 +1773,21 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 				continue;
 		}
 		/* nothing anywhere: ask the daemon, holding no lock */
-		if (refill_rpc(h, n, &landed) != 0) {
+		if (refill_rpc(h, n, &landed, 1) != 0) {
 			if (errno == ENOMEM && !any && h->v.nr_nodes > 1) {
 				any = 1;
+				continue;
+			}
+			/*
+			 * Every list slabd could link new slabs to is locked
+			 * (a stopped holder, or one that is only slow): look
+			 * again everywhere (loans, barns, every node's list),
+			 * as others keep freeing, and ask again after a pause;
+			 * 5 s in all, as for any RPC.
+			 */
+			if (errno == EAGAIN && rpc_backoff(&bo) == 0) {
+				any = 1;
+				tries = 0;
 				continue;
 			}
 			return -errno;
@@ -1733,12 +1798,12 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 }
 
 /*
- * The free of a thread with rseq for a cache with sheaves, of obj (slab
- * pfn, checked by the caller).  0: freed; 1: no sheaf had room, free by
+ * The free of a thread with rseq for a cache with sheaves, of obj (object
+ * `link` of slab pfn, checked by the caller).  0: freed; 1: no sheaf had room, free by
  * the slot path; or -errno.
  */
 int
-sheaf_free(struct slab_cache *h, void *obj)
+sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 {
 	uint64_t off = (uint64_t)((char *)obj - h->v.base);
 	int tries = 0, busy = 0, r;
@@ -1769,6 +1834,15 @@ sheaf_free(struct slab_cache *h, void *obj)
 				stat_inc(&s->stat[ST_FREE_SLOW]);
 				return 0;
 			}
+			/*
+			 * Or straight to its slab, as a remote free: one CAS,
+			 * no lock unless the slab is full (then any slot's,
+			 * tried once).  The barn may have no room: its sheaves
+			 * can all hold objects of slabs frozen to the busy
+			 * slot, which no other slot's holder may flush.
+			 */
+			if (free_direct(h, pfn, link, k) == 0)
+				return 0;
 			r = barn_service(h, n, k, 0, 0);
 			if (r == -EBUSY || r == 0)
 				busy_pause(busy++);
@@ -1859,10 +1933,12 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 }
 
 int
-sheaf_free(struct slab_cache *h, void *obj)
+sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 {
 	(void)h;
 	(void)obj;
+	(void)pfn;
+	(void)link;
 	return 1;
 }
 

@@ -791,7 +791,7 @@ void sort_keys(uint64_t *keys, size_t m);
 
 /* sheaf.c: per-CPU sheaves and the barns (M_RSEQ handles of sheaf caches) */
 int sheaf_alloc(struct slab_cache *h, void **objp);
-int sheaf_free(struct slab_cache *h, void *obj);
+int sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link);
 int sheaf_drain(struct slab_cache *h, uint32_t k, int wait);
 int sheaf_drain_barns(struct slab_cache *h, uint32_t k);
 
@@ -803,6 +803,7 @@ __attribute__((noinline)) int debug_free(struct slab_cache *h, char *obj);
 /* cache.c */
 struct slab_cache * handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen, void (*ctor)(void *), int *errp);
 struct slab_cache * cache_lookup(struct slab_pool *pool, const char *name, int *errp);
-int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed);
+int refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed,
+	       int once);
 
 #endif /* SHMSLAB_SLAB_INTERNAL_H */

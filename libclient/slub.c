@@ -631,7 +631,7 @@ slow_refill(struct slab_cache *h, uint32_t k, int any)
 	/* nothing anywhere: ask the daemon, holding no lock */
 ask:
 	slab_unlock(&s->lock);
-	if (refill_rpc(h, n, &landed) != 0)
+	if (refill_rpc(h, n, &landed, 0) != 0)
 		return errno == ENOMEM && !any && h->v.nr_nodes > 1 ? 1 :
 								      -errno;
 	return landed != n && !any;
@@ -783,7 +783,7 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 			errno = ENOMEM;
 			return NULL;
 		}
-		if (refill_rpc(h, home, &landed) != 0) {
+		if (refill_rpc(h, home, &landed, 0) != 0) {
 			if (errno != ENOMEM || strict || any ||
 			    h->v.nr_nodes == 1)
 				return NULL;
@@ -1317,7 +1317,7 @@ cache_free(struct slab_cache *h, void *obj)
 		    h->v.pages[pfn].node != node_of_cpu(h->pool, k) &&
 		    free_remote(h, pfn, link, M_RSEQ, k, 1) == 0)
 			return;
-		r = sheaf_free(h, obj);
+		r = sheaf_free(h, obj, pfn, link);
 		if (r == 0)
 			return;
 		if (r < 0) {

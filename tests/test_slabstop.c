@@ -21,6 +21,9 @@
  * region checker must find the region consistent with nothing in use.
  *
  * ROUNDS rounds at scale 1; SHMSLAB_TEST_SCALE multiplies them.
+ * SHMSLAB_TEST_SEED changes the seed; SHMSLAB_TEST_FAKE_NUMA=2 splits the
+ * pool into two logical nodes (test_slabstop_numa.sh); SHMSLAB_TEST_GDB=1,
+ * by hand, prints the running workers' stacks half way into a stall.
  *
  * The caches have sheaves (an rseq region, the default), whose paths
  * never wait for a lock another process holds (libclient/sheaf.c,
@@ -178,8 +181,11 @@ worker(int slot, uint64_t seed)
 			size_t k = act < 10 ? 8 : 1, j;
 
 			if (k == 8 ? slab_cache_alloc_bulk(caches[c], 0, 8, p) != 8 :
-				     (p[0] = slab_cache_alloc(caches[c], 0)) == NULL)
+				     (p[0] = slab_cache_alloc(caches[c], 0)) == NULL) {
+				diag("worker %d: an allocation of %s failed: %s",
+				     slot, cache_name[c], strerror(errno));
 				return 4;
+			}
 			for (j = 0; j < k; j++) {
 				stamp(p[j], c);
 				held[n].p = p[j];
@@ -267,6 +273,22 @@ progress(int i)
 	return __atomic_load_n(&sh->w[i].progress, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * SHMSLAB_TEST_GDB=1 (by hand, to find a stall): half way to HANG_MS,
+ * print each running worker's stack with gdb.
+ */
+static void
+dump_stack(pid_t pid)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "gdb -batch -p %d -ex 'bt 25' 2>/dev/null | grep '^#' | "
+		 "sed 's/^/# [%d] /' >&2", (int)pid, (int)pid);
+	if (system(cmd) != 0)
+		diag("gdb on %d failed", (int)pid);
+}
+
 int
 main(void)
 {
@@ -275,6 +297,8 @@ main(void)
 	pid_t workers[NR_WORKERS];
 	uint64_t seed = 20261125;
 	int scale = 1, rounds, i, round, failed = 0, moved_stopped = 0;
+	int dumped;
+	const char *gdb_env = getenv("SHMSLAB_TEST_GDB");
 	uint64_t stops = 0, worst = 0, ops_during = 0;
 	struct harness_daemon d;
 	char why[512];
@@ -325,8 +349,12 @@ main(void)
 			siginfo_t si;
 
 			if (stopped[i] &&
-			    waitid(P_PID, (id_t)workers[i], &si, WSTOPPED) != 0)
+			    waitid(P_PID, (id_t)workers[i], &si,
+				   WSTOPPED | WEXITED) != 0)
 				bail_out("waitid: %s", strerror(errno));
+			if (stopped[i] && si.si_code != CLD_STOPPED)
+				bail_out("worker %d exited (status %d) in round "
+					 "%d", i, si.si_status, round);
 		}
 		for (i = 0; i < NR_WORKERS; i++) {
 			before[i] = frozen[i] = progress(i);
@@ -334,6 +362,7 @@ main(void)
 					 __ATOMIC_RELAXED);
 		}
 		deadline = now_ms() + HANG_MS;
+		dumped = 0;
 		do {
 			done = 1;
 			for (i = 0; i < NR_WORKERS; i++)
@@ -342,6 +371,14 @@ main(void)
 					done = 0;
 			if (!done)
 				sleep_us(1000);
+			if (!done && !dumped && gdb_env != NULL &&
+			    now_ms() + HANG_MS / 2 > deadline) {
+				/* by hand: where the running ones wait */
+				dumped = 1;
+				for (i = 0; i < NR_WORKERS; i++)
+					if (!stopped[i])
+						dump_stack(workers[i]);
+			}
 		} while (!done && now_ms() < deadline);
 		for (i = 0; i < NR_WORKERS; i++) {
 			if (!stopped[i]) {

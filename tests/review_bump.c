@@ -104,29 +104,10 @@ static struct slab_check_report rep;
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t
-rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ull;
-	return mix(*s);
-}
-
 static int
 pin(int cpu)
 {
 	return slabtest_pin(cpu);
-}
-
-static void
-unpin(void)
-{
-	cpu_set_t set;
-	int i;
-
-	CPU_ZERO(&set);
-	for (i = 0; i < CPU_SETSIZE; i++)
-		CPU_SET(i, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static uint64_t
@@ -141,29 +122,6 @@ in_region(const void *p, size_t len)
 	const char *c = p;
 
 	return c >= rbase && c + len <= rbase + rsize && c + len >= c;
-}
-
-static void
-fill(void *p, size_t size, uint64_t tag)
-{
-	uint64_t x = mix(off_of(p) ^ tag), *w = p;
-	size_t i;
-
-	for (i = 0; i < size / 8; i++)
-		w[i] = mix(x + i);
-}
-
-static int
-intact(const void *p, size_t size, uint64_t tag)
-{
-	uint64_t x = mix(off_of(p) ^ tag);
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < size / 8; i++)
-		if (w[i] != mix(x + i))
-			return 0;
-	return 1;
 }
 
 static struct slab_cache_desc *
@@ -426,7 +384,7 @@ a_child(struct slab_cache *c, size_t size, uint32_t batch, uint32_t rounds)
 			if (p == NULL || !in_region(p, size) ||
 			    as->nr >= A_MAX)
 				_exit(11);
-			fill(p, size, 0xa0 + r);
+			slabtest_fill(rbase, p, size, 0xa0 + r);
 			o = &as->o[as->nr];
 			o->off = off_of(p);
 			o->tag = 0xa0 + r;
@@ -481,14 +439,14 @@ a_sweep(struct slab_cache *c, size_t size, uint32_t n, const uint64_t *held,
 			continue;
 		}
 		v[i] = off_of(p[i]);
-		fill(p[i], size, 0x5eef);
+		slabtest_fill(rbase, p[i], size, 0x5eef);
 	}
 	for (i = 0; i < n; i++)
 		if (v[i] != UINT64_MAX && nheld > 0 &&
 		    bsearch(&v[i], held, nheld, sizeof(*held), u64_cmp))
 			(*clash)++;
 	for (i = 0; i < n; i++)
-		if (p[i] != NULL && !intact(p[i], size, 0x5eef))
+		if (p[i] != NULL && !slabtest_intact(rbase, p[i], size, 0x5eef))
 			bad++;
 	qsort(v, n, sizeof(*v), u64_cmp);
 	for (i = 1; i < n; i++)
@@ -497,7 +455,7 @@ a_sweep(struct slab_cache *c, size_t size, uint32_t n, const uint64_t *held,
 	for (i = 0; i < n; i++)
 		if (p[i] != NULL)
 			slab_cache_free(c, p[i]);
-	unpin();
+	slabtest_unpin();
 	free(v);
 	free(p);
 	return bad + *dup + *clash;
@@ -594,7 +552,7 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 			     "a) %s: an allocation on CPU 0 recovers", label);
 		if (p)
 			slab_cache_free(c, p);
-		unpin();
+		slabtest_unpin();
 	}
 	hoff = calloc(as->nr + 1, sizeof(*hoff));
 	for (i = 0; i < as->nr; i++) {
@@ -603,7 +561,8 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 		if (o->state == O_HELD || o->state == O_FREEING) {
 			held++;
 			hoff[nheld++] = o->off;
-			if (!intact(rbase + o->off, size, o->tag))
+			if (!slabtest_intact(rbase,
+					     rbase + o->off, size, o->tag))
 				bad++;
 		}
 	}
@@ -684,7 +643,7 @@ b_worker_run(struct slab_cache *c, size_t size, int slot, uint64_t s)
 	if (two_cpus)
 		pin(slot & 1);
 	while (!__atomic_load_n(&bs->stop, __ATOMIC_ACQUIRE)) {
-		uint32_t n = 1 + (uint32_t)(rnd(&s) % B_HELD), i;
+		uint32_t n = 1 + (uint32_t)(slabtest_rnd(&s) % B_HELD), i;
 
 		for (i = w->nr; i < n; i++) {
 			void *p;
@@ -732,11 +691,13 @@ test_storm(size_t size)
 	for (i = 0; i < B_WORKERS; i++) {
 		pids[i] = fork_child();
 		if (pids[i] == 0)
-			b_worker_run(c, size, (int)i, rnd(&s));
+			b_worker_run(c, size, (int)i, slabtest_rnd(&s));
 	}
 	for (k = 0; k < 60u * (uint32_t)scale; k++) {
-		struct timespec t = { 0, (long)(200000 + rnd(&s) % 3000000) };
-		uint32_t j = (uint32_t)(rnd(&s) % B_WORKERS);
+		struct timespec t = {
+			0, (long)(200000 + slabtest_rnd(&s) % 3000000)
+		};
+		uint32_t j = (uint32_t)(slabtest_rnd(&s) % B_WORKERS);
 
 		nanosleep(&t, NULL);
 		kill(pids[j], SIGKILL);
@@ -751,7 +712,7 @@ test_storm(size_t size)
 		memset(&bs->w[j], 0, sizeof(bs->w[j]));
 		pids[j] = fork_child();
 		if (pids[j] == 0)
-			b_worker_run(c, size, (int)j, rnd(&s));
+			b_worker_run(c, size, (int)j, slabtest_rnd(&s));
 	}
 	__atomic_store_n(&bs->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < B_WORKERS; i++) {
@@ -800,7 +761,7 @@ test_storm(size_t size)
 	}
 	munmap(bs, sizeof(*bs));
 	bs = NULL;
-	unpin();
+	slabtest_unpin();
 }
 
 /* ---------------------------------------------------------------- c */
@@ -875,7 +836,7 @@ test_colour_recover(void)
 			slab_cache_free(c, v[i]);
 	free(v);
 	__atomic_store_n(&pd->private_[0], colour, __ATOMIC_RELEASE);
-	unpin();
+	slabtest_unpin();
 #endif
 }
 
@@ -939,7 +900,7 @@ test_colour(void)
 	if (nr == 0) {
 		skip(1, "c) no empty slab with room for a colour + 8");
 		slab_cache_free(c, first);
-		unpin();
+		slabtest_unpin();
 		return;
 	}
 	n = 4 * dc->geo.objects + 2 * dc->sheaf_cap;
@@ -973,7 +934,7 @@ test_colour(void)
 	for (i = 0; i < nr; i++)
 		__atomic_store_n(&region_pages(rbase)[pfns[i]].private_[0],
 				 colours[i], __ATOMIC_RELEASE);
-	unpin();
+	slabtest_unpin();
 }
 
 /* ---------------------------------------------------------------- d */
@@ -1080,7 +1041,7 @@ test_barn_bump(size_t size)
 		if (p)
 			slab_cache_free(c, p);
 	}
-	unpin();
+	slabtest_unpin();
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);
 	ok(good && rep.errors == 0 && cc && cc->records == 0 &&
@@ -1112,7 +1073,7 @@ main(void)
 	rbase = slab_pool_base(pool);
 	rsize = slab_pool_size(pool);
 	two_cpus = sysconf(_SC_NPROCESSORS_ONLN) > 1 && pin(1) == 0;
-	unpin();
+	slabtest_unpin();
 	if (!slabtest_uses_slots(pool) ||
 	    ((const struct region_super *)rbase)->slot_guard !=
 		    REGION_GUARD_RSEQ || slabtest_hardened()) {

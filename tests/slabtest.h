@@ -35,6 +35,44 @@ mix(uint64_t x)
 	return x;
 }
 
+/* The next of a splitmix64 sequence in *s. */
+static inline uint64_t
+slabtest_rnd(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return mix(*s);
+}
+
+/*
+ * Fill the first size bytes of object p of the region at base with its
+ * pattern (its offset and tag); slabtest_intact() says whether they still
+ * hold it.
+ */
+static inline void
+slabtest_fill(const void *base, void *p, size_t size, uint64_t tag)
+{
+	uint64_t x = mix((uint64_t)((char *)p - (const char *)base) ^ tag);
+	uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		w[i] = mix(x + i);
+}
+
+static inline int
+slabtest_intact(const void *base, const void *p, size_t size, uint64_t tag)
+{
+	uint64_t x = mix((uint64_t)((const char *)p - (const char *)base) ^
+			 tag);
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		if (w[i] != mix(x + i))
+			return 0;
+	return 1;
+}
+
 /* Whether the tests run with slabd --harden-freelists. */
 static inline int
 slabtest_hardened(void)
@@ -128,6 +166,19 @@ slabtest_pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Let this process run on every CPU again. */
+static inline void
+slabtest_unpin(void)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* The live cache called name in the region at base, or NULL. */

@@ -84,29 +84,10 @@ static struct slab_check_report rep;
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t
-rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ull;
-	return mix(*s);
-}
-
 static int
 pin(int cpu)
 {
 	return slabtest_pin(cpu);
-}
-
-static void
-unpin(void)
-{
-	cpu_set_t set;
-	int i;
-
-	CPU_ZERO(&set);
-	for (i = 0; i < CPU_SETSIZE; i++)
-		CPU_SET(i, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static uint64_t
@@ -121,30 +102,6 @@ in_region(const void *p, size_t len)
 	const char *c = p;
 
 	return c >= rbase && c + len <= rbase + rsize && c + len >= c;
-}
-
-/* Fill size bytes of the object at off with its pattern. */
-static void
-fill(void *p, size_t size, uint64_t tag)
-{
-	uint64_t x = mix(off_of(p) ^ tag), *w = p;
-	size_t i;
-
-	for (i = 0; i < size / 8; i++)
-		w[i] = mix(x + i);
-}
-
-static int
-intact(const void *p, size_t size, uint64_t tag)
-{
-	uint64_t x = mix(off_of(p) ^ tag);
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < size / 8; i++)
-		if (w[i] != mix(x + i))
-			return 0;
-	return 1;
 }
 
 static struct slab_cache_desc *
@@ -285,17 +242,17 @@ touch_cpu(struct slab_cache *c, int cpu, size_t size, uint32_t n)
 			v[i] = NULL;
 			continue;
 		}
-		fill(v[i], size, 0x70c4);
+		slabtest_fill(rbase, v[i], size, 0x70c4);
 	}
 	for (i = 0; i < n; i++) {
 		if (v[i] == NULL)
 			continue;
-		if (!intact(v[i], size, 0x70c4))
+		if (!slabtest_intact(rbase, v[i], size, 0x70c4))
 			bad++;
 		slab_cache_free(c, v[i]);
 	}
 	free(v);
-	unpin();
+	slabtest_unpin();
 	return bad;
 }
 
@@ -352,14 +309,14 @@ test_single(const char *name, size_t size, uint32_t n)
 			}
 			if (!live_set(off_of(v[i])))
 				dup++;
-			fill(v[i], size, (uint64_t)round);
+			slabtest_fill(rbase, v[i], size, (uint64_t)round);
 		}
 		if (round == 1) {
 			/* free the even half, allocate n / 2 more */
 			for (i = 0; i < n; i += 2) {
 				if (v[i] == NULL)
 					continue;
-				if (!intact(v[i], size, 1))
+				if (!slabtest_intact(rbase, v[i], size, 1))
 					bad++;
 				live_clear(off_of(v[i]));
 				slab_cache_free(c, v[i]);
@@ -374,7 +331,7 @@ test_single(const char *name, size_t size, uint32_t n)
 				}
 				if (!live_set(off_of(v[i])))
 					dup++;
-				fill(v[i], size, 1);
+				slabtest_fill(rbase, v[i], size, 1);
 			}
 		}
 		cc = check_cache(name, round ? "with 1.5 x n objects "
@@ -386,7 +343,8 @@ test_single(const char *name, size_t size, uint32_t n)
 		for (i = 0; i < n + (round ? n / 2 : 0); i++) {
 			if (v[i] == NULL)
 				continue;
-			if (!intact(v[i], size, (uint64_t)round))
+			if (!slabtest_intact(rbase,
+					     v[i], size, (uint64_t)round))
 				bad++;
 			live_clear(off_of(v[i]));
 			slab_cache_free(c, v[i]);
@@ -457,7 +415,7 @@ test_pipeline(void)
 
 			if (p == NULL || !in_region(p, size))
 				_exit(11);
-			fill(p, size, 0xb);
+			slabtest_fill(rbase, p, size, 0xb);
 			off = off_of(p);
 			if (k % 50 == 7 && ps->kept_n < 4096) {
 				ps->kept[ps->kept_n++] = off;
@@ -479,7 +437,8 @@ test_pipeline(void)
 		while (read(fd[0], &off, sizeof(off)) == sizeof(off)) {
 			char *p = rbase + off;
 
-			if (off >= rsize || !intact(p, size, 0xb))
+			if (off >= rsize || !slabtest_intact(rbase,
+							     p, size, 0xb))
 				badb = 1;
 			else
 				slab_cache_free(c, p);
@@ -509,7 +468,7 @@ test_pipeline(void)
 	else
 		skip(1, "one CPU: no cross-CPU barn exchange");
 	for (i = 0; i < ps->kept_n; i++) {
-		if (!intact(rbase + ps->kept[i], size, 0xb))
+		if (!slabtest_intact(rbase, rbase + ps->kept[i], size, 0xb))
 			bad++;
 		slab_cache_free(c, rbase + ps->kept[i]);
 	}
@@ -663,7 +622,7 @@ d_alloc(struct slab_cache *c, uint32_t tag)
 
 	if (p == NULL || !in_region(p, 64) || ks->nr >= D_MAX)
 		_exit(11);
-	fill(p, 64, tag);
+	slabtest_fill(rbase, p, 64, tag);
 	o = &ks->o[ks->nr];
 	o->off = off_of(p);
 	o->tag = tag;
@@ -749,7 +708,7 @@ d_fill_sheaves(struct slab_cache *c)
 		slab_cache_free(c, a[i]);
 		slab_cache_free(c, b[i]);
 	}
-	unpin();
+	slabtest_unpin();
 }
 
 static const char *const mode_name[] = { "workload", "shrink",
@@ -775,7 +734,7 @@ d_run(int w, uint32_t nth, int mode)
 		bail_out("pin: %s", strerror(errno));
 	for (i = 0; i < D_FOREIGN; i++)
 		d_alloc(c, 0xf0);
-	unpin();
+	slabtest_unpin();
 	if (mode == 1)
 		d_fill_sheaves(c);
 	pid = fork_child();
@@ -859,7 +818,7 @@ d_run(int w, uint32_t nth, int mode)
 		if (o->state == O_HELD || o->state == O_FREEING) {
 			held++;
 			freeing += o->state == O_FREEING;
-			if (!intact(rbase + o->off, 64, o->tag))
+			if (!slabtest_intact(rbase, rbase + o->off, 64, o->tag))
 				bad++;
 		}
 	}
@@ -997,7 +956,7 @@ e_worker_run(struct slab_cache *c, int slot, uint64_t s)
 		pin(slot & 1);
 	storm_delay = 1;
 	while (!__atomic_load_n(&es->stop, __ATOMIC_ACQUIRE)) {
-		uint64_t r = rnd(&s);
+		uint64_t r = slabtest_rnd(&s);
 
 		j = (uint32_t)(r >> 8) % E_HELD;
 		k = (uint32_t)(r >> 24) % E_CELLS;
@@ -1019,14 +978,15 @@ e_worker_run(struct slab_cache *c, int slot, uint64_t s)
 			w->h[j].tag = (uint32_t)slot << 24 | ++ser;
 			e_set(&w->h[j].state, H_FILLING);
 			e_set(&w->pending_alloc, 0);
-			fill(p, size, w->h[j].tag);
+			slabtest_fill(rbase, p, size, w->h[j].tag);
 			e_set(&w->h[j].state, H_HELD);
 			break;
 		}
 		case 1:			/* free */
 			if (w->h[j].state != H_HELD)
 				break;
-			if (!intact(rbase + w->h[j].off, size, w->h[j].tag))
+			if (!slabtest_intact(rbase, rbase + w->h[j].off,
+					     size, w->h[j].tag))
 				_exit(3);
 			e_set(&w->h[j].state, H_FREEING);
 			slab_cache_free(c, rbase + w->h[j].off);
@@ -1067,7 +1027,8 @@ e_worker_run(struct slab_cache *c, int slot, uint64_t s)
 			e_set(&w->h[j].state, H_RECEIVING);
 			e_set(&es->cell[k].state, 0);
 			if (w->h[j].off >= rsize ||
-			    !intact(rbase + w->h[j].off, size, w->h[j].tag))
+			    !slabtest_intact(rbase, rbase + w->h[j].off,
+					     size, w->h[j].tag))
 				_exit(3);
 			e_set(&w->h[j].state, H_HELD);
 			break;
@@ -1079,7 +1040,8 @@ e_worker_run(struct slab_cache *c, int slot, uint64_t s)
 	for (j = 0; j < E_HELD; j++) {
 		if (w->h[j].state != H_HELD)
 			continue;
-		if (!intact(rbase + w->h[j].off, size, w->h[j].tag))
+		if (!slabtest_intact(rbase, rbase + w->h[j].off, size,
+				     w->h[j].tag))
 			_exit(3);
 		e_set(&w->h[j].state, H_FREEING);
 		slab_cache_free(c, rbase + w->h[j].off);
@@ -1100,7 +1062,7 @@ e_free_checked(struct slab_cache *c, uint64_t off, uint32_t tag, int check,
 		t->damaged++;
 		return;
 	}
-	if (check && !intact(rbase + off, 64, tag))
+	if (check && !slabtest_intact(rbase, rbase + off, 64, tag))
 		t->damaged++;
 	slab_cache_free(c, rbase + off);
 	t->freed++;
@@ -1190,11 +1152,11 @@ test_storm(void)
 
 	es = shared_map(sizeof(*es));
 	for (i = 0; i < E_WORKERS; i++)
-		pid[i] = e_spawn(c, i, rnd(&s));
+		pid[i] = e_spawn(c, i, slabtest_rnd(&s));
 	for (k = 0; k < kills; k++) {
-		i = (int)(rnd(&s) % E_WORKERS);
+		i = (int)(slabtest_rnd(&s) % E_WORKERS);
 		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(rnd(&s) % 2000) * 1000;
+		ts.tv_nsec = (long)(slabtest_rnd(&s) % 2000) * 1000;
 		nanosleep(&ts, NULL);
 		kill(pid[i], SIGKILL);
 		st = wait_child(pid[i]);
@@ -1204,7 +1166,7 @@ test_storm(void)
 				     status_str(st));
 		}
 		e_settle(c, i, &t);
-		pid[i] = e_spawn(c, i, rnd(&s));
+		pid[i] = e_spawn(c, i, slabtest_rnd(&s));
 		if (k % 25 == 12) {
 			/* drains racing the workers' sheaves */
 			if (slab_cache_shrink(c) != 0 && shrink_bad++ < 3)
@@ -1290,7 +1252,7 @@ scribble(const char *name, uint64_t *s, int plausible,
 		bail_out("scribble: %s has no sheaves", name);
 	sh = region_at(rbase, dc->sheaf_off);
 	for (i = 0; i < dc->nr_sheaves; i++) {
-		uint64_t r = rnd(s);
+		uint64_t r = slabtest_rnd(s);
 
 		switch (r % 5) {
 		case 0: sh[i].count = 0xffffffffu; break;
@@ -1300,18 +1262,19 @@ scribble(const char *name, uint64_t *s, int plausible,
 		default: break;
 		}
 		if (plausible)
-			sh[i].where = shw_make((uint32_t)(rnd(s) % 6),
+			sh[i].where = shw_make((uint32_t)(slabtest_rnd(s) % 6),
 					       dc->gen,
-					       (uint32_t)(rnd(s) % 3),
-					       (uint32_t)(rnd(s) % (dc->nr_slots + 2)));
+					       (uint32_t)(slabtest_rnd(s) % 3),
+					       (uint32_t)(slabtest_rnd(s) %
+							  (dc->nr_slots + 2)));
 		else
-			sh[i].where = rnd(s);
+			sh[i].where = slabtest_rnd(s);
 		for (e = 0; e < SLAB_SHEAF_MAX; e++) {
-			uint64_t x = rnd(s);
+			uint64_t x = slabtest_rnd(s);
 
 			switch (x % 6) {
 			case 0:	/* garbage */
-				sh[i].obj[e] = rnd(s);
+				sh[i].obj[e] = slabtest_rnd(s);
 				break;
 			case 1:	/* past the region */
 				sh[i].obj[e] = rsize + (x >> 40);
@@ -1331,7 +1294,7 @@ scribble(const char *name, uint64_t *s, int plausible,
 		}
 	}
 	for (k = 0; k < dc->nr_slots; k++) {
-		uint64_t r = rnd(s);
+		uint64_t r = slabtest_rnd(s);
 		struct slab_slot *sl = cache_slot(rbase, dc, k);
 
 		if (plausible)
@@ -1387,10 +1350,10 @@ f_client(struct slab_cache *x, struct slab_cache *y, int cpu)
 			if (vy[i] != NULL && !in_region(vy[i], 128))
 				return 2;
 			if (vy[i])
-				fill(vy[i], 128, 0xf1);
+				slabtest_fill(rbase, vy[i], 128, 0xf1);
 		}
 		for (i = 0; i < N; i++) {
-			if (vy[i] && !intact(vy[i], 128, 0xf1))
+			if (vy[i] && !slabtest_intact(rbase, vy[i], 128, 0xf1))
 				return 3;
 			if (vx[i])
 				slab_cache_free(x, vx[i]);
@@ -1430,7 +1393,7 @@ test_scribble(void)
 	for (i = 0; i < NY; i++) {
 		if ((vy[i] = slab_cache_alloc(y, 0)) == NULL)
 			bail_out("sheaf.fy alloc");
-		fill(vy[i], 128, 0xf0);
+		slabtest_fill(rbase, vy[i], 128, 0xf0);
 	}
 	for (i = 0; i < NX; i++) {
 		if ((vx[i] = slab_cache_alloc(x, 0)) == NULL)
@@ -1460,7 +1423,7 @@ test_scribble(void)
 		   status_str(sb));
 	}
 	for (i = 0; i < NY; i++)
-		if (!intact(vy[i], 128, 0xf0))
+		if (!slabtest_intact(rbase, vy[i], 128, 0xf0))
 			bad++;
 	is_int(bad, 0, "f) the test's %d sheaf.fy objects are intact", NY);
 	for (i = 0; i < NY; i++)
@@ -1525,7 +1488,8 @@ test_scribble_live(void)
 		while (!*stop)
 			for (j = 0; j < dz->nr_sheaves; j++)
 				for (e = 0; e < SLAB_SHEAF_MAX; e++)
-					sh[j].obj[e] = offs[rnd(&r) % NX];
+					sh[j].obj[e] =
+						offs[slabtest_rnd(&r) % NX];
 		_exit(0);
 	}
 	cl = fork_child();
@@ -1699,7 +1663,7 @@ test_stale(void)
 	for (i = 0; i < N; i++) {
 		if ((v[i] = slab_cache_alloc(nw, 0)) == NULL)
 			bail_out("sheaf.h2 alloc");
-		fill(v[i], 64, 0x4);
+		slabtest_fill(rbase, v[i], 64, 0x4);
 	}
 	errno = 0;
 	p = slab_cache_alloc(old, 0);
@@ -1719,7 +1683,7 @@ test_stale(void)
 	       "objects in use (none went into a sheaf)", N);
 	bad = 0;
 	for (i = 0; i < N; i++) {
-		if (!intact(v[i], 64, 0x4))
+		if (!slabtest_intact(rbase, v[i], 64, 0x4))
 			bad++;
 		slab_cache_free(nw, v[i]);
 	}
@@ -1787,7 +1751,7 @@ test_memo(void)
 	for (i = 0; i < M; i++) {
 		if ((w[i] = slab_cache_alloc(x, 0)) == NULL)
 			bail_out("sheaf.ix alloc");
-		fill(w[i], 64, 0x1e);
+		slabtest_fill(rbase, w[i], 64, 0x1e);
 	}
 	diag("i) the page is now: flags %#x, cache %u, colour %" PRIu64,
 	     tp->flags, tp->cache, tp->private_[0]);
@@ -1812,13 +1776,13 @@ test_memo(void)
 	}
 	e = 0;
 	for (i = 0; i < M; i++) {
-		if (!intact(w[i], 64, 0x1e))
+		if (!slabtest_intact(rbase, w[i], 64, 0x1e))
 			e++;
 		slab_cache_free(x, w[i]);
 	}
 	is_int(e, 0, "i) sheaf.ix's %d objects intact", M);
 	check_cache("sheaf.ix", "after the refused free");
-	unpin();
+	slabtest_unpin();
 	ok(slab_cache_destroy(x) == 0 && slab_cache_destroy(c) == 0,
 	   "i) both caches destroyed (every object came back)");
 }

@@ -1823,7 +1823,13 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 					 &s->stat_fast[1]);
 			return 0;
 		}
-		if (++tries > 16 + BUSY_ROUNDS)
+		/*
+		 * Rounds that found every lock busy and no room do not count:
+		 * such a free has nowhere else to go (the slot path would
+		 * wait for slot lock k), so it polls, pausing, until any
+		 * lock or any room frees.
+		 */
+		if (++tries > 16 + BUSY_ROUNDS + busy)
 			return 1;
 		r = slot_trylock(h, k);
 		if (r == -EBUSY) {

@@ -837,6 +837,28 @@ slab_fp_set(const struct slab_view *v, void *obj, uint32_t link)
 }
 
 /*
+ * The chain of an empty slab from object `from` on: objects from ..
+ * objects-1 of slab pfn (object 0 at `first` bytes into the slab) linked
+ * in address order, the last ending the list.  What a bump leaves of a
+ * slab (libclient's sheaf_bump(), and its roll forward in
+ * sheaf_recover()); the caller owns those objects' free pointers.
+ */
+static inline void
+slab_bump_chain(const struct slab_view *v, uint32_t pfn, uint64_t first,
+		uint32_t from)
+{
+	char *o = v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + first;
+	uint64_t stride = v->geo.stride;
+	uint32_t objects = v->geo.objects, i;
+
+	for (i = from; i < objects; i++)
+		slab_fp_set(v, o + i * stride,
+			    i + 1 < objects ?
+				    (uint32_t)(first + (i + 1) * stride) + 1 :
+				    0);
+}
+
+/*
  * An object just taken off a freelist, now the caller's: in a hardened
  * cache, make its free pointer word decode to no link (0: see Links), so
  * that its first free is not taken for a double free.

@@ -477,16 +477,7 @@ sheaf_recover(const struct slab_view *v, uint32_t k, const struct slab_rec *r)
 			if (colour <= v->slab_bytes - v->obj_bytes -
 					      v->geo.red_left &&
 			    slab_colour_ok(&v->geo, colour)) {
-				for (n = r->n; n < v->geo.objects; n++)
-					slab_fp_set(v,
-						    v->base + base_off + first +
-							    n * v->geo.stride,
-						    n + 1 < v->geo.objects ?
-							    (uint32_t)(first +
-								       (n + 1) *
-									       v->geo.stride) +
-								    1 :
-							    0);
+				slab_bump_chain(v, r->slab, first, r->n);
 				for (n = 0; n < r->n; n++)
 					sh->obj[r->c0 + n] =
 						base_off + first +

@@ -472,7 +472,6 @@ sheaf_bump(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 	uint64_t stride = h->v.geo.stride;
 	uint64_t first = colour + h->v.geo.red_left;	/* object 0's offset */
 	uint64_t o0 = ((uint64_t)pfn << REGION_PAGE_SHIFT) + first, nc;
-	char *fpb = h->v.base + o0 + h->v.geo.fp_off;
 	uint32_t head;
 
 	m = objects < room ? objects : room;
@@ -491,14 +490,7 @@ sheaf_bump(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 		return -EAGAIN;
 	}
 	TEST_WINDOW(SHMSLAB_TW_SHEAF_BUMP);
-	/* the rest, chained in address order; the last ends the list */
-	for (i = m; i < objects; i++)
-		__atomic_store_n((uint32_t *)(void *)(fpb + i * stride),
-				 i + 1 < objects ?
-					 (uint32_t)(first + (i + 1) * stride) +
-						 1 :
-					 0,
-				 __ATOMIC_RELAXED);
+	slab_bump_chain(&h->v, pfn, first, m);	/* the rest */
 	__atomic_store_n(&sh->count, c0 + m, __ATOMIC_RELEASE);
 	rec_clear(s);
 	return (int)m;

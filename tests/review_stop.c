@@ -1,0 +1,385 @@
+/*
+ * review_stop.c - review of "never waiting" (58e3845): frees straight to
+ * their slabs (free_direct()), loans into part-full barn sheaves, slabd's
+ * refill to the nearest node whose list is free, the client's second look
+ * on EAGAIN.  Locks are held on purpose by stopped processes (a child
+ * takes the region's robust mutex and stops itself), as a stopped or
+ * hostile client can.
+ *
+ * a) Every slot lock of a cache held by a stopped process (on this
+ *    machine's CPUs: both).  A client allocates NA objects, far more than
+ *    a node list is stocked with, writes each, checks them all, and frees
+ *    them.  No list lock is held, so by slab_cache_alloc(3) (EAGAIN only
+ *    when "every lock the call could have used ... the node lock ...
+ *    stayed held") and docs/slab-protocol.md ("What is not yet true")
+ *    every allocation must succeed.  Then the holders are killed, the
+ *    cache shrunk: checker clean, nothing in use, statistics add up.
+ *
+ * b) slabd --fake-numa 2: node 0's list lock of a cache held by a stopped
+ *    process; a client on node 0's CPU allocates NB objects and keeps
+ *    them.  slabd links the refills to node 1; it must not make many
+ *    more slabs than the client uses (a stopped or hostile holder of a
+ *    node lock must not make others' refills drain the region): the
+ *    cache's slabs are compared with what the same stream takes with no
+ *    lock held.  Then everything is freed, checker clean.
+ *
+ *	review_stop	(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+#define NA	20000
+#define NB	20000
+#define MAX_HOLDERS 64
+
+struct shared {
+	volatile uint64_t progress;
+	volatile uint32_t failed;	/* allocations that returned NULL */
+	volatile int32_t first_errno;
+	volatile uint32_t damaged;
+	volatile uint32_t done;		/* the worker holds everything */
+	volatile uint32_t go;		/* the parent says: free them */
+};
+
+static char *rbase;
+static struct shared *ns;
+static struct slab_check_report rep;
+
+static pid_t
+child(void)
+{
+	pid_t parent = getpid(), pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+	}
+	return pid;
+}
+
+/* Wait for pid, giving up (and killing it) after a hang of `ms`. */
+static int
+wait_hang(pid_t pid, int ms, int *hung)
+{
+	uint64_t last = ns->progress;
+	int st, idle = 0;
+
+	*hung = 0;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return st;
+		usleep(10000);
+		if (ns->progress != last) {
+			last = ns->progress;
+			idle = 0;
+		} else if ((idle += 10) >= ms) {
+			*hung = 1;
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return st;
+		}
+	}
+}
+
+/* A child that takes lock l and stops itself; returned stopped. */
+static pid_t
+hold(union slab_lock *l)
+{
+	pid_t pid = child();
+	int st;
+
+	if (pid == 0) {
+		pthread_mutex_lock(&l->m);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+		bail_out("the lock holder did not stop");
+	return pid;
+}
+
+static void
+unhold(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
+static void
+stamp(void *p, size_t size)
+{
+	uint64_t v = mix((uint64_t)(uintptr_t)p);
+
+	memcpy(p, &v, 8);
+	memcpy((char *)p + size - 8, &v, 8);
+}
+
+static int
+stamped(const void *p, size_t size)
+{
+	uint64_t v = mix((uint64_t)(uintptr_t)p), a, b;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, (const char *)p + size - 8, 8);
+	return a == v && b == v;
+}
+
+/*
+ * The worker: on CPU cpu, n objects of c (size bytes) allocated and
+ * stamped; then, when `wait`, it says so and waits for the parent's go;
+ * then checks and frees them.  Exit 0.
+ */
+static void
+worker(struct slab_cache *c, size_t size, int cpu, uint32_t n, int wait)
+{
+	void **p = calloc(n, sizeof(*p));
+	uint32_t i, got = 0;
+
+	if (p == NULL || slabtest_pin(cpu) != 0)
+		_exit(3);
+	for (i = 0; i < n; i++) {
+		p[got] = slab_cache_alloc(c, 0);
+		if (p[got] == NULL) {
+			if (ns->failed++ == 0)
+				ns->first_errno = errno;
+		} else {
+			stamp(p[got++], size);
+		}
+		ns->progress++;
+	}
+	if (wait) {
+		ns->done = 1;
+		while (!ns->go)
+			usleep(1000);
+	}
+	for (i = 0; i < got; i++) {
+		if (!stamped(p[i], size))
+			ns->damaged++;
+		slab_cache_free(c, p[i]);
+		ns->progress++;
+	}
+	_exit(0);
+}
+
+static const struct slab_check_cache *
+check(const char *name, char *why, size_t len)
+{
+	if (slab_check_region(rbase, (size_t)((struct region_super *)rbase)
+					     ->region_size,
+			      &rep, why, len) != 0)
+		diag("checker: %s", why);
+	return slab_check_find(&rep, name);
+}
+
+/* --------------------------------------------------------------- part a */
+
+static void
+part_a(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	pid_t holders[MAX_HOLDERS], w;
+	uint32_t k, nh;
+	int st, hung;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.stop.a", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.a");
+	if (c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
+	    !slabtest_uses_slots(pool) || dc->nr_slots > MAX_HOLDERS) {
+		skip(3, "a) no sheaves (no rseq, or a CAS region)");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	memset((void *)ns, 0, sizeof(*ns));
+	nh = dc->nr_slots;
+	for (k = 0; k < nh; k++)
+		holders[k] = hold(&cache_slot(rbase, dc, k)->lock);
+	if ((w = child()) == 0)
+		worker(c, 64, 0, NA, 0);
+	st = wait_hang(w, 20000, &hung);
+	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
+		   ns->damaged == 0,
+	   "a) every slot lock (%u) held by a stopped process, no list lock "
+	   "held: %u allocations, %u failed (first: %s), %u damaged, %s",
+	   nh, NA, ns->failed, ns->failed ? strerror(ns->first_errno) : "-",
+	   ns->damaged, hung ? "hung" : "finished");
+	for (k = 0; k < nh; k++)
+		unhold(holders[k]);
+	for (k = 0; k < nh; k++) {
+		if ((w = child()) == 0) {
+			slabtest_pin((int)k);
+			slab_cache_shrink(c);
+			_exit(0);
+		}
+		wait_hang(w, 20000, &hung);
+	}
+	cc = check("rv.stop.a", why, sizeof(why));
+	ok(rep.errors == 0 && cc != NULL && cc->inuse == 0 && cc->sheaf == 0 &&
+		   cc->barn == 0,
+	   "a) then, the holders killed and the cache shrunk: checker errors "
+	   "%u, inuse %" PRIu64 ", in sheaves %" PRIu64 ", in barns %" PRIu64,
+	   rep.errors, cc ? cc->inuse : 0, cc ? cc->sheaf : 0,
+	   cc ? cc->barn : 0);
+	{
+		struct slab_cache_stats s;
+		int sr = slab_cache_stats(c, &s);
+
+		ok(sr == 0 &&
+			   s.alloc_fast + s.alloc_slow ==
+				   s.free_fast + s.free_slow,
+		   "a) statistics add up: allocations %" PRIu64 " + %" PRIu64
+		   ", frees %" PRIu64 " + %" PRIu64,
+		   s.alloc_fast, s.alloc_slow, s.free_fast, s.free_slow);
+	}
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* --------------------------------------------------------------- part b */
+
+static int
+cpu_of_node(const uint32_t *cpu_nodes, uint32_t n)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (int k = 0; k < ncpu && k < 1024; k++)
+		if (cpu_nodes[k] == n)
+			return k;
+	return -1;
+}
+
+/*
+ * The slabs cache `name` has after a client on CPU cpu allocated NB
+ * objects (node 0's lock held by a stopped process when `locked`); then
+ * everything freed.  0 when something failed.
+ */
+static uint64_t
+stream_slabs(struct slab_pool *pool, const char *name, int cpu, int locked,
+	     uint64_t *needed)
+{
+	struct slab_cache *c = slab_cache_create(pool, name, 64, 0, 0, NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, name);
+	const struct slab_check_cache *cc;
+	uint64_t slabs = 0;
+	pid_t holder = 0, w;
+	int st, hung;
+	char why[256];
+
+	if (c == NULL || dc == NULL)
+		bail_out("b) cache %s", name);
+	memset((void *)ns, 0, sizeof(*ns));
+	if (locked)
+		holder = hold(&cache_node(rbase, dc, 0)->lock);
+	if ((w = child()) == 0)
+		worker(c, 64, cpu, NB, 1);
+	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
+		usleep(1000);
+	cc = check(name, why, sizeof(why));
+	if (cc != NULL && ns->done && ns->failed == 0) {
+		slabs = cc->slabs;
+		*needed = (NB + cc->objects_per_slab - 1) / cc->objects_per_slab;
+	}
+	diag("b) %s: %u objects held (%u failed), %" PRIu64 " slabs (node "
+	     "0's lock %s)", name, NB, ns->failed, cc ? cc->slabs : 0,
+	     locked ? "held by a stopped process" : "free");
+	ns->go = 1;
+	st = wait_hang(w, 20000, &hung);
+	if (hung || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || ns->damaged)
+		slabs = 0;
+	if (locked)
+		unhold(holder);
+	return slabs;
+}
+
+static void
+part_b(void)
+{
+	const char *args[] = { "-m", "256M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	uint64_t free_slabs, locked_slabs, need = 0;
+	const uint32_t *cpu_nodes;
+	int cpu0;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	cpu_nodes = region_cpu_node(rbase);
+	cpu0 = cpu_of_node(cpu_nodes, 0);
+	if (cpu0 < 0 || cpu_of_node(cpu_nodes, 1) < 0 ||
+	    !slabtest_uses_slots(pool)) {
+		skip(2, "b) no CPU on each of two nodes, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	free_slabs = stream_slabs(pool, "rv.stop.b0", cpu0, 0, &need);
+	locked_slabs = stream_slabs(pool, "rv.stop.b1", cpu0, 1, &need);
+	ok(free_slabs > 0 && locked_slabs > 0 &&
+		   locked_slabs <= 2 * free_slabs + 16,
+	   "b) %u objects (%" PRIu64 " slabs' worth) on node 0's CPU: %"
+	   PRIu64 " slabs with node 0's lock held by a stopped process, %"
+	   PRIu64 " with it free", NB, need, locked_slabs, free_slabs);
+	check("rv.stop.b1", why, sizeof(why));
+	ok(rep.errors == 0 && rep.inuse == 0,
+	   "b) then: checker errors %u, in use %" PRIu64, rep.errors,
+	   rep.inuse);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+int
+main(void)
+{
+	ns = mmap(NULL, sizeof(*ns), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ns == MAP_FAILED)
+		bail_out("mmap: %s", strerror(errno));
+	part_a();
+	part_b();
+	return done_testing();
+}

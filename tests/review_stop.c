@@ -320,9 +320,16 @@ stream_slabs(struct slab_pool *pool, const char *name, int cpu, int locked,
 		slabs = cc->slabs;
 		*needed = (NB + cc->objects_per_slab - 1) / cc->objects_per_slab;
 	}
-	diag("b) %s: %u objects held (%u failed), %" PRIu64 " slabs (node "
-	     "0's lock %s)", name, NB, ns->failed, cc ? cc->slabs : 0,
-	     locked ? "held by a stopped process" : "free");
+	{
+		struct slab_cache_stats s;
+
+		if (slab_cache_stats(c, &s) != 0)
+			memset(&s, 0, sizeof(s));
+		diag("b) %s: %u objects held (%u failed), %" PRIu64 " slabs, %"
+		     PRIu64 " refills asked (node 0's lock %s)", name, NB,
+		     ns->failed, cc ? cc->slabs : 0, s.refill_rpc,
+		     locked ? "held by a stopped process" : "free");
+	}
 	ns->go = 1;
 	st = wait_hang(w, 20000, &hung);
 	if (hung || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || ns->damaged)

@@ -1238,6 +1238,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
 				continue;
 			freed = 1;
+			TEST_WINDOW(SHMSLAB_TW_FREEZE);
 			if (locked == 1) {
 				cpu_partial_push(h, k, pfn);
 				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);

@@ -23,6 +23,18 @@
  *    cache's slabs are compared with what the same stream takes with no
  *    lock held.  Then everything is freed, checker clean.
  *
+ * c) (debug build: test windows) Slot lock 0 held by a stopped process;
+ *    a client pinned to CPU 0 frees objects of full slabs, so that its
+ *    frees go straight to their slabs (free_direct()) and freeze them to
+ *    slot 1 from CPU 0 (or, slot 1 busy, put them on node 0's list),
+ *    while a process on CPU 1 allocates and frees on its fast and slow
+ *    paths.  The freer stops itself in the window after the freeze's CAS
+ *    (SHMSLAB_TW_FREEZE: the lock held, the slab on no list yet): the
+ *    checker must find the region consistent then, and again after the
+ *    freer is killed there, and after the next holder of the lock
+ *    recovered it.  At the end everything is freed: nothing in use, and
+ *    the statistics add up (less the frees whose count the kills cut).
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -45,6 +57,7 @@
 #include "common/slab.h"
 #include "common/slabcheck.h"
 #include "shmslab.h"
+#include "libclient/testhook.h"
 #include "tests/harness.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
@@ -53,8 +66,15 @@
 #define NB	20000
 #define MAX_HOLDERS 64
 
+#define NC	6000		/* part c: objects in full slabs */
+#define C_ROUNDS 40
+
 struct shared {
 	volatile uint64_t progress;
+	volatile uint32_t next;		/* c: the next object to free */
+	volatile uint32_t stop;		/* c: the churner stops */
+	volatile uint32_t windows;	/* c: SHMSLAB_TW_FREEZE hits */
+	uint64_t off[NC];		/* c: the objects, by offset */
 	volatile uint32_t failed;	/* allocations that returned NULL */
 	volatile int32_t first_errno;
 	volatile uint32_t damaged;
@@ -276,6 +296,198 @@ part_a(void)
 	harness_stop(&d);
 }
 
+/* --------------------------------------------------------------- part c */
+
+static volatile uint32_t arm_nth;	/* the freer: stop at this hit */
+
+void shmslab_test_window(int where);
+void
+shmslab_test_window(int where)
+{
+	if (where != SHMSLAB_TW_FREEZE || arm_nth == 0)
+		return;
+	__atomic_fetch_add(&ns->windows, 1, __ATOMIC_RELAXED);
+	if (--arm_nth == 0)
+		raise(SIGSTOP);
+}
+
+/* CPU 1: allocations and frees, one at a time and in bursts. */
+static void
+churner(struct slab_cache *c)
+{
+	void *p[256];
+	uint64_t rng = 0x1234567;
+	int n = 0;
+
+	if (slabtest_pin(1) != 0)
+		_exit(3);
+	while (!ns->stop) {
+		rng = mix(rng);
+		if (n < 200 && (n == 0 || rng % 3)) {
+			if ((p[n] = slab_cache_alloc(c, 0)) == NULL)
+				_exit(4);
+			n++;
+		} else {
+			int k = 1 + (int)((rng >> 8) % (uint64_t)n);
+
+			slab_cache_free_bulk(c, (size_t)k, &p[n - k]);
+			n -= k;
+		}
+	}
+	slab_cache_free_bulk(c, (size_t)n, p);
+	_exit(0);
+}
+
+/* CPU 0: free ns->off[next..) in order, stopping at hit nth. */
+static void
+freer(struct slab_cache *c, uint32_t nth)
+{
+	if (slabtest_pin(0) != 0)
+		_exit(3);
+	arm_nth = nth;
+	while (ns->next < NC) {
+		slab_cache_free(c, rbase + ns->off[ns->next]);
+		__atomic_store_n(&ns->next, ns->next + 1, __ATOMIC_RELEASE);
+	}
+	arm_nth = 0;
+	_exit(0);
+}
+
+static void
+part_c(int both)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	struct slab_cache_stats s;
+	uint32_t i, round, in_window = 0, bad_stopped = 0, bad_dead = 0;
+	uint32_t dead_slot = 0, dead_node = 0;
+	pid_t holder, holder1 = 0, churn, w;
+	int st, hung, sr;
+	char why[256];
+
+#ifndef SHMSLAB_DEBUG
+	skip(3, "c) needs an --enable-debug build (test windows)");
+	(void)both;
+	return;
+#endif
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.stop.c", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.c");
+	diag("c%s) slot lock 0%s held by a stopped process", both ? "2" : "",
+	     both ? " and 1" : "");
+	if (c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
+	    dc->nr_slots < 2 || !slabtest_uses_slots(pool)) {
+		skip(3, "c) no sheaves, or fewer than 2 CPUs");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	memset((void *)ns, 0, sizeof(*ns));
+	/* NC objects in full slabs, allocated on CPU 1 */
+	if ((w = child()) == 0) {
+		if (slabtest_pin(1) != 0)
+			_exit(3);
+		for (i = 0; i < NC; i++) {
+			void *p = slab_cache_alloc(c, 0);
+
+			if (p == NULL)
+				_exit(4);
+			ns->off[i] = (uint64_t)((char *)p - rbase);
+		}
+		_exit(0);
+	}
+	if (waitpid(w, &st, 0) != w || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		bail_out("c) the allocating child failed");
+	holder = hold(&cache_slot(rbase, dc, 0)->lock);
+	if (both)
+		holder1 = hold(&cache_slot(rbase, dc, 1)->lock);
+	if ((churn = child()) == 0)
+		churner(c);
+	for (round = 0; round < C_ROUNDS && ns->next < NC; round++) {
+		uint32_t nth = 1 + (uint32_t)(mix(round + 77) % 3);
+
+		if ((w = child()) == 0)
+			freer(c, nth);
+		if (waitpid(w, &st, WUNTRACED) != w)
+			bail_out("c) waitpid");
+		if (!WIFSTOPPED(st))
+			break;		/* finished: no more full slabs */
+		in_window++;
+		/* stopped in the window, the lock held: consistent */
+		if (slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				      sizeof(why)) != 0 && bad_stopped++ == 0)
+			diag("c) round %u, the freer stopped in the window: %s",
+			     round, why);
+		kill(w, SIGKILL);
+		waitpid(w, &st, 0);
+		/* the dead holder's step: consistent too (in flight) */
+		if (slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+				      sizeof(why)) != 0 && bad_dead++ == 0)
+			diag("c) round %u, the freer killed in the window: %s",
+			     round, why);
+		dead_slot += rep.dead_locks != 0;
+		dead_node += rep.dead_node_locks != 0;
+		/* the object it was freeing is freed (the CAS was done) */
+		__atomic_store_n(&ns->next, ns->next + 1, __ATOMIC_RELEASE);
+	}
+	ok(in_window > 0 && bad_stopped == 0 && bad_dead == 0 &&
+		   (both ? dead_node : dead_slot) > 0,
+	   "c%s) %u frees stopped, then killed, after freezing a full slab "
+	   "from CPU 0 with slot lock 0%s held by a stopped process (then "
+	   "found: a dead slot lock %u times, a dead node lock %u times): "
+	   "checker errors while stopped in %u, after the kill in %u",
+	   both ? "2" : "", in_window, both ? " and 1" : "", dead_slot,
+	   dead_node, bad_stopped, bad_dead);
+	/* the rest freed, the holder killed, the churner stopped */
+	if ((w = child()) == 0)
+		freer(c, 0);
+	st = wait_hang(w, 20000, &hung);
+	unhold(holder);
+	if (both)
+		unhold(holder1);
+	ns->stop = 1;
+	{
+		int cst;
+
+		waitpid(churn, &cst, 0);
+		if (!WIFEXITED(cst) || WEXITSTATUS(cst) != 0)
+			diag("c) the churner: status %#x", cst);
+	}
+	for (i = 0; i < 2; i++) {
+		if ((w = child()) == 0) {
+			slabtest_pin((int)i);
+			slab_cache_shrink(c);
+			_exit(0);
+		}
+		wait_hang(w, 20000, &hung);
+	}
+	cc = check("rv.stop.c", why, sizeof(why));
+	ok(!hung && WIFEXITED(st) && rep.errors == 0 && cc != NULL &&
+		   cc->inuse == 0 && cc->sheaf == 0 && cc->barn == 0,
+	   "c%s) then everything freed: checker errors %u, inuse %" PRIu64
+	   ", in sheaves %" PRIu64 ", in barns %" PRIu64, both ? "2" : "",
+	   rep.errors,
+	   cc ? cc->inuse : 0, cc ? cc->sheaf : 0, cc ? cc->barn : 0);
+	sr = slab_cache_stats(c, &s);
+	diag("c) bad frees %" PRIu64 ", recoveries %" PRIu64 ", freezes %"
+	     PRIu64 ", next %u", s.bad_free, s.recover, s.freeze, ns->next);
+	ok(sr == 0 && s.alloc_fast + s.alloc_slow ==
+			      s.free_fast + s.free_slow + in_window,
+	   "c%s) statistics add up: allocations %" PRIu64 " + %" PRIu64
+	   ", frees %" PRIu64 " + %" PRIu64 " + %u cut by the kills",
+	   both ? "2" : "", s.alloc_fast, s.alloc_slow, s.free_fast, s.free_slow, in_window);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 /* --------------------------------------------------------------- part b */
 
 static int
@@ -388,5 +600,7 @@ main(void)
 		bail_out("mmap: %s", strerror(errno));
 	part_a();
 	part_b();
+	part_c(0);
+	part_c(1);
 	return done_testing();
 }

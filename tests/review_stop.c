@@ -35,6 +35,14 @@
  *    recovered it.  At the end everything is freed: nothing in use, and
  *    the statistics add up (less the frees whose count the kills cut).
  *
+ * d) slabd --fake-numa 2: both slot locks and node 0's list lock held by
+ *    stopped processes (two stopped clients can hold them: one stopped in
+ *    a refill holds its slot's lock and its node's), node 1's list free
+ *    and stocked.  A client on node 0's CPU allocates ND objects: every
+ *    one must succeed (slab_cache_alloc(3): EAGAIN only when every lock
+ *    the call could have used stayed held; docs/slab-protocol.md: the
+ *    client looks on every node's list).  Then the checker.
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -80,6 +88,7 @@ struct shared {
 	volatile uint32_t damaged;
 	volatile uint32_t done;		/* the worker holds everything */
 	volatile uint32_t go;		/* the parent says: free them */
+	volatile uint32_t give_up;	/* stop at the first failure */
 };
 
 static char *rbase;
@@ -193,6 +202,8 @@ worker(struct slab_cache *c, size_t size, int cpu, uint32_t n, int wait)
 		if (p[got] == NULL) {
 			if (ns->failed++ == 0)
 				ns->first_errno = errno;
+			if (ns->give_up)
+				break;
 		} else {
 			stamp(p[got++], size);
 		}
@@ -591,6 +602,100 @@ part_b(void)
 	harness_stop(&d);
 }
 
+/* --------------------------------------------------------------- part d */
+
+/*
+ * slabd --fake-numa 2: both slot locks and node 0's list lock held by
+ * stopped processes; node 1's list is free and stocked.  A client on node
+ * 0's CPU allocates ND objects.
+ */
+#define ND	2000
+
+static void
+part_d(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	const uint32_t *cpu_nodes;
+	pid_t holders[3], w;
+	uint64_t node1 = 0;
+	int cpu0, cpu1, st, hung, i;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	cpu_nodes = region_cpu_node(rbase);
+	cpu0 = cpu_of_node(cpu_nodes, 0);
+	cpu1 = cpu_of_node(cpu_nodes, 1);
+	c = slab_cache_create(pool, "rv.stop.d", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.d");
+	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
+	    dc->sheaf_cap == 0 || dc->nr_slots != 2 ||
+	    !slabtest_uses_slots(pool)) {
+		skip(2, "d) not two CPUs on two nodes, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	/* node 1's list stocked: a client there allocates and frees */
+	if ((w = child()) == 0) {
+		static void *p[ND];
+
+		slabtest_pin(cpu1);
+		for (i = 0; i < ND; i++)
+			if ((p[i] = slab_cache_alloc(c, 0)) == NULL)
+				_exit(4);
+		for (i = 0; i < ND; i++)
+			slab_cache_free(c, p[i]);
+		_exit(0);
+	}
+	waitpid(w, &st, 0);
+	for (i = 0; i < 100 && node1 == 0; i++) {
+		usleep(10000);
+		node1 = __atomic_load_n(&cache_node(rbase, dc, 1)->nr_partial,
+					__ATOMIC_RELAXED);
+	}
+	memset((void *)ns, 0, sizeof(*ns));
+	holders[0] = hold(&cache_slot(rbase, dc, 0)->lock);
+	holders[1] = hold(&cache_slot(rbase, dc, 1)->lock);
+	holders[2] = hold(&cache_node(rbase, dc, 0)->lock);
+	ns->give_up = 1;
+	if ((w = child()) == 0)
+		worker(c, 64, cpu0, ND, 0);
+	st = wait_hang(w, 20000, &hung);
+	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
+		   ns->damaged == 0,
+	   "d) both slot locks and node 0's list lock held by stopped "
+	   "processes, node 1's list free (%" PRIu64 " slabs): %u allocations "
+	   "on node 0's CPU, %u failed (first: %s), %u damaged",
+	   node1, ND, ns->failed,
+	   ns->failed ? strerror(ns->first_errno) : "-", ns->damaged);
+	diag("d) %" PRIu64 " allocations done", ns->progress);
+	for (i = 0; i < 3; i++)
+		unhold(holders[i]);
+	for (i = 0; i < 2; i++) {
+		if ((w = child()) == 0) {
+			slabtest_pin(i ? cpu1 : cpu0);
+			slab_cache_shrink(c);
+			_exit(0);
+		}
+		wait_hang(w, 20000, &hung);
+	}
+	cc = check("rv.stop.d", why, sizeof(why));
+	ok(rep.errors == 0 && cc != NULL && cc->inuse == 0,
+	   "d) then: checker errors %u, inuse %" PRIu64, rep.errors,
+	   cc ? cc->inuse : 0);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 int
 main(void)
 {
@@ -602,5 +707,6 @@ main(void)
 	part_b();
 	part_c(0);
 	part_c(1);
+	part_d();
 	return done_testing();
 }

@@ -1744,20 +1744,32 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			}
 			r = barn_service(h, n, k, 1, any);
 			if (r == -EBUSY) {
-				/* every slot lock busy: a node slab, tried once */
+				/*
+				 * Every slot lock busy: a node slab, each node's
+				 * lock tried once (home's first).  When every
+				 * list was looked at and had nothing, slabd
+				 * can link new slabs: ask it (below), or this
+				 * would fail while nothing is locked but the
+				 * slots (review_stop part d: slot locks and
+				 * node 0's held, node 1's list full of slabs).
+				 */
 				void *obj = node_alloc_nowait(h, n);
 
 				if (obj != NULL) {
 					*objp = obj;
 					return 0;
 				}
-				busy_pause(busy++);
+				if (errno == ESTALE)
+					return -ESTALE;
+				if (errno != ENOMEM) {
+					busy_pause(busy++);
+					continue;
+				}
+			} else if (r < 0) {
+				return r;
+			} else if (r > 0) {
 				continue;
 			}
-			if (r < 0)
-				return r;
-			if (r > 0)
-				continue;
 		} else if (r) {
 			return r;
 		} else {

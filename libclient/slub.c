@@ -663,8 +663,11 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 }
 
 /*
- * node_alloc() for the sheaf paths when every slot lock is busy: node
- * home's lock tried once, one pass, no refill: NULL with EAGAIN.
+ * node_alloc() for the sheaf paths when every slot lock is busy: every
+ * node's list, home's first, then the others by distance, each lock tried
+ * once, no refill.  NULL with EAGAIN when a busy lock kept a list from
+ * being looked at, ENOMEM when every list was looked at and had nothing
+ * (slabd can link new slabs), or ESTALE.
  */
 void *
 node_alloc_nowait(struct slab_cache *h, uint32_t home)
@@ -676,19 +679,23 @@ __attribute__((noinline)) static void *
 node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 {
 	struct slab_node *sn;
-	int tries = 0, any = 0;
+	int tries = 0, any = 0, busy = 0;
 	uint32_t pass = 0;
 
 	for (;;) {
 		uint32_t pfn, guard = 0, n, landed;
 		char *obj = NULL;
 
-		/* pass 0: home; with `any`, passes 1..: the others by distance */
+		/* pass 0: home; with `any` (or `try`), passes 1..: the
+		 * others by distance */
 		n = pass == 0 ? home :
 				h->pool->node_order[home * h->v.nr_nodes +
 						    pass - 1];
 		sn = &h->v.nodes[n];
 		if (try && node_trylock(h, n) != 0) {
+			busy = 1;
+			if (++pass < h->v.nr_nodes)
+				continue;
 			errno = EAGAIN;
 			return NULL;
 		}
@@ -775,7 +782,9 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 		if (any && ++pass < h->v.nr_nodes)
 			continue;	/* the next nearest node */
 		if (try) {
-			errno = EAGAIN;
+			if (++pass < h->v.nr_nodes)
+				continue;
+			errno = busy ? EAGAIN : ENOMEM;
 			return NULL;
 		}
 		pass = 0;

@@ -245,6 +245,7 @@ part_a(void)
 	struct slab_cache_desc *dc;
 	const struct slab_check_cache *cc;
 	pid_t holders[MAX_HOLDERS], w;
+	uint64_t slabs, need;
 	uint32_t k, nh;
 	int st, hung;
 	char why[256];
@@ -257,7 +258,7 @@ part_a(void)
 	dc = slabtest_desc(rbase, "rv.stop.a");
 	if (c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
 	    !slabtest_uses_slots(pool) || dc->nr_slots > MAX_HOLDERS) {
-		skip(3, "a) no sheaves (no rseq, or a CAS region)");
+		skip(4, "a) no sheaves (no rseq, or a CAS region)");
 		slab_pool_close(pool);
 		harness_stop(&d);
 		return;
@@ -267,7 +268,15 @@ part_a(void)
 	for (k = 0; k < nh; k++)
 		holders[k] = hold(&cache_slot(rbase, dc, k)->lock);
 	if ((w = child()) == 0)
-		worker(c, 64, 0, NA, 0);
+		worker(c, 64, 0, NA, 1);
+	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
+		usleep(1000);
+	cc = check("rv.stop.a", why, sizeof(why));
+	slabs = cc != NULL ? cc->slabs : 0;
+	need = cc != NULL ? (NA + cc->objects_per_slab - 1) /
+				    cc->objects_per_slab :
+			    0;
+	ns->go = 1;
 	st = wait_hang(w, 20000, &hung);
 	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
 		   ns->damaged == 0,
@@ -275,6 +284,9 @@ part_a(void)
 	   "held: %u allocations, %u failed (first: %s), %u damaged, %s",
 	   nh, NA, ns->failed, ns->failed ? strerror(ns->first_errno) : "-",
 	   ns->damaged, hung ? "hung" : "finished");
+	ok(slabs > 0 && slabs <= 2 * need + 64,
+	   "a) the objects took %" PRIu64 " slabs (%" PRIu64 " slabs' worth)",
+	   slabs, need);
 	for (k = 0; k < nh; k++)
 		unhold(holders[k]);
 	for (k = 0; k < nh; k++) {
@@ -677,7 +689,6 @@ part_d(void)
 	   "on node 0's CPU, %u failed (first: %s), %u damaged",
 	   node1, ND, ns->failed,
 	   ns->failed ? strerror(ns->first_errno) : "-", ns->damaged);
-	diag("d) %" PRIu64 " allocations done", ns->progress);
 	for (i = 0; i < 3; i++)
 		unhold(holders[i]);
 	for (i = 0; i < 2; i++) {

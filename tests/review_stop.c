@@ -43,6 +43,14 @@
  *    the call could have used stayed held; docs/slab-protocol.md: the
  *    client looks on every node's list).  Then the checker.
  *
+ * e) slabd --fake-numa 2: node 0's list lock of a cache held by a stopped
+ *    process, and a client floods slabd with NE refills of node 0 (raw
+ *    requests, as a hostile client can send them).  slabd routes them to
+ *    node 1, whose list the timer stocked: it must not make a batch for
+ *    each (a hostile client holding one node's lock would drain the
+ *    region; before 58e3845 the flood answered EAGAIN and made at most
+ *    one batch, kept for node 0).
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -67,6 +75,7 @@
 #include "shmslab.h"
 #include "libclient/testhook.h"
 #include "tests/harness.h"
+#include "tests/rawclient.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 
@@ -707,6 +716,72 @@ part_d(void)
 	harness_stop(&d);
 }
 
+/* --------------------------------------------------------------- part e */
+
+#define NE	1200
+
+static void
+part_e(void)
+{
+	const char *args[] = { "-m", "256M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	Shmslab__Request req;
+	Shmslab__Refill rf;
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	uint64_t before, after, node1;
+	uint32_t idx, gen, i, okays = 0, eagain = 0, other = 0;
+	pid_t holder;
+	int fd;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	fd = raw_client(&d);
+	if (fd < 0 || raw_cache(fd, "rv.stop.e", 64, &idx, &gen) != 0)
+		bail_out("e) raw client or cache");
+	dc = slabtest_desc(rbase, "rv.stop.e");
+	if (dc == NULL || dc->nr_nodes < 2)
+		bail_out("e) no two nodes");
+	usleep(300000);		/* stocked by the timer */
+	node1 = __atomic_load_n(&cache_node(rbase, dc, 1)->nr_partial,
+				__ATOMIC_RELAXED);
+	holder = hold(&cache_node(rbase, dc, 0)->lock);
+	cc = check("rv.stop.e", why, sizeof(why));
+	before = cc != NULL ? cc->slabs : 0;
+	for (i = 0; i < NE; i++) {
+		Shmslab__Reply *r;
+
+		raw_refill_req(&req, &rf, idx, gen, 0);
+		r = raw_rpc(fd, &req, 10000);
+		if (r == NULL)
+			bail_out("e) no reply to refill %u", i);
+		if (r->status == 0)
+			okays++;
+		else if (r->status == EAGAIN)
+			eagain++;
+		else
+			other++;
+		shmslab__reply__free_unpacked(r, NULL);
+	}
+	cc = check("rv.stop.e", why, sizeof(why));
+	after = cc != NULL ? cc->slabs : 0;
+	ok(other == 0 && after <= before + 64,
+	   "e) %u refills of node 0 while its list lock is held by a stopped "
+	   "process (node 1's list stocked with %" PRIu64 " slabs): %u "
+	   "served, %u EAGAIN, %u other; the cache's slabs %" PRIu64
+	   " before, %" PRIu64 " after", NE, node1, okays, eagain, other,
+	   before, after);
+	unhold(holder);
+	close(fd);
+	slab_pool_close(pool);
+	ok(harness_stop(&d) == 0, "e) slabd exits cleanly");
+}
+
 int
 main(void)
 {
@@ -719,5 +794,6 @@ main(void)
 	part_c(0);
 	part_c(1);
 	part_d();
+	part_e();
 	return done_testing();
 }

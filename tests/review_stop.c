@@ -51,6 +51,16 @@
  *    region; before 58e3845 the flood answered EAGAIN and made at most
  *    one batch, kept for node 0).
  *
+ * f) slabd --fake-numa 2, two caches: for the whole run slot lock 0 of
+ *    both is held by one stopped process and node 0's list lock of both
+ *    by another (a hostile client can hold them for ever); NF workers,
+ *    two per CPU, allocate and free one at a time and in bursts and hand
+ *    objects to each other (frees of other CPUs' and nodes' objects),
+ *    NF_OPS operations each.  Every worker must finish (a hang detector,
+ *    not a time bound) with every object intact; the slabs made stay
+ *    bounded by what is in use; at the end the checker finds the region
+ *    consistent with nothing in use.
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -782,6 +792,248 @@ part_e(void)
 	ok(harness_stop(&d) == 0, "e) slabd exits cleanly");
 }
 
+/* --------------------------------------------------------------- part f */
+
+#define NF		4
+#define NF_OPS		60000
+#define NF_HELD		256
+#define NF_MBOX		64
+
+struct fshared {
+	volatile uint64_t progress[NF];
+	volatile uint32_t failed, damaged;
+	uint64_t mbox[NF][NF_MBOX];	/* offset << 1 | cache, 0: empty */
+};
+
+static struct fshared *fs;
+static struct slab_cache *fc[2];
+static const size_t fsize[2] = { 64, 512 };
+
+static void
+f_release(void *p, int c)
+{
+	if (!stamped(p, fsize[c]))
+		fs->damaged++;
+	slab_cache_free(fc[c], p);
+}
+
+static void
+f_worker(int me, int cpu)
+{
+	struct {
+		void *p;
+		int c;
+	} held[NF_HELD];
+	uint64_t rng = mix(0xf00d + (uint64_t)me) | 1;
+	int n = 0, i, op;
+
+	if (slabtest_pin(cpu) != 0)
+		_exit(3);
+	for (op = 0; op < NF_OPS; op++) {
+		uint64_t r = rng = mix(rng), act = r % 100;
+		int c = (int)((r >> 8) & 1);
+
+		if (n < NF_HELD - 8 && (n == 0 || act < 35)) {
+			void *p[8];
+			int k = act < 10 ? 8 : 1, j;
+
+			if (k == 8 ? slab_cache_alloc_bulk(fc[c], 0, 8, p) != 8 :
+				     (p[0] = slab_cache_alloc(fc[c], 0)) == NULL) {
+				fs->failed++;
+				_exit(4);
+			}
+			for (j = 0; j < k; j++) {
+				stamp(p[j], fsize[c]);
+				held[n].p = p[j];
+				held[n++].c = c;
+			}
+		} else if (act < 55) {
+			i = (int)((r >> 16) % (uint64_t)n);
+			f_release(held[i].p, held[i].c);
+			held[i] = held[--n];
+		} else if (act < 65) {
+			void *p[8];
+			int k = 0;
+
+			c = held[(r >> 16) % (uint64_t)n].c;
+			for (i = n - 1; i >= 0 && k < 8; i--) {
+				if (held[i].c != c)
+					continue;
+				if (!stamped(held[i].p, fsize[c]))
+					fs->damaged++;
+				p[k++] = held[i].p;
+				held[i] = held[--n];
+			}
+			slab_cache_free_bulk(fc[c], (size_t)k, p);
+		} else if (act < 85) {
+			int to = (me + 1 + (int)((r >> 16) % (NF - 1))) % NF;
+			uint64_t *cell = &fs->mbox[to][(r >> 32) % NF_MBOX];
+			uint64_t empty = 0;
+
+			i = (int)((r >> 24) % (uint64_t)n);
+			if (!__atomic_compare_exchange_n(
+				    cell, &empty,
+				    (uint64_t)((char *)held[i].p - rbase) << 1 |
+					    (uint64_t)held[i].c,
+				    0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				f_release(held[i].p, held[i].c);
+			held[i] = held[--n];
+		} else {
+			for (i = 0; i < NF_MBOX; i++) {
+				uint64_t v = __atomic_exchange_n(
+					&fs->mbox[me][i], 0, __ATOMIC_ACQ_REL);
+
+				if (v != 0)
+					f_release(rbase + (v >> 1), (int)(v & 1));
+			}
+		}
+		fs->progress[me]++;
+	}
+	while (n > 0) {
+		n--;
+		f_release(held[n].p, held[n].c);
+	}
+	_exit(0);
+}
+
+static uint64_t
+part_f(int locked, uint64_t base_slabs)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	static const char *const names[2] = { "rv.stop.f64", "rv.stop.f512" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache_desc *dc[2];
+	const uint32_t *cpu_nodes;
+	pid_t w[NF], hs = 0, hn = 0;
+	uint64_t last[NF] = { 0 }, peak_slabs = 0;
+	int cpu0, cpu1, i, running, idle = 0, good = 0, st, hung = 0;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	cpu_nodes = region_cpu_node(rbase);
+	cpu0 = cpu_of_node(cpu_nodes, 0);
+	cpu1 = cpu_of_node(cpu_nodes, 1);
+	for (i = 0; i < 2; i++) {
+		fc[i] = slab_cache_create(pool, names[i], fsize[i], 0, 0, NULL);
+		dc[i] = slabtest_desc(rbase, names[i]);
+	}
+	if (cpu0 < 0 || cpu1 < 0 || fc[0] == NULL || fc[1] == NULL ||
+	    dc[0] == NULL || dc[1] == NULL || dc[0]->sheaf_cap == 0 ||
+	    !slabtest_uses_slots(pool)) {
+		skip(locked ? 4 : 1,
+		     "f) not a CPU on each of two nodes, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return 0;
+	}
+	fs = mmap(NULL, sizeof(*fs), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fs == MAP_FAILED)
+		bail_out("mmap");
+	/* one stopped process holds slot lock 0 of both caches, another
+	 * node 0's list lock of both */
+	if (locked && (hs = child()) == 0) {
+		pthread_mutex_lock(&cache_slot(rbase, dc[0], 0)->lock.m);
+		pthread_mutex_lock(&cache_slot(rbase, dc[1], 0)->lock.m);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	if (locked)
+		waitpid(hs, &st, WUNTRACED);
+	if (locked && (hn = child()) == 0) {
+		pthread_mutex_lock(&cache_node(rbase, dc[0], 0)->lock.m);
+		pthread_mutex_lock(&cache_node(rbase, dc[1], 0)->lock.m);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	if (locked)
+		waitpid(hn, &st, WUNTRACED);
+	for (i = 0; i < NF; i++)
+		if ((w[i] = child()) == 0)
+			f_worker(i, i % 2 ? cpu1 : cpu0);
+	/* wait, watching progress, the slabs made and the objects in use */
+	for (running = NF; running > 0 && !hung;) {
+		int moved = 0;
+
+		usleep(20000);
+		for (i = 0; i < NF; i++) {
+			if (w[i] > 0 && waitpid(w[i], &st, WNOHANG) == w[i]) {
+				if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+					good++;
+				else
+					diag("f) worker %d: status %#x", i, st);
+				w[i] = 0;
+				running--;
+			}
+			if (fs->progress[i] != last[i])
+				moved = 1;
+			last[i] = fs->progress[i];
+		}
+		idle = moved ? 0 : idle + 20;
+		if (idle >= 20000)
+			hung = 1;
+		slab_check_once(rbase, slab_pool_size(pool), &rep, why,
+				sizeof(why));
+		if (rep.slabs > peak_slabs)
+			peak_slabs = rep.slabs;
+	}
+	for (i = 0; i < NF; i++)
+		if (w[i] > 0) {
+			kill(w[i], SIGKILL);
+			waitpid(w[i], &st, 0);
+		}
+	ok(!hung && good == NF && fs->failed == 0 && fs->damaged == 0,
+	   "f) %d workers, %d operations each, %s: %d finished, %u failed "
+	   "allocations, %u damaged objects%s", NF, NF_OPS,
+	   locked ? "with slot lock 0 and node 0's list lock of both caches "
+		    "held by stopped processes" :
+		    "no lock held (the reference)",
+	   good, fs->failed, fs->damaged, hung ? ", HUNG" : "");
+	diag("f) at most %" PRIu64 " slabs (%s)", peak_slabs,
+	     locked ? "locks held" : "no lock held");
+	if (locked)
+		ok(peak_slabs <= 2 * base_slabs + 64,
+		   "f) the slabs stayed bounded: at most %" PRIu64 " slabs "
+		   "with the locks held, %" PRIu64 " with none", peak_slabs,
+		   base_slabs);
+	if (locked) {
+		unhold(hs);
+		unhold(hn);
+	}
+	for (int k = 0; k < NF; k++)
+		for (i = 0; i < NF_MBOX; i++)
+			if (fs->mbox[k][i] != 0)
+				f_release(rbase + (fs->mbox[k][i] >> 1),
+					  (int)(fs->mbox[k][i] & 1));
+	for (i = 0; i < 2; i++) {
+		pid_t s;
+
+		if ((s = child()) == 0) {
+			slabtest_pin(i ? cpu1 : cpu0);
+			slab_cache_shrink(fc[0]);
+			slab_cache_shrink(fc[1]);
+			_exit(0);
+		}
+		waitpid(s, &st, 0);
+	}
+	check(names[0], why, sizeof(why));
+	if (locked)
+		ok(rep.errors == 0 && rep.inuse == 0,
+		   "f) then: checker errors %u, in use %" PRIu64 " (damaged "
+		   "in the mailboxes: %u)", rep.errors, rep.inuse,
+		   fs->damaged);
+	munmap(fs, sizeof(*fs));
+	slab_pool_close(pool);
+	if (harness_stop(&d) != 0)
+		diag("f) slabd did not exit cleanly");
+	return peak_slabs;
+}
+
 int
 main(void)
 {
@@ -795,5 +1047,6 @@ main(void)
 	part_c(1);
 	part_d();
 	part_e();
+	part_f(1, part_f(0, 0));
 	return done_testing();
 }

@@ -56,7 +56,7 @@
  *    by another (a hostile client can hold them for ever); NF workers,
  *    two per CPU, allocate and free one at a time and in bursts and hand
  *    objects to each other (frees of other CPUs' and nodes' objects),
- *    NF_OPS operations each.  Every worker must finish (a hang detector,
+ *    NF_OPS operations each; and again with every slot lock held too.  Every worker must finish (a hang detector,
  *    not a time bound) with every object intact; the slabs made stay
  *    bounded by what is in use; at the end the checker finds the region
  *    consistent with nothing in use.
@@ -940,6 +940,10 @@ part_f(int locked, uint64_t base_slabs)
 	if (locked && (hs = child()) == 0) {
 		pthread_mutex_lock(&cache_slot(rbase, dc[0], 0)->lock.m);
 		pthread_mutex_lock(&cache_slot(rbase, dc[1], 0)->lock.m);
+		for (i = 1; locked > 1 && i < (int)dc[0]->nr_slots; i++) {
+			pthread_mutex_lock(&cache_slot(rbase, dc[0], i)->lock.m);
+			pthread_mutex_lock(&cache_slot(rbase, dc[1], i)->lock.m);
+		}
 		raise(SIGSTOP);
 		_exit(0);
 	}
@@ -990,6 +994,8 @@ part_f(int locked, uint64_t base_slabs)
 	ok(!hung && good == NF && fs->failed == 0 && fs->damaged == 0,
 	   "f) %d workers, %d operations each, %s: %d finished, %u failed "
 	   "allocations, %u damaged objects%s", NF, NF_OPS,
+	   locked > 1 ? "with every slot lock and node 0's list lock of both "
+			"caches held by stopped processes" :
 	   locked ? "with slot lock 0 and node 0's list lock of both caches "
 		    "held by stopped processes" :
 		    "no lock held (the reference)",
@@ -1047,6 +1053,11 @@ main(void)
 	part_c(1);
 	part_d();
 	part_e();
-	part_f(1, part_f(0, 0));
+	{
+		uint64_t base = part_f(0, 0);
+
+		part_f(1, base);
+		part_f(2, base);
+	}
 	return done_testing();
 }

@@ -15,6 +15,9 @@
  *    every allocation must succeed.  Then the holders are killed, the
  *    cache shrunk: checker clean, nothing in use, statistics add up.
  *
+ *    a2) The same under slabd --quota-client, which makes no top-ups
+ *    (a cache's lists are stocked only by refills then).
+ *
  * b) slabd --fake-numa 2: node 0's list lock of a cache held by a stopped
  *    process; a client on node 0's CPU allocates NB objects and keeps
  *    them.  slabd links the refills to node 1; it must not make many
@@ -255,9 +258,11 @@ check(const char *name, char *why, size_t len)
 /* --------------------------------------------------------------- part a */
 
 static void
-part_a(void)
+part_a(int quota)
 {
-	const char *args[] = { "-m", "64M", "--hugepages=never", NULL };
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       quota ? "--quota-client" : NULL, "32M", NULL };
+	const char *pa = quota ? "a2" : "a";
 	struct harness_daemon d;
 	struct slab_pool *pool;
 	struct slab_cache *c;
@@ -286,6 +291,7 @@ part_a(void)
 	nh = dc->nr_slots;
 	for (k = 0; k < nh; k++)
 		holders[k] = hold(&cache_slot(rbase, dc, k)->lock);
+	ns->give_up = 1;
 	if ((w = child()) == 0)
 		worker(c, 64, 0, NA, 1);
 	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
@@ -299,13 +305,13 @@ part_a(void)
 	st = wait_hang(w, 20000, &hung);
 	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
 		   ns->damaged == 0,
-	   "a) every slot lock (%u) held by a stopped process, no list lock "
-	   "held: %u allocations, %u failed (first: %s), %u damaged, %s",
-	   nh, NA, ns->failed, ns->failed ? strerror(ns->first_errno) : "-",
+	   "%s) every slot lock (%u) held by a stopped process, no list lock "
+	   "held%s: %u allocations, %u failed (first: %s), %u damaged, %s",
+	   pa, nh, quota ? " (quotas set: slabd makes no top-ups)" : "", NA, ns->failed, ns->failed ? strerror(ns->first_errno) : "-",
 	   ns->damaged, hung ? "hung" : "finished");
 	ok(slabs > 0 && slabs <= 2 * need + 64,
-	   "a) the objects took %" PRIu64 " slabs (%" PRIu64 " slabs' worth)",
-	   slabs, need);
+	   "%s) the objects took %" PRIu64 " slabs (%" PRIu64 " slabs' "
+	   "worth)", pa, slabs, need);
 	for (k = 0; k < nh; k++)
 		unhold(holders[k]);
 	for (k = 0; k < nh; k++) {
@@ -319,9 +325,9 @@ part_a(void)
 	cc = check("rv.stop.a", why, sizeof(why));
 	ok(rep.errors == 0 && cc != NULL && cc->inuse == 0 && cc->sheaf == 0 &&
 		   cc->barn == 0,
-	   "a) then, the holders killed and the cache shrunk: checker errors "
-	   "%u, inuse %" PRIu64 ", in sheaves %" PRIu64 ", in barns %" PRIu64,
-	   rep.errors, cc ? cc->inuse : 0, cc ? cc->sheaf : 0,
+	   "%s) then, the holders killed and the cache shrunk: checker "
+	   "errors %u, inuse %" PRIu64 ", in sheaves %" PRIu64 ", in barns %"
+	   PRIu64, pa, rep.errors, cc ? cc->inuse : 0, cc ? cc->sheaf : 0,
 	   cc ? cc->barn : 0);
 	{
 		struct slab_cache_stats s;
@@ -330,9 +336,8 @@ part_a(void)
 		ok(sr == 0 &&
 			   s.alloc_fast + s.alloc_slow ==
 				   s.free_fast + s.free_slow,
-		   "a) statistics add up: allocations %" PRIu64 " + %" PRIu64
-		   ", frees %" PRIu64 " + %" PRIu64,
-		   s.alloc_fast, s.alloc_slow, s.free_fast, s.free_slow);
+		   "%s) statistics add up: allocations %" PRIu64 " + %" PRIu64
+		   ", frees %" PRIu64 " + %" PRIu64, pa, s.alloc_fast, s.alloc_slow, s.free_fast, s.free_slow);
 	}
 	slab_pool_close(pool);
 	harness_stop(&d);
@@ -1047,7 +1052,8 @@ main(void)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ns == MAP_FAILED)
 		bail_out("mmap: %s", strerror(errno));
-	part_a();
+	part_a(0);
+	part_a(1);
 	part_b();
 	part_c(0);
 	part_c(1);

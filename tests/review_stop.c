@@ -44,7 +44,9 @@
  *    and stocked.  A client on node 0's CPU allocates ND objects: every
  *    one must succeed (slab_cache_alloc(3): EAGAIN only when every lock
  *    the call could have used stayed held; docs/slab-protocol.md: the
- *    client looks on every node's list).  Then the checker.
+ *    client looks on every node's list).  Then the checker.  d2) The
+ *    same under slabd --quota-client (no top-ups: node 1's list is
+ *    stocked only by refills, which slabd routes there).
  *
  * e) slabd --fake-numa 2: node 0's list lock of a cache held by a stopped
  *    process, and a client floods slabd with NE refills of node 0 (raw
@@ -648,10 +650,12 @@ part_b(void)
 #define ND	2000
 
 static void
-part_d(void)
+part_d(int quota)
 {
 	const char *args[] = { "-m", "64M", "--hugepages=never",
-			       "--fake-numa", "2", NULL };
+			       "--fake-numa", "2",
+			       quota ? "--quota-client" : NULL, "32M", NULL };
+	const char *pd = quota ? "d2" : "d";
 	struct harness_daemon d;
 	struct slab_pool *pool;
 	struct slab_cache *c;
@@ -708,10 +712,10 @@ part_d(void)
 	st = wait_hang(w, 20000, &hung);
 	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
 		   ns->damaged == 0,
-	   "d) both slot locks and node 0's list lock held by stopped "
-	   "processes, node 1's list free (%" PRIu64 " slabs): %u allocations "
-	   "on node 0's CPU, %u failed (first: %s), %u damaged",
-	   node1, ND, ns->failed,
+	   "%s) both slot locks and node 0's list lock held by stopped "
+	   "processes, node 1's list free (%" PRIu64 " slabs)%s: %u "
+	   "allocations on node 0's CPU, %u failed (first: %s), %u damaged",
+	   pd, node1, quota ? ", quotas set (no top-ups)" : "", ND, ns->failed,
 	   ns->failed ? strerror(ns->first_errno) : "-", ns->damaged);
 	for (i = 0; i < 3; i++)
 		unhold(holders[i]);
@@ -725,7 +729,7 @@ part_d(void)
 	}
 	cc = check("rv.stop.d", why, sizeof(why));
 	ok(rep.errors == 0 && cc != NULL && cc->inuse == 0,
-	   "d) then: checker errors %u, inuse %" PRIu64, rep.errors,
+	   "%s) then: checker errors %u, inuse %" PRIu64, pd, rep.errors,
 	   cc ? cc->inuse : 0);
 	slab_pool_close(pool);
 	harness_stop(&d);
@@ -1057,7 +1061,8 @@ main(void)
 	part_b();
 	part_c(0);
 	part_c(1);
-	part_d();
+	part_d(0);
+	part_d(1);
 	part_e();
 	{
 		uint64_t base = part_f(0, 0);

@@ -1746,12 +1746,12 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			if (r == -EBUSY) {
 				/*
 				 * Every slot lock busy: a node slab, each node's
-				 * lock tried once (home's first).  When every
-				 * list was looked at and had nothing, slabd
-				 * can link new slabs: ask it (below), or this
-				 * would fail while nothing is locked but the
-				 * slots (review_stop part d: slot locks and
-				 * node 0's held, node 1's list full of slabs).
+				 * lock tried once (home's first).  When the
+				 * lists that could be looked at had nothing,
+				 * slabd can link new slabs to one of them: ask
+				 * it (below), or this would fail while nothing
+				 * is locked but the slots and a node's list
+				 * (review_stop parts a2, d and d2).
 				 */
 				void *obj = node_alloc_nowait(h, n);
 

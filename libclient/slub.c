@@ -665,9 +665,10 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 /*
  * node_alloc() for the sheaf paths when every slot lock is busy: every
  * node's list, home's first, then the others by distance, each lock tried
- * once, no refill.  NULL with EAGAIN when a busy lock kept a list from
- * being looked at, ENOMEM when every list was looked at and had nothing
- * (slabd can link new slabs), or ESTALE.
+ * once, no refill.  NULL with EAGAIN when every lock was busy, ENOMEM
+ * when the lists that could be looked at had nothing (slabd can link new
+ * slabs to one of them: it sends a refill for a locked node to the
+ * nearest free one), or ESTALE.
  */
 void *
 node_alloc_nowait(struct slab_cache *h, uint32_t home)
@@ -679,7 +680,7 @@ __attribute__((noinline)) static void *
 node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 {
 	struct slab_node *sn;
-	int tries = 0, any = 0, busy = 0;
+	int tries = 0, any = 0, looked = 0;
 	uint32_t pass = 0;
 
 	for (;;) {
@@ -693,12 +694,12 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 						    pass - 1];
 		sn = &h->v.nodes[n];
 		if (try && node_trylock(h, n) != 0) {
-			busy = 1;
 			if (++pass < h->v.nr_nodes)
 				continue;
-			errno = EAGAIN;
+			errno = looked ? ENOMEM : EAGAIN;
 			return NULL;
 		}
+		looked = 1;
 		if (!try && node_lock(h, n) != 0) {
 			errno = ENOTRECOVERABLE;
 			return NULL;
@@ -784,7 +785,7 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 		if (try) {
 			if (++pass < h->v.nr_nodes)
 				continue;
-			errno = busy ? EAGAIN : ENOMEM;
+			errno = ENOMEM;
 			return NULL;
 		}
 		pass = 0;

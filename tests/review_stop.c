@@ -663,7 +663,7 @@ part_d(int quota)
 	const struct slab_check_cache *cc;
 	const uint32_t *cpu_nodes;
 	pid_t holders[3], w;
-	uint64_t node1 = 0;
+	uint64_t node1 = 0, slabs;
 	int cpu0, cpu1, st, hung, i;
 	char why[256];
 
@@ -679,7 +679,7 @@ part_d(int quota)
 	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
 	    dc->sheaf_cap == 0 || dc->nr_slots != 2 ||
 	    !slabtest_uses_slots(pool)) {
-		skip(2, "d) not two CPUs on two nodes, or no sheaves");
+		skip(3, "d) not two CPUs on two nodes, or no sheaves");
 		slab_pool_close(pool);
 		harness_stop(&d);
 		return;
@@ -708,7 +708,12 @@ part_d(int quota)
 	holders[2] = hold(&cache_node(rbase, dc, 0)->lock);
 	ns->give_up = 1;
 	if ((w = child()) == 0)
-		worker(c, 64, cpu0, ND, 0);
+		worker(c, 64, cpu0, ND, 1);
+	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
+		usleep(1000);
+	cc = check("rv.stop.d", why, sizeof(why));
+	slabs = cc != NULL ? cc->slabs : 0;
+	ns->go = 1;
 	st = wait_hang(w, 20000, &hung);
 	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0 &&
 		   ns->damaged == 0,
@@ -717,6 +722,9 @@ part_d(int quota)
 	   "allocations on node 0's CPU, %u failed (first: %s), %u damaged",
 	   pd, node1, quota ? ", quotas set (no top-ups)" : "", ND, ns->failed,
 	   ns->failed ? strerror(ns->first_errno) : "-", ns->damaged);
+	ok(slabs > 0 && slabs <= 2 * (ND / 62 + 1) + 2 * 64,
+	   "%s) the cache had %" PRIu64 " slabs then (%u slabs' worth held, "
+	   "the rest stock)", pd, slabs, ND / 62 + 1);
 	for (i = 0; i < 3; i++)
 		unhold(holders[i]);
 	for (i = 0; i < 2; i++) {

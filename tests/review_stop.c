@@ -66,6 +66,17 @@
  *    bounded by what is in use; at the end the checker finds the region
  *    consistent with nothing in use.
  *
+ * g) A free that finds its spare sheaf unflushable takes the slot path:
+ *    node 0's list lock held by a stopped process; CPU 0's main and
+ *    spare sheaves and the barn filled with objects of slabs on node 0's
+ *    list (a flush cannot move them: their node's lock is busy); then
+ *    objects of full slabs are freed on CPU 0, one per slab.  Each freezes
+ *    its slab to CPU 0's partial list; once the list is longer than
+ *    cpu_partial the slot path moves it to the node lists, waiting for
+ *    node 0's lock.  docs/slab-protocol.md: a free waits only when every
+ *    slot lock and the slab's node lock are held.  The frees must finish
+ *    while the holder stays stopped (a hang detector).
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -1059,6 +1070,122 @@ part_f(int locked, uint64_t base_slabs)
 	return peak_slabs;
 }
 
+/* --------------------------------------------------------------- part g */
+
+#define NG_SLABS	120	/* full slabs allocated */
+#define NG_NODE		40	/* of which made node-list slabs */
+
+static void
+part_g(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	pid_t w, holder = 0;
+	int st, hung;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.stop.g", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.g");
+	if (c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
+	    !slabtest_uses_slots(pool) || dc->geo.order != 0 ||
+	    dc->cpu_partial + 4 > NG_SLABS - NG_NODE) {
+		skip(2, "g) no sheaves, or another geometry");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = child()) == 0) {
+		uint32_t per = dc->geo.objects, n = NG_SLABS * per, i, j, m = 0;
+		uint64_t *off = calloc(n, sizeof(*off));
+		uint32_t *slab = calloc(n, sizeof(*slab));
+		uint32_t first = UINT32_MAX, nn = 0;
+		uint64_t freed = 0;	/* NG_NODE <= 64 */
+		struct page_desc *pages = region_pages(rbase);
+
+		if (off == NULL || slab == NULL || slabtest_pin(0) != 0)
+			_exit(3);
+		for (i = 0; i < n; i++) {
+			void *p = slab_cache_alloc(c, 0);
+
+			if (p == NULL)
+				_exit(4);
+			off[i] = (uint64_t)((char *)p - rbase);
+		}
+		/* one object of each of the first NG_NODE slabs (by pfn) freed,
+		 * the sheaves drained: they go to node 0's list */
+		for (i = 0; i < n; i++)
+			if ((uint32_t)(off[i] >> 12) < first)
+				first = (uint32_t)(off[i] >> 12);
+		for (i = 0; i < n; i++) {
+			slab[i] = (uint32_t)(off[i] >> 12) - first;
+			if (slab[i] < NG_NODE && !(freed >> slab[i] & 1)) {
+				freed |= 1ull << slab[i];
+				slab_cache_free(c, rbase + off[i]);
+				off[i] = 0;
+			}
+		}
+		slab_cache_shrink(c);
+		for (i = 0; i < NG_SLABS; i++) {
+			uint64_t cn = __atomic_load_n(&pages[first + i].counters,
+						      __ATOMIC_ACQUIRE);
+
+			if (i < NG_NODE && sc_kind(cn) == SW_NODE)
+				nn++;
+		}
+		ns->next = nn;		/* node-list slabs */
+		ns->done = 1;
+		while (!ns->go)
+			usleep(1000);
+		/* the sheaves and the barn filled with node-list objects */
+		for (i = 0; i < n && m < 8 * 62 * 2; i++)
+			if (off[i] != 0 && slab[i] < NG_NODE) {
+				slab_cache_free(c, rbase + off[i]);
+				off[i] = 0;
+				m++;
+				ns->progress++;
+			}
+		/* one object of each full slab */
+		for (j = NG_NODE; j < NG_SLABS; j++) {
+			for (i = 0; i < n && (off[i] == 0 || slab[i] != j); i++)
+				;
+			if (i < n) {
+				slab_cache_free(c, rbase + off[i]);
+				off[i] = 0;
+				ns->progress++;
+			}
+		}
+		_exit(0);
+	}
+	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
+		usleep(1000);
+	diag("g) %u of %u slabs on node 0's list, cpu_partial %u", ns->next,
+	     NG_NODE, dc->cpu_partial);
+	holder = hold(&cache_node(rbase, dc, 0)->lock);
+	ns->go = 1;
+	st = wait_hang(w, 10000, &hung);
+	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		   ns->next >= NG_NODE / 2,
+	   "g) frees on CPU 0 whose spare holds only objects of node-list "
+	   "slabs, with node 0's list lock held by a stopped process: %s "
+	   "after %" PRIu64 " frees (%u node-list slabs)",
+	   hung ? "hung" : "finished", ns->progress, ns->next);
+	unhold(holder);
+	if (slab_check_region(rbase, slab_pool_size(pool), &rep, why,
+			      sizeof(why)) != 0)
+		diag("g) checker: %s", why);
+	ok(rep.errors == 0, "g) then: checker errors %u", rep.errors);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 int
 main(void)
 {
@@ -1080,5 +1207,6 @@ main(void)
 		part_f(1, base);
 		part_f(2, base);
 	}
+	part_g();
 	return done_testing();
 }

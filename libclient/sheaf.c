@@ -1872,8 +1872,17 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 		slab_unlock(&s->lock);
 		if (r < 0)
 			return 1;
-		if (r == 1)
-			return 1;
+		if (r == 1) {
+			/*
+			 * No room could be made (the spare's objects are in
+			 * slabs frozen to other CPUs, or on a node list whose
+			 * lock is busy): straight to the slab, never waiting.
+			 * The slot path would wait for slot lock k, and for
+			 * a node lock when it freezes a full slab and the CPU
+			 * partial list overflows (review_stop part g).
+			 */
+			return free_direct(h, pfn, link, k) == 0 ? 0 : 1;
+		}
 	}
 }
 

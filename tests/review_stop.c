@@ -77,6 +77,14 @@
  *    slot lock and the slab's node lock are held.  The frees must finish
  *    while the holder stays stopped (a hang detector).
  *
+ * h) slabd --fake-numa 2 --quota-client: a client on node 0's CPU
+ *    allocates until its refill is refused with EDQUOT; then node 0's
+ *    list lock is held by a stopped process while node 1's list holds
+ *    another client's slabs.  slabd(8): a client refused with EDQUOT
+ *    "takes no slab from a node partial list until a refill of its own
+ *    passes again"; the refill slabd routes to node 1 (and serves
+ *    without making a slab) must not pass it either.
+ *
  *	review_stop	(SLABD set as for make check)
  */
 #include "config.h"
@@ -1186,6 +1194,94 @@ part_g(void)
 	harness_stop(&d);
 }
 
+/* --------------------------------------------------------------- part h */
+
+static void
+part_h(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "2", "--quota-client", "512K",
+			       NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const uint32_t *cpu_nodes;
+	uint64_t node1;
+	pid_t w, holder;
+	int cpu0, cpu1, st, hung;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	cpu_nodes = region_cpu_node(rbase);
+	cpu0 = cpu_of_node(cpu_nodes, 0);
+	cpu1 = cpu_of_node(cpu_nodes, 1);
+	c = slab_cache_create(pool, "rv.stop.h", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.h");
+	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
+	    dc->sheaf_cap == 0 || !slabtest_uses_slots(pool)) {
+		skip(2, "h) no CPU on each of two nodes, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	/* node 1's list: half-used slabs of another client */
+	if ((w = child()) == 0) {
+		static void *p[62 * 8];
+		int i;
+
+		slabtest_pin(cpu1);
+		for (i = 0; i < 62 * 8; i++)
+			if ((p[i] = slab_cache_alloc(c, 0)) == NULL)
+				_exit(4);
+		for (i = 0; i < 62 * 8; i += 2)
+			slab_cache_free(c, p[i]);
+		slab_cache_shrink(c);
+		_exit(0);
+	}
+	waitpid(w, &st, 0);
+	node1 = __atomic_load_n(&cache_node(rbase, dc, 1)->nr_partial,
+				__ATOMIC_RELAXED);
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = child()) == 0) {
+		uint32_t i;
+
+		slabtest_pin(cpu0);
+		for (i = 0; i < 100000; i++)
+			if (slab_cache_alloc(c, 0) == NULL)
+				break;
+		ns->first_errno = errno;
+		ns->progress = i;
+		ns->done = 1;
+		while (!ns->go)
+			usleep(1000);
+		for (i = 0; i < 62; i++)
+			if (slab_cache_alloc(c, 0) != NULL)
+				ns->failed++;	/* here: allocations that passed */
+			else if (errno != EDQUOT)
+				ns->damaged++;	/* here: another errno */
+		_exit(0);
+	}
+	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
+		usleep(1000);
+	holder = hold(&cache_node(rbase, dc, 0)->lock);
+	ns->go = 1;
+	st = wait_hang(w, 20000, &hung);
+	diag("h) the client was refused after %" PRIu64 " allocations (%s); "
+	     "node 1's list: %" PRIu64 " slabs", ns->progress,
+	     strerror(ns->first_errno), node1);
+	ok(!hung && WIFEXITED(st) && ns->first_errno == EDQUOT && node1 > 0 &&
+		   ns->failed == 0 && ns->damaged == 0,
+	   "h) over its quota, with node 0's list lock held by a stopped "
+	   "process: of 62 more allocations %u passed, %u failed otherwise "
+	   "than EDQUOT", ns->failed, ns->damaged);
+	unhold(holder);
+	slab_pool_close(pool);
+	ok(harness_stop(&d) == 0, "h) slabd exits cleanly");
+}
+
 int
 main(void)
 {
@@ -1208,5 +1304,6 @@ main(void)
 		part_f(2, base);
 	}
 	part_g();
+	part_h();
 	return done_testing();
 }

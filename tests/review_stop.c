@@ -61,9 +61,10 @@
  *    by another (a hostile client can hold them for ever); NF workers,
  *    two per CPU, allocate and free one at a time and in bursts and hand
  *    objects to each other (frees of other CPUs' and nodes' objects),
- *    NF_OPS operations each; and again with every slot lock held too.  Every worker must finish (a hang detector,
- *    not a time bound) with every object intact; the slabs made stay
- *    bounded by what is in use; at the end the checker finds the region
+ *    NF_OPS operations each; and again with every slot lock held too.
+ *    Every worker must finish (a hang detector, not a time bound) with
+ *    every object intact; the slabs made stay within twice what the same
+ *    run makes with no lock held; at the end the checker finds the region
  *    consistent with nothing in use.
  *
  * g) A free that finds its spare sheaf unflushable takes the slot path:
@@ -84,6 +85,9 @@
  *    "takes no slab from a node partial list until a refill of its own
  *    passes again"; the refill slabd routes to node 1 (and serves
  *    without making a slab) must not pass it either.
+ *
+ * SHMSLAB_TEST_SCALE multiplies the operations of f and the rounds of c
+ * (which stop when its NC objects are all freed).
  *
  *	review_stop	(SLABD set as for make check)
  */
@@ -136,6 +140,7 @@ struct shared {
 
 static char *rbase;
 static struct shared *ns;
+static int scale = 1;		/* SHMSLAB_TEST_SCALE */
 static struct slab_check_report rep;
 
 static pid_t
@@ -479,7 +484,8 @@ part_c(int both)
 		holder1 = hold(&cache_slot(rbase, dc, 1)->lock);
 	if ((churn = child()) == 0)
 		churner(c);
-	for (round = 0; round < C_ROUNDS && ns->next < NC; round++) {
+	for (round = 0; round < C_ROUNDS * (uint32_t)scale && ns->next < NC;
+	     round++) {
 		uint32_t nth = 1 + (uint32_t)(mix(round + 77) % 3);
 
 		if ((w = child()) == 0)
@@ -867,7 +873,7 @@ f_worker(int me, int cpu)
 
 	if (slabtest_pin(cpu) != 0)
 		_exit(3);
-	for (op = 0; op < NF_OPS; op++) {
+	for (op = 0; op < NF_OPS * scale; op++) {
 		uint64_t r = rng = mix(rng), act = r % 100;
 		int c = (int)((r >> 8) & 1);
 
@@ -1031,7 +1037,7 @@ part_f(int locked, uint64_t base_slabs)
 		}
 	ok(!hung && good == NF && fs->failed == 0 && fs->damaged == 0,
 	   "f) %d workers, %d operations each, %s: %d finished, %u failed "
-	   "allocations, %u damaged objects%s", NF, NF_OPS,
+	   "allocations, %u damaged objects%s", NF, NF_OPS * scale,
 	   locked > 1 ? "with every slot lock and node 0's list lock of both "
 			"caches held by stopped processes" :
 	   locked ? "with slot lock 0 and node 0's list lock of both caches "
@@ -1285,6 +1291,10 @@ part_h(void)
 int
 main(void)
 {
+	const char *sc = getenv("SHMSLAB_TEST_SCALE");
+
+	if (sc != NULL && atoi(sc) > 1)
+		scale = atoi(sc);
 	ns = mmap(NULL, sizeof(*ns), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ns == MAP_FAILED)

@@ -86,6 +86,15 @@
  *    passes again"; the refill slabd routes to node 1 (and serves
  *    without making a slab) must not pass it either.
  *
+ * i) slabd --fake-numa 2: every node's list lock of a fresh cache held by
+ *    a stopped process.  An allocation on node 0's CPU finds nothing it
+ *    may take and slabd can link nothing: it must end (EAGAIN, after the
+ *    RPC backoff's 5 s: sheaf_alloc() starts its rounds again after each
+ *    pause, which must not loop for ever), and slabd must have made at
+ *    most one batch, kept for the locked node.  Once the holder is
+ *    killed, allocations work again and the checker finds the region
+ *    sound.
+ *
  * SHMSLAB_TEST_SCALE multiplies the operations of f and the rounds of c
  * (which stop when its NC objects are all freed).
  *
@@ -1288,6 +1297,92 @@ part_h(void)
 	ok(harness_stop(&d) == 0, "h) slabd exits cleanly");
 }
 
+/* --------------------------------------------------------------- part i */
+
+static void
+part_i(void)
+{
+	const char *args[] = { "-m", "64M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	const uint32_t *cpu_nodes;
+	uint64_t before, after;
+	pid_t w, holder;
+	int cpu0, st, hung;
+	char why[256];
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	cpu_nodes = region_cpu_node(rbase);
+	cpu0 = cpu_of_node(cpu_nodes, 0);
+	c = slab_cache_create(pool, "rv.stop.i", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.i");
+	if (cpu0 < 0 || c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
+	    dc->nr_nodes != 2 || !slabtest_uses_slots(pool)) {
+		skip(3, "i) no two nodes, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	usleep(300000);		/* stocked by the timer */
+	if ((holder = child()) == 0) {
+		pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m);
+		pthread_mutex_lock(&cache_node(rbase, dc, 1)->lock.m);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	if (waitpid(holder, &st, WUNTRACED) != holder || !WIFSTOPPED(st))
+		bail_out("i) the holder did not stop");
+	cc = check("rv.stop.i", why, sizeof(why));
+	before = cc != NULL ? cc->slabs : 0;
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = child()) == 0) {
+		void *p;
+
+		slabtest_pin(cpu0);
+		p = slab_cache_alloc(c, 0);
+		ns->first_errno = p == NULL ? errno : 0;
+		ns->done = 1;
+		_exit(p == NULL ? 0 : 5);
+	}
+	st = wait_hang(w, 20000, &hung);
+	cc = check("rv.stop.i", why, sizeof(why));
+	after = cc != NULL ? cc->slabs : 0;
+	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		   ns->first_errno == EAGAIN && after <= before + 64,
+	   "i) every node's list lock held by a stopped process: the "
+	   "allocation %s (%s); the cache's slabs %" PRIu64 " before, %"
+	   PRIu64 " after", hung ? "hung" : "returned",
+	   ns->first_errno ? strerror(ns->first_errno) : "an object",
+	   before, after);
+	unhold(holder);
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = child()) == 0)
+		worker(c, 64, cpu0, 1000, 0);
+	st = wait_hang(w, 20000, &hung);
+	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0,
+	   "i) the holder killed: 1000 allocations and frees, %u failed",
+	   ns->failed);
+	if ((w = child()) == 0) {
+		slabtest_pin(cpu0);
+		slab_cache_shrink(c);
+		_exit(0);
+	}
+	waitpid(w, &st, 0);
+	cc = check("rv.stop.i", why, sizeof(why));
+	ok(rep.errors == 0 && cc != NULL && cc->inuse == 0,
+	   "i) then: checker errors %u, inuse %" PRIu64, rep.errors,
+	   cc ? cc->inuse : 0);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 int
 main(void)
 {
@@ -1315,5 +1410,6 @@ main(void)
 	}
 	part_g();
 	part_h();
+	part_i();
 	return done_testing();
 }

@@ -2273,6 +2273,30 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 				break;
 			}
 		}
+		/*
+		 * That node's list still has slabs: make none, the client
+		 * takes those (it looks on every node once the reply names
+		 * another).  Its own first look is at its own node only, so
+		 * while that node's lock stays held every refill of the
+		 * client's sheaves comes here: making a batch each time
+		 * filled the other node (a stream of 313 slabs' worth made
+		 * 32206 slabs, tests/review_stop.c part b).  The quota is
+		 * checked as for a refill that makes slabs: an answer of
+		 * success tells an over-quota client it may take others'
+		 * slabs again.
+		 */
+		if (node != *landed &&
+		    __atomic_load_n(&cp->view.nodes[node].nr_partial,
+				    __ATOMIC_RELAXED) > 0) {
+			r = quota_check(d, ci,
+					(uint64_t)REGION_PAGE_SIZE
+						<< cp->geo.order,
+					why, len);
+			if (r < 0)
+				return r;
+			*landed = node;
+			return 0;
+		}
 	}
 	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
 		/*

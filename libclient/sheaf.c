@@ -1736,20 +1736,32 @@ sheaf_alloc(struct slab_cache *h, void **objp)
 			}
 			r = barn_service(h, n, k, 1, any);
 			if (r == -EBUSY) {
-				/* every slot lock busy: a node slab, tried once */
+				/*
+				 * Every slot lock busy: a node slab, each node's
+				 * lock tried once (home's first).  When the
+				 * lists that could be looked at had nothing,
+				 * slabd can link new slabs to one of them: ask
+				 * it (below), or this would fail while nothing
+				 * is locked but the slots and a node's list
+				 * (review_stop parts a2, d and d2).
+				 */
 				void *obj = node_alloc_nowait(h, n);
 
 				if (obj != NULL) {
 					*objp = obj;
 					return 0;
 				}
-				busy_pause(busy++);
+				if (errno == ESTALE)
+					return -ESTALE;
+				if (errno != ENOMEM) {
+					busy_pause(busy++);
+					continue;
+				}
+			} else if (r < 0) {
+				return r;
+			} else if (r > 0) {
 				continue;
 			}
-			if (r < 0)
-				return r;
-			if (r > 0)
-				continue;
 		} else if (r) {
 			return r;
 		} else {
@@ -1858,8 +1870,17 @@ sheaf_free(struct slab_cache *h, void *obj, uint32_t pfn, uint32_t link)
 		slab_unlock(&s->lock);
 		if (r < 0)
 			return 1;
-		if (r == 1)
-			return 1;
+		if (r == 1) {
+			/*
+			 * No room could be made (the spare's objects are in
+			 * slabs frozen to other CPUs, or on a node list whose
+			 * lock is busy): straight to the slab, never waiting.
+			 * The slot path would wait for slot lock k, and for
+			 * a node lock when it freezes a full slab and the CPU
+			 * partial list overflows (review_stop part g).
+			 */
+			return free_direct(h, pfn, link, k) == 0 ? 0 : 1;
+		}
 	}
 }
 

@@ -663,8 +663,12 @@ node_alloc(struct slab_cache *h, uint32_t home, int strict)
 }
 
 /*
- * node_alloc() for the sheaf paths when every slot lock is busy: node
- * home's lock tried once, one pass, no refill: NULL with EAGAIN.
+ * node_alloc() for the sheaf paths when every slot lock is busy: every
+ * node's list, home's first, then the others by distance, each lock tried
+ * once, no refill.  NULL with EAGAIN when every lock was busy, ENOMEM
+ * when the lists that could be looked at had nothing (slabd can link new
+ * slabs to one of them: it sends a refill for a locked node to the
+ * nearest free one), or ESTALE.
  */
 void *
 node_alloc_nowait(struct slab_cache *h, uint32_t home)
@@ -676,22 +680,26 @@ __attribute__((noinline)) static void *
 node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 {
 	struct slab_node *sn;
-	int tries = 0, any = 0;
+	int tries = 0, any = 0, looked = 0;
 	uint32_t pass = 0;
 
 	for (;;) {
 		uint32_t pfn, guard = 0, n, landed;
 		char *obj = NULL;
 
-		/* pass 0: home; with `any`, passes 1..: the others by distance */
+		/* pass 0: home; with `any` (or `try`), passes 1..: the
+		 * others by distance */
 		n = pass == 0 ? home :
 				h->pool->node_order[home * h->v.nr_nodes +
 						    pass - 1];
 		sn = &h->v.nodes[n];
 		if (try && node_trylock(h, n) != 0) {
-			errno = EAGAIN;
+			if (++pass < h->v.nr_nodes)
+				continue;
+			errno = looked ? ENOMEM : EAGAIN;
 			return NULL;
 		}
+		looked = 1;
 		if (!try && node_lock(h, n) != 0) {
 			errno = ENOTRECOVERABLE;
 			return NULL;
@@ -775,7 +783,9 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 		if (any && ++pass < h->v.nr_nodes)
 			continue;	/* the next nearest node */
 		if (try) {
-			errno = EAGAIN;
+			if (++pass < h->v.nr_nodes)
+				continue;
+			errno = ENOMEM;
 			return NULL;
 		}
 		pass = 0;
@@ -1238,6 +1248,7 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			if (!slab_cas(pd, f, c, sf_make(sf_tag(f), link), nc))
 				continue;
 			freed = 1;
+			TEST_WINDOW(SHMSLAB_TW_FREEZE);
 			if (locked == 1) {
 				cpu_partial_push(h, k, pfn);
 				stat_inc(&h->v.slots[k].stat[ST_FREEZE]);

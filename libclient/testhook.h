@@ -38,6 +38,10 @@ enum {
 					 * where is SHW_HELD), not installed */
 	SHMSLAB_TW_SHEAF_SWAP,		/* a sheaf installed, the old main
 					 * not yet put in the barn */
+	SHMSLAB_TW_FREEZE,		/* a remote free (free_remote()): a
+					 * full slab frozen to slot k (or put
+					 * on node n) by its CAS, not yet on
+					 * the list; that lock held */
 	SHMSLAB_TW_NR
 };
 

@@ -2390,6 +2390,9 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 	cp = cache_get(m, index, gen, &err, why, len);
 	if (cp == NULL)
 		return err;
+	/* loans of dead processes back in their barns now, not at the next
+	 * tick: the client drains them (slab_cache_shrink()) */
+	loans_settle(m, cp);
 	pages = pending_kill(m, cp);
 	for (n = 0; n < m->nr_nodes; n++) {
 		cp->node[n].paused = 1;

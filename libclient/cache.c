@@ -422,9 +422,13 @@ refill_rpc(struct slab_cache *h, uint32_t n, uint32_t *landed, int once)
 	return 0;
 }
 
-/* A CacheRef request (destroy, shrink).  0 or -errno; *freed for shrink. */
+/*
+ * A CacheRef request (destroy, shrink).  0 or -errno; *freed for shrink.
+ * slabd's EAGAIN (a node lock busy) is retried with a backoff unless
+ * `once`.
+ */
 static int
-cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
+cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed, int once)
 {
 	Shmslab__Request req = SHMSLAB__REQUEST__INIT;
 	Shmslab__CacheRef ref = SHMSLAB__CACHE_REF__INIT;
@@ -446,7 +450,7 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 			shmslab__reply__free_unpacked(rep, NULL);
 		rep = NULL;
 		err = rpc_call(h->pool, &req, &rep);
-	} while (err == -EAGAIN && rpc_backoff(&bo) == 0);
+	} while (err == -EAGAIN && !once && rpc_backoff(&bo) == 0);
 	if (!err && !destroy && freed != NULL) {
 		if (rep->body_case == SHMSLAB__REPLY__BODY_SHRINK &&
 		    rep->shrink != NULL)
@@ -455,6 +459,27 @@ cache_ref_rpc(struct slab_cache *h, int destroy, uint64_t *freed)
 	if (rep)
 		shmslab__reply__free_unpacked(rep, NULL);
 	return err;
+}
+
+/*
+ * Whether a sheaf of h is on loan (SHW_LOAN): its process may be dead,
+ * and only slabd puts such a loan back (loans_settle(), once a second,
+ * and at a shrink request).
+ */
+static int
+loans_out(const struct slab_cache *h)
+{
+	uint32_t i;
+
+	for (i = 0; h->v.sheaves != NULL && i < h->nr_sheaves; i++) {
+		uint64_t w = __atomic_load_n(&h->v.sheaves[i].where,
+					     __ATOMIC_RELAXED);
+
+		if (shw_kind(w) == SHW_LOAN &&
+		    shw_gen(w) == (h->v.gen & SHW_GEN_MASK))
+			return 1;
+	}
+	return 0;
 }
 
 SHMSLAB_EXPORT int
@@ -470,10 +495,23 @@ slab_cache_shrink(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	/*
+	 * A dead process's loan is settled by slabd at its next tick, after
+	 * the drain below would have passed its sheaf by: a shrink request
+	 * first has slabd put it back now, so that the drain empties it
+	 * (the request is made twice then).
+	 */
+	if (loans_out(cache)) {
+		err = cache_ref_rpc(cache, 0, NULL, 1);
+		if (err && err != -EAGAIN) {
+			errno = -err;
+			return -1;
+		}
+	}
 	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
-		err = cache_ref_rpc(cache, 0, NULL);
+		err = cache_ref_rpc(cache, 0, NULL, 0);
 	if (err) {
 		errno = -err;
 		return -1;
@@ -495,10 +533,13 @@ slab_cache_destroy(struct slab_cache *cache)
 		errno = ESTALE;
 		return -1;
 	}
+	/* a dead process's loan back in its barn first, as for a shrink */
+	if (loans_out(cache))
+		(void)cache_ref_rpc(cache, 0, NULL, 1);
 	TEST_WINDOW(SHMSLAB_TW_DRAIN);
 	err = drain_all(cache);
 	if (err == 0 || err == -EBUSY)
-		err = cache_ref_rpc(cache, 1, NULL);
+		err = cache_ref_rpc(cache, 1, NULL, 0);
 	if (err == -ESTALE) {
 		handle_free(cache);
 		errno = ESTALE;

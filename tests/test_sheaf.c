@@ -1787,9 +1787,71 @@ test_memo(void)
 	   "i) both caches destroyed (every object came back)");
 }
 
+/* ---------------------------------------------------------------- j */
+
+/*
+ * j) A loan whose process died: a barn sheaf left SHW_LOAN by a process
+ * killed while it pushed frees onto it (written here as such a process
+ * leaves it).  slabd puts a dead process's loan back once a second; a
+ * shrink made at once must drain it all the same (slab_cache_shrink() has
+ * slabd settle loans first).
+ */
+static void
+test_dead_loan(void)
+{
+	struct slab_cache *c = make_cache("sheaf.j", 64);
+	struct slab_cache_desc *dc = desc_of("sheaf.j");
+	const struct slab_check_cache *cc;
+	struct slab_sheaf *sh;
+	void *v[20];
+	uint64_t empty, w;
+	uint32_t gen, i, b;
+	pid_t dead;
+	int st;
+
+	if (dc == NULL || dc->nr_sheaves == 0) {
+		skip(2, "sheaf.j has no sheaves");
+		slab_cache_destroy(c);
+		return;
+	}
+	for (i = 0; i < 20; i++)
+		if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+			bail_out("sheaf.j alloc");
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	if (dead < 0 || waitpid(dead, &st, 0) != dead)
+		bail_out("fork");
+	sh = region_at(rbase, dc->sheaf_off);
+	gen = dc->gen & SHW_GEN_MASK;
+	empty = shw_make(SHW_EMPTY, gen, 0, 0);
+	for (b = 0; b < dc->nr_sheaves; b++)
+		if (__atomic_load_n(&sh[b].where, __ATOMIC_ACQUIRE) == empty)
+			break;
+	if (b == dc->nr_sheaves)
+		bail_out("sheaf.j: no empty barn sheaf");
+	w = empty;
+	if (!__atomic_compare_exchange_n(&sh[b].where, &w,
+					 shw_make(SHW_LOAN, gen, 0,
+						  (uint32_t)dead),
+					 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		bail_out("sheaf.j: the barn sheaf moved");
+	for (i = 0; i < 20; i++)
+		sh[b].obj[i] = off_of(v[i]);
+	__atomic_store_n(&sh[b].count, 20, __ATOMIC_RELEASE);
+	ok(slab_cache_shrink(c) == 0, "j) shrink with a dead process's loan "
+	   "of 20 objects out");
+	cc = check_cache("sheaf.j", "after the shrink");
+	ok(cc && cc->inuse == 0 && cc->sheaf == 0 && cc->barn == 0 &&
+	   adds_up(cc), "j) the shrink drained the loan: in use %" PRIu64
+	   ", in sheaves %" PRIu64 ", in barns %" PRIu64,
+	   cc ? cc->inuse : 0, cc ? cc->sheaf : 0, cc ? cc->barn : 0);
+	ok(slab_cache_destroy(c) == 0, "j) sheaf.j destroyed");
+}
+
 /* ---------------------------------------------------------------- main */
 
-/* SHMSLAB_TEST_PARTS (letters a-i) runs only those parts. */
+/* SHMSLAB_TEST_PARTS (letters a-j) runs only those parts. */
 static int
 part(char c)
 {
@@ -1860,6 +1922,8 @@ main(int argc, char **argv)
 		test_stale();
 	if (part('i'))
 		test_memo();
+	if (part('j'))
+		test_dead_loan();
 	if (part('f'))
 		test_scribble();
 	if (part('f'))

@@ -144,59 +144,6 @@ adds_up(const struct slab_check_cache *cc)
 }
 
 static int
-wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
-}
-
-static const char *
-status_str(int st)
-{
-	static char bufs[4][64];
-	static int next;
-	char *buf = bufs[next++ & 3];
-
-	if (st == -1)
-		return "not reaped";
-	if (WIFEXITED(st))
-		snprintf(buf, 64, "exit %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, 64, "signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, 64, "status %#x", st);
-	return buf;
-}
-
-static void *
-shared_map(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bail_out("mmap %zu: %s", len, strerror(errno));
-	return p;
-}
-
-static pid_t
-fork_child(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		bail_out("fork: %s", strerror(errno));
-	return pid;
-}
-
-static int
 part_on(char p)
 {
 	const char *s = getenv("SHMSLAB_TEST_PARTS");
@@ -499,19 +446,19 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 				    "a client on CPU 0 recovers");
 	memset(as, 0, sizeof(*as));
 	a_dc = dc;
-	pid = fork_child();
+	pid = slabtest_fork();
 	if (pid == 0) {
 		a_counting = nth == 0;
 		a_nth = nth;
 		a_variant = v;
 		a_child(c, size, batch, rounds);
 	}
-	st = wait_child(pid);
+	st = slabtest_wait(pid);
 	if (nth == 0) {
 		*hits = as->hits;
 		fails += !ok(st == 0 && as->hits > 0, "a) size %zu: dry run "
 			     "(%s), %u bumps (%u of a whole slab, %u at c0 > 0 "
-			     "leaving a chain)", size, status_str(st),
+			     "leaving a chain)", size, slabtest_status(st),
 			     as->hits, as->full, as->partial);
 		for (i = 0; i < as->nr; i++)
 			if (as->o[i].state == O_HELD)
@@ -521,7 +468,7 @@ a_run(size_t size, uint32_t nth, int v, int recov, uint32_t *hits)
 	}
 	fails += !ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		     "a) %s: child killed in the bump window (%s)", label,
-		     status_str(st));
+		     slabtest_status(st));
 	{
 		struct slab_rec r = cache_slot(rbase, dc, 0)->rec;
 
@@ -606,7 +553,7 @@ test_window_kills(void)
 	uint32_t s, hits, runs = 0, j;
 	int v, fails = 0;
 
-	as = shared_map(sizeof(*as));
+	as = slabtest_shared_map(sizeof(*as));
 	if (getenv("REVIEW_BUMP_WINDOW"))
 		a_where = atoi(getenv("REVIEW_BUMP_WINDOW"));
 	diag("a) killing in window %d", a_where);
@@ -686,10 +633,10 @@ test_storm(size_t size)
 	c = slab_cache_create(pool, name, size, 0, 0, NULL);
 	if (c == NULL)
 		bail_out("create: %s", strerror(errno));
-	bs = shared_map(sizeof(*bs));
+	bs = slabtest_shared_map(sizeof(*bs));
 	a_dc = desc_of(name);
 	for (i = 0; i < B_WORKERS; i++) {
-		pids[i] = fork_child();
+		pids[i] = slabtest_fork();
 		if (pids[i] == 0)
 			b_worker_run(c, size, (int)i, slabtest_rnd(&s));
 	}
@@ -701,7 +648,7 @@ test_storm(size_t size)
 
 		nanosleep(&t, NULL);
 		kill(pids[j], SIGKILL);
-		st = wait_child(pids[j]);
+		st = slabtest_wait(pids[j]);
 		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
 			bad_exit++;
 		kills++;
@@ -710,13 +657,13 @@ test_storm(size_t size)
 		for (i = 0; i < bs->w[j].nr; i++)
 			slab_cache_free(c, rbase + bs->w[j].h[i]);
 		memset(&bs->w[j], 0, sizeof(bs->w[j]));
-		pids[j] = fork_child();
+		pids[j] = slabtest_fork();
 		if (pids[j] == 0)
 			b_worker_run(c, size, (int)j, slabtest_rnd(&s));
 	}
 	__atomic_store_n(&bs->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < B_WORKERS; i++) {
-		st = wait_child(pids[i]);
+		st = slabtest_wait(pids[i]);
 		/* SIGKILL: a worker that killed itself in a bump (debug
 		 * builds) and was not picked for a kill since */
 		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) &&
@@ -800,13 +747,13 @@ test_colour_recover(void)
 		return;
 	}
 	pid = d_child(c, 2);
-	st = wait_child(pid);
+	st = slabtest_wait(pid);
 	r = cache_slot(rbase, dc, 0)->rec;
 	if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ||
 	    r.op != REC_SHEAF_BUMP ||
 	    r.slab >= ((const struct region_super *)rbase)->nr_pages) {
 		ok(0, "c2) the child dies in its bump (%s, record op %u)",
-		   status_str(st), r.op);
+		   slabtest_status(st), r.op);
 		return;
 	}
 	pd = &region_pages(rbase)[r.slab];
@@ -943,7 +890,7 @@ test_colour(void)
 static pid_t
 d_child(struct slab_cache *c, int mode)
 {
-	pid_t pid = fork_child();
+	pid_t pid = slabtest_fork();
 
 	if (pid == 0) {
 		if (pin(0) != 0)
@@ -999,21 +946,21 @@ test_barn_bump(size_t size)
 		;
 	if (!WIFSTOPPED(st)) {
 		ok(0, "d) size %zu: P1 stops in its bump (%s)", size,
-		   status_str(st));
+		   slabtest_status(st));
 		slab_cache_destroy(c);
 		return;
 	}
 	p2 = d_child(c, 2);
-	st = wait_child(p2);
+	st = slabtest_wait(p2);
 	r0 = cache_slot(rbase, dc, 0)->rec;
 	r1 = cache_slot(rbase, dc, 1)->rec;
 	kill(p1, SIGKILL);
-	wait_child(p1);
+	slabtest_wait(p1);
 	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
 	   r0.op == REC_SHEAF_BUMP && r1.op == REC_SHEAF_BUMP,
 	   "d) size %zu: P2 died in a bump under slot 1's lock (%s); the "
 	   "records of slots 0 and 1: ops %u and %u (BUMP is %u), sheaves "
-	   "%u and %u, %u and %u objects", size, status_str(st), r0.op,
+	   "%u and %u, %u and %u objects", size, slabtest_status(st), r0.op,
 	   r1.op, REC_SHEAF_BUMP, r0.sheaf, r1.sheaf, r0.n, r1.n);
 	good = check(why, sizeof(why));
 	cc = slab_check_find(&rep, name);

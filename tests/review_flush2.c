@@ -305,30 +305,6 @@ struct numa_shared {
 	volatile uint64_t progress;
 };
 
-static int
-cpu_of_node(const uint32_t *cpu_nodes, uint32_t n)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	for (int k = 0; k < ncpu && k < 1024; k++)
-		if (cpu_nodes[k] == n)
-			return k;
-	return -1;
-}
-
-static pid_t
-child(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		bail_out("fork: %s", strerror(errno));
-	return pid;
-}
-
 /* Wait for pid, giving up (and killing it) after a hang of `ms`. */
 static int
 wait_hang(pid_t pid, volatile uint64_t *progress, int ms, int *hung)
@@ -379,8 +355,8 @@ part_b(void)
 		bail_out("cannot open the pool: %s", strerror(errno));
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
-	cpu1 = cpu_of_node(cpu_nodes, 1);
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
+	cpu1 = slabtest_cpu_of_node(cpu_nodes, 1);
 	c = slab_cache_create(pool, "rv.f2.numa", 64, 0, 0, NULL);
 	dc = slabtest_desc(rbase, "rv.f2.numa");
 	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
@@ -401,7 +377,7 @@ part_b(void)
 	 * half kept whole (set B, full slabs).
 	 */
 	for (int n = 0; n < 2; n++) {
-		if ((w = child()) == 0) {
+		if ((w = slabtest_fork()) == 0) {
 			static uint64_t tmp[2 * NUMA_OBJS];
 
 			slabtest_pin(n ? cpu1 : cpu0);
@@ -427,7 +403,7 @@ part_b(void)
 			bail_out("b) allocating child on node %d failed", n);
 	}
 	/* node 1's lock, held by a stopped process */
-	if ((holder = child()) == 0) {
+	if ((holder = slabtest_fork()) == 0) {
 		union slab_lock *l = &cache_node(rbase, dc, 1)->lock;
 
 		pthread_mutex_lock(&l->m);
@@ -444,7 +420,7 @@ part_b(void)
 	 * written into its main sheaf (as another client could; each once),
 	 * so that flushes freeze node-list slabs of both nodes.
 	 */
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		uint32_t a = 0, b = NUMA_OBJS / 2, nb = ns->n[1];
 
 		slabtest_pin(cpu0);
@@ -481,13 +457,13 @@ part_b(void)
 	waitpid(holder, &st, 0);
 	/* everything back: the shrinks wait, the dead holder's lock is
 	 * repaired */
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		slabtest_pin(cpu0);
 		slab_cache_shrink(c);
 		_exit(0);
 	}
 	st = wait_hang(w, NULL, 20000, &hung);
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		slabtest_pin(cpu1);
 		slab_cache_shrink(c);
 		_exit(0);

@@ -152,24 +152,6 @@ static struct shared *ns;
 static int scale = 1;		/* SHMSLAB_TEST_SCALE */
 static struct slab_check_report rep;
 
-static pid_t
-child(void)
-{
-	pid_t parent = getpid(), pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		bail_out("fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(0);
-	}
-	return pid;
-}
-
 /* Wait for pid, giving up (and killing it) after a hang of `ms`. */
 static int
 wait_hang(pid_t pid, int ms, int *hung)
@@ -200,7 +182,7 @@ wait_hang(pid_t pid, int ms, int *hung)
 static pid_t
 hold(union slab_lock *l)
 {
-	pid_t pid = child();
+	pid_t pid = slabtest_fork();
 	int st;
 
 	if (pid == 0) {
@@ -327,7 +309,7 @@ part_a(int quota)
 	for (k = 0; k < nh; k++)
 		holders[k] = hold(&cache_slot(rbase, dc, k)->lock);
 	ns->give_up = 1;
-	if ((w = child()) == 0)
+	if ((w = slabtest_fork()) == 0)
 		worker(c, 64, 0, NA, 1);
 	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
 		usleep(1000);
@@ -350,7 +332,7 @@ part_a(int quota)
 	for (k = 0; k < nh; k++)
 		unhold(holders[k]);
 	for (k = 0; k < nh; k++) {
-		if ((w = child()) == 0) {
+		if ((w = slabtest_fork()) == 0) {
 			slabtest_pin((int)k);
 			slab_cache_shrink(c);
 			_exit(0);
@@ -473,7 +455,7 @@ part_c(int both)
 	}
 	memset((void *)ns, 0, sizeof(*ns));
 	/* NC objects in full slabs, allocated on CPU 1 */
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		if (slabtest_pin(1) != 0)
 			_exit(3);
 		for (i = 0; i < NC; i++) {
@@ -491,13 +473,13 @@ part_c(int both)
 	holder = hold(&cache_slot(rbase, dc, 0)->lock);
 	if (both)
 		holder1 = hold(&cache_slot(rbase, dc, 1)->lock);
-	if ((churn = child()) == 0)
+	if ((churn = slabtest_fork()) == 0)
 		churner(c);
 	for (round = 0; round < C_ROUNDS * (uint32_t)scale && ns->next < NC;
 	     round++) {
 		uint32_t nth = 1 + (uint32_t)(mix(round + 77) % 3);
 
-		if ((w = child()) == 0)
+		if ((w = slabtest_fork()) == 0)
 			freer(c, nth);
 		if (waitpid(w, &st, WUNTRACED) != w)
 			bail_out("c) waitpid");
@@ -530,7 +512,7 @@ part_c(int both)
 	   both ? "2" : "", in_window, both ? " and 1" : "", dead_slot,
 	   dead_node, bad_stopped, bad_dead);
 	/* the rest freed, the holder killed, the churner stopped */
-	if ((w = child()) == 0)
+	if ((w = slabtest_fork()) == 0)
 		freer(c, 0);
 	st = wait_hang(w, 20000, &hung);
 	unhold(holder);
@@ -545,7 +527,7 @@ part_c(int both)
 			diag("c) the churner: status %#x", cst);
 	}
 	for (i = 0; i < 2; i++) {
-		if ((w = child()) == 0) {
+		if ((w = slabtest_fork()) == 0) {
 			slabtest_pin((int)i);
 			slab_cache_shrink(c);
 			_exit(0);
@@ -573,17 +555,6 @@ part_c(int both)
 
 /* --------------------------------------------------------------- part b */
 
-static int
-cpu_of_node(const uint32_t *cpu_nodes, uint32_t n)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	for (int k = 0; k < ncpu && k < 1024; k++)
-		if (cpu_nodes[k] == n)
-			return k;
-	return -1;
-}
-
 /*
  * The slabs cache `name` has after a client on CPU cpu allocated NB
  * objects (node 0's lock held by a stopped process when `locked`); then
@@ -606,7 +577,7 @@ stream_slabs(struct slab_pool *pool, const char *name, int cpu, int locked,
 	memset((void *)ns, 0, sizeof(*ns));
 	if (locked)
 		holder = hold(&cache_node(rbase, dc, 0)->lock);
-	if ((w = child()) == 0)
+	if ((w = slabtest_fork()) == 0)
 		worker(c, 64, cpu, NB, 1);
 	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
 		usleep(1000);
@@ -651,8 +622,8 @@ part_b(void)
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
-	if (cpu0 < 0 || cpu_of_node(cpu_nodes, 1) < 0 ||
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
+	if (cpu0 < 0 || slabtest_cpu_of_node(cpu_nodes, 1) < 0 ||
 	    !slabtest_uses_slots(pool) ||
 	    ((struct region_super *)rbase)->slot_guard != REGION_GUARD_RSEQ) {
 		/* without sheaves the slot path waits for node locks */
@@ -708,8 +679,8 @@ part_d(int quota)
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
-	cpu1 = cpu_of_node(cpu_nodes, 1);
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
+	cpu1 = slabtest_cpu_of_node(cpu_nodes, 1);
 	c = slab_cache_create(pool, "rv.stop.d", 64, 0, 0, NULL);
 	dc = slabtest_desc(rbase, "rv.stop.d");
 	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
@@ -721,7 +692,7 @@ part_d(int quota)
 		return;
 	}
 	/* node 1's list stocked: a client there allocates and frees */
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		static void *p[ND];
 
 		slabtest_pin(cpu1);
@@ -743,7 +714,7 @@ part_d(int quota)
 		holders[i] = hold(&cache_slot(rbase, dc, (uint32_t)i)->lock);
 	holders[i] = hold(&cache_node(rbase, dc, 0)->lock);
 	ns->give_up = 1;
-	if ((w = child()) == 0)
+	if ((w = slabtest_fork()) == 0)
 		worker(c, 64, cpu0, ND, 1);
 	while (!ns->done && waitpid(w, &st, WNOHANG) == 0)
 		usleep(1000);
@@ -764,7 +735,7 @@ part_d(int quota)
 	for (i = 0; i <= (int)dc->nr_slots; i++)
 		unhold(holders[i]);
 	for (i = 0; i < 2; i++) {
-		if ((w = child()) == 0) {
+		if ((w = slabtest_fork()) == 0) {
 			slabtest_pin(i ? cpu1 : cpu0);
 			slab_cache_shrink(c);
 			_exit(0);
@@ -969,8 +940,8 @@ part_f(int locked, uint64_t base_slabs)
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
-	cpu1 = cpu_of_node(cpu_nodes, 1);
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
+	cpu1 = slabtest_cpu_of_node(cpu_nodes, 1);
 	for (i = 0; i < 2; i++) {
 		fc[i] = slab_cache_create(pool, names[i], fsize[i], 0, 0, NULL);
 		dc[i] = slabtest_desc(rbase, names[i]);
@@ -990,7 +961,7 @@ part_f(int locked, uint64_t base_slabs)
 		bail_out("mmap");
 	/* one stopped process holds slot lock 0 of both caches, another
 	 * node 0's list lock of both */
-	if (locked && (hs = child()) == 0) {
+	if (locked && (hs = slabtest_fork()) == 0) {
 		pthread_mutex_lock(&cache_slot(rbase, dc[0], 0)->lock.m);
 		pthread_mutex_lock(&cache_slot(rbase, dc[1], 0)->lock.m);
 		for (i = 1; locked > 1 && i < (int)dc[0]->nr_slots; i++) {
@@ -1002,7 +973,7 @@ part_f(int locked, uint64_t base_slabs)
 	}
 	if (locked)
 		waitpid(hs, &st, WUNTRACED);
-	if (locked && (hn = child()) == 0) {
+	if (locked && (hn = slabtest_fork()) == 0) {
 		pthread_mutex_lock(&cache_node(rbase, dc[0], 0)->lock.m);
 		pthread_mutex_lock(&cache_node(rbase, dc[1], 0)->lock.m);
 		raise(SIGSTOP);
@@ -1011,7 +982,7 @@ part_f(int locked, uint64_t base_slabs)
 	if (locked)
 		waitpid(hn, &st, WUNTRACED);
 	for (i = 0; i < NF; i++)
-		if ((w[i] = child()) == 0)
+		if ((w[i] = slabtest_fork()) == 0)
 			f_worker(i, i % 2 ? cpu1 : cpu0);
 	/* wait, watching progress, the slabs made and the objects in use */
 	for (running = NF; running > 0 && !hung;) {
@@ -1072,7 +1043,7 @@ part_f(int locked, uint64_t base_slabs)
 	for (i = 0; i < 2; i++) {
 		pid_t s;
 
-		if ((s = child()) == 0) {
+		if ((s = slabtest_fork()) == 0) {
 			slabtest_pin(i ? cpu1 : cpu0);
 			slab_cache_shrink(fc[0]);
 			slab_cache_shrink(fc[1]);
@@ -1125,7 +1096,7 @@ part_g(void)
 		return;
 	}
 	memset((void *)ns, 0, sizeof(*ns));
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		uint32_t per = dc->geo.objects, n = NG_SLABS * per, i, j, m = 0;
 		uint64_t *off = calloc(n, sizeof(*off));
 		uint32_t *slab = calloc(n, sizeof(*slab));
@@ -1231,8 +1202,8 @@ part_h(void)
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
-	cpu1 = cpu_of_node(cpu_nodes, 1);
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
+	cpu1 = slabtest_cpu_of_node(cpu_nodes, 1);
 	c = slab_cache_create(pool, "rv.stop.h", 64, 0, 0, NULL);
 	dc = slabtest_desc(rbase, "rv.stop.h");
 	if (cpu0 < 0 || cpu1 < 0 || c == NULL || dc == NULL ||
@@ -1243,7 +1214,7 @@ part_h(void)
 		return;
 	}
 	/* node 1's list: half-used slabs of another client */
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		static void *p[62 * 8];
 		int i;
 
@@ -1260,7 +1231,7 @@ part_h(void)
 	node1 = __atomic_load_n(&cache_node(rbase, dc, 1)->nr_partial,
 				__ATOMIC_RELAXED);
 	memset((void *)ns, 0, sizeof(*ns));
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		uint32_t i;
 
 		slabtest_pin(cpu0);
@@ -1320,7 +1291,7 @@ part_i(void)
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
 	cpu_nodes = region_cpu_node(rbase);
-	cpu0 = cpu_of_node(cpu_nodes, 0);
+	cpu0 = slabtest_cpu_of_node(cpu_nodes, 0);
 	c = slab_cache_create(pool, "rv.stop.i", 64, 0, 0, NULL);
 	dc = slabtest_desc(rbase, "rv.stop.i");
 	if (cpu0 < 0 || c == NULL || dc == NULL || dc->sheaf_cap == 0 ||
@@ -1331,7 +1302,7 @@ part_i(void)
 		return;
 	}
 	usleep(300000);		/* stocked by the timer */
-	if ((holder = child()) == 0) {
+	if ((holder = slabtest_fork()) == 0) {
 		pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m);
 		pthread_mutex_lock(&cache_node(rbase, dc, 1)->lock.m);
 		raise(SIGSTOP);
@@ -1342,7 +1313,7 @@ part_i(void)
 	cc = check("rv.stop.i", why, sizeof(why));
 	before = cc != NULL ? cc->slabs : 0;
 	memset((void *)ns, 0, sizeof(*ns));
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		void *p;
 
 		slabtest_pin(cpu0);
@@ -1363,13 +1334,13 @@ part_i(void)
 	   before, after);
 	unhold(holder);
 	memset((void *)ns, 0, sizeof(*ns));
-	if ((w = child()) == 0)
+	if ((w = slabtest_fork()) == 0)
 		worker(c, 64, cpu0, 1000, 0);
 	st = wait_hang(w, 20000, &hung);
 	ok(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ns->failed == 0,
 	   "i) the holder killed: 1000 allocations and frees, %u failed",
 	   ns->failed);
-	if ((w = child()) == 0) {
+	if ((w = slabtest_fork()) == 0) {
 		slabtest_pin(cpu0);
 		slab_cache_shrink(c);
 		_exit(0);

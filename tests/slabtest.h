@@ -14,8 +14,12 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/region.h"
 #include "common/slab.h"
@@ -71,6 +75,75 @@ slabtest_intact(const void *base, const void *p, size_t size, uint64_t tag)
 		if (w[i] != mix(x + i))
 			return 0;
 	return 1;
+}
+
+/* Reap pid: its wait status, or -1. */
+static inline int
+slabtest_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
+/* A wait status in words (four calls' results live at once). */
+static inline const char *
+slabtest_status(int st)
+{
+	static char bufs[4][64];
+	static int next;
+	char *buf = bufs[next++ & 3];
+
+	if (st == -1)
+		return "not reaped";
+	if (WIFEXITED(st))
+		snprintf(buf, 64, "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, 64, "signal %d", WTERMSIG(st));
+	else
+		snprintf(buf, 64, "status %#x", st);
+	return buf;
+}
+
+/* len bytes shared with the children forked after, or bail out. */
+static inline void *
+slabtest_shared_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		bail_out("mmap %zu: %s", len, strerror(errno));
+	return p;
+}
+
+/* fork() with the output flushed first (no line printed twice). */
+static inline pid_t
+slabtest_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	return pid;
+}
+
+/* The first online CPU of node n by the table cpu_nodes, or -1. */
+static inline int
+slabtest_cpu_of_node(const uint32_t *cpu_nodes, uint32_t n)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (int k = 0; k < ncpu && k < 1024; k++)
+		if (cpu_nodes[k] == n)
+			return k;
+	return -1;
 }
 
 /* Whether the tests run with slabd --harden-freelists. */

@@ -170,59 +170,6 @@ make_cache(const char *name, size_t size)
 	return c;
 }
 
-static int
-wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
-}
-
-static const char *
-status_str(int st)
-{
-	static char bufs[4][64];
-	static int next;
-	char *buf = bufs[next++ & 3];
-
-	if (st == -1)
-		return "not reaped";
-	if (WIFEXITED(st))
-		snprintf(buf, 64, "exit %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, 64, "signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, 64, "status %#x", st);
-	return buf;
-}
-
-static void *
-shared_map(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bail_out("mmap %zu: %s", len, strerror(errno));
-	return p;
-}
-
-static pid_t
-fork_child(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		bail_out("fork: %s", strerror(errno));
-	return pid;
-}
-
 /* Allocate and free n objects of c pinned to cpu (takes the slot lock). */
 static int
 touch_cpu(struct slab_cache *c, int cpu, size_t size, uint32_t n)
@@ -391,7 +338,7 @@ test_pipeline(void)
 	const uint32_t rounds = 10 * (uint32_t)scale, batch = 2000;
 	struct slab_cache *c = make_cache("sheaf.b", size);
 	struct slab_cache_desc *dc = desc_of("sheaf.b");
-	struct pipe_shared *ps = shared_map(sizeof(*ps));
+	struct pipe_shared *ps = slabtest_shared_map(sizeof(*ps));
 	const struct slab_check_cache *cc;
 	uint64_t get0, put0;
 	int fd[2], sa, sb, cpu_b = two_cpus ? 1 : 0;
@@ -402,7 +349,7 @@ test_pipeline(void)
 		bail_out("test_pipeline: setup");
 	get0 = slot_stat(dc, ST_BARN_GET);
 	put0 = slot_stat(dc, ST_BARN_PUT);
-	a = fork_child();
+	a = slabtest_fork();
 	if (a == 0) {
 		uint64_t k = 0;
 
@@ -426,7 +373,7 @@ test_pipeline(void)
 		}
 		_exit(0);
 	}
-	b = fork_child();
+	b = slabtest_fork();
 	if (b == 0) {
 		uint64_t off;
 		int badb = 0;
@@ -447,11 +394,11 @@ test_pipeline(void)
 	}
 	close(fd[0]);
 	close(fd[1]);
-	sa = wait_child(a);
-	sb = wait_child(b);
+	sa = slabtest_wait(a);
+	sb = slabtest_wait(b);
 	ok(sa == 0 && sb == 0, "b) allocator on CPU 0 (%s) and freer on CPU "
 	   "%d (%s) done: %u objects handed over, content intact",
-	   status_str(sa), cpu_b, status_str(sb),
+	   slabtest_status(sa), cpu_b, slabtest_status(sb),
 	   rounds * batch - ps->kept_n);
 	cc = check_cache("sheaf.b", "after the pipeline");
 	is_int(cc ? cc->inuse : 0, ps->kept_n,
@@ -516,10 +463,10 @@ test_shrink_destroy(void)
 	   cc ? cc->barn : 0);
 
 	/* both CPUs' sheaves hold objects, one object stays live */
-	pid = fork_child();
+	pid = slabtest_fork();
 	if (pid == 0)
 		_exit(touch_cpu(c, two_cpus ? 1 : 0, size, 3000) != 0);
-	st = wait_child(pid);
+	st = slabtest_wait(pid);
 	ok(st == 0 && touch_cpu(c, 0, size, 3000) == 0,
 	   "c) objects allocated and freed on both CPUs");
 	one = slab_cache_alloc(c, 0);
@@ -737,7 +684,7 @@ d_run(int w, uint32_t nth, int mode)
 	slabtest_unpin();
 	if (mode == 1)
 		d_fill_sheaves(c);
-	pid = fork_child();
+	pid = slabtest_fork();
 	if (pid == 0) {
 		counting = w < 0;
 		arm_where = w;
@@ -746,10 +693,10 @@ d_run(int w, uint32_t nth, int mode)
 			_exit(slab_cache_shrink(c) == 0 ? 0 : 20);
 		d_child(c);
 	}
-	st = wait_child(pid);
+	st = slabtest_wait(pid);
 	if (w < 0) {
 		ok(st == 0, "d) dry run of the %s: %s", mode_name[mode],
-		   status_str(st));
+		   slabtest_status(st));
 		for (i = 0; i < SHMSLAB_TW_NR; i++)
 			if (window_name[i])
 				diag("d) window %s reached %u times",
@@ -758,7 +705,7 @@ d_run(int w, uint32_t nth, int mode)
 		fails += !ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 			     "d) %s: child killed itself in window %s, hit "
 			     "%u (%s)", mode_name[mode], window_name[w], nth,
-			     status_str(st));
+			     slabtest_status(st));
 	}
 	if (w >= 0) {
 		/* before anyone recovers: the dead holder's lock and step */
@@ -863,7 +810,7 @@ test_windows(void)
 	uint32_t hits[SHMSLAB_TW_NR];
 	int w, j, fails = 0, runs = 0, mode;
 
-	ks = shared_map(sizeof(*ks));
+	ks = slabtest_shared_map(sizeof(*ks));
 	for (mode = 0; mode < 3; mode++) {
 	d_run(-1, 0, mode);
 	memcpy(hits, ks->hits, sizeof(hits));
@@ -1130,7 +1077,7 @@ e_settle(struct slab_cache *c, int slot, struct e_tally *t)
 static pid_t
 e_spawn(struct slab_cache *c, int slot, uint64_t s)
 {
-	pid_t pid = fork_child();
+	pid_t pid = slabtest_fork();
 
 	if (pid == 0)
 		e_worker_run(c, slot, s);
@@ -1150,7 +1097,7 @@ test_storm(void)
 	int shrink_bad = 0;
 	struct timespec ts;
 
-	es = shared_map(sizeof(*es));
+	es = slabtest_shared_map(sizeof(*es));
 	for (i = 0; i < E_WORKERS; i++)
 		pid[i] = e_spawn(c, i, slabtest_rnd(&s));
 	for (k = 0; k < kills; k++) {
@@ -1159,11 +1106,11 @@ test_storm(void)
 		ts.tv_nsec = (long)(slabtest_rnd(&s) % 2000) * 1000;
 		nanosleep(&ts, NULL);
 		kill(pid[i], SIGKILL);
-		st = wait_child(pid[i]);
+		st = slabtest_wait(pid[i]);
 		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
 			if (bad_exit++ < 5)
 				diag("e) worker %d ended with %s", i,
-				     status_str(st));
+				     slabtest_status(st));
 		}
 		e_settle(c, i, &t);
 		pid[i] = e_spawn(c, i, slabtest_rnd(&s));
@@ -1189,11 +1136,11 @@ test_storm(void)
 	       shrinks);
 	__atomic_store_n(&es->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < E_WORKERS; i++) {
-		st = wait_child(pid[i]);
+		st = slabtest_wait(pid[i]);
 		if (st != 0) {
 			end_bad++;
 			diag("e) worker %d at the end: %s", i,
-			     status_str(st));
+			     slabtest_status(st));
 		}
 	}
 	is_int(bad_exit, 0, "e) %d workers killed; none died of anything but "
@@ -1407,20 +1354,20 @@ test_scribble(void)
 		int sa, sb;
 
 		scribble("sheaf.fx", &s, !(pass & 1), offs, NX);
-		a = fork_child();
+		a = slabtest_fork();
 		if (a == 0)
 			_exit(f_client(x, y, 0));
-		b = fork_child();
+		b = slabtest_fork();
 		if (b == 0)
 			_exit(f_client(x, y, two_cpus ? 1 : 0));
-		sa = wait_child(a);
-		sb = wait_child(b);
+		sa = slabtest_wait(a);
+		sb = slabtest_wait(b);
 		ok(sa == 0 && sb == 0, "f) pass %d (%s garbage in sheaf.fx's "
 		   "sheaves and slots): two clients using it and sheaf.fy "
 		   "did not crash, got no pointer outside the region, "
 		   "sheaf.fy's objects intact (%s, %s)", pass,
-		   (pass & 1) ? "random" : "plausible", status_str(sa),
-		   status_str(sb));
+		   (pass & 1) ? "random" : "plausible", slabtest_status(sa),
+		   slabtest_status(sb));
 	}
 	for (i = 0; i < NY; i++)
 		if (!slabtest_intact(rbase, vy[i], 128, 0xf0))
@@ -1465,7 +1412,7 @@ test_scribble_live(void)
 	struct slab_cache_desc *dz = desc_of("sheaf.fz");
 	static void *v[NX];
 	static uint64_t offs[NX];
-	volatile uint32_t *stop = shared_map(4096);
+	volatile uint32_t *stop = slabtest_shared_map(4096);
 	pid_t scr, cl;
 	int i, st;
 
@@ -1478,7 +1425,7 @@ test_scribble_live(void)
 	}
 	for (i = 0; i < NX; i++)
 		slab_cache_free(z, v[i]);
-	scr = fork_child();
+	scr = slabtest_fork();
 	if (scr == 0) {
 		struct slab_sheaf *sh = region_at(rbase, dz->sheaf_off);
 		uint64_t r = seed ^ 0x5c;
@@ -1492,7 +1439,7 @@ test_scribble_live(void)
 						offs[slabtest_rnd(&r) % NX];
 		_exit(0);
 	}
-	cl = fork_child();
+	cl = slabtest_fork();
 	if (cl == 0) {
 		struct sigaction sa;
 		int round, k;
@@ -1515,14 +1462,14 @@ test_scribble_live(void)
 		}
 		_exit(0);
 	}
-	st = wait_child(cl);
+	st = slabtest_wait(cl);
 	*stop = 1;
 	kill(scr, SIGKILL);
-	wait_child(scr);
+	slabtest_wait(scr);
 	ok(st == 0, "f) a client allocating and freeing while another keeps "
 	   "rewriting the cache's sheaf entries (valid objects of other "
 	   "slabs) neither crashes nor gets a pointer outside the region "
-	   "(%s)", status_str(st));
+	   "(%s)", slabtest_status(st));
 	munmap((void *)stop, 4096);
 }
 
@@ -1556,7 +1503,7 @@ norseq_child(const char *sock, const char *name, const char *what)
 static int
 run_norseq(const char *name, const char *what)
 {
-	pid_t pid = fork_child();
+	pid_t pid = slabtest_fork();
 	int st;
 
 	if (pid == 0) {
@@ -1567,18 +1514,18 @@ run_norseq(const char *name, const char *what)
 		execv("/proc/self/exe", argv);
 		_exit(96);
 	}
-	st = wait_child(pid);
+	st = slabtest_wait(pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
 }
 
 static void
 g_fill(struct slab_cache *c)
 {
-	pid_t pid = fork_child();
+	pid_t pid = slabtest_fork();
 
 	if (pid == 0)
 		_exit(touch_cpu(c, two_cpus ? 1 : 0, 64, 2000) != 0);
-	if (wait_child(pid) != 0 || touch_cpu(c, 0, 64, 2000) != 0)
+	if (slabtest_wait(pid) != 0 || touch_cpu(c, 0, 64, 2000) != 0)
 		bail_out("g) filling the sheaves failed");
 }
 

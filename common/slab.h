@@ -837,6 +837,35 @@ slab_fp_set(const struct slab_view *v, void *obj, uint32_t link)
 }
 
 /*
+ * Objects a .. b-1 of slab pfn (object 0 at `first` bytes into the slab),
+ * a < b, each linked to the next by arithmetic: the last, b-1, is not
+ * written (the caller links it on).  The caller owns those objects' free
+ * pointers.
+ */
+static inline void
+slab_chain_range(const struct slab_view *v, uint32_t pfn, uint64_t first,
+		 uint32_t a, uint32_t b)
+{
+	uint64_t stride = v->geo.stride;
+	char *o = v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + first +
+		  a * stride;
+	uint64_t link = first + (uint64_t)(a + 1) * stride + 1;
+	uint32_t i;
+
+	if (!v->fp_secret) {
+		/* slab_fp_set()'s plain case, its test and offset hoisted */
+		char *fp = o + v->geo.fp_off;
+
+		for (i = a; i + 1 < b; i++, fp += stride, link += stride)
+			__atomic_store_n((uint32_t *)fp, (uint32_t)link,
+					 __ATOMIC_RELAXED);
+		return;
+	}
+	for (i = a; i + 1 < b; i++, o += stride, link += stride)
+		slab_fp_set(v, o, (uint32_t)link);
+}
+
+/*
  * The chain of an empty slab from object `from` on: objects from ..
  * objects-1 of slab pfn (object 0 at `first` bytes into the slab) linked
  * in address order, the last ending the list.  What a bump leaves of a
@@ -847,15 +876,14 @@ static inline void
 slab_bump_chain(const struct slab_view *v, uint32_t pfn, uint64_t first,
 		uint32_t from)
 {
-	char *o = v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + first;
-	uint64_t stride = v->geo.stride;
-	uint32_t objects = v->geo.objects, i;
+	uint32_t objects = v->geo.objects;
 
-	for (i = from; i < objects; i++)
-		slab_fp_set(v, o + i * stride,
-			    i + 1 < objects ?
-				    (uint32_t)(first + (i + 1) * stride) + 1 :
-				    0);
+	if (from >= objects)
+		return;
+	slab_chain_range(v, pfn, first, from, objects);
+	slab_fp_set(v, v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT) + first +
+			       (uint64_t)(objects - 1) * v->geo.stride,
+		    0);
 }
 
 /*

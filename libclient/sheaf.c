@@ -944,13 +944,17 @@ map_drop(struct slab_cache *h, struct slab_slot *s, struct slab_sheaf *sh,
 	}
 }
 
-/* Clear the sheaf entries of group g. */
+/* Clear the sheaf entries of group g: run by run of positions. */
 static void
 map_clear(struct slab_sheaf *sh, uint64_t pos)
 {
 	while (pos) {
-		sh->obj[__builtin_ctzll(pos)] = 0;
-		pos &= pos - 1;
+		uint32_t a = (uint32_t)__builtin_ctzll(pos);
+		uint64_t t = ~(pos >> a);
+		uint32_t n = t ? (uint32_t)__builtin_ctzll(t) : 64 - a;
+
+		memset(&sh->obj[a], 0, n * sizeof(sh->obj[0]));
+		pos = a + n == 64 ? 0 : pos & (~0ull << (a + n));
 	}
 }
 
@@ -1017,25 +1021,33 @@ flush_map(struct slab_cache *h, uint32_t k, uint32_t si, struct flush_map *g,
 		}
 		if (sc_inuse(c) < g->nr)
 			goto drop;		/* more than it has in use */
-		/* chain them in address order, the last onto the head */
+		/*
+		 * Chain them in address order, the last onto the head: run
+		 * by run of consecutive objects (a stream's flush is a few
+		 * runs), each run's links by arithmetic.
+		 */
 		head = prev = 0;
 		for (w = 0; w < g->words; w++) {
 			uint64_t bits = g->map[w];
 
 			while (bits) {
-				uint32_t link = g->first +
-					(uint32_t)(w * 64 +
-						   (uint32_t)__builtin_ctzll(bits)) *
-						h->v.geo.stride;
+				uint32_t a = (uint32_t)__builtin_ctzll(bits);
+				uint64_t t = ~(bits >> a);
+				uint32_t n = t ? (uint32_t)__builtin_ctzll(t) :
+						 64 - a;
+				uint32_t x = w * 64 + a;
+				uint32_t link = g->first + x * h->v.geo.stride;
 
-				bits &= bits - 1;
+				bits = a + n == 64 ? 0 : bits & (~0ull << (a + n));
 				if (prev)
 					slab_fp_set(&h->v,
 						    link_obj(h, g->pfn, prev),
 						    link);
 				else
 					head = link;
-				prev = link;
+				slab_chain_range(&h->v, g->pfn, g->first - 1, x,
+						 x + n);
+				prev = link + (n - 1) * h->v.geo.stride;
 			}
 		}
 		slab_fp_set(&h->v, link_obj(h, g->pfn, prev), sf_link(f));
@@ -1225,35 +1237,32 @@ flush_runs(const struct slab_cache *h, const struct slab_sheaf *sh,
 		 * the slab has one; a run may be of one.
 		 */
 		n = 1;
-		if (++i < cnt) {
-			nxt = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
-			if (nxt == off + stride) {
-				uint32_t room = objects - 1 - (uint32_t)xi;
+		x0 = (uint32_t)xi;
+		if (i0 + 1 < cnt) {
+			const uint64_t *e = &sh->obj[i0];
+			uint32_t lim;
 
-				for (want = nxt; n <= room && nxt == want;
-				     want += stride) {
+			nxt = __atomic_load_n(&e[1], __ATOMIC_RELAXED);
+			if (nxt == off + stride) {
+				/* at most the slab's objects above xi */
+				lim = objects - (uint32_t)xi;
+				lim = lim < cnt - i0 ? lim : cnt - i0;
+				for (want = nxt; n < lim &&
+				     __atomic_load_n(&e[n], __ATOMIC_RELAXED) ==
+					     want;
+				     want += stride)
 					n++;
-					if (++i == cnt)
-						break;
-					nxt = __atomic_load_n(&sh->obj[i],
-							      __ATOMIC_RELAXED);
-				}
-				x0 = (uint32_t)xi;
 			} else if (nxt == off - stride) {
-				for (want = nxt; n <= xi && nxt == want;
-				     want -= stride) {
+				/* at most the objects below xi, and xi */
+				lim = (uint32_t)xi + 1;
+				lim = lim < cnt - i0 ? lim : cnt - i0;
+				for (want = nxt; n < lim &&
+				     __atomic_load_n(&e[n], __ATOMIC_RELAXED) ==
+					     want;
+				     want -= stride)
 					n++;
-					if (++i == cnt)
-						break;
-					nxt = __atomic_load_n(&sh->obj[i],
-							      __ATOMIC_RELAXED);
-				}
 				x0 = (uint32_t)xi - (n - 1);
-			} else {
-				x0 = (uint32_t)xi;
 			}
-		} else {
-			x0 = (uint32_t)xi;
 		}
 		/* positions i0 .. i0+n-1 hold objects x0 .. x0+n-1, one way
 		 * or the other; the next run starts at i0 + n */
@@ -1261,8 +1270,12 @@ flush_runs(const struct slab_cache *h, const struct slab_sheaf *sh,
 		if (!map_range(g, x0, x0 + n - 1))
 			return 0;		/* a repeat */
 		g->pos |= (n == 64 ? ~0ull : (1ull << n) - 1) << i0;
-		for (j = 0; j < n; j++)
-			objidx[i0 + j] = (uint16_t)(x0 == xi ? xi + j : xi - j);
+		if (x0 == xi)
+			for (j = 0; j < n; j++)
+				objidx[i0 + j] = (uint16_t)(xi + j);
+		else
+			for (j = 0; j < n; j++)
+				objidx[i0 + j] = (uint16_t)(xi - j);
 	}
 	return ng;
 }

@@ -116,7 +116,8 @@ fuzz_cache(struct slab_pool *pool, const char *name, uint32_t size,
 	struct slab_cache_desc *dc;
 	struct slab_check_report *rep = malloc(sizeof(*rep));
 	static uint64_t held[NOBJ];
-	static unsigned char inheld[(64u << 20) / 64];
+	/* one flag per 8 bytes (the smallest objects are 16 bytes) */
+	static unsigned char inheld[(64u << 20) / 8];
 	uint64_t end = slab_pool_size(pool);
 	uint32_t nh = 0, stride, cap;
 	int fails = 0, r;
@@ -148,15 +149,15 @@ fuzz_cache(struct slab_pool *pool, const char *name, uint32_t size,
 			if (p == NULL)
 				bail_out("%s: alloc: %s", name, strerror(errno));
 			off = (uint64_t)((char *)p - rbase);
-			if (off + size > end || inheld[off / 64]) {
+			if (off + size > end || inheld[off / 8]) {
 				diag("%s round %d: allocation handed out %#"
 				     PRIx64 ", %s", name, r, off,
-				     inheld[off / 64] ? "an object still held"
+				     inheld[off / 8] ? "an object still held"
 						      : "past the region");
 				fails++;
 				break;
 			}
-			inheld[off / 64] = 1;
+			inheld[off / 8] = 1;
 			stamp(off, size);
 			held[nh++] = off;
 		}
@@ -248,7 +249,7 @@ fuzz_cache(struct slab_pool *pool, const char *name, uint32_t size,
 				i++;
 				continue;
 			}
-			inheld[held[i] / 64] = 0;
+			inheld[held[i] / 8] = 0;
 			held[i] = held[--nh];
 			freed++;
 		}
@@ -488,7 +489,8 @@ part_b(void)
 int
 main(void)
 {
-	static const uint32_t sizes[] = { 64, 96, 192, 320, 448, 1024, 2048 };
+	static const uint32_t sizes[] = { 16, 40, 64, 96, 192, 320, 448, 1024,
+					  2048 };
 	struct harness_daemon d;
 	struct slab_pool *pool;
 	const char *sc = getenv("SHMSLAB_TEST_SCALE");

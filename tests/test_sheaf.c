@@ -1850,6 +1850,7 @@ main(int argc, char **argv)
 
 	if (part('a')) {
 		test_single("sheaf.a", 64, 20000 * (uint32_t)scale);
+		test_single("sheaf.a16", 16, 20000 * (uint32_t)scale);
 		test_single("sheaf.a200", 200, 3000 * (uint32_t)scale);
 		test_single("sheaf.a1000", 1000, 2000 * (uint32_t)scale);
 		test_single("sheaf.a3000", 3000, 800 * (uint32_t)scale);

@@ -905,6 +905,41 @@ struct flush_map {
 	uint64_t map[FLUSH_MAP_BITS / 64];
 };
 
+/*
+ * The object index of each sheaf position a flush grouped (what
+ * map_drop() and map_keys() look up; the sheaf is never read again).
+ * flush_runs() records runs instead, written out into idx[] only when a
+ * double free needs them (flush_idx_get()): a stream's flush has a few.
+ */
+struct flush_idx {
+	uint16_t idx[SLAB_SHEAF_MAX];
+	uint32_t nr_runs;		/* runs not yet written into idx[] */
+	struct {
+		uint8_t i0, n, down;	/* positions i0 .. i0+n-1 */
+		uint16_t x;		/* object at i0; then x+1 or x-1 .. */
+	} run[SLAB_SHEAF_MAX];
+};
+
+static const uint16_t *
+flush_idx_get(struct flush_idx *fx)
+{
+	uint32_t r, j;
+
+	for (r = 0; r < fx->nr_runs; r++) {
+		uint16_t *d = &fx->idx[fx->run[r].i0];
+		uint32_t x = fx->run[r].x, n = fx->run[r].n;
+
+		if (fx->run[r].down)
+			for (j = 0; j < n; j++)
+				d[j] = (uint16_t)(x - j);
+		else
+			for (j = 0; j < n; j++)
+				d[j] = (uint16_t)(x + j);
+	}
+	fx->nr_runs = 0;
+	return fx->idx;
+}
+
 /* Index of the object at link in slab g, or UINT32_MAX if none starts there. */
 static inline uint32_t
 map_index(const struct slab_cache *h, const struct flush_map *g,
@@ -920,13 +955,14 @@ map_index(const struct slab_cache *h, const struct flush_map *g,
 
 /*
  * Object idx of group g is free already (a double free): its entry is
- * dropped (found through objidx[], the indexes sheaf_flush() computed,
+ * dropped (found through fx's indexes, which sheaf_flush() computed,
  * never by reading the sheaf again) and it leaves the group.
  */
 static void
 map_drop(struct slab_cache *h, struct slab_slot *s, struct slab_sheaf *sh,
-	 struct flush_map *g, const uint16_t *objidx, uint32_t idx)
+	 struct flush_map *g, struct flush_idx *fx, uint32_t idx)
 {
+	const uint16_t *objidx = flush_idx_get(fx);
 	uint64_t p = g->pos;
 
 	g->map[idx / 64] &= ~(1ull << (idx % 64));
@@ -966,7 +1002,7 @@ map_clear(struct slab_sheaf *sh, uint64_t pos)
  */
 static uint32_t
 flush_map(struct slab_cache *h, uint32_t k, uint32_t si, struct flush_map *g,
-	  const uint16_t *objidx, int wait)
+	  struct flush_idx *fx, int wait)
 {
 	struct slab_slot *s = &h->v.slots[k];
 	struct slab_sheaf *sh = sheaf_at(h, si);
@@ -989,7 +1025,7 @@ flush_map(struct slab_cache *h, uint32_t k, uint32_t si, struct flush_map *g,
 		idx = sf_link(f) ? map_index(h, g, sf_link(f)) : UINT32_MAX;
 		if (idx != UINT32_MAX &&
 		    (g->map[idx / 64] >> (idx % 64) & 1)) {
-			map_drop(h, s, sh, g, objidx, idx);
+			map_drop(h, s, sh, g, fx, idx);
 			if (g->nr == 0)
 				return all;
 			continue;
@@ -1008,7 +1044,7 @@ flush_map(struct slab_cache *h, uint32_t k, uint32_t si, struct flush_map *g,
 				idx = map_index(h, g, link);
 				if (idx != UINT32_MAX &&
 				    (g->map[idx / 64] >> (idx % 64) & 1)) {
-					map_drop(h, s, sh, g, objidx, idx);
+					map_drop(h, s, sh, g, fx, idx);
 					dropped++;
 				}
 				link = slab_fp_get(&h->v,
@@ -1152,10 +1188,11 @@ map_keys(const struct slab_cache *h, const struct flush_map *grp,
  * the object next to the one before it, in the run's direction and in
  * the same slab, which makes it an object of that slab.  Runs of one
  * slab share its group (a refill's leftovers of a slab come back as a
- * run of their own); a bit already set is a repeat.  Fills grp[] and objidx[] as the general
- * grouping would and returns the groups, or 0 when the sheaf is not so
- * (a zero entry, a bad one, a repeat, more than FLUSH_GROUPS slabs): nothing
- * has been written, and sheaf_flush() groups it the general way.
+ * run of their own); a bit already set is a repeat.  Fills grp[] as the
+ * general grouping would, records the runs in fx, and returns the groups,
+ * or 0 when the sheaf is not so (a zero entry, a bad one, a repeat, more
+ * than FLUSH_GROUPS slabs): nothing has been written, and sheaf_flush()
+ * groups it the general way.
  */
 /*
  * Mark objects lo .. hi of group g (indexes), unless one is marked
@@ -1190,7 +1227,7 @@ map_range(struct flush_map *g, uint32_t lo, uint32_t hi)
 
 static uint32_t
 flush_runs(const struct slab_cache *h, const struct slab_sheaf *sh,
-	   uint32_t cnt, struct flush_map *grp, uint16_t *objidx)
+	   uint32_t cnt, struct flush_map *grp, struct flush_idx *fx)
 {
 	uint64_t stride = h->v.geo.stride, obj_bytes = h->obj_bytes;
 	uint32_t objects = h->v.geo.objects, ng = 0, i = 0, j;
@@ -1270,12 +1307,10 @@ flush_runs(const struct slab_cache *h, const struct slab_sheaf *sh,
 		if (!map_range(g, x0, x0 + n - 1))
 			return 0;		/* a repeat */
 		g->pos |= (n == 64 ? ~0ull : (1ull << n) - 1) << i0;
-		if (x0 == xi)
-			for (j = 0; j < n; j++)
-				objidx[i0 + j] = (uint16_t)(xi + j);
-		else
-			for (j = 0; j < n; j++)
-				objidx[i0 + j] = (uint16_t)(xi - j);
+		fx->run[fx->nr_runs].i0 = (uint8_t)i0;
+		fx->run[fx->nr_runs].n = (uint8_t)n;
+		fx->run[fx->nr_runs].down = x0 != xi;
+		fx->run[fx->nr_runs++].x = (uint16_t)xi;
 	}
 	return ng;
 }
@@ -1295,7 +1330,7 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct slab_sheaf *sh = sheaf_at(h, si);
 	uint64_t keys[SLAB_SHEAF_MAX];
 	struct flush_map grp[FLUSH_GROUPS];
-	uint16_t objidx[SLAB_SHEAF_MAX];
+	struct flush_idx fx;
 	uint32_t cnt = sheaf_count(h, sh), m = 0, i, j, out = 0, r;
 	uint32_t ng = 0, cur = 0;
 	int use_map = h->v.geo.objects <= FLUSH_MAP_BITS, all_gone = 1;
@@ -1314,10 +1349,13 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 	struct flush_map *g = NULL;
 	uint32_t spfn = 0;
 
-	if (use_map && (ng = flush_runs(h, sh, cnt, grp, objidx)) != 0)
+	fx.nr_runs = 0;
+	if (use_map && (ng = flush_runs(h, sh, cnt, grp, &fx)) != 0) {
 		i = cnt;	/* grouped: the loop below has nothing to do */
-	else
+	} else {
 		i = 0;
+		fx.nr_runs = 0;	/* its runs, if any, are void */
+	}
 	for (; i < cnt; i++) {
 		uint64_t off = __atomic_load_n(&sh->obj[i], __ATOMIC_RELAXED);
 		uint64_t *wp, bit;
@@ -1381,7 +1419,7 @@ sheaf_flush(struct slab_cache *h, uint32_t k, uint32_t si, int wait)
 			/* many slabs: sorted keys instead */
 			use_map = 0;
 			g = NULL;
-			m = map_keys(h, grp, ng, objidx, keys);
+			m = map_keys(h, grp, ng, fx.idx, keys);
 			goto key;
 		}
 		g = &grp[cur];
@@ -1406,7 +1444,7 @@ grouped:
 		}
 		*wp |= bit;
 		g->pos |= 1ull << i;
-		objidx[i] = (uint16_t)xi;
+		fx.idx[i] = (uint16_t)xi;
 		continue;
 key:
 		keys[m++] = (uint64_t)pfn << 32 |
@@ -1428,7 +1466,7 @@ bad:
 		for (i = 0; i < ng; i++) {
 			uint32_t size = grp[i].nr;
 
-			r = flush_map(h, k, si, &grp[i], objidx, wait);
+			r = flush_map(h, k, si, &grp[i], &fx, wait);
 			if (r != size)
 				all_gone = 0;	/* some stay */
 			out += r;

@@ -28,6 +28,14 @@
  *    holder is killed, everything is freed, and the checker finds the
  *    region sound with nothing in use.
  *
+ * c) A double free inside a run (flush_runs() records its runs, and
+ *    map_drop() writes out their object indexes only when a repeat needs
+ *    them): ten consecutive objects of one slab held, the sixth freed to
+ *    its slab, then CPU 0's main sheaf written with all ten, descending
+ *    and in another cache ascending, and flushed.  The nine others are
+ *    free after it, the repeat is dropped and counted as one bad free,
+ *    and the checker finds nothing in use.
+ *
  *	review_flush2	(SLABD set as for make check)
  */
 #include "config.h"
@@ -297,6 +305,67 @@ fuzz_cache(struct slab_pool *pool, const char *name, uint32_t size,
 	return fails;
 }
 
+/* c): see the header.  Returns the failures (each diag'd). */
+static int
+double_in_run(struct slab_pool *pool, const char *name, int down)
+{
+	struct slab_cache *c = slab_cache_create(pool, name, 64, 0, 0, NULL);
+	struct slab_cache_desc *dc = slabtest_desc(rbase, name);
+	struct slab_check_report *rep = malloc(sizeof(*rep));
+	const struct slab_check_cache *cc;
+	uint64_t off[10], bad0, bad1;
+	struct slab_sheaf *sh;
+	uint32_t i, stride;
+	char why[256];
+	int fails = 0;
+
+	if (c == NULL || dc == NULL || rep == NULL)
+		bail_out("c) create %s", name);
+	stride = dc->geo.stride;
+	for (i = 0; i < 10; i++) {
+		void *p = slab_cache_alloc(c, 0);
+
+		if (p == NULL)
+			bail_out("c) %s: alloc: %s", name, strerror(errno));
+		off[i] = (uint64_t)((char *)p - rbase);
+	}
+	qsort(off, 10, sizeof(off[0]), cmp_off);
+	for (i = 1; i < 10; i++)
+		if (off[i] != off[0] + i * stride ||
+		    off[i] >> 12 != off[0] >> 12) {
+			diag("c) %s: the first ten objects are not one run of "
+			     "one slab (%#" PRIx64 " .. %#" PRIx64 ")", name,
+			     off[0], off[9]);
+			free(rep);
+			return 1;
+		}
+	slab_cache_free(c, rbase + off[5]);
+	slab_cache_shrink(c);		/* the sixth back in its slab */
+	sh = main_sheaf(dc);
+	if (sh->count != 0)
+		bail_out("c) %s: main sheaf holds %u after a shrink", name,
+			 sh->count);
+	for (i = 0; i < 10; i++)
+		sh->obj[i] = off[down ? 9 - i : i];
+	__atomic_store_n(&sh->count, 10, __ATOMIC_RELEASE);
+	bad0 = slabtest_bad_frees(rbase, name);
+	slab_cache_shrink(c);
+	bad1 = slabtest_bad_frees(rbase, name);
+	if (slab_check_region(rbase, slab_pool_size(pool), rep, why,
+			      sizeof(why)) != 0)
+		diag("c) checker: %s", why);
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 || cc->inuse != 0 ||
+	    bad1 - bad0 != 1 || sh->count != 0) {
+		diag("c) %s: checker errors %u, inuse %" PRIu64 " (want 0), "
+		     "bad frees +%" PRIu64 " (want 1), sheaf count %u", name,
+		     rep->errors, cc ? cc->inuse : 0, bad1 - bad0, sh->count);
+		fails++;
+	}
+	free(rep);
+	return fails;
+}
+
 #define NUMA_OBJS	3000
 
 /* Shared with the children of part b. */
@@ -517,6 +586,10 @@ main(void)
 		   "%" PRIu64 " objects flushed, %" PRIu64 " entries dropped, "
 		   "%d failures", name, rounds, flushed, junk, f);
 	}
+	ok(double_in_run(pool, "rv.f2.down", 1) == 0,
+	   "c) a repeat in a descending run: dropped, the nine others freed");
+	ok(double_in_run(pool, "rv.f2.up", 0) == 0,
+	   "c) a repeat in an ascending run: dropped, the nine others freed");
 	harness_stop(&d);
 	part_b();
 	return done_testing();

@@ -72,6 +72,9 @@
 #define drain_all		shmslab_drain_all
 #define rseq_off		shmslab_rseq_off
 #define free_memo		shmslab_free_memo
+#define page_memo		shmslab_page_memo
+#define page_memo_make		shmslab_page_memo_make
+#define page_memo_pages		shmslab_page_memo_pages
 #define cpu_partial_pop		shmslab_cpu_partial_pop
 #define cpu_partial_push		shmslab_cpu_partial_push
 #define free_remote		shmslab_free_remote

@@ -669,6 +669,22 @@ extern __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
 
 /*
+ * The page memo (docs/slab-protocol.md, "The page memo"): the same memo
+ * for slab_free(), whose objects come from slabs all over the region, one
+ * per region page (the page of the object the full check accepted) in a
+ * table of the thread's (page_memo_make(), on its first slab_free() that
+ * finds none), under serial = the handle's serial << 8 | its cache index.
+ * The handle is the pool's by_index[] one, which lives as long as the
+ * pool and whose serial no other handle has, so an entry another pool's
+ * handle made never matches.
+ */
+extern __thread struct free_memo *page_memo
+	__attribute__((tls_model("initial-exec")));
+extern __thread uint64_t page_memo_pages
+	__attribute__((tls_model("initial-exec")));
+void page_memo_make(uint64_t pages);
+
+/*
  * The whole check of the object at off (a slab of h's cache and gen, an
  * object's start: obj_sheaf_rest()), and on success the memo is set to
  * the object's slab if
@@ -701,7 +717,8 @@ extern __thread struct free_memo free_memo
  * cleared descriptors seen by the check.
  */
 static inline int
-obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
+obj_sheaf_learn_into(const struct slab_cache *h, uint64_t off,
+		     struct free_memo *m, uint64_t key)
 {
 	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
 	const struct page_desc *pd;
@@ -727,12 +744,35 @@ obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
 	    (1ull << h->v.geo.order) <=
 		    REGION_HUGE_SIZE >> REGION_PAGE_SHIFT &&
 	    (pfn & ((1ull << h->v.geo.order) - 1)) == 0) {
-		free_memo.serial = 0;
-		free_memo.lo = lo;
-		free_memo.released = rel;
-		free_memo.serial = h->serial;
+		/* the compiler keeps the order: this thread's frees read
+		 * it, and a signal handler's might */
+		__atomic_store_n(&m->serial, 0, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		m->lo = lo;
+		m->released = rel;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		__atomic_store_n(&m->serial, key, __ATOMIC_RELAXED);
 	}
 	return 1;
+}
+
+static inline int
+obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
+{
+	return obj_sheaf_learn_into(h, off, &free_memo, h->serial);
+}
+
+/* obj_sheaf_learn() into the page memo of off's page, if it has one. */
+static inline int
+obj_sheaf_learn_page(const struct slab_cache *h, uint64_t off)
+{
+	uint64_t pfn = off >> REGION_PAGE_SHIFT;
+	struct free_memo dummy;
+
+	return obj_sheaf_learn_into(h, off,
+				    pfn < page_memo_pages ? &page_memo[pfn] :
+							    &dummy,
+				    h->serial << 8 | h->v.index);
 }
 
 static inline char *

@@ -79,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,68 @@ ptrdiff_t rseq_off;
 
 __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
+__thread struct free_memo *page_memo
+	__attribute__((tls_model("initial-exec")));
+__thread uint64_t page_memo_pages
+	__attribute__((tls_model("initial-exec")));
+
+static pthread_key_t page_memo_key;
+static pthread_once_t page_memo_once = PTHREAD_ONCE_INIT;
+static int page_memo_keyed;
+
+/* At a thread's exit: its table goes (the key's value is its size). */
+static void
+page_memo_gone(void *arg)
+{
+	if (page_memo != NULL)
+		munmap(page_memo, (size_t)(uintptr_t)arg);
+	page_memo = NULL;
+	page_memo_pages = 0;
+}
+
+static void
+page_memo_init(void)
+{
+	page_memo_keyed = pthread_key_create(&page_memo_key,
+					     page_memo_gone) == 0;
+}
+
+/*
+ * The thread's page memo table, for a pool of `pages` pages (a larger one
+ * than it has: made anew, empty).  Anonymous memory reserved, not
+ * committed: only the pages of entries written become resident (24 bytes
+ * an entry: 6 KiB per MiB of region, at most).  One mmap() per thread
+ * (and per larger pool); without it, or without a key to free it at the
+ * thread's exit, slab_free() runs without the memo (the full check).
+ */
+void
+page_memo_make(uint64_t pages)
+{
+	static __thread int failed
+		__attribute__((tls_model("initial-exec")));
+	size_t len = (size_t)pages * sizeof(struct free_memo);
+	void *p;
+
+	if (failed || pages <= page_memo_pages)
+		return;
+	pthread_once(&page_memo_once, page_memo_init);
+	if (!page_memo_keyed) {
+		failed = 1;
+		return;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		failed = 1;
+		return;
+	}
+	if (page_memo != NULL)
+		munmap(page_memo, page_memo_pages * sizeof(struct free_memo));
+	page_memo_pages = 0;
+	page_memo = p;
+	page_memo_pages = pages;
+	pthread_setspecific(page_memo_key, (void *)(uintptr_t)len);
+}
 #endif
 
 /* ---------------------------------------------------------------- locks */
@@ -2583,8 +2646,13 @@ slab_calloc(struct slab_pool *pool, size_t nmemb, size_t size)
 	return p;
 }
 
-SHMSLAB_EXPORT void
-slab_free(struct slab_pool *pool, void *ptr)
+/*
+ * slab_free() of everything its fast path below does not take: the first
+ * free into a page (no page memo yet, or its memo is void), a cache
+ * without sheaves, page blocks, errors.
+ */
+static __attribute__((noinline)) void
+slab_free_slow(struct slab_pool *pool, void *ptr)
 {
 	struct slab_cache *h;
 	unsigned int order = 0;
@@ -2601,8 +2669,9 @@ slab_free(struct slab_pool *pool, void *ptr)
 		/*
 		 * A slab of a cache with sheaves whose handle this process
 		 * has: one walk of the page descriptors, whose verdict goes
-		 * to the sheaf free (free_inline2()).  Everything else, and
-		 * a first free of a cache, by cache_of() below.
+		 * to the sheaf free (free_inline2()) and makes the page's
+		 * memo (obj_sheaf_learn_page()).  Everything else, and a
+		 * first free of a cache, by cache_of() below.
 		 */
 		uint64_t off = (uint64_t)((char *)ptr - (char *)pool->base);
 		uint64_t w, pfn;
@@ -2610,6 +2679,8 @@ slab_free(struct slab_pool *pool, void *ptr)
 
 		if (off - pool->data_off >= pool->size - pool->data_off)
 			goto general;
+		if (page_memo_pages < pool->nr_pages)
+			page_memo_make(pool->nr_pages);
 		pfn = off >> REGION_PAGE_SHIFT;
 		pd = &pool->pages[pfn];
 		memcpy(&w, &pd->flags, sizeof(w));
@@ -2628,12 +2699,7 @@ slab_free(struct slab_pool *pool, void *ptr)
 				    __ATOMIC_ACQUIRE);
 		if (h == NULL || !h->sheaf || !handle_live(h))
 			goto general;
-		{
-			uint64_t lo;
-
-			free_inline2(h, ptr,
-				     obj_sheaf_rest(h, off, pfn, pd, w, &lo));
-		}
+		free_inline2(h, ptr, obj_sheaf_learn_page(h, off));
 		return;
 	}
 general:
@@ -2650,6 +2716,51 @@ general:
 		return;
 	}
 	free_inline(h, ptr);
+}
+
+/*
+ * The fast path: the page memo of the object's page, made by an earlier
+ * free into that slab (slab_free_slow()) and still valid, says which
+ * cache and where the slab's first object is, as the free check's memo
+ * does for slab_cache_free(): then only the distance from it is checked
+ * (an object's start), and the object goes to the sheaf.  The entry's
+ * handle is by_index[]'s, alive while the pool is; its serial, unique to
+ * it, must be the entry's; and the cache's `released` must still be the
+ * value read before the check that made the entry.
+ */
+SHMSLAB_EXPORT void
+slab_free(struct slab_pool *pool, void *ptr)
+{
+#if HAVE_RSEQ_ASM
+	if (__builtin_expect(pool != NULL, 1)) {
+		uint64_t off = (uint64_t)((char *)ptr - (char *)pool->base);
+		uint64_t pfn = off >> REGION_PAGE_SHIFT, key, x;
+		const struct free_memo *e;
+		struct slab_cache *h;
+
+		if (__builtin_expect(pfn >= page_memo_pages, 0))
+			goto slow;
+		e = &page_memo[pfn];
+		key = __atomic_load_n(&e->serial, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		h = __atomic_load_n(&pool->by_index[key & 0xff],
+				    __ATOMIC_ACQUIRE);
+		if (h == NULL || h->serial != key >> 8 ||
+		    e->released != __atomic_load_n(h->released,
+						    __ATOMIC_ACQUIRE))
+			goto slow;
+		x = off - e->lo;
+		if (x >= h->obj_bytes ||
+		    (h->stride_mask ? (x & h->stride_mask) != 0 :
+				      ((x * h->recip) >> RECIP_SHIFT) *
+						      h->v.geo.stride != x))
+			goto slow;
+		free_inline2(h, ptr, 1);
+		return;
+	}
+slow:
+#endif
+	slab_free_slow(pool, ptr);
 }
 
 SHMSLAB_EXPORT size_t

@@ -40,6 +40,7 @@
 #define slab_return_list	shmslab_slab_return_list
 #define slab_slot_recover	shmslab_slab_slot_recover
 #define slab_trylock		shmslab_slab_trylock
+#define slab_timedlock		shmslab_slab_timedlock
 #define slab_unlock		shmslab_slab_unlock
 #define slab_view_init		shmslab_slab_view_init
 /* common/sock.c */

@@ -980,6 +980,9 @@ void slab_read(struct page_desc *pd, uint64_t *f, uint64_t *c);
  */
 int slab_lock(union slab_lock *l, void (*repair)(void *), void *arg);
 int slab_trylock(union slab_lock *l, void (*repair)(void *), void *arg);
+struct timespec;
+int slab_timedlock(union slab_lock *l, void (*repair)(void *), void *arg,
+		   const struct timespec *abstime);
 void slab_unlock(union slab_lock *l);
 int slab_lock_init(union slab_lock *l);
 

@@ -186,6 +186,15 @@ slab_trylock(union slab_lock *l, void (*repair)(void *), void *arg)
 	return lock_result(l, pthread_mutex_trylock(&l->m), repair, arg);
 }
 
+/* slab_lock() until abstime (CLOCK_REALTIME): -ETIMEDOUT then. */
+int
+slab_timedlock(union slab_lock *l, void (*repair)(void *), void *arg,
+	       const struct timespec *abstime)
+{
+	return lock_result(l, pthread_mutex_timedlock(&l->m, abstime), repair,
+			   arg);
+}
+
 void
 slab_unlock(union slab_lock *l)
 {

@@ -2368,12 +2368,19 @@ sheaves_hold(const struct slab_cache *h, uint32_t k)
  * skipped; a slot that holds slabs on a CPU this thread may not run on
  * (offline, outside its cpuset) cannot be drained, and the drain reports
  * EBUSY: the daemon then finds those slabs frozen and refuses a destroy.
+ * So is a slot whose lock stays held past DRAIN_LOCK_WAIT (its holder
+ * stopped, say), which would otherwise hold up the caller.
  * -ESTALE as soon as a slot lock finds the cache destroyed: the slots
  * from there on may be another cache's, with another geometry.
  */
+#define DRAIN_LOCK_WAIT	1	/* s: drain_all()'s wait for slot locks */
+#define DRAIN_LOCK_MIN_MS 200	/* ... and for each at least */
+
 int
 drain_all(struct slab_cache *h)
 {
+	struct repair_arg a = { &h->v, 0, slab_slot_recover };
+	struct timespec start, until;
 	cpu_set_t saved, one;
 	uint32_t k;
 	int rseq = h->pool->slot_guard == REGION_GUARD_RSEQ, err = 0;
@@ -2381,6 +2388,16 @@ drain_all(struct slab_cache *h)
 
 	if (rseq && sched_getaffinity(0, sizeof(saved), &saved) != 0)
 		return -errno;
+	/*
+	 * Slot locks are waited for until DRAIN_LOCK_WAIT from now, and each
+	 * for DRAIN_LOCK_MIN_MS at least (a holder merely preempted gets its
+	 * turn): a lock still held then (by a process stopped in a slow
+	 * path, say) makes the drain pass that slot by, as one on a CPU it
+	 * cannot run on (-EBUSY), rather than wait for the holder to run
+	 * again.
+	 */
+	clock_gettime(CLOCK_REALTIME, &start);
+	start.tv_sec += DRAIN_LOCK_WAIT;
 	/*
 	 * With sheaves, two rounds: a sheaf's objects of a slab frozen to a
 	 * later CPU stay in the first (sheaf.c flushes only to slabs it may
@@ -2412,7 +2429,25 @@ drain_all(struct slab_cache *h)
 			pinned = 1;
 		}
 		do {
-			if (slot_lock(h, kk) != 0) {
+			int lr;
+
+			a.i = kk;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += DRAIN_LOCK_MIN_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (until.tv_sec < start.tv_sec ||
+			    (until.tv_sec == start.tv_sec &&
+			     until.tv_nsec < start.tv_nsec))
+				until = start;
+			lr = slab_timedlock(&s->lock, repair, &a, &until);
+			if (lr == -ETIMEDOUT) {
+				err = -EBUSY;	/* its holder does not run */
+				break;
+			}
+			if (lr != 0) {
 				err = -ENOTRECOVERABLE;
 				break;
 			}

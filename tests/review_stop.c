@@ -95,6 +95,15 @@
  *    killed, allocations work again and the checker finds the region
  *    sound.
  *
+ * j) Shrink and destroy while slot lock 1 is held by a stopped process:
+ *    objects in CPU 0's and CPU 1's sheaves; a shrink made on CPU 0 must
+ *    return (a hang detector, not a time bound: drain_all() waits for a
+ *    slot lock a second in all, then passes the slot by) with CPU 0's
+ *    sheaves empty and CPU 1's untouched, and a destroy must be refused
+ *    with EBUSY (objects cached on CPU 1).  Once the holder is killed
+ *    (its lock's repair), the destroy succeeds and the checker finds the
+ *    region sound.  Waited for ever before.
+ *
  * SHMSLAB_TEST_SCALE multiplies the operations of f and the rounds of c
  * (which stop when its NC objects are all freed).
  *
@@ -1354,6 +1363,115 @@ part_i(void)
 	harness_stop(&d);
 }
 
+/* Objects in CPU k's main and spare sheaves of the cache dc describes. */
+static uint32_t
+cpu_sheaved(const struct slab_cache_desc *dc, uint32_t k)
+{
+	const struct slab_sheaf *sh = region_at(rbase, dc->sheaf_off);
+	uint64_t w = __atomic_load_n(&cache_slot(rbase, dc, k)->sheaves,
+				     __ATOMIC_ACQUIRE);
+	uint32_t n = 0;
+
+	if (shv_main(w) < dc->nr_sheaves)
+		n += sh[shv_main(w)].count;
+	if (shv_spare(w) < dc->nr_sheaves)
+		n += sh[shv_spare(w)].count;
+	return n;
+}
+
+static void
+part_j(void)
+{
+	enum { NJ = 40 };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	struct slab_cache_desc *dc;
+	const struct slab_check_cache *cc;
+	uint32_t on0, on1;
+	pid_t w, holder;
+	int st, hung, k;
+	char why[256];
+
+	if (slabtest_start(&d, "64M") != 0)
+		bail_out("slabd did not start");
+	pool = slabtest_open(&d);
+	rbase = slab_pool_base(pool);
+	c = slab_cache_create(pool, "rv.stop.j", 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, "rv.stop.j");
+	if (c == NULL || dc == NULL || dc->sheaf_cap < NJ ||
+	    dc->nr_slots < 2 || !slabtest_uses_slots(pool) ||
+	    ((struct region_super *)(void *)rbase)->slot_guard !=
+		    REGION_GUARD_RSEQ) {
+		skip(3, "j) fewer than two CPUs, or no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	/* NJ objects allocated and freed on each CPU: in its sheaves */
+	for (k = 0; k < 2; k++) {
+		if ((w = slabtest_fork()) == 0) {
+			void *v[NJ];
+			int i;
+
+			slabtest_pin(k);
+			for (i = 0; i < NJ; i++)
+				if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+					_exit(2);
+			for (i = 0; i < NJ; i++)
+				slab_cache_free(c, v[i]);
+			_exit(0);
+		}
+		if (slabtest_wait(w) != 0)
+			bail_out("j) the worker on CPU %d failed", k);
+	}
+	on0 = cpu_sheaved(dc, 0);
+	on1 = cpu_sheaved(dc, 1);
+	holder = hold(&cache_slot(rbase, dc, 1)->lock);
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = slabtest_fork()) == 0) {
+		int r;
+
+		slabtest_pin(0);
+		r = slab_cache_shrink(c);
+		ns->first_errno = r == 0 ? 0 : errno;
+		ns->done = 1;
+		r = slab_cache_destroy(c);
+		ns->failed = r == 0 ? 0 : (uint32_t)errno;
+		_exit(0);
+	}
+	st = wait_hang(w, 20000, &hung);
+	ok(!hung && WIFEXITED(st) && ns->done && ns->first_errno == 0 &&
+		   cpu_sheaved(dc, 0) == 0 && cpu_sheaved(dc, 1) == on1 &&
+		   on1 > 0,
+	   "j) slot lock 1 held by a stopped process: a shrink on CPU 0 %s "
+	   "(%s); CPU 0's sheaves %u -> %u objects, CPU 1's %u -> %u",
+	   hung ? "hung" : "returned",
+	   ns->first_errno ? strerror(ns->first_errno) : "0", on0,
+	   cpu_sheaved(dc, 0), on1, cpu_sheaved(dc, 1));
+	ok(!hung && WIFEXITED(st) && ns->failed == EBUSY,
+	   "j) and a destroy is refused: EBUSY (got %s)",
+	   ns->failed ? strerror((int)ns->failed) : "0");
+	unhold(holder);
+	memset((void *)ns, 0, sizeof(*ns));
+	if ((w = slabtest_fork()) == 0) {
+		slabtest_pin(0);
+		ns->failed = slab_cache_destroy(c) == 0 ? 0 : (uint32_t)errno;
+		ns->done = 1;
+		_exit(0);
+	}
+	st = wait_hang(w, 20000, &hung);
+	cc = check("rv.stop.j", why, sizeof(why));
+	ok(!hung && ns->done && ns->failed == 0 && rep.errors == 0 &&
+		   cc == NULL,
+	   "j) the holder killed: the destroy %s (%s), checker errors %u%s",
+	   hung ? "hung" : "returned",
+	   ns->failed ? strerror((int)ns->failed) : "0", rep.errors,
+	   cc != NULL ? ", the cache is still there" : "");
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
 int
 main(void)
 {
@@ -1382,5 +1500,6 @@ main(void)
 	part_g();
 	part_h();
 	part_i();
+	part_j();
 	return done_testing();
 }

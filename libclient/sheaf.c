@@ -980,16 +980,22 @@ map_drop(struct slab_cache *h, struct slab_slot *s, struct slab_sheaf *sh,
 	}
 }
 
-/* Clear the sheaf entries of group g: run by run of positions. */
+/*
+ * Clear the sheaf entries of group g: run by run of positions, each entry
+ * by one 8-byte store (recovery reads entries whole: a process killed
+ * here must leave each one either the object or 0, which memset() does
+ * not promise).
+ */
 static void
 map_clear(struct slab_sheaf *sh, uint64_t pos)
 {
 	while (pos) {
 		uint32_t a = (uint32_t)__builtin_ctzll(pos);
 		uint64_t t = ~(pos >> a);
-		uint32_t n = t ? (uint32_t)__builtin_ctzll(t) : 64 - a;
+		uint32_t n = t ? (uint32_t)__builtin_ctzll(t) : 64 - a, i;
 
-		memset(&sh->obj[a], 0, n * sizeof(sh->obj[0]));
+		for (i = a; i < a + n; i++)
+			__atomic_store_n(&sh->obj[i], 0, __ATOMIC_RELAXED);
 		pos = a + n == 64 ? 0 : pos & (~0ull << (a + n));
 	}
 }

@@ -190,13 +190,62 @@ slot_trylock(struct slab_cache *h, uint32_t k)
 	return slab_trylock(&h->v.slots[k].lock, repair, &a);
 }
 
-/* Node lock n: a dead holder's list is rebuilt by slab_node_rebuild(). */
+/*
+ * drain_all()'s waits, per thread: slot and node locks are waited for
+ * until `until` (DRAIN_LOCK_WAIT after the drain began) and each for
+ * DRAIN_LOCK_MIN_MS at least; a node whose lock was not had so is tried
+ * once from then on (gave_up).  Off outside drains.
+ */
+#define DRAIN_LOCK_WAIT	1	/* s: drain_all()'s wait for locks, in all */
+#define DRAIN_LOCK_MIN_MS 200	/* ... and for each at least */
+
+static __thread struct drain_wait {
+	int on;
+	struct timespec until;
+	uint64_t gave_up;		/* nodes 0..63 */
+} drain_wait __attribute__((tls_model("initial-exec")));
+
+/* The deadline for one lock of a drain, in *t. */
+static void
+drain_deadline(struct timespec *t)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_nsec += DRAIN_LOCK_MIN_MS * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+	if (t->tv_sec < drain_wait.until.tv_sec ||
+	    (t->tv_sec == drain_wait.until.tv_sec &&
+	     t->tv_nsec < drain_wait.until.tv_nsec))
+		*t = drain_wait.until;
+}
+
+/*
+ * Node lock n: a dead holder's list is rebuilt by slab_node_rebuild().
+ * In a drain, waited for a bounded time only: -EBUSY then, which every
+ * caller a drain reaches takes as a busy lock (the slabs stay where they
+ * are: on the CPU partial list, in the sheaf).
+ */
 int
 node_lock(struct slab_cache *h, uint32_t n)
 {
 	struct repair_arg a = { &h->v, n, slab_node_rebuild };
+	struct timespec t;
+	int r;
 
-	return slab_lock(&h->v.nodes[n].lock, repair, &a);
+	if (__builtin_expect(!drain_wait.on, 1))
+		return slab_lock(&h->v.nodes[n].lock, repair, &a);
+	if (n < 64 && (drain_wait.gave_up >> n & 1))
+		return slab_trylock(&h->v.nodes[n].lock, repair, &a);
+	drain_deadline(&t);
+	r = slab_timedlock(&h->v.nodes[n].lock, repair, &a, &t);
+	if (r == -ETIMEDOUT) {
+		if (n < 64)
+			drain_wait.gave_up |= 1ull << n;
+		return -EBUSY;
+	}
+	return r;
 }
 
 /* The same, tried once: -EBUSY while another holds it. */
@@ -2336,7 +2385,11 @@ drain_slot(struct slab_cache *h, uint32_t k)
 		if (sw_link(w) != 0)
 			slab_give_back(&h->v, pfn, sw_link(w), 0, 1);
 		rec_clear(s);
-		slab_unfreeze(h, k, pfn, SW_SLOT, 0);
+		/* its node's lock not had (a drain's bounded wait): the
+		 * slab stays frozen to k, on its CPU partial list */
+		if (slab_unfreeze(h, k, pfn, SW_SLOT, 0) != 0 &&
+		    slab_move(&h->v, pfn, SW_SLOT, k, SW_CPUP, k) == 0)
+			cpu_partial_push(h, k, pfn);
 		break;
 	}
 	unfreeze_partials(h, k);
@@ -2373,14 +2426,11 @@ sheaves_hold(const struct slab_cache *h, uint32_t k)
  * -ESTALE as soon as a slot lock finds the cache destroyed: the slots
  * from there on may be another cache's, with another geometry.
  */
-#define DRAIN_LOCK_WAIT	1	/* s: drain_all()'s wait for slot locks */
-#define DRAIN_LOCK_MIN_MS 200	/* ... and for each at least */
-
 int
 drain_all(struct slab_cache *h)
 {
 	struct repair_arg a = { &h->v, 0, slab_slot_recover };
-	struct timespec start, until;
+	struct timespec until;
 	cpu_set_t saved, one;
 	uint32_t k;
 	int rseq = h->pool->slot_guard == REGION_GUARD_RSEQ, err = 0;
@@ -2389,15 +2439,18 @@ drain_all(struct slab_cache *h)
 	if (rseq && sched_getaffinity(0, sizeof(saved), &saved) != 0)
 		return -errno;
 	/*
-	 * Slot locks are waited for until DRAIN_LOCK_WAIT from now, and each
-	 * for DRAIN_LOCK_MIN_MS at least (a holder merely preempted gets its
-	 * turn): a lock still held then (by a process stopped in a slow
-	 * path, say) makes the drain pass that slot by, as one on a CPU it
-	 * cannot run on (-EBUSY), rather than wait for the holder to run
-	 * again.
+	 * Slot and node locks are waited for until DRAIN_LOCK_WAIT from now,
+	 * and each for DRAIN_LOCK_MIN_MS at least (a holder merely preempted
+	 * gets its turn): a slot lock still held then (by a process stopped
+	 * in a slow path, say) makes the drain pass that slot by, as one on
+	 * a CPU it cannot run on (-EBUSY), and a node lock leaves the slabs
+	 * that needed it frozen to the CPU, rather than wait for the holder
+	 * to run again.
 	 */
-	clock_gettime(CLOCK_REALTIME, &start);
-	start.tv_sec += DRAIN_LOCK_WAIT;
+	clock_gettime(CLOCK_REALTIME, &drain_wait.until);
+	drain_wait.until.tv_sec += DRAIN_LOCK_WAIT;
+	drain_wait.gave_up = 0;
+	drain_wait.on = 1;
 	/*
 	 * With sheaves, two rounds: a sheaf's objects of a slab frozen to a
 	 * later CPU stay in the first (sheaf.c flushes only to slabs it may
@@ -2432,16 +2485,7 @@ drain_all(struct slab_cache *h)
 			int lr;
 
 			a.i = kk;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += DRAIN_LOCK_MIN_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			if (until.tv_sec < start.tv_sec ||
-			    (until.tv_sec == start.tv_sec &&
-			     until.tv_nsec < start.tv_nsec))
-				until = start;
+			drain_deadline(&until);
 			lr = slab_timedlock(&s->lock, repair, &a, &until);
 			if (lr == -ETIMEDOUT) {
 				err = -EBUSY;	/* its holder does not run */
@@ -2487,6 +2531,7 @@ drain_all(struct slab_cache *h)
 		if (err == -ESTALE || err == -ENOTRECOVERABLE)
 			break;
 	}
+	drain_wait.on = 0;
 	if (pinned)
 		sched_setaffinity(0, sizeof(saved), &saved);
 	return err;

@@ -104,6 +104,16 @@
  *    (its lock's repair), the destroy succeeds and the checker finds the
  *    region sound.  Waited for ever before.
  *
+ * k) As j, with node 0's list lock held by the stopped process instead:
+ *    the drain's flushes and unfreezes need it to put the CPUs' slabs
+ *    back on the node's list.  The drain must end (the slabs stay frozen
+ *    to their CPUs) and the shrink and the destroy fail with EAGAIN, as
+ *    slab_cache_shrink(3) says of a node lock held by another process
+ *    (slabd's part, which never waits for it, after the library's 5 s of
+ *    asking again); once the holder is killed the destroy succeeds and
+ *    the checker finds the region sound.  The drain waited for ever
+ *    before.
+ *
  * SHMSLAB_TEST_SCALE multiplies the operations of f and the rounds of c
  * (which stop when its NC objects are all freed).
  *
@@ -1380,9 +1390,11 @@ cpu_sheaved(const struct slab_cache_desc *dc, uint32_t k)
 }
 
 static void
-part_j(void)
+part_j(int node)
 {
 	enum { NJ = 40 };
+	const char *t = node ? "k)" : "j)";
+	const char *name = node ? "rv.stop.k" : "rv.stop.j";
 	struct harness_daemon d;
 	struct slab_pool *pool;
 	struct slab_cache *c;
@@ -1397,13 +1409,14 @@ part_j(void)
 		bail_out("slabd did not start");
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
-	c = slab_cache_create(pool, "rv.stop.j", 64, 0, 0, NULL);
-	dc = slabtest_desc(rbase, "rv.stop.j");
+	c = slab_cache_create(pool, name, 64, 0, 0, NULL);
+	dc = slabtest_desc(rbase, name);
 	if (c == NULL || dc == NULL || dc->sheaf_cap < NJ ||
 	    dc->nr_slots < 2 || !slabtest_uses_slots(pool) ||
 	    ((struct region_super *)(void *)rbase)->slot_guard !=
 		    REGION_GUARD_RSEQ) {
-		skip(3, "j) fewer than two CPUs, or no sheaves");
+		skip(3, node ? "k) fewer than two CPUs, or no sheaves" :
+			       "j) fewer than two CPUs, or no sheaves");
 		slab_pool_close(pool);
 		harness_stop(&d);
 		return;
@@ -1423,11 +1436,12 @@ part_j(void)
 			_exit(0);
 		}
 		if (slabtest_wait(w) != 0)
-			bail_out("j) the worker on CPU %d failed", k);
+			bail_out("%s the worker on CPU %d failed", t, k);
 	}
 	on0 = cpu_sheaved(dc, 0);
 	on1 = cpu_sheaved(dc, 1);
-	holder = hold(&cache_slot(rbase, dc, 1)->lock);
+	holder = hold(node ? &cache_node(rbase, dc, 0)->lock :
+			   &cache_slot(rbase, dc, 1)->lock);
 	memset((void *)ns, 0, sizeof(*ns));
 	if ((w = slabtest_fork()) == 0) {
 		int r;
@@ -1440,17 +1454,20 @@ part_j(void)
 		ns->failed = r == 0 ? 0 : (uint32_t)errno;
 		_exit(0);
 	}
-	st = wait_hang(w, 20000, &hung);
-	ok(!hung && WIFEXITED(st) && ns->done && ns->first_errno == 0 &&
-		   cpu_sheaved(dc, 0) == 0 && cpu_sheaved(dc, 1) == on1 &&
-		   on1 > 0,
-	   "j) slot lock 1 held by a stopped process: a shrink on CPU 0 %s "
-	   "(%s); CPU 0's sheaves %u -> %u objects, CPU 1's %u -> %u",
+	st = wait_hang(w, 60000, &hung);
+	ok(!hung && WIFEXITED(st) && ns->done &&
+		   (node ? ns->first_errno == EAGAIN :
+			   ns->first_errno == 0 && cpu_sheaved(dc, 0) == 0 &&
+				   cpu_sheaved(dc, 1) == on1 && on1 > 0),
+	   "%s %s held by a stopped process: a shrink on CPU 0 %s "
+	   "(%s); CPU 0's sheaves %u -> %u objects, CPU 1's %u -> %u", t,
+	   node ? "node 0's list lock" : "slot lock 1",
 	   hung ? "hung" : "returned",
 	   ns->first_errno ? strerror(ns->first_errno) : "0", on0,
 	   cpu_sheaved(dc, 0), on1, cpu_sheaved(dc, 1));
-	ok(!hung && WIFEXITED(st) && ns->failed == EBUSY,
-	   "j) and a destroy is refused: EBUSY (got %s)",
+	ok(!hung && WIFEXITED(st) && ns->failed == (node ? EAGAIN : EBUSY),
+	   "%s and a destroy is refused: %s (got %s)", t,
+	   node ? "EAGAIN" : "EBUSY",
 	   ns->failed ? strerror((int)ns->failed) : "0");
 	unhold(holder);
 	memset((void *)ns, 0, sizeof(*ns));
@@ -1461,11 +1478,11 @@ part_j(void)
 		_exit(0);
 	}
 	st = wait_hang(w, 20000, &hung);
-	cc = check("rv.stop.j", why, sizeof(why));
+	cc = check(name, why, sizeof(why));
 	ok(!hung && ns->done && ns->failed == 0 && rep.errors == 0 &&
 		   cc == NULL,
-	   "j) the holder killed: the destroy %s (%s), checker errors %u%s",
-	   hung ? "hung" : "returned",
+	   "%s the holder killed: the destroy %s (%s), checker errors %u%s",
+	   t, hung ? "hung" : "returned",
 	   ns->failed ? strerror((int)ns->failed) : "0", rep.errors,
 	   cc != NULL ? ", the cache is still there" : "");
 	slab_pool_close(pool);
@@ -1500,6 +1517,7 @@ main(void)
 	part_g();
 	part_h();
 	part_i();
-	part_j();
+	part_j(0);
+	part_j(1);
 	return done_testing();
 }

@@ -1,0 +1,739 @@
+/*
+ * review_pagememo.c - attacks on slab_free()'s page memo (ab52475,
+ * docs/slab-protocol.md "The page memo") and on the run-by-run sheaf
+ * flush (0f3a94c, 63886c3), with the region checker (slab_check_region)
+ * and the caches' counters as the oracles.  Every free below is made by
+ * slab_free(), so that the page memo learns and then decides.
+ *
+ *  a) two pools in one process (two slabds, 16 MiB and then 64 MiB: the
+ *     thread's table is made again, larger), the same caches at the same
+ *     indexes with slabs at the same page numbers: frees alternate
+ *     between the pools, object by object, round after round, with the
+ *     pools' shrinks between; each pool's counts must add up and no
+ *     object may be handed out twice (stamps).
+ *  b) slab_pool_close() and slab_pool_open() again on the same slabd
+ *     (new handles, perhaps at the old handles' addresses), then
+ *     slab_free() of objects allocated through the old pool.
+ *  c) fork(): the child inherits the table; the parent frees, shrinks
+ *     (slabs go back) and refills another cache into those pages; the
+ *     child then frees its own objects (accepted) and addresses inside
+ *     objects (refused, EINVAL), and the parent's counts add up.
+ *  d) threads freeing into shared caches of 16, 24, 40 and 48 bytes
+ *     (more than 64 objects a slab: runs across bitmap words) while
+ *     another process shrinks them and destroys and re-creates a cache
+ *     of their size; threads exit (the key's destructor) and new ones
+ *     start; one thread makes its first slab_free() inside a
+ *     thread-specific key's destructor.
+ *  e) slabd killed (SIGKILL) and restarted between the frees that made
+ *     the memo and the frees that use it.
+ *  f) children freeing with slab_free() killed (SIGKILL) at random
+ *     moments (in flushes among them); the checker must find the region
+ *     consistent and the counts must add up.
+ *
+ * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
+ *
+ *	review_pagememo		(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+static int scale = 1;
+static struct slab_check_report *rep;
+
+static const size_t sizes[] = { 16, 24, 40, 48 };
+#define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
+
+static uint64_t
+stamp_of(const void *p, uint64_t salt)
+{
+	return (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull ^ salt;
+}
+
+static void
+stamp(void *p, uint64_t salt)
+{
+	uint64_t s = stamp_of(p, salt);
+
+	memcpy(p, &s, sizeof(s));
+}
+
+static int
+stamped(const void *p, uint64_t salt)
+{
+	uint64_t s;
+
+	memcpy(&s, p, sizeof(s));
+	return s == stamp_of(p, salt);
+}
+
+/*
+ * Shrink the named caches of pool (sheaves drained), run the checker, and
+ * compare each cache's inuse with want[i].  1 when all is well.
+ */
+static int
+check_pool(struct slab_pool *pool, const char *const *names,
+	   const uint64_t *want, int n, const char *what)
+{
+	char why[256];
+	int i, good = 1;
+
+	for (i = 0; i < n; i++) {
+		struct slab_cache *c = slab_cache_lookup(pool, names[i]);
+
+		if (c == NULL || slab_cache_shrink(c) != 0) {
+			diag("%s: %s: lookup/shrink: %s", what, names[i],
+			     strerror(errno));
+			good = 0;
+		}
+		slab_cache_put(c);
+	}
+	if (slab_check_region(slab_pool_base(pool), slab_pool_size(pool), rep,
+			      why, sizeof(why)) != 0) {
+		diag("%s: checker: %s", what, why);
+		good = 0;
+	}
+	if (rep->errors != 0) {
+		diag("%s: checker errors %u", what, rep->errors);
+		slab_check_diag(rep);
+		good = 0;
+	}
+	for (i = 0; i < n; i++) {
+		const struct slab_check_cache *cc = slab_check_find(rep,
+								    names[i]);
+
+		if (cc == NULL || cc->inuse != want[i]) {
+			diag("%s: %s: inuse %" PRIu64 " (want %" PRIu64
+			     "), sheaf %" PRIu64 ", barn %" PRIu64,
+			     what, names[i], cc ? cc->inuse : 0, want[i],
+			     cc ? cc->sheaf : 0, cc ? cc->barn : 0);
+			good = 0;
+		}
+	}
+	return good;
+}
+
+static int
+cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* 1 if the n pointers at v are distinct (v is sorted). */
+static int
+distinct(void **v, size_t n)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), cmp_ptr);
+	for (i = 1; i < n; i++)
+		if (v[i] == v[i - 1])
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------- part a */
+
+#define NA	3000
+
+static void
+part_a(void)
+{
+	const char *a16[] = { "-m", "16M", "--hugepages=never", NULL };
+	const char *a64[] = { "-m", "64M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.16", "rv.pm.24",
+					     "rv.pm.40", "rv.pm.48" };
+	struct harness_daemon d[2];
+	struct slab_pool *pool[2];
+	struct slab_cache *c[2][NSIZES];
+	static void *obj[2][NA], *cp[NA];
+	uint64_t zero[NSIZES] = { 0 }, held[NSIZES];
+	int p, r, good = 1, dup = 0, lost = 0, refused = 0;
+	size_t i, k;
+
+	if (harness_start(&d[0], a16) < 0 || harness_start(&d[1], a64) < 0)
+		bail_out("slabd did not start");
+	for (p = 0; p < 2; p++) {
+		pool[p] = slab_pool_open(d[p].socket);
+		if (pool[p] == NULL)
+			bail_out("open: %s", strerror(errno));
+		for (k = 0; k < NSIZES; k++) {
+			c[p][k] = slab_cache_create(pool[p], names[k],
+						    sizes[k], 0, 0, NULL);
+			if (c[p][k] == NULL)
+				bail_out("create %s: %s", names[k],
+					 strerror(errno));
+		}
+	}
+	for (r = 0; r < 6; r++) {
+		/* pool 0 first in even rounds (its table is the smaller) */
+		for (p = 0; p < 2; p++)
+			for (i = 0; i < NA; i++) {
+				obj[p][i] = slab_cache_alloc(c[p][i % NSIZES], 0);
+				if (obj[p][i] == NULL)
+					bail_out("alloc: %s", strerror(errno));
+				stamp(obj[p][i], (uint64_t)p);
+			}
+		for (p = 0; p < 2; p++) {
+			memcpy(cp, obj[p], sizeof(cp));
+			if (!distinct(cp, NA))
+				dup++;
+		}
+		/* the same page numbers in both: frees alternate */
+		for (i = 0; i < NA; i++)
+			for (p = 0; p < 2; p++) {
+				int q = (r & 1) ? 1 - p : p;
+				size_t j = (r & 2) ? NA - 1 - i : i;
+
+				if (!stamped(obj[q][j], (uint64_t)q))
+					lost++;
+				errno = 0;
+				slab_free(pool[q], obj[q][j]);
+				if (errno == EINVAL)
+					refused++;
+			}
+		if (r == 3) {
+			/* half back only: the rest freed after the shrink */
+			for (p = 0; p < 2; p++) {
+				for (k = 0; k < NSIZES; k++)
+					held[k] = 0;
+				for (i = 0; i < NA; i += 2) {
+					obj[p][i] = slab_cache_alloc(c[p][i % NSIZES], 0);
+					stamp(obj[p][i], (uint64_t)p);
+					held[i % NSIZES]++;
+				}
+				if (!check_pool(pool[p], names, held, NSIZES,
+						"a: half held"))
+					good = 0;
+			}
+			for (i = 0; i < NA; i += 2)
+				for (p = 0; p < 2; p++) {
+					if (!stamped(obj[p][i], (uint64_t)p))
+						lost++;
+					slab_free(pool[p], obj[p][i]);
+				}
+		}
+		for (p = 0; p < 2; p++)
+			if (!check_pool(pool[p], names, zero, NSIZES,
+					"a: all back"))
+				good = 0;
+	}
+	ok(good && dup == 0 && lost == 0 && refused == 0,
+	   "a) two pools (16 and 64 MiB), frees alternating between them at "
+	   "the same pages: counts add up (duplicates %d, stamps lost %d, "
+	   "refused %d)", dup, lost, refused);
+	for (p = 0; p < 2; p++) {
+		for (k = 0; k < NSIZES; k++)
+			slab_cache_put(c[p][k]);
+		slab_pool_close(pool[p]);
+	}
+	ok(harness_alive(&d[0]) && harness_alive(&d[1]),
+	   "a) both slabds carry on");
+	harness_stop(&d[0]);
+	harness_stop(&d[1]);
+}
+
+/* ------------------------------------------------------------- part b */
+
+static void
+part_b(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "kmalloc-32", "kmalloc-64" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	static void *v[2000];
+	uint64_t zero[2] = { 0 }, half[2] = { 0, 1000 };
+	int i, r, good = 1, lost = 0;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	for (r = 0; r < 4; r++) {
+		pool = slab_pool_open(d.socket);
+		if (pool == NULL)
+			bail_out("open: %s", strerror(errno));
+		if (r > 0) {
+			/* objects of the last pool, freed through this one */
+			for (i = 1; i < 2000; i += 2) {
+				if (!stamped(v[i], 7))
+					lost++;
+				slab_free(pool, v[i]);
+			}
+			if (!check_pool(pool, names, zero, 2, "b: after reopen"))
+				good = 0;
+		}
+		for (i = 0; i < 2000; i++) {
+			v[i] = slab_malloc(pool, i % 2 ? 60 : 30);
+			if (v[i] == NULL)
+				bail_out("malloc: %s", strerror(errno));
+			stamp(v[i], 7);
+		}
+		/* the page memo learns these pages */
+		for (i = 0; i < 2000; i += 2)
+			slab_free(pool, v[i]);
+		if (!check_pool(pool, names, half, 2, "b: half held"))
+			good = 0;
+		slab_pool_close(pool);
+	}
+	pool = slab_pool_open(d.socket);
+	for (i = 1; i < 2000; i += 2)
+		slab_free(pool, v[i]);
+	if (!check_pool(pool, names, zero, 2, "b: the end"))
+		good = 0;
+	slab_pool_close(pool);
+	ok(good && lost == 0,
+	   "b) close and open again: objects of the old pool freed through "
+	   "the new one, counts add up (stamps lost %d)", lost);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part c */
+
+static void
+part_c(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.c40", "rv.pm.c16" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *a, *b;
+	static void *mine[1500], *theirs[1500], *other[6000];
+	uint64_t want[2];
+	int tochild[2], st, i, good = 1;
+	char ch;
+	pid_t pid;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	a = slab_cache_create(pool, names[0], 40, 0, 0, NULL);
+	b = slab_cache_create(pool, names[1], 16, 0, 0, NULL);
+	if (pool == NULL || a == NULL || b == NULL || pipe(tochild) != 0)
+		bail_out("setup: %s", strerror(errno));
+	/* the memo learns a's pages: mine are the child's, theirs ours */
+	for (i = 0; i < 1500; i++)
+		mine[i] = slab_cache_alloc(a, 0);
+	for (i = 0; i < 1500; i++)
+		slab_free(pool, mine[i]);
+	for (i = 0; i < 1500; i++) {
+		mine[i] = slab_cache_alloc(a, 0);
+		theirs[i] = slab_cache_alloc(a, 0);
+		stamp(mine[i], 1);
+		stamp(theirs[i], 2);
+	}
+	pid = slabtest_fork();
+	if (pid == 0) {
+		int bad = 0, refused = 0;
+
+		close(tochild[1]);
+		if (read(tochild[0], &ch, 1) != 1)
+			_exit(2);
+		for (i = 0; i < 1500; i++) {
+			if (!stamped(mine[i], 1))
+				bad++;
+			/* inside the object: never an object's start */
+			errno = 0;
+			slab_free(pool, (char *)mine[i] + 8);
+			if (errno == EINVAL)
+				refused++;
+			errno = 0;
+			slab_free(pool, mine[i]);
+			if (errno != 0)
+				bad++;
+		}
+		slab_cache_shrink(a);
+		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : 0);
+	}
+	close(tochild[0]);
+	/* ours back, slabs given back, the pages to cache b */
+	for (i = 0; i < 1500; i++) {
+		if (!stamped(theirs[i], 2))
+			good = 0;
+		slab_free(pool, theirs[i]);
+	}
+	slab_cache_shrink(a);
+	for (i = 0; i < 6000; i++)
+		other[i] = slab_cache_alloc(b, 0);
+	if (write(tochild[1], "g", 1) != 1 || waitpid(pid, &st, 0) != pid)
+		bail_out("child: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		diag("c: child status %#x", st);
+		good = 0;
+	}
+	want[0] = 0;
+	want[1] = 6000;
+	if (!check_pool(pool, names, want, 2, "c: after the child"))
+		good = 0;
+	for (i = 0; i < 6000; i++)
+		slab_free(pool, other[i]);
+	want[1] = 0;
+	if (!check_pool(pool, names, want, 2, "c: the end"))
+		good = 0;
+	ok(good, "c) a forked child with its parent's table frees its "
+	   "objects after the parent's shrink (inside addresses refused)");
+	slab_cache_put(a);
+	slab_cache_put(b);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part d */
+
+struct d_arg {
+	struct slab_pool *pool;
+	struct slab_cache *c[NSIZES];
+	int id, rounds;
+	int lost, nulls;
+};
+
+static pthread_key_t d_key;
+
+/* a thread's last act: its first slab_free() in a key's destructor */
+static void
+d_key_gone(void *arg)
+{
+	struct d_arg *a = arg;
+	void *p = slab_cache_alloc(a->c[0], 0);
+
+	if (p != NULL)
+		slab_free(a->pool, p);
+}
+
+static void *
+d_thread(void *arg)
+{
+	struct d_arg *a = arg;
+	void *v[200];
+	int r, i;
+
+	if (a->id % 3 == 0) {
+		/* frees only in the destructor */
+		pthread_setspecific(d_key, a);
+		return NULL;
+	}
+	for (r = 0; r < a->rounds; r++) {
+		int n = 20 + (r * 37 + a->id * 11) % 180;
+
+		for (i = 0; i < n; i++) {
+			v[i] = slab_cache_alloc(a->c[(i + r) % NSIZES], 0);
+			if (v[i] == NULL) {
+				a->nulls++;
+				continue;
+			}
+			stamp(v[i], (uint64_t)a->id);
+		}
+		for (i = 0; i < n; i++) {
+			/* descending and ascending, and a stride between */
+			int j = r % 3 == 0 ? n - 1 - i :
+				r % 3 == 1 ? i : (i * 7) % n;
+
+			if (n % 7 == 0 && r % 3 == 2)
+				j = i;
+			if (v[j] == NULL)
+				continue;
+			if (!stamped(v[j], (uint64_t)a->id))
+				a->lost++;
+			slab_free(a->pool, v[j]);
+		}
+	}
+	pthread_setspecific(d_key, a);
+	return NULL;
+}
+
+static void
+part_d(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.d16", "rv.pm.d24",
+					     "rv.pm.d40", "rv.pm.d48" };
+	static const char *const churn = "rv.pm.d40b";
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct d_arg arg[4];
+	uint64_t zero[NSIZES] = { 0 };
+	pthread_t t[4];
+	int gen, i, lost = 0, nulls = 0, st;
+	size_t k;
+	pid_t shrinker;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	pthread_key_create(&d_key, d_key_gone);
+	for (i = 0; i < 4; i++) {
+		arg[i].pool = pool;
+		for (k = 0; k < NSIZES; k++) {
+			arg[i].c[k] = i == 0 ?
+				slab_cache_create(pool, names[k], sizes[k], 0,
+						  0, NULL) :
+				slab_cache_lookup(pool, names[k]);
+			if (arg[i].c[k] == NULL)
+				bail_out("cache %s: %s", names[k],
+					 strerror(errno));
+		}
+	}
+	shrinker = slabtest_fork();
+	if (shrinker == 0) {
+		struct slab_pool *sp = slab_pool_open(d.socket);
+		struct slab_cache *sc[NSIZES];
+
+		if (sp == NULL)
+			_exit(2);
+		for (k = 0; k < NSIZES; k++)
+			sc[k] = slab_cache_lookup(sp, names[k]);
+		for (;;) {
+			/* a cache of the same size made and destroyed:
+			 * slabs of the region's pages change hands */
+			struct slab_cache *x = slab_cache_create(sp, churn, 40,
+								 0, 0, NULL);
+			void *h[300];
+
+			for (i = 0; x != NULL && i < 300; i++)
+				h[i] = slab_cache_alloc(x, 0);
+			for (i = 0; x != NULL && i < 300; i++)
+				if (h[i] != NULL)
+					slab_free(sp, h[i]);
+			for (k = 0; k < NSIZES; k++)
+				slab_cache_shrink(sc[k]);
+			if (x != NULL) {
+				slab_cache_shrink(x);
+				if (slab_cache_destroy(x) != 0)
+					slab_cache_put(x);
+			}
+		}
+	}
+	for (gen = 0; gen < 4 * scale; gen++) {
+		for (i = 0; i < 4; i++) {
+			arg[i].id = gen * 4 + i;
+			arg[i].rounds = 60;
+			arg[i].lost = arg[i].nulls = 0;
+			if (pthread_create(&t[i], NULL, d_thread, &arg[i]) != 0)
+				bail_out("pthread_create");
+		}
+		for (i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			lost += arg[i].lost;
+			nulls += arg[i].nulls;
+		}
+	}
+	kill(shrinker, SIGKILL);
+	waitpid(shrinker, &st, 0);
+	ok(lost == 0 && nulls == 0,
+	   "d) threads freeing by slab_free() beside a shrinking, "
+	   "destroying process: no object handed out twice (stamps lost %d, "
+	   "failed allocations %d)", lost, nulls);
+	ok(check_pool(pool, names, zero, NSIZES, "d: the end"),
+	   "d) counts add up, the region is consistent");
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < NSIZES; k++)
+			slab_cache_put(arg[i].c[k]);
+	slab_pool_close(pool);
+	ok(harness_alive(&d), "d) slabd carries on");
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part e */
+
+static void
+part_e(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.e24" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	static void *v[3000];
+	uint64_t want[1];
+	int i, r, good = 1, lost = 0;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	c = pool ? slab_cache_create(pool, names[0], 24, 0, 0, NULL) : NULL;
+	if (c == NULL)
+		bail_out("setup: %s", strerror(errno));
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < 3000; i++) {
+			v[i] = slab_cache_alloc(c, 0);
+			if (v[i] == NULL)
+				bail_out("alloc: %s", strerror(errno));
+			stamp(v[i], 5);
+		}
+		for (i = 0; i < 3000; i += 2)
+			slab_free(pool, v[i]);		/* memo made */
+		if (harness_kill(&d, SIGKILL) < 0 ||
+		    harness_restart(&d, args) < 0)
+			bail_out("restart");
+		for (i = 1; i < 3000; i += 2) {
+			if (!stamped(v[i], 5))
+				lost++;
+			slab_free(pool, v[i]);		/* memo used */
+		}
+		want[0] = 0;
+		if (!check_pool(pool, names, want, 1, "e: after restart"))
+			good = 0;
+	}
+	ok(good && lost == 0, "e) slabd killed and restarted between the "
+	   "memo's making and its use: counts add up (stamps lost %d)", lost);
+	slab_cache_put(c);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part f */
+
+static void
+part_f(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.f16", "rv.pm.f40" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c[2];
+	uint64_t want[2] = { 0, 0 };
+	char why[256];
+	int n, st, good = 1;
+	unsigned int seed = 12345;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	c[0] = pool ? slab_cache_create(pool, names[0], 16, 0, 0, NULL) : NULL;
+	c[1] = pool ? slab_cache_create(pool, names[1], 40, 0, 0, NULL) : NULL;
+	if (c[0] == NULL || c[1] == NULL)
+		bail_out("setup: %s", strerror(errno));
+	for (n = 0; n < 30 * scale; n++) {
+		int pfd[2];
+		pid_t pid;
+		struct timespec ts;
+
+		if (pipe(pfd) != 0)
+			bail_out("pipe");
+		pid = slabtest_fork();
+		if (pid == 0) {
+			void *v[256];
+			int i, r;
+
+			close(pfd[0]);
+			for (r = 0;; r++) {
+				int m = 64 + r % 192;
+
+				for (i = 0; i < m; i++)
+					v[i] = slab_cache_alloc(c[i & 1], 0);
+				if (r == 2)
+					(void)!write(pfd[1], "r", 1);
+				for (i = m - 1; i >= 0; i--)
+					if (v[i] != NULL)
+						slab_free(pool, v[i]);
+			}
+		}
+		close(pfd[1]);
+		(void)!read(pfd[0], why, 1);
+		close(pfd[0]);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(rand_r(&seed) % 3000) * 1000;
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	/*
+	 * A killed child may hold objects it had allocated and not freed:
+	 * those are lost to it (inuse), never counted twice.  The checker
+	 * must find the region consistent; inuse at most the children's
+	 * holdings.
+	 */
+	for (n = 0; n < 2; n++) {
+		slab_cache_shrink(c[n]);
+	}
+	if (slab_check_region(slab_pool_base(pool), slab_pool_size(pool), rep,
+			      why, sizeof(why)) != 0) {
+		diag("f: checker: %s", why);
+		good = 0;
+	}
+	if (rep->errors != 0) {
+		slab_check_diag(rep);
+		good = 0;
+	}
+	for (n = 0; n < 2; n++) {
+		const struct slab_check_cache *cc = slab_check_find(rep,
+								    names[n]);
+
+		if (cc == NULL || cc->inuse > (uint64_t)30 * scale * 256) {
+			diag("f: %s: inuse %" PRIu64, names[n],
+			     cc ? cc->inuse : 0);
+			good = 0;
+		}
+	}
+	/* and the pool still works: a round of our own adds nothing */
+	{
+		struct slab_check_cache before[2];
+		void *v[500];
+		int i;
+
+		for (n = 0; n < 2; n++)
+			before[n] = *slab_check_find(rep, names[n]);
+		for (i = 0; i < 500; i++)
+			v[i] = slab_cache_alloc(c[i & 1], 0);
+		for (i = 0; i < 500; i++)
+			slab_free(pool, v[i]);
+		for (n = 0; n < 2; n++)
+			want[n] = before[n].inuse;
+		if (!check_pool(pool, names, want, 2, "f: our round"))
+			good = 0;
+	}
+	ok(good, "f) children killed while freeing by slab_free(): the region "
+	   "is consistent and counts add up");
+	ok(harness_alive(&d), "f) slabd carries on");
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+int
+main(void)
+{
+	const char *s = getenv("SHMSLAB_TEST_SCALE");
+	const char *parts = getenv("SHMSLAB_TEST_PARTS");
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (s != NULL && atoi(s) > 1)
+		scale = atoi(s);
+	rep = malloc(sizeof(*rep));
+	if (rep == NULL)
+		bail_out("malloc");
+	if (parts == NULL || strchr(parts, 'a'))
+		part_a();
+	if (parts == NULL || strchr(parts, 'b'))
+		part_b();
+	if (parts == NULL || strchr(parts, 'c'))
+		part_c();
+	if (parts == NULL || strchr(parts, 'd'))
+		part_d();
+	if (parts == NULL || strchr(parts, 'e'))
+		part_e();
+	if (parts == NULL || strchr(parts, 'f'))
+		part_f();
+	done_testing();
+	return 0;
+}

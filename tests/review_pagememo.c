@@ -14,10 +14,12 @@
  *  b) slab_pool_close() and slab_pool_open() again on the same slabd
  *     (new handles, perhaps at the old handles' addresses), then
  *     slab_free() of objects allocated through the old pool.
- *  c) fork(): the child inherits the table; the parent frees, shrinks
- *     (slabs go back) and refills another cache into those pages; the
- *     child then frees its own objects (accepted) and addresses inside
- *     objects (refused, EINVAL), and the parent's counts add up.
+ *  c) fork(): the child inherits the table; the parent frees and
+ *     shrinks (slabs go back to the page allocator); the child then
+ *     frees the parent's objects in those slabs (refused, EINVAL: fails
+ *     without the fast path's `released` comparison), its own objects
+ *     (accepted) and addresses inside objects (refused), and the counts
+ *     add up.
  *  d) threads freeing into shared caches of 16, 24, 40 and 48 bytes
  *     (more than 64 objects a slab: runs across bitmap words) while
  *     another process shrinks them and destroys and re-creates a cache
@@ -313,12 +315,12 @@ static void
 part_c(void)
 {
 	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
-	static const char *const names[] = { "rv.pm.c40", "rv.pm.c16" };
+	static const char *const names[] = { "rv.pm.c40" };
 	struct harness_daemon d;
 	struct slab_pool *pool;
-	struct slab_cache *a, *b;
-	static void *mine[1500], *theirs[1500], *other[6000];
-	uint64_t want[2];
+	struct slab_cache *a;
+	static void *mine[1500], *theirs[1500];
+	uint64_t want[1] = { 0 };
 	int tochild[2], st, i, good = 1;
 	char ch;
 	pid_t pid;
@@ -326,28 +328,41 @@ part_c(void)
 	if (harness_start(&d, args) < 0)
 		bail_out("slabd did not start");
 	pool = slab_pool_open(d.socket);
-	a = slab_cache_create(pool, names[0], 40, 0, 0, NULL);
-	b = slab_cache_create(pool, names[1], 16, 0, 0, NULL);
-	if (pool == NULL || a == NULL || b == NULL || pipe(tochild) != 0)
+	a = pool ? slab_cache_create(pool, names[0], 40, 0, 0, NULL) : NULL;
+	if (a == NULL || pipe(tochild) != 0)
 		bail_out("setup: %s", strerror(errno));
-	/* the memo learns a's pages: mine are the child's, theirs ours */
+	/*
+	 * A fresh cache: theirs fill its first slabs, mine the next.  Each
+	 * is freed once and taken back (the sheaf gives the same object):
+	 * the page memo learns every page while its slab is in use.
+	 */
 	for (i = 0; i < 1500; i++)
-		mine[i] = slab_cache_alloc(a, 0);
-	for (i = 0; i < 1500; i++)
-		slab_free(pool, mine[i]);
-	for (i = 0; i < 1500; i++) {
-		mine[i] = slab_cache_alloc(a, 0);
 		theirs[i] = slab_cache_alloc(a, 0);
+	for (i = 0; i < 1500; i++)
+		mine[i] = slab_cache_alloc(a, 0);
+	for (i = 0; i < 1500; i++) {
+		slab_free(pool, theirs[i]);
+		theirs[i] = slab_cache_alloc(a, 0);
+		slab_free(pool, mine[i]);
+		mine[i] = slab_cache_alloc(a, 0);
 		stamp(mine[i], 1);
 		stamp(theirs[i], 2);
 	}
 	pid = slabtest_fork();
 	if (pid == 0) {
-		int bad = 0, refused = 0;
+		int bad = 0, refused = 0, stale = 0;
 
 		close(tochild[1]);
 		if (read(tochild[0], &ch, 1) != 1)
 			_exit(2);
+		/* the parent's objects, their slabs given back since (the
+		 * last slabs of theirs may share one with mine: left out) */
+		for (i = 0; i < 1000; i++) {
+			errno = 0;
+			slab_free(pool, theirs[i]);
+			if (errno != EINVAL)
+				stale++;
+		}
 		for (i = 0; i < 1500; i++) {
 			if (!stamped(mine[i], 1))
 				bad++;
@@ -362,37 +377,31 @@ part_c(void)
 				bad++;
 		}
 		slab_cache_shrink(a);
-		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : 0);
+		if (stale != 0)
+			printf("# c: child: %d frees into given-back slabs "
+			       "accepted\n", stale);
+		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : stale ? 5 : 0);
 	}
 	close(tochild[0]);
-	/* ours back, slabs given back, the pages to cache b */
+	/* theirs back, their slabs given back to the page allocator */
 	for (i = 0; i < 1500; i++) {
 		if (!stamped(theirs[i], 2))
 			good = 0;
 		slab_free(pool, theirs[i]);
 	}
 	slab_cache_shrink(a);
-	for (i = 0; i < 6000; i++)
-		other[i] = slab_cache_alloc(b, 0);
 	if (write(tochild[1], "g", 1) != 1 || waitpid(pid, &st, 0) != pid)
 		bail_out("child: %s", strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		diag("c: child status %#x", st);
 		good = 0;
 	}
-	want[0] = 0;
-	want[1] = 6000;
-	if (!check_pool(pool, names, want, 2, "c: after the child"))
+	if (!check_pool(pool, names, want, 1, "c: after the child"))
 		good = 0;
-	for (i = 0; i < 6000; i++)
-		slab_free(pool, other[i]);
-	want[1] = 0;
-	if (!check_pool(pool, names, want, 2, "c: the end"))
-		good = 0;
-	ok(good, "c) a forked child with its parent's table frees its "
-	   "objects after the parent's shrink (inside addresses refused)");
+	ok(good, "c) a forked child with its parent's table: frees into "
+	   "slabs the parent gave back refused (EINVAL), its own objects "
+	   "freed, addresses inside them refused; counts add up");
 	slab_cache_put(a);
-	slab_cache_put(b);
 	slab_pool_close(pool);
 	harness_stop(&d);
 }

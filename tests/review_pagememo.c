@@ -31,6 +31,16 @@
  *  f) children freeing with slab_free() killed (SIGKILL) at random
  *     moments (in flushes among them); the checker must find the region
  *     consistent and the counts must add up.
+ *  g) sheaves written directly (as another client could) for caches of
+ *     16, 24, 40 and 48 bytes (more than 64 objects a slab): runs across
+ *     bitmap words, up from object 0 and down from the last, two slabs'
+ *     runs interleaved, with double frees of the kinds the docs say a
+ *     flush catches (the object at its slab freelist's head, an entry
+ *     repeated in the sheaf, also at a run's boundary where flush_runs()
+ *     gives up midway and the general grouping runs); the checker, the
+ *     bad-free count and inuse must agree, and no object may be handed
+ *     out twice afterwards.  (Fails when flush_idx_get() writes a
+ *     descending run's last index wrong.)
  *
  * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
  *
@@ -719,6 +729,259 @@ part_f(void)
 	harness_stop(&d);
 }
 
+/* ------------------------------------------------------------- part g */
+
+/*
+ * Shapes of a sheaf written as another client (or a buggy one) could:
+ * entries are (slab, object index) of slabs whose every object this
+ * process held; `pre` objects were freed to their slab before (each of
+ * their entries is a double free), and an entry may repeat another.
+ */
+struct g_shape {
+	const char *what;
+	int e[64][2];		/* slab, object; object -1: the end */
+	int pre[8][2];		/* freed before; slab -1: the end */
+};
+
+#define G_LAST	1000		/* object index: the slab's last object */
+
+static int
+g_obj(int x, uint32_t objects)
+{
+	return x >= G_LAST ? (int)objects - 1 - (x - G_LAST) : x;
+}
+
+/* Returns the failures (each diag'd). */
+static int
+g_shape_run(struct slab_pool *pool, const char *name, uint32_t size,
+	    const struct g_shape *sp)
+{
+	struct slab_cache *c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	struct slab_cache_desc *dc = slabtest_desc(slab_pool_base(pool), name);
+	char *rbase = slab_pool_base(pool);
+	static uint64_t off[4096], slab[2][512];
+	static unsigned char freed[2][512];
+	uint32_t objects, cap, n = 0, i, k, ne = 0, nslab = 0;
+	uint64_t bad0, bad1, held, want_bad = 0, want_free = 0;
+	const struct slab_check_cache *cc;
+	struct slab_sheaf *sh;
+	char why[256];
+	int fails = 0;
+
+	if (c == NULL || dc == NULL)
+		bail_out("g) create %s: %s", name, strerror(errno));
+	objects = dc->geo.objects;
+	cap = dc->sheaf_cap;
+	if (dc->geo.order != 0 || objects > 512)
+		bail_out("g) %s: order %u, %u objects", name, dc->geo.order,
+			 objects);
+	/* enough objects for two whole slabs past the first's leftovers */
+	for (n = 0; n < 4 * objects && n < 4096; n++) {
+		void *p = slab_cache_alloc(c, 0);
+
+		if (p == NULL)
+			bail_out("g) alloc: %s", strerror(errno));
+		off[n] = (uint64_t)((char *)p - rbase);
+	}
+	qsort(off, n, sizeof(off[0]), cmp_ptr);
+	/* slabs of which every object is held: `objects` in one page */
+	for (i = 0; i + objects <= n && nslab < 2;) {
+		if (off[i] >> 12 == off[i + objects - 1] >> 12 &&
+		    (i + objects == n ||
+		     off[i + objects] >> 12 != off[i] >> 12) &&
+		    (i == 0 || off[i - 1] >> 12 != off[i] >> 12)) {
+			memcpy(slab[nslab++], &off[i],
+			       objects * sizeof(off[0]));
+			i += objects;
+		} else {
+			i++;
+		}
+	}
+	if (nslab < 2)
+		bail_out("g) %s: no two whole slabs among %u objects", name, n);
+	held = n;
+	memset(freed, 0, sizeof(freed));
+	for (k = 0; k < 8 && sp->pre[k][0] >= 0; k++) {
+		int sl = sp->pre[k][0], x = g_obj(sp->pre[k][1], objects);
+
+		slab_free(pool, rbase + slab[sl][x]);
+		freed[sl][x] = 1;
+		held--;
+	}
+	slab_cache_shrink(c);		/* the pre-freed back in their slab */
+	sh = NULL;
+	{
+		uint64_t w = __atomic_load_n(&cache_slot(rbase, dc, 0)->sheaves,
+					     __ATOMIC_ACQUIRE);
+		struct slab_sheaf *all = region_at(rbase, dc->sheaf_off);
+
+		if (shv_main(w) >= dc->nr_sheaves)
+			bail_out("g) slot 0's sheaves word %#" PRIx64, w);
+		sh = &all[shv_main(w)];
+	}
+	if (sh->count != 0)
+		bail_out("g) %s: main sheaf holds %u after a shrink", name,
+			 sh->count);
+	for (ne = 0; ne < 64 && sp->e[ne][1] >= 0 && ne < cap; ne++) {
+		int sl = sp->e[ne][0], x = g_obj(sp->e[ne][1], objects);
+
+		sh->obj[ne] = slab[sl][x];
+		if (freed[sl][x]) {
+			want_bad++;		/* a double free */
+		} else {
+			freed[sl][x] = 1;
+			want_free++;
+		}
+	}
+	__atomic_store_n(&sh->count, ne, __ATOMIC_RELEASE);
+	bad0 = slabtest_bad_frees(rbase, name);
+	slab_cache_shrink(c);
+	bad1 = slabtest_bad_frees(rbase, name);
+	if (slab_check_region(rbase, slab_pool_size(pool), rep, why,
+			      sizeof(why)) != 0)
+		diag("g) checker: %s", why);
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 || cc->inuse != held - want_free ||
+	    bad1 - bad0 != want_bad) {
+		diag("g) %s %s: %u entries: checker errors %u, inuse %" PRIu64
+		     " (want %" PRIu64 "), bad frees +%" PRIu64
+		     " (want %" PRIu64 ")", name, sp->what, ne, rep->errors,
+		     cc ? cc->inuse : 0, held - want_free, bad1 - bad0,
+		     want_bad);
+		if (rep->errors)
+			slab_check_diag(rep);
+		fails++;
+	}
+	/* everything else back: nothing in use, nothing handed out twice */
+	for (i = 0; i < n; i++) {
+		int skip = 0;
+
+		for (k = 0; k < 2; k++)
+			for (uint32_t x = 0; x < objects; x++)
+				if (slab[k][x] == off[i] && freed[k][x])
+					skip = 1;
+		if (!skip)
+			slab_free(pool, rbase + off[i]);
+	}
+	slab_cache_shrink(c);
+	slab_check_region(rbase, slab_pool_size(pool), rep, why, sizeof(why));
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 || cc->inuse != 0) {
+		diag("g) %s %s: at the end: checker errors %u, inuse %" PRIu64,
+		     name, sp->what, rep->errors, cc ? cc->inuse : 0);
+		fails++;
+	}
+	{
+		/* allocations hand out distinct objects */
+		static void *v[4096];
+
+		for (i = 0; i < n; i++)
+			v[i] = slab_cache_alloc(c, 0);
+		if (!distinct(v, n)) {
+			diag("g) %s %s: an object handed out twice", name,
+			     sp->what);
+			fails++;
+		}
+		for (i = 0; i < n; i++)
+			slab_free(pool, v[i]);
+	}
+	slab_cache_shrink(c);
+	if (slab_cache_destroy(c) != 0) {
+		diag("g) %s: destroy: %s", name, strerror(errno));
+		fails++;
+	}
+	return fails;
+}
+
+#define E_END	{ 0, -1 }
+#define P_END	{ -1, 0 }
+
+/*
+ * At most one object of a slab freed before (it is then its freelist's
+ * head): docs/hardening.md promises a double free caught there, next to
+ * its twin in the sheaf, or in the slab's bitmap; not one deeper in a
+ * freelist of a slab with more objects in use than the group has.
+ */
+static const struct g_shape g_shapes[] = {
+	{ "a run across bitmap words, a repeat at 63, 64 twice",
+	  { { 0, 40 }, { 0, 41 }, { 0, 42 }, { 0, 43 }, { 0, 44 }, { 0, 45 },
+	    { 0, 46 }, { 0, 47 }, { 0, 48 }, { 0, 49 }, { 0, 50 }, { 0, 51 },
+	    { 0, 52 }, { 0, 53 }, { 0, 54 }, { 0, 55 }, { 0, 56 }, { 0, 57 },
+	    { 0, 58 }, { 0, 59 }, { 0, 60 }, { 0, 61 }, { 0, 62 }, { 0, 63 },
+	    { 0, 64 }, { 0, 65 }, { 0, 66 }, { 0, 67 }, { 0, 68 }, { 0, 69 },
+	    { 0, 64 }, E_END },
+	  { { 0, 63 }, P_END } },
+	{ "a descending run from the last object, itself a repeat",
+	  { { 0, G_LAST }, { 0, G_LAST + 1 }, { 0, G_LAST + 2 },
+	    { 0, G_LAST + 3 }, { 0, G_LAST + 4 }, { 0, G_LAST + 5 }, E_END },
+	  { { 0, G_LAST }, P_END } },
+	{ "runs up from object 0 and later in the slab, two repeats",
+	  { { 0, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 },
+	    { 0, 6 }, { 0, 70 }, { 0, 71 }, { 0, 72 }, { 0, 73 }, { 0, 73 },
+	    E_END },
+	  { { 0, 5 }, P_END } },
+	{ "an entry repeated at a run's boundary, and a repeat after",
+	  { { 0, 10 }, { 0, 11 }, { 0, 12 }, { 0, 13 }, { 0, 13 }, { 0, 14 },
+	    { 0, 15 }, { 0, 16 }, E_END },
+	  { { 0, 15 }, P_END } },
+	{ "runs of two slabs interleaved, a repeat in each",
+	  { { 0, 20 }, { 0, 21 }, { 0, 22 }, { 1, 30 }, { 1, 29 }, { 1, 28 },
+	    { 0, 23 }, { 0, 24 }, { 1, 27 }, { 1, 26 }, E_END },
+	  { { 0, 22 }, { 1, 27 }, P_END } },
+	{ "descending runs, the last object and object 0, across words",
+	  { { 0, 66 }, { 0, 65 }, { 0, 64 }, { 0, 63 }, { 0, 62 },
+	    { 1, G_LAST }, { 1, G_LAST + 1 }, { 0, 2 }, { 0, 1 }, { 0, 0 },
+	    { 0, 0 }, E_END },
+	  { { 0, 64 }, { 1, G_LAST + 1 }, P_END } },
+	{ "repeats at the last entries of a descending and an ascending run",
+	  { { 0, 30 }, { 0, 29 }, { 0, 28 }, { 0, 27 }, { 0, 26 }, { 0, 25 },
+	    { 1, 40 }, { 1, 41 }, { 1, 42 }, { 1, 43 }, { 1, 44 }, { 1, 45 },
+	    E_END },
+	  { { 0, 25 }, { 1, 45 }, P_END } },
+};
+
+static void
+part_g(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	size_t k, s;
+	int fails = 0, n = 0;
+
+	slabtest_pin(0);
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	if (!slabtest_uses_slots(pool)) {
+		skip(1, "g) this thread has no rseq: no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		slabtest_unpin();
+		return;
+	}
+	for (k = 0; k < NSIZES; k++)
+		for (s = 0; s < sizeof(g_shapes) / sizeof(g_shapes[0]); s++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "rv.pm.g%zu.%zu", sizes[k],
+				 s);
+			fails += g_shape_run(pool, name, (uint32_t)sizes[k],
+					     &g_shapes[s]);
+			n++;
+		}
+	ok(fails == 0, "g) %d sheaves of runs with double frees (across "
+	   "bitmap words, at a run's ends, at a slab's first and last "
+	   "object, a repeat at a run's boundary, two slabs): %d failures",
+	   n, fails);
+	ok(harness_alive(&d), "g) slabd carries on");
+	slab_pool_close(pool);
+	harness_stop(&d);
+	slabtest_unpin();
+}
+
 int
 main(void)
 {
@@ -743,6 +1006,8 @@ main(void)
 		part_e();
 	if (parts == NULL || strchr(parts, 'f'))
 		part_f();
+	if (parts == NULL || strchr(parts, 'g'))
+		part_g();
 	done_testing();
 	return 0;
 }

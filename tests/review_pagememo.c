@@ -40,7 +40,15 @@
  *     gives up midway and the general grouping runs); the checker, the
  *     bad-free count and inuse must agree, and no object may be handed
  *     out twice afterwards.  (Fails when flush_idx_get() writes a
- *     descending run's last index wrong.)
+ *     descending run's last index wrong, or when flush_map() chains a
+ *     run one object short.)
+ *  h) (--enable-debug builds: test windows) a child freeing 16-byte
+ *     objects by slab_free(), long runs down and up, killed at the 1st,
+ *     middle and last hit of the flush's windows (SHEAF_FLUSH,
+ *     SHEAF_COMPACT); then the checker finds no error, inuse is what the
+ *     child held (or one more: the object it was freeing), everything
+ *     comes back, and allocations hand out distinct objects.  (Fails
+ *     when flush_map() chains a run one object short.)
  *
  * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
  *
@@ -56,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +72,7 @@
 #include "common/region.h"
 #include "common/slab.h"
 #include "common/slabcheck.h"
+#include "libclient/testhook.h"
 #include "shmslab.h"
 #include "tests/harness.h"
 #include "tests/slabtest.h"
@@ -781,6 +791,7 @@ g_shape_run(struct slab_pool *pool, const char *name, uint32_t size,
 
 		if (p == NULL)
 			bail_out("g) alloc: %s", strerror(errno));
+		memset(p, 0xa5, size);	/* no link of the old chain left */
 		off[n] = (uint64_t)((char *)p - rbase);
 	}
 	qsort(off, n, sizeof(off[0]), cmp_ptr);
@@ -982,6 +993,215 @@ part_g(void)
 	slabtest_unpin();
 }
 
+/* ------------------------------------------------------------- part h */
+
+#ifdef SHMSLAB_DEBUG
+#define H_N	768
+
+struct h_shared {
+	uint64_t off[H_N];
+	uint32_t state[H_N];	/* 0 held, 1 being freed, 2 freed */
+	uint32_t hits[SHMSLAB_TW_NR];
+};
+
+static struct h_shared *hs;
+static int h_counting, h_arm = -1;
+static uint32_t h_nth, h_seen;
+
+void shmslab_test_window(int where);
+
+void
+shmslab_test_window(int where)
+{
+	if (hs == NULL || where < 0 || where >= SHMSLAB_TW_NR)
+		return;
+	if (h_counting)
+		hs->hits[where]++;
+	else if (where == h_arm && ++h_seen == h_nth)
+		raise(SIGKILL);
+}
+
+static void
+h_child(struct slab_pool *pool, struct slab_cache *c)
+{
+	char *rbase = slab_pool_base(pool);
+	uint32_t i, r;
+
+	slabtest_pin(0);
+	for (i = 0; i < H_N; i++) {
+		char *p = slab_cache_alloc(c, 0);
+
+		if (p == NULL)
+			_exit(2);
+		memset(p, 0xa5, slab_cache_object_size(c));
+		hs->off[i] = (uint64_t)(p - rbase);
+		hs->state[i] = 0;
+	}
+	/* the first half down in chunks of 100, the rest up: long runs
+	 * both ways, across bitmap words */
+	for (r = 0; r < 2; r++)
+		for (i = 0; i < H_N; i++) {
+			uint32_t j = r == 0 ? (i / 100) * 100 +
+						      (99 - i % 100) :
+					      i;
+
+			if (j >= H_N || hs->state[j] != 0 ||
+			    (r == 0) != (j < H_N / 2))
+				continue;
+			hs->state[j] = 1;
+			slab_free(pool, rbase + hs->off[j]);
+			hs->state[j] = 2;
+		}
+	_exit(0);
+}
+
+/* One run: 0 when it held. */
+static int
+h_run(struct slab_pool *pool, size_t size, int w, uint32_t nth)
+{
+	static const char *names[1];
+	char name[48], why[256], *rbase = slab_pool_base(pool);
+	struct slab_cache *c;
+	const struct slab_check_cache *cc;
+	uint64_t want[1];
+	uint32_t i, held = 0, freeing = H_N;
+	int st, fails = 0;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "rv.pm.h%zu.%d.%u", size, w, nth);
+	names[0] = name;
+	c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("h) create: %s", strerror(errno));
+	memset(hs, 0, sizeof(*hs));
+	pid = slabtest_fork();
+	if (pid == 0) {
+		h_counting = w < 0;
+		h_arm = w;
+		h_nth = nth;
+		h_seen = 0;
+		h_child(pool, c);
+	}
+	st = slabtest_wait(pid);
+	if (w < 0) {
+		slab_cache_shrink(c);
+		if (slab_cache_destroy(c) != 0)
+			slab_cache_put(c);
+		return st == 0 ? 0 : 1;
+	}
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+		diag("h) %s: the child was not killed: %s", name,
+		     slabtest_status(st));
+		fails++;
+	}
+	for (i = 0; i < H_N; i++) {
+		if (hs->state[i] == 0)
+			held++;
+		else if (hs->state[i] == 1)
+			freeing = i;
+	}
+	slab_cache_shrink(c);		/* the dead child's records settled */
+	if (slab_check_region(rbase, slab_pool_size(pool), rep, why,
+			      sizeof(why)) != 0)
+		diag("h) %s checker: %s", name, why);
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 ||
+	    (cc->inuse != held && cc->inuse != held + (freeing < H_N))) {
+		diag("h) %s: after the kill: checker errors %u, inuse %" PRIu64
+		     " (want %u%s)", name, rep->errors, cc ? cc->inuse : 0,
+		     held, freeing < H_N ? " or one more" : "");
+		if (rep->errors)
+			slab_check_diag(rep);
+		fails++;
+	}
+	/* the child's objects back, the one it was freeing if in use */
+	for (i = 0; i < H_N; i++)
+		if (hs->state[i] == 0)
+			slab_free(pool, rbase + hs->off[i]);
+	if (freeing < H_N && cc != NULL && cc->inuse == held + 1)
+		slab_free(pool, rbase + hs->off[freeing]);
+	want[0] = 0;
+	if (!check_pool(pool, names, want, 1, "h: all back"))
+		fails++;
+	{
+		static void *v[2 * H_N];
+
+		for (i = 0; i < 2 * H_N; i++)
+			v[i] = slab_cache_alloc(c, 0);
+		if (!distinct(v, 2 * H_N)) {
+			diag("h) %s: an object handed out twice", name);
+			fails++;
+		}
+		for (i = 0; i < 2 * H_N; i++)
+			slab_free(pool, v[i]);
+	}
+	slab_cache_shrink(c);
+	slab_cache_destroy(c);
+	return fails;
+}
+#endif
+
+static void
+part_h(void)
+{
+#ifndef SHMSLAB_DEBUG
+	skip(1, "h) needs an --enable-debug build (SHMSLAB_DEBUG): the "
+		"library has no test windows in this one");
+#else
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	static const int wins[] = { SHMSLAB_TW_SHEAF_FLUSH,
+				    SHMSLAB_TW_SHEAF_COMPACT };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	int fails = 0, runs = 0;
+	size_t k, wi;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	hs = slabtest_shared_map(sizeof(*hs));
+	slabtest_pin(0);
+	/* 16 bytes; 40 too at SHMSLAB_TEST_SCALE > 1 */
+	for (k = 0; k < (scale > 1 ? NSIZES : 1); k += 2) {
+		uint32_t hits[SHMSLAB_TW_NR];
+
+		if (h_run(pool, sizes[k], -1, 0) != 0)
+			bail_out("h) dry run failed");
+		memcpy(hits, hs->hits, sizeof(hits));
+		diag("h) %zu bytes: windows SHEAF_FLUSH %u, SHEAF_COMPACT %u "
+		     "times", sizes[k], hits[SHMSLAB_TW_SHEAF_FLUSH],
+		     hits[SHMSLAB_TW_SHEAF_COMPACT]);
+		for (wi = 0; wi < 2; wi++) {
+			int w = wins[wi];
+			uint32_t n, last = 0, j;
+
+			if (hits[w] == 0)
+				continue;
+			for (j = 0; j < 3 + (uint32_t)scale; j++) {
+				n = 1 + (uint32_t)((uint64_t)(hits[w] - 1) * j /
+						   (2 + (uint32_t)scale));
+				if (j > 0 && n == last)
+					continue;
+				last = n;
+				fails += h_run(pool, sizes[k], w, n);
+				runs++;
+			}
+		}
+	}
+	slabtest_unpin();
+	ok(runs > 0 && fails == 0,
+	   "h) children killed in a flush's windows (SHEAF_FLUSH, "
+	   "SHEAF_COMPACT) while freeing 16-byte objects by slab_free(): "
+	   "%d runs, %d with a failure", runs, fails);
+	munmap(hs, sizeof(*hs));
+	hs = NULL;
+	slab_pool_close(pool);
+	harness_stop(&d);
+#endif
+}
+
 int
 main(void)
 {
@@ -1008,6 +1228,8 @@ main(void)
 		part_f();
 	if (parts == NULL || strchr(parts, 'g'))
 		part_g();
+	if (parts == NULL || strchr(parts, 'h'))
+		part_h();
 	done_testing();
 	return 0;
 }

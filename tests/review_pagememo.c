@@ -1,0 +1,1235 @@
+/*
+ * review_pagememo.c - attacks on slab_free()'s page memo (ab52475,
+ * docs/slab-protocol.md "The page memo") and on the run-by-run sheaf
+ * flush (0f3a94c, 63886c3), with the region checker (slab_check_region)
+ * and the caches' counters as the oracles.  Every free below is made by
+ * slab_free(), so that the page memo learns and then decides.
+ *
+ *  a) two pools in one process (two slabds, 16 MiB and then 64 MiB: the
+ *     thread's table is made again, larger), the same caches at the same
+ *     indexes with slabs at the same page numbers: frees alternate
+ *     between the pools, object by object, round after round, with the
+ *     pools' shrinks between; each pool's counts must add up and no
+ *     object may be handed out twice (stamps).
+ *  b) slab_pool_close() and slab_pool_open() again on the same slabd
+ *     (new handles, perhaps at the old handles' addresses), then
+ *     slab_free() of objects allocated through the old pool.
+ *  c) fork(): the child inherits the table; the parent frees and
+ *     shrinks (slabs go back to the page allocator); the child then
+ *     frees the parent's objects in those slabs (refused, EINVAL: fails
+ *     without the fast path's `released` comparison), its own objects
+ *     (accepted) and addresses inside objects (refused), and the counts
+ *     add up.
+ *  d) threads freeing into shared caches of 16, 24, 40 and 48 bytes
+ *     (more than 64 objects a slab: runs across bitmap words) while
+ *     another process shrinks them and destroys and re-creates a cache
+ *     of their size; threads exit (the key's destructor) and new ones
+ *     start; one thread makes its first slab_free() inside a
+ *     thread-specific key's destructor.
+ *  e) slabd killed (SIGKILL) and restarted between the frees that made
+ *     the memo and the frees that use it.
+ *  f) children freeing with slab_free() killed (SIGKILL) at random
+ *     moments (in flushes among them); the checker must find the region
+ *     consistent and the counts must add up.
+ *  g) sheaves written directly (as another client could) for caches of
+ *     16, 24, 40 and 48 bytes (more than 64 objects a slab): runs across
+ *     bitmap words, up from object 0 and down from the last, two slabs'
+ *     runs interleaved, with double frees of the kinds the docs say a
+ *     flush catches (the object at its slab freelist's head, an entry
+ *     repeated in the sheaf, also at a run's boundary where flush_runs()
+ *     gives up midway and the general grouping runs); the checker, the
+ *     bad-free count and inuse must agree, and no object may be handed
+ *     out twice afterwards.  (Fails when flush_idx_get() writes a
+ *     descending run's last index wrong, or when flush_map() chains a
+ *     run one object short.)
+ *  h) (--enable-debug builds: test windows) a child freeing 16-byte
+ *     objects by slab_free(), long runs down and up, killed at the 1st,
+ *     middle and last hit of the flush's windows (SHEAF_FLUSH,
+ *     SHEAF_COMPACT); then the checker finds no error, inuse is what the
+ *     child held (or one more: the object it was freeing), everything
+ *     comes back, and allocations hand out distinct objects.  (Fails
+ *     when flush_map() chains a run one object short.)
+ *
+ * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
+ *
+ *	review_pagememo		(SLABD set as for make check)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/region.h"
+#include "common/slab.h"
+#include "common/slabcheck.h"
+#include "libclient/testhook.h"
+#include "shmslab.h"
+#include "tests/harness.h"
+#include "tests/slabtest.h"
+#include "tests/tap.h"
+
+static int scale = 1;
+static struct slab_check_report *rep;
+
+static const size_t sizes[] = { 16, 24, 40, 48 };
+#define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
+
+static uint64_t
+stamp_of(const void *p, uint64_t salt)
+{
+	return (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull ^ salt;
+}
+
+static void
+stamp(void *p, uint64_t salt)
+{
+	uint64_t s = stamp_of(p, salt);
+
+	memcpy(p, &s, sizeof(s));
+}
+
+static int
+stamped(const void *p, uint64_t salt)
+{
+	uint64_t s;
+
+	memcpy(&s, p, sizeof(s));
+	return s == stamp_of(p, salt);
+}
+
+/*
+ * Shrink the named caches of pool (sheaves drained), run the checker, and
+ * compare each cache's inuse with want[i].  1 when all is well.
+ */
+static int
+check_pool(struct slab_pool *pool, const char *const *names,
+	   const uint64_t *want, int n, const char *what)
+{
+	char why[256];
+	int i, good = 1;
+
+	for (i = 0; i < n; i++) {
+		struct slab_cache *c = slab_cache_lookup(pool, names[i]);
+
+		if (c == NULL || slab_cache_shrink(c) != 0) {
+			diag("%s: %s: lookup/shrink: %s", what, names[i],
+			     strerror(errno));
+			good = 0;
+		}
+		slab_cache_put(c);
+	}
+	if (slab_check_region(slab_pool_base(pool), slab_pool_size(pool), rep,
+			      why, sizeof(why)) != 0) {
+		diag("%s: checker: %s", what, why);
+		good = 0;
+	}
+	if (rep->errors != 0) {
+		diag("%s: checker errors %u", what, rep->errors);
+		slab_check_diag(rep);
+		good = 0;
+	}
+	for (i = 0; i < n; i++) {
+		const struct slab_check_cache *cc = slab_check_find(rep,
+								    names[i]);
+
+		if (cc == NULL || cc->inuse != want[i]) {
+			diag("%s: %s: inuse %" PRIu64 " (want %" PRIu64
+			     "), sheaf %" PRIu64 ", barn %" PRIu64,
+			     what, names[i], cc ? cc->inuse : 0, want[i],
+			     cc ? cc->sheaf : 0, cc ? cc->barn : 0);
+			good = 0;
+		}
+	}
+	return good;
+}
+
+static int
+cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* 1 if the n pointers at v are distinct (v is sorted). */
+static int
+distinct(void **v, size_t n)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), cmp_ptr);
+	for (i = 1; i < n; i++)
+		if (v[i] == v[i - 1])
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------- part a */
+
+#define NA	3000
+
+static void
+part_a(void)
+{
+	const char *a16[] = { "-m", "16M", "--hugepages=never", NULL };
+	const char *a64[] = { "-m", "64M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.16", "rv.pm.24",
+					     "rv.pm.40", "rv.pm.48" };
+	struct harness_daemon d[2];
+	struct slab_pool *pool[2];
+	struct slab_cache *c[2][NSIZES];
+	static void *obj[2][NA], *cp[NA];
+	uint64_t zero[NSIZES] = { 0 }, held[NSIZES];
+	int p, r, good = 1, dup = 0, lost = 0, refused = 0;
+	size_t i, k;
+
+	if (harness_start(&d[0], a16) < 0 || harness_start(&d[1], a64) < 0)
+		bail_out("slabd did not start");
+	for (p = 0; p < 2; p++) {
+		pool[p] = slab_pool_open(d[p].socket);
+		if (pool[p] == NULL)
+			bail_out("open: %s", strerror(errno));
+		for (k = 0; k < NSIZES; k++) {
+			c[p][k] = slab_cache_create(pool[p], names[k],
+						    sizes[k], 0, 0, NULL);
+			if (c[p][k] == NULL)
+				bail_out("create %s: %s", names[k],
+					 strerror(errno));
+		}
+	}
+	for (r = 0; r < 6; r++) {
+		/* pool 0 first in even rounds (its table is the smaller) */
+		for (p = 0; p < 2; p++)
+			for (i = 0; i < NA; i++) {
+				obj[p][i] = slab_cache_alloc(c[p][i % NSIZES], 0);
+				if (obj[p][i] == NULL)
+					bail_out("alloc: %s", strerror(errno));
+				stamp(obj[p][i], (uint64_t)p);
+			}
+		for (p = 0; p < 2; p++) {
+			memcpy(cp, obj[p], sizeof(cp));
+			if (!distinct(cp, NA))
+				dup++;
+		}
+		/* the same page numbers in both: frees alternate */
+		for (i = 0; i < NA; i++)
+			for (p = 0; p < 2; p++) {
+				int q = (r & 1) ? 1 - p : p;
+				size_t j = (r & 2) ? NA - 1 - i : i;
+
+				if (!stamped(obj[q][j], (uint64_t)q))
+					lost++;
+				errno = 0;
+				slab_free(pool[q], obj[q][j]);
+				if (errno == EINVAL)
+					refused++;
+			}
+		if (r == 3) {
+			/* half back only: the rest freed after the shrink */
+			for (p = 0; p < 2; p++) {
+				for (k = 0; k < NSIZES; k++)
+					held[k] = 0;
+				for (i = 0; i < NA; i += 2) {
+					obj[p][i] = slab_cache_alloc(c[p][i % NSIZES], 0);
+					stamp(obj[p][i], (uint64_t)p);
+					held[i % NSIZES]++;
+				}
+				if (!check_pool(pool[p], names, held, NSIZES,
+						"a: half held"))
+					good = 0;
+			}
+			for (i = 0; i < NA; i += 2)
+				for (p = 0; p < 2; p++) {
+					if (!stamped(obj[p][i], (uint64_t)p))
+						lost++;
+					slab_free(pool[p], obj[p][i]);
+				}
+		}
+		for (p = 0; p < 2; p++)
+			if (!check_pool(pool[p], names, zero, NSIZES,
+					"a: all back"))
+				good = 0;
+	}
+	ok(good && dup == 0 && lost == 0 && refused == 0,
+	   "a) two pools (16 and 64 MiB), frees alternating between them at "
+	   "the same pages: counts add up (duplicates %d, stamps lost %d, "
+	   "refused %d)", dup, lost, refused);
+	for (p = 0; p < 2; p++) {
+		for (k = 0; k < NSIZES; k++)
+			slab_cache_put(c[p][k]);
+		slab_pool_close(pool[p]);
+	}
+	ok(harness_alive(&d[0]) && harness_alive(&d[1]),
+	   "a) both slabds carry on");
+	harness_stop(&d[0]);
+	harness_stop(&d[1]);
+}
+
+/* ------------------------------------------------------------- part b */
+
+static void
+part_b(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "kmalloc-32", "kmalloc-64" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	static void *v[2000];
+	uint64_t zero[2] = { 0 }, half[2] = { 0, 1000 };
+	int i, r, good = 1, lost = 0;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	for (r = 0; r < 4; r++) {
+		pool = slab_pool_open(d.socket);
+		if (pool == NULL)
+			bail_out("open: %s", strerror(errno));
+		if (r > 0) {
+			/* objects of the last pool, freed through this one */
+			for (i = 1; i < 2000; i += 2) {
+				if (!stamped(v[i], 7))
+					lost++;
+				slab_free(pool, v[i]);
+			}
+			if (!check_pool(pool, names, zero, 2, "b: after reopen"))
+				good = 0;
+		}
+		for (i = 0; i < 2000; i++) {
+			v[i] = slab_malloc(pool, i % 2 ? 60 : 30);
+			if (v[i] == NULL)
+				bail_out("malloc: %s", strerror(errno));
+			stamp(v[i], 7);
+		}
+		/* the page memo learns these pages */
+		for (i = 0; i < 2000; i += 2)
+			slab_free(pool, v[i]);
+		if (!check_pool(pool, names, half, 2, "b: half held"))
+			good = 0;
+		slab_pool_close(pool);
+	}
+	pool = slab_pool_open(d.socket);
+	for (i = 1; i < 2000; i += 2)
+		slab_free(pool, v[i]);
+	if (!check_pool(pool, names, zero, 2, "b: the end"))
+		good = 0;
+	slab_pool_close(pool);
+	ok(good && lost == 0,
+	   "b) close and open again: objects of the old pool freed through "
+	   "the new one, counts add up (stamps lost %d)", lost);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part c */
+
+static void
+part_c(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.c40" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *a;
+	static void *mine[1500], *theirs[1500];
+	uint64_t want[1] = { 0 };
+	int tochild[2], st, i, good = 1;
+	char ch;
+	pid_t pid;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	a = pool ? slab_cache_create(pool, names[0], 40, 0, 0, NULL) : NULL;
+	if (a == NULL || pipe(tochild) != 0)
+		bail_out("setup: %s", strerror(errno));
+	/*
+	 * A fresh cache: theirs fill its first slabs, mine the next.  Each
+	 * is freed once and taken back (the sheaf gives the same object):
+	 * the page memo learns every page while its slab is in use.
+	 */
+	for (i = 0; i < 1500; i++)
+		theirs[i] = slab_cache_alloc(a, 0);
+	for (i = 0; i < 1500; i++)
+		mine[i] = slab_cache_alloc(a, 0);
+	for (i = 0; i < 1500; i++) {
+		slab_free(pool, theirs[i]);
+		theirs[i] = slab_cache_alloc(a, 0);
+		slab_free(pool, mine[i]);
+		mine[i] = slab_cache_alloc(a, 0);
+		stamp(mine[i], 1);
+		stamp(theirs[i], 2);
+	}
+	pid = slabtest_fork();
+	if (pid == 0) {
+		int bad = 0, refused = 0, stale = 0;
+
+		close(tochild[1]);
+		if (read(tochild[0], &ch, 1) != 1)
+			_exit(2);
+		/* the parent's objects, their slabs given back since (the
+		 * last slabs of theirs may share one with mine: left out) */
+		for (i = 0; i < 1000; i++) {
+			errno = 0;
+			slab_free(pool, theirs[i]);
+			if (errno != EINVAL)
+				stale++;
+		}
+		for (i = 0; i < 1500; i++) {
+			if (!stamped(mine[i], 1))
+				bad++;
+			/* inside the object: never an object's start */
+			errno = 0;
+			slab_free(pool, (char *)mine[i] + 8);
+			if (errno == EINVAL)
+				refused++;
+			errno = 0;
+			slab_free(pool, mine[i]);
+			if (errno != 0)
+				bad++;
+		}
+		slab_cache_shrink(a);
+		if (stale != 0)
+			printf("# c: child: %d frees into given-back slabs "
+			       "accepted\n", stale);
+		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : stale ? 5 : 0);
+	}
+	close(tochild[0]);
+	/* theirs back, their slabs given back to the page allocator */
+	for (i = 0; i < 1500; i++) {
+		if (!stamped(theirs[i], 2))
+			good = 0;
+		slab_free(pool, theirs[i]);
+	}
+	slab_cache_shrink(a);
+	if (write(tochild[1], "g", 1) != 1 || waitpid(pid, &st, 0) != pid)
+		bail_out("child: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		diag("c: child status %#x", st);
+		good = 0;
+	}
+	if (!check_pool(pool, names, want, 1, "c: after the child"))
+		good = 0;
+	ok(good, "c) a forked child with its parent's table: frees into "
+	   "slabs the parent gave back refused (EINVAL), its own objects "
+	   "freed, addresses inside them refused; counts add up");
+	slab_cache_put(a);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part d */
+
+struct d_arg {
+	struct slab_pool *pool;
+	struct slab_cache *c[NSIZES];
+	int id, rounds;
+	int lost, nulls;
+};
+
+static pthread_key_t d_key;
+
+/* a thread's last act: its first slab_free() in a key's destructor */
+static void
+d_key_gone(void *arg)
+{
+	struct d_arg *a = arg;
+	void *p = slab_cache_alloc(a->c[0], 0);
+
+	if (p != NULL)
+		slab_free(a->pool, p);
+}
+
+static void *
+d_thread(void *arg)
+{
+	struct d_arg *a = arg;
+	void *v[200];
+	int r, i;
+
+	if (a->id % 3 == 0) {
+		/* frees only in the destructor */
+		pthread_setspecific(d_key, a);
+		return NULL;
+	}
+	for (r = 0; r < a->rounds; r++) {
+		int n = 20 + (r * 37 + a->id * 11) % 180;
+
+		for (i = 0; i < n; i++) {
+			v[i] = slab_cache_alloc(a->c[(i + r) % NSIZES], 0);
+			if (v[i] == NULL) {
+				a->nulls++;
+				continue;
+			}
+			stamp(v[i], (uint64_t)a->id);
+		}
+		for (i = 0; i < n; i++) {
+			/* descending and ascending, and a stride between */
+			int j = r % 3 == 0 ? n - 1 - i :
+				r % 3 == 1 ? i : (i * 7) % n;
+
+			if (n % 7 == 0 && r % 3 == 2)
+				j = i;
+			if (v[j] == NULL)
+				continue;
+			if (!stamped(v[j], (uint64_t)a->id))
+				a->lost++;
+			slab_free(a->pool, v[j]);
+		}
+	}
+	pthread_setspecific(d_key, a);
+	return NULL;
+}
+
+static void
+part_d(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.d16", "rv.pm.d24",
+					     "rv.pm.d40", "rv.pm.d48" };
+	static const char *const churn = "rv.pm.d40b";
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct d_arg arg[4];
+	uint64_t zero[NSIZES] = { 0 };
+	pthread_t t[4];
+	int gen, i, lost = 0, nulls = 0, st;
+	size_t k;
+	pid_t shrinker;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	pthread_key_create(&d_key, d_key_gone);
+	for (i = 0; i < 4; i++) {
+		arg[i].pool = pool;
+		for (k = 0; k < NSIZES; k++) {
+			arg[i].c[k] = i == 0 ?
+				slab_cache_create(pool, names[k], sizes[k], 0,
+						  0, NULL) :
+				slab_cache_lookup(pool, names[k]);
+			if (arg[i].c[k] == NULL)
+				bail_out("cache %s: %s", names[k],
+					 strerror(errno));
+		}
+	}
+	shrinker = slabtest_fork();
+	if (shrinker == 0) {
+		struct slab_pool *sp = slab_pool_open(d.socket);
+		struct slab_cache *sc[NSIZES];
+
+		if (sp == NULL)
+			_exit(2);
+		for (k = 0; k < NSIZES; k++)
+			sc[k] = slab_cache_lookup(sp, names[k]);
+		for (;;) {
+			/* a cache of the same size made and destroyed:
+			 * slabs of the region's pages change hands */
+			struct slab_cache *x = slab_cache_create(sp, churn, 40,
+								 0, 0, NULL);
+			void *h[300];
+
+			for (i = 0; x != NULL && i < 300; i++)
+				h[i] = slab_cache_alloc(x, 0);
+			for (i = 0; x != NULL && i < 300; i++)
+				if (h[i] != NULL)
+					slab_free(sp, h[i]);
+			for (k = 0; k < NSIZES; k++)
+				slab_cache_shrink(sc[k]);
+			if (x != NULL) {
+				slab_cache_shrink(x);
+				if (slab_cache_destroy(x) != 0)
+					slab_cache_put(x);
+			}
+		}
+	}
+	for (gen = 0; gen < 4 * scale; gen++) {
+		for (i = 0; i < 4; i++) {
+			arg[i].id = gen * 4 + i;
+			arg[i].rounds = 60;
+			arg[i].lost = arg[i].nulls = 0;
+			if (pthread_create(&t[i], NULL, d_thread, &arg[i]) != 0)
+				bail_out("pthread_create");
+		}
+		for (i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			lost += arg[i].lost;
+			nulls += arg[i].nulls;
+		}
+	}
+	kill(shrinker, SIGKILL);
+	waitpid(shrinker, &st, 0);
+	ok(lost == 0 && nulls == 0,
+	   "d) threads freeing by slab_free() beside a shrinking, "
+	   "destroying process: no object handed out twice (stamps lost %d, "
+	   "failed allocations %d)", lost, nulls);
+	ok(check_pool(pool, names, zero, NSIZES, "d: the end"),
+	   "d) counts add up, the region is consistent");
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < NSIZES; k++)
+			slab_cache_put(arg[i].c[k]);
+	slab_pool_close(pool);
+	ok(harness_alive(&d), "d) slabd carries on");
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part e */
+
+static void
+part_e(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.e24" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c;
+	static void *v[3000];
+	uint64_t want[1];
+	int i, r, good = 1, lost = 0;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	c = pool ? slab_cache_create(pool, names[0], 24, 0, 0, NULL) : NULL;
+	if (c == NULL)
+		bail_out("setup: %s", strerror(errno));
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < 3000; i++) {
+			v[i] = slab_cache_alloc(c, 0);
+			if (v[i] == NULL)
+				bail_out("alloc: %s", strerror(errno));
+			stamp(v[i], 5);
+		}
+		for (i = 0; i < 3000; i += 2)
+			slab_free(pool, v[i]);		/* memo made */
+		if (harness_kill(&d, SIGKILL) < 0 ||
+		    harness_restart(&d, args) < 0)
+			bail_out("restart");
+		for (i = 1; i < 3000; i += 2) {
+			if (!stamped(v[i], 5))
+				lost++;
+			slab_free(pool, v[i]);		/* memo used */
+		}
+		want[0] = 0;
+		if (!check_pool(pool, names, want, 1, "e: after restart"))
+			good = 0;
+	}
+	ok(good && lost == 0, "e) slabd killed and restarted between the "
+	   "memo's making and its use: counts add up (stamps lost %d)", lost);
+	slab_cache_put(c);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part f */
+
+static void
+part_f(void)
+{
+	const char *args[] = { "-m", "16M", "--hugepages=never", NULL };
+	static const char *const names[] = { "rv.pm.f16", "rv.pm.f40" };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct slab_cache *c[2];
+	uint64_t want[2] = { 0, 0 };
+	char why[256];
+	int n, st, good = 1;
+	unsigned int seed = 12345;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	c[0] = pool ? slab_cache_create(pool, names[0], 16, 0, 0, NULL) : NULL;
+	c[1] = pool ? slab_cache_create(pool, names[1], 40, 0, 0, NULL) : NULL;
+	if (c[0] == NULL || c[1] == NULL)
+		bail_out("setup: %s", strerror(errno));
+	for (n = 0; n < 30 * scale; n++) {
+		int pfd[2];
+		pid_t pid;
+		struct timespec ts;
+
+		if (pipe(pfd) != 0)
+			bail_out("pipe");
+		pid = slabtest_fork();
+		if (pid == 0) {
+			void *v[256];
+			int i, r;
+
+			close(pfd[0]);
+			for (r = 0;; r++) {
+				int m = 64 + r % 192;
+
+				for (i = 0; i < m; i++)
+					v[i] = slab_cache_alloc(c[i & 1], 0);
+				if (r == 2)
+					(void)!write(pfd[1], "r", 1);
+				for (i = m - 1; i >= 0; i--)
+					if (v[i] != NULL)
+						slab_free(pool, v[i]);
+			}
+		}
+		close(pfd[1]);
+		(void)!read(pfd[0], why, 1);
+		close(pfd[0]);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(rand_r(&seed) % 3000) * 1000;
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	/*
+	 * A killed child may hold objects it had allocated and not freed:
+	 * those are lost to it (inuse), never counted twice.  The checker
+	 * must find the region consistent; inuse at most the children's
+	 * holdings.
+	 */
+	for (n = 0; n < 2; n++) {
+		slab_cache_shrink(c[n]);
+	}
+	if (slab_check_region(slab_pool_base(pool), slab_pool_size(pool), rep,
+			      why, sizeof(why)) != 0) {
+		diag("f: checker: %s", why);
+		good = 0;
+	}
+	if (rep->errors != 0) {
+		slab_check_diag(rep);
+		good = 0;
+	}
+	for (n = 0; n < 2; n++) {
+		const struct slab_check_cache *cc = slab_check_find(rep,
+								    names[n]);
+
+		if (cc == NULL || cc->inuse > (uint64_t)30 * scale * 256) {
+			diag("f: %s: inuse %" PRIu64, names[n],
+			     cc ? cc->inuse : 0);
+			good = 0;
+		}
+	}
+	/* and the pool still works: a round of our own adds nothing */
+	{
+		struct slab_check_cache before[2];
+		void *v[500];
+		int i;
+
+		for (n = 0; n < 2; n++)
+			before[n] = *slab_check_find(rep, names[n]);
+		for (i = 0; i < 500; i++)
+			v[i] = slab_cache_alloc(c[i & 1], 0);
+		for (i = 0; i < 500; i++)
+			slab_free(pool, v[i]);
+		for (n = 0; n < 2; n++)
+			want[n] = before[n].inuse;
+		if (!check_pool(pool, names, want, 2, "f: our round"))
+			good = 0;
+	}
+	ok(good, "f) children killed while freeing by slab_free(): the region "
+	   "is consistent and counts add up");
+	ok(harness_alive(&d), "f) slabd carries on");
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+/* ------------------------------------------------------------- part g */
+
+/*
+ * Shapes of a sheaf written as another client (or a buggy one) could:
+ * entries are (slab, object index) of slabs whose every object this
+ * process held; `pre` objects were freed to their slab before (each of
+ * their entries is a double free), and an entry may repeat another.
+ */
+struct g_shape {
+	const char *what;
+	int e[64][2];		/* slab, object; object -1: the end */
+	int pre[8][2];		/* freed before; slab -1: the end */
+};
+
+#define G_LAST	1000		/* object index: the slab's last object */
+
+static int
+g_obj(int x, uint32_t objects)
+{
+	return x >= G_LAST ? (int)objects - 1 - (x - G_LAST) : x;
+}
+
+/* Returns the failures (each diag'd). */
+static int
+g_shape_run(struct slab_pool *pool, const char *name, uint32_t size,
+	    const struct g_shape *sp)
+{
+	struct slab_cache *c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	struct slab_cache_desc *dc = slabtest_desc(slab_pool_base(pool), name);
+	char *rbase = slab_pool_base(pool);
+	static uint64_t off[4096], slab[2][512];
+	static unsigned char freed[2][512];
+	uint32_t objects, cap, n = 0, i, k, ne = 0, nslab = 0;
+	uint64_t bad0, bad1, held, want_bad = 0, want_free = 0;
+	const struct slab_check_cache *cc;
+	struct slab_sheaf *sh;
+	char why[256];
+	int fails = 0;
+
+	if (c == NULL || dc == NULL)
+		bail_out("g) create %s: %s", name, strerror(errno));
+	objects = dc->geo.objects;
+	cap = dc->sheaf_cap;
+	if (dc->geo.order != 0 || objects > 512)
+		bail_out("g) %s: order %u, %u objects", name, dc->geo.order,
+			 objects);
+	/* enough objects for two whole slabs past the first's leftovers */
+	for (n = 0; n < 4 * objects && n < 4096; n++) {
+		void *p = slab_cache_alloc(c, 0);
+
+		if (p == NULL)
+			bail_out("g) alloc: %s", strerror(errno));
+		memset(p, 0xa5, size);	/* no link of the old chain left */
+		off[n] = (uint64_t)((char *)p - rbase);
+	}
+	qsort(off, n, sizeof(off[0]), cmp_ptr);
+	/* slabs of which every object is held: `objects` in one page */
+	for (i = 0; i + objects <= n && nslab < 2;) {
+		if (off[i] >> 12 == off[i + objects - 1] >> 12 &&
+		    (i + objects == n ||
+		     off[i + objects] >> 12 != off[i] >> 12) &&
+		    (i == 0 || off[i - 1] >> 12 != off[i] >> 12)) {
+			memcpy(slab[nslab++], &off[i],
+			       objects * sizeof(off[0]));
+			i += objects;
+		} else {
+			i++;
+		}
+	}
+	if (nslab < 2)
+		bail_out("g) %s: no two whole slabs among %u objects", name, n);
+	held = n;
+	memset(freed, 0, sizeof(freed));
+	for (k = 0; k < 8 && sp->pre[k][0] >= 0; k++) {
+		int sl = sp->pre[k][0], x = g_obj(sp->pre[k][1], objects);
+
+		slab_free(pool, rbase + slab[sl][x]);
+		freed[sl][x] = 1;
+		held--;
+	}
+	slab_cache_shrink(c);		/* the pre-freed back in their slab */
+	sh = NULL;
+	{
+		uint64_t w = __atomic_load_n(&cache_slot(rbase, dc, 0)->sheaves,
+					     __ATOMIC_ACQUIRE);
+		struct slab_sheaf *all = region_at(rbase, dc->sheaf_off);
+
+		if (shv_main(w) >= dc->nr_sheaves)
+			bail_out("g) slot 0's sheaves word %#" PRIx64, w);
+		sh = &all[shv_main(w)];
+	}
+	if (sh->count != 0)
+		bail_out("g) %s: main sheaf holds %u after a shrink", name,
+			 sh->count);
+	for (ne = 0; ne < 64 && sp->e[ne][1] >= 0 && ne < cap; ne++) {
+		int sl = sp->e[ne][0], x = g_obj(sp->e[ne][1], objects);
+
+		sh->obj[ne] = slab[sl][x];
+		if (freed[sl][x]) {
+			want_bad++;		/* a double free */
+		} else {
+			freed[sl][x] = 1;
+			want_free++;
+		}
+	}
+	__atomic_store_n(&sh->count, ne, __ATOMIC_RELEASE);
+	bad0 = slabtest_bad_frees(rbase, name);
+	slab_cache_shrink(c);
+	bad1 = slabtest_bad_frees(rbase, name);
+	if (slab_check_region(rbase, slab_pool_size(pool), rep, why,
+			      sizeof(why)) != 0)
+		diag("g) checker: %s", why);
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 || cc->inuse != held - want_free ||
+	    bad1 - bad0 != want_bad) {
+		diag("g) %s %s: %u entries: checker errors %u, inuse %" PRIu64
+		     " (want %" PRIu64 "), bad frees +%" PRIu64
+		     " (want %" PRIu64 ")", name, sp->what, ne, rep->errors,
+		     cc ? cc->inuse : 0, held - want_free, bad1 - bad0,
+		     want_bad);
+		if (rep->errors)
+			slab_check_diag(rep);
+		fails++;
+	}
+	/* everything else back: nothing in use, nothing handed out twice */
+	for (i = 0; i < n; i++) {
+		int skip = 0;
+
+		for (k = 0; k < 2; k++)
+			for (uint32_t x = 0; x < objects; x++)
+				if (slab[k][x] == off[i] && freed[k][x])
+					skip = 1;
+		if (!skip)
+			slab_free(pool, rbase + off[i]);
+	}
+	slab_cache_shrink(c);
+	slab_check_region(rbase, slab_pool_size(pool), rep, why, sizeof(why));
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 || cc->inuse != 0) {
+		diag("g) %s %s: at the end: checker errors %u, inuse %" PRIu64,
+		     name, sp->what, rep->errors, cc ? cc->inuse : 0);
+		fails++;
+	}
+	{
+		/* allocations hand out distinct objects */
+		static void *v[4096];
+
+		for (i = 0; i < n; i++)
+			v[i] = slab_cache_alloc(c, 0);
+		if (!distinct(v, n)) {
+			diag("g) %s %s: an object handed out twice", name,
+			     sp->what);
+			fails++;
+		}
+		for (i = 0; i < n; i++)
+			slab_free(pool, v[i]);
+	}
+	slab_cache_shrink(c);
+	if (slab_cache_destroy(c) != 0) {
+		diag("g) %s: destroy: %s", name, strerror(errno));
+		fails++;
+	}
+	return fails;
+}
+
+#define E_END	{ 0, -1 }
+#define P_END	{ -1, 0 }
+
+/*
+ * At most one object of a slab freed before (it is then its freelist's
+ * head): docs/hardening.md promises a double free caught there, next to
+ * its twin in the sheaf, or in the slab's bitmap; not one deeper in a
+ * freelist of a slab with more objects in use than the group has.
+ */
+static const struct g_shape g_shapes[] = {
+	{ "a run across bitmap words, a repeat at 63, 64 twice",
+	  { { 0, 40 }, { 0, 41 }, { 0, 42 }, { 0, 43 }, { 0, 44 }, { 0, 45 },
+	    { 0, 46 }, { 0, 47 }, { 0, 48 }, { 0, 49 }, { 0, 50 }, { 0, 51 },
+	    { 0, 52 }, { 0, 53 }, { 0, 54 }, { 0, 55 }, { 0, 56 }, { 0, 57 },
+	    { 0, 58 }, { 0, 59 }, { 0, 60 }, { 0, 61 }, { 0, 62 }, { 0, 63 },
+	    { 0, 64 }, { 0, 65 }, { 0, 66 }, { 0, 67 }, { 0, 68 }, { 0, 69 },
+	    { 0, 64 }, E_END },
+	  { { 0, 63 }, P_END } },
+	{ "a descending run from the last object, itself a repeat",
+	  { { 0, G_LAST }, { 0, G_LAST + 1 }, { 0, G_LAST + 2 },
+	    { 0, G_LAST + 3 }, { 0, G_LAST + 4 }, { 0, G_LAST + 5 }, E_END },
+	  { { 0, G_LAST }, P_END } },
+	{ "runs up from object 0 and later in the slab, two repeats",
+	  { { 0, 0 }, { 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 },
+	    { 0, 6 }, { 0, 70 }, { 0, 71 }, { 0, 72 }, { 0, 73 }, { 0, 73 },
+	    E_END },
+	  { { 0, 5 }, P_END } },
+	{ "an entry repeated at a run's boundary, and a repeat after",
+	  { { 0, 10 }, { 0, 11 }, { 0, 12 }, { 0, 13 }, { 0, 13 }, { 0, 14 },
+	    { 0, 15 }, { 0, 16 }, E_END },
+	  { { 0, 15 }, P_END } },
+	{ "runs of two slabs interleaved, a repeat in each",
+	  { { 0, 20 }, { 0, 21 }, { 0, 22 }, { 1, 30 }, { 1, 29 }, { 1, 28 },
+	    { 0, 23 }, { 0, 24 }, { 1, 27 }, { 1, 26 }, E_END },
+	  { { 0, 22 }, { 1, 27 }, P_END } },
+	{ "descending runs, the last object and object 0, across words",
+	  { { 0, 66 }, { 0, 65 }, { 0, 64 }, { 0, 63 }, { 0, 62 },
+	    { 1, G_LAST }, { 1, G_LAST + 1 }, { 0, 2 }, { 0, 1 }, { 0, 0 },
+	    { 0, 0 }, E_END },
+	  { { 0, 64 }, { 1, G_LAST + 1 }, P_END } },
+	{ "repeats at the last entries of a descending and an ascending run",
+	  { { 0, 30 }, { 0, 29 }, { 0, 28 }, { 0, 27 }, { 0, 26 }, { 0, 25 },
+	    { 1, 40 }, { 1, 41 }, { 1, 42 }, { 1, 43 }, { 1, 44 }, { 1, 45 },
+	    E_END },
+	  { { 0, 25 }, { 1, 45 }, P_END } },
+};
+
+static void
+part_g(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	size_t k, s;
+	int fails = 0, n = 0;
+
+	slabtest_pin(0);
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	if (!slabtest_uses_slots(pool)) {
+		skip(1, "g) this thread has no rseq: no sheaves");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		slabtest_unpin();
+		return;
+	}
+	for (k = 0; k < NSIZES; k++)
+		for (s = 0; s < sizeof(g_shapes) / sizeof(g_shapes[0]); s++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "rv.pm.g%zu.%zu", sizes[k],
+				 s);
+			fails += g_shape_run(pool, name, (uint32_t)sizes[k],
+					     &g_shapes[s]);
+			n++;
+		}
+	ok(fails == 0, "g) %d sheaves of runs with double frees (across "
+	   "bitmap words, at a run's ends, at a slab's first and last "
+	   "object, a repeat at a run's boundary, two slabs): %d failures",
+	   n, fails);
+	ok(harness_alive(&d), "g) slabd carries on");
+	slab_pool_close(pool);
+	harness_stop(&d);
+	slabtest_unpin();
+}
+
+/* ------------------------------------------------------------- part h */
+
+#ifdef SHMSLAB_DEBUG
+#define H_N	768
+
+struct h_shared {
+	uint64_t off[H_N];
+	uint32_t state[H_N];	/* 0 held, 1 being freed, 2 freed */
+	uint32_t hits[SHMSLAB_TW_NR];
+};
+
+static struct h_shared *hs;
+static int h_counting, h_arm = -1;
+static uint32_t h_nth, h_seen;
+
+void shmslab_test_window(int where);
+
+void
+shmslab_test_window(int where)
+{
+	if (hs == NULL || where < 0 || where >= SHMSLAB_TW_NR)
+		return;
+	if (h_counting)
+		hs->hits[where]++;
+	else if (where == h_arm && ++h_seen == h_nth)
+		raise(SIGKILL);
+}
+
+static void
+h_child(struct slab_pool *pool, struct slab_cache *c)
+{
+	char *rbase = slab_pool_base(pool);
+	uint32_t i, r;
+
+	slabtest_pin(0);
+	for (i = 0; i < H_N; i++) {
+		char *p = slab_cache_alloc(c, 0);
+
+		if (p == NULL)
+			_exit(2);
+		memset(p, 0xa5, slab_cache_object_size(c));
+		hs->off[i] = (uint64_t)(p - rbase);
+		hs->state[i] = 0;
+	}
+	/* the first half down in chunks of 100, the rest up: long runs
+	 * both ways, across bitmap words */
+	for (r = 0; r < 2; r++)
+		for (i = 0; i < H_N; i++) {
+			uint32_t j = r == 0 ? (i / 100) * 100 +
+						      (99 - i % 100) :
+					      i;
+
+			if (j >= H_N || hs->state[j] != 0 ||
+			    (r == 0) != (j < H_N / 2))
+				continue;
+			hs->state[j] = 1;
+			slab_free(pool, rbase + hs->off[j]);
+			hs->state[j] = 2;
+		}
+	_exit(0);
+}
+
+/* One run: 0 when it held. */
+static int
+h_run(struct slab_pool *pool, size_t size, int w, uint32_t nth)
+{
+	static const char *names[1];
+	char name[48], why[256], *rbase = slab_pool_base(pool);
+	struct slab_cache *c;
+	const struct slab_check_cache *cc;
+	uint64_t want[1];
+	uint32_t i, held = 0, freeing = H_N;
+	int st, fails = 0;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "rv.pm.h%zu.%d.%u", size, w, nth);
+	names[0] = name;
+	c = slab_cache_create(pool, name, size, 0, 0, NULL);
+	if (c == NULL)
+		bail_out("h) create: %s", strerror(errno));
+	memset(hs, 0, sizeof(*hs));
+	pid = slabtest_fork();
+	if (pid == 0) {
+		h_counting = w < 0;
+		h_arm = w;
+		h_nth = nth;
+		h_seen = 0;
+		h_child(pool, c);
+	}
+	st = slabtest_wait(pid);
+	if (w < 0) {
+		slab_cache_shrink(c);
+		if (slab_cache_destroy(c) != 0)
+			slab_cache_put(c);
+		return st == 0 ? 0 : 1;
+	}
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+		diag("h) %s: the child was not killed: %s", name,
+		     slabtest_status(st));
+		fails++;
+	}
+	for (i = 0; i < H_N; i++) {
+		if (hs->state[i] == 0)
+			held++;
+		else if (hs->state[i] == 1)
+			freeing = i;
+	}
+	slab_cache_shrink(c);		/* the dead child's records settled */
+	if (slab_check_region(rbase, slab_pool_size(pool), rep, why,
+			      sizeof(why)) != 0)
+		diag("h) %s checker: %s", name, why);
+	cc = slab_check_find(rep, name);
+	if (cc == NULL || rep->errors != 0 ||
+	    (cc->inuse != held && cc->inuse != held + (freeing < H_N))) {
+		diag("h) %s: after the kill: checker errors %u, inuse %" PRIu64
+		     " (want %u%s)", name, rep->errors, cc ? cc->inuse : 0,
+		     held, freeing < H_N ? " or one more" : "");
+		if (rep->errors)
+			slab_check_diag(rep);
+		fails++;
+	}
+	/* the child's objects back, the one it was freeing if in use */
+	for (i = 0; i < H_N; i++)
+		if (hs->state[i] == 0)
+			slab_free(pool, rbase + hs->off[i]);
+	if (freeing < H_N && cc != NULL && cc->inuse == held + 1)
+		slab_free(pool, rbase + hs->off[freeing]);
+	want[0] = 0;
+	if (!check_pool(pool, names, want, 1, "h: all back"))
+		fails++;
+	{
+		static void *v[2 * H_N];
+
+		for (i = 0; i < 2 * H_N; i++)
+			v[i] = slab_cache_alloc(c, 0);
+		if (!distinct(v, 2 * H_N)) {
+			diag("h) %s: an object handed out twice", name);
+			fails++;
+		}
+		for (i = 0; i < 2 * H_N; i++)
+			slab_free(pool, v[i]);
+	}
+	slab_cache_shrink(c);
+	slab_cache_destroy(c);
+	return fails;
+}
+#endif
+
+static void
+part_h(void)
+{
+#ifndef SHMSLAB_DEBUG
+	skip(1, "h) needs an --enable-debug build (SHMSLAB_DEBUG): the "
+		"library has no test windows in this one");
+#else
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	static const int wins[] = { SHMSLAB_TW_SHEAF_FLUSH,
+				    SHMSLAB_TW_SHEAF_COMPACT };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	int fails = 0, runs = 0;
+	size_t k, wi;
+
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	hs = slabtest_shared_map(sizeof(*hs));
+	slabtest_pin(0);
+	/* 16 bytes; 40 too at SHMSLAB_TEST_SCALE > 1 */
+	for (k = 0; k < (scale > 1 ? NSIZES : 1); k += 2) {
+		uint32_t hits[SHMSLAB_TW_NR];
+
+		if (h_run(pool, sizes[k], -1, 0) != 0)
+			bail_out("h) dry run failed");
+		memcpy(hits, hs->hits, sizeof(hits));
+		diag("h) %zu bytes: windows SHEAF_FLUSH %u, SHEAF_COMPACT %u "
+		     "times", sizes[k], hits[SHMSLAB_TW_SHEAF_FLUSH],
+		     hits[SHMSLAB_TW_SHEAF_COMPACT]);
+		for (wi = 0; wi < 2; wi++) {
+			int w = wins[wi];
+			uint32_t n, last = 0, j;
+
+			if (hits[w] == 0)
+				continue;
+			for (j = 0; j < 3 + (uint32_t)scale; j++) {
+				n = 1 + (uint32_t)((uint64_t)(hits[w] - 1) * j /
+						   (2 + (uint32_t)scale));
+				if (j > 0 && n == last)
+					continue;
+				last = n;
+				fails += h_run(pool, sizes[k], w, n);
+				runs++;
+			}
+		}
+	}
+	slabtest_unpin();
+	ok(runs > 0 && fails == 0,
+	   "h) children killed in a flush's windows (SHEAF_FLUSH, "
+	   "SHEAF_COMPACT) while freeing 16-byte objects by slab_free(): "
+	   "%d runs, %d with a failure", runs, fails);
+	munmap(hs, sizeof(*hs));
+	hs = NULL;
+	slab_pool_close(pool);
+	harness_stop(&d);
+#endif
+}
+
+int
+main(void)
+{
+	const char *s = getenv("SHMSLAB_TEST_SCALE");
+	const char *parts = getenv("SHMSLAB_TEST_PARTS");
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (s != NULL && atoi(s) > 1)
+		scale = atoi(s);
+	rep = malloc(sizeof(*rep));
+	if (rep == NULL)
+		bail_out("malloc");
+	if (parts == NULL || strchr(parts, 'a'))
+		part_a();
+	if (parts == NULL || strchr(parts, 'b'))
+		part_b();
+	if (parts == NULL || strchr(parts, 'c'))
+		part_c();
+	if (parts == NULL || strchr(parts, 'd'))
+		part_d();
+	if (parts == NULL || strchr(parts, 'e'))
+		part_e();
+	if (parts == NULL || strchr(parts, 'f'))
+		part_f();
+	if (parts == NULL || strchr(parts, 'g'))
+		part_g();
+	if (parts == NULL || strchr(parts, 'h'))
+		part_h();
+	done_testing();
+	return 0;
+}

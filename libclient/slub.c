@@ -196,8 +196,8 @@ slot_trylock(struct slab_cache *h, uint32_t k)
  * DRAIN_LOCK_MIN_MS at least; a node whose lock was not had so is tried
  * once from then on (gave_up).  Off outside drains.
  */
-#define DRAIN_LOCK_WAIT	1	/* s: drain_all()'s wait for locks, in all */
-#define DRAIN_LOCK_MIN_MS 200	/* ... and for each at least */
+#define DRAIN_LOCK_WAIT	2	/* s: drain_all()'s wait for locks, in all */
+#define DRAIN_LOCK_MIN_MS 500	/* ... and for each at least */
 
 static __thread struct drain_wait {
 	int on;

@@ -98,7 +98,7 @@
  * j) Shrink and destroy while slot lock 1 is held by a stopped process:
  *    objects in CPU 0's and CPU 1's sheaves; a shrink made on CPU 0 must
  *    return (a hang detector, not a time bound: drain_all() waits for a
- *    slot lock a second in all, then passes the slot by) with CPU 0's
+ *    slot lock two seconds in all, then passes the slot by) with CPU 0's
  *    sheaves empty and CPU 1's untouched, and a destroy must be refused
  *    with EBUSY (objects cached on CPU 1).  Once the holder is killed
  *    (its lock's repair), the destroy succeeds and the checker finds the

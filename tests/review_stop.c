@@ -711,18 +711,9 @@ part_d(int quota)
 		return;
 	}
 	/* node 1's list stocked: a client there allocates and frees */
-	if ((w = slabtest_fork()) == 0) {
-		static void *p[ND];
-
-		slabtest_pin(cpu1);
-		for (i = 0; i < ND; i++)
-			if ((p[i] = slab_cache_alloc(c, 0)) == NULL)
-				_exit(4);
-		for (i = 0; i < ND; i++)
-			slab_cache_free(c, p[i]);
-		_exit(0);
-	}
-	waitpid(w, &st, 0);
+	if ((st = slabtest_churn(c, cpu1, ND)) != 0)
+		bail_out("d) the client on node 1's CPU: %s",
+			 slabtest_status(st));
 	for (i = 0; i < 100 && node1 == 0; i++) {
 		usleep(10000);
 		node1 = __atomic_load_n(&cache_node(rbase, dc, 1)->nr_partial,
@@ -1422,22 +1413,10 @@ part_j(int node)
 		return;
 	}
 	/* NJ objects allocated and freed on each CPU: in its sheaves */
-	for (k = 0; k < 2; k++) {
-		if ((w = slabtest_fork()) == 0) {
-			void *v[NJ];
-			int i;
-
-			slabtest_pin(k);
-			for (i = 0; i < NJ; i++)
-				if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
-					_exit(2);
-			for (i = 0; i < NJ; i++)
-				slab_cache_free(c, v[i]);
-			_exit(0);
-		}
-		if (slabtest_wait(w) != 0)
-			bail_out("%s the worker on CPU %d failed", t, k);
-	}
+	for (k = 0; k < 2; k++)
+		if ((st = slabtest_churn(c, k, NJ)) != 0)
+			bail_out("%s the worker on CPU %d: %s", t, k,
+				 slabtest_status(st));
 	on0 = cpu_sheaved(dc, 0);
 	on1 = cpu_sheaved(dc, 1);
 	holder = hold(node ? &cache_node(rbase, dc, 0)->lock :

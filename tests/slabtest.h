@@ -254,6 +254,33 @@ slabtest_unpin(void)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
+/*
+ * A child pinned to cpu allocates n objects of c and frees them all (they
+ * stay in that CPU's sheaves, or its slabs): 0 when it did, else its
+ * wait status (exit 2: an allocation failed).
+ */
+static inline int
+slabtest_churn(struct slab_cache *c, int cpu, int n)
+{
+	pid_t pid = slabtest_fork();
+
+	if (pid == 0) {
+		void **v = calloc((size_t)n, sizeof(*v));
+		int i;
+
+		if (v == NULL)
+			_exit(3);
+		slabtest_pin(cpu);
+		for (i = 0; i < n; i++)
+			if ((v[i] = slab_cache_alloc(c, 0)) == NULL)
+				_exit(2);
+		for (i = 0; i < n; i++)
+			slab_cache_free(c, v[i]);
+		_exit(0);
+	}
+	return slabtest_wait(pid);
+}
+
 /* The live cache called name in the region at base, or NULL. */
 static inline struct slab_cache_desc *
 slabtest_desc(void *base, const char *name)

@@ -331,6 +331,29 @@ part_b(void)
 
 /* ------------------------------------------------------------- part c */
 
+/*
+ * p lies in a slab of the cache dc describes (its head's descriptor says
+ * so): slabd kept that slab (its stock), or made a new one there since.
+ */
+static int
+in_cache_slab(void *base, const struct slab_cache_desc *dc, const void *p)
+{
+	const struct region_super *sb = base;
+	const struct page_desc *pd;
+	uint64_t off = (uint64_t)((const char *)p - (char *)base);
+
+	if (off >= (uint64_t)sb->nr_pages << REGION_PAGE_SHIFT)
+		return 0;
+	pd = &region_pages(base)[off >> REGION_PAGE_SHIFT];
+	if (pd->flags & PG_TAIL) {
+		if (pd->head >= sb->nr_pages)
+			return 0;
+		pd = &region_pages(base)[pd->head];
+	}
+	return (pd->flags & (PG_HEAD | PG_SLAB)) == (PG_HEAD | PG_SLAB) &&
+	       pd->cache == (uint32_t)(dc - region_caches(base));
+}
+
 static void
 part_c(void)
 {
@@ -370,14 +393,25 @@ part_c(void)
 	}
 	pid = slabtest_fork();
 	if (pid == 0) {
-		int bad = 0, refused = 0, stale = 0;
+		struct slab_cache_desc *dc =
+			slabtest_desc(slab_pool_base(pool), names[0]);
+		int bad = 0, refused = 0, stale = 0, tried = 0;
 
 		close(tochild[1]);
-		if (read(tochild[0], &ch, 1) != 1)
+		if (read(tochild[0], &ch, 1) != 1 || dc == NULL)
 			_exit(2);
-		/* the parent's objects, their slabs given back since (the
-		 * last slabs of theirs may share one with mine: left out) */
+		/*
+		 * The parent's objects, their slabs given back since (the
+		 * last slabs of theirs may share one with mine: left out).
+		 * A slab slabd kept as stock after the shrink (or made again
+		 * there) is the cache's still: a free of an object of it is
+		 * a double free that no check on the free's path sees, as
+		 * documented, and says nothing of the memo; left out too.
+		 */
 		for (i = 0; i < 1000; i++) {
+			if (in_cache_slab(slab_pool_base(pool), dc, theirs[i]))
+				continue;
+			tried++;
 			errno = 0;
 			slab_free(pool, theirs[i]);
 			if (errno != EINVAL)
@@ -397,10 +431,10 @@ part_c(void)
 				bad++;
 		}
 		slab_cache_shrink(a);
-		if (stale != 0)
-			printf("# c: child: %d frees into given-back slabs "
-			       "accepted\n", stale);
-		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : stale ? 5 : 0);
+		printf("# c: child: %d frees into given-back slabs, %d "
+		       "accepted\n", tried, stale);
+		_exit(bad != 0 ? 3 : refused != 1500 ? 4 : stale ? 5 :
+							      tried ? 0 : 6);
 	}
 	close(tochild[0]);
 	/* theirs back, their slabs given back to the page allocator */
@@ -412,15 +446,20 @@ part_c(void)
 	slab_cache_shrink(a);
 	if (write(tochild[1], "g", 1) != 1 || waitpid(pid, &st, 0) != pid)
 		bail_out("child: %s", strerror(errno));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 6)) {
 		diag("c: child status %#x", st);
 		good = 0;
 	}
 	if (!check_pool(pool, names, want, 1, "c: after the child"))
 		good = 0;
-	ok(good, "c) a forked child with its parent's table: frees into "
-	   "slabs the parent gave back refused (EINVAL), its own objects "
-	   "freed, addresses inside them refused; counts add up");
+	if (good && WIFEXITED(st) && WEXITSTATUS(st) == 6)
+		skip(1, "c) slabd kept every slab of the parent's objects "
+			"(its stock): none given back to test the memo with");
+	else
+		ok(good, "c) a forked child with its parent's table: frees "
+		   "into slabs the parent gave back refused (EINVAL), its "
+		   "own objects freed, addresses inside them refused; counts "
+		   "add up");
 	slab_cache_put(a);
 	slab_pool_close(pool);
 	harness_stop(&d);

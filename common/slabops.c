@@ -186,13 +186,17 @@ slab_trylock(union slab_lock *l, void (*repair)(void *), void *arg)
 	return lock_result(l, pthread_mutex_trylock(&l->m), repair, arg);
 }
 
-/* slab_lock() until abstime (CLOCK_REALTIME): -ETIMEDOUT then. */
+/*
+ * slab_lock() until abstime on CLOCK_MONOTONIC (a set clock moves no
+ * deadline): -ETIMEDOUT then.
+ */
 int
 slab_timedlock(union slab_lock *l, void (*repair)(void *), void *arg,
 	       const struct timespec *abstime)
 {
-	return lock_result(l, pthread_mutex_timedlock(&l->m, abstime), repair,
-			   arg);
+	return lock_result(l, pthread_mutex_clocklock(&l->m, CLOCK_MONOTONIC,
+						      abstime),
+			   repair, arg);
 }
 
 void

@@ -209,7 +209,7 @@ static __thread struct drain_wait {
 static void
 drain_deadline(struct timespec *t)
 {
-	clock_gettime(CLOCK_REALTIME, t);
+	clock_gettime(CLOCK_MONOTONIC, t);
 	t->tv_nsec += DRAIN_LOCK_MIN_MS * 1000000L;
 	if (t->tv_nsec >= 1000000000L) {
 		t->tv_sec++;
@@ -2447,7 +2447,7 @@ drain_all(struct slab_cache *h)
 	 * that needed it frozen to the CPU, rather than wait for the holder
 	 * to run again.
 	 */
-	clock_gettime(CLOCK_REALTIME, &drain_wait.until);
+	clock_gettime(CLOCK_MONOTONIC, &drain_wait.until);
 	drain_wait.until.tv_sec += DRAIN_LOCK_WAIT;
 	drain_wait.gave_up = 0;
 	drain_wait.on = 1;

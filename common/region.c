@@ -130,7 +130,7 @@ region_super_check(const struct region_super *sb, uint64_t mapped_size,
 	if (sb->max_caches != SLAB_MAX_CACHES)
 		FAIL("cache table size (max_caches) does not match format");
 	if (sb->cpu_slot_off != 0)
-		FAIL("cpu_slot_off set: format 2 keeps slots per cache");
+		FAIL("cpu_slot_off set: slots live in each cache's ext block");
 	if (sb->slot_guard != REGION_GUARD_CAS &&
 	    sb->slot_guard != REGION_GUARD_RSEQ)
 		FAIL("unknown slot guard (neither CAS nor rseq)");

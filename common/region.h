@@ -30,7 +30,8 @@
  * their own: each cache keeps its slots in its ext block, a buddy block
  * the daemon allocates from the node areas (slab_cache_desc.slot_off), so
  * cpu_slot_off stays 0.  Format 1 had no cache table (cache_table_off 0)
- * and no slot guard.
+ * and no slot guard.  Format 3 colours the slots and sheaves in each ext
+ * block by the cache's table index (slab_ext_slots() in common/slab.h).
  *
  * "Who may change what" (DESIGN.md) for the state defined here:
  *	region_super, cpu_node table	daemon, once, before the first client
@@ -56,7 +57,7 @@
 #include <stdint.h>
 
 #define REGION_MAGIC		0x42414c534d485321ULL	/* "!SHMSLAB" LE */
-#define REGION_VERSION		2u
+#define REGION_VERSION		3u
 
 #define REGION_PAGE_SHIFT	12
 #define REGION_PAGE_SIZE	(1u << REGION_PAGE_SHIFT)

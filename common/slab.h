@@ -720,11 +720,36 @@ slab_sheaf_cap(uint32_t size)
 	return 6;
 }
 
-/* Bytes of a cache's ext block (nodes, then slots, then sheaves). */
+/*
+ * Colouring of the ext block.  Ext blocks are buddy blocks, page aligned,
+ * and a fast path touches the same few lines of each: its slot's first
+ * line and its main sheaf's count.  Laid out alike, those lines of every
+ * cache fall into the same sets of an 8-way L1 data cache, so that a
+ * program using more than a handful of caches (slab_malloc()'s kmalloc
+ * caches) evicts one cache's lines with another's.  The slots and
+ * sheaves of the cache at table index i start (i % SLAB_EXT_COLOURS)
+ * lines further into the block than the nodes' end: a colour fixed by
+ * the index, so that every party computes it and none reads it.
+ */
+#define SLAB_EXT_COLOURS	16u
+
+/* Offset of a cache's slots from the start of its ext block. */
+static inline uint64_t
+slab_ext_slots(uint32_t index, uint32_t nr_nodes)
+{
+	return (uint64_t)nr_nodes * sizeof(struct slab_node) +
+	       (uint64_t)(index % SLAB_EXT_COLOURS) * SLAB_CACHE_LINE;
+}
+
+/*
+ * Bytes of a cache's ext block (nodes, the colour, slots, then sheaves),
+ * whatever its colour.
+ */
 static inline uint64_t
 slab_ext_bytes(uint32_t nr_nodes, uint32_t nr_slots)
 {
 	return (uint64_t)nr_nodes * sizeof(struct slab_node) +
+	       (uint64_t)(SLAB_EXT_COLOURS - 1) * SLAB_CACHE_LINE +
 	       (uint64_t)nr_slots * sizeof(struct slab_slot) +
 	       (uint64_t)slab_nr_sheaves(nr_nodes, nr_slots) *
 		       sizeof(struct slab_sheaf);

@@ -249,8 +249,7 @@ check_desc(struct checker *c)
 	ext_bytes = slab_ext_bytes(d->nr_nodes, d->nr_slots);
 	if (d->ext_off < data_off || d->ext_off % SLAB_CACHE_LINE ||
 	    d->ext_off > c->size || ext_bytes > c->size - d->ext_off ||
-	    d->slot_off != d->ext_off + (uint64_t)d->nr_nodes *
-						sizeof(struct slab_node)) {
+	    d->slot_off != d->ext_off + slab_ext_slots(c->idx, d->nr_nodes)) {
 		error(c, "%s: ext block at %#llx (slots %#llx) is outside the "
 		      "region or misplaced", d->name,
 		      (unsigned long long)d->ext_off,

@@ -59,8 +59,7 @@ slab_view_init(struct slab_view *v, void *base, uint32_t idx)
 	if (d->ext_off < sb->data_off || d->ext_off % REGION_PAGE_SIZE ||
 	    d->ext_off > sb->region_size ||
 	    ext_bytes > sb->region_size - d->ext_off ||
-	    d->slot_off != d->ext_off + (uint64_t)v->nr_nodes *
-						 sizeof(struct slab_node))
+	    d->slot_off != d->ext_off + slab_ext_slots(idx, v->nr_nodes))
 		return -EUCLEAN;
 	if (v->cpu_partial == 0 || v->cpu_partial > 1024)
 		return -EUCLEAN;

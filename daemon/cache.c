@@ -935,8 +935,7 @@ desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
 	dsc->nr_nodes = m->nr_nodes;
 	dsc->ext_order = cp->ext_order;
 	dsc->ext_off = ext_off;
-	dsc->slot_off = ext_off + (uint64_t)m->nr_nodes *
-					  sizeof(struct slab_node);
+	dsc->slot_off = ext_off + slab_ext_slots(cp->index, m->nr_nodes);
 	dsc->created = cp->created;
 	dsc->fp_secret = cp->fp_secret;
 	dsc->released = cp->released;
@@ -1011,7 +1010,8 @@ view_make(struct cache_mgr *m, struct cache_priv *cp)
 	v->desc = &m->table[cp->index];
 	v->nodes = (struct slab_node *)(m->base +
 		((uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT));
-	v->slots = (struct slab_slot *)(v->nodes + m->nr_nodes);
+	v->slots = (struct slab_slot *)((char *)v->nodes +
+					slab_ext_slots(cp->index, m->nr_nodes));
 	v->rnodes = (const struct region_node *)(m->base + g->node_table_off);
 	if (cp->sheaf_cap) {
 		v->sheaves = (struct slab_sheaf *)(v->slots + m->nr_slots);
@@ -1110,7 +1110,8 @@ ext_alloc(struct cache_mgr *m, struct cache_priv *cp)
 	       (size_t)REGION_PAGE_SIZE << order);
 	nodes = (struct slab_node *)(m->base +
 				     ((uint64_t)pfn << REGION_PAGE_SHIFT));
-	slots = (struct slab_slot *)(nodes + m->nr_nodes);
+	slots = (struct slab_slot *)((char *)nodes +
+				     slab_ext_slots(cp->index, m->nr_nodes));
 	for (i = 0; i < m->nr_nodes && r == 0; i++)
 		r = slab_lock_init(&nodes[i].lock);
 	for (i = 0; i < m->nr_slots && r == 0; i++)
@@ -1146,7 +1147,8 @@ ext_reset(struct cache_mgr *m, struct cache_priv *cp)
 {
 	struct slab_node *nodes = (struct slab_node *)(m->base +
 		((uint64_t)cp->ext_pfn << REGION_PAGE_SHIFT));
-	struct slab_slot *slots = (struct slab_slot *)(nodes + m->nr_nodes);
+	struct slab_slot *slots = (struct slab_slot *)((char *)nodes +
+		slab_ext_slots(cp->index, m->nr_nodes));
 	uint32_t i;
 
 	for (i = 0; i < m->nr_nodes; i++) {

@@ -381,6 +381,51 @@ test_lists(void)
 	free(snap_b);
 }
 
+/*
+ * Ext block colouring (region format 3, docs/region-format.md): each live
+ * cache's slots start (index % 16) lines after its nodes, and the first
+ * lines of CPU 0's slot of the general caches fall into as many L1 sets
+ * (bits 6..11 of the address) as there are colours among them, where
+ * format 2 put them all into one.  A slot_off without its colour is a
+ * misplaced ext block to the checker.
+ */
+static void
+test_colour(void)
+{
+	uint32_t i, live = 0, bad = 0, sets = 0, nr_general = 0;
+	uint64_t seen = 0;
+
+	for (i = 0; i < SLAB_MAX_CACHES; i++) {
+		const struct slab_cache_desc *t = &table[i];
+		uint64_t want;
+
+		if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != CACHE_LIVE)
+			continue;
+		live++;
+		want = t->ext_off + (uint64_t)t->nr_nodes *
+					   sizeof(struct slab_node) +
+		       (uint64_t)(i % 16) * 64;
+		if (t->slot_off != want) {
+			diag("cache %u: slot_off %#llx, want %#llx", i,
+			     (unsigned long long)t->slot_off,
+			     (unsigned long long)want);
+			bad++;
+		}
+		if (t->flags & SLAB_F_GENERAL) {
+			nr_general++;
+			seen |= 1ull << ((t->slot_off >> 6) & 63);
+		}
+	}
+	for (i = 0; i < 64; i++)
+		sets += (seen >> i) & 1;
+	ok(live > 0 && bad == 0,
+	   "%u live caches, every slot_off coloured by its index (%u not)",
+	   live, bad);
+	ok(nr_general >= 16 && sets == 16,
+	   "the %u general caches' CPU-0 slot lines lie in %u L1 sets (16 "
+	   "colours)", nr_general, sets);
+}
+
 /* An argument "lists" runs the list cases only (to try them on old code). */
 int
 main(int argc, char **argv)
@@ -407,8 +452,10 @@ main(int argc, char **argv)
 	if (fd < 0)
 		bail_out("no raw connection");
 
-	if (argc < 2 || strcmp(argv[1], "lists") != 0)
+	if (argc < 2 || strcmp(argv[1], "lists") != 0) {
+		test_colour();
 		test_table_off();
+	}
 	test_lists();
 
 	rep = calloc(1, sizeof(*rep));

@@ -72,7 +72,7 @@
 /* libclient/slub.c */
 #define drain_all		shmslab_drain_all
 #define rseq_off		shmslab_rseq_off
-#define free_memo		shmslab_free_memo
+#define free_memo		slab_inline_memo	/* exported: shmslab.h */
 #define page_memo		shmslab_page_memo
 #define page_memo_make		shmslab_page_memo_make
 #define page_memo_pages		shmslab_page_memo_pages

@@ -517,7 +517,15 @@ struct slab_slot {
 					 * changed only by a restartable
 					 * sequence on CPU k of slot lock k's
 					 * holder */
-	uint64_t reserved0[2];
+	uint64_t released;		/* the descriptor's `released`, copied
+					 * by slabd whenever it changes it
+					 * (before the descriptor, so before
+					 * any give-back) and restored if a
+					 * client scribbles it: the inline
+					 * free (shmslab.h) compares its memo
+					 * with it on the line it reads
+					 * anyway (format 3) */
+	uint64_t reserved0;
 
 	_Alignas(64) union slab_lock lock;
 	uint32_t partial_head;		/* pfn, PFN_NONE: empty */

@@ -732,9 +732,15 @@ slab_link(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 static void
 released_bump(struct cache_mgr *m, struct cache_priv *cp)
 {
+	uint32_t k;
+
 	if (++m->released == 0)
 		m->released = 1;
 	cp->released = m->released;
+	/* the slots' copies first (common/slab.h, struct slab_slot) */
+	for (k = 0; k < m->nr_slots; k++)
+		__atomic_store_n(&cp->view.slots[k].released, cp->released,
+				 __ATOMIC_RELEASE);
 	__atomic_store_n(&m->table[cp->index].released, cp->released,
 			 __ATOMIC_RELEASE);
 }
@@ -1023,7 +1029,7 @@ view_make(struct cache_mgr *m, struct cache_priv *cp)
 /*
  * Check the region's descriptor of LIVE cache idx (at its formatted
  * address) against the daemon's copy and rewrite it if a client scribbled
- * on it; restore the slots' copies of gen likewise.
+ * on it; restore the slots' copies of gen and released likewise.
  */
 static void
 desc_check(struct cache_mgr *m, uint32_t idx)
@@ -1032,12 +1038,17 @@ desc_check(struct cache_mgr *m, uint32_t idx)
 	struct slab_cache_desc want, *dsc = &m->table[idx];
 	uint32_t k;
 
-	/* the slots' copies of gen, which the fast path compares */
-	for (k = 0; k < m->nr_slots; k++)
-		if (__atomic_load_n(&cp->view.slots[k].gen,
-				    __ATOMIC_RELAXED) != cp->gen)
-			__atomic_store_n(&cp->view.slots[k].gen, cp->gen,
-					 __ATOMIC_RELAXED);
+	/* the slots' copies of gen and released, which fast paths compare */
+	for (k = 0; k < m->nr_slots; k++) {
+		struct slab_slot *s = &cp->view.slots[k];
+
+		if (__atomic_load_n(&s->gen, __ATOMIC_RELAXED) != cp->gen)
+			__atomic_store_n(&s->gen, cp->gen, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s->released, __ATOMIC_RELAXED) !=
+		    cp->released)
+			__atomic_store_n(&s->released, cp->released,
+					 __ATOMIC_RELEASE);
+	}
 	desc_fill(m, cp, &want);
 	if (memcmp(dsc, &want, sizeof(want)) == 0)
 		return;
@@ -1174,7 +1185,8 @@ ext_reset(struct cache_mgr *m, struct cache_priv *cp)
 		__atomic_store_n(&s->word, SLOT_NO_SLAB, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->tid, s->tid + 1, __ATOMIC_RELAXED);
 		memset(s->stat_fast, 0, sizeof(s->stat_fast));
-		memset(s->reserved0, 0, sizeof(s->reserved0));
+		s->reserved0 = 0;
+		__atomic_store_n(&s->released, cp->released, __ATOMIC_RELAXED);
 		s->reserved_gen = 0;
 		__atomic_store_n(&s->gen, cp->gen, __ATOMIC_RELAXED);
 		s->partial_head = PFN_NONE;

@@ -21,6 +21,43 @@
 
 /* ---------------------------------------------------------------- handles */
 
+/*
+ * What shmslab.h's inline fast paths read: the same values as
+ * alloc_inline() and free_inline2() use, for a handle that takes the
+ * sheaf sequences (h->sheaf) in a library with them (HAVE_RSEQ_ASM);
+ * slots stays 0 otherwise, and the inline code calls the library.  A pool
+ * of several nodes gets no memo key (NO_MEMO never matches a memo), so
+ * the inline free calls the library, which sends another node's object
+ * to its own slab.
+ */
+static void
+handle_fast(struct slab_cache *h)
+{
+	struct slab_cache_fast *f = &h->fast;
+
+	memset(f, 0, sizeof(*f));
+#if HAVE_RSEQ_ASM
+	if (!h->sheaf)
+		return;
+	f->abi = SHMSLAB_FAST_ABI;
+	f->gen = h->v.gen;
+	f->nr_sheaves = h->nr_sheaves;
+	f->sheaf_cap = h->sheaf_cap;
+	f->rseq_off = (int64_t)rseq_off;
+	f->base = h->v.base;
+	f->slot0 = (char *)h->v.slots;
+	f->sheaves = (char *)h->v.sheaves;
+	f->lo_off = h->lo_off;
+	f->span_alloc = h->span_alloc;
+	f->obj_bytes = h->obj_bytes;
+	f->stride_mask = h->stride_mask;
+	f->recip = h->recip;
+	f->stride = h->v.geo.stride;
+	f->serial = h->v.nr_nodes > 1 ? NO_MEMO : h->serial;
+	f->slots = h->v.nr_slots;
+#endif
+}
+
 struct slab_cache *
 handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 	   void (*ctor)(void *), int *errp)
@@ -108,6 +145,7 @@ handle_new(struct slab_pool *pool, uint32_t idx, uint32_t gen,
 		   h->v.geo.stride;
 	memcpy(h->name, h->v.desc->name, sizeof(h->name));
 	h->name[sizeof(h->name) - 1] = '\0';
+	handle_fast(h);
 
 	pthread_mutex_lock(&pool->cache_lock);
 	TEST_WINDOW(SHMSLAB_TW_HANDLE_LOCKED);

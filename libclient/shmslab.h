@@ -478,6 +478,255 @@ void slab_free(struct slab_pool *pool, void *ptr);
 /* Bytes usable at ptr (its size class), or 0 with EINVAL. */
 size_t slab_usable_size(struct slab_pool *pool, const void *ptr);
 
+/* ------------------------------------------------------ inline fast paths */
+
+/*
+ * On x86-64 with GCC 11 or later or Clang 14 or later, slab_cache_alloc()
+ * and slab_cache_free() are also macros that expand to the inline
+ * functions below (as DPDK's rte_mempool_get() and _put() are inline):
+ * the sheaf pop and push, each one restartable sequence, run in the
+ * caller's code, and everything else - an empty or full sheaf, a first
+ * free into a slab, a thread without rseq, a handle of a cache without
+ * sheaves, flags, NULL - calls the library as before.  Behaviour, errors
+ * and statistics are the functions' (shmslab(3), INLINE FAST PATHS).
+ * Define SHMSLAB_NO_INLINE before including this header to call the
+ * library always; (slab_cache_alloc)(c, f) calls it for one call.
+ *
+ * What the inline code reads is private to this header: the first member
+ * of every handle (struct slab_cache_fast), the region's per-CPU slot and
+ * sheaf at the offsets below, and the library's thread-local free memo.
+ * Their layout is version SHMSLAB_FAST_ABI.  The inline paths run only on
+ * a CPU below the handle's first word, `slots`: the library leaves it 0
+ * in a handle they must not use (a cache without sheaves, a thread of a
+ * process without rseq), and every library whose layout is another keeps
+ * it 0 in all its handles, so that code built against this header then
+ * calls the library on every path: a program keeps working, only slower,
+ * across library versions.
+ */
+#define SHMSLAB_FAST_ABI	1u
+
+struct slab_cache_fast {
+	uint64_t slots;			/* per-CPU slots the inline paths may
+					 * use; 0: none, call the library */
+	uint32_t abi;			/* SHMSLAB_FAST_ABI, where slots > 0 */
+	uint32_t gen;			/* the cache's gen: a slot with
+					 * another belongs to a later cache */
+	uint32_t nr_sheaves;		/* sheaves of the cache */
+	uint32_t sheaf_cap;		/* objects per sheaf */
+	int64_t rseq_off;		/* glibc's __rseq_offset */
+	char *base;			/* the region in this process */
+	char *slot0;			/* the cache's slot of CPU 0 */
+	char *sheaves;			/* the cache's sheaf 0 */
+	uint64_t lo_off;		/* page areas: an entry e handed out */
+	uint64_t span_alloc;		/* needs e - lo_off < span_alloc */
+	uint64_t obj_bytes;		/* objects * stride of a slab */
+	uint64_t stride_mask;		/* stride - 1 if a power of two, or 0 */
+	uint64_t recip;			/* ceil(2^44 / stride) */
+	uint64_t stride;
+	uint64_t serial;		/* the free memo's key for the handle */
+};
+
+/*
+ * The free check's memo (docs/slab-protocol.md): the slab of the last
+ * object this thread's slab_cache_free() checked in full, valid while
+ * the handle's serial and the cache's `released` are the memo's.
+ */
+struct slab_inline_memo {
+	uint64_t serial;
+	uint64_t lo;			/* region offset of the slab's first
+					 * object */
+	uint64_t released;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+extern __thread struct slab_inline_memo slab_inline_memo
+	__attribute__((tls_model("initial-exec")));
+#endif
+
+/* The region's per-CPU slot and sheaf, as version 1 reads them. */
+#define SHMSLAB_FAST_SLOT_SIZE		320	/* struct slab_slot */
+#define SHMSLAB_FAST_SLOT_GEN		32	/* its gen */
+#define SHMSLAB_FAST_SLOT_SHEAVES	40	/* its main sheaf's index */
+#define SHMSLAB_FAST_SLOT_RELEASED	48	/* its copy of `released` */
+#define SHMSLAB_FAST_SLOT_ALLOCS	16	/* allocation fast-path count */
+#define SHMSLAB_FAST_SLOT_FREES		24	/* free fast-path count */
+#define SHMSLAB_FAST_SLOT_BAD		256	/* bad entries and pointers */
+#define SHMSLAB_FAST_SHEAF_SHIFT	9	/* struct slab_sheaf: 512 B, */
+#define SHMSLAB_FAST_SHEAF_OBJ		16	/* count at 0, offsets at 16 */
+#define SHMSLAB_FAST_SHEAF_MAX		62	/* entries */
+
+#if defined(__x86_64__) && !defined(SHMSLAB_NO_INLINE) &&		\
+	((defined(__clang__) && __clang_major__ >= 14) ||		\
+	 (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define SHMSLAB_INLINE	1
+
+/*
+ * The head and tail of a restartable sequence (rseq(2)): publish the
+ * descriptor in the thread's rseq area, check the CPU, ... commit with
+ * the last instruction before label 2; an abort lands after glibc's
+ * signature and jumps to the C label retry.
+ */
+#define SHMSLAB_RSEQ_HEAD_						\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n\t"						\
+	"3:\n\t"							\
+	".long 0x0, 0x0\n\t"						\
+	".quad 1f, (2f - 1f), 4f\n\t"					\
+	".popsection\n\t"						\
+	"leaq 3b(%%rip), %[tmp]\n\t"					\
+	"movq %[tmp], %%fs:8(%[off])\n\t"				\
+	"1:\n\t"							\
+	"cmpl %k[cpu], %%fs:4(%[off])\n\t"				\
+	"jnz 4f\n\t"
+#define SHMSLAB_RSEQ_TAIL_						\
+	"2:\n\t"							\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long 0x53053053\n\t"						\
+	"4:\n\t"							\
+	"jmp %l[retry]\n\t"						\
+	".popsection\n\t"
+
+static inline __attribute__((always_inline)) void *
+slab_cache_alloc_inline(struct slab_cache *cache, unsigned int flags)
+{
+	const struct slab_cache_fast *f =
+		(const struct slab_cache_fast *)(const void *)cache;
+
+	if (__builtin_expect(cache != NULL && flags == 0, 1)) {
+		uint64_t off = (uint64_t)f->rseq_off, idx, obj, tmp, k;
+		char *slot;
+
+retry:
+		/* the CPU (a 32-bit load, zero-extended), or ~0 unregistered */
+		__asm__ __volatile__("movl %%fs:4(%1), %k0"
+				     : "=r"(k) : "r"(off));
+		if (__builtin_expect(k >= f->slots, 0))
+			goto call;
+		slot = f->slot0 + k * SHMSLAB_FAST_SLOT_SIZE;
+		/*
+		 * The slot's gen (a destroyed cache's slots carry a later
+		 * one), the main sheaf's index and count checked in the
+		 * sequence (the count against the array's size: a count
+		 * another client wrote above the cache's capacity hands out
+		 * entries that are checked as any other), and one store of
+		 * the count commits the pop.
+		 */
+		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
+			"movl %[gen], %k[tmp]\n\t"
+			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
+			"jne %l[call]\n\t"
+			"movl %c[ssh](%[slot]), %k[idx]\n\t"
+			"cmpl %[nsh], %k[idx]\n\t"
+			"jae %l[call]\n\t"
+			"shlq %[shift], %[idx]\n\t"
+			"addq %[sheaves], %[idx]\n\t"
+			"movl (%[idx]), %k[tmp]\n\t"
+			"subl $1, %k[tmp]\n\t"
+			"cmpl %[max], %k[tmp]\n\t"
+			"jae %l[call]\n\t"
+			"movq %c[sobj](%[idx],%[tmp],8), %[obj]\n\t"
+			"movl %k[tmp], (%[idx])\n\t"
+			SHMSLAB_RSEQ_TAIL_
+			: [idx] "=&r"(idx), [obj] "=&r"(obj), [tmp] "=&r"(tmp)
+			: [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			  [gen] "m"(f->gen), [nsh] "m"(f->nr_sheaves),
+			  [sheaves] "m"(f->sheaves),
+			  [max] "i"(SHMSLAB_FAST_SHEAF_MAX),
+			  [sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
+			  [ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
+			  [sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
+			  [shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
+			: "memory", "cc"
+			: retry, call);
+		if (__builtin_expect(obj - f->lo_off >= f->span_alloc, 0)) {
+			/* an entry another client scribbled: counted, dropped */
+			__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
+				(slot + SHMSLAB_FAST_SLOT_BAD)));
+			goto call;
+		}
+		__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
+			(slot + SHMSLAB_FAST_SLOT_ALLOCS)));
+		return f->base + obj;
+	}
+call:
+	return (slab_cache_alloc)(cache, flags);
+}
+
+static inline __attribute__((always_inline)) void
+slab_cache_free_inline(struct slab_cache *cache, void *obj)
+{
+	const struct slab_cache_fast *f =
+		(const struct slab_cache_fast *)(const void *)cache;
+
+	if (__builtin_expect(cache != NULL, 1)) {
+		uint64_t o = (uint64_t)((char *)obj - f->base);
+		uint64_t x = o - slab_inline_memo.lo;
+		uint64_t off = (uint64_t)f->rseq_off, idx, cnt, tmp, k, rel;
+		char *slot;
+
+		/*
+		 * The object is one of the memo's slab: else the library
+		 * checks it in full (and makes the memo).  A pool of several
+		 * nodes has no memo here.  That the slab is still the cache's
+		 * (the memo's `released` is the cache's) is compared in the
+		 * sequence, with the slot's copy.
+		 */
+		if (__builtin_expect(slab_inline_memo.serial != f->serial ||
+					     x >= f->obj_bytes, 0))
+			goto call;
+		if (f->stride_mask ? (x & f->stride_mask) != 0 :
+				     ((x * f->recip) >> 44) * f->stride != x)
+			goto call;
+		rel = slab_inline_memo.released;
+retry:
+		__asm__ __volatile__("movl %%fs:4(%1), %k0"
+				     : "=r"(k) : "r"(off));
+		if (__builtin_expect(k >= f->slots, 0))
+			goto call;
+		slot = f->slot0 + k * SHMSLAB_FAST_SLOT_SIZE;
+		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
+			"movl %[gen], %k[tmp]\n\t"
+			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
+			"jne %l[call]\n\t"
+			"cmpq %[rel], %c[srel](%[slot])\n\t"
+			"jne %l[call]\n\t"
+			"movl %c[ssh](%[slot]), %k[idx]\n\t"
+			"cmpl %[nsh], %k[idx]\n\t"
+			"jae %l[call]\n\t"
+			"shlq %[shift], %[idx]\n\t"
+			"addq %[sheaves], %[idx]\n\t"
+			"movl (%[idx]), %k[cnt]\n\t"
+			"cmpl %[cap], %k[cnt]\n\t"
+			"jae %l[call]\n\t"
+			"movq %[o], %c[sobj](%[idx],%[cnt],8)\n\t"
+			"addl $1, %k[cnt]\n\t"
+			"movl %k[cnt], (%[idx])\n\t"
+			SHMSLAB_RSEQ_TAIL_
+			: [idx] "=&r"(idx), [cnt] "=&r"(cnt), [tmp] "=&r"(tmp)
+			: [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
+			  [o] "r"(o), [rel] "r"(rel),
+			  [srel] "i"(SHMSLAB_FAST_SLOT_RELEASED),
+			  [gen] "m"(f->gen), [nsh] "m"(f->nr_sheaves),
+			  [sheaves] "m"(f->sheaves), [cap] "m"(f->sheaf_cap),
+			  [sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
+			  [ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
+			  [sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
+			  [shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
+			: "memory", "cc"
+			: retry, call);
+		__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
+			(slot + SHMSLAB_FAST_SLOT_FREES)));
+		return;
+	}
+call:
+	(slab_cache_free)(cache, obj);
+}
+
+#define slab_cache_alloc(cache, flags)	slab_cache_alloc_inline(cache, flags)
+#define slab_cache_free(cache, obj)	slab_cache_free_inline(cache, obj)
+#endif /* SHMSLAB_INLINE */
+
 #ifdef __cplusplus
 }
 #endif

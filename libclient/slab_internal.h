@@ -43,8 +43,13 @@
 #include "libclient/internal.h"
 #include "libclient/testhook.h"
 
-/* Handles are private to the process; everything they copy was checked. */
+/*
+ * Handles are private to the process; everything they copy was checked.
+ * The first member is what shmslab.h's inline fast paths read (filled by
+ * handle_new(), never changed after).
+ */
 struct slab_cache {
+	struct slab_cache_fast fast;
 	struct slab_pool *pool;
 	struct slab_view v;
 	void (*ctor)(void *obj);
@@ -659,14 +664,41 @@ obj_sheaf_rest(const struct slab_cache *h, uint64_t off, uint64_t pfn,
  * Thread-local, in the thread's static TLS block (initial-exec: a
  * %fs-relative load, no call); like malloc, not async-signal-safe.
  */
-struct free_memo {
-	uint64_t serial;		/* the handle's; 0: empty */
-	uint64_t lo;			/* the slab's first object */
-	uint64_t released;
-};
+/*
+ * struct free_memo and free_memo are shmslab.h's struct slab_inline_memo
+ * and slab_inline_memo (namespace.h): exported, for the inline
+ * slab_cache_free(), which reads it as free_inline2() does.
+ */
 #define NO_MEMO		UINT64_MAX	/* a handle's serial: never memoised */
 extern __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
+
+/* The layout shmslab.h's inline fast paths read (SHMSLAB_FAST_ABI 1). */
+_Static_assert(offsetof(struct slab_cache, fast) == 0,
+	       "the inline paths' part of a handle comes first");
+_Static_assert(sizeof(struct slab_slot) == SHMSLAB_FAST_SLOT_SIZE &&
+		       offsetof(struct slab_slot, gen) == SHMSLAB_FAST_SLOT_GEN &&
+		       offsetof(struct slab_slot, sheaves) ==
+			       SHMSLAB_FAST_SLOT_SHEAVES &&
+		       offsetof(struct slab_slot, released) ==
+			       SHMSLAB_FAST_SLOT_RELEASED &&
+		       offsetof(struct slab_slot, stat_fast) ==
+			       SHMSLAB_FAST_SLOT_ALLOCS &&
+		       offsetof(struct slab_slot, stat_fast) + 8 ==
+			       SHMSLAB_FAST_SLOT_FREES &&
+		       offsetof(struct slab_slot, stat) +
+				       8 * ST_BAD_FREE ==
+			       SHMSLAB_FAST_SLOT_BAD,
+	       "the slot as SHMSLAB_FAST_ABI 1 reads it");
+_Static_assert(sizeof(struct slab_sheaf) == 1u << SHMSLAB_FAST_SHEAF_SHIFT &&
+		       offsetof(struct slab_sheaf, count) == 0 &&
+		       offsetof(struct slab_sheaf, obj) ==
+			       SHMSLAB_FAST_SHEAF_OBJ &&
+		       SLAB_SHEAF_MAX == SHMSLAB_FAST_SHEAF_MAX &&
+		       sizeof(((struct slab_sheaf *)0)->count) == 4 &&
+		       sizeof(((struct slab_sheaf *)0)->obj[0]) == 8,
+	       "the sheaf as SHMSLAB_FAST_ABI 1 reads it");
+_Static_assert(RECIP_SHIFT == 44, "the inline free's stride test");
 
 /*
  * The page memo (docs/slab-protocol.md, "The page memo"): the same memo

@@ -89,7 +89,8 @@
 /* __rseq_offset, copied at pool open (rseq_registered()). */
 ptrdiff_t rseq_off;
 
-__thread struct free_memo free_memo
+/* exported (as slab_inline_memo): shmslab.h's inline slab_cache_free() */
+SHMSLAB_EXPORT __thread struct free_memo free_memo
 	__attribute__((tls_model("initial-exec")));
 __thread struct free_memo *page_memo
 	__attribute__((tls_model("initial-exec")));

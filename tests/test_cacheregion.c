@@ -114,8 +114,26 @@ table_off_case(const char *what, uint64_t bad, uint32_t vidx)
 	   "%s: the damaged descriptor is restored at its real place", what);
 	/*
 	 * The table, and the field the test scribbled (which slabd may
-	 * restore: the superblock is another part's to check), aside.
+	 * restore: the superblock is another part's to check), aside; and
+	 * the slots' copies of `released`, which change with it.
 	 */
+	for (i = 0; i < (int)SLAB_MAX_CACHES; i++) {
+		const struct slab_cache_desc *t = &table[i];
+		uint32_t k;
+
+		if (i == (int)vidx)
+			t = &orig;
+		if (t->state != CACHE_LIVE)
+			continue;
+		for (k = 0; k < t->nr_slots; k++) {
+			uint64_t at = t->slot_off +
+				      (uint64_t)k * sizeof(struct slab_slot) +
+				      offsetof(struct slab_slot, released);
+
+			if (at + 8 <= region_size)
+				memcpy(snap + at, base + at, 8);
+		}
+	}
 	for (off = 0; off < region_size; off++) {
 		if (off == table_off) {
 			off += table_bytes - 1;

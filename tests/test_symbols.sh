@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_symbols.sh - the link contract of libshmslab: the shared library
-# exports exactly the functions of libclient/libshmslab.sym, each at
-# version SHMSLAB_1 and each declared in shmslab.h; the static library
+# exports exactly the functions of libclient/libshmslab.sym (and the
+# inline fast paths' thread-local memo), each at version SHMSLAB_1 and
+# each declared in shmslab.h; the static library
 # defines no global name outside slab_*, shmslab_* (common/namespace.h)
 # and the generated protobuf code's shmslab__*, so it cannot clash with a
 # program's own functions.  (AddressSanitizer's __odr_asan.* markers of
@@ -31,7 +32,10 @@ if [ -f "$so" ]; then
 	fi
 	missing=""
 	for f in $(echo "$listed" | sed 's/@@.*//'); do
-		grep -q "[[:space:]*]$f(" "$hdr" || missing="$missing $f"
+		# a function, or the inline paths' thread-local variable
+		grep -q "[[:space:]*]$f(" "$hdr" ||
+			grep -q "^extern __thread .*[[:space:]*]$f\$" "$hdr" ||
+			missing="$missing $f"
 	done
 	if [ -z "$missing" ]; then
 		ok "every exported function is declared in shmslab.h"

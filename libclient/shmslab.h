@@ -496,12 +496,13 @@ size_t slab_usable_size(struct slab_pool *pool, const void *ptr);
  * of every handle (struct slab_cache_fast), the region's per-CPU slot and
  * sheaf at the offsets below, and the library's thread-local free memo.
  * Their layout is version SHMSLAB_FAST_ABI.  The inline paths run only on
- * a CPU below the handle's first word, `slots`: the library leaves it 0
- * in a handle they must not use (a cache without sheaves, a thread of a
- * process without rseq), and every library whose layout is another keeps
- * it 0 in all its handles, so that code built against this header then
- * calls the library on every path: a program keeps working, only slower,
- * across library versions.
+ * a CPU below the handle's first word, `slots`, which they read before
+ * anything else and, where it is 0, read nothing more: the library
+ * leaves it 0 in a handle they must not use (a cache without sheaves, a
+ * thread of a process without rseq), and every library whose layout is
+ * another keeps it 0 in all its handles, so that code built against this
+ * header then calls the library on every path: a program keeps working,
+ * only slower, across library versions.
  */
 #define SHMSLAB_FAST_ABI	1u
 
@@ -593,7 +594,8 @@ slab_cache_alloc_inline(struct slab_cache *cache, unsigned int flags)
 	const struct slab_cache_fast *f =
 		(const struct slab_cache_fast *)(const void *)cache;
 
-	if (__builtin_expect(cache != NULL && flags == 0, 1)) {
+	/* the first word before any other: 0 in another layout's handle */
+	if (__builtin_expect(cache != NULL && flags == 0 && f->slots != 0, 1)) {
 		uint64_t off = (uint64_t)f->rseq_off, idx, obj, tmp, k;
 		char *slot;
 
@@ -659,7 +661,8 @@ slab_cache_free_inline(struct slab_cache *cache, void *obj)
 	const struct slab_cache_fast *f =
 		(const struct slab_cache_fast *)(const void *)cache;
 
-	if (__builtin_expect(cache != NULL, 1)) {
+	/* the first word before any other: 0 in another layout's handle */
+	if (__builtin_expect(cache != NULL && f->slots != 0, 1)) {
 		uint64_t o = (uint64_t)((char *)obj - f->base);
 		uint64_t x = o - slab_inline_memo.lo;
 		uint64_t off = (uint64_t)f->rseq_off, idx, cnt, tmp, k, rel;

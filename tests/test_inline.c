@@ -28,7 +28,13 @@
  *      index): allocation fails with ESTALE, a free of the new cache's
  *      object with ESTALE, and the new cache is unchanged;
  *   g) a handle whose first word is 0, as a library with another layout
- *      leaves it: every call goes to the library, and works.
+ *      leaves it: every call goes to the library, and works;
+ *   h) the same with every other word of the handle's fast part holding
+ *      what another layout could keep there (a far __rseq_offset,
+ *      pointers to an inaccessible page, the memo's key): the inline code
+ *      reads nothing past the first word, so every call still goes to
+ *      the library and works (in a child: a read of those words crashes
+ *      it, as it did when the CPU was read before the first word).
  *
  * Skipped where the header has no inline paths (another compiler or
  * architecture) or glibc registered no rseq area (the inline paths are
@@ -42,6 +48,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/slab.h"
@@ -426,6 +434,97 @@ test_off(struct slab_cache *c, int n)
 	   calls_free - f0);
 }
 
+/*
+ * h) first word 0, the rest of the fast part as another layout might have
+ * it.  In a child (its own copy of the handle): exit 0 when every
+ * allocation and free went to the library and worked, else a code.
+ */
+static int
+off_layout_child(struct slab_cache *c, int do_alloc, int n)
+{
+	struct slab_cache_fast *f = fast_of(c);
+	uint64_t a0, f0;
+	void *far, *v[64];
+	int i;
+
+	if (n > 64)
+		n = 64;
+	/* objects, and the memo on their slab, through the library */
+	for (i = 0; i < n; i++)
+		if ((v[i] = (slab_cache_alloc)(c, 0)) == NULL)
+			return 2;
+	(slab_cache_free)(c, (slab_cache_alloc)(c, 0));
+	far = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (far == MAP_FAILED)
+		return 2;
+	f->slots = 0;
+	f->abi = 0xa5a5a5a5u;
+	f->gen = 0xa5a5a5a5u;
+	f->nr_sheaves = 0xffffffffu;
+	f->sheaf_cap = 0xffffffffu;
+	f->rseq_off = INT64_C(1) << 62;	/* %fs-relative: not canonical */
+	f->slot0 = (char *)far;
+	f->sheaves = (char *)far;
+	f->lo_off = 0;
+	f->span_alloc = UINT64_MAX;
+	/* the memo's key and checks every object of a slab passes */
+	f->serial = slab_inline_memo.serial;
+	f->obj_bytes = UINT64_MAX;
+	f->stride_mask = 1;
+	f->recip = 0;
+	f->stride = 1;
+	a0 = calls_alloc;
+	f0 = calls_free;
+	if (do_alloc) {
+		for (i = 0; i < n; i++) {
+			void *p = slab_cache_alloc(c, 0);
+
+			if (p == NULL)
+				return 3;
+			slabtest_fill(rbase, p, 64, 0x70 + (uint64_t)i);
+			if (!slabtest_intact(rbase, p, 64, 0x70 + (uint64_t)i))
+				return 4;
+			slab_cache_free(c, p);
+		}
+		if (calls_free - f0 != (uint64_t)n)
+			return 8;
+		if (calls_alloc - a0 != (uint64_t)n)
+			return 5;
+	}
+	f0 = calls_free;
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		slab_cache_free(c, v[i]);
+		if (errno != 0)
+			return 6;
+	}
+	if (calls_free - f0 != (uint64_t)n)
+		return 7;
+	return 0;
+}
+
+static void
+test_off_layout(struct slab_cache *c, const char *name)
+{
+	uint64_t in0 = inuse_of(name);
+	int do_alloc, st;
+
+	for (do_alloc = 1; do_alloc >= 0; do_alloc--) {
+		pid_t pid = slabtest_fork();
+
+		if (pid == 0)
+			_exit(off_layout_child(c, do_alloc, 32));
+		st = slabtest_wait(pid);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "h) first word 0, the rest another layout's: every %s "
+		   "called the library and worked (%s)",
+		   do_alloc ? "allocation and free" : "free",
+		   slabtest_status(st));
+	}
+	ok(inuse_of(name) == in0, "h) nothing of the children's is in use "
+	   "(%" PRIu64 " before, %" PRIu64 " after)", in0, inuse_of(name));
+}
+
 int
 main(void)
 {
@@ -460,6 +559,7 @@ main(void)
 		test_scribbled_copy(c, "inline-64", cpu);
 		test_stale();
 		test_off(c, 100);
+		test_off_layout(c, "inline-64");
 		slabtest_unpin();
 	}
 	slab_pool_close(pool);

@@ -496,12 +496,13 @@ size_t slab_usable_size(struct slab_pool *pool, const void *ptr);
  * of every handle (struct slab_cache_fast), the region's per-CPU slot and
  * sheaf at the offsets below, and the library's thread-local free memo.
  * Their layout is version SHMSLAB_FAST_ABI.  The inline paths run only on
- * a CPU below the handle's first word, `slots`: the library leaves it 0
- * in a handle they must not use (a cache without sheaves, a thread of a
- * process without rseq), and every library whose layout is another keeps
- * it 0 in all its handles, so that code built against this header then
- * calls the library on every path: a program keeps working, only slower,
- * across library versions.
+ * a CPU below the handle's first word, `slots`, which they read before
+ * anything else and, where it is 0, read nothing more: the library
+ * leaves it 0 in a handle they must not use (a cache without sheaves, a
+ * thread of a process without rseq), and every library whose layout is
+ * another keeps it 0 in all its handles, so that code built against this
+ * header then calls the library on every path: a program keeps working,
+ * only slower, across library versions.
  */
 #define SHMSLAB_FAST_ABI	1u
 
@@ -564,7 +565,12 @@ extern __thread struct slab_inline_memo slab_inline_memo
  * The head and tail of a restartable sequence (rseq(2)): publish the
  * descriptor in the thread's rseq area, check the CPU, ... commit with
  * the last instruction before label 2; an abort lands after glibc's
- * signature and jumps to the C label retry.
+ * signature and jumps to the C label retry, and an exit from inside the
+ * sequence jumps to 5f, which goes to the C label call.  Every way out
+ * clears the area's rseq_cs again: the descriptor lives in the caller's
+ * object, and a thread that still pointed at it after the object was
+ * dlclose()d would be killed (SIGSEGV) by the kernel's next look at it,
+ * at its next preemption or signal.
  */
 #define SHMSLAB_RSEQ_HEAD_						\
 	".pushsection __rseq_cs, \"aw\"\n\t"				\
@@ -580,11 +586,16 @@ extern __thread struct slab_inline_memo slab_inline_memo
 	"jnz 4f\n\t"
 #define SHMSLAB_RSEQ_TAIL_						\
 	"2:\n\t"							\
+	"movq $0, %%fs:8(%[off])\n\t"					\
 	".pushsection __rseq_failure, \"ax\"\n\t"			\
 	".byte 0x0f, 0xb9, 0x3d\n\t"					\
 	".long 0x53053053\n\t"						\
 	"4:\n\t"							\
+	"movq $0, %%fs:8(%[off])\n\t"					\
 	"jmp %l[retry]\n\t"						\
+	"5:\n\t"							\
+	"movq $0, %%fs:8(%[off])\n\t"					\
+	"jmp %l[call]\n\t"						\
 	".popsection\n\t"
 
 static inline __attribute__((always_inline)) void *
@@ -593,7 +604,8 @@ slab_cache_alloc_inline(struct slab_cache *cache, unsigned int flags)
 	const struct slab_cache_fast *f =
 		(const struct slab_cache_fast *)(const void *)cache;
 
-	if (__builtin_expect(cache != NULL && flags == 0, 1)) {
+	/* the first word before any other: 0 in another layout's handle */
+	if (__builtin_expect(cache != NULL && flags == 0 && f->slots != 0, 1)) {
 		uint64_t off = (uint64_t)f->rseq_off, idx, obj, tmp, k;
 		char *slot;
 
@@ -615,16 +627,16 @@ retry:
 		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
 			"movl %[gen], %k[tmp]\n\t"
 			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
-			"jne %l[call]\n\t"
+			"jne 5f\n\t"
 			"movl %c[ssh](%[slot]), %k[idx]\n\t"
 			"cmpl %[nsh], %k[idx]\n\t"
-			"jae %l[call]\n\t"
+			"jae 5f\n\t"
 			"shlq %[shift], %[idx]\n\t"
 			"addq %[sheaves], %[idx]\n\t"
 			"movl (%[idx]), %k[tmp]\n\t"
 			"subl $1, %k[tmp]\n\t"
 			"cmpl %[max], %k[tmp]\n\t"
-			"jae %l[call]\n\t"
+			"jae 5f\n\t"
 			"movq %c[sobj](%[idx],%[tmp],8), %[obj]\n\t"
 			"movl %k[tmp], (%[idx])\n\t"
 			SHMSLAB_RSEQ_TAIL_
@@ -659,7 +671,8 @@ slab_cache_free_inline(struct slab_cache *cache, void *obj)
 	const struct slab_cache_fast *f =
 		(const struct slab_cache_fast *)(const void *)cache;
 
-	if (__builtin_expect(cache != NULL, 1)) {
+	/* the first word before any other: 0 in another layout's handle */
+	if (__builtin_expect(cache != NULL && f->slots != 0, 1)) {
 		uint64_t o = (uint64_t)((char *)obj - f->base);
 		uint64_t x = o - slab_inline_memo.lo;
 		uint64_t off = (uint64_t)f->rseq_off, idx, cnt, tmp, k, rel;
@@ -688,17 +701,17 @@ retry:
 		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
 			"movl %[gen], %k[tmp]\n\t"
 			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
-			"jne %l[call]\n\t"
+			"jne 5f\n\t"
 			"cmpq %[rel], %c[srel](%[slot])\n\t"
-			"jne %l[call]\n\t"
+			"jne 5f\n\t"
 			"movl %c[ssh](%[slot]), %k[idx]\n\t"
 			"cmpl %[nsh], %k[idx]\n\t"
-			"jae %l[call]\n\t"
+			"jae 5f\n\t"
 			"shlq %[shift], %[idx]\n\t"
 			"addq %[sheaves], %[idx]\n\t"
 			"movl (%[idx]), %k[cnt]\n\t"
 			"cmpl %[cap], %k[cnt]\n\t"
-			"jae %l[call]\n\t"
+			"jae 5f\n\t"
 			"movq %[o], %c[sobj](%[idx],%[cnt],8)\n\t"
 			"addl $1, %k[cnt]\n\t"
 			"movl %k[cnt], (%[idx])\n\t"

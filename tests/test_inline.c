@@ -28,7 +28,19 @@
  *      index): allocation fails with ESTALE, a free of the new cache's
  *      object with ESTALE, and the new cache is unchanged;
  *   g) a handle whose first word is 0, as a library with another layout
- *      leaves it: every call goes to the library, and works.
+ *      leaves it: every call goes to the library, and works;
+ *   h) the same with every other word of the handle's fast part holding
+ *      what another layout could keep there (a far __rseq_offset,
+ *      pointers to an inaccessible page, the memo's key): the inline code
+ *      reads nothing past the first word, so every call still goes to
+ *      the library and works (in a child: a read of those words crashes
+ *      it, as it did when the CPU was read before the first word).
+ *
+ * In a pool of several nodes (tests/test_inline_numa.sh: slabd
+ * --fake-numa 2) the inline free has no memo and defers every free to the
+ * library, which sends another node's object to its own slab: (a), (b)
+ * and (e) then check that every free called the library, and allocations
+ * still ran inline.
  *
  * Skipped where the header has no inline paths (another compiler or
  * architecture) or glibc registered no rseq area (the inline paths are
@@ -42,6 +54,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/slab.h"
@@ -53,6 +67,7 @@
 
 static struct slab_pool *pool;
 static char *rbase;
+static int multi;		/* a pool of several nodes */
 
 static void
 msleep(unsigned int ms)
@@ -153,9 +168,17 @@ test_pairs(struct slab_cache *c, int n)
 	}
 	stats(c, &s1);
 	ok(bad == 0, "a) %d pairs: every object holds what was written", n);
-	ok(calls_alloc - a0 <= 4 && calls_free - f0 <= 4,
-	   "a) %d pairs called the library %" PRIu64 " + %" PRIu64
-	   " times (at most 4 + 4)", n, calls_alloc - a0, calls_free - f0);
+	if (multi)
+		ok(calls_alloc - a0 <= 4 && calls_free - f0 == (uint64_t)n,
+		   "a) %d pairs in a pool of several nodes: allocations "
+		   "inline (%" PRIu64 " library calls), every free deferred "
+		   "to the library (%" PRIu64 ")", n, calls_alloc - a0,
+		   calls_free - f0);
+	else
+		ok(calls_alloc - a0 <= 4 && calls_free - f0 <= 4,
+		   "a) %d pairs called the library %" PRIu64 " + %" PRIu64
+		   " times (at most 4 + 4)", n, calls_alloc - a0,
+		   calls_free - f0);
 	ok((s1.alloc_fast - s0.alloc_fast) + (s1.alloc_slow - s0.alloc_slow) ==
 			   (uint64_t)n &&
 		   (s1.free_fast - s0.free_fast) +
@@ -195,9 +218,11 @@ test_burst(struct slab_cache *c, const char *name, int n)
 	}
 	ok(bad == 0, "b) every object held its content until freed");
 	ok(cap > 0 && calls_alloc - a0 <= (uint64_t)(2 * n / cap + 4) &&
-		   calls_free - f0 <= (uint64_t)(2 * n / cap + 4),
-	   "b) the library was called per sheaf, not per object: %" PRIu64
-	   " and %" PRIu64 " calls for %d objects (sheaves of %d)",
+		   (multi ? calls_free - f0 == (uint64_t)n :
+			    calls_free - f0 <= (uint64_t)(2 * n / cap + 4)),
+	   "b) the library was called per sheaf, not per object%s: %"
+	   PRIu64 " and %" PRIu64 " calls for %d objects (sheaves of %d)",
+	   multi ? " (frees: per object, several nodes)" : "",
 	   calls_alloc - a0, calls_free - f0, n, cap);
 	ok(inuse_of(name) == in0,
 	   "b) after the frees the checker counts none of them in use (%"
@@ -346,8 +371,14 @@ test_scribbled_copy(struct slab_cache *c, const char *name, int cpu)
 		p = slab_cache_alloc(c, 0);
 		slab_cache_free(c, p);
 	}
-	ok(calls_free - f0 <= 2, "e) then the inline free runs again (%"
-	   PRIu64 " library calls in 100 frees)", calls_free - f0);
+	if (multi)
+		ok(calls_free - f0 == 100, "e) several nodes: every free "
+		   "still calls the library (%" PRIu64 " of 100)",
+		   calls_free - f0);
+	else
+		ok(calls_free - f0 <= 2, "e) then the inline free runs again "
+		   "(%" PRIu64 " library calls in 100 frees)",
+		   calls_free - f0);
 }
 
 /* f) a stale handle */
@@ -426,6 +457,97 @@ test_off(struct slab_cache *c, int n)
 	   calls_free - f0);
 }
 
+/*
+ * h) first word 0, the rest of the fast part as another layout might have
+ * it.  In a child (its own copy of the handle): exit 0 when every
+ * allocation and free went to the library and worked, else a code.
+ */
+static int
+off_layout_child(struct slab_cache *c, int do_alloc, int n)
+{
+	struct slab_cache_fast *f = fast_of(c);
+	uint64_t a0, f0;
+	void *far, *v[64];
+	int i;
+
+	if (n > 64)
+		n = 64;
+	/* objects, and the memo on their slab, through the library */
+	for (i = 0; i < n; i++)
+		if ((v[i] = (slab_cache_alloc)(c, 0)) == NULL)
+			return 2;
+	(slab_cache_free)(c, (slab_cache_alloc)(c, 0));
+	far = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (far == MAP_FAILED)
+		return 2;
+	f->slots = 0;
+	f->abi = 0xa5a5a5a5u;
+	f->gen = 0xa5a5a5a5u;
+	f->nr_sheaves = 0xffffffffu;
+	f->sheaf_cap = 0xffffffffu;
+	f->rseq_off = INT64_C(1) << 62;	/* %fs-relative: not canonical */
+	f->slot0 = (char *)far;
+	f->sheaves = (char *)far;
+	f->lo_off = 0;
+	f->span_alloc = UINT64_MAX;
+	/* the memo's key and checks every object of a slab passes */
+	f->serial = slab_inline_memo.serial;
+	f->obj_bytes = UINT64_MAX;
+	f->stride_mask = 1;
+	f->recip = 0;
+	f->stride = 1;
+	a0 = calls_alloc;
+	f0 = calls_free;
+	if (do_alloc) {
+		for (i = 0; i < n; i++) {
+			void *p = slab_cache_alloc(c, 0);
+
+			if (p == NULL)
+				return 3;
+			slabtest_fill(rbase, p, 64, 0x70 + (uint64_t)i);
+			if (!slabtest_intact(rbase, p, 64, 0x70 + (uint64_t)i))
+				return 4;
+			slab_cache_free(c, p);
+		}
+		if (calls_free - f0 != (uint64_t)n)
+			return 8;
+		if (calls_alloc - a0 != (uint64_t)n)
+			return 5;
+	}
+	f0 = calls_free;
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		slab_cache_free(c, v[i]);
+		if (errno != 0)
+			return 6;
+	}
+	if (calls_free - f0 != (uint64_t)n)
+		return 7;
+	return 0;
+}
+
+static void
+test_off_layout(struct slab_cache *c, const char *name)
+{
+	uint64_t in0 = inuse_of(name);
+	int do_alloc, st;
+
+	for (do_alloc = 1; do_alloc >= 0; do_alloc--) {
+		pid_t pid = slabtest_fork();
+
+		if (pid == 0)
+			_exit(off_layout_child(c, do_alloc, 32));
+		st = slabtest_wait(pid);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "h) first word 0, the rest another layout's: every %s "
+		   "called the library and worked (%s)",
+		   do_alloc ? "allocation and free" : "free",
+		   slabtest_status(st));
+	}
+	ok(inuse_of(name) == in0, "h) nothing of the children's is in use "
+	   "(%" PRIu64 " before, %" PRIu64 " after)", in0, inuse_of(name));
+}
+
 int
 main(void)
 {
@@ -442,6 +564,8 @@ main(void)
 		bail_out("slabd does not start");
 	pool = slabtest_open(&d);
 	rbase = slab_pool_base(pool);
+	multi = slab_pool_nr_nodes(pool) > 1;
+	diag("nodes: %d", slab_pool_nr_nodes(pool));
 	c = slab_cache_create(pool, "inline-64", 64, 0, 0, NULL);
 	other = slab_cache_create(pool, "inline-other", 64, 0, 0, NULL);
 	if (c == NULL || other == NULL)
@@ -460,6 +584,7 @@ main(void)
 		test_scribbled_copy(c, "inline-64", cpu);
 		test_stale();
 		test_off(c, 100);
+		test_off_layout(c, "inline-64");
 		slabtest_unpin();
 	}
 	slab_pool_close(pool);

@@ -579,43 +579,47 @@ extern __thread struct slab_inline_memo slab_inline_memo
 	".long 0x0, 0x0\n\t"						\
 	".quad 1f, (2f - 1f), 4f\n\t"					\
 	".popsection\n\t"						\
-	"leaq 3b(%%rip), %[tmp]\n\t"					\
-	"movq %[tmp], %%fs:8(%[off])\n\t"				\
+	"leaq 3b(%%rip), %[sl_tmp]\n\t"					\
+	"movq %[sl_tmp], %%fs:8(%[sl_off])\n\t"				\
 	"1:\n\t"							\
-	"cmpl %k[cpu], %%fs:4(%[off])\n\t"				\
+	"cmpl %k[sl_cpu], %%fs:4(%[sl_off])\n\t"			\
 	"jnz 4f\n\t"
 #define SHMSLAB_RSEQ_TAIL_						\
 	"2:\n\t"							\
-	"movq $0, %%fs:8(%[off])\n\t"					\
+	"movq $0, %%fs:8(%[sl_off])\n\t"				\
 	".pushsection __rseq_failure, \"ax\"\n\t"			\
 	".byte 0x0f, 0xb9, 0x3d\n\t"					\
 	".long 0x53053053\n\t"						\
 	"4:\n\t"							\
-	"movq $0, %%fs:8(%[off])\n\t"					\
-	"jmp %l[retry]\n\t"						\
+	"movq $0, %%fs:8(%[sl_off])\n\t"				\
+	"jmp %l[sl_retry]\n\t"						\
 	"5:\n\t"							\
-	"movq $0, %%fs:8(%[off])\n\t"					\
-	"jmp %l[call]\n\t"						\
+	"movq $0, %%fs:8(%[sl_off])\n\t"				\
+	"jmp %l[sl_call]\n\t"						\
 	".popsection\n\t"
 
+/* (Names local to the inline code begin with sl_: a program's macros
+ * of common words must not reach into it.) */
 static inline __attribute__((always_inline)) void *
-slab_cache_alloc_inline(struct slab_cache *cache, unsigned int flags)
+slab_cache_alloc_inline(struct slab_cache *sl_cache, unsigned int sl_flags)
 {
-	const struct slab_cache_fast *f =
-		(const struct slab_cache_fast *)(const void *)cache;
+	const struct slab_cache_fast *sl_f =
+		(const struct slab_cache_fast *)(const void *)sl_cache;
 
 	/* the first word before any other: 0 in another layout's handle */
-	if (__builtin_expect(cache != NULL && flags == 0 && f->slots != 0, 1)) {
-		uint64_t off = (uint64_t)f->rseq_off, idx, obj, tmp, k;
-		char *slot;
+	if (__builtin_expect(sl_cache != NULL && sl_flags == 0 &&
+				     sl_f->slots != 0, 1)) {
+		uint64_t sl_off = (uint64_t)sl_f->rseq_off;
+		uint64_t sl_idx, sl_obj, sl_tmp, sl_k;
+		char *sl_slot;
 
-retry:
+sl_retry:
 		/* the CPU (a 32-bit load, zero-extended), or ~0 unregistered */
 		__asm__ __volatile__("movl %%fs:4(%1), %k0"
-				     : "=r"(k) : "r"(off));
-		if (__builtin_expect(k >= f->slots, 0))
-			goto call;
-		slot = f->slot0 + k * SHMSLAB_FAST_SLOT_SIZE;
+				     : "=r"(sl_k) : "r"(sl_off));
+		if (__builtin_expect(sl_k >= sl_f->slots, 0))
+			goto sl_call;
+		sl_slot = sl_f->slot0 + sl_k * SHMSLAB_FAST_SLOT_SIZE;
 		/*
 		 * The slot's gen (a destroyed cache's slots carry a later
 		 * one), the main sheaf's index and count checked in the
@@ -625,58 +629,66 @@ retry:
 		 * the count commits the pop.
 		 */
 		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
-			"movl %[gen], %k[tmp]\n\t"
-			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
+			"movl %[sl_gen], %k[sl_tmp]\n\t"
+			"cmpl %k[sl_tmp], %c[sl_sgen](%[sl_slot])\n\t"
 			"jne 5f\n\t"
-			"movl %c[ssh](%[slot]), %k[idx]\n\t"
-			"cmpl %[nsh], %k[idx]\n\t"
+			"movl %c[sl_ssh](%[sl_slot]), %k[sl_idx]\n\t"
+			"cmpl %[sl_nsh], %k[sl_idx]\n\t"
 			"jae 5f\n\t"
-			"shlq %[shift], %[idx]\n\t"
-			"addq %[sheaves], %[idx]\n\t"
-			"movl (%[idx]), %k[tmp]\n\t"
-			"subl $1, %k[tmp]\n\t"
-			"cmpl %[max], %k[tmp]\n\t"
+			"shlq %[sl_shift], %[sl_idx]\n\t"
+			"addq %[sl_sheaves], %[sl_idx]\n\t"
+			"movl (%[sl_idx]), %k[sl_tmp]\n\t"
+			"subl $1, %k[sl_tmp]\n\t"
+			"cmpl %[sl_max], %k[sl_tmp]\n\t"
 			"jae 5f\n\t"
-			"movq %c[sobj](%[idx],%[tmp],8), %[obj]\n\t"
-			"movl %k[tmp], (%[idx])\n\t"
+			"movq %c[sl_sobj](%[sl_idx],%[sl_tmp],8), %[sl_obj]\n\t"
+			"movl %k[sl_tmp], (%[sl_idx])\n\t"
 			SHMSLAB_RSEQ_TAIL_
-			: [idx] "=&r"(idx), [obj] "=&r"(obj), [tmp] "=&r"(tmp)
-			: [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
-			  [gen] "m"(f->gen), [nsh] "m"(f->nr_sheaves),
-			  [sheaves] "m"(f->sheaves),
-			  [max] "i"(SHMSLAB_FAST_SHEAF_MAX),
-			  [sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
-			  [ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
-			  [sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
-			  [shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
+			: [sl_idx] "=&r"(sl_idx), [sl_obj] "=&r"(sl_obj),
+			  [sl_tmp] "=&r"(sl_tmp)
+			: [sl_off] "r"(sl_off), [sl_cpu] "r"(sl_k),
+			  [sl_slot] "r"(sl_slot),
+			  [sl_gen] "m"(sl_f->gen),
+			  [sl_nsh] "m"(sl_f->nr_sheaves),
+			  [sl_sheaves] "m"(sl_f->sheaves),
+			  [sl_max] "i"(SHMSLAB_FAST_SHEAF_MAX),
+			  [sl_sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
+			  [sl_ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
+			  [sl_sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
+			  [sl_shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
 			: "memory", "cc"
-			: retry, call);
-		if (__builtin_expect(obj - f->lo_off >= f->span_alloc, 0)) {
-			/* an entry another client scribbled: counted, dropped */
-			__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
-				(slot + SHMSLAB_FAST_SLOT_BAD)));
-			goto call;
+			: sl_retry, sl_call);
+		if (__builtin_expect(sl_obj - sl_f->lo_off >= sl_f->span_alloc,
+				     0)) {
+			/* an entry another client scribbled: counted,
+			 * dropped */
+			__asm__ __volatile__("incq %0"
+					     : "+m"(*(uint64_t *)(void *)(
+						     sl_slot +
+						     SHMSLAB_FAST_SLOT_BAD)));
+			goto sl_call;
 		}
 		__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
-			(slot + SHMSLAB_FAST_SLOT_ALLOCS)));
-		return f->base + obj;
+			(sl_slot + SHMSLAB_FAST_SLOT_ALLOCS)));
+		return sl_f->base + sl_obj;
 	}
-call:
-	return (slab_cache_alloc)(cache, flags);
+sl_call:
+	return (slab_cache_alloc)(sl_cache, sl_flags);
 }
 
 static inline __attribute__((always_inline)) void
-slab_cache_free_inline(struct slab_cache *cache, void *obj)
+slab_cache_free_inline(struct slab_cache *sl_cache, void *sl_obj)
 {
-	const struct slab_cache_fast *f =
-		(const struct slab_cache_fast *)(const void *)cache;
+	const struct slab_cache_fast *sl_f =
+		(const struct slab_cache_fast *)(const void *)sl_cache;
 
 	/* the first word before any other: 0 in another layout's handle */
-	if (__builtin_expect(cache != NULL && f->slots != 0, 1)) {
-		uint64_t o = (uint64_t)((char *)obj - f->base);
-		uint64_t x = o - slab_inline_memo.lo;
-		uint64_t off = (uint64_t)f->rseq_off, idx, cnt, tmp, k, rel;
-		char *slot;
+	if (__builtin_expect(sl_cache != NULL && sl_f->slots != 0, 1)) {
+		uint64_t sl_o = (uint64_t)((char *)sl_obj - sl_f->base);
+		uint64_t sl_x = sl_o - slab_inline_memo.lo;
+		uint64_t sl_off = (uint64_t)sl_f->rseq_off;
+		uint64_t sl_idx, sl_cnt, sl_tmp, sl_k, sl_rel;
+		char *sl_slot;
 
 		/*
 		 * The object is one of the memo's slab: else the library
@@ -685,55 +697,60 @@ slab_cache_free_inline(struct slab_cache *cache, void *obj)
 		 * (the memo's `released` is the cache's) is compared in the
 		 * sequence, with the slot's copy.
 		 */
-		if (__builtin_expect(slab_inline_memo.serial != f->serial ||
-					     x >= f->obj_bytes, 0))
-			goto call;
-		if (f->stride_mask ? (x & f->stride_mask) != 0 :
-				     ((x * f->recip) >> 44) * f->stride != x)
-			goto call;
-		rel = slab_inline_memo.released;
-retry:
+		if (__builtin_expect(slab_inline_memo.serial != sl_f->serial ||
+					     sl_x >= sl_f->obj_bytes, 0))
+			goto sl_call;
+		if (sl_f->stride_mask ? (sl_x & sl_f->stride_mask) != 0 :
+				     ((sl_x * sl_f->recip) >> 44) *
+						     sl_f->stride != sl_x)
+			goto sl_call;
+		sl_rel = slab_inline_memo.released;
+sl_retry:
 		__asm__ __volatile__("movl %%fs:4(%1), %k0"
-				     : "=r"(k) : "r"(off));
-		if (__builtin_expect(k >= f->slots, 0))
-			goto call;
-		slot = f->slot0 + k * SHMSLAB_FAST_SLOT_SIZE;
+				     : "=r"(sl_k) : "r"(sl_off));
+		if (__builtin_expect(sl_k >= sl_f->slots, 0))
+			goto sl_call;
+		sl_slot = sl_f->slot0 + sl_k * SHMSLAB_FAST_SLOT_SIZE;
 		__asm__ __volatile__ goto(SHMSLAB_RSEQ_HEAD_
-			"movl %[gen], %k[tmp]\n\t"
-			"cmpl %k[tmp], %c[sgen](%[slot])\n\t"
+			"movl %[sl_gen], %k[sl_tmp]\n\t"
+			"cmpl %k[sl_tmp], %c[sl_sgen](%[sl_slot])\n\t"
 			"jne 5f\n\t"
-			"cmpq %[rel], %c[srel](%[slot])\n\t"
+			"cmpq %[sl_rel], %c[sl_srel](%[sl_slot])\n\t"
 			"jne 5f\n\t"
-			"movl %c[ssh](%[slot]), %k[idx]\n\t"
-			"cmpl %[nsh], %k[idx]\n\t"
+			"movl %c[sl_ssh](%[sl_slot]), %k[sl_idx]\n\t"
+			"cmpl %[sl_nsh], %k[sl_idx]\n\t"
 			"jae 5f\n\t"
-			"shlq %[shift], %[idx]\n\t"
-			"addq %[sheaves], %[idx]\n\t"
-			"movl (%[idx]), %k[cnt]\n\t"
-			"cmpl %[cap], %k[cnt]\n\t"
+			"shlq %[sl_shift], %[sl_idx]\n\t"
+			"addq %[sl_sheaves], %[sl_idx]\n\t"
+			"movl (%[sl_idx]), %k[sl_cnt]\n\t"
+			"cmpl %[sl_cap], %k[sl_cnt]\n\t"
 			"jae 5f\n\t"
-			"movq %[o], %c[sobj](%[idx],%[cnt],8)\n\t"
-			"addl $1, %k[cnt]\n\t"
-			"movl %k[cnt], (%[idx])\n\t"
+			"movq %[sl_o], %c[sl_sobj](%[sl_idx],%[sl_cnt],8)\n\t"
+			"addl $1, %k[sl_cnt]\n\t"
+			"movl %k[sl_cnt], (%[sl_idx])\n\t"
 			SHMSLAB_RSEQ_TAIL_
-			: [idx] "=&r"(idx), [cnt] "=&r"(cnt), [tmp] "=&r"(tmp)
-			: [off] "r"(off), [cpu] "r"(k), [slot] "r"(slot),
-			  [o] "r"(o), [rel] "r"(rel),
-			  [srel] "i"(SHMSLAB_FAST_SLOT_RELEASED),
-			  [gen] "m"(f->gen), [nsh] "m"(f->nr_sheaves),
-			  [sheaves] "m"(f->sheaves), [cap] "m"(f->sheaf_cap),
-			  [sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
-			  [ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
-			  [sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
-			  [shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
+			: [sl_idx] "=&r"(sl_idx), [sl_cnt] "=&r"(sl_cnt),
+			  [sl_tmp] "=&r"(sl_tmp)
+			: [sl_off] "r"(sl_off), [sl_cpu] "r"(sl_k),
+			  [sl_slot] "r"(sl_slot),
+			  [sl_o] "r"(sl_o), [sl_rel] "r"(sl_rel),
+			  [sl_srel] "i"(SHMSLAB_FAST_SLOT_RELEASED),
+			  [sl_gen] "m"(sl_f->gen),
+			  [sl_nsh] "m"(sl_f->nr_sheaves),
+			  [sl_sheaves] "m"(sl_f->sheaves),
+			  [sl_cap] "m"(sl_f->sheaf_cap),
+			  [sl_sgen] "i"(SHMSLAB_FAST_SLOT_GEN),
+			  [sl_ssh] "i"(SHMSLAB_FAST_SLOT_SHEAVES),
+			  [sl_sobj] "i"(SHMSLAB_FAST_SHEAF_OBJ),
+			  [sl_shift] "i"(SHMSLAB_FAST_SHEAF_SHIFT)
 			: "memory", "cc"
-			: retry, call);
+			: sl_retry, sl_call);
 		__asm__ __volatile__("incq %0" : "+m"(*(uint64_t *)(void *)
-			(slot + SHMSLAB_FAST_SLOT_FREES)));
+			(sl_slot + SHMSLAB_FAST_SLOT_FREES)));
 		return;
 	}
-call:
-	(slab_cache_free)(cache, obj);
+sl_call:
+	(slab_cache_free)(sl_cache, sl_obj);
 }
 
 #define slab_cache_alloc(cache, flags)	slab_cache_alloc_inline(cache, flags)

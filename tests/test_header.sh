@@ -91,4 +91,27 @@ for mode in "gcc -std=c99 -pedantic -O2" "gcc -std=c11 -O0" \
 	fi
 done
 
+# The inline functions' own names begin with sl_: a program's object-like
+# macros of common words (defined before the header) must not reach in.
+if [ "$arch" = x86_64 ] && command -v gcc >/dev/null 2>&1; then
+	{
+		for w in f k o x idx tmp cnt slot rel retry call cpu \
+		    shift cap nsh sgen ssh sobj srel; do
+			echo "#define $w 1"
+		done
+		echo '#include <shmslab.h>'
+		echo 'void *get(struct slab_cache *c) { return slab_cache_alloc(c, 0); }'
+		echo 'void put(struct slab_cache *c, void *p) { slab_cache_free(c, p); }'
+	} >"$tmp/macros.c"
+	if gcc -std=c11 -Wall -Wextra -Werror -I"$inc" -c "$tmp/macros.c" \
+	    -o "$tmp/macros.o" >"$tmp/macros.err" 2>&1; then
+		ok "the inline code compiles under macros of common words"
+	else
+		not_ok "the inline code compiles under macros of common words"
+		diag "$tmp/macros.err" "gcc: "
+	fi
+else
+	skip "macros of common words" "not x86-64 or no gcc"
+fi
+
 done_testing

@@ -598,7 +598,20 @@ extern __thread struct slab_inline_memo slab_inline_memo
 	"jmp %l[sl_call]\n\t"						\
 	".popsection\n\t"
 
-/* (Names local to the inline code begin with sl_: a program's macros
+/*
+ * The calling thread's CPU from its rseq area at %fs:sl_off (a 32-bit
+ * load, zero-extended), or ~0 and ~1 when it has none registered.
+ */
+static inline __attribute__((always_inline)) uint64_t
+sl_rseq_cpu(uint64_t sl_off)
+{
+	uint64_t sl_k;
+
+	__asm__ __volatile__("movl %%fs:4(%1), %k0" : "=r"(sl_k) : "r"(sl_off));
+	return sl_k;
+}
+
+/* (Names of the inline code begin with sl_: a program's macros
  * of common words must not reach into it.) */
 static inline __attribute__((always_inline)) void *
 slab_cache_alloc_inline(struct slab_cache *sl_cache, unsigned int sl_flags)
@@ -614,9 +627,7 @@ slab_cache_alloc_inline(struct slab_cache *sl_cache, unsigned int sl_flags)
 		char *sl_slot;
 
 sl_retry:
-		/* the CPU (a 32-bit load, zero-extended), or ~0 unregistered */
-		__asm__ __volatile__("movl %%fs:4(%1), %k0"
-				     : "=r"(sl_k) : "r"(sl_off));
+		sl_k = sl_rseq_cpu(sl_off);
 		if (__builtin_expect(sl_k >= sl_f->slots, 0))
 			goto sl_call;
 		sl_slot = sl_f->slot0 + sl_k * SHMSLAB_FAST_SLOT_SIZE;
@@ -706,8 +717,7 @@ slab_cache_free_inline(struct slab_cache *sl_cache, void *sl_obj)
 			goto sl_call;
 		sl_rel = slab_inline_memo.released;
 sl_retry:
-		__asm__ __volatile__("movl %%fs:4(%1), %k0"
-				     : "=r"(sl_k) : "r"(sl_off));
+		sl_k = sl_rseq_cpu(sl_off);
 		if (__builtin_expect(sl_k >= sl_f->slots, 0))
 			goto sl_call;
 		sl_slot = sl_f->slot0 + sl_k * SHMSLAB_FAST_SLOT_SIZE;

@@ -889,6 +889,7 @@ slab_chain_range(const struct slab_view *v, uint32_t pfn, uint64_t first,
 		/* slab_fp_set()'s plain case, its test and offset hoisted */
 		char *fp = o + v->geo.fp_off;
 
+#pragma GCC unroll 4
 		for (i = a; i + 1 < b; i++, fp += stride, link += stride)
 			__atomic_store_n((uint32_t *)fp, (uint32_t)link,
 					 __ATOMIC_RELAXED);

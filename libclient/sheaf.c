@@ -401,6 +401,7 @@ take_prefetch(const struct slab_cache *h, uint32_t pfn, uint32_t room,
 	last = first + (uint64_t)room * h->v.geo.stride;
 	if (last > base + h->slab_bytes)
 		last = base + h->slab_bytes;
+#pragma GCC unroll 4
 	for (a = first & ~63ull; a < last; a += 64)
 		__builtin_prefetch(h->v.base + a, 1, 3);
 }
@@ -475,6 +476,7 @@ sheaf_bump(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 	uint32_t head;
 
 	m = objects < room ? objects : room;
+#pragma GCC unroll 4
 	for (i = 0; i < m; i++)
 		sh->obj[c0 + i] = o0 + i * stride;
 	head = m < objects ? (uint32_t)(first + m * stride) + 1 : 0;
@@ -994,6 +996,7 @@ map_clear(struct slab_sheaf *sh, uint64_t pos)
 		uint64_t t = ~(pos >> a);
 		uint32_t n = t ? (uint32_t)__builtin_ctzll(t) : 64 - a, i;
 
+#pragma GCC unroll 4
 		for (i = a; i < a + n; i++)
 			__atomic_store_n(&sh->obj[i], 0, __ATOMIC_RELAXED);
 		pos = a + n == 64 ? 0 : pos & (~0ull << (a + n));

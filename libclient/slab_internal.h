@@ -750,12 +750,13 @@ void page_memo_make(uint64_t pages);
  */
 static inline int
 obj_sheaf_learn_into(const struct slab_cache *h, uint64_t off,
-		     struct free_memo *m, uint64_t key)
+		     struct free_memo *m, uint64_t key, uint64_t *relp)
 {
 	uint64_t rel = __atomic_load_n(h->released, __ATOMIC_ACQUIRE);
 	const struct page_desc *pd;
 	uint64_t w, pfn, lo, c, colour;
 
+	*relp = rel;
 	if (off - h->lo_off >= h->span)
 		return 0;
 	pfn = off >> REGION_PAGE_SHIFT;
@@ -789,14 +790,15 @@ obj_sheaf_learn_into(const struct slab_cache *h, uint64_t off,
 }
 
 static inline int
-obj_sheaf_learn(const struct slab_cache *h, uint64_t off)
+obj_sheaf_learn(const struct slab_cache *h, uint64_t off, uint64_t *relp)
 {
-	return obj_sheaf_learn_into(h, off, &free_memo, h->serial);
+	return obj_sheaf_learn_into(h, off, &free_memo, h->serial, relp);
 }
 
 /* obj_sheaf_learn() into the page memo of off's page, if it has one. */
 static inline int
-obj_sheaf_learn_page(const struct slab_cache *h, uint64_t off)
+obj_sheaf_learn_page(const struct slab_cache *h, uint64_t off,
+		     uint64_t *relp)
 {
 	uint64_t pfn = off >> REGION_PAGE_SHIFT;
 	struct free_memo dummy;
@@ -804,7 +806,7 @@ obj_sheaf_learn_page(const struct slab_cache *h, uint64_t off)
 	return obj_sheaf_learn_into(h, off,
 				    pfn < page_memo_pages ? &page_memo[pfn] :
 							    &dummy,
-				    h->serial << 8 | h->v.index);
+				    h->serial << 8 | h->v.index, relp);
 }
 
 static inline char *

@@ -1617,11 +1617,21 @@ slow:
 static void free_learn(struct slab_cache *cache, void *obj);
 
 /*
- * ok < 0: check the object here; else the caller's verdict for a cache
- * with sheaves (slab_free(), which walked the page descriptors already).
+ * How free_inline2() is called for a cache with sheaves: FREE_CHECK, the
+ * object is checked here against the thread's memo; else the caller's
+ * verdict, FREE_BAD (cache_free() decides) or, passed, with the cache's
+ * `released` the verdict was made under: FREE_LEARNT (a full check just
+ * now) or FREE_PAGE (slab_free()'s page memo).  That value is compared
+ * with the CPU slot's copy inside the sequence, as the inline free in
+ * shmslab.h does (docs/slab-protocol.md, "The inline fast paths"); a
+ * mismatch sends FREE_CHECK to free_learn(), FREE_LEARNT to cache_free()
+ * and FREE_PAGE back to its caller (the return value 1), which checks
+ * the object in full and remakes the page's memo.
  */
-static inline __attribute__((always_inline)) void
-free_inline2(struct slab_cache *cache, void *obj, int ok)
+enum { FREE_CHECK = -1, FREE_BAD = 0, FREE_LEARNT = 1, FREE_PAGE = 2 };
+
+static inline __attribute__((always_inline)) int
+free_inline2(struct slab_cache *cache, void *obj, int ok, uint64_t rel)
 {
 #if HAVE_RSEQ_ASM
 	if (__builtin_expect(cache != NULL && cache->sheaf, 1)) {
@@ -1638,26 +1648,23 @@ free_inline2(struct slab_cache *cache, void *obj, int ok)
 		 * (free_learn(), which makes the memo), so that this path
 		 * keeps its registers free.
 		 */
-		if (ok < 0) {
+		if (ok == FREE_CHECK) {
 			uint64_t x = off - free_memo.lo;
 
 			if (__builtin_expect(
 				    free_memo.serial != cache->serial ||
-					    x >= cache->obj_bytes ||
-					    free_memo.released !=
-						    __atomic_load_n(
-							    cache->released,
-							    __ATOMIC_ACQUIRE),
+					    x >= cache->obj_bytes,
 				    0)) {
 				free_learn(cache, obj);
-				return;
+				return 0;
 			}
 			if (cache->stride_mask ?
 				    (x & cache->stride_mask) != 0 :
 				    ((x * cache->recip) >> RECIP_SHIFT) *
 						    cache->v.geo.stride != x)
 				goto slow;
-		} else if (__builtin_expect(!ok, 0)) {
+			rel = free_memo.released;
+		} else if (__builtin_expect(ok == FREE_BAD, 0)) {
 			goto slow;
 		}
 sretry:
@@ -1682,7 +1689,9 @@ sretry:
 		__asm__ __volatile__ goto(RSEQ_HEAD_FS
 			     "movl %[gen], %k[tmp]\n\t"
 			     "cmpl %k[tmp], %c[goff](%[slot])\n\t"
-			     "jne %l[slow]\n\t"
+			     "jne %l[gone]\n\t"
+			     "cmpq %[rel], %c[roff](%[slot])\n\t"
+			     "jne %l[stale]\n\t"
 			     "movl %c[shoff](%[slot]), %k[idx]\n\t"
 			     "cmpl %[nsh], %k[idx]\n\t"
 			     "jae %l[slow]\n\t"
@@ -1698,17 +1707,35 @@ sretry:
 			     : [idx] "=&r"(idx), [cnt] "=&r"(cnt),
 			       [tmp] "=&r"(tmp)
 			     : [off] "r"(roff), [cpu] "r"(k), [slot] "r"(slot),
-			       [obj] "r"(off),
+			       [obj] "r"(off), [rel] "r"(rel),
 			       [gen] "m"(cache->v.gen),
 			       [goff] "i"(offsetof(struct slab_slot, gen)),
+			       [roff] "i"(offsetof(struct slab_slot, released)),
 			       [shoff] "i"(offsetof(struct slab_slot, sheaves)),
 			       [nsh] "m"(cache->nr_sheaves),
 			       [sheaves] "m"(cache->v.sheaves),
 			       [cap] "m"(cache->sheaf_cap)
 			     : "memory", "cc"
-			     : sretry, slow);
+			     : sretry, slow, gone, stale);
 		stat_inc(&slot->stat_fast[1]);
-		return;
+		return 0;
+stale:
+		/* the slab may have been given back since the verdict */
+		if (ok == FREE_CHECK) {
+			free_learn(cache, obj);
+			return 0;
+		}
+gone:
+		/*
+		 * Or the handle's cache is gone (the slot's gen is another
+		 * cache's): the caller's own handle gets ESTALE from
+		 * cache_free(), but a page memo's handle is by_index[]'s,
+		 * which outlives its cache, and slab_free() must look the
+		 * page up again (the page may be a new cache's by now).
+		 */
+		if (ok == FREE_PAGE)
+			return 1;
+		goto slow;
 	}
 	if (__builtin_expect(cache != NULL && cache->fast_free, 1)) {
 		uint64_t off = (uint64_t)((char *)obj - cache->v.base), x;
@@ -1769,34 +1796,36 @@ retry:
 			     : "memory", "cc"
 			     : retry, slow);
 		stat_inc(&slot->stat_fast[1]);
-		return;
+		return 0;
 	}
 	if (cache != NULL && cache->hard_free) {
 		free_hard_fast(cache, obj);
-		return;
+		return 0;
 	}
 slow:
 #endif
 	if (cache == NULL) {
 		errno = EINVAL;
-		return;
+		return 0;
 	}
 	cache_free(cache, obj);
+	return 0;
 }
 
 static inline __attribute__((always_inline)) void
 free_inline(struct slab_cache *cache, void *obj)
 {
-	free_inline2(cache, obj, -1);
+	free_inline2(cache, obj, FREE_CHECK, 0);
 }
 
 /* The sheaf free of an object the memo does not cover. */
 static __attribute__((noinline)) void
 free_learn(struct slab_cache *cache, void *obj)
 {
-	uint64_t off = (uint64_t)((char *)obj - cache->v.base);
+	uint64_t off = (uint64_t)((char *)obj - cache->v.base), rel;
+	int ok = obj_sheaf_learn(cache, off, &rel) ? FREE_LEARNT : FREE_BAD;
 
-	free_inline2(cache, obj, obj_sheaf_learn(cache, off) ? 1 : 0);
+	free_inline2(cache, obj, ok, rel);
 }
 
 SHMSLAB_EXPORT void
@@ -2755,8 +2784,9 @@ slab_free_slow(struct slab_pool *pool, void *ptr)
 		 * first free of a cache, by cache_of() below.
 		 */
 		uint64_t off = (uint64_t)((char *)ptr - (char *)pool->base);
-		uint64_t w, pfn;
+		uint64_t w, pfn, rel;
 		const struct page_desc *pd;
+		int ok;
 
 		if (off - pool->data_off >= pool->size - pool->data_off)
 			goto general;
@@ -2780,7 +2810,8 @@ slab_free_slow(struct slab_pool *pool, void *ptr)
 				    __ATOMIC_ACQUIRE);
 		if (h == NULL || !h->sheaf || !handle_live(h))
 			goto general;
-		free_inline2(h, ptr, obj_sheaf_learn_page(h, off));
+		ok = obj_sheaf_learn_page(h, off, &rel) ? FREE_LEARNT : FREE_BAD;
+		free_inline2(h, ptr, ok, rel);
 		return;
 	}
 general:
@@ -2826,9 +2857,7 @@ slab_free(struct slab_pool *pool, void *ptr)
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		h = __atomic_load_n(&pool->by_index[key & 0xff],
 				    __ATOMIC_ACQUIRE);
-		if (h == NULL || h->serial != key >> 8 ||
-		    e->released != __atomic_load_n(h->released,
-						    __ATOMIC_ACQUIRE))
+		if (h == NULL || h->serial != key >> 8)
 			goto slow;
 		x = off - e->lo;
 		if (x >= h->obj_bytes ||
@@ -2836,8 +2865,10 @@ slab_free(struct slab_pool *pool, void *ptr)
 				      ((x * h->recip) >> RECIP_SHIFT) *
 						      h->v.geo.stride != x))
 			goto slow;
-		free_inline2(h, ptr, 1);
-		return;
+		/* the entry's `released` against the slot's copy, in the
+		 * sequence (free_inline2()): a stale entry comes back */
+		if (free_inline2(h, ptr, FREE_PAGE, e->released) == 0)
+			return;
 	}
 slow:
 #endif

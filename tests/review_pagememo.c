@@ -49,6 +49,14 @@
  *     child held (or one more: the object it was freeing), everything
  *     comes back, and allocations hand out distinct objects.  (Fails
  *     when flush_map() chains a run one object short.)
+ *  i) a cache destroyed and another created at its table index, on the
+ *     same pages, round after round: slab_free() of the new cache's
+ *     objects, whose pages the thread's page memo still has entries for
+ *     under the old cache's by_index[] handle (which outlives its cache).
+ *     Every free must land (the new cache's free counts, the checker's
+ *     inuse 0, destroy succeeds).  (Fails when the fast path, finding the
+ *     slot's gen another cache's, hands the object to the old handle's
+ *     cache_free(), which refuses it as ESTALE: the object is lost.)
  *
  * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
  *
@@ -1241,6 +1249,95 @@ part_h(void)
 #endif
 }
 
+static void
+part_i(void)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	static void *v[1000];
+	uint32_t idx0 = UINT32_MAX;
+	uint64_t page0 = 0;
+	int round, same = 0, good = 1;
+
+	slabtest_pin(0);
+	if (harness_start(&d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	if (!slabtest_uses_slots(pool)) {
+		skip(1, "i) this thread has no rseq: no sheaves, no page memo");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		slabtest_unpin();
+		return;
+	}
+	for (round = 0; round < 4 * scale; round++) {
+		char *base = slab_pool_base(pool), name[32], why[256];
+		struct slab_cache *c;
+		struct slab_cache_desc *dc;
+		struct slab_cache_stats st;
+		const struct slab_check_cache *cc;
+		uint32_t idx;
+		int i;
+
+		snprintf(name, sizeof(name), "rv.pm.i%d", round);
+		c = slab_cache_create(pool, name, 16, 0, 0, NULL);
+		dc = slabtest_desc(base, name);
+		if (c == NULL || dc == NULL)
+			bail_out("i) create %s: %s", name, strerror(errno));
+		idx = (uint32_t)(dc - region_caches(base));
+		for (i = 0; i < 1000; i++) {
+			v[i] = slab_cache_alloc(c, 0);
+			if (v[i] == NULL)
+				bail_out("i) alloc: %s", strerror(errno));
+			memset(v[i], round, 16);
+		}
+		if (round == 0) {
+			idx0 = idx;
+			page0 = (uint64_t)((char *)v[0] - base) >> 12;
+		} else if (idx == idx0 &&
+			   (uint64_t)((char *)v[0] - base) >> 12 == page0) {
+			same++;
+		}
+		for (i = 0; i < 1000; i++)
+			slab_free(pool, v[i]);
+		memset(&st, 0, sizeof(st));
+		if (slab_cache_stats(c, &st) != 0 ||
+		    st.free_fast + st.free_slow != 1000 || st.bad_free != 0) {
+			diag("i) round %d (index %u): frees fast %" PRIu64
+			     " + slow %" PRIu64 " of 1000, bad %" PRIu64,
+			     round, idx, st.free_fast, st.free_slow,
+			     st.bad_free);
+			good = 0;
+		}
+		slab_cache_shrink(c);
+		if (slab_check_region(base, slab_pool_size(pool), rep, why,
+				      sizeof(why)) != 0 ||
+		    rep->errors != 0 ||
+		    (cc = slab_check_find(rep, name)) == NULL ||
+		    cc->inuse != 0) {
+			diag("i) round %d: checker errors %u, inuse %" PRIu64
+			     " (want 0)", round, rep->errors,
+			     (cc = slab_check_find(rep, name)) ? cc->inuse : 0);
+			good = 0;
+		}
+		if (slab_cache_destroy(c) != 0) {
+			diag("i) round %d: destroy: %s", round, strerror(errno));
+			good = 0;
+		}
+	}
+	ok(same > 0 && good,
+	   "i) caches re-created at a destroyed one's index and pages (%d of "
+	   "%d rounds): every slab_free() lands despite the old page memo",
+	   same, 4 * scale - 1);
+	ok(harness_alive(&d), "i) slabd carries on");
+	slab_pool_close(pool);
+	harness_stop(&d);
+	slabtest_unpin();
+}
+
 int
 main(void)
 {
@@ -1269,6 +1366,8 @@ main(void)
 		part_g();
 	if (parts == NULL || strchr(parts, 'h'))
 		part_h();
+	if (parts == NULL || strchr(parts, 'i'))
+		part_i();
 	done_testing();
 	return 0;
 }

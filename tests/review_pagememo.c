@@ -57,6 +57,14 @@
  *     inuse 0, destroy succeeds).  (Fails when the fast path, finding the
  *     slot's gen another cache's, hands the object to the old handle's
  *     cache_free(), which refuses it as ESTALE: the object is lost.)
+ *  j) part i where the sheaf free leaves the object to cache_free()
+ *     before its sequence compares the slot's gen: j1) a pool of two
+ *     logical nodes (--fake-numa 2), objects allocated on CPU 1 and
+ *     freed on CPU 0 (another node's object goes to its own slab); j2) a
+ *     thread that unregistered its rseq (the node path).  (Failed on
+ *     b93cc5d: every free of the new cache's objects was handed to the
+ *     old by_index[] handle's cache_free() and lost as ESTALE, 2000 of
+ *     4000 in each; the destroys said EBUSY.)
  *
  * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
  *
@@ -67,12 +75,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1338,6 +1348,237 @@ part_i(void)
 	slabtest_unpin();
 }
 
+/* ------------------------------------------------------------- part j */
+
+/*
+ * j) part i's rounds where slab_free()'s page memo hands the object to
+ * the sheaf free and that free leaves it for cache_free() before the
+ * sequence compares the slot's gen and `released`:
+ *   j1) a pool of two logical nodes (--fake-numa 2): objects allocated on
+ *       CPU 1 (node 1) and freed by slab_free() on CPU 0 (another node's
+ *       object goes to its own slab, not this CPU's sheaf);
+ *   j2) a thread that unregistered rseq (the node path): its page memo
+ *       is made as any thread's.
+ * Every free must land, as in part i.
+ */
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+/* Unregister glibc's rseq area of this thread: 0, or -1. */
+static int
+j_rseq_off(void)
+{
+	unsigned int len[2];
+	char *area;
+	int i;
+
+	if (&__rseq_size == NULL || __rseq_size == 0 || &__rseq_offset == NULL)
+		return -1;
+	area = (char *)__builtin_thread_pointer() + __rseq_offset;
+	len[0] = __rseq_size;
+	len[1] = 32;
+	for (i = 0; i < 2; i++) {
+		int32_t cpu;
+
+		if (syscall(__NR_rseq, area, len[i], 1 /* UNREGISTER */,
+			    0x53053053) != 0)
+			continue;
+		memcpy(&cpu, area + 4, sizeof(cpu));
+		return cpu < 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+struct j_freer {
+	struct slab_pool *pool;
+	void **v;
+	int n, lost, state, quit;
+	sem_t go, done;
+};
+
+static void *
+j_thread(void *arg)
+{
+	struct j_freer *f = arg;
+	int i;
+
+	f->state = j_rseq_off() == 0 ? 1 : -1;
+	sem_post(&f->done);
+	for (;;) {
+		while (sem_wait(&f->go) != 0)
+			;
+		if (f->quit)
+			break;
+		f->lost = 0;
+		for (i = 0; i < f->n; i++) {
+			errno = 0;
+			slab_free(f->pool, f->v[i]);
+			if (errno == ESTALE || errno == EINVAL)
+				f->lost++;
+		}
+		sem_post(&f->done);
+	}
+	return NULL;
+}
+
+#define NJ	1000
+
+static void
+j_run(const char *tag, int numa)
+{
+	const char *args[] = { "-m", "32M", "--hugepages=never",
+			       "--fake-numa", "2", NULL };
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	struct j_freer f;
+	pthread_t t;
+	static void *v[NJ];
+	uint32_t idx0 = UINT32_MAX;
+	uint64_t page0 = 0;
+	int round, same = 0, good = 1, lost = 0, other = 0;
+	char *base;
+
+	if (!numa)
+		args[3] = NULL;
+	if (numa && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		skip(2, numa ? "j1) needs two CPUs" : "j2) needs two CPUs");
+		return;
+	}
+	if (harness_start(&d, args) < 0)
+		bail_out("%s) slabd did not start", tag);
+	pool = slab_pool_open(d.socket);
+	if (pool == NULL)
+		bail_out("%s) open: %s", tag, strerror(errno));
+	base = slab_pool_base(pool);
+	if (!slabtest_uses_slots(pool) ||
+	    (numa && region_cpu_node(base)[0] == region_cpu_node(base)[1])) {
+		skip(2, numa ? "j1) no rseq, or CPUs 0 and 1 share a node" :
+				"j2) no rseq");
+		slab_pool_close(pool);
+		harness_stop(&d);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.pool = pool;
+	f.v = v;
+	f.n = NJ;
+	if (!numa) {
+		sem_init(&f.go, 0, 0);
+		sem_init(&f.done, 0, 0);
+		if (pthread_create(&t, NULL, j_thread, &f) != 0)
+			bail_out("%s) pthread_create", tag);
+		while (sem_wait(&f.done) != 0)
+			;
+		if (f.state != 1) {
+			f.quit = 1;
+			sem_post(&f.go);
+			pthread_join(t, NULL);
+			skip(2, "j2) could not unregister a thread's rseq");
+			slab_pool_close(pool);
+			harness_stop(&d);
+			return;
+		}
+	}
+	for (round = 0; round < 4 * scale; round++) {
+		char name[32], why[256];
+		struct slab_cache *c;
+		struct slab_cache_desc *dc;
+		struct slab_cache_stats st;
+		const struct slab_check_cache *cc;
+		uint32_t idx;
+		uint64_t pfn;
+		int i, n = 0;
+
+		snprintf(name, sizeof(name), "rv.pm.%s.%d", tag, round);
+		c = slab_cache_create(pool, name, 16, 0, 0, NULL);
+		dc = slabtest_desc(base, name);
+		if (c == NULL || dc == NULL)
+			bail_out("%s) create %s: %s", tag, name,
+				 strerror(errno));
+		idx = (uint32_t)(dc - region_caches(base));
+		slabtest_pin(numa ? 1 : 0);
+		for (i = 0; i < NJ; i++) {
+			v[i] = slab_cache_alloc(c, 0);
+			if (v[i] == NULL)
+				bail_out("%s) alloc: %s", tag, strerror(errno));
+			memset(v[i], round, 16);
+		}
+		pfn = (uint64_t)((char *)v[0] - base) >> 12;
+		if (numa && region_pages(base)[pfn].node !=
+				    region_cpu_node(base)[0])
+			other++;
+		if (round == 0) {
+			idx0 = idx;
+			page0 = pfn;
+		} else if (idx == idx0 && pfn == page0) {
+			same++;
+		}
+		if (numa) {
+			slabtest_pin(0);
+			for (i = 0; i < NJ; i++) {
+				errno = 0;
+				slab_free(pool, v[i]);
+				if (errno == ESTALE || errno == EINVAL)
+					n++;
+			}
+		} else {
+			sem_post(&f.go);
+			while (sem_wait(&f.done) != 0)
+				;
+			n = f.lost;
+		}
+		slabtest_unpin();
+		lost += n;
+		memset(&st, 0, sizeof(st));
+		if (n != 0 || slab_cache_stats(c, &st) != 0 ||
+		    st.free_fast + st.free_slow != NJ || st.bad_free != 0) {
+			diag("%s) round %d (index %u): %d frees refused; frees "
+			     "fast %" PRIu64 " + slow %" PRIu64 " of %d, bad %"
+			     PRIu64, tag, round, idx, n, st.free_fast,
+			     st.free_slow, NJ, st.bad_free);
+			good = 0;
+		}
+		slab_cache_shrink(c);
+		if (slab_check_region(base, slab_pool_size(pool), rep, why,
+				      sizeof(why)) != 0 ||
+		    rep->errors != 0 ||
+		    (cc = slab_check_find(rep, name)) == NULL ||
+		    cc->inuse != 0) {
+			diag("%s) round %d: checker errors %u, inuse %" PRIu64
+			     " (want 0)", tag, round, rep->errors,
+			     (cc = slab_check_find(rep, name)) ? cc->inuse : 0);
+			good = 0;
+		}
+		if (slab_cache_destroy(c) != 0) {
+			diag("%s) round %d: destroy: %s", tag, round,
+			     strerror(errno));
+			good = 0;
+		}
+	}
+	if (!numa) {
+		f.quit = 1;
+		sem_post(&f.go);
+		pthread_join(t, NULL);
+	}
+	ok(same > 0 && (!numa || other == 4 * scale) && good,
+	   "%s) caches re-created at a destroyed one's index and pages (%d of "
+	   "%d rounds), %s: every slab_free() lands (%d refused)", tag, same,
+	   4 * scale - 1,
+	   numa ? "freed on another node's CPU" : "freed by a thread without rseq",
+	   lost);
+	ok(harness_alive(&d), "%s) slabd carries on", tag);
+	slab_pool_close(pool);
+	harness_stop(&d);
+}
+
+static void
+part_j(void)
+{
+	j_run("j1", 1);
+	j_run("j2", 0);
+}
+
 int
 main(void)
 {
@@ -1368,6 +1609,8 @@ main(void)
 		part_h();
 	if (parts == NULL || strchr(parts, 'i'))
 		part_i();
+	if (parts == NULL || strchr(parts, 'j'))
+		part_j();
 	done_testing();
 	return 0;
 }

@@ -1670,7 +1670,7 @@ free_inline2(struct slab_cache *cache, void *obj, int ok, uint64_t rel)
 sretry:
 		k = rseq_cpu_fs(roff);
 		if (__builtin_expect(k >= cache->v.nr_slots, 0))
-			goto slow;
+			goto other;
 		/*
 		 * another node's object goes to its slab (cache_free()); the
 		 * empty asm keeps the descriptor's address inside the branch
@@ -1682,7 +1682,7 @@ sretry:
 			__asm__ __volatile__("" : "+r"(pfn));
 			if (cache->v.pages[pfn].node !=
 			    node_of_cpu(cache->pool, k))
-				goto slow;
+				goto other;
 		}
 		slot = &cache->v.slots[k];
 		TEST_WINDOW(SHMSLAB_TW_FREE);
@@ -1734,6 +1734,19 @@ gone:
 		 * page up again (the page may be a new cache's by now).
 		 */
 		if (ok == FREE_PAGE)
+			return 1;
+		goto slow;
+other:
+		/*
+		 * Not to this CPU's sheaf (no rseq on this thread, or another
+		 * node's object): cache_free() checks the object in full, but
+		 * under this handle, and no sequence compared its gen.  A
+		 * page memo's handle whose cache is gone goes back to
+		 * slab_free() for the same reason as above (review_pagememo
+		 * part j: on another node's CPU and in a thread without rseq,
+		 * every free of the new cache's objects was lost as ESTALE).
+		 */
+		if (ok == FREE_PAGE && !handle_live(cache))
 			return 1;
 		goto slow;
 	}

@@ -64,7 +64,13 @@
  *     thread that unregistered its rseq (the node path).  (Failed on
  *     b93cc5d: every free of the new cache's objects was handed to the
  *     old by_index[] handle's cache_free() and lost as ESTALE, 2000 of
- *     4000 in each; the destroys said EBUSY.)
+ *     4000 in each; the destroys said EBUSY.)  j3, j4) the same two ways
+ *     of freeing, a cache A alive but shrunk (its slabs given back), its
+ *     pages taken by a cache B of the same size at another index:
+ *     slab_free() of B's objects, whose pages have entries under A's
+ *     live handle.  (Failed on b93cc5d and with only a liveness test of
+ *     the entry's handle: A's cache_free() refused B's objects, EINVAL,
+ *     all 4000 lost in j3, 3488 in j4.)
  *
  * All held.  SHMSLAB_TEST_SCALE lengthens d) and f).
  *
@@ -1424,89 +1430,192 @@ j_thread(void *arg)
 
 #define NJ	1000
 
+/* The frees of a part j run: on CPU 0 (j1, j3) or by the thread (j2, j4). */
+struct j_ctx {
+	const char *tag;
+	int numa;
+	struct harness_daemon d;
+	struct slab_pool *pool;
+	char *base;
+	struct j_freer f;
+	pthread_t t;
+};
+
+/* slab_free() of v[0..n) the part's way: how many were refused. */
+static int
+j_free(struct j_ctx *x, void **v, int n)
+{
+	int i, lost = 0;
+
+	if (x->numa) {
+		slabtest_pin(0);
+		for (i = 0; i < n; i++) {
+			errno = 0;
+			slab_free(x->pool, v[i]);
+			if (errno == ESTALE || errno == EINVAL)
+				lost++;
+		}
+	} else {
+		x->f.v = v;
+		x->f.n = n;
+		sem_post(&x->f.go);
+		while (sem_wait(&x->f.done) != 0)
+			;
+		lost = x->f.lost;
+	}
+	slabtest_unpin();
+	return lost;
+}
+
+/* n objects of c into v, allocated on CPU 1 (j1, j3) or 0, filled. */
 static void
-j_run(const char *tag, int numa)
+j_alloc(struct j_ctx *x, struct slab_cache *c, void **v, int n, int fill)
+{
+	int i;
+
+	slabtest_pin(x->numa ? 1 : 0);
+	for (i = 0; i < n; i++) {
+		v[i] = slab_cache_alloc(c, 0);
+		if (v[i] == NULL)
+			bail_out("%s) alloc: %s", x->tag, strerror(errno));
+		memset(v[i], fill, 16);
+	}
+	slabtest_unpin();
+}
+
+/* Start slabd and the freeing thread: 0, or -1 when skipped (2 tests). */
+static int
+j_start(struct j_ctx *x, const char *tag, int numa)
 {
 	const char *args[] = { "-m", "32M", "--hugepages=never",
 			       "--fake-numa", "2", NULL };
-	struct harness_daemon d;
-	struct slab_pool *pool;
-	struct j_freer f;
-	pthread_t t;
+
+	memset(x, 0, sizeof(*x));
+	x->tag = tag;
+	x->numa = numa;
+	if (!numa)
+		args[3] = NULL;
+	if (numa && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		skip(2, "j) needs two CPUs");
+		return -1;
+	}
+	if (harness_start(&x->d, args) < 0)
+		bail_out("%s) slabd did not start", tag);
+	x->pool = slab_pool_open(x->d.socket);
+	if (x->pool == NULL)
+		bail_out("%s) open: %s", tag, strerror(errno));
+	x->base = slab_pool_base(x->pool);
+	if (!slabtest_uses_slots(x->pool) ||
+	    (numa && region_cpu_node(x->base)[0] ==
+			     region_cpu_node(x->base)[1])) {
+		skip(2, "j) no rseq, or CPUs 0 and 1 share a node");
+		slab_pool_close(x->pool);
+		harness_stop(&x->d);
+		return -1;
+	}
+	if (numa)
+		return 0;
+	x->f.pool = x->pool;
+	sem_init(&x->f.go, 0, 0);
+	sem_init(&x->f.done, 0, 0);
+	if (pthread_create(&x->t, NULL, j_thread, &x->f) != 0)
+		bail_out("%s) pthread_create", tag);
+	while (sem_wait(&x->f.done) != 0)
+		;
+	if (x->f.state == 1)
+		return 0;
+	x->f.quit = 1;
+	sem_post(&x->f.go);
+	pthread_join(x->t, NULL);
+	skip(2, "j) could not unregister a thread's rseq");
+	slab_pool_close(x->pool);
+	harness_stop(&x->d);
+	return -1;
+}
+
+static void
+j_stop(struct j_ctx *x)
+{
+	if (!x->numa) {
+		x->f.quit = 1;
+		sem_post(&x->f.go);
+		pthread_join(x->t, NULL);
+	}
+	ok(harness_alive(&x->d), "%s) slabd carries on", x->tag);
+	slab_pool_close(x->pool);
+	harness_stop(&x->d);
+}
+
+/*
+ * c's frees, checker and destroy after n of its objects were freed with
+ * `lost` refused: 1 when every free landed and the cache is empty.
+ */
+static int
+j_landed(struct j_ctx *x, struct slab_cache *c, const char *name, int round,
+	 int n, int lost)
+{
+	struct slab_cache_stats st;
+	const struct slab_check_cache *cc;
+	char why[256];
+	int good = 1;
+
+	memset(&st, 0, sizeof(st));
+	if (lost != 0 || slab_cache_stats(c, &st) != 0 ||
+	    st.free_fast + st.free_slow != (uint64_t)n || st.bad_free != 0) {
+		diag("%s) round %d (%s): %d frees refused; frees fast %" PRIu64
+		     " + slow %" PRIu64 " of %d, bad %" PRIu64, x->tag, round,
+		     name, lost, st.free_fast, st.free_slow, n, st.bad_free);
+		good = 0;
+	}
+	slab_cache_shrink(c);
+	if (slab_check_region(x->base, slab_pool_size(x->pool), rep, why,
+			      sizeof(why)) != 0 ||
+	    rep->errors != 0 || (cc = slab_check_find(rep, name)) == NULL ||
+	    cc->inuse != 0) {
+		diag("%s) round %d (%s): checker errors %u, inuse %" PRIu64
+		     " (want 0)", x->tag, round, name, rep->errors,
+		     (cc = slab_check_find(rep, name)) ? cc->inuse : 0);
+		good = 0;
+	}
+	if (slab_cache_destroy(c) != 0) {
+		diag("%s) round %d: destroy %s: %s", x->tag, round, name,
+		     strerror(errno));
+		good = 0;
+	}
+	return good;
+}
+
+/* j1, j2: part i's rounds. */
+static void
+j_recreate(const char *tag, int numa)
+{
+	struct j_ctx x;
 	static void *v[NJ];
 	uint32_t idx0 = UINT32_MAX;
 	uint64_t page0 = 0;
 	int round, same = 0, good = 1, lost = 0, other = 0;
-	char *base;
 
-	if (!numa)
-		args[3] = NULL;
-	if (numa && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-		skip(2, numa ? "j1) needs two CPUs" : "j2) needs two CPUs");
+	if (j_start(&x, tag, numa) < 0)
 		return;
-	}
-	if (harness_start(&d, args) < 0)
-		bail_out("%s) slabd did not start", tag);
-	pool = slab_pool_open(d.socket);
-	if (pool == NULL)
-		bail_out("%s) open: %s", tag, strerror(errno));
-	base = slab_pool_base(pool);
-	if (!slabtest_uses_slots(pool) ||
-	    (numa && region_cpu_node(base)[0] == region_cpu_node(base)[1])) {
-		skip(2, numa ? "j1) no rseq, or CPUs 0 and 1 share a node" :
-				"j2) no rseq");
-		slab_pool_close(pool);
-		harness_stop(&d);
-		return;
-	}
-	memset(&f, 0, sizeof(f));
-	f.pool = pool;
-	f.v = v;
-	f.n = NJ;
-	if (!numa) {
-		sem_init(&f.go, 0, 0);
-		sem_init(&f.done, 0, 0);
-		if (pthread_create(&t, NULL, j_thread, &f) != 0)
-			bail_out("%s) pthread_create", tag);
-		while (sem_wait(&f.done) != 0)
-			;
-		if (f.state != 1) {
-			f.quit = 1;
-			sem_post(&f.go);
-			pthread_join(t, NULL);
-			skip(2, "j2) could not unregister a thread's rseq");
-			slab_pool_close(pool);
-			harness_stop(&d);
-			return;
-		}
-	}
 	for (round = 0; round < 4 * scale; round++) {
-		char name[32], why[256];
+		char name[32];
 		struct slab_cache *c;
 		struct slab_cache_desc *dc;
-		struct slab_cache_stats st;
-		const struct slab_check_cache *cc;
 		uint32_t idx;
 		uint64_t pfn;
-		int i, n = 0;
+		int n;
 
 		snprintf(name, sizeof(name), "rv.pm.%s.%d", tag, round);
-		c = slab_cache_create(pool, name, 16, 0, 0, NULL);
-		dc = slabtest_desc(base, name);
+		c = slab_cache_create(x.pool, name, 16, 0, 0, NULL);
+		dc = slabtest_desc(x.base, name);
 		if (c == NULL || dc == NULL)
 			bail_out("%s) create %s: %s", tag, name,
 				 strerror(errno));
-		idx = (uint32_t)(dc - region_caches(base));
-		slabtest_pin(numa ? 1 : 0);
-		for (i = 0; i < NJ; i++) {
-			v[i] = slab_cache_alloc(c, 0);
-			if (v[i] == NULL)
-				bail_out("%s) alloc: %s", tag, strerror(errno));
-			memset(v[i], round, 16);
-		}
-		pfn = (uint64_t)((char *)v[0] - base) >> 12;
-		if (numa && region_pages(base)[pfn].node !=
-				    region_cpu_node(base)[0])
+		idx = (uint32_t)(dc - region_caches(x.base));
+		j_alloc(&x, c, v, NJ, round);
+		pfn = (uint64_t)((char *)v[0] - x.base) >> 12;
+		if (numa && region_pages(x.base)[pfn].node !=
+				    region_cpu_node(x.base)[0])
 			other++;
 		if (round == 0) {
 			idx0 = idx;
@@ -1514,52 +1623,9 @@ j_run(const char *tag, int numa)
 		} else if (idx == idx0 && pfn == page0) {
 			same++;
 		}
-		if (numa) {
-			slabtest_pin(0);
-			for (i = 0; i < NJ; i++) {
-				errno = 0;
-				slab_free(pool, v[i]);
-				if (errno == ESTALE || errno == EINVAL)
-					n++;
-			}
-		} else {
-			sem_post(&f.go);
-			while (sem_wait(&f.done) != 0)
-				;
-			n = f.lost;
-		}
-		slabtest_unpin();
+		n = j_free(&x, v, NJ);
 		lost += n;
-		memset(&st, 0, sizeof(st));
-		if (n != 0 || slab_cache_stats(c, &st) != 0 ||
-		    st.free_fast + st.free_slow != NJ || st.bad_free != 0) {
-			diag("%s) round %d (index %u): %d frees refused; frees "
-			     "fast %" PRIu64 " + slow %" PRIu64 " of %d, bad %"
-			     PRIu64, tag, round, idx, n, st.free_fast,
-			     st.free_slow, NJ, st.bad_free);
-			good = 0;
-		}
-		slab_cache_shrink(c);
-		if (slab_check_region(base, slab_pool_size(pool), rep, why,
-				      sizeof(why)) != 0 ||
-		    rep->errors != 0 ||
-		    (cc = slab_check_find(rep, name)) == NULL ||
-		    cc->inuse != 0) {
-			diag("%s) round %d: checker errors %u, inuse %" PRIu64
-			     " (want 0)", tag, round, rep->errors,
-			     (cc = slab_check_find(rep, name)) ? cc->inuse : 0);
-			good = 0;
-		}
-		if (slab_cache_destroy(c) != 0) {
-			diag("%s) round %d: destroy: %s", tag, round,
-			     strerror(errno));
-			good = 0;
-		}
-	}
-	if (!numa) {
-		f.quit = 1;
-		sem_post(&f.go);
-		pthread_join(t, NULL);
+		good &= j_landed(&x, c, name, round, NJ, n);
 	}
 	ok(same > 0 && (!numa || other == 4 * scale) && good,
 	   "%s) caches re-created at a destroyed one's index and pages (%d of "
@@ -1567,16 +1633,77 @@ j_run(const char *tag, int numa)
 	   4 * scale - 1,
 	   numa ? "freed on another node's CPU" : "freed by a thread without rseq",
 	   lost);
-	ok(harness_alive(&d), "%s) slabd carries on", tag);
-	slab_pool_close(pool);
-	harness_stop(&d);
+	j_stop(&x);
+}
+
+/*
+ * j3, j4: a page memo made for cache A's slabs; A shrunk (its slabs
+ * given back, A alive); cache B of the same size, at another index,
+ * gets the same pages; slab_free() of B's objects.  The entries name A's
+ * live handle, but not the pages' slabs any more.
+ */
+static void
+j_reuse(const char *tag, int numa)
+{
+	struct j_ctx x;
+	static void *v[NJ];
+	int round, same = 0, good = 1, lost = 0;
+
+	if (j_start(&x, tag, numa) < 0)
+		return;
+	for (round = 0; round < 4 * scale; round++) {
+		char na[32], nb[32];
+		struct slab_cache *a, *b;
+		uint64_t pa;
+		int n;
+
+		snprintf(na, sizeof(na), "rv.pm.%s.a%d", tag, round);
+		snprintf(nb, sizeof(nb), "rv.pm.%s.b%d", tag, round);
+		a = slab_cache_create(x.pool, na, 16, 0, 0, NULL);
+		b = slab_cache_create(x.pool, nb, 16, 0, 0, NULL);
+		if (a == NULL || b == NULL)
+			bail_out("%s) create: %s", tag, strerror(errno));
+		j_alloc(&x, a, v, NJ, 0xa);
+		pa = (uint64_t)((char *)v[0] - x.base) >> 12;
+		n = j_free(&x, v, NJ);	/* the page memo of A's pages */
+		if (n != 0) {
+			diag("%s) round %d: %d frees of A refused", tag,
+			     round, n);
+			good = 0;
+		}
+		if (slab_cache_shrink(a) != 0) {
+			diag("%s) round %d: shrink A: %s", tag, round,
+			     strerror(errno));
+			good = 0;
+		}
+		j_alloc(&x, b, v, NJ, 0xb);
+		if ((uint64_t)((char *)v[0] - x.base) >> 12 == pa)
+			same++;
+		n = j_free(&x, v, NJ);
+		lost += n;
+		good &= j_landed(&x, b, nb, round, NJ, n);
+		if (slab_cache_destroy(a) != 0) {
+			diag("%s) round %d: destroy A: %s", tag, round,
+			     strerror(errno));
+			good = 0;
+		}
+	}
+	ok(same > 0 && good,
+	   "%s) another cache's objects on pages a live cache gave back (%d of "
+	   "%d rounds), %s: every slab_free() lands (%d refused)", tag, same,
+	   4 * scale,
+	   numa ? "freed on another node's CPU" : "freed by a thread without rseq",
+	   lost);
+	j_stop(&x);
 }
 
 static void
 part_j(void)
 {
-	j_run("j1", 1);
-	j_run("j2", 0);
+	j_recreate("j1", 1);
+	j_recreate("j2", 0);
+	j_reuse("j3", 1);
+	j_reuse("j4", 0);
 }
 
 int

@@ -1740,13 +1740,20 @@ other:
 		/*
 		 * Not to this CPU's sheaf (no rseq on this thread, or another
 		 * node's object): cache_free() checks the object in full, but
-		 * under this handle, and no sequence compared its gen.  A
-		 * page memo's handle whose cache is gone goes back to
-		 * slab_free() for the same reason as above (review_pagememo
-		 * part j: on another node's CPU and in a thread without rseq,
-		 * every free of the new cache's objects was lost as ESTALE).
+		 * under this handle, and no sequence compared `released` or
+		 * the gen.  A page memo's free goes back to slab_free() unless
+		 * the descriptor's `released` is still the entry's (the
+		 * comparison made before the sequence until b93cc5d) and the
+		 * handle's cache still lives: its page may be another
+		 * cache's by now, at this index (destroyed and re-created) or
+		 * at another (given back, reused), and this handle's
+		 * cache_free() would refuse the object, ESTALE or EINVAL, and
+		 * lose it (review_pagememo part j).
 		 */
-		if (ok == FREE_PAGE && !handle_live(cache))
+		if (ok == FREE_PAGE &&
+		    (rel != __atomic_load_n(cache->released,
+					    __ATOMIC_ACQUIRE) ||
+		     !handle_live(cache)))
 			return 1;
 		goto slow;
 	}

@@ -1742,8 +1742,8 @@ other:
 		 * node's object): cache_free() checks the object in full, but
 		 * under this handle, and no sequence compared `released` or
 		 * the gen.  A page memo's free goes back to slab_free() unless
-		 * the descriptor's `released` is still the entry's (the
-		 * comparison made before the sequence until b93cc5d) and the
+		 * the descriptor's `released` is still the entry's (what the
+		 * sequence would have compared with the slot's copy) and the
 		 * handle's cache still lives: its page may be another
 		 * cache's by now, at this index (destroyed and re-created) or
 		 * at another (given back, reused), and this handle's

@@ -831,6 +831,33 @@ g_obj(int x, uint32_t objects)
 	return x >= G_LAST ? (int)objects - 1 - (x - G_LAST) : x;
 }
 
+/*
+ * Pinned to CPU 0, a private slabd started with args and a pool on it; or
+ * NULL, with one test skipped for why_no_rseq and everything undone, when
+ * this thread has no rseq (no sheaves).
+ */
+static struct slab_pool *
+pinned_pool(struct harness_daemon *d, const char *const *args,
+	    const char *why_no_rseq)
+{
+	struct slab_pool *pool;
+
+	slabtest_pin(0);
+	if (harness_start(d, args) < 0)
+		bail_out("slabd did not start");
+	pool = slab_pool_open(d->socket);
+	if (pool == NULL)
+		bail_out("open: %s", strerror(errno));
+	if (!slabtest_uses_slots(pool)) {
+		skip(1, why_no_rseq);
+		slab_pool_close(pool);
+		harness_stop(d);
+		slabtest_unpin();
+		return NULL;
+	}
+	return pool;
+}
+
 /* Returns the failures (each diag'd). */
 static int
 g_shape_run(struct slab_pool *pool, const char *name, uint32_t size,
@@ -1030,19 +1057,9 @@ part_g(void)
 	size_t k, s;
 	int fails = 0, n = 0;
 
-	slabtest_pin(0);
-	if (harness_start(&d, args) < 0)
-		bail_out("slabd did not start");
-	pool = slab_pool_open(d.socket);
+	pool = pinned_pool(&d, args, "g) this thread has no rseq: no sheaves");
 	if (pool == NULL)
-		bail_out("open: %s", strerror(errno));
-	if (!slabtest_uses_slots(pool)) {
-		skip(1, "g) this thread has no rseq: no sheaves");
-		slab_pool_close(pool);
-		harness_stop(&d);
-		slabtest_unpin();
 		return;
-	}
 	for (k = 0; k < NSIZES; k++)
 		for (s = 0; s < sizeof(g_shapes) / sizeof(g_shapes[0]); s++) {
 			char name[32];
@@ -1283,19 +1300,10 @@ part_i(void)
 	uint64_t page0 = 0;
 	int round, same = 0, good = 1;
 
-	slabtest_pin(0);
-	if (harness_start(&d, args) < 0)
-		bail_out("slabd did not start");
-	pool = slab_pool_open(d.socket);
+	pool = pinned_pool(&d, args,
+			   "i) this thread has no rseq: no sheaves, no page memo");
 	if (pool == NULL)
-		bail_out("open: %s", strerror(errno));
-	if (!slabtest_uses_slots(pool)) {
-		skip(1, "i) this thread has no rseq: no sheaves, no page memo");
-		slab_pool_close(pool);
-		harness_stop(&d);
-		slabtest_unpin();
 		return;
-	}
 	for (round = 0; round < 4 * scale; round++) {
 		char *base = slab_pool_base(pool), name[32], why[256];
 		struct slab_cache *c;

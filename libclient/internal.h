@@ -89,6 +89,16 @@ struct slab_pool {
 	struct slab_pool **reg_pprev;
 };
 
+/* What shmslab.h's inline slab_ptr_to_off() and slab_off_to_ptr() read. */
+_Static_assert(offsetof(struct slab_pool, base) ==
+			       offsetof(struct slab_pool_fast, base) &&
+		       offsetof(struct slab_pool, size) ==
+			       offsetof(struct slab_pool_fast, size) &&
+		       offsetof(struct slab_pool, data_off) ==
+			       offsetof(struct slab_pool_fast, data_off) &&
+		       sizeof(((struct slab_pool *)0)->size) == 8,
+	       "a pool begins as struct slab_pool_fast");
+
 /* ---------------------------------------------------------------- rpc.c */
 
 /* What a hello reply says about the daemon's region. */

@@ -489,8 +489,11 @@ size_t slab_usable_size(struct slab_pool *pool, const void *ptr);
  * free into a slab, a thread without rseq, a handle of a cache without
  * sheaves, flags, NULL - calls the library as before.  Behaviour, errors
  * and statistics are the functions' (shmslab(3), INLINE FAST PATHS).
- * Define SHMSLAB_NO_INLINE before including this header to call the
- * library always; (slab_cache_alloc)(c, f) calls it for one call.
+ * slab_ptr_to_off() and slab_off_to_ptr() are inline too: a pointer or
+ * offset inside the page areas converts in the caller's code (a pipeline
+ * passes offsets), anything else calls the library.  Define
+ * SHMSLAB_NO_INLINE before including this header to call the library
+ * always; (slab_cache_alloc)(c, f) calls it for one call.
  *
  * What the inline code reads is private to this header: the first member
  * of every handle (struct slab_cache_fast), the region's per-CPU slot and
@@ -543,6 +546,18 @@ struct slab_inline_memo {
 extern __thread struct slab_inline_memo slab_inline_memo
 	__attribute__((tls_model("initial-exec")));
 #endif
+
+/*
+ * The first member of every pool (struct slab_pool), in every version of
+ * the library so far and in every later one: what the inline
+ * slab_ptr_to_off() and slab_off_to_ptr() below read.  Offsets in
+ * [data_off, size) are the region's page areas.
+ */
+struct slab_pool_fast {
+	void *base;			/* the region in this process */
+	uint64_t size;			/* its size in bytes */
+	uint64_t data_off;		/* the first page area's offset (> 0) */
+};
 
 /* The region's per-CPU slot and sheaf, as version 1 reads them. */
 #define SHMSLAB_FAST_SLOT_SIZE		320	/* struct slab_slot */
@@ -763,8 +778,45 @@ sl_call:
 	(slab_cache_free)(sl_cache, sl_obj);
 }
 
+/*
+ * Offsets and pointers inline: an offset or pointer inside the page
+ * areas is converted here; NULL, 0, anything outside and a NULL pool go
+ * to the library, which returns and sets errno as described above.
+ */
+static inline __attribute__((always_inline)) slab_off_t
+slab_ptr_to_off_inline(const struct slab_pool *sl_pool, const void *sl_ptr)
+{
+	const struct slab_pool_fast *sl_f =
+		(const struct slab_pool_fast *)(const void *)sl_pool;
+
+	if (__builtin_expect(sl_pool != NULL, 1)) {
+		uint64_t sl_o = (uint64_t)((uintptr_t)sl_ptr -
+					   (uintptr_t)sl_f->base);
+
+		if (__builtin_expect(sl_o - sl_f->data_off <
+					     sl_f->size - sl_f->data_off, 1))
+			return sl_o;
+	}
+	return (slab_ptr_to_off)(sl_pool, sl_ptr);
+}
+
+static inline __attribute__((always_inline)) void *
+slab_off_to_ptr_inline(const struct slab_pool *sl_pool, slab_off_t sl_off)
+{
+	const struct slab_pool_fast *sl_f =
+		(const struct slab_pool_fast *)(const void *)sl_pool;
+
+	if (__builtin_expect(sl_pool != NULL &&
+				     sl_off - sl_f->data_off <
+					     sl_f->size - sl_f->data_off, 1))
+		return (char *)sl_f->base + sl_off;
+	return (slab_off_to_ptr)(sl_pool, sl_off);
+}
+
 #define slab_cache_alloc(cache, flags)	slab_cache_alloc_inline(cache, flags)
 #define slab_cache_free(cache, obj)	slab_cache_free_inline(cache, obj)
+#define slab_ptr_to_off(pool, ptr)	slab_ptr_to_off_inline(pool, ptr)
+#define slab_off_to_ptr(pool, off)	slab_off_to_ptr_inline(pool, off)
 #endif /* SHMSLAB_INLINE */
 
 #ifdef __cplusplus

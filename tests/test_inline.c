@@ -34,7 +34,10 @@
  *      pointers to an inaccessible page, the memo's key): the inline code
  *      reads nothing past the first word, so every call still goes to
  *      the library and works (in a child: a read of those words crashes
- *      it, as it did when the CPU was read before the first word).
+ *      it, as it did when the CPU was read before the first word);
+ *   i) slab_ptr_to_off() and slab_off_to_ptr() inline (also without
+ *      rseq): the library's results inside the page areas without a
+ *      call, the library's results and errors outside them, through it.
  *
  * In a pool of several nodes (tests/test_inline_numa.sh: slabd
  * --fake-numa 2) the inline free has no memo and defers every free to the
@@ -95,6 +98,28 @@ __wrap_slab_cache_free(struct slab_cache *cache, void *obj)
 {
 	calls_free++;
 	__real_slab_cache_free(cache, obj);
+}
+
+/* The same for the offset conversions. */
+static uint64_t calls_p2o, calls_o2p;
+
+slab_off_t __real_slab_ptr_to_off(const struct slab_pool *p, const void *ptr);
+void *__real_slab_off_to_ptr(const struct slab_pool *p, slab_off_t off);
+slab_off_t __wrap_slab_ptr_to_off(const struct slab_pool *p, const void *ptr);
+void *__wrap_slab_off_to_ptr(const struct slab_pool *p, slab_off_t off);
+
+slab_off_t
+__wrap_slab_ptr_to_off(const struct slab_pool *p, const void *ptr)
+{
+	calls_p2o++;
+	return __real_slab_ptr_to_off(p, ptr);
+}
+
+void *
+__wrap_slab_off_to_ptr(const struct slab_pool *p, slab_off_t off)
+{
+	calls_o2p++;
+	return __real_slab_off_to_ptr(p, off);
 }
 
 static struct slab_cache_fast *
@@ -548,6 +573,100 @@ test_off_layout(struct slab_cache *c, const char *name)
 	   "(%" PRIu64 " before, %" PRIu64 " after)", in0, inuse_of(name));
 }
 
+/*
+ * i) slab_ptr_to_off() and slab_off_to_ptr() inline: inside the page
+ *    areas they give what the library gives, without calling it; NULL, 0,
+ *    everything outside (either side, by one byte) and a NULL pool call
+ *    the library, with its results and errno.  The pool's public fast
+ *    part bounds the page areas exactly as the library does.
+ */
+static void
+test_conversions(struct slab_cache *c)
+{
+	const struct slab_pool_fast *f =
+		(const struct slab_pool_fast *)(const void *)pool;
+	char *b = rbase, *obj = (slab_cache_alloc)(c, 0);
+	const char *in[4];
+	slab_off_t outo[4];
+	uint64_t bad = 0, mism = 0, p2o, o2p;
+	int i, e1, e2, e3, e4, e5;
+	void *r;
+
+	if (obj == NULL)
+		bail_out("slab_cache_alloc: %s", strerror(errno));
+	ok(f->base == rbase && f->size == slab_pool_size(pool) &&
+		   __real_slab_off_to_ptr(pool, f->data_off) == b + f->data_off &&
+		   __real_slab_off_to_ptr(pool, f->data_off - 1) == NULL &&
+		   __real_slab_ptr_to_off(pool, b + f->data_off - 1) == 0,
+	   "i) the pool's fast part: base, size and the first page area as "
+	   "the library bounds them (data_off %" PRIu64 ")", f->data_off);
+
+	in[0] = b + f->data_off;
+	in[1] = b + f->size - 1;
+	in[2] = obj;
+	in[3] = obj + 17;
+	p2o = calls_p2o;
+	o2p = calls_o2p;
+	for (i = 0; i < 4; i++) {
+		slab_off_t o = slab_ptr_to_off(pool, in[i]);
+
+		if (o != __real_slab_ptr_to_off(pool, in[i]))
+			mism++;
+		if (slab_off_to_ptr(pool, o) != in[i])
+			mism++;
+	}
+	ok(mism == 0 && calls_p2o == p2o && calls_o2p == o2p,
+	   "i) inside the page areas (first byte, last byte, an object, "
+	   "inside it): the library's offsets and pointers back, %" PRIu64
+	   " mismatches, %" PRIu64 " library calls",
+	   mism, (calls_p2o - p2o) + (calls_o2p - o2p));
+
+	/* the library for everything else, with its errors */
+	p2o = calls_p2o;
+	errno = 0;
+	bad += slab_ptr_to_off(pool, NULL) != 0 || errno != 0;
+	errno = 0;
+	bad += slab_ptr_to_off(pool, b + f->data_off - 1) != 0;
+	e1 = errno;
+	errno = 0;
+	bad += slab_ptr_to_off(pool, b + f->size) != 0;
+	e2 = errno;
+	errno = 0;
+	bad += slab_ptr_to_off(pool, b - 1) != 0;
+	e3 = errno;
+	errno = 0;
+	bad += slab_ptr_to_off(NULL, obj) != 0;
+	e4 = errno;
+	ok(bad == 0 && e1 == ERANGE && e2 == ERANGE && e3 == ERANGE &&
+		   e4 == EINVAL && calls_p2o - p2o == 5,
+	   "i) slab_ptr_to_off(): NULL gives 0, a byte before the page "
+	   "areas, one past the region and one before it ERANGE, a NULL "
+	   "pool EINVAL, each through the library (%" PRIu64 " calls)",
+	   calls_p2o - p2o);
+
+	o2p = calls_o2p;
+	outo[0] = f->data_off - 1;
+	outo[1] = f->size;
+	outo[2] = UINT64_MAX;
+	outo[3] = f->size + f->data_off;
+	errno = 0;
+	r = slab_off_to_ptr(pool, 0);
+	bad = r != NULL || errno != 0;
+	for (i = 0, e5 = 0; i < 4; i++) {
+		errno = 0;
+		bad += slab_off_to_ptr(pool, outo[i]) != NULL;
+		e5 += errno == ERANGE;
+	}
+	errno = 0;
+	bad += slab_off_to_ptr(NULL, f->data_off) != NULL;
+	ok(bad == 0 && e5 == 4 && errno == EINVAL && calls_o2p - o2p == 6,
+	   "i) slab_off_to_ptr(): 0 gives NULL, an offset before the page "
+	   "areas, the region's size, UINT64_MAX and size + data_off "
+	   "ERANGE, a NULL pool EINVAL, each through the library (%" PRIu64
+	   " calls)", calls_o2p - o2p);
+	(slab_cache_free)(c, obj);
+}
+
 int
 main(void)
 {
@@ -570,6 +689,7 @@ main(void)
 	other = slab_cache_create(pool, "inline-other", 64, 0, 0, NULL);
 	if (c == NULL || other == NULL)
 		bail_out("cannot create the caches: %s", strerror(errno));
+	test_conversions(c);
 	if (fast_of(c)->slots == 0) {
 		skip(1, "the inline paths: this thread uses no sheaves (no "
 		     "rseq area, or a region without them)");

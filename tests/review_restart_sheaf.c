@@ -4,7 +4,9 @@
  * with sheaves: a producer on CPU 0 allocates (single and bulk) and hands
  * offsets through a shared ring to a consumer on CPU 1, which checks and
  * frees them (single and bulk); the parent meanwhile restarts slabd
- * several times and shrinks the cache from a third process.  Afterwards:
+ * 30 times at random moments (the consumer pauses now and then, so the
+ * backlog grows to tens of thousands of objects: new slabs from slabd,
+ * given back by shrinks) and shrinks the cache from a third process.  Afterwards:
  * every object seen intact, no bad free counted, checker clean, nothing
  * in flight, inuse == 0 (every object the producer got was freed), and
  * the cache can be destroyed (objects left in sheaves and barns do not
@@ -35,7 +37,7 @@
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 
-#define RING	4096
+#define RING	65536
 #define OSIZE	96
 #define NAME	"rs.pipe"
 
@@ -149,6 +151,8 @@ consumer(struct slab_cache *c)
 			n++;
 			t++;
 		}
+		if ((t / 32) % 1024 == 0 && n > 0 && slabtest_rnd(&s) % 4 == 0)
+			usleep(20000);	/* let the backlog grow: new slabs */
 		if (n == 1)
 			slab_cache_free(c, v[0]);
 		else
@@ -201,7 +205,7 @@ main(void)
 	pid_t pp, cp;
 	char why[512] = "";
 	int round, good, restarts = 0;
-	uint64_t badfree0 = 0;
+	uint64_t badfree0 = 0, seed = (uint64_t)time(NULL);
 
 	
 	if (slabtest_start(&d, "64M") != 0)
@@ -216,13 +220,13 @@ main(void)
 	if (c == NULL)
 		bail_out("create: %s", strerror(errno));
 	dc = slabtest_desc(rbase, NAME);
-	diag("nr_sheaves %u", dc ? dc->nr_sheaves : 0);
+	diag("nr_sheaves %u seed %" PRIu64, dc ? dc->nr_sheaves : 0, seed);
 	badfree0 = slabtest_bad_frees(rbase, NAME);
 
 	pp = spawn(producer, c);
 	cp = spawn(consumer, c);
-	for (round = 0; round < 12; round++) {
-		usleep(40000);
+	for (round = 0; round < 30; round++) {
+		usleep(5000 + (unsigned)(slabtest_rnd(&seed) % 60000));
 		if (round % 3 == 2) {
 			/* planned restart: same pid, re-exec */
 			if (kill(d.pid, SIGUSR2) == 0)

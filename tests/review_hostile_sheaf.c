@@ -25,6 +25,9 @@
  * not adding up; meanwhile X's churner is handed 270k-500k objects its
  * own free refuses (not X's).  Mask 0xff fails about half the runs; 0x30
  * (released only), 0x0d, 0x03, 0x02, 0x08 held in the runs made.
+ * With REVIEW_NO_SHRINK=1 (no shrinker) Y stayed intact in 3 runs of 3,
+ * X's churner still refused ~300k frees: pages given back by a shrink
+ * and reused by Y are part of it.
  * Likely path (not confirmed): two slots naming one sheaf and raised
  * counts make X hand out and take back the same object twice; a double
  * push empties an X slab that still has objects in X's sheaves, shrink
@@ -308,6 +311,8 @@ shrinker(struct slab_cache *x)
 {
 	struct slab_cache *y = slab_cache_lookup(pool, NAME);
 
+	if (getenv("REVIEW_NO_SHRINK"))
+		_exit(0);
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
 		slabtest_pin((int)(getpid() & 1));
 		slab_cache_shrink(x);

@@ -28,6 +28,8 @@
  * With REVIEW_NO_SHRINK=1 (no shrinker) Y stayed intact in 3 runs of 3,
  * X's churner still refused ~300k frees: pages given back by a shrink
  * and reused by Y are part of it.
+ * REVIEW_CHURN_NOFREE=1 (the churner never frees) exhausts the pool:
+ * inconclusive.
  * Likely path (not confirmed): two slots naming one sheaf and raised
  * counts make X hand out and take back the same object twice; a double
  * push empties an X slab that still has objects in X's sheaves, shrink
@@ -280,7 +282,7 @@ churner(struct slab_cache *x)
 {
 	void *v[64];
 	uint64_t s = 99;
-	int i;
+	int i, nofree = getenv("REVIEW_CHURN_NOFREE") != NULL;
 
 	slabtest_pin((int)(getpid() & 1));
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
@@ -295,7 +297,7 @@ churner(struct slab_cache *x)
 			}
 		}
 		for (i = 0; i < n; i++)
-			if (v[i] != NULL) {
+			if (v[i] != NULL && !nofree) {
 				errno = 0;
 				slab_cache_free(x, v[i]);
 				if (errno != 0)

@@ -526,7 +526,8 @@ sheaf_take(struct slab_cache *h, uint32_t k, uint32_t pfn, uint32_t si,
 	for (;;) {
 		slab_read(pd, &f, &c);
 		if (sc_kind(c) != SW_CPUP || sc_index(c) != k ||
-		    sc_gen(c) != (h->v.gen & SC_GEN_MASK))
+		    sc_gen(c) != (h->v.gen & SC_GEN_MASK) ||
+		    slab_head(&h->v, pfn) == NULL)
 			return 0;
 		if (sf_link(f) == 0) {
 			if (slab_to_full(h, pfn, SW_CPUP, k))
@@ -749,6 +750,19 @@ flush_may_push(struct slab_cache *h, uint32_t k, uint32_t pfn, uint64_t c,
 {
 	uint32_t kind = sc_kind(c);
 
+	/*
+	 * Still a slab of this cache, read after c (slab_read() above):
+	 * the gen bits in c are the same in every cache's first incarnation,
+	 * so they tell apart only caches at one table index.  A slab given
+	 * back meanwhile and made another cache's (entries that outlived
+	 * it: another client's scribbles made this cache's users free
+	 * objects twice, and slabd took the slab for empty) has that
+	 * cache's index by the time its counters are c, or c changes before
+	 * the CAS.  Without this a frozen or full slab of the other cache
+	 * took these entries (review_hostile_sheaf).
+	 */
+	if (slab_head(&h->v, pfn) == NULL)
+		return FP_DROP;
 	if (sc_gen(c) != (h->v.gen & SC_GEN_MASK) || kind == SW_DEAD ||
 	    kind == SW_NONE)
 		return FP_DROP;

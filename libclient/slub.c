@@ -1327,6 +1327,19 @@ free_remote(struct slab_cache *h, uint32_t pfn, uint32_t link, int mode,
 			errno = ESTALE;
 			break;
 		}
+		/*
+		 * The gen bits do not tell this cache from another at
+		 * another index: that the slab is still ours (its
+		 * descriptor, read after c) does, as in flush_may_push().
+		 */
+		if (slab_head(&h->v, pfn) == NULL) {
+			stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
+			if (h->debug || h->hard)
+				slab_bug(h, obj, "free into a slab no longer "
+					 "of this cache");
+			errno = EINVAL;
+			break;
+		}
 		if (sf_link(f) == link || sc_inuse(c) == 0 ||
 		    sc_kind(c) == SW_DEAD || sc_kind(c) == SW_NONE) {
 			/* double free, or a slab that holds nothing */
@@ -2005,8 +2018,9 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 			errno = ESTALE;
 			break;
 		}
+		/* still ours (the gen bits cannot say: free_remote()) */
 		if (sc_inuse(c) < cnt || sc_kind(c) == SW_DEAD ||
-		    sc_kind(c) == SW_NONE) {
+		    sc_kind(c) == SW_NONE || slab_head(&h->v, pfn) == NULL) {
 			for (i = 0; i < cnt; i++)
 				stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
 			if (h->debug || h->hard)

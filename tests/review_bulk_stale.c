@@ -3,7 +3,8 @@
  * through a stale handle of a cache with sheaves: cache A is filled (its
  * sheaves and barns hold objects), destroyed, and B created at the same
  * table entry; B's objects are allocated and patterned.  Then, on each
- * CPU: A's bulk allocation returns 0 with ESTALE and every out pointer
+ * CPU: A's bulk allocation (A destroyed through a second handle, as
+ * another process would) returns 0 with ESTALE and every out pointer
  * NULL; A's bulk free of B's objects (and A's single free) frees none of
  * them (ESTALE); B's objects stay intact and in use (checker: inuse ==
  * what is held), and B keeps working.  docs/slab-protocol.md, "Stale
@@ -91,7 +92,15 @@ main(void)
 				bail_out("bulk A: %s", strerror(errno));
 		slab_cache_free_bulk(A, HELD, v);
 	}
-	ok(slab_cache_destroy(A) == 0, "A destroyed with objects in sheaves");
+	{
+		/* through a second handle: A stays a valid, stale handle
+		 * (a destroy frees the handle it is given) */
+		struct slab_cache *A2 = slab_cache_lookup(pool, NAME);
+
+		ok(A2 != NULL && slab_cache_destroy(A2) == 0,
+		   "A destroyed (through a second handle) with objects in "
+		   "sheaves");
+	}
 	B = slab_cache_create(pool, NAME, OSIZE, 0, 0, NULL);
 	if (B == NULL)
 		bail_out("create B: %s", strerror(errno));

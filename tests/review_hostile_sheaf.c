@@ -41,6 +41,11 @@
  * documented cost of scribbled counters in a cache without hardened
  * free pointers (docs/hardening.md), which a quota bounds.
  *
+ * By hand: REVIEW_NO_SHRINK=1 runs without the shrinker (Y held without
+ * it before the fix too: the give-back is part of the path);
+ * REVIEW_CHURN_NOFREE=1 makes the churner keep what it gets (it then
+ * exhausts the pool: a probe, inconclusive).
+ *
  *	review_hostile_sheaf		(SLABD set as for make check)
  */
 #include "config.h"

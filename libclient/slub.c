@@ -2021,11 +2021,15 @@ free_detached(struct slab_cache *h, uint32_t pfn, uint32_t *links,
 		/* still ours (the gen bits cannot say: free_remote()) */
 		if (sc_inuse(c) < cnt || sc_kind(c) == SW_DEAD ||
 		    sc_kind(c) == SW_NONE || slab_head(&h->v, pfn) == NULL) {
+			int gone = slab_head(&h->v, pfn) == NULL;
+
 			for (i = 0; i < cnt; i++)
 				stat_inc(&h->v.slots[k].stat[ST_BAD_FREE]);
 			if (h->debug || h->hard)
 				slab_bug(h, link_obj(h, pfn, links[0]),
-					 "double free");
+					 gone ? "free into a slab no longer of "
+						"this cache" :
+						"double free");
 			errno = EINVAL;
 			break;
 		}

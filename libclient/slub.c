@@ -2899,9 +2899,7 @@ slab_free(struct slab_pool *pool, void *ptr)
 			goto slow;
 		x = off - e->lo;
 		if (x >= h->obj_bytes ||
-		    (h->stride_mask ? (x & h->stride_mask) != 0 :
-				      ((x * h->recip) >> RECIP_SHIFT) *
-						      h->v.geo.stride != x))
+		    ((x * h->recip) >> RECIP_SHIFT) * h->v.geo.stride != x)
 			goto slow;
 		/* the entry's `released` against the slot's copy, in the
 		 * sequence (free_inline2()): a stale entry comes back */

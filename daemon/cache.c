@@ -959,15 +959,20 @@ desc_fill(const struct cache_mgr *m, const struct cache_priv *cp,
  * changed by restartable sequences), unless slabd was started with
  * --no-sheaves; never for caches with debug flags, hardened links or a
  * constructor, which keep the slot path and its checks (as the kernel's
- * debug caches bypass sheaves).
+ * debug caches bypass sheaves).  The capacity goes by object size
+ * (slab_sheaf_cap()), at most --sheaf-capacity (1 .. SLAB_SHEAF_MAX,
+ * conf.c) where that is set.
  */
 static uint32_t
 sheaf_cap_for(const struct cache_mgr *m, uint32_t size, uint32_t flags)
 {
+	uint32_t cap, most = m->d->cfg.sheaf_capacity;
+
 	if (m->d->geo.slot_guard != REGION_GUARD_RSEQ || m->d->cfg.no_sheaves ||
 	    (flags & (SLAB_F_DEBUG | SLAB_F_HARDENED | SLAB_F_CTOR)))
 		return 0;
-	return slab_sheaf_cap(size);
+	cap = slab_sheaf_cap(size);
+	return most != 0 && most < cap ? most : cap;
 }
 
 /*

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/slab.h"
 #include "common/util.h"
 #include "daemon/conf.h"
 #include "daemon/log.h"
@@ -108,6 +109,8 @@ static const struct conf_option options[] = {
 	{ "harden-freelists", 0, CONF_FLAG, 0, OFF(harden_freelists), 0, 0,
 	  NULL },
 	{ "no-sheaves", 0, CONF_FLAG, 0, OFF(no_sheaves), 0, 0, NULL },
+	{ "sheaf-capacity", 0, CONF_UINT, 0, OFF(sheaf_capacity), 1,
+	  SLAB_SHEAF_MAX, NULL },
 	{ "fake-numa", 0, CONF_UINT, 0, OFF(fake_numa), 1, REGION_MAX_NODES,
 	  NULL },
 	/* quotas (daemon/quota.c): read where they are used, so live */
@@ -512,6 +515,10 @@ conf_format(const struct slabd_config *cfg, const struct conf_option *o,
 	}
 	if (o->off == OFF(fake_numa) && cfg->fake_numa == 0) {
 		snprintf(buf, len, "off");
+		return 1;
+	}
+	if (o->off == OFF(sheaf_capacity) && cfg->sheaf_capacity == 0) {
+		snprintf(buf, len, "by object size");
 		return 1;
 	}
 	switch (o->type) {

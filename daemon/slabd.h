@@ -68,6 +68,8 @@ struct slabd_config {
 	enum slot_guard_mode slot_guard;
 	int harden_freelists;		/* SLAB_F_HARDENED on all caches */
 	int no_sheaves;			/* caches made without sheaves */
+	unsigned int sheaf_capacity;	/* 0: by object size; else the most
+					 * objects a sheaf of a new cache holds */
 	/* quotas (daemon/quota.c): bytes; QUOTA_NONE for no limit; live */
 	uint64_t quota_uid_default;	/* every uid without its own line */
 	uint64_t quota_client;		/* every client (connection) */

@@ -5,7 +5,9 @@
  * (SHMSLAB_TEST_SLOT_GUARD=rseq|cas, set by the *_cas.sh and *_norseq.sh
  * scripts) and with --harden-freelists when SHMSLAB_TEST_HARDEN=1 (the
  * *_hard*.sh scripts), with --fake-numa N when SHMSLAB_TEST_FAKE_NUMA=N
- * (nodes that switch locks: run by hand), whether this process uses the per-CPU slots at
+ * (nodes that switch locks: run by hand), with --sheaf-capacity N when
+ * SHMSLAB_TEST_SHEAF_CAP=N (the *_cap.sh scripts: tiny sheaves, so that
+ * every few operations take the exchange and flush paths), whether this process uses the per-CPU slots at
  * all, pinning to a CPU and finding a cache's descriptor in the region.
  */
 #ifndef SHMSLAB_TESTS_SLABTEST_H
@@ -166,7 +168,8 @@ slabtest_start(struct harness_daemon *d, const char *size)
 {
 	const char *guard = getenv("SHMSLAB_TEST_SLOT_GUARD");
 	const char *numa = getenv("SHMSLAB_TEST_FAKE_NUMA");
-	const char *args[9] = { "-m", size, "--hugepages=never" };
+	const char *cap = getenv("SHMSLAB_TEST_SHEAF_CAP");
+	const char *args[11] = { "-m", size, "--hugepages=never" };
 	int n = 3;
 
 	if (guard && *guard) {
@@ -176,6 +179,10 @@ slabtest_start(struct harness_daemon *d, const char *size)
 	if (numa && *numa) {
 		args[n++] = "--fake-numa";
 		args[n++] = numa;
+	}
+	if (cap && *cap) {
+		args[n++] = "--sheaf-capacity";
+		args[n++] = cap;
 	}
 	if (slabtest_hardened())
 		args[n++] = "--harden-freelists";

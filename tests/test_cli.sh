@@ -106,6 +106,8 @@ fi
 usage_error "'2T'" "size above 1T" -m 2T
 usage_error "'0'" "--fake-numa 0" --fake-numa 0
 usage_error "'65'" "--fake-numa 65" --fake-numa 65
+usage_error "'0'" "--sheaf-capacity 0" --sheaf-capacity 0
+usage_error "'63'" "--sheaf-capacity 63" --sheaf-capacity 63
 usage_error "'abc'" "--nodes that is no list" --nodes abc
 usage_error "'maybe'" "--hugepages maybe" --hugepages maybe
 usage_error "'999'" "--socket-mode that is not octal" --socket-mode 999

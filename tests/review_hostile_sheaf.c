@@ -67,6 +67,7 @@
 #include "common/slabcheck.h"
 #include "shmslab.h"
 #include "tests/harness.h"
+#include "tests/pipe.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 
@@ -75,144 +76,18 @@
 #define NAME	"hy.pipe"
 #define XNAME	"hx.scrib"
 
-struct shared {
-	uint64_t ring[RING];
-	uint64_t head, tail;		/* producer writes head, consumer tail */
-	int stop, pdone;
-	uint64_t produced, consumed, bad, nulls, outside, foreign, firstbad;
-};
-
 static struct harness_daemon d;
 static struct slab_pool *pool;
 static char *rbase;
 static size_t rsize;
-static struct shared *sh;
+static struct pipe *sh;
+static uint64_t *foreign;	/* X's frees refused (shared) */
 static struct slab_check_report rep;
-
-static uint64_t
-ld(uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void
-st(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static int
-in_region(const void *p)
-{
-	const char *c = p;
-
-	return c >= rbase && c + OSIZE <= rbase + rsize;
-}
-
-static void
-producer(struct slab_cache *c)
-{
-	uint64_t s = 12345;
-	void *v[16];
-
-	if (slabtest_pin(0) != 0)
-		_exit(3);
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		size_t n = 1, i;
-		uint64_t h = ld(&sh->head);
-
-		if (h - ld(&sh->tail) > RING - 16) {
-			sched_yield();
-			continue;
-		}
-		if (slabtest_rnd(&s) % 4 == 0) {
-			n = slab_cache_alloc_bulk(c, 0, 16, v);
-		} else {
-			v[0] = slab_cache_alloc(c, 0);
-			n = v[0] != NULL;
-		}
-		if (n == 0) {
-			__atomic_add_fetch(&sh->nulls, 1, __ATOMIC_RELAXED);
-			usleep(200);
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			if (!in_region(v[i])) {
-				__atomic_add_fetch(&sh->outside, 1,
-						   __ATOMIC_RELAXED);
-				continue;
-			}
-			uint64_t off = (uint64_t)((char *)v[i] - rbase);
-
-			slabtest_fill(rbase, v[i], OSIZE, h);
-			sh->ring[h % RING] = off;
-			h++;
-		}
-		__atomic_add_fetch(&sh->produced, n, __ATOMIC_RELAXED);
-		st(&sh->head, h);
-	}
-	__atomic_store_n(&sh->pdone, 1, __ATOMIC_RELEASE);
-	_exit(0);
-}
-
-static void
-consumer(struct slab_cache *c)
-{
-	uint64_t s = 777;
-	void *v[32];
-
-	if (slabtest_pin(1) != 0 && slabtest_pin(0) != 0)
-		_exit(3);
-	for (;;) {
-		uint64_t t = ld(&sh->tail), h = ld(&sh->head);
-		size_t n = 0, want;
-
-		if (t == h) {
-			if (__atomic_load_n(&sh->pdone, __ATOMIC_ACQUIRE) &&
-			    ld(&sh->head) == t)
-				break;
-			sched_yield();
-			continue;
-		}
-		want = slabtest_rnd(&s) % 3 == 0 ? 32 : 1;
-		while (t != h && n < want) {
-			uint64_t off = sh->ring[t % RING];
-
-			v[n] = rbase + off;
-			if (!slabtest_intact(rbase, v[n], OSIZE, t) &&
-			    __atomic_add_fetch(&sh->bad, 1,
-					       __ATOMIC_RELAXED) == 1)
-				sh->firstbad = off;
-			n++;
-			t++;
-		}
-		if (n == 1)
-			slab_cache_free(c, v[0]);
-		else
-			slab_cache_free_bulk(c, n, v);
-		__atomic_add_fetch(&sh->consumed, n, __ATOMIC_RELAXED);
-		st(&sh->tail, t);
-	}
-	_exit(0);
-}
-
-
-static pid_t
-spawn(void (*fn)(struct slab_cache *), struct slab_cache *c)
-{
-	pid_t p = fork();
-
-	if (p < 0)
-		bail_out("fork: %s", strerror(errno));
-	if (p == 0)
-		fn(c);
-	return p;
-}
 
 static pid_t honest[3];
 
 static void
-hostile(struct slab_cache *y)
+hostile(struct pipe *p, struct slab_cache *y)
 {
 	struct slab_cache_desc *dx = slabtest_desc(rbase, XNAME);
 	struct slab_cache_desc *dy = slabtest_desc(rbase, NAME);
@@ -222,7 +97,7 @@ hostile(struct slab_cache *y)
 	unsigned mask = mk ? (unsigned)strtoul(mk, NULL, 0) : 0x09;
 
 	(void)y;
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
+	while (!pipe_stopped(p)) {
 		uint64_t r = slabtest_rnd(&s);
 		uint32_t i = (uint32_t)(r % dx->nr_sheaves);
 		uint32_t k = (uint32_t)((r >> 8) % dx->nr_slots);
@@ -238,22 +113,21 @@ hostile(struct slab_cache *y)
 			break;
 		case 1: {
 			/* an entry: a Y object the pipeline holds, or junk */
-			uint64_t h = ld(&sh->head);
 			uint32_t j = (uint32_t)(r >> 24) % SLAB_SHEAF_MAX;
 
-			t->obj[j] = (r >> 40) & 1 ? sh->ring[(h - 1) % RING]
+			t->obj[j] = (r >> 40) & 1 ? pipe_last(sh)
 						  : slabtest_rnd(&s);
 			break;
 		}
 		case 2: {
-			pid_t p = honest[(r >> 24) % 3];
+			pid_t hp = honest[(r >> 24) % 3];
 			uint32_t kind = (uint32_t)(r >> 28) % 7;
 
 			__atomic_store_n(&t->where,
 					 shw_make(kind, kind == SHW_LOAN ? dx->gen
 							   : (uint32_t)(r >> 32),
 						  (uint32_t)(r >> 44) % 3,
-						  kind == SHW_LOAN ? (uint32_t)p
+						  kind == SHW_LOAN ? (uint32_t)hp
 								   : (uint32_t)(r >> 48)),
 					 __ATOMIC_RELAXED);
 			break;
@@ -286,19 +160,19 @@ hostile(struct slab_cache *y)
 }
 
 static void
-churner(struct slab_cache *x)
+churner(struct pipe *p, struct slab_cache *x)
 {
 	void *v[64];
 	uint64_t s = 99;
 	int i, nofree = getenv("REVIEW_CHURN_NOFREE") != NULL;
 
 	slabtest_pin((int)(getpid() & 1));
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
+	while (!pipe_stopped(p)) {
 		int n = 1 + (int)(slabtest_rnd(&s) % 64);
 
 		for (i = 0; i < n; i++) {
 			v[i] = slab_cache_alloc(x, 0);
-			if (v[i] != NULL && !in_region(v[i])) {
+			if (v[i] != NULL && !pipe_inside(sh, v[i])) {
 				__atomic_add_fetch(&sh->outside, 1,
 						   __ATOMIC_RELAXED);
 				v[i] = NULL;
@@ -309,21 +183,20 @@ churner(struct slab_cache *x)
 				errno = 0;
 				slab_cache_free(x, v[i]);
 				if (errno != 0)
-					__atomic_add_fetch(&sh->foreign, 1,
-							   __ATOMIC_RELAXED);
+					pipe_add(foreign, 1);
 			}
 	}
 	_exit(0);
 }
 
 static void
-shrinker(struct slab_cache *x)
+shrinker(struct pipe *p, struct slab_cache *x)
 {
 	struct slab_cache *y = slab_cache_lookup(pool, NAME);
 
 	if (getenv("REVIEW_NO_SHRINK"))
 		_exit(0);
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
+	while (!pipe_stopped(p)) {
 		slabtest_pin((int)(getpid() & 1));
 		slab_cache_shrink(x);
 		if (y)
@@ -351,8 +224,8 @@ main(void)
 	rbase = (char *)slab_pool_base(pool);
 	rsize = ((const struct region_super *)rbase)->region_size;
 	sh = slabtest_shared_map(sizeof(*sh));
-	if (sh == NULL)
-		bail_out("shared map");
+	pipe_init(sh, rbase, rsize, OSIZE, RING, PIPE_SEED_SEQ);
+	foreign = slabtest_shared_map(sizeof(*foreign));
 	x = slab_cache_create(pool, XNAME, OSIZE, 0, 0, NULL);
 	y = slab_cache_create(pool, NAME, OSIZE, 0, 0, NULL);
 	if (x == NULL || y == NULL)
@@ -361,16 +234,16 @@ main(void)
 		bail_out("no sheaves");
 	badfree0 = slabtest_bad_frees(rbase, NAME);
 
-	pp = spawn(producer, y);
-	cp = spawn(consumer, y);
-	ch = spawn(churner, x);
+	pp = pipe_spawn(pipe_producer, sh, y);
+	cp = pipe_spawn(pipe_consumer, sh, y);
+	ch = pipe_spawn(churner, sh, x);
 	honest[0] = pp;
 	honest[1] = cp;
 	honest[2] = ch;
-	sp = spawn(shrinker, x);
-	hp = spawn(hostile, y);
+	sp = pipe_spawn(shrinker, sh, x);
+	hp = pipe_spawn(hostile, sh, y);
 	sleep(3);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	pipe_stop(sh);
 	w = slabtest_wait(hp);
 	ok(WIFEXITED(w) && WEXITSTATUS(w) == 0, "hostile exited: %s",
 	   slabtest_status(w));
@@ -388,7 +261,7 @@ main(void)
 	   slabtest_status(w));
 	diag("produced %" PRIu64 " consumed %" PRIu64 " nulls %" PRIu64
 	     " X frees refused %" PRIu64 " first bad Y object %#" PRIx64,
-	     sh->produced, sh->consumed, sh->nulls, sh->foreign, sh->firstbad);
+	     sh->produced, sh->consumed, sh->nulls, *foreign, sh->firstbad);
 	ok(harness_alive(&d), "slabd alive");
 	ok(sh->bad == 0 && sh->produced == sh->consumed && sh->produced > 0,
 	   "Y: every object intact, all consumed (bad %" PRIu64 ")", sh->bad);
@@ -418,7 +291,7 @@ main(void)
 	/* X still usable */
 	n = slab_cache_alloc_bulk(x, 0, 32, v);
 	for (i = 0; i < (int)n; i++)
-		if (!in_region(v[i]))
+		if (!pipe_inside(sh, v[i]))
 			n = 0;
 	diag("X allocates after the scribbling: %zu of 32 (%s; not asserted, "
 	     "see the top of this file)", n, n == 32 ? "ok" : strerror(errno));

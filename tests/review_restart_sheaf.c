@@ -34,6 +34,7 @@
 #include "common/slabcheck.h"
 #include "shmslab.h"
 #include "tests/harness.h"
+#include "tests/pipe.h"
 #include "tests/slabtest.h"
 #include "tests/tap.h"
 
@@ -41,139 +42,12 @@
 #define OSIZE	96
 #define NAME	"rs.pipe"
 
-struct shared {
-	uint64_t ring[RING];
-	uint64_t head, tail;		/* producer writes head, consumer tail */
-	int stop, pdone;
-	uint64_t produced, consumed, bad, nulls, outside;
-};
-
 static struct harness_daemon d;
 static struct slab_pool *pool;
 static char *rbase;
 static size_t rsize;
-static struct shared *sh;
+static struct pipe *sh;
 static struct slab_check_report rep;
-
-static uint64_t
-ld(uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void
-st(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static int
-in_region(const void *p)
-{
-	const char *c = p;
-
-	return c >= rbase && c + OSIZE <= rbase + rsize;
-}
-
-static void
-producer(struct slab_cache *c)
-{
-	uint64_t s = 12345;
-	void *v[16];
-
-	if (slabtest_pin(0) != 0)
-		_exit(3);
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		size_t n = 1, i;
-		uint64_t h = ld(&sh->head);
-
-		if (h - ld(&sh->tail) > RING - 16) {
-			sched_yield();
-			continue;
-		}
-		if (slabtest_rnd(&s) % 4 == 0) {
-			n = slab_cache_alloc_bulk(c, 0, 16, v);
-		} else {
-			v[0] = slab_cache_alloc(c, 0);
-			n = v[0] != NULL;
-		}
-		if (n == 0) {
-			__atomic_add_fetch(&sh->nulls, 1, __ATOMIC_RELAXED);
-			usleep(200);
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			if (!in_region(v[i])) {
-				__atomic_add_fetch(&sh->outside, 1,
-						   __ATOMIC_RELAXED);
-				continue;
-			}
-			uint64_t off = (uint64_t)((char *)v[i] - rbase);
-
-			slabtest_fill(rbase, v[i], OSIZE, off);
-			sh->ring[h % RING] = off;
-			h++;
-		}
-		__atomic_add_fetch(&sh->produced, n, __ATOMIC_RELAXED);
-		st(&sh->head, h);
-	}
-	__atomic_store_n(&sh->pdone, 1, __ATOMIC_RELEASE);
-	_exit(0);
-}
-
-static void
-consumer(struct slab_cache *c)
-{
-	uint64_t s = 777;
-	void *v[32];
-
-	if (slabtest_pin(1) != 0 && slabtest_pin(0) != 0)
-		_exit(3);
-	for (;;) {
-		uint64_t t = ld(&sh->tail), h = ld(&sh->head);
-		size_t n = 0, want;
-
-		if (t == h) {
-			if (__atomic_load_n(&sh->pdone, __ATOMIC_ACQUIRE) &&
-			    ld(&sh->head) == t)
-				break;
-			sched_yield();
-			continue;
-		}
-		want = slabtest_rnd(&s) % 3 == 0 ? 32 : 1;
-		while (t != h && n < want) {
-			uint64_t off = sh->ring[t % RING];
-
-			v[n] = rbase + off;
-			if (!slabtest_intact(rbase, v[n], OSIZE, off))
-				__atomic_add_fetch(&sh->bad, 1,
-						   __ATOMIC_RELAXED);
-			n++;
-			t++;
-		}
-		if ((t / 32) % 1024 == 0 && n > 0 && slabtest_rnd(&s) % 4 == 0)
-			usleep(20000);	/* let the backlog grow: new slabs */
-		if (n == 1)
-			slab_cache_free(c, v[0]);
-		else
-			slab_cache_free_bulk(c, n, v);
-		__atomic_add_fetch(&sh->consumed, n, __ATOMIC_RELAXED);
-		st(&sh->tail, t);
-	}
-	_exit(0);
-}
-
-static pid_t
-spawn(void (*fn)(struct slab_cache *), struct slab_cache *c)
-{
-	pid_t p = fork();
-
-	if (p < 0)
-		bail_out("fork: %s", strerror(errno));
-	if (p == 0)
-		fn(c);
-	return p;
-}
 
 static int
 shrink_in_child(struct slab_cache *c, int cpu)
@@ -214,8 +88,7 @@ main(void)
 	rbase = (char *)slab_pool_base(pool);
 	rsize = ((const struct region_super *)rbase)->region_size;
 	sh = slabtest_shared_map(sizeof(*sh));
-	if (sh == NULL)
-		bail_out("shared map");
+	pipe_init(sh, rbase, rsize, OSIZE, RING, PIPE_BACKLOG);
 	c = slab_cache_create(pool, NAME, OSIZE, 0, 0, NULL);
 	if (c == NULL)
 		bail_out("create: %s", strerror(errno));
@@ -223,8 +96,8 @@ main(void)
 	diag("nr_sheaves %u seed %" PRIu64, dc ? dc->nr_sheaves : 0, seed);
 	badfree0 = slabtest_bad_frees(rbase, NAME);
 
-	pp = spawn(producer, c);
-	cp = spawn(consumer, c);
+	pp = pipe_spawn(pipe_producer, sh, c);
+	cp = pipe_spawn(pipe_consumer, sh, c);
 	for (round = 0; round < 30; round++) {
 		usleep(5000 + (unsigned)(slabtest_rnd(&seed) % 60000));
 		if (round % 3 == 2) {
@@ -242,7 +115,7 @@ main(void)
 		}
 	}
 	usleep(50000);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	pipe_stop(sh);
 	{
 		int w = slabtest_wait(pp);
 

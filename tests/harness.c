@@ -474,12 +474,18 @@ harness_connect(const struct harness_daemon *d)
 int
 harness_log_contains(const struct harness_daemon *d, const char *text)
 {
+	return harness_log_count(d, text) > 0;
+}
+
+int
+harness_log_count(const struct harness_daemon *d, const char *text)
+{
 	char line[1024];
 	int found = 0;
 	FILE *f = fopen(d->log, "r");
 
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, text) != NULL;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		found += strstr(line, text) != NULL;
 	if (f != NULL)
 		fclose(f);
 	return found;

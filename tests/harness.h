@@ -51,6 +51,9 @@ int harness_alive(const struct harness_daemon *d);
 /* 1 if a line of the daemon's log contains text. */
 int harness_log_contains(const struct harness_daemon *d, const char *text);
 
+/* How many lines of the daemon's log contain text. */
+int harness_log_count(const struct harness_daemon *d, const char *text);
+
 /* Print the daemon's log as TAP diagnostics. */
 void harness_dump_log(const struct harness_daemon *d);
 

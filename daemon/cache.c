@@ -917,6 +917,130 @@ pending_kill(struct cache_mgr *m, struct cache_priv *cp)
 	return pages;
 }
 
+/*
+ * Stock node n's barn with the whole slabs that wait for node n's list
+ * (pending: formatted SW_NONE slabs that only slabd knows, made while the
+ * list's lock was busy).  A stopped or slow holder of node lock n would
+ * otherwise keep every new slab of the cache from every client: the
+ * lists are the only way in, and the client side never waits for a lock
+ * (sheaf.c).  The barn is: a client takes a full sheaf from it by one CAS
+ * of the sheaf's where, under its slot lock or, when that is busy too, on
+ * loan (docs/slab-protocol.md, "Sheaves").
+ *
+ * Node n's empty barn sheaves are claimed first (SHW_EMPTY(n) ->
+ * SHW_LOAN(n, slabd's pid), the claim a client makes for a loan); as many
+ * whole pending slabs as their room holds go into them, object by object
+ * in address order (a slab may straddle two sheaves).  For each slab the
+ * entries are written, then one CAS of its {freelist, counters} from the
+ * exact snapshot slabd read (SW_NONE, nothing in use, the gen of this
+ * cache, a colour this cache hands out) makes it SW_FULL with every object
+ * in use; a slab whose words are other (a client scribbled on it) is
+ * left pending, its entries overwritten.  Then the counts are stored and
+ * each claimed sheaf goes back to the barn, SHW_FULL(n) or SHW_EMPTY(n).
+ * Objects freed later go back to their slabs as any full slab's do.
+ *
+ * Every offset written is computed from slabd's own facts (the pending
+ * pfn, the geometry) and the colour, checked against the geometry, so
+ * nothing lands outside the slab.  slabd killed half-way: a claimed sheaf
+ * is a loan of a process that is gone, which loans_settle() puts back
+ * with the count it has; a slab made full whose sheaf count was not yet
+ * stored is lost (a leak of one batch, never an object handed out twice).
+ * Returns the slabs stocked.
+ */
+static uint32_t
+barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	const struct slab_view *v = &cp->view;
+	const struct slab_geometry *g = &cp->geo;
+	struct cnode_priv *np = &cp->node[n];
+	uint32_t claimed[SLAB_BARN_SHEAVES], cnt[SLAB_BARN_SHEAVES];
+	uint32_t nc = 0, i, j, room, si = 0, c = 0, stocked = 0, kept = 0;
+	uint64_t loan = shw_make(SHW_LOAN, cp->gen, n, (uint32_t)getpid());
+	uint32_t cap = v->sheaf_cap;
+
+	if (v->sheaves == NULL || cap == 0 || cap > SLAB_SHEAF_MAX ||
+	    np->nr_pending == 0 || g->objects == 0)
+		return 0;
+	for (i = 0; i < v->nr_sheaves && nc < SLAB_BARN_SHEAVES; i++) {
+		uint64_t w = shw_make(SHW_EMPTY, cp->gen, n, 0);
+
+		if (__atomic_compare_exchange_n(&v->sheaves[i].where, &w, loan,
+						0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			cnt[nc] = 0;
+			claimed[nc++] = i;
+		}
+	}
+	room = nc * cap;
+	for (i = 0; i < np->nr_pending; i++) {
+		uint32_t pfn = np->pending[i], si0 = si, c0 = c;
+		uint64_t f, sc, colour, first;
+
+		if (room < g->objects || !slab_ours(m, cp, pfn)) {
+			np->pending[kept++] = pfn;
+			continue;
+		}
+		slab_read(&v->pages[pfn], &f, &sc);
+		colour = v->pages[pfn].private_[0];
+		if (sc_kind(sc) != SW_NONE || sc_inuse(sc) != 0 ||
+		    sc_objects(sc) != g->objects ||
+		    sc_gen(sc) != (cp->gen & SC_GEN_MASK) ||
+		    g->colour_step == 0 || colour % g->colour_step != 0 ||
+		    colour / g->colour_step >= g->colours ||
+		    colour + g->red_left + (uint64_t)g->objects * g->stride >
+			    v->slab_bytes) {
+			np->pending[kept++] = pfn;
+			continue;
+		}
+		first = ((uint64_t)pfn << REGION_PAGE_SHIFT) + colour +
+			g->red_left;
+		for (j = 0; j < g->objects; j++) {
+			__atomic_store_n(&v->sheaves[claimed[si]].obj[c],
+					 first + (uint64_t)j * g->stride,
+					 __ATOMIC_RELAXED);
+			if (++c == cap) {
+				cnt[si++] = cap;
+				c = 0;
+			}
+		}
+		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),
+			      sc_with_inuse(sc_with_where(sc, SW_FULL, 0),
+					    g->objects))) {
+			/* changed under slabd: stays pending, entries
+			 * overwritten by the next slab */
+			for (j = si0; j < si; j++)
+				cnt[j] = 0;
+			si = si0;
+			c = c0;
+			np->pending[kept++] = pfn;
+			continue;
+		}
+		room -= g->objects;
+		stocked++;
+	}
+	np->nr_pending = kept;
+	if (si < nc)
+		cnt[si] = c;
+	for (j = 0; j < nc; j++) {
+		struct slab_sheaf *sh = &v->sheaves[claimed[j]];
+		uint64_t w = loan;
+
+		__atomic_store_n(&sh->count, cnt[j], __ATOMIC_RELEASE);
+		if (!__atomic_compare_exchange_n(&sh->where, &w,
+				shw_make(cnt[j] ? SHW_FULL : SHW_EMPTY, cp->gen,
+					 n, 0),
+				0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			log_warn("cache %s: barn sheaf %u changed while slabd "
+				 "stocked it; left as it is", cp->name,
+				 claimed[j]);
+	}
+	if (stocked > 0)
+		log_debug("cache %s: node %u's list is locked; %u new slab(s) "
+			  "went to its barn instead (%u sheaves)", cp->name, n,
+			  stocked, nc);
+	return stocked;
+}
+
 /* ---------------------------------------------------------------- table */
 
 /*
@@ -1500,7 +1624,11 @@ loans_settle(struct cache_mgr *m, struct cache_priv *cp)
 		if (shw_kind(w) != SHW_LOAN)
 			continue;
 		pid = (pid_t)shw_index(w);
-		if (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH))
+		/* slabd's own (barn_stock()): an earlier slabd's, re-exec'd
+		 * (SIGUSR2) half-way through, as barn_stock() never returns
+		 * with one out */
+		if (pid != getpid() &&
+		    (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH)))
 			continue;
 		cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
 		if (cnt > v->sheaf_cap) {
@@ -2317,17 +2445,23 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 			return 0;
 		}
 	}
-	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX)
+	if (cp->node[node].nr_pending > 0 || pending >= BATCH_MAX) {
 		/*
 		 * A lock is still busy and slabs made earlier wait for it:
 		 * make no more (a client holding the lock and flooding
 		 * refills would otherwise drain the region).  A fallback
-		 * node's kept slabs are bounded by BATCH_MAX in all.
+		 * node's kept slabs are bounded by BATCH_MAX in all.  Those
+		 * slabs go to the node's barn where there is room.
 		 */
+		if (barn_stock(m, cp, node) > 0) {
+			*landed = node;
+			return 0;
+		}
 		return why_err(why, len, -EAGAIN, "a partial list of cache %s "
 			       "is locked; the %" PRIu64 " slab(s) made for it "
 			       "earlier will be added shortly", cp->name,
 			       pending);
+	}
 
 	/* the batch: see the file's comment */
 	np = &cp->node[node];
@@ -2379,6 +2513,11 @@ cache_refill(struct slabd *d, struct client_info *ci, uint32_t index,
 	r = node_lock(m, cp, (uint32_t)home);
 	if (r < 0) {
 		pending_add(m, cp, (uint32_t)home, m->pfns, made);
+		/* the list's lock is busy: its barn takes them if it can */
+		if (barn_stock(m, cp, (uint32_t)home) > 0) {
+			*landed = (uint32_t)home;
+			return 0;
+		}
 		return why_err(why, len, -EAGAIN, "node %u's partial list of "
 			       "cache %s is locked; its %u new slab(s) will "
 			       "be added shortly", (uint32_t)home, cp->name,

@@ -820,6 +820,15 @@ test_windows(void)
 		if (mode == 1 && w != SHMSLAB_TW_SHEAF_FLUSH &&
 		    w != SHMSLAB_TW_SHEAF_COMPACT)
 			continue;	/* shrink exchanges nothing */
+		if (hits[w] == 0 && getenv("SHMSLAB_TEST_SHEAF_CAP") != NULL) {
+			/* tiny sheaves (test_sheaf_cap.sh): a flush of a few
+			 * entries can leave none behind to compact */
+			diag("d) the %s does not reach window %s with "
+			     "sheaves of %s objects", mode_name[mode],
+			     window_name[w], getenv("SHMSLAB_TEST_SHEAF_CAP"));
+			skip(1, "d) a window tiny sheaves do not reach");
+			continue;
+		}
 		if (!ok(hits[w] > 0, "d) the %s reaches window %s (%u times)",
 			mode_name[mode], window_name[w], hits[w]))
 			continue;

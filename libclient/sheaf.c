@@ -352,7 +352,9 @@ cpu_partial_fill(struct slab_cache *h, uint32_t k, uint32_t n)
 	}
 	while (moved < want && (pfn = sn->partial_head) != PFN_NONE &&
 	       guard++ < h->v.nr_pages) {
-		if (slab_head(&h->v, pfn) == NULL) {
+		/* not what `where` says (a slab of another list: unlinking
+		 * it would cut that list): derive the list */
+		if (!slab_is(&h->v, pfn, SW_NODE, n)) {
 			slab_node_rebuild(&h->v, n);
 			continue;
 		}

@@ -571,7 +571,9 @@ node_take(struct slab_cache *h, uint32_t k, uint32_t n, uint32_t *pfnp,
 		return -ESTALE;
 	}
 	while ((pfn = sn->partial_head) != PFN_NONE && guard++ < h->v.nr_pages) {
-		if (slab_head(&h->v, pfn) == NULL) {
+		/* not what `where` says (a slab of another list: unlinking
+		 * it would cut that list): derive the list */
+		if (!slab_is(&h->v, pfn, SW_NODE, n)) {
 			slab_node_rebuild(&h->v, n);
 			continue;
 		}
@@ -789,6 +791,30 @@ node_alloc_nowait(struct slab_cache *h, uint32_t home)
 	return node_alloc_try(h, home, 1, 1);
 }
 
+/*
+ * Slab pfn, the head of node n's list (node lock n held), had its last
+ * free object taken: off the list as SW_FULL, unless a free came first.
+ * Unlinked before the CAS that makes it SW_FULL, never after: a SW_FULL
+ * slab is anyone's to freeze (a remote free or a flush holding slot lock
+ * j makes it SW_CPUP(j) and links it on j's CPU partial list through the
+ * same `next` word), so an unlink after the CAS could read and clear
+ * another list's link: it cut slot j's CPU partial list (slabs left
+ * SW_CPUP(j) on no list, so a destroy failed EBUSY for ever) and grafted
+ * the rest onto node n's (review_destroy_race under --sheaf-capacity 3,
+ * about 1 run in 10; review_nodefull).  Off the list and still SW_NODE(n)
+ * meanwhile, the slab is ours alone: every move of a SW_NODE(n) slab
+ * needs node lock n (a free only pushes onto it), and a death here leaves
+ * it to slab_node_rebuild(), which links it again.
+ */
+static void
+node_full(struct slab_cache *h, uint32_t n, uint32_t pfn)
+{
+	slab_node_del(&h->v, n, pfn);
+	TEST_WINDOW(SHMSLAB_TW_NODE_FULL);
+	if (slab_to_full(h, pfn, SW_NODE, n))
+		slab_node_add(&h->v, n, pfn);	/* freed into: back */
+}
+
 __attribute__((noinline)) static void *
 node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 {
@@ -851,10 +877,16 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 			if (sf_link(f) == 0 ||
 			    !slab_link_ok(&h->v, slab_colour(h, pfn),
 					  sf_link(f))) {
-				/* nothing free (or corrupt): off the list */
-				if (slab_cas(pd, f, c, f,
-					     sc_with_where(c, SW_FULL, 0)))
-					slab_node_del(&h->v, n, pfn);
+				/*
+				 * Nothing free (or corrupt): off the list,
+				 * unlinked first (node_full(): a SW_FULL
+				 * slab is anyone's to freeze); changed
+				 * meanwhile (a free came): back, read again.
+				 */
+				slab_node_del(&h->v, n, pfn);
+				if (!slab_cas(pd, f, c, f,
+					      sc_with_where(c, SW_FULL, 0)))
+					slab_node_add(&h->v, n, pfn);
 				continue;
 			}
 			obj = link_obj(h, pfn, sf_link(f));
@@ -870,17 +902,7 @@ node_alloc_try(struct slab_cache *h, uint32_t home, int strict, int try)
 			}
 			if (next == 0)
 				/* last one: off the list unless freed into */
-				for (;;) {
-					slab_read(pd, &f, &c);
-					if (sf_link(f) != 0)
-						break;
-					if (slab_cas(pd, f, c, f,
-						     sc_with_where(c, SW_FULL,
-								   0))) {
-						slab_node_del(&h->v, n, pfn);
-						break;
-					}
-				}
+				node_full(h, n, pfn);
 		}
 		if (sn->nr_partial < sn->stock_low)
 			__atomic_store_n(&sn->want, 1, __ATOMIC_RELAXED);

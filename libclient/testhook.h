@@ -42,6 +42,11 @@ enum {
 					 * full slab frozen to slot k (or put
 					 * on node n) by its CAS, not yet on
 					 * the list; that lock held */
+	SHMSLAB_TW_NODE_FULL,		/* node allocation (node_alloc()):
+					 * a node slab's last object taken,
+					 * the slab unlinked from node n's
+					 * list, not yet SW_FULL; node lock
+					 * n held */
 	SHMSLAB_TW_NR
 };
 

@@ -236,6 +236,14 @@ struct cnode_priv {
 	/* formatted SW_NONE slabs whose node lock was busy: linked later */
 	uint32_t *pending;
 	uint32_t nr_pending, cap_pending;
+	/*
+	 * A slab barn_stock() handed in part (SW_FULL, every object counted
+	 * in use): objects res_next .. objects-1 are slabd's, stocked at
+	 * the next refill or given back by reserve_return().  res_first:
+	 * its first object's offset in the slab (colour + red_left).
+	 */
+	int res_have;
+	uint32_t res_pfn, res_next, res_first;
 };
 
 /* The daemon's own copy of one table index: the truth. */
@@ -869,7 +877,13 @@ pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	np->nr_pending += nr;
 }
 
-/* Link the pending slabs of cp whose node lock is free now. */
+static void reserve_return(struct cache_mgr *m, struct cache_priv *cp,
+			   uint32_t n);
+
+/*
+ * Link the pending slabs of cp whose node lock is free now, and give back
+ * the rest of a slab barn_stock() handed in part.
+ */
 static void
 pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 {
@@ -878,8 +892,10 @@ pending_flush(struct cache_mgr *m, struct cache_priv *cp)
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct cnode_priv *np = &cp->node[n];
 
-		if (np->nr_pending == 0 || node_lock(m, cp, n) < 0)
+		if ((np->nr_pending == 0 && !np->res_have) ||
+		    node_lock(m, cp, n) < 0)
 			continue;
+		reserve_return(m, cp, n);
 		for (i = 0; i < np->nr_pending; i++)
 			if (slab_link(m, cp, n, np->pending[i]) < 0)
 				log_warn("cache %s: pending slab at pfn %u "
@@ -959,7 +975,7 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	uint32_t cap = v->sheaf_cap;
 
 	if (v->sheaves == NULL || cap == 0 || cap > SLAB_SHEAF_MAX ||
-	    np->nr_pending == 0 || g->objects == 0)
+	    (np->nr_pending == 0 && !np->res_have) || g->objects == 0)
 		return 0;
 	for (i = 0; i < v->nr_sheaves && nc < SLAB_BARN_SHEAVES; i++) {
 		uint64_t w = shw_make(SHW_EMPTY, cp->gen, n, 0);
@@ -972,11 +988,37 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		}
 	}
 	room = nc * cap;
+#define STOCK_PUT(off)							\
+	do {								\
+		__atomic_store_n(&v->sheaves[claimed[si]].obj[c], (off),	\
+				 __ATOMIC_RELAXED);			\
+		if (++c == cap) {					\
+			cnt[si++] = cap;				\
+			c = 0;						\
+		}							\
+	} while (0)
+	/* first the rest of a slab handed in part before: slabd's */
+	if (np->res_have && room > 0) {
+		uint64_t base = ((uint64_t)np->res_pfn << REGION_PAGE_SHIFT) +
+				np->res_first;
+
+		while (np->res_next < g->objects && room > 0) {
+			STOCK_PUT(base + (uint64_t)np->res_next * g->stride);
+			np->res_next++;
+			room--;
+			stocked++;
+		}
+		if (np->res_next == g->objects)
+			np->res_have = 0;
+	}
 	for (i = 0; i < np->nr_pending; i++) {
-		uint32_t pfn = np->pending[i], si0 = si, c0 = c;
+		uint32_t pfn = np->pending[i], si0 = si, c0 = c, take;
 		uint64_t f, sc, colour, first;
 
-		if (room < g->objects || !slab_ours(m, cp, pfn)) {
+		/* whole slabs; the last one in part, its rest kept */
+		take = room < g->objects ? room : g->objects;
+		if (take == 0 || (take < g->objects && np->res_have) ||
+		    !slab_ours(m, cp, pfn)) {
 			np->pending[kept++] = pfn;
 			continue;
 		}
@@ -994,15 +1036,9 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		}
 		first = ((uint64_t)pfn << REGION_PAGE_SHIFT) + colour +
 			g->red_left;
-		for (j = 0; j < g->objects; j++) {
-			__atomic_store_n(&v->sheaves[claimed[si]].obj[c],
-					 first + (uint64_t)j * g->stride,
-					 __ATOMIC_RELAXED);
-			if (++c == cap) {
-				cnt[si++] = cap;
-				c = 0;
-			}
-		}
+		for (j = 0; j < take; j++)
+			STOCK_PUT(first + (uint64_t)j * g->stride);
+		/* every object in use: those not stocked are slabd's */
 		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),
 			      sc_with_inuse(sc_with_where(sc, SW_FULL, 0),
 					    g->objects))) {
@@ -1015,9 +1051,16 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 			np->pending[kept++] = pfn;
 			continue;
 		}
-		room -= g->objects;
-		stocked++;
+		if (take < g->objects) {
+			np->res_have = 1;
+			np->res_pfn = pfn;
+			np->res_next = take;
+			np->res_first = (uint32_t)(colour + g->red_left);
+		}
+		room -= take;
+		stocked += take;
 	}
+#undef STOCK_PUT
 	np->nr_pending = kept;
 	if (si < nc)
 		cnt[si] = c;
@@ -1035,10 +1078,72 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 				 claimed[j]);
 	}
 	if (stocked > 0)
-		log_debug("cache %s: node %u's list is locked; %u new slab(s) "
-			  "went to its barn instead (%u sheaves)", cp->name, n,
-			  stocked, nc);
+		log_debug("cache %s: node %u's list is locked; %u object(s) "
+			  "of new slabs went to its barn instead (%u sheaves)",
+			  cp->name, n, stocked, nc);
 	return stocked;
+}
+
+/*
+ * Give the rest of a slab barn_stock() handed in part back to the slab,
+ * node lock n held: its objects linked in address order and pushed onto
+ * the slab's freelist by one CAS that lowers inuse by their number, as a
+ * remote free does (the slab may have been frozen to a CPU meanwhile by
+ * a free of its stocked objects; a SW_FULL one becomes SW_NODE(n) and
+ * joins node n's list, as a reclaim's push does).  The objects were
+ * nobody's but slabd's, so their links are slabd's to write.  A slab in
+ * another state (a client scribbled on it) keeps them: a leak, logged.
+ */
+static void
+reserve_return(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	const struct slab_view *v = &cp->view;
+	const struct slab_geometry *g = &cp->geo;
+	struct cnode_priv *np = &cp->node[n];
+	uint32_t pfn = np->res_pfn, r, i, kind, inuse;
+	struct page_desc *pd;
+	uint64_t f, c, nc;
+	char *slab;
+
+	if (!np->res_have)
+		return;
+	np->res_have = 0;
+	if (np->res_next >= g->objects || !slab_ours(m, cp, pfn))
+		return;
+	r = g->objects - np->res_next;
+	pd = &v->pages[pfn];
+	slab = v->base + ((uint64_t)pfn << REGION_PAGE_SHIFT);
+	for (i = np->res_next; i + 1 < g->objects; i++)
+		slab_fp_set(v, slab + np->res_first + (uint64_t)i * g->stride,
+			    np->res_first + (i + 1) * g->stride + 1);
+	for (;;) {
+		slab_read(pd, &f, &c);
+		kind = sc_kind(c);
+		inuse = sc_inuse(c);
+		if (sc_gen(c) != (cp->gen & SC_GEN_MASK) || inuse < r ||
+		    kind == SW_NONE || kind == SW_DEAD ||
+		    (kind == SW_NODE && sc_index(c) != n)) {
+			damage(m, "cache %s: slab at pfn %u changed to state "
+			       "%u (%u in use) while slabd kept %u of its "
+			       "objects; not given back", cp->name, pfn, kind,
+			       inuse, r);
+			return;
+		}
+		slab_fp_set(v, slab + np->res_first +
+				       (uint64_t)(g->objects - 1) * g->stride,
+			    sf_link(f));
+		nc = sc_with_inuse(c, inuse - r);
+		if (kind == SW_FULL)
+			nc = sc_with_where(nc, SW_NODE, n);
+		if (slab_cas(pd, f, c,
+			     sf_make(sf_tag(f) + 1,
+				     np->res_first +
+					     np->res_next * g->stride + 1),
+			     nc))
+			break;
+	}
+	if (kind == SW_FULL)
+		nlist_add_tail(m, cp, n, pfn);
 }
 
 /* ---------------------------------------------------------------- table */
@@ -1387,6 +1492,7 @@ cache_tune(struct cache_mgr *m, struct cache_priv *cp)
 		np->last_refill = 0;
 		np->paused = 0;
 		np->nr_pending = 0;
+		np->res_have = 0;
 		np->stock_for = 0;
 	}
 	if (g->object_size >= REGION_PAGE_SIZE)
@@ -2558,6 +2664,7 @@ cache_shrink(struct slabd *d, uint32_t index, uint32_t gen, uint64_t *freed,
 			busy = n;
 			continue;
 		}
+		reserve_return(m, cp, n);
 		pages += node_reclaim(m, cp, n, 0);
 		node_unlock(cp, n);
 	}
@@ -2606,6 +2713,9 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 		return why_err(why, len, -EAGAIN, "node %u's lock of cache %s "
 			       "is busy; try again", locked, cp->name);
 	}
+	/* what slabd kept of a slab it stocked in part is no object in use */
+	for (n = 0; n < m->nr_nodes; n++)
+		reserve_return(m, cp, n);
 
 	/*
 	 * Refuse while any object is allocated or any slab frozen.  The
@@ -2680,6 +2790,7 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 		struct slab_node *sn = &v->nodes[n];
 
 		cp->node[n].nr_pending = 0;
+		cp->node[n].res_have = 0;
 		sn->partial_head = PFN_NONE;
 		sn->partial_tail = PFN_NONE;
 		sn->nr_partial = 0;

@@ -19,6 +19,12 @@
  *     come back: X's losses are X's own.
  *  c) the holder goes on; every X object freed; Y's counts add up in the
  *     checker.
+ *  e) a fresh cache W with every node's lock held by one stopped child
+ *     (with --fake-numa 2: both): NE allocations succeed, intact, and
+ *     all come back.
+ *  f) a fresh cache V under a stopped node-0 holder: two rounds of NE
+ *     allocations, frees from the other CPU and a shrink; then the
+ *     checker must find nothing wrong with V.
  *  d) a fresh cache Z, its node 0 lock held by a stopped child, flooded
  *     with allocations by another child (each stamped, its offset kept)
  *     while the parent SIGKILLs slabd KILLS times at random moments and
@@ -58,6 +64,7 @@
 
 #define ND	200000
 #define KILLS	20
+#define NE	8000
 
 static void *xo[NX], *yo[NY];
 
@@ -302,6 +309,138 @@ main(void)
 	   cc->objects == cc->free + cc->sheaf + cc->barn,
 	   "c) Y: nothing in use, every object counted");
 
+
+	/* e) every node lock of a fresh cache W held by one stopped child */
+	{
+		struct slab_cache *w = slab_cache_create(pool, "rb.w", XSIZE,
+							 0, 0, NULL);
+		struct slab_cache_desc *dw = slabtest_desc(rbase, "rb.w");
+		uint32_t nn = slab_pool_nr_nodes(pool), j;
+		int got = 0, dmg = 0;
+
+		if (w == NULL || dw == NULL)
+			bail_out("e) create: %s", strerror(errno));
+		holder = slabtest_fork();
+		if (holder == 0) {
+			for (j = 0; j < nn; j++)
+				if (pthread_mutex_lock(
+					    &cache_node(rbase, dw, j)->lock.m))
+					_exit(1);
+			raise(SIGSTOP);
+			for (j = 0; j < nn; j++)
+				pthread_mutex_unlock(
+					&cache_node(rbase, dw, j)->lock.m);
+			_exit(0);
+		}
+		if (waitpid(holder, &st, WUNTRACED) != holder ||
+		    !WIFSTOPPED(st))
+			bail_out("e) the lock holder did not stop");
+		for (i = 0; i < NE; i++) {
+			slabtest_pin(i & 1);
+			xo[i] = slab_cache_alloc(w, 0);
+			if (xo[i] == NULL) {
+				diag("e) allocation %d: %s", i, strerror(errno));
+				break;
+			}
+			slabtest_fill(rbase, xo[i], XSIZE, 0xe0000ull + i);
+			got++;
+		}
+		ok(got == NE, "e) %d allocations while all %u node locks are "
+		   "held by a stopped process: %d succeeded", NE, nn, got);
+		for (i = 0; i < got; i++) {
+			if (!slabtest_intact(rbase, xo[i], XSIZE, 0xe0000ull + i))
+				dmg++;
+			slabtest_pin(i & 1);
+			slab_cache_free(w, xo[i]);
+		}
+		ok(dmg == 0, "e) every object intact (%d damaged)", dmg);
+		kill(holder, SIGCONT);
+		slabtest_wait(holder);
+		slab_cache_shrink(w);
+		slab_check_region(rbase, rsize, &rep, why, sizeof(why));
+		cc = slab_check_find(&rep, "rb.w");
+		if (cc != NULL)
+			diag("e) W: objects %" PRIu64 " inuse %" PRIu64
+			     " free %" PRIu64 " sheaf %" PRIu64 " barn %"
+			     PRIu64, cc->objects, cc->inuse, cc->free,
+			     cc->sheaf, cc->barn);
+		ok(cc != NULL && cc->inuse == 0 &&
+		   cc->objects == cc->free + cc->sheaf + cc->barn,
+		   "e) W: nothing in use, every object counted");
+	}
+
+	/* f) the stocked objects' way back, and a shrink, under the held lock */
+	{
+		struct slab_cache *w = slab_cache_create(pool, "rb.v", XSIZE,
+							 0, 0, NULL);
+		struct slab_cache_desc *dw = slabtest_desc(rbase, "rb.v");
+		int got = 0, dmg = 0, errs, round;
+		double t0, ta = 0, tf = 0, ts = 0, t1;
+
+		if (w == NULL || dw == NULL)
+			bail_out("f) create: %s", strerror(errno));
+		holder = slabtest_fork();
+		if (holder == 0) {
+			if (pthread_mutex_lock(&cache_node(rbase, dw, 0)->lock.m))
+				_exit(1);
+			raise(SIGSTOP);
+			pthread_mutex_unlock(&cache_node(rbase, dw, 0)->lock.m);
+			_exit(0);
+		}
+		if (waitpid(holder, &st, WUNTRACED) != holder ||
+		    !WIFSTOPPED(st))
+			bail_out("f) the lock holder did not stop");
+		t0 = now_s();
+		for (round = 0; round < 2; round++) {
+			t1 = now_s();
+			for (i = 0, got = 0; i < NE; i++) {
+				slabtest_pin(i & 1);
+				xo[i] = slab_cache_alloc(w, 0);
+				if (xo[i] == NULL)
+					break;
+				slabtest_fill(rbase, xo[i], XSIZE, 0xf0000ull + i);
+				got++;
+			}
+			ta += now_s() - t1;
+			t1 = now_s();
+			for (i = 0; i < got; i++) {
+				if (!slabtest_intact(rbase, xo[i], XSIZE,
+						     0xf0000ull + i))
+					dmg++;
+				/* freed on the other CPU: remote frees */
+				slabtest_pin((i + 1) & 1);
+				slab_cache_free(w, xo[i]);
+			}
+			tf += now_s() - t1;
+			t1 = now_s();
+			if (slab_cache_shrink(w) != 0)
+				diag("f) shrink under the held lock: %s (as "
+				     "documented: EAGAIN after 5 s)",
+				     strerror(errno));
+			ts += now_s() - t1;
+		}
+		diag("f) 2 rounds of %d (last %d) in %.1f s: allocs %.2f s, "
+		     "frees %.2f s, shrinks %.2f s", NE, got, now_s() - t0, ta,
+		     tf, ts);
+		ok(got == NE && dmg == 0, "f) alloc, remote free, shrink under "
+		   "a held node lock: %d of %d, %d damaged", got, NE, dmg);
+		kill(holder, SIGCONT);
+		slabtest_wait(holder);
+		slab_cache_shrink(w);
+		errs = slab_check_region(rbase, rsize, &rep, why,
+					 sizeof(why)) == 0 ? 0 : 1;
+		cc = slab_check_find(&rep, "rb.v");
+		if (cc != NULL)
+			diag("f) V: objects %" PRIu64 " inuse %" PRIu64
+			     " free %" PRIu64 " sheaf %" PRIu64 " barn %"
+			     PRIu64, cc->objects, cc->inuse, cc->free,
+			     cc->sheaf, cc->barn);
+		if (errs || strstr(why, "rb.v") != NULL)
+			diag("f) checker: %s", why);
+		ok(cc != NULL && cc->inuse == 0 && strstr(why, "rb.v") == NULL &&
+		   cc->objects == cc->free + cc->sheaf + cc->barn,
+		   "f) V: nothing in use, every object counted, no error");
+	}
 	/* d) slabd SIGKILLed and restarted while it stocks */
 	{
 		uint64_t *offs = slabtest_shared_map(sizeof(uint64_t) * (ND + 1));

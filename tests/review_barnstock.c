@@ -68,6 +68,25 @@
 
 static void *xo[NX], *yo[NY];
 
+/* 1 once process pid is stopped (its state in /proc is T). */
+static int
+stopped(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 1;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	p = strrchr(buf, ')');
+	return p == NULL || p[1] == 0 || p[2] == 'T' || p[2] == 't';
+}
+
 static int
 cmp_u64(const void *a, const void *b)
 {
@@ -445,7 +464,7 @@ main(void)
 	{
 		uint64_t *offs = slabtest_shared_map(sizeof(uint64_t) * (ND + 1));
 		pid_t fl;
-		int round, dup = 0, dmg = 0, n;
+		int round, dup = 0, dmg = 0, n, caught = 0, tries = 0;
 		uint64_t rs = 12345;
 		struct slab_cache *z = slab_cache_create(pool, "rb.z", XSIZE,
 							 0, 0, NULL);
@@ -487,7 +506,36 @@ main(void)
 			_exit(0);
 		}
 		for (round = 0; round < KILLS; round++) {
-			usleep(1000 + slabtest_rnd(&rs) % 20000);
+			/* the first half: stop slabd until it is caught
+			 * inside barn_stock() (a sheaf of Z on loan to it) */
+			double until = now_s() + 1;
+
+			while (round < KILLS / 2 && now_s() < until) {
+				struct slab_sheaf *zs = (struct slab_sheaf *)
+					(rbase + dz->sheaf_off);
+				uint32_t q, in = 0;
+
+				tries++;
+				kill(d.pid, SIGSTOP);
+				while (!stopped(d.pid))
+					;
+				for (q = 0; q < dz->nr_sheaves; q++) {
+					uint64_t w = __atomic_load_n(
+						&zs[q].where, __ATOMIC_ACQUIRE);
+
+					if (shw_kind(w) == SHW_LOAN &&
+					    shw_index(w) == (uint32_t)d.pid)
+						in = 1;
+				}
+				if (in) {
+					caught++;
+					break;
+				}
+				kill(d.pid, SIGCONT);
+				usleep(slabtest_rnd(&rs) % 300);
+			}
+			if (round >= KILLS / 2)
+				usleep(1000 + slabtest_rnd(&rs) % 20000);
 			if (harness_kill(&d, SIGKILL) < 0 ||
 			    harness_restart(&d, NULL) != 0)
 				bail_out("d) restart %d failed", round);
@@ -504,8 +552,11 @@ main(void)
 		for (i = 1; i < n; i++)
 			if (offs[i] == offs[i - 1])
 				dup++;
-		diag("d) %d kills, %d objects allocated, %d damaged, %d twice; "
-		     "%d loans of a dead process settled", KILLS, n, dmg, dup,
+		diag("d) %d kills (%d inside barn_stock(), %d stops), %d "
+		     "objects allocated, %d damaged, %d twice; "
+		     "%d loans of a dead process settled", KILLS, caught,
+		     tries, n,
+		     dmg, dup,
 		     harness_log_count(&d, "which is gone"));
 		ok(harness_alive(&d) && dup == 0 && dmg == 0,
 		   "d) slabd killed while it stocks: no object handed out "

@@ -28,7 +28,8 @@
  *  d) a fresh cache Z, its node 0 lock held by a stopped child, flooded
  *     with allocations by another child (each stamped, its offset kept)
  *     while the parent SIGKILLs slabd KILLS times at random moments and
- *     restarts it (harness_restart): no object may be handed out twice
+ *     restarts it (harness_restart; in the second half every other
+ *     round is a SIGUSR2 re-exec instead): no object may be handed out twice
  *     or change under its holder (a leak is documented as possible).
  *
  *	review_barnstock	(SLABD set as for make check)
@@ -536,6 +537,12 @@ main(void)
 			}
 			if (round >= KILLS / 2)
 				usleep(1000 + slabtest_rnd(&rs) % 20000);
+			if (round >= KILLS / 2 && (round & 1)) {
+				/* planned restart: re-exec, same pid */
+				kill(d.pid, SIGUSR2);
+				usleep(100000);
+				continue;
+			}
 			if (harness_kill(&d, SIGKILL) < 0 ||
 			    harness_restart(&d, NULL) != 0)
 				bail_out("d) restart %d failed", round);

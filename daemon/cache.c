@@ -2947,8 +2947,13 @@ census_sheaves(struct cache_mgr *m, const struct cache_priv *cp)
 	for (n = 0; n < m->nr_nodes; n++) {
 		struct census_cell *cell =
 			&m->census[(size_t)cp->index * m->nr_nodes + n];
+		const struct cnode_priv *np = &cp->node[n];
 		uint64_t cached;
 
+		/* the rest of a slab barn_stock() handed in part: slabd's,
+		 * counted in use by the slab, cached for the census */
+		if (np->res_have && np->res_next < cp->geo.objects)
+			cell->barn += cp->geo.objects - np->res_next;
 		/* duplicated entries (a scribbler's) must not count twice */
 		if (cell->sheaf > cell->objects)
 			cell->sheaf = cell->objects;

@@ -972,12 +972,26 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	uint32_t claimed[SLAB_BARN_SHEAVES], cnt[SLAB_BARN_SHEAVES];
 	uint32_t nc = 0, i, j, room, si = 0, c = 0, stocked = 0, kept = 0;
 	uint64_t loan = shw_make(SHW_LOAN, cp->gen, n, (uint32_t)getpid());
-	uint32_t cap = v->sheaf_cap;
+	uint64_t empty = shw_make(SHW_EMPTY, cp->gen, n, 0);
+	uint32_t cap = v->sheaf_cap, most = 0;
 
 	if (v->sheaves == NULL || cap == 0 || cap > SLAB_SHEAF_MAX ||
 	    (np->nr_pending == 0 && !np->res_have) || g->objects == 0)
 		return 0;
-	for (i = 0; i < v->nr_sheaves && nc < SLAB_BARN_SHEAVES; i++) {
+	/*
+	 * Half the empty sheaves at most: the objects stocked are of full
+	 * slabs, and while every lock is held their frees have nowhere to
+	 * go but a barn sheaf with room (review_stop part f hung once when
+	 * stocking took them all).
+	 */
+	for (i = 0; i < v->nr_sheaves; i++)
+		if (__atomic_load_n(&v->sheaves[i].where, __ATOMIC_ACQUIRE) ==
+		    empty)
+			most++;
+	most /= 2;
+	if (most > SLAB_BARN_SHEAVES)
+		most = SLAB_BARN_SHEAVES;
+	for (i = 0; i < v->nr_sheaves && nc < most; i++) {
 		uint64_t w = shw_make(SHW_EMPTY, cp->gen, n, 0);
 
 		if (__atomic_compare_exchange_n(&v->sheaves[i].where, &w, loan,

@@ -979,15 +979,21 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	    (np->nr_pending == 0 && !np->res_have) || g->objects == 0)
 		return 0;
 	/*
-	 * Half the empty sheaves at most: the objects stocked are of full
-	 * slabs, and while every lock is held their frees have nowhere to
-	 * go but a barn sheaf with room (review_stop part f hung once when
-	 * stocking took them all).
+	 * Only a barn with no full sheaf (clients have nothing to take),
+	 * and half its empty sheaves at most: the objects stocked are of
+	 * full slabs, and while every lock is held their frees have nowhere
+	 * to go but a barn sheaf with room (review_stop part f, every lock
+	 * held, hung in CI runs when stocking went further).
 	 */
-	for (i = 0; i < v->nr_sheaves; i++)
-		if (__atomic_load_n(&v->sheaves[i].where, __ATOMIC_ACQUIRE) ==
-		    empty)
+	for (i = 0; i < v->nr_sheaves; i++) {
+		uint64_t w = __atomic_load_n(&v->sheaves[i].where,
+					     __ATOMIC_ACQUIRE);
+
+		if (w == empty)
 			most++;
+		else if (w == shw_make(SHW_FULL, cp->gen, n, 0))
+			return 0;	/* not starving: allocations take those */
+	}
 	most /= 2;
 	if (most > SLAB_BARN_SHEAVES)
 		most = SLAB_BARN_SHEAVES;

@@ -879,6 +879,7 @@ pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 
 static void reserve_return(struct cache_mgr *m, struct cache_priv *cp,
 			   uint32_t n);
+static int reclaim_colour_ok(const struct cache_priv *cp, uint64_t colour);
 
 /*
  * Link the pending slabs of cp whose node lock is free now, and give back
@@ -998,7 +999,7 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	if (most > SLAB_BARN_SHEAVES)
 		most = SLAB_BARN_SHEAVES;
 	for (i = 0; i < v->nr_sheaves && nc < most; i++) {
-		uint64_t w = shw_make(SHW_EMPTY, cp->gen, n, 0);
+		uint64_t w = empty;
 
 		if (__atomic_compare_exchange_n(&v->sheaves[i].where, &w, loan,
 						0, __ATOMIC_ACQ_REL,
@@ -1047,10 +1048,7 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		if (sc_kind(sc) != SW_NONE || sc_inuse(sc) != 0 ||
 		    sc_objects(sc) != g->objects ||
 		    sc_gen(sc) != (cp->gen & SC_GEN_MASK) ||
-		    g->colour_step == 0 || colour % g->colour_step != 0 ||
-		    colour / g->colour_step >= g->colours ||
-		    colour + g->red_left + (uint64_t)g->objects * g->stride >
-			    v->slab_bytes) {
+		    !reclaim_colour_ok(cp, colour)) {
 			np->pending[kept++] = pfn;
 			continue;
 		}

@@ -880,6 +880,8 @@ pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 static void reserve_return(struct cache_mgr *m, struct cache_priv *cp,
 			   uint32_t n);
 static int reclaim_colour_ok(const struct cache_priv *cp, uint64_t colour);
+static uint32_t census_slab_of(const struct cache_mgr *m,
+			       const struct cache_priv *cp, uint32_t pfn);
 
 /*
  * Link the pending slabs of cp whose node lock is free now, and give back
@@ -952,7 +954,9 @@ pending_kill(struct cache_mgr *m, struct cache_priv *cp)
  * exact snapshot slabd read (SW_NONE, nothing in use, the gen of this
  * cache, a colour this cache hands out) makes it SW_FULL with every object
  * in use; a slab whose words are other (a client scribbled on it) is
- * left pending, its entries overwritten.  Then the counts are stored and
+ * left pending, its entries overwritten.  The sheaves' counts are stored
+ * before each slab's CAS, covering its entries (and lowered again if the
+ * CAS fails), so that a count never lags behind a slab made full.  Then
  * each claimed sheaf goes back to the barn, SHW_FULL(n) or SHW_EMPTY(n).
  * Objects freed later go back to their slabs as any full slab's do.
  *
@@ -960,10 +964,33 @@ pending_kill(struct cache_mgr *m, struct cache_priv *cp)
  * pfn, the geometry) and the colour, checked against the geometry, so
  * nothing lands outside the slab.  slabd killed half-way: a claimed sheaf
  * is a loan of a process that is gone, which loans_settle() puts back
- * with the count it has; a slab made full whose sheaf count was not yet
- * stored is lost (a leak of one batch, never an object handed out twice).
- * Returns the slabs stocked.
+ * with the count it has, keeping only entries of slabs that are this
+ * cache's and not pending: a count stored for a slab whose CAS did not
+ * happen counts objects of a slab that the next slabd frees as pending
+ * (cache_attach()), and those entries are dropped.  What a crash loses is
+ * the rest of a slab handed in part (below), kept in slabd's memory: less
+ * than one slab (tests/test_barnstock_crash.c).  Returns the objects
+ * stocked.
  */
+/*
+ * Store the counts of barn_stock()'s claimed sheaves as its cursor (sheaf
+ * si, entry c) says they are filled: cnt[] for the full ones, c for
+ * sheaf si, 0 after it.  The stores come before what follows them in
+ * program order (a SIGKILL leaves exactly the stores executed).
+ */
+static void
+stock_counts(const struct slab_view *v, const uint32_t *claimed,
+	     const uint32_t *cnt, uint32_t si, uint32_t c, uint32_t nc)
+{
+	uint32_t j;
+
+	for (j = 0; j < nc; j++)
+		__atomic_store_n(&v->sheaves[claimed[j]].count,
+				 j < si ? cnt[j] : j == si ? c : 0,
+				 __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 static uint32_t
 barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 {
@@ -1009,6 +1036,10 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		}
 	}
 	room = nc * cap;
+	if (nc > 0) {
+		stock_counts(v, claimed, cnt, 0, 0, nc);
+		stock_crash_point();
+	}
 #define STOCK_PUT(off)							\
 	do {								\
 		__atomic_store_n(&v->sheaves[claimed[si]].obj[c], (off),	\
@@ -1031,6 +1062,7 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		}
 		if (np->res_next == g->objects)
 			np->res_have = 0;
+		stock_counts(v, claimed, cnt, si, c, nc);
 	}
 	for (i = 0; i < np->nr_pending; i++) {
 		uint32_t pfn = np->pending[i], si0 = si, c0 = c, take;
@@ -1056,6 +1088,8 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 			g->red_left;
 		for (j = 0; j < take; j++)
 			STOCK_PUT(first + (uint64_t)j * g->stride);
+		stock_counts(v, claimed, cnt, si, c, nc);
+		stock_crash_point();
 		/* every object in use: those not stocked are slabd's */
 		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),
 			      sc_with_inuse(sc_with_where(sc, SW_FULL, 0),
@@ -1066,9 +1100,11 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 				cnt[j] = 0;
 			si = si0;
 			c = c0;
+			stock_counts(v, claimed, cnt, si, c, nc);
 			np->pending[kept++] = pfn;
 			continue;
 		}
+		stock_crash_point();
 		if (take < g->objects) {
 			np->res_have = 1;
 			np->res_pfn = pfn;
@@ -1082,11 +1118,11 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	np->nr_pending = kept;
 	if (si < nc)
 		cnt[si] = c;
+	stock_counts(v, claimed, cnt, si, c, nc);
 	for (j = 0; j < nc; j++) {
 		struct slab_sheaf *sh = &v->sheaves[claimed[j]];
 		uint64_t w = loan;
 
-		__atomic_store_n(&sh->count, cnt[j], __ATOMIC_RELEASE);
 		if (!__atomic_compare_exchange_n(&sh->where, &w,
 				shw_make(cnt[j] ? SHW_FULL : SHW_EMPTY, cp->gen,
 					 n, 0),
@@ -1094,6 +1130,7 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 			log_warn("cache %s: barn sheaf %u changed while slabd "
 				 "stocked it; left as it is", cp->name,
 				 claimed[j]);
+		stock_crash_point();
 	}
 	if (stocked > 0)
 		log_debug("cache %s: node %u's list is locked; %u object(s) "
@@ -1731,6 +1768,57 @@ node_stock(struct cache_mgr *m, uint32_t idx, uint32_t n, int force)
  * before this runs keeps the sheaf out of use until that process ends:
  * objects held back, never given twice.
  */
+/*
+ * The entries of sheaf sh, on loan to a process that is gone, that are
+ * objects of this cache's slabs in use: kept at the front in their order,
+ * the count stored; *dropped says how many others were dropped.  A slabd
+ * killed inside barn_stock() may have stored a count over entries of a
+ * slab it had not yet made full: the next slabd freed that slab as pending
+ * (cache_attach()), and its objects must not be handed out.  The region
+ * is read as input (the private owner record says whose a page is; the
+ * slab's state and the entry's object start are checked), nothing is
+ * addressed through an entry.  Returns the count.
+ */
+static uint32_t
+loan_entries_check(struct cache_mgr *m, const struct cache_priv *cp,
+		   struct slab_sheaf *sh, uint32_t *dropped)
+{
+	const struct slab_view *v = &cp->view;
+	const struct slab_geometry *g = &cp->geo;
+	uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE), j, kept = 0;
+
+	if (cnt > v->sheaf_cap)
+		cnt = v->sheaf_cap;
+	for (j = 0; j < cnt; j++) {
+		uint64_t off = __atomic_load_n(&sh->obj[j], __ATOMIC_RELAXED);
+		uint64_t c, colour, rel;
+		uint32_t head, kind;
+
+		if (off >> REGION_PAGE_SHIFT >= m->nr_pages)
+			continue;
+		head = census_slab_of(m, cp, (uint32_t)(off >>
+							REGION_PAGE_SHIFT));
+		if (head == PFN_NONE)
+			continue;
+		c = __atomic_load_n(&v->pages[head].counters, __ATOMIC_ACQUIRE);
+		kind = sc_kind(c);
+		colour = v->pages[head].private_[0];
+		rel = off - ((uint64_t)head << REGION_PAGE_SHIFT);
+		if (kind == SW_NONE || kind == SW_DEAD ||
+		    sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
+		    !reclaim_colour_ok(cp, colour) ||
+		    rel < colour + g->red_left ||
+		    (rel - colour - g->red_left) % g->stride != 0 ||
+		    (rel - colour - g->red_left) / g->stride >= g->objects)
+			continue;
+		__atomic_store_n(&sh->obj[kept++], off, __ATOMIC_RELAXED);
+	}
+	*dropped = cnt - kept;
+	if (kept != __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&sh->count, kept, __ATOMIC_RELEASE);
+	return kept;
+}
+
 static void
 loans_settle(struct cache_mgr *m, struct cache_priv *cp)
 {
@@ -1742,7 +1830,7 @@ loans_settle(struct cache_mgr *m, struct cache_priv *cp)
 	for (i = 0; i < v->nr_sheaves; i++) {
 		struct slab_sheaf *sh = &v->sheaves[i];
 		uint64_t w = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
-		uint32_t cnt, node;
+		uint32_t cnt, node, dropped;
 		pid_t pid;
 
 		if (shw_kind(w) != SHW_LOAN)
@@ -1754,11 +1842,14 @@ loans_settle(struct cache_mgr *m, struct cache_priv *cp)
 		if (pid != getpid() &&
 		    (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH)))
 			continue;
-		cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
-		if (cnt > v->sheaf_cap) {
-			cnt = v->sheaf_cap;
-			__atomic_store_n(&sh->count, cnt, __ATOMIC_RELEASE);
-		}
+		cnt = loan_entries_check(m, cp, sh, &dropped);
+		if (dropped > 0)
+			log_msg(LOG_INFO, "cache %s: sheaf %u, on loan to pid %d "
+				"which is gone: %u entr%s not of this cache's "
+				"slabs in use dropped (a slabd killed while it "
+				"stocked the barn: its slabs were freed as "
+				"pending)", cp->name, i, (int)pid, dropped,
+				dropped == 1 ? "y" : "ies");
 		node = shw_node(w) < m->nr_nodes ? shw_node(w) : 0;
 		if (__atomic_compare_exchange_n(&sh->where, &w,
 				shw_make(cnt ? SHW_FULL : SHW_EMPTY,

@@ -218,20 +218,37 @@ pstate_close(struct slabd *d)
 
 #ifdef SHMSLAB_DEBUG
 static unsigned long crash_after, crash_count;
+static unsigned long stock_after, stock_count;
 
 void
 pstate_crash_arm(void)
 {
 	const char *e = getenv("SLABD_TEST_CRASH_AFTER");
 
-	if (e == NULL || *e == '\0')
-		return;
-	crash_after = strtoul(e, NULL, 10);
-	crash_count = 0;
-	if (crash_after > 0)
-		log_notice("testing aid: SIGKILL at the %lu-th write of the "
-			   "private state from now (SLABD_TEST_CRASH_AFTER)",
-			   crash_after);
+	if (e != NULL && *e != '\0') {
+		crash_after = strtoul(e, NULL, 10);
+		crash_count = 0;
+		if (crash_after > 0)
+			log_notice("testing aid: SIGKILL at the %lu-th write "
+				   "of the private state from now "
+				   "(SLABD_TEST_CRASH_AFTER)", crash_after);
+	}
+	e = getenv("SLABD_TEST_CRASH_STOCK");
+	if (e != NULL && *e != '\0') {
+		stock_after = strtoul(e, NULL, 10);
+		stock_count = 0;
+		if (stock_after > 0)
+			log_notice("testing aid: SIGKILL at the %lu-th step of "
+				   "a barn stocking from now "
+				   "(SLABD_TEST_CRASH_STOCK)", stock_after);
+	}
+}
+
+void
+stock_crash_point(void)
+{
+	if (stock_after > 0 && ++stock_count == stock_after)
+		raise(SIGKILL);
 }
 
 void

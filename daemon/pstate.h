@@ -105,12 +105,20 @@ void pstate_close(struct slabd *d);
  * between two writes of the private state, in the middle of whatever
  * operation is under way (tests/test_restart.c).  Logged when armed.
  */
+/*
+ * The same with SLABD_TEST_CRASH_STOCK=N: slabd SIGKILLs itself at the
+ * N-th step of barn_stock() (daemon/cache.c) after pstate_crash_arm(): a
+ * claim, a slab's counts stored before its CAS, the CAS, a sheaf given
+ * back (tests/test_barnstock_crash.c).
+ */
 #ifdef SHMSLAB_DEBUG
 void pstate_crash_arm(void);
 void pstate_crash_point(void);
+void stock_crash_point(void);
 #else
 static inline void pstate_crash_arm(void) { }
 static inline void pstate_crash_point(void) { }
+static inline void stock_crash_point(void) { }
 #endif
 
 /* A compiler barrier: the stores before it are executed before those

@@ -877,6 +877,94 @@ pending_add(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
 	np->nr_pending += nr;
 }
 
+/*
+ * The rest of a slab handed in part (struct cnode_priv res_*) is mirrored
+ * in the private memfd (struct pstate_rest) so that the next slabd keeps
+ * it: written before the region stores it guards, in program order
+ * (pstate_barrier()).
+ */
+static struct pstate_rest *
+rest_rec(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+	 int make)
+{
+	struct pstate_rest *r = m->d->ps->rest, *free_rec = NULL;
+	uint32_t i;
+
+	for (i = 0; i < PSTATE_RESTS; i++) {
+		if (r[i].cache == cp->index + 1 && r[i].gen == cp->gen &&
+		    r[i].node == n)
+			return &r[i];
+		if (r[i].cache == 0 && free_rec == NULL)
+			free_rec = &r[i];
+	}
+	return make ? free_rec : NULL;
+}
+
+/* A rest begins: objects next.. of slab pfn, before the slab's CAS. */
+static int
+rest_begin(struct cache_mgr *m, struct cache_priv *cp, uint32_t n,
+	   uint32_t pfn, uint32_t next, uint32_t first)
+{
+	struct pstate_rest *r = rest_rec(m, cp, n, 1);
+
+	if (r == NULL)
+		return -1;
+	r->node = (uint16_t)n;
+	r->gen = cp->gen;
+	r->pfn = pfn;
+	r->first = first;
+	r->next = next;
+	r->pend = next;
+	pstate_barrier();
+	r->cache = (uint16_t)(cp->index + 1);
+	pstate_barrier();
+	return 0;
+}
+
+/* Objects res_next .. pend-1 are about to be counted in sheaves. */
+static void
+rest_pend(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n,
+	  uint32_t pend)
+{
+	struct pstate_rest *r = rest_rec(m, cp, n, 0);
+
+	if (r != NULL) {
+		r->pend = pend;
+		pstate_barrier();
+	}
+}
+
+/* The rest is np's res_* now (counted); the record says so, or goes. */
+static void
+rest_commit(struct cache_mgr *m, const struct cache_priv *cp, uint32_t n)
+{
+	const struct cnode_priv *np = &cp->node[n];
+	struct pstate_rest *r = rest_rec(m, cp, n, 0);
+
+	if (r == NULL)
+		return;
+	if (!np->res_have) {
+		r->cache = 0;
+	} else {
+		r->next = np->res_next;
+		r->pend = np->res_next;
+	}
+	pstate_barrier();
+}
+
+/* The rest is gone (given back, dropped): before the region says so. */
+static void
+rest_end(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
+{
+	struct pstate_rest *r = rest_rec(m, cp, n, 0);
+
+	cp->node[n].res_have = 0;
+	if (r != NULL) {
+		r->cache = 0;
+		pstate_barrier();
+	}
+}
+
 static void reserve_return(struct cache_mgr *m, struct cache_priv *cp,
 			   uint32_t n);
 static int reclaim_colour_ok(const struct cache_priv *cp, uint64_t colour);
@@ -1062,7 +1150,11 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		}
 		if (np->res_next == g->objects)
 			np->res_have = 0;
+		/* the record first: a kill between finds the counted prefix */
+		rest_pend(m, cp, n, np->res_next);
 		stock_counts(v, claimed, cnt, si, c, nc);
+		stock_crash_point();
+		rest_commit(m, cp, n);
 	}
 	for (i = 0; i < np->nr_pending; i++) {
 		uint32_t pfn = np->pending[i], si0 = si, c0 = c, take;
@@ -1070,7 +1162,9 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 
 		/* whole slabs; the last one in part, its rest kept */
 		take = room < g->objects ? room : g->objects;
-		if (take == 0 || (take < g->objects && np->res_have) ||
+		if (take == 0 ||
+		    (take < g->objects &&
+		     (np->res_have || rest_rec(m, cp, n, 1) == NULL)) ||
 		    !slab_ours(m, cp, pfn)) {
 			np->pending[kept++] = pfn;
 			continue;
@@ -1089,6 +1183,9 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		for (j = 0; j < take; j++)
 			STOCK_PUT(first + (uint64_t)j * g->stride);
 		stock_counts(v, claimed, cnt, si, c, nc);
+		if (take < g->objects)
+			rest_begin(m, cp, n, pfn, take,
+				   (uint32_t)(colour + g->red_left));
 		stock_crash_point();
 		/* every object in use: those not stocked are slabd's */
 		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),
@@ -1101,6 +1198,8 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 			si = si0;
 			c = c0;
 			stock_counts(v, claimed, cnt, si, c, nc);
+			if (take < g->objects)
+				rest_end(m, cp, n);
 			np->pending[kept++] = pfn;
 			continue;
 		}
@@ -1162,7 +1261,9 @@ reserve_return(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 
 	if (!np->res_have)
 		return;
-	np->res_have = 0;
+	/* the record goes first: a kill before the CAS leaks the rest,
+	 * never frees it twice */
+	rest_end(m, cp, n);
 	if (np->res_next >= g->objects || !slab_ours(m, cp, pfn))
 		return;
 	r = g->objects - np->res_next;
@@ -1670,6 +1771,11 @@ do_create(struct cache_mgr *m, const char *name, uint64_t size, uint64_t align,
 	cp->fp_secret = flags & SLAB_F_HARDENED ?
 				prim_random64() | SLAB_FP_SECRET_MARK : 0;
 	cp->sheaf_cap = sheaf_cap_for(m, cp->size, flags);
+	for (i = 0; i < PSTATE_RESTS; i++)	/* an earlier cache's, here */
+		if (m->d->ps->rest[i].cache == cp->index + 1) {
+			m->d->ps->rest[i].cache = 0;
+			pstate_barrier();
+		}
 	if (++m->released == 0)
 		m->released = 1;
 	cp->released = m->released;	/* published by desc_write() */
@@ -2302,6 +2408,116 @@ attach_release(struct cache_mgr *m, uint32_t pfn, uint32_t order)
 		log_err("re-attach: cannot free the block at pfn %u", pfn);
 }
 
+/*
+ * How many of rest r's objects next .. pend-1 the sheaves on loan count
+ * (a prefix: barn_stock() writes them in order and stores the counts
+ * sheaf by sheaf): the new next.  Entries are read as input.
+ */
+static uint32_t
+rest_counted(const struct cache_priv *cp, const struct pstate_rest *r)
+{
+	const struct slab_view *v = &cp->view;
+	const struct slab_geometry *g = &cp->geo;
+	uint64_t lo = ((uint64_t)r->pfn << REGION_PAGE_SHIFT) + r->first;
+	uint32_t i, j, next = r->next;
+
+	for (i = 0; i < v->nr_sheaves; i++) {
+		const struct slab_sheaf *sh = &v->sheaves[i];
+		uint64_t w = __atomic_load_n(&sh->where, __ATOMIC_ACQUIRE);
+		uint32_t cnt = __atomic_load_n(&sh->count, __ATOMIC_ACQUIRE);
+
+		if (shw_kind(w) != SHW_LOAN)
+			continue;
+		if (cnt > v->sheaf_cap)
+			cnt = v->sheaf_cap;
+		for (j = 0; j < cnt; j++) {
+			uint64_t off = __atomic_load_n(&sh->obj[j],
+						       __ATOMIC_RELAXED), x;
+
+			if (off < lo || (off - lo) % g->stride != 0)
+				continue;
+			x = (off - lo) / g->stride;
+			if (x >= r->next && x < r->pend && x + 1 > next)
+				next = (uint32_t)x + 1;
+		}
+	}
+	return next;
+}
+
+/*
+ * The rests an earlier slabd kept (struct pstate_rest), checked against
+ * the private facts and the slab, back in their nodes' res_*; a record
+ * that does not hold is dropped (its objects stay counted in use: a
+ * leak, logged).  Before loans_settle() reads the sheaves on loan.
+ */
+static void
+rests_restore(struct cache_mgr *m)
+{
+	struct pstate_rest *r = m->d->ps->rest;
+	uint32_t i;
+
+	for (i = 0; i < PSTATE_RESTS; i++) {
+		struct cache_priv *cp;
+		const struct slab_geometry *g;
+		struct cnode_priv *np;
+		uint64_t c, colour;
+		uint32_t next;
+
+		if (r[i].cache == 0)
+			continue;
+		if (r[i].cache > SLAB_MAX_CACHES) {
+			r[i].cache = 0;
+			continue;
+		}
+		cp = &m->cache[r[i].cache - 1];
+		g = &cp->geo;
+		if (cp->state != CACHE_LIVE || r[i].gen != cp->gen ||
+		    r[i].node >= m->nr_nodes || g->objects == 0 ||
+		    cp->view.sheaves == NULL || !slab_ours(m, cp, r[i].pfn) ||
+		    r[i].next > r[i].pend || r[i].pend > g->objects ||
+		    cp->node[r[i].node].res_have) {
+			r[i].cache = 0;	/* a cache gone, or a slab freed
+					 * before its CAS: nothing kept */
+			pstate_barrier();
+			continue;
+		}
+		c = __atomic_load_n(&cp->view.pages[r[i].pfn].counters,
+				    __ATOMIC_ACQUIRE);
+		colour = cp->view.pages[r[i].pfn].private_[0];
+		next = rest_counted(cp, &r[i]);
+		if (sc_kind(c) == SW_NONE || sc_kind(c) == SW_DEAD ||
+		    sc_gen(c) != (cp->gen & SC_GEN_MASK) ||
+		    !reclaim_colour_ok(cp, colour) ||
+		    r[i].first != colour + g->red_left ||
+		    sc_inuse(c) < g->objects - next) {
+			damage(m, "cache %s: slab at pfn %u is not as slabd "
+			       "left it (state %u, %u in use); the %u "
+			       "object(s) it kept of it are lost", cp->name,
+			       r[i].pfn, sc_kind(c), sc_inuse(c),
+			       g->objects - next);
+			r[i].cache = 0;
+			pstate_barrier();
+			continue;
+		}
+		r[i].next = next;
+		r[i].pend = next;
+		pstate_barrier();
+		if (next >= g->objects) {
+			r[i].cache = 0;
+			pstate_barrier();
+			continue;
+		}
+		np = &cp->node[r[i].node];
+		np->res_have = 1;
+		np->res_pfn = r[i].pfn;
+		np->res_next = next;
+		np->res_first = r[i].first;
+		log_info("cache %s: %u object(s) of the slab at pfn %u, kept "
+			 "by the earlier slabd for node %u's barn, kept again",
+			 cp->name, g->objects - next, r[i].pfn, r[i].node);
+	}
+}
+
 int
 cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 	     size_t len)
@@ -2407,6 +2623,7 @@ cache_attach(struct slabd *d, struct cache_attach_report *rep, char *err,
 		rep->slabs++;
 	}
 
+	rests_restore(m);
 	/* descriptors, then every node list: its lock taken over if its
 	 * holder (the old slabd, say) died, the list checked whole */
 	for (i = 0; i < SLAB_MAX_CACHES; i++) {
@@ -2899,7 +3116,7 @@ cache_destroy(struct slabd *d, uint32_t index, uint32_t gen, char *why,
 		struct slab_node *sn = &v->nodes[n];
 
 		cp->node[n].nr_pending = 0;
-		cp->node[n].res_have = 0;
+		rest_end(m, cp, n);
 		sn->partial_head = PFN_NONE;
 		sn->partial_tail = PFN_NONE;
 		sn->nr_partial = 0;

@@ -14,6 +14,7 @@
  *	owner[pfn]	who has the page: the record daemon/cache.c keeps
  *			(m->owner points here), and client page blocks
  *	next_client_id	so that ids are not reused across a restart
+ *	rest[]		the rests of slabs barn_stock() handed in part
  *
  * Crash consistency.  slabd may be killed between any two stores.  Every
  * change is ordered so that what a SIGKILL leaves is one of the states
@@ -40,7 +41,8 @@
 #include "daemon/slabd.h"
 
 #define PSTATE_MAGIC		0x54535052424c5321ull	/* "!SLBRPST" LE */
-#define PSTATE_VERSION		1u
+#define PSTATE_VERSION		1u	/* rest[] sits in what was reserved
+					 * (zero) in earlier version 1 files */
 
 /* One table index, privately (see cache.c, struct cache_priv). */
 struct pstate_cache {
@@ -57,6 +59,29 @@ struct pstate_cache {
 	struct slab_geometry geo;
 };
 
+/*
+ * The rest of a slab that barn_stock() handed in part (daemon/cache.c):
+ * objects next .. objects-1 of slab pfn are slabd's, kept for the next
+ * stocking or given back by reserve_return().  Mirrors struct
+ * cnode_priv's res_*, so that a restarted (or re-exec'd) slabd keeps
+ * them.  pend > next while objects next .. pend-1 are being stocked: the
+ * sheaves' counts may cover a prefix of them (cache_attach() looks).
+ * cache: the table index + 1, 0 for a free record.
+ */
+struct pstate_rest {
+	uint16_t cache;
+	uint16_t node;
+	uint32_t gen;			/* the cache's gen */
+	uint32_t pfn;
+	uint32_t first;			/* offset of object 0 in the slab */
+	uint32_t next;
+	uint32_t pend;
+};
+#define PSTATE_RESTS	5u
+_Static_assert(sizeof(struct pstate_rest) * PSTATE_RESTS <=
+		       16 * sizeof(uint64_t),
+	       "the rests fit where struct pstate had reserved words");
+
 struct pstate {
 	uint64_t magic;			/* PSTATE_MAGIC */
 	uint32_t version;		/* PSTATE_VERSION */
@@ -70,7 +95,10 @@ struct pstate {
 	int32_t daemon_pid;		/* the slabd serving (its main thread's
 					 * tid: the node locks' owner) */
 	uint32_t reserved0;
-	uint64_t reserved[16];		/* e.g. named objects (named.c) */
+	union {
+		uint64_t reserved[16];
+		struct pstate_rest rest[PSTATE_RESTS];
+	};
 	struct region_priv geo;
 	struct pstate_cache cache[SLAB_MAX_CACHES];
 };

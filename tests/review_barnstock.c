@@ -235,17 +235,7 @@ main(void)
 	}
 	ybad0 = slabtest_bad_frees(rbase, "rb.y");
 
-	holder = slabtest_fork();
-	if (holder == 0) {
-		if (pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m) != 0)
-			_exit(1);
-		raise(SIGSTOP);
-		pthread_mutex_unlock(&cache_node(rbase, dc, 0)->lock.m);
-		_exit(0);
-	}
-	if (waitpid(holder, &st, WUNTRACED) != holder || !WIFSTOPPED(st))
-		bail_out("the lock holder did not stop: %s",
-			 slabtest_status(st));
+	holder = slabtest_hold_node_lock(rbase, dc, 0);
 
 	/* a) */
 	for (i = 0; i < NA; i++) {
@@ -473,18 +463,7 @@ main(void)
 		if (z == NULL || dz == NULL)
 			bail_out("d) create: %s", strerror(errno));
 
-		holder = slabtest_fork();
-		if (holder == 0) {
-			if (pthread_mutex_lock(
-				    &cache_node(rbase, dz, 0)->lock.m) != 0)
-				_exit(1);
-			raise(SIGSTOP);
-			pthread_mutex_unlock(&cache_node(rbase, dz, 0)->lock.m);
-			_exit(0);
-		}
-		if (waitpid(holder, &st, WUNTRACED) != holder ||
-		    !WIFSTOPPED(st))
-			bail_out("d) the lock holder did not stop");
+		holder = slabtest_hold_node_lock(rbase, dz, 0);
 		fl = slabtest_fork();
 		if (fl == 0) {
 			uint64_t k = 0;

@@ -14,7 +14,9 @@
 #define SHMSLAB_TESTS_SLABTEST_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +315,33 @@ slabtest_bad_frees(void *base, const char *name)
 		sum += __atomic_load_n(&cache_slot(base, dc, k)->stat[ST_BAD_FREE],
 				       __ATOMIC_RELAXED);
 	return sum;
+}
+
+/*
+ * A child that takes node n's list lock of the cache described by dc (a
+ * descriptor in the region at base) and stops itself (SIGSTOP) holding
+ * it: a stopped process in the middle of a list operation, as a debugger
+ * or a frozen cgroup leaves one.  Returns its pid once it has stopped;
+ * SIGCONT makes it unlock and exit 0 (slabtest_wait() reaps it).
+ */
+static inline pid_t
+slabtest_hold_node_lock(void *base, const struct slab_cache_desc *dc,
+			uint32_t n)
+{
+	pid_t pid = slabtest_fork();
+	int st;
+
+	if (pid == 0) {
+		if (pthread_mutex_lock(&cache_node(base, dc, n)->lock.m) != 0)
+			_exit(1);
+		raise(SIGSTOP);
+		pthread_mutex_unlock(&cache_node(base, dc, n)->lock.m);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+		bail_out("the holder of node %u's lock did not stop: %s", n,
+			 slabtest_status(st));
+	return pid;
 }
 
 #endif /* SHMSLAB_TESTS_SLABTEST_H */

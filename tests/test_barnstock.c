@@ -72,17 +72,7 @@ scenario(struct slab_pool *pool, const char *name, size_t osize)
 	     "sheaves holds %u)", name, dc->sheaf_cap, dc->geo.objects,
 	     SLAB_BARN_SHEAVES, SLAB_BARN_SHEAVES * dc->sheaf_cap);
 
-	holder = slabtest_fork();
-	if (holder == 0) {
-		if (pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m) != 0)
-			_exit(1);
-		raise(SIGSTOP);
-		pthread_mutex_unlock(&cache_node(rbase, dc, 0)->lock.m);
-		_exit(0);
-	}
-	if (waitpid(holder, &st, WUNTRACED) != holder || !WIFSTOPPED(st))
-		bail_out("the lock holder did not stop: %s",
-			 slabtest_status(st));
+	holder = slabtest_hold_node_lock(rbase, dc, 0);
 
 	before = slabtest_bad_frees(rbase, name);
 	for (i = 0; i < NOBJ; i++) {

@@ -164,17 +164,7 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 	const struct slab_check_cache *cc;
 	int st, dups = 0, bad = 0, good, i;
 
-	holder = slabtest_fork();
-	if (holder == 0) {
-		if (pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m) != 0)
-			_exit(1);
-		raise(SIGSTOP);
-		pthread_mutex_unlock(&cache_node(rbase, dc, 0)->lock.m);
-		_exit(0);
-	}
-	if (waitpid(holder, &st, WUNTRACED) != holder || !WIFSTOPPED(st))
-		bail_out("the lock holder did not stop: %s",
-			 slabtest_status(st));
+	holder = slabtest_hold_node_lock(rbase, dc, 0);
 
 	memset(sh, 0, sizeof(*sh));
 	alloc = slabtest_fork();

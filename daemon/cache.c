@@ -1160,11 +1160,17 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		uint32_t pfn = np->pending[i], si0 = si, c0 = c, take;
 		uint64_t f, sc, colour, first;
 
-		/* whole slabs; the last one in part, its rest kept */
+		/*
+		 * Whole slabs; the last one in part, its rest kept.  With
+		 * every record of the private memfd in use (PSTATE_RESTS
+		 * rests out at once) the rest is kept in slabd's memory
+		 * only: a slabd killed before it is handed out or given
+		 * back leaks it (never a double hand-out), where refusing
+		 * the slab left a cache whose slab holds more than the
+		 * barn's room with nothing to hand out (review_rest a).
+		 */
 		take = room < g->objects ? room : g->objects;
-		if (take == 0 ||
-		    (take < g->objects &&
-		     (np->res_have || rest_rec(m, cp, n, 1) == NULL)) ||
+		if (take == 0 || (take < g->objects && np->res_have) ||
 		    !slab_ours(m, cp, pfn)) {
 			np->pending[kept++] = pfn;
 			continue;
@@ -1183,9 +1189,13 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		for (j = 0; j < take; j++)
 			STOCK_PUT(first + (uint64_t)j * g->stride);
 		stock_counts(v, claimed, cnt, si, c, nc);
-		if (take < g->objects)
-			rest_begin(m, cp, n, pfn, take,
-				   (uint32_t)(colour + g->red_left));
+		if (take < g->objects &&
+		    rest_begin(m, cp, n, pfn, take,
+			       (uint32_t)(colour + g->red_left)) < 0)
+			log_info("cache %s: every record of the private state "
+				 "for a rest is in use; the rest of the slab "
+				 "at pfn %u is kept in memory only", cp->name,
+				 pfn);
 		stock_crash_point();
 		/* every object in use: those not stocked are slabd's */
 		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),

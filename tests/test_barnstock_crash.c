@@ -12,8 +12,10 @@
  *
  * Each round (SLABD_TEST_CRASH_STOCK, SHMSLAB_DEBUG builds of slabd): a
  * slabd armed to SIGKILL itself at the N-th step of a stocking, N random
- * in 1..40; a child takes node 0's lock of the round's cache and stops
- * itself; another child allocates NOBJ objects from both CPUs, each
+ * in 1..40 (and the slabd started after its death armed again, at a
+ * step in 1..30, twice a round); a child takes every node's lock of the
+ * round's cache (node 0's; both with test_barnstock_crash_numa.sh) and
+ * stops itself; another child allocates NOBJ objects from both CPUs, each
  * stamped.  slabd dies in the middle; the test starts the next one (not
  * armed).  Every allocation must succeed, the objects must be NOBJ
  * different ones, each intact; once they are freed and the lock holder
@@ -69,6 +71,7 @@ struct shared {
 
 static struct shared *sh;
 static pid_t holder, alloc;
+static uint64_t rearm = 0x9e3779b97f4a7c15ull;
 
 /* A test that bails out leaves no stopped child holding its output. */
 static void
@@ -166,10 +169,18 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 
 	holder = slabtest_fork();
 	if (holder == 0) {
-		if (pthread_mutex_lock(&cache_node(rbase, dc, 0)->lock.m) != 0)
-			_exit(1);
+		const struct region_super *sb = (const void *)rbase;
+		uint32_t q;
+
+		/* every node's: with --fake-numa 2 the allocations would go
+		 * to the other node's list instead of the barn */
+		for (q = 0; q < sb->nr_nodes; q++)
+			if (pthread_mutex_lock(&cache_node(rbase, dc, q)->
+					       lock.m) != 0)
+				_exit(1);
 		raise(SIGSTOP);
-		pthread_mutex_unlock(&cache_node(rbase, dc, 0)->lock.m);
+		for (q = 0; q < sb->nr_nodes; q++)
+			pthread_mutex_unlock(&cache_node(rbase, dc, q)->lock.m);
 		_exit(0);
 	}
 	if (waitpid(holder, &st, WUNTRACED) != holder || !WIFSTOPPED(st))
@@ -192,8 +203,11 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 		if (w < 0)
 			bail_out("waitpid: %s", strerror(errno));
 		if (daemon_ended(d)) {
+			/* the next slabd armed too, twice a round: killed
+			 * again while it stocks from what the dead one left */
 			(*died)++;
-			restart(d, 0);
+			restart(d, *died < 3 ? 1 + (unsigned int)
+					       (slabtest_rnd(&rearm) % 30) : 0);
 		}
 		usleep(1000);
 	}

@@ -178,6 +178,31 @@ free_all(struct slab_cache *c, int k)
 	nobj[k] = 0;
 }
 
+/* slabd's census of cache c counts exactly n objects in use (the rest
+ * slabd keeps is cached, not in use): 1 if so. */
+static int
+census_ok(struct slab_cache *c, const char *name, int n)
+{
+	struct slab_cache_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (slab_cache_info(c, &info) != 0) {
+		diag("%s: info: %s", name, strerror(errno));
+		return 0;
+	}
+	if (info.objects_inuse != (uint64_t)n ||
+	    info.objects_inuse + info.objects_sheaf + info.objects_barn >
+		    info.objects)
+		diag("%s: census: objects %" PRIu64 " inuse %" PRIu64
+		     " sheaf %" PRIu64 " barn %" PRIu64 "; %d allocated",
+		     name, info.objects, info.objects_inuse,
+		     info.objects_sheaf, info.objects_barn, n);
+	return info.objects_inuse == (uint64_t)n &&
+	       info.objects_inuse + info.objects_sheaf + info.objects_barn <=
+		       info.objects;
+}
+
 /* SIGUSR2, then wait until the re-exec'd slabd has re-attached. */
 static void
 reexec(struct harness_daemon *d)
@@ -272,6 +297,10 @@ main(void)
 	ok(got == NC * NB, "a) %d caches starving at once (one stopped "
 	   "holder of their node 0 locks): %d of %d allocations succeed",
 	   NC, got, NC * NB);
+	for (k = 0, good = 0; k < NC; k++)
+		good += census_ok(c[k], names[k], nobj[k]);
+	ok(good == NC, "a) slabd's census counts exactly the objects "
+	   "allocated as in use in %d of %d caches", good, NC);
 	for (k = 0; k < NC; k++)
 		audit(rbase, k, &dups, &bad);
 	for (k = 0; k < NC; k++)
@@ -300,6 +329,11 @@ main(void)
 	}
 	diag("b) rests kept again by a restarted slabd: %d",
 	     harness_log_count(&d, "kept again") - kept0);
+	for (k = 0, good = 0; k < NC - 1; k++)
+		good += census_ok(c[k], names[k], nobj[k]);
+	ok(good == NC - 1, "b) after the restarts slabd's census counts "
+	   "exactly the objects allocated as in use in %d of %d caches",
+	   good, NC - 1);
 	for (k = 0; k < NC - 1; k++)
 		audit(rbase, k, &dups, &bad);
 	ok(harness_alive(&d) && dups == 0 && bad == 0,

@@ -701,6 +701,8 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 
 static uint32_t slab_kill(struct cache_mgr *m, struct cache_priv *cp,
 			  uint32_t pfn, uint32_t kind, uint32_t index);
+static void rest_forget(struct cache_mgr *m, struct cache_priv *cp,
+			uint32_t pfn);
 
 /*
  * Link a fresh SW_NONE slab on node n's list; node lock n is held.  A slab
@@ -793,6 +795,7 @@ slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 	dead = sc_with_where(c, SW_DEAD, 0);
 	if (!slab_cas(pd, f, c, f, dead))
 		return 0;
+	rest_forget(m, cp, pfn);
 	if (kind == SW_NODE && index < m->nr_nodes)
 		nlist_del(m, cp, index, pfn);
 	slab_cas(pd, f, dead, 0, 0);
@@ -962,6 +965,31 @@ rest_end(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	if (r != NULL) {
 		r->cache = 0;
 		pstate_barrier();
+	}
+}
+
+/*
+ * Slab pfn of cp is being freed (slab_kill(), its CAS to SW_DEAD done):
+ * a rest slabd keeps of it is dropped, record first.  Its objects are
+ * counted in use, so only a client that scribbled on the slab (made it
+ * look empty, put it on a list that is reclaimed: review_rest_reclaim)
+ * gets it freed; the rest kept would then be handed out from pages that
+ * are free, or another cache's slab, or this cache's new slab at the same
+ * place (its objects twice), and given back into them.
+ */
+static void
+rest_forget(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn)
+{
+	uint32_t n;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		if (!cp->node[n].res_have || cp->node[n].res_pfn != pfn)
+			continue;
+		damage(m, "cache %s: the slab at pfn %u, %u of whose objects "
+		       "slabd kept for node %u's barn, was found empty and "
+		       "freed; those objects are dropped", cp->name, pfn,
+		       cp->geo.objects - cp->node[n].res_next, n);
+		rest_end(m, cp, n);
 	}
 }
 

@@ -701,6 +701,8 @@ slab_new(struct cache_mgr *m, uint32_t idx, uint32_t node, enum floor floor,
 
 static uint32_t slab_kill(struct cache_mgr *m, struct cache_priv *cp,
 			  uint32_t pfn, uint32_t kind, uint32_t index);
+static void rest_forget(struct cache_mgr *m, struct cache_priv *cp,
+			uint32_t pfn);
 
 /*
  * Link a fresh SW_NONE slab on node n's list; node lock n is held.  A slab
@@ -793,6 +795,7 @@ slab_kill(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn,
 	dead = sc_with_where(c, SW_DEAD, 0);
 	if (!slab_cas(pd, f, c, f, dead))
 		return 0;
+	rest_forget(m, cp, pfn);
 	if (kind == SW_NODE && index < m->nr_nodes)
 		nlist_del(m, cp, index, pfn);
 	slab_cas(pd, f, dead, 0, 0);
@@ -962,6 +965,31 @@ rest_end(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 	if (r != NULL) {
 		r->cache = 0;
 		pstate_barrier();
+	}
+}
+
+/*
+ * Slab pfn of cp is being freed (slab_kill(), its CAS to SW_DEAD done):
+ * a rest slabd keeps of it is dropped, record first.  Its objects are
+ * counted in use, so only a client that scribbled on the slab (made it
+ * look empty, put it on a list that is reclaimed: review_rest_reclaim)
+ * gets it freed; the rest kept would then be handed out from pages that
+ * are free, or another cache's slab, or this cache's new slab at the same
+ * place (its objects twice), and given back into them.
+ */
+static void
+rest_forget(struct cache_mgr *m, struct cache_priv *cp, uint32_t pfn)
+{
+	uint32_t n;
+
+	for (n = 0; n < m->nr_nodes; n++) {
+		if (!cp->node[n].res_have || cp->node[n].res_pfn != pfn)
+			continue;
+		damage(m, "cache %s: the slab at pfn %u, %u of whose objects "
+		       "slabd kept for node %u's barn, was found empty and "
+		       "freed; those objects are dropped", cp->name, pfn,
+		       cp->geo.objects - cp->node[n].res_next, n);
+		rest_end(m, cp, n);
 	}
 }
 
@@ -1160,11 +1188,17 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		uint32_t pfn = np->pending[i], si0 = si, c0 = c, take;
 		uint64_t f, sc, colour, first;
 
-		/* whole slabs; the last one in part, its rest kept */
+		/*
+		 * Whole slabs; the last one in part, its rest kept.  With
+		 * every record of the private memfd in use (PSTATE_RESTS
+		 * rests out at once) the rest is kept in slabd's memory
+		 * only: a slabd killed before it is handed out or given
+		 * back leaks it (never a double hand-out), where refusing
+		 * the slab left a cache whose slab holds more than the
+		 * barn's room with nothing to hand out (review_rest a).
+		 */
 		take = room < g->objects ? room : g->objects;
-		if (take == 0 ||
-		    (take < g->objects &&
-		     (np->res_have || rest_rec(m, cp, n, 1) == NULL)) ||
+		if (take == 0 || (take < g->objects && np->res_have) ||
 		    !slab_ours(m, cp, pfn)) {
 			np->pending[kept++] = pfn;
 			continue;
@@ -1183,9 +1217,13 @@ barn_stock(struct cache_mgr *m, struct cache_priv *cp, uint32_t n)
 		for (j = 0; j < take; j++)
 			STOCK_PUT(first + (uint64_t)j * g->stride);
 		stock_counts(v, claimed, cnt, si, c, nc);
-		if (take < g->objects)
-			rest_begin(m, cp, n, pfn, take,
-				   (uint32_t)(colour + g->red_left));
+		if (take < g->objects &&
+		    rest_begin(m, cp, n, pfn, take,
+			       (uint32_t)(colour + g->red_left)) < 0)
+			log_info("cache %s: every record of the private state "
+				 "for a rest is in use; the rest of the slab "
+				 "at pfn %u is kept in memory only", cp->name,
+				 pfn);
 		stock_crash_point();
 		/* every object in use: those not stocked are slabd's */
 		if (!slab_cas(&v->pages[pfn], f, sc, sf_make(sf_tag(f) + 1, 0),

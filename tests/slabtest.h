@@ -319,27 +319,36 @@ slabtest_bad_frees(void *base, const char *name)
 
 /*
  * A child that takes node n's list lock of the cache described by dc (a
- * descriptor in the region at base) and stops itself (SIGSTOP) holding
- * it: a stopped process in the middle of a list operation, as a debugger
- * or a frozen cgroup leaves one.  Returns its pid once it has stopped;
- * SIGCONT makes it unlock and exit 0 (slabtest_wait() reaps it).
+ * descriptor in the region at base), or every node's with
+ * SLABTEST_ALL_NODES, and stops itself (SIGSTOP) holding it: a stopped
+ * process in the middle of a list operation, as a debugger or a frozen
+ * cgroup leaves one.  Returns its pid once it has stopped; SIGCONT makes
+ * it unlock and exit 0 (slabtest_wait() reaps it).
  */
+#define SLABTEST_ALL_NODES	UINT32_MAX
+
 static inline pid_t
 slabtest_hold_node_lock(void *base, const struct slab_cache_desc *dc,
 			uint32_t n)
 {
+	const struct region_super *sb = (const struct region_super *)base;
+	uint32_t lo = n == SLABTEST_ALL_NODES ? 0 : n;
+	uint32_t hi = n == SLABTEST_ALL_NODES ? sb->nr_nodes : n + 1, q;
 	pid_t pid = slabtest_fork();
 	int st;
 
 	if (pid == 0) {
-		if (pthread_mutex_lock(&cache_node(base, dc, n)->lock.m) != 0)
-			_exit(1);
+		for (q = lo; q < hi; q++)
+			if (pthread_mutex_lock(&cache_node(base, dc, q)->
+					       lock.m) != 0)
+				_exit(1);
 		raise(SIGSTOP);
-		pthread_mutex_unlock(&cache_node(base, dc, n)->lock.m);
+		for (q = lo; q < hi; q++)
+			pthread_mutex_unlock(&cache_node(base, dc, q)->lock.m);
 		_exit(0);
 	}
 	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
-		bail_out("the holder of node %u's lock did not stop: %s", n,
+		bail_out("the lock holder did not stop: %s",
 			 slabtest_status(st));
 	return pid;
 }

@@ -119,6 +119,7 @@ scenario(struct slab_pool *pool, const char *name, size_t osize)
 	   cc->objects == cc->free + cc->sheaf + cc->barn,
 	   "%s: checker clean, nothing in use, every object counted%s%s",
 	   name, good ? "" : ": ", why);
+	errno = 0;
 	ok(slab_cache_destroy(c) == 0, "%s: destroyed (%s)", name,
 	   strerror(errno));
 }

@@ -12,8 +12,10 @@
  *
  * Each round (SLABD_TEST_CRASH_STOCK, SHMSLAB_DEBUG builds of slabd): a
  * slabd armed to SIGKILL itself at the N-th step of a stocking, N random
- * in 1..40; a child takes node 0's lock of the round's cache and stops
- * itself; another child allocates NOBJ objects from both CPUs, each
+ * in 1..40 (and the slabd started after its death armed again, at a
+ * step in 1..30, twice a round); a child takes every node's lock of the
+ * round's cache (node 0's; both with test_barnstock_crash_numa.sh) and
+ * stops itself; another child allocates NOBJ objects from both CPUs, each
  * stamped.  slabd dies in the middle; the test starts the next one (not
  * armed).  Every allocation must succeed, the objects must be NOBJ
  * different ones, each intact; once they are freed and the lock holder
@@ -69,6 +71,7 @@ struct shared {
 
 static struct shared *sh;
 static pid_t holder, alloc;
+static uint64_t rearm = 0x9e3779b97f4a7c15ull;
 
 /* A test that bails out leaves no stopped child holding its output. */
 static void
@@ -164,7 +167,9 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 	const struct slab_check_cache *cc;
 	int st, dups = 0, bad = 0, good, i;
 
-	holder = slabtest_hold_node_lock(rbase, dc, 0);
+	/* every node's: with --fake-numa 2 the allocations would go to the
+	 * other node's list instead of the barn */
+	holder = slabtest_hold_node_lock(rbase, dc, SLABTEST_ALL_NODES);
 
 	memset(sh, 0, sizeof(*sh));
 	alloc = slabtest_fork();
@@ -182,8 +187,11 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 		if (w < 0)
 			bail_out("waitpid: %s", strerror(errno));
 		if (daemon_ended(d)) {
+			/* the next slabd armed too, twice a round: killed
+			 * again while it stocks from what the dead one left */
 			(*died)++;
-			restart(d, 0);
+			restart(d, *died < 3 ? 1 + (unsigned int)
+					       (slabtest_rnd(&rearm) % 30) : 0);
 		}
 		usleep(1000);
 	}
@@ -241,6 +249,7 @@ round_run(struct harness_daemon *d, struct slab_pool *pool,
 	   "%s: checker clean, nothing in use, every object counted%s%s",
 	   name, good ? "" : ": ", why);
 	/* its memory back for the next rounds */
+	errno = 0;
 	ok(slab_cache_destroy(c) == 0, "%s: destroyed (%s)", name,
 	   strerror(errno));
 	return cc != NULL ? (int)cc->inuse : -1;
